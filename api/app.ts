@@ -1,0 +1,59 @@
+// Builds the Fastify app from its dependencies; api/server.ts starts it, tests `inject` into it.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from '../lib/config.ts';
+import type { Db } from '../lib/db.ts';
+import type { Logger } from '../lib/logger.ts';
+import errors from './plugins/app/errors.ts';
+import swagger from './plugins/external/swagger.ts';
+import healthRoutes from './routes/health.ts';
+
+export interface AppDependencies {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Db;
+    temporal: Client;
+  }
+}
+
+/** A caller's request id is kept when it looks like one; otherwise a fresh one is made. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export async function buildApp(deps: AppDependencies) {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    requestIdLogLabel: 'requestId',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    // Connections left open by clients must not keep a shutdown waiting.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('config', deps.config);
+  app.decorate('db', deps.db);
+  app.decorate('temporal', deps.temporal);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errors);
+  await app.register(swagger);
+  await app.register(healthRoutes);
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,131 @@
+// Process configuration: every variable is validated at start-up, and a missing or malformed one
+// stops the process with a message naming it (see ConfigError). Nothing else reads process.env.
+import { z } from 'zod';
+
+/** The Temporal task queues this platform uses; workers poll a subset of them. */
+export const TASK_QUEUES = ['conversations', 'ingestion', 'maintenance'] as const;
+export type TaskQueue = (typeof TASK_QUEUES)[number];
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
+
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z.string().url().optional();
+
+/**
+ * SECRETS_KEYS is `id1:base64,id2:base64`: AES-256 keys by id, the first one current. Older ids
+ * stay so that secrets encrypted before a rotation still decrypt.
+ */
+const secretsKeys = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    const keys: { id: string; key: Buffer }[] = [];
+    for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const sep = part.indexOf(':');
+      const id = part.slice(0, sep);
+      const key = Buffer.from(part.slice(sep + 1), 'base64');
+      if (sep <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+        ctx.addIssue({ code: 'custom', message: `entry "${id || part.slice(0, 8)}…" must be id:base64 with a short [A-Za-z0-9_-] id` });
+        return z.NEVER;
+      }
+      if (key.length !== 32) {
+        ctx.addIssue({ code: 'custom', message: `key "${id}" must be 32 bytes of base64 (AES-256), got ${key.length}` });
+        return z.NEVER;
+      }
+      if (keys.some((k) => k.id === id)) {
+        ctx.addIssue({ code: 'custom', message: `key id "${id}" appears twice` });
+        return z.NEVER;
+      }
+      keys.push({ id, key });
+    }
+    if (keys.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'at least one key is required' });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
+const taskQueues = z
+  .string()
+  .transform((raw) => raw.split(',').map((q) => q.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(TASK_QUEUES)).min(1));
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_MAX: positiveInt.default(10),
+  DATABASE_POOL_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(30_000),
+
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  /** Public base URL of the API, used in printed links and OpenAPI servers. */
+  PUBLIC_URL: optionalUrl,
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters'),
+  SECRETS_KEYS: secretsKeys,
+  SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+  HEALTH_CHECK_TIMEOUT_MS: positiveInt.default(2_000),
+
+  META_GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: optionalUrl,
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: optionalUrl,
+
+  WORKER_TASK_QUEUES: taskQueues.default([...TASK_QUEUES]),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Names of every variable the platform reads (docker-compose and docs are checked against it). */
+export const CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; throws ConfigError naming every bad or missing variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" so that `FOO=` in a compose file falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const missing = issue.code === 'invalid_type' && cleaned[name] === undefined;
+      return missing ? `${name} is required but not set` : `${name}: ${issue.message}`;
+    }),
+  );
+}
+
+/** For entrypoints: load the config or print the problems and exit, before anything starts. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

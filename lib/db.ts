@@ -1,0 +1,29 @@
+// The Prisma client on the pg driver adapter. Pool size and timeouts come from the config so
+// that api and worker processes can be sized separately.
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Config } from './config.ts';
+
+export type Db = InstanceType<typeof PrismaClient>;
+
+type DbConfig = Pick<
+  Config,
+  | 'DATABASE_URL'
+  | 'DATABASE_POOL_MAX'
+  | 'DATABASE_POOL_IDLE_TIMEOUT_MS'
+  | 'DATABASE_CONNECT_TIMEOUT_MS'
+  | 'DATABASE_STATEMENT_TIMEOUT_MS'
+>;
+
+export function createDb(config: DbConfig, applicationName: string): Db {
+  const adapter = new PrismaPg({
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    idleTimeoutMillis: config.DATABASE_POOL_IDLE_TIMEOUT_MS,
+    connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+    // A runaway query must not hold a pooled connection forever.
+    statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    application_name: applicationName,
+  });
+  return new PrismaClient({ adapter });
+}

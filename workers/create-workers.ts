@@ -1,0 +1,68 @@
+// Builds one Temporal worker per task queue with explicit performance options. The workflow code
+// is bundled once and shared by all of them. Used by the worker process and by the tests.
+import { createRequire } from 'node:module';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDependencies } from '../activities/index.ts';
+import type { Config, TaskQueue } from '../lib/config.ts';
+
+const require = createRequire(import.meta.url);
+
+export type WorkerTuning = Pick<
+  Config,
+  'WORKER_MAX_CONCURRENT_ACTIVITIES' | 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS' | 'WORKER_MAX_CACHED_WORKFLOWS'
+>;
+
+/**
+ * Conversations carry the traffic; ingestion and maintenance run few, long workflows whose
+ * activities are heavy (parsing, embedding, bulk SQL), so they get small, fixed slices.
+ */
+function optionsFor(queue: TaskQueue, tuning: WorkerTuning) {
+  switch (queue) {
+    case 'conversations':
+      return {
+        maxConcurrentActivityTaskExecutions: tuning.WORKER_MAX_CONCURRENT_ACTIVITIES,
+        maxConcurrentWorkflowTaskExecutions: tuning.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+        maxCachedWorkflows: tuning.WORKER_MAX_CACHED_WORKFLOWS,
+      };
+    case 'ingestion':
+      return { maxConcurrentActivityTaskExecutions: 8, maxConcurrentWorkflowTaskExecutions: 10, maxCachedWorkflows: 100 };
+    case 'maintenance':
+      return { maxConcurrentActivityTaskExecutions: 4, maxConcurrentWorkflowTaskExecutions: 4, maxCachedWorkflows: 20 };
+  }
+}
+
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts') });
+}
+
+export interface CreateWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** Queue names as the platform knows them; tests may map them to unique names. */
+  taskQueues: readonly TaskQueue[];
+  tuning: WorkerTuning;
+  deps: ActivityDependencies;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Maps a platform queue to the real queue name (tests isolate themselves with a prefix). */
+  queueName?: (queue: TaskQueue) => string;
+}
+
+export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+  const activities = createActivities(options.deps);
+  return Promise.all(
+    options.taskQueues.map((queue) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: options.queueName?.(queue) ?? queue,
+        workflowBundle,
+        activities,
+        ...optionsFor(queue, options.tuning),
+        // Finish in-flight activities on shutdown before their tasks are given back to the server.
+        shutdownGraceTime: '10 seconds',
+        stickyQueueScheduleToStartTimeout: '10 seconds',
+      }),
+    ),
+  );
+}

@@ -1,0 +1,47 @@
+// The worker process: polls the task queues named in WORKER_TASK_QUEUES (all by default).
+// SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
+// stop, in-flight tasks finish within the grace time, then the database pool closes.
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { loadConfigOrExit } from '../lib/config.ts';
+import { createDb } from '../lib/db.ts';
+import { createLogger } from '../lib/logger.ts';
+import { connectWorkerConnection } from '../lib/temporal.ts';
+import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
+import { createWorkers } from './create-workers.ts';
+
+const config = loadConfigOrExit();
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+
+// The SDK's own logs (and workflow/activity `log` calls) go through pino too.
+const temporalLevel: LogLevel = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'INFO';
+Runtime.install({
+  logger: new DefaultLogger(temporalLevel, ({ level, message, meta }) => {
+    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
+    logger[method]({ ...meta, sdk: 'temporal' }, message);
+  }),
+});
+
+const db = createDb(config, 'metachat-worker');
+try {
+  const connection = await connectWorkerConnection(config);
+  const added = await registerSearchAttributes(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config.TEMPORAL_NAMESPACE);
+  if (added.length) logger.info({ added }, 'registered search attributes');
+
+  const workers = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueues: config.WORKER_TASK_QUEUES,
+    tuning: config,
+    deps: { db, logger },
+  });
+  logger.info({ taskQueues: config.WORKER_TASK_QUEUES, address: config.TEMPORAL_ADDRESS }, 'worker started');
+  await Promise.all(workers.map((w) => w.run()));
+  await connection.close();
+  logger.info('worker stopped');
+} catch (err) {
+  logger.fatal({ err }, 'worker failed');
+  process.exitCode = 1;
+} finally {
+  await db.$disconnect();
+}
