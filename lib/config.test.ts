@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const key = () => randomBytes(32).toString('base64');
+const valid = {
+  DATABASE_URL: 'postgresql://app@db.internal:5432/metachat',
+  ADMIN_API_KEY: 'a'.repeat(40),
+  SECRETS_KEYS: `k2:${key()},k1:${key()}`,
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('fills documented defaults', () => {
+    const config = loadConfig(valid);
+    expect(config.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(config.TEMPORAL_NAMESPACE).toBe('default');
+    expect(config.PORT).toBe(3000);
+    expect(config.META_GRAPH_API_URL).toBe('https://graph.facebook.com/v21.0');
+    expect(config.WORKER_TASK_QUEUES).toEqual(['conversations', 'ingestion', 'maintenance']);
+  });
+
+  it('parses SECRETS_KEYS with the first key current', () => {
+    const config = loadConfig(valid);
+    expect(config.SECRETS_KEYS.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(config.SECRETS_KEYS[0]?.key).toHaveLength(32);
+  });
+
+  it('names every missing variable', () => {
+    expect(problems({})).toEqual([
+      'DATABASE_URL is required but not set',
+      'ADMIN_API_KEY is required but not set',
+      'SECRETS_KEYS is required but not set',
+    ]);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(problems({ ...valid, DATABASE_URL: '' })).toEqual(['DATABASE_URL is required but not set']);
+    expect(loadConfig({ ...valid, PORT: '' }).PORT).toBe(3000);
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://x@y/z', /DATABASE_URL: must be a postgres/],
+    ['PORT', '70000', /^PORT: /],
+    ['PORT', 'abc', /^PORT: /],
+    ['TEMPORAL_ADDRESS', 'http://localhost:7233', /TEMPORAL_ADDRESS: must be host:port/],
+    ['ADMIN_API_KEY', 'short', /ADMIN_API_KEY: must be at least 32 characters/],
+    ['SECRETS_KEYS', `k1:${randomBytes(16).toString('base64')}`, /key "k1" must be 32 bytes/],
+    ['SECRETS_KEYS', `k1:${key()},k1:${key()}`, /key id "k1" appears twice/],
+    ['SECRETS_KEYS', key(), /must be id:base64/],
+    ['WORKER_TASK_QUEUES', 'conversations,billing', /^WORKER_TASK_QUEUES: /],
+    ['LOG_LEVEL', 'verbose', /^LOG_LEVEL: /],
+  ])('rejects a malformed %s', (name, value, message) => {
+    const found = problems({ ...valid, [name]: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it('stops a process at start-up with a message naming the variable', () => {
+    const { PATH, HOME } = process.env;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+      env: { PATH, HOME, ...valid, SECRETS_KEYS: 'nope' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('SECRETS_KEYS');
+    expect(result.stderr).not.toContain(valid.ADMIN_API_KEY);
+  });
+});

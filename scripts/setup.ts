@@ -1,0 +1,32 @@
+// `npm run setup`: installs the Temporal CLI, the Temporal test server and the embedded Postgres
+// into .local/ (skipped for what is already there) and prints what is in place and how long it took.
+import { ensureEmbeddedPostgres, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
+
+const quiet = process.argv.includes('--quiet');
+const started = performance.now();
+
+const timed = async <T>(what: string, step: () => Promise<T>): Promise<[string, T, number]> => {
+  const t = performance.now();
+  const value = await step();
+  return [what, value, performance.now() - t];
+};
+
+try {
+  const steps = await Promise.all([
+    timed('Temporal CLI', ensureTemporalCli),
+    timed('Temporal test server', ensureTemporalTestServer),
+    ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
+  ]);
+  const total = performance.now() - started;
+  if (!quiet || total > 2000) {
+    for (const [what, tool, ms] of steps) {
+      const { version, source } = tool as Tool;
+      console.log(`${what.padEnd(22)} ${version.split('\n')[0]}  (${source}, ${(ms / 1000).toFixed(1)} s)`);
+    }
+    if (process.env.DATABASE_URL) console.log('Postgres + pgvector     DATABASE_URL is set: no embedded Postgres needed');
+    console.log(`setup done in ${(total / 1000).toFixed(1)} s`);
+  }
+} catch (err) {
+  console.error(`setup failed: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,24 @@
+// Connections to the run's shared Temporal dev server (see test/global-setup.ts).
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { inject } from 'vitest';
+
+export async function connectTestTemporal() {
+  const address = inject('temporalAddress');
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    client: new Client({ connection, namespace: 'default' }),
+    nativeConnection,
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** Task queues are shared by the whole server; each test prefixes its own. */
+export function uniqueQueuePrefix(name: string): string {
+  return `${name}-${randomBytes(4).toString('hex')}`;
+}
