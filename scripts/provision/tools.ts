@@ -6,7 +6,7 @@
 //     (Postgres 16 + pgvector). Their binaries are run directly; Python never runs them.
 // Every step is skipped when its pinned version is already in place, so re-runs take milliseconds.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -47,7 +47,14 @@ async function output(cmd: string, args: string[]): Promise<string> {
   return `${stdout}${stderr}`.trim();
 }
 
-async function ensureVenv(): Promise<void> {
+let venvReady: Promise<void> | undefined;
+/** Callers run in parallel; one venv creation serves them all. */
+function ensureVenv(): Promise<void> {
+  venvReady ??= createVenv();
+  return venvReady;
+}
+
+async function createVenv(): Promise<void> {
   if (existsSync(venvBin('pip'))) return;
   const python = process.env.PYTHON ?? 'python3';
   try {
@@ -59,10 +66,14 @@ async function ensureVenv(): Promise<void> {
   }
 }
 
-async function pip(args: string[]): Promise<void> {
-  await run(venvBin('pip'), ['install', '--disable-pip-version-check', '--no-input', '--quiet', ...args], {
-    timeout: 600_000,
-  });
+let pipQueue: Promise<unknown> = Promise.resolve();
+/** One pip at a time: concurrent installs into one environment can clobber each other. */
+function pip(args: string[]): Promise<void> {
+  const next = pipQueue.then(() =>
+    run(venvBin('pip'), ['install', '--disable-pip-version-check', '--no-input', '--quiet', ...args], { timeout: 600_000 }),
+  );
+  pipQueue = next.catch(() => {});
+  return next.then(() => {});
 }
 
 function sitePackages(): string | undefined {
@@ -176,9 +187,4 @@ export async function ensureEmbeddedPostgres(): Promise<PostgresInstall> {
     }
   }
   throw new Error(`No embedded Postgres with pgvector could be installed; set DATABASE_URL instead.\n${errors.join('\n')}`);
-}
-
-export function ensureDir(path: string): string {
-  mkdirSync(path, { recursive: true });
-  return path;
 }
