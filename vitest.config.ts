@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     // One isolated Postgres and one Temporal dev server for the whole run (test/global-setup.ts).
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/support/temporal-runtime.ts'],
     include: ['{api,activities,lib,scripts,temporal-config,workers,workflows,test}/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,

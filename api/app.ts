@@ -1,7 +1,7 @@
 // Builds the Fastify app from its dependencies; api/server.ts starts it, tests `inject` into it.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
@@ -31,7 +31,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export async function buildApp(deps: AppDependencies) {
   const app = Fastify({
     loggerInstance: deps.logger,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

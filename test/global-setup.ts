@@ -1,7 +1,7 @@
 // Starts what the whole test run shares, isolated from any running dev stack: an embedded
 // Postgres in a temporary folder and a Temporal dev server, both on free ports. A migrated
 // template database lets each test file get a fresh, migrated database in milliseconds.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -32,6 +32,7 @@ export default async function setup(project: TestProject) {
   ]);
 
   const dataRoot = mkdtempSync(join(tmpdir(), 'metachat-test-'));
+  chmodSync(dataRoot, 0o755); // Postgres may run as an unprivileged user (see EmbeddedPostgres)
   const postgres = new EmbeddedPostgres({
     binDir: postgresInstall.binDir,
     dataDir: join(dataRoot, 'pgdata'),
@@ -48,6 +49,7 @@ export default async function setup(project: TestProject) {
         ip: '127.0.0.1',
         searchAttributes: SEARCH_ATTRIBUTES,
         extraArgs: devServerArgs(),
+        log: { format: 'pretty', level: 'error' },
       },
     }),
   ]);

@@ -1,5 +1,5 @@
 // Health endpoints against a real Postgres that the test stops, and the real Temporal server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
@@ -15,6 +15,7 @@ import { testConfig } from './support/config.ts';
 describe('health', () => {
   // This file's own Postgres, so that stopping it disturbs no other test.
   const dataRoot = mkdtempSync(join(tmpdir(), 'metachat-health-'));
+  chmodSync(dataRoot, 0o755); // Postgres may run as an unprivileged user (see EmbeddedPostgres)
   let postgres: EmbeddedPostgres;
   let db: Db;
   let app: App;
