@@ -9,6 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, wr
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import pinoPretty from 'pino-pretty';
 import { applyMigrations } from '../lib/migrations.ts';
 import { devServerArgs, searchAttributeArgs } from '../temporal-config/dev-server.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
@@ -70,11 +71,19 @@ function logTo(name: string): number {
   return openSync(join(logDir, `${name}.log`), 'a');
 }
 
-/** Children get their own process group so that Ctrl-C reaches only us and we stop them in order. */
+/**
+ * Children get their own process group so that Ctrl-C reaches only us and we stop them in order.
+ * Servers log to files under .data/logs; the API's and worker's JSON logs are shown readably.
+ */
 function startProcess(name: string, command: string, args: string[], childEnv: NodeJS.ProcessEnv, logFile?: string): ChildProcess {
-  const out = logFile ? logTo(logFile) : 'inherit';
+  const out = logFile ? logTo(logFile) : 'pipe';
   const child = spawn(command, args, { cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', out, out], detached: true });
   if (typeof out === 'number') closeSync(out);
+  else {
+    const pretty = pinoPretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,name,service', messageFormat: `${name.padEnd(6)} {msg}` });
+    child.stdout?.pipe(pretty);
+    child.stderr?.pipe(process.stderr);
+  }
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   child.once('exit', (code, signal) => {
     if (!stopping) {
@@ -154,6 +163,8 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 
+// If whoever reads our output goes away, keep supervising rather than die on EPIPE.
+process.stdout.on('error', () => {});
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 

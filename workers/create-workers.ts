@@ -1,7 +1,7 @@
 // Builds one Temporal worker per task queue with explicit performance options. The workflow code
 // is bundled once and shared by all of them. Used by the worker process and by the tests.
 import { createRequire } from 'node:module';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
 import type { Config, TaskQueue } from '../lib/config.ts';
 
@@ -32,7 +32,8 @@ function optionsFor(queue: TaskQueue, tuning: WorkerTuning) {
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts') });
+  // The bundler's INFO output is webpack's module table: useful only when bundling fails.
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts'), logger: new DefaultLogger('WARN') });
 }
 
 export interface CreateWorkersOptions {
