@@ -1,0 +1,82 @@
+// Secrets at rest and API keys. Channel secrets are AES-256-GCM under a key id from SECRETS_KEYS
+// (the first key is current; older ids stay to decrypt until re-encrypted). API keys are stored
+// as a public prefix plus the SHA-256 of the secret part, never the key itself.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from './config.ts';
+
+export type Keyring = Config['SECRETS_KEYS'];
+
+export interface EncryptedSecret {
+  ciphertext: Uint8Array;
+  iv: Uint8Array;
+  authTag: Uint8Array;
+  keyId: string;
+}
+
+export class SecretDecryptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecretDecryptionError';
+  }
+}
+
+/**
+ * `aad` binds the ciphertext to where it belongs (e.g. `${channelId}:${name}`), so a ciphertext
+ * copied onto another row does not decrypt there.
+ */
+export function encryptSecret(keyring: Keyring, plaintext: string, aad: string): EncryptedSecret {
+  const current = keyring[0];
+  if (!current) throw new Error('SECRETS_KEYS has no key');
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', current.key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { ciphertext, iv, authTag: cipher.getAuthTag(), keyId: current.id };
+}
+
+export function decryptSecret(keyring: Keyring, secret: EncryptedSecret, aad: string): string {
+  const entry = keyring.find((k) => k.id === secret.keyId);
+  if (!entry) throw new SecretDecryptionError(`no key "${secret.keyId}" in SECRETS_KEYS`);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', entry.key, secret.iv);
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(secret.authTag);
+    return Buffer.concat([decipher.update(secret.ciphertext), decipher.final()]).toString('utf8');
+  } catch {
+    throw new SecretDecryptionError(`secret does not decrypt with key "${secret.keyId}"`);
+  }
+}
+
+export function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Constant-time equality of two strings (of any lengths) through their digests. */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(sha256(a), sha256(b));
+}
+
+/** API keys look like `mcp_<prefix>_<secret>`; the prefix finds the row, the secret proves it. */
+const API_KEY = /^mcp_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+
+export interface NewApiKey {
+  key: string;
+  prefix: string;
+  secretHash: Buffer;
+}
+
+export function generateApiKey(): NewApiKey {
+  const prefix = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
+  const secret = randomBytes(32).toString('base64url');
+  return { key: `mcp_${prefix}_${secret}`, prefix, secretHash: sha256(secret) };
+}
+
+export function parseApiKey(key: string): { prefix: string; secret: string } | undefined {
+  const match = API_KEY.exec(key);
+  return match ? { prefix: match[1]!, secret: match[2]! } : undefined;
+}
+
+export function apiKeyMatches(secret: string, secretHash: Uint8Array): boolean {
+  const hash = sha256(secret);
+  return hash.length === secretHash.length && timingSafeEqual(hash, secretHash);
+}
