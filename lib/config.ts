@@ -88,6 +88,11 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
+
+  /** Monthly partitions kept ready beyond the current month (partition-maintenance workflow). */
+  MAINTENANCE_PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(1).max(36).default(3),
+  /** Months of partitioned data kept before the current one; unset: nothing is ever dropped. */
+  MAINTENANCE_RETENTION_MONTHS: z.coerce.number().int().min(1).max(1200).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
