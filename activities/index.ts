@@ -2,6 +2,7 @@
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
+import { createMaintenanceActivities } from './maintenance.ts';
 
 export interface ActivityDependencies {
   db: Db;
@@ -11,6 +12,7 @@ export interface ActivityDependencies {
 export function createActivities(deps: ActivityDependencies) {
   return {
     ...createDiagnosticsActivities(deps.db),
+    ...createMaintenanceActivities(deps.db, deps.logger),
   };
 }
 

@@ -1,3 +1,4 @@
 // Every workflow the workers run. Deterministic code only: import from workflows/ and
 // @temporalio/workflow (types from elsewhere are fine; they vanish at build).
 export { platformDiagnostics } from './diagnostics.ts';
+export { partitionMaintenance } from './maintenance.ts';
