@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TENANT_SETTINGS, mergeSettings, parseTenantSettings, tenantSettingsSchema, validateStoredSettings } from './tenant-settings.ts';
+
+describe('tenant settings', () => {
+  it('fills every default from nothing', () => {
+    expect(DEFAULT_TENANT_SETTINGS).toEqual({
+      locale: 'en',
+      handoff: { keywords: ['human', 'agent', 'person'], agentInactivityMinutes: 30 },
+      conversation: { quietWindowMs: 1500, idleCloseHours: 24, floodMaxPerMinute: 20 },
+      llm: { provider: 'local', temperature: 0.2, maxTokens: 512, systemPrompt: {} },
+      webchat: { allowedOrigins: [] },
+    });
+    expect(tenantSettingsSchema.parse({ handoff: { keywords: ['humano'] } }).handoff).toEqual({ keywords: ['humano'], agentInactivityMinutes: 30 });
+  });
+
+  it('rejects unknown fields and bad values', () => {
+    expect(() => validateStoredSettings({ nope: 1 })).toThrow();
+    expect(() => validateStoredSettings({ llm: { provider: 'gpt' } })).toThrow();
+    expect(() => validateStoredSettings({ webchat: { allowedOrigins: ['javascript:alert(1)'] } })).toThrow();
+  });
+
+  it('merges patches deeply, arrays replace, null removes', () => {
+    const stored = { locale: 'de', llm: { provider: 'openai', model: 'gpt-4o-mini' } };
+    expect(mergeSettings(stored, { llm: { temperature: 0.5 }, locale: null })).toEqual({ llm: { provider: 'openai', model: 'gpt-4o-mini', temperature: 0.5 } });
+  });
+
+  it('falls back to defaults field by field for a stored value that no longer validates', () => {
+    const parsed = parseTenantSettings({ locale: 'fr', llm: { provider: 'retired' } });
+    expect(parsed.locale).toBe('fr');
+    expect(parsed.llm).toEqual(DEFAULT_TENANT_SETTINGS.llm);
+  });
+});

@@ -1,0 +1,111 @@
+// A tenant's settings (tenants.settings JSON). The database keeps what the tenant set (validated
+// on write); readers parse it with `parseTenantSettings`, which fills every default, so a default
+// changed here applies to every tenant that did not set the value. Writes are versioned:
+// tenants.settings_version must match the caller's version and is bumped on every write.
+import { z } from 'zod';
+
+const systemPromptSchema = z
+  .object({
+    /** Who the assistant is ("You are the assistant of ACME Bikes…"). */
+    persona: z.string().max(4000).optional(),
+    /** House rules appended to every prompt. */
+    instructions: z.string().max(8000).optional(),
+    /** What to say when the documents do not answer the question. */
+    fallback: z.string().max(2000).optional(),
+  })
+  .strict();
+
+const origin = z
+  .string()
+  .max(255)
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be an origin such as https://shop.example.com (scheme, host, optional port)');
+
+export const tenantSettingsSchema = z
+  .object({
+    /** BCP 47 language tag used for system messages and as the assistant's default language. */
+    locale: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 tag such as en or pt-BR').default('en'),
+    handoff: z
+      .object({
+        /** Words in an inbound message that ask for a human (case-insensitive, whole words). */
+        keywords: z.array(z.string().min(1).max(64)).max(50).default(['human', 'agent', 'person']),
+        /** A conversation assigned to a human goes back to the assistant after this silence. */
+        agentInactivityMinutes: z.number().int().min(1).max(7 * 24 * 60).default(30),
+      })
+      .strict()
+      .prefault({}),
+    conversation: z
+      .object({
+        /** Inbound messages arriving within this window are answered together. */
+        quietWindowMs: z.number().int().min(0).max(60_000).default(1500),
+        /** A conversation without messages for this long is closed. */
+        idleCloseHours: z.number().int().min(1).max(24 * 90).default(24),
+        /** Inbound messages per minute above which the assistant stops answering (flood guard). */
+        floodMaxPerMinute: z.number().int().min(1).max(1000).default(20),
+      })
+      .strict()
+      .prefault({}),
+    llm: z
+      .object({
+        provider: z.enum(['local', 'openai', 'anthropic']).default('local'),
+        model: z.string().min(1).max(128).optional(),
+        temperature: z.number().min(0).max(2).default(0.2),
+        maxTokens: z.number().int().min(1).max(32_000).default(512),
+        systemPrompt: systemPromptSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    webchat: z
+      .object({
+        /** Origins whose pages may embed the web chat widget and call the API from a browser. */
+        allowedOrigins: z.array(origin).max(50).default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
+/** What a tenant may set: every field optional (defaults fill the rest). */
+export type TenantSettingsInput = z.input<typeof tenantSettingsSchema>;
+
+export const DEFAULT_TENANT_SETTINGS: TenantSettings = tenantSettingsSchema.parse({});
+
+/**
+ * Settings as the platform uses them. A stored value that no longer validates (an older shape)
+ * falls back to the defaults field by field rather than failing the conversation that reads it.
+ */
+export function parseTenantSettings(stored: unknown): TenantSettings {
+  const parsed = tenantSettingsSchema.safeParse(stored ?? {});
+  if (parsed.success) return parsed.data;
+  const raw = stored && typeof stored === 'object' ? (stored as Record<string, unknown>) : {};
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(tenantSettingsSchema.shape) as (keyof TenantSettings)[]) {
+    const one = tenantSettingsSchema.shape[key].safeParse(raw[key]);
+    result[key] = one.success ? one.data : DEFAULT_TENANT_SETTINGS[key];
+  }
+  return result as TenantSettings;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge for PATCH: objects merge, anything else (arrays included) replaces; null removes. */
+export function mergeSettings(stored: unknown, patch: Record<string, unknown>): Record<string, unknown> {
+  const base = isPlainObject(stored) ? { ...stored } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete base[key];
+    else if (isPlainObject(value) && isPlainObject(base[key])) base[key] = mergeSettings(base[key], value);
+    else base[key] = value;
+  }
+  return base;
+}
+
+/**
+ * Validates what a tenant stores: the result must parse, and what is stored is the tenant's own
+ * input (not the filled-in defaults). Throws the ZodError for the caller to report.
+ */
+export function validateStoredSettings(input: unknown): Record<string, unknown> {
+  tenantSettingsSchema.parse(input ?? {});
+  return isPlainObject(input) ? input : {};
+}
