@@ -1,0 +1,75 @@
+// WhatsApp Cloud API client: the calls a conversation makes on a tenant's WhatsApp number.
+// It does not retry: Temporal retries the activity around it, driven by the failure types from
+// graph-errors.ts (transient, throttled with nextRetryDelay, permanent).
+import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
+import { sendInParts, splitMessage, WHATSAPP_TEXT_LIMIT, type SendTextOptions, type SendTextResult } from './split-message.ts';
+
+export interface WhatsAppClientOptions {
+  /** META_GRAPH_API_URL, e.g. https://graph.facebook.com/v21.0 */
+  graphApiUrl: string;
+  phoneNumberId: string;
+  accessToken: string;
+  timeoutMs?: number;
+}
+
+export class WhatsAppClient {
+  readonly #url: string;
+  readonly #accessToken: string;
+  readonly #timeoutMs: number;
+
+  constructor({ graphApiUrl, phoneNumberId, accessToken, timeoutMs = DEFAULT_GRAPH_TIMEOUT_MS }: WhatsAppClientOptions) {
+    this.#url = `${graphApiUrl.replace(/\/+$/, '')}/${encodeURIComponent(phoneNumberId)}/messages`;
+    this.#accessToken = accessToken;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Sends `text` to the user `to` (a WhatsApp id or phone number), split into parts of at most
+   * 4096 characters sent in order. On failure, details[0] says which parts were delivered
+   * (PartialSendDetails); see sendInParts for resuming with `startAtPart`.
+   */
+  sendText(to: string, text: string, options: SendTextOptions = {}): Promise<SendTextResult> {
+    return sendInParts(splitMessage(text, WHATSAPP_TEXT_LIMIT), options, async (body, progress) => {
+      const response = await this.#post(
+        {
+          messaging_product: 'whatsapp',
+          recipient_type: 'individual',
+          to,
+          type: 'text',
+          // WhatsApp renders a preview of the first link only if asked.
+          text: { body, preview_url: /https?:\/\/\S/.test(body) },
+        },
+        'WhatsApp send',
+        progress,
+        options.signal,
+      );
+      const id = (response as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
+      if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'WhatsApp send', extraDetails: { ...progress } });
+      return id;
+    });
+  }
+
+  /**
+   * Marks the user's message as read (blue ticks) and shows "typing…" until we reply or 25 s pass.
+   * One request does both: Cloud API's typing indicator is attached to a read receipt.
+   */
+  async markReadWithTyping(messageId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#post(
+      { messaging_product: 'whatsapp', status: 'read', message_id: messageId, typing_indicator: { type: 'text' } },
+      'WhatsApp mark-as-read',
+      undefined,
+      options.signal,
+    );
+  }
+
+  #post(body: unknown, operation: string, extraDetails: object | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    return postGraph({
+      url: this.#url,
+      accessToken: this.#accessToken,
+      body,
+      timeoutMs: this.#timeoutMs,
+      ...(signal && { signal }),
+      ctx: { operation, ...(extraDetails && { extraDetails: { ...extraDetails } }) },
+    });
+  }
+}

@@ -1,0 +1,328 @@
+// A local fake of Meta's Graph API for tests: the WhatsApp Cloud API messages endpoint and the
+// Messenger Send API, speaking their wire format (request validation, success bodies, error
+// envelopes and statuses), with failures and delays that tests switch on.
+//
+//   POST /{version}/{phone-number-id}/messages   WhatsApp: text (and other types) or mark-as-read
+//   POST /{version}/me/messages                  Messenger: message or sender_action
+//
+// Every request is recorded, failed ones included, so a test can assert exactly what reached Meta.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const FAKE_GRAPH_API_VERSION = 'v21.0';
+
+/** What a test asks the fake to answer with instead of a success. */
+export interface FakeGraphError {
+  /** Graph error code; the HTTP status and message default from it (see defaultStatus). */
+  code: number;
+  subcode?: number;
+  status?: number;
+  message?: string;
+  /** Sets `Retry-After` (seconds) on the response. */
+  retryAfterSeconds?: number;
+  /** Sets `X-Business-Use-Case-Usage` with this `estimated_time_to_regain_access` (minutes). */
+  regainAccessMinutes?: number;
+  /** WhatsApp's `error_data.details`. */
+  details?: string;
+  isTransient?: boolean;
+  /** Answer this raw text instead of a Graph error body (e.g. a proxy's HTML 502). */
+  rawBody?: string;
+}
+
+export type RequestKind =
+  | 'whatsapp.message'
+  | 'whatsapp.read'
+  | 'messenger.message'
+  | 'messenger.sender_action'
+  | 'unknown';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string, e.g. /v21.0/123/messages */
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body; the raw text if it was not JSON. */
+  body: unknown;
+  kind: RequestKind;
+  /** What the fake answered. */
+  status: number;
+  response: unknown;
+}
+
+/** A text message the fake accepted, for asserting what a user would have seen. */
+export interface DeliveredText {
+  channel: 'whatsapp' | 'messenger';
+  /** phone_number_id for WhatsApp, "me" (the page) for Messenger. */
+  from: string;
+  to: string;
+  text: string;
+  messageId: string;
+}
+
+export interface FakeGraphApi {
+  /** Base URL to use as META_GRAPH_API_URL, e.g. http://127.0.0.1:PORT/v21.0 */
+  url: string;
+  requests: RecordedRequest[];
+  delivered: DeliveredText[];
+  /** The next `count` requests fail with `error`. */
+  failNext(count: number, error: FakeGraphError): void;
+  /** Every request matching `predicate` fails with `error` until removed (or reset). */
+  failFor(predicate: (req: RecordedRequest) => boolean, error: FakeGraphError): () => void;
+  /** Delays every response by `ms` (0 to stop). */
+  delay(ms: number): void;
+  /** Forgets requests, deliveries, failures and delays. */
+  reset(): void;
+  /** Resolves with the requests once at least `count` were received; rejects after `timeoutMs`. */
+  waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  close(): Promise<void>;
+}
+
+export interface FakeGraphApiOptions {
+  /** If given, only these tokens are accepted (others get 190); otherwise any non-empty token is. */
+  accessTokens?: string[];
+}
+
+const WHATSAPP_TEXT_MAX = 4096;
+const MESSENGER_TEXT_MAX = 2000;
+
+// Meta's messages for the codes tests use most; anything else gets a generic one.
+const DEFAULT_MESSAGES: Record<number, string> = {
+  1: 'An unknown error occurred',
+  2: 'An unexpected error has occurred. Please retry your request later.',
+  4: 'Application request limit reached',
+  10: '(#10) Application does not have permission for this action',
+  17: 'User request limit reached',
+  100: '(#100) Invalid parameter',
+  190: 'Invalid OAuth access token - Cannot parse access token',
+  200: '(#200) Permissions error',
+  368: 'The action attempted has been deemed abusive or is otherwise disallowed',
+  551: 'This person isn\'t available right now.',
+  80007: '(#80007) There have been too many messages sent from this WhatsApp Business Account.',
+  130429: '(#130429) Rate limit hit',
+  131026: '(#131026) Message Undeliverable.',
+  131047: '(#131047) Re-engagement message',
+  131056: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+};
+
+/** The HTTP status Meta sends with a code. */
+export function defaultStatus(code: number): number {
+  if (code === 190 || code === 102) return 401;
+  if (code === 10 || (code >= 200 && code <= 299)) return 403;
+  if ([4, 17, 32, 613, 130429, 131056].includes(code) || (code >= 80000 && code <= 80014)) return 429;
+  if (code === 1 || code === 2) return 500;
+  return 400;
+}
+
+export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Promise<FakeGraphApi> {
+  const requests: RecordedRequest[] = [];
+  const delivered: DeliveredText[] = [];
+  let queued: FakeGraphError[] = [];
+  let rules: { predicate: (req: RecordedRequest) => boolean; error: FakeGraphError }[] = [];
+  let delayMs = 0;
+  let waiters: { count: number; resolve: () => void }[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = raw;
+      let bodyIsJson = false;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+        bodyIsJson = raw !== '';
+      } catch {
+        // keep the raw text: it is recorded as sent, and answered with a 100
+      }
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+        kind: 'unknown',
+        status: 0,
+        response: undefined,
+      };
+      const answer = handle(recorded, bodyIsJson);
+      recorded.status = answer.status;
+      recorded.response = answer.body;
+      requests.push(recorded);
+      waiters = waiters.filter((w) => (requests.length >= w.count ? (w.resolve(), false) : true));
+      const send = () => reply(res, answer);
+      if (delayMs > 0) {
+        const t = setTimeout(() => (timers.delete(t), send()), delayMs);
+        timers.add(t);
+      } else send();
+    });
+  });
+
+  interface Answer {
+    status: number;
+    body: unknown;
+    headers?: Record<string, string>;
+    raw?: string;
+  }
+
+  function handle(req: RecordedRequest, bodyIsJson: boolean): Answer {
+    const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.path);
+    const node = match?.[1];
+    const b = (bodyIsJson && typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
+    if (node === 'me') req.kind = b.sender_action !== undefined ? 'messenger.sender_action' : 'messenger.message';
+    else if (node) req.kind = b.status === 'read' ? 'whatsapp.read' : 'whatsapp.message';
+
+    // The order Meta checks in: the token first, then injected trouble, then the request itself.
+    const token = bearer(req.headers.authorization) ?? req.query.access_token;
+    if (!token) return graphError({ code: 190, message: 'An active access token must be used to query information about the current user.' });
+    if (options.accessTokens && !options.accessTokens.includes(token)) return graphError({ code: 190 });
+
+    const injected = queued.shift() ?? rules.find((r) => r.predicate(req))?.error;
+    if (injected) return graphError(injected);
+
+    if (req.method !== 'POST' || !node) {
+      return graphError({ code: 2500, status: 400, message: `Unknown path components: ${req.path}` });
+    }
+    if (!bodyIsJson || typeof req.body !== 'object' || req.body === null) return invalidParam('(#100) The request body must be JSON');
+    return node === 'me' ? messenger(b) : whatsapp(node, b);
+  }
+
+  function whatsapp(phoneNumberId: string, b: Record<string, any>): Answer {
+    if (b.messaging_product !== 'whatsapp') return invalidParam('(#100) The parameter messaging_product is required.');
+    if (b.status !== undefined) {
+      if (b.status !== 'read') return invalidParam('(#100) Param status must be one of {READ} - got "' + String(b.status) + '".');
+      if (typeof b.message_id !== 'string' || !b.message_id) return invalidParam('(#100) The parameter message_id is required.');
+      if (b.typing_indicator !== undefined && b.typing_indicator?.type !== 'text') {
+        return invalidParam('(#100) Param typing_indicator[type] must be one of {TEXT}.');
+      }
+      return { status: 200, body: { success: true } };
+    }
+    if (b.recipient_type !== undefined && b.recipient_type !== 'individual') return invalidParam('(#100) Param recipient_type must be one of {INDIVIDUAL, GROUP}.');
+    if (typeof b.to !== 'string' || !b.to) return invalidParam('(#100) The parameter to is required.');
+    const type = b.type ?? 'text';
+    if (typeof b[type] !== 'object' || b[type] === null) return invalidParam(`(#100) The parameter ${type} is required.`);
+    if (type === 'text') {
+      const text = b.text.body;
+      if (typeof text !== 'string' || !text) return invalidParam("(#100) The parameter text['body'] is required.");
+      if (text.length > WHATSAPP_TEXT_MAX) return invalidParam(`(#100) Param text['body'] must be at most ${WHATSAPP_TEXT_MAX} characters long.`);
+      if (b.text.preview_url !== undefined && typeof b.text.preview_url !== 'boolean') return invalidParam("(#100) Param text['preview_url'] must be a boolean.");
+    }
+    const messageId = `wamid.${randomBytes(24).toString('base64url')}`;
+    if (type === 'text') delivered.push({ channel: 'whatsapp', from: phoneNumberId, to: b.to, text: b.text.body, messageId });
+    return {
+      status: 200,
+      body: { messaging_product: 'whatsapp', contacts: [{ input: b.to, wa_id: b.to.replace(/\D/g, '') }], messages: [{ id: messageId }] },
+    };
+  }
+
+  function messenger(b: Record<string, any>): Answer {
+    const recipientId = b.recipient?.id;
+    if (typeof recipientId !== 'string' || !recipientId) return invalidParam('(#100) The parameter recipient is required');
+    if (b.sender_action !== undefined) {
+      if (!['typing_on', 'typing_off', 'mark_seen'].includes(b.sender_action)) return invalidParam('(#100) Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}');
+      return { status: 200, body: { recipient_id: recipientId } };
+    }
+    if (!['RESPONSE', 'UPDATE', 'MESSAGE_TAG'].includes(b.messaging_type)) return invalidParam('(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}');
+    if (b.messaging_type === 'MESSAGE_TAG' && !b.tag) return invalidParam('(#100) Param tag is required for messaging_type MESSAGE_TAG');
+    const text = b.message?.text;
+    if (typeof b.message !== 'object' || b.message === null) return invalidParam('(#100) The parameter message is required');
+    if (text !== undefined && (typeof text !== 'string' || !text)) return invalidParam('(#100) Param message[text] must be a non-empty UTF-8 encoded string');
+    if (typeof text === 'string' && text.length > MESSENGER_TEXT_MAX) return invalidParam(`(#100) Length of param message[text] must be less than or equal to ${MESSENGER_TEXT_MAX}`);
+    const messageId = `m_${randomBytes(24).toString('base64url')}`;
+    if (typeof text === 'string') delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text, messageId });
+    return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
+  }
+
+  const invalidParam = (message: string) => graphError({ code: 100, message });
+
+  function graphError(e: FakeGraphError): Answer {
+    const status = e.status ?? defaultStatus(e.code);
+    const headers: Record<string, string> = {
+      // Meta sends these on errors; the client must not depend on them being absent.
+      'www-authenticate': status === 401 ? 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"' : '',
+    };
+    if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
+    if (e.regainAccessMinutes !== undefined) {
+      headers['x-business-use-case-usage'] = JSON.stringify({
+        '102030405060708': [{ type: 'whatsapp', call_count: 100, total_cputime: 30, total_time: 40, estimated_time_to_regain_access: e.regainAccessMinutes }],
+      });
+    }
+    if (e.rawBody !== undefined) return { status, body: e.rawBody, headers, raw: e.rawBody };
+    const error: Record<string, unknown> = {
+      message: e.message ?? DEFAULT_MESSAGES[e.code] ?? `(#${e.code}) An error occurred`,
+      type: 'OAuthException',
+      code: e.code,
+      ...(e.subcode !== undefined && { error_subcode: e.subcode }),
+      ...(e.isTransient !== undefined && { is_transient: e.isTransient }),
+      ...(e.details !== undefined && { error_data: { messaging_product: 'whatsapp', details: e.details } }),
+      fbtrace_id: `A${randomBytes(10).toString('base64url')}`,
+    };
+    return { status, body: { error }, headers };
+  }
+
+  function reply(res: ServerResponse, a: Answer) {
+    const headers = Object.fromEntries(Object.entries(a.headers ?? {}).filter(([, v]) => v));
+    if (a.raw !== undefined) {
+      res.writeHead(a.status, { 'content-type': 'text/html', ...headers }).end(a.raw);
+      return;
+    }
+    res.writeHead(a.status, { 'content-type': 'application/json; charset=UTF-8', ...headers }).end(JSON.stringify(a.body));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/${FAKE_GRAPH_API_VERSION}`,
+    requests,
+    delivered,
+    failNext(count, error) {
+      queued.push(...Array.from({ length: count }, () => error));
+    },
+    failFor(predicate, error) {
+      const rule = { predicate, error };
+      rules.push(rule);
+      return () => {
+        rules = rules.filter((r) => r !== rule);
+      };
+    },
+    delay(ms) {
+      delayMs = ms;
+    },
+    reset() {
+      requests.length = 0;
+      delivered.length = 0;
+      queued = [];
+      rules = [];
+      delayMs = 0;
+    },
+    waitForRequests(count, timeoutMs = 5000) {
+      if (requests.length >= count) return Promise.resolve([...requests]);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== waiter);
+          reject(new Error(`fake Graph API: expected ${count} requests within ${timeoutMs} ms, got ${requests.length}`));
+        }, timeoutMs);
+        const waiter = { count, resolve: () => (clearTimeout(timer), resolve([...requests])) };
+        waiters.push(waiter);
+      });
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return m?.[1];
+}
