@@ -36,7 +36,15 @@ try {
     deps: { db, logger },
   });
   logger.info({ taskQueues: config.WORKER_TASK_QUEUES, address: config.TEMPORAL_ADDRESS }, 'worker started');
-  await Promise.all(workers.map((w) => w.run()));
+  // One queue's worker failing stops the others, so the process exits and gets restarted whole.
+  await Promise.all(
+    workers.map((w) =>
+      w.run().catch((err: unknown) => {
+        for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+        throw err;
+      }),
+    ),
+  );
   await connection.close();
   logger.info('worker stopped');
 } catch (err) {
