@@ -2,6 +2,8 @@
 // retry soon (transient), retry later (throttled: the provider's wait becomes nextRetryDelay), or
 // stop retrying (permanent: a bad token, a missing permission, a user outside the 24-hour window
 // will not fix themselves) with the reason in `details` so the workflow can record it.
+// postGraph, at the end, is the single HTTP call both channel clients make, so every Graph
+// response goes through this classification.
 //
 // Sources: Graph API error handling (developers.facebook.com/docs/graph-api/guides/error-handling),
 // WhatsApp Cloud API error codes (…/docs/whatsapp/cloud-api/support/error-codes) and the Messenger
@@ -247,7 +249,8 @@ export async function postGraph({ url, accessToken, body, timeoutMs, signal, ctx
   } catch (err) {
     // Cancelled by the caller: not a Graph failure, let the caller's own error through.
     if (signal?.aborted) throw err;
-    throw graphNetworkFailure(timeout.aborted ? Object.assign(new Error('timeout'), { name: 'TimeoutError' }) : err, safeCtx);
+    // A timeout while reading the body surfaces as some other error; the signal's reason says what happened.
+    throw graphNetworkFailure(timeout.aborted ? timeout.reason : err, safeCtx);
   }
   if (status < 200 || status >= 300) throw graphResponseFailure({ status, headers, body: text }, safeCtx);
   try {

@@ -136,13 +136,17 @@ export interface PartialSendDetails {
  * only way to not resend a part is to know it was accepted. Each part's id is known the moment
  * its request succeeds; a failure on part k carries `failedPartIndex: k` and the ids of the parts
  * before it, and `onPartSent` reports each accepted part as it happens. The caller turns either
- * into `startAtPart` for the next attempt: the activity heartbeats `{ nextPart }` from
- * `onPartSent`, and on Temporal's retry reads `Context.current().info.heartbeatDetails` (or the
- * workflow, after a non-retryable failure, passes `failedPartIndex`). Because splitting is
- * deterministic, part k of the retry is the same text as part k of the first attempt, so resuming
- * at k sends exactly the parts that were not accepted. The one window left is a request whose
- * response is lost (timeout, reset) after Meta accepted it: that part may arrive twice, which no
- * client of an API without idempotency keys can rule out.
+ * into `startAtPart` for the next attempt:
+ * - within Temporal's retries of one activity: the activity heartbeats `{ nextPart }` from
+ *   `onPartSent` and starts each attempt at `Context.current().info.heartbeatDetails?.nextPart`
+ *   (the SDK flushes the last heartbeat when an attempt fails, so the next attempt sees it);
+ * - across activities (after a non-retryable failure or exhausted retries): the workflow passes
+ *   the failure's `failedPartIndex`.
+ * Because splitting is deterministic, part k of the retry is the same text as part k of the first
+ * attempt, so resuming at k sends exactly the parts that were not accepted. What is left is a
+ * request whose response never arrived (timeout, reset, worker crash before the heartbeat was
+ * recorded) after Meta accepted it: that one part may arrive twice, which no client of an API
+ * without idempotency keys can rule out.
  */
 export async function sendInParts(
   parts: string[],
