@@ -150,8 +150,13 @@ async function startPostgres(): Promise<string> {
   return postgres.ensureDatabase('metachat');
 }
 
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
+let stopped: Promise<never> | undefined;
+/**
+ * One shutdown however many signals arrive: npm and tsx relay a SIGTERM right after the
+ * terminal's SIGINT, and exiting on that one would orphan the services still draining.
+ */
+function shutdown(code: number): Promise<never> {
+  stopped ??= (async () => {
     stopping = true;
     say('stopping…');
     // Reverse start order: API and worker drain while Temporal and Postgres are still up.
@@ -159,8 +164,9 @@ async function shutdown(code: number): Promise<never> {
       await service.stop().catch((err: Error) => say(`${service.name} did not stop cleanly: ${err.message}`));
     }
     say('stopped');
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopped;
 }
 
 // If whoever reads our output goes away, keep supervising rather than die on EPIPE.
