@@ -33,7 +33,7 @@ describe('workflow round trip', () => {
       namespace: 'default',
       taskQueues: config.WORKER_TASK_QUEUES,
       tuning: config,
-      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }) },
+      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client },
       queueName: (queue) => `${prefix}-${queue}`,
     });
     const running = Promise.all(workers.map((w) => w.run()));

@@ -7,6 +7,7 @@ import { loadConfigOrExit } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { connectWorkerConnection } from '../lib/temporal.ts';
+import { ensureSchedules } from '../temporal-config/schedules.ts';
 import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
 import { createWorkers } from './create-workers.ts';
 
@@ -25,15 +26,23 @@ Runtime.install({
 const db = createDb(config, 'metachat-worker');
 try {
   const connection = await connectWorkerConnection(config);
-  const added = await registerSearchAttributes(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), config.TEMPORAL_NAMESPACE);
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const added = await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   if (added.length) logger.info({ added }, 'registered search attributes');
+  if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
+    const schedules = await ensureSchedules(client, {
+      monthsAhead: config.MAINTENANCE_PARTITION_MONTHS_AHEAD,
+      retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
+    });
+    logger.info(schedules, 'maintenance schedules in place');
+  }
 
   const workers = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueues: config.WORKER_TASK_QUEUES,
     tuning: config,
-    deps: { db, logger },
+    deps: { db, logger, keyring: config.SECRETS_KEYS, temporal: client },
   });
   logger.info({ taskQueues: config.WORKER_TASK_QUEUES, address: config.TEMPORAL_ADDRESS }, 'worker started');
   // One queue's worker failing stops the others, so the process exits and gets restarted whole.

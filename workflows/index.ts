@@ -2,3 +2,4 @@
 // @temporalio/workflow (types from elsewhere are fine; they vanish at build).
 export { platformDiagnostics } from './diagnostics.ts';
 export { partitionMaintenance } from './maintenance.ts';
+export { integrityCheck } from './integrity.ts';

@@ -1,0 +1,88 @@
+// The Temporal Schedules of the platform, created when a worker that polls the `maintenance`
+// queue starts (workers/main.ts). Idempotent: a schedule that exists is updated to the wanted
+// spec, action and policies (so a changed setting reaches it), and keeps its state — a
+// schedule an operator paused in the Temporal UI stays paused. Workers starting together are
+// fine: the loser of the create race updates instead.
+//   partition-maintenance  daily 02:17 UTC  partitionMaintenance (months ahead, retention)
+//   integrity-check        daily 03:41 UTC  integrityCheck, dry run (fixes need an operator)
+// Both SKIP overlaps: a run still going when the next is due means the next is not needed.
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
+import { integrityCheck } from '../workflows/integrity.ts';
+import { partitionMaintenance, type PartitionMaintenanceInput } from '../workflows/maintenance.ts';
+
+export interface EnsureSchedulesOptions {
+  /** Where the scheduled workflows run (default `maintenance`). */
+  taskQueue?: string;
+  /** Prepended to the schedule ids (tests isolate themselves on a shared server). */
+  idPrefix?: string;
+  monthsAhead: number;
+  /** Absent: partitions are never dropped. */
+  retentionMonths?: number | undefined;
+}
+
+export const SCHEDULE_IDS = { partitionMaintenance: 'partition-maintenance', integrityCheck: 'integrity-check' } as const;
+
+type Wanted = Pick<ScheduleOptions, 'scheduleId' | 'spec' | 'action' | 'policies'>;
+
+function wantedSchedules(options: EnsureSchedulesOptions): Wanted[] {
+  const prefix = options.idPrefix ?? '';
+  const taskQueue = options.taskQueue ?? 'maintenance';
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false };
+  const maintenanceArgs: PartitionMaintenanceInput = { monthsAhead: options.monthsAhead, retentionMonths: options.retentionMonths ?? null };
+  return [
+    {
+      scheduleId: `${prefix}${SCHEDULE_IDS.partitionMaintenance}`,
+      spec: { calendars: [{ hour: 2, minute: 17, comment: 'daily, UTC' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: partitionMaintenance,
+        args: [maintenanceArgs],
+        taskQueue,
+        workflowId: `${prefix}${SCHEDULE_IDS.partitionMaintenance}`,
+        workflowExecutionTimeout: '2 hours',
+      },
+      policies,
+    },
+    {
+      scheduleId: `${prefix}${SCHEDULE_IDS.integrityCheck}`,
+      spec: { calendars: [{ hour: 3, minute: 41, comment: 'daily, UTC' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: integrityCheck,
+        args: [{ apply: false }],
+        taskQueue,
+        workflowId: `${prefix}${SCHEDULE_IDS.integrityCheck}`,
+        workflowExecutionTimeout: '2 hours',
+      },
+      policies,
+    },
+  ];
+}
+
+export interface EnsureSchedulesResult {
+  created: string[];
+  updated: string[];
+}
+
+export async function ensureSchedules(client: Client, options: EnsureSchedulesOptions): Promise<EnsureSchedulesResult> {
+  const result: EnsureSchedulesResult = { created: [], updated: [] };
+  for (const wanted of wantedSchedules(options)) {
+    try {
+      await client.schedule.create(wanted as ScheduleOptions);
+      result.created.push(wanted.scheduleId);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(wanted.scheduleId).update(
+        (previous): ScheduleUpdateOptions => ({ ...previous, spec: wanted.spec, action: wanted.action, policies: wanted.policies }) as ScheduleUpdateOptions,
+      );
+      result.updated.push(wanted.scheduleId);
+    }
+  }
+  return result;
+}
