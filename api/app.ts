@@ -6,9 +6,14 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import auth from './plugins/app/auth.ts';
 import errors from './plugins/app/errors.ts';
+import cors from './plugins/external/cors.ts';
+import helmet from './plugins/external/helmet.ts';
+import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import healthRoutes from './routes/health.ts';
+import v1Routes from './routes/v1/index.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -51,8 +56,13 @@ export async function buildApp(deps: AppDependencies) {
   });
 
   await app.register(errors);
+  await app.register(helmet);
+  await app.register(cors);
   await app.register(swagger);
+  await app.register(auth);
+  await app.register(rateLimit);
   await app.register(healthRoutes);
+  await app.register(v1Routes, { prefix: '/api/v1' });
   return app;
 }
 

@@ -79,6 +79,12 @@ export const configSchema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: positiveInt.default(2_000),
 
   META_GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
+  /** Requests per minute per API key on /api/v1 (api/plugins/external/rate-limit.ts). */
+  RATE_LIMIT_API_PER_MINUTE: positiveInt.default(600),
+  /** Requests per minute per client IP on everything else, webhooks included. */
+  RATE_LIMIT_IP_PER_MINUTE: positiveInt.default(1200),
+  /** Origins allowed to call the API from a browser besides the tenants' web chat origins (comma-separated). */
+  CORS_ORIGINS: z.string().transform((raw) => raw.split(',').map((o) => o.trim()).filter(Boolean)).default([]),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: optionalUrl,
   ANTHROPIC_API_KEY: z.string().min(1).optional(),

@@ -1,0 +1,44 @@
+// /api/v1. Two scopes, each authenticated by one onRequest hook for its whole subtree, so no
+// route can forget authentication:
+// - admin (ADMIN_API_KEY): tenants, and platform operations (register admin routes here);
+// - tenant (a tenant API key): everything a tenant manages. Handlers use `request.tenantDb`,
+//   the tenant-scoped client; keys of scope `agent` reach only routes with
+//   `config: { allowAgentKey: true }`.
+// Bodies are limited to 64 KiB unless a route sets its own bodyLimit (e.g. document uploads).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import analyticsRoutes from './analytics/index.ts';
+import apiKeyRoutes from './api-keys/index.ts';
+import channelRoutes from './channels/index.ts';
+import conversationRoutes from './conversations/index.ts';
+import endUserRoutes from './end-users/index.ts';
+import settingsRoutes from './settings/index.ts';
+import tenantRoutes from './tenants/index.ts';
+import usageRoutes from './usage/index.ts';
+
+export const API_BODY_LIMIT = 64 * 1024;
+
+const v1: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRoute', (route) => {
+    route.bodyLimit ??= API_BODY_LIMIT;
+    // Every /api/v1 route is documented as requiring the bearer key.
+    if (route.schema && !route.schema.hide) route.schema = { security: [{ bearer: [] }], ...route.schema };
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', admin.authenticateAdmin);
+    await admin.register(tenantRoutes, { prefix: '/tenants' });
+  });
+
+  await app.register(async (tenant) => {
+    tenant.addHook('onRequest', tenant.authenticateTenant);
+    await tenant.register(apiKeyRoutes, { prefix: '/api-keys' });
+    await tenant.register(channelRoutes, { prefix: '/channels' });
+    await tenant.register(conversationRoutes, { prefix: '/conversations' });
+    await tenant.register(settingsRoutes, { prefix: '/settings' });
+    await tenant.register(usageRoutes, { prefix: '/usage' });
+    await tenant.register(analyticsRoutes, { prefix: '/analytics' });
+    await tenant.register(endUserRoutes, { prefix: '/end-users' });
+  });
+};
+
+export default v1;

@@ -1,0 +1,94 @@
+// The tenant's settings (lib/tenant-settings.ts). GET returns the effective settings (defaults
+// filled in), what the tenant set, and the version. PATCH deep-merges a partial object into what
+// the tenant set (null removes a field, arrays replace) and needs the current version, as
+// `If-Match: "<version>"` or `version` in the body: a stale version answers 409, so two admins
+// editing at once cannot silently overwrite each other.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Tenant } from '../../../../generated/prisma/client.ts';
+import { mergeSettings, parseTenantSettings, tenantSettingsSchema } from '../../../../lib/tenant-settings.ts';
+import { HttpError } from '../../../plugins/app/errors.ts';
+import { errorBody, errorResponses } from '../../../schemas/common.ts';
+
+const settingsResponse = z.object({
+  version: z.number().int(),
+  settings: z.record(z.string(), z.unknown()).describe('Effective settings, defaults filled in'),
+  stored: z.record(z.string(), z.unknown()).describe('What the tenant set'),
+});
+
+function view(t: Pick<Tenant, 'settings' | 'settingsVersion'>): z.infer<typeof settingsResponse> {
+  return {
+    version: t.settingsVersion,
+    settings: parseTenantSettings(t.settings) as unknown as Record<string, unknown>,
+    stored: (t.settings ?? {}) as Record<string, unknown>,
+  };
+}
+
+function ifMatchVersion(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(value ?? '');
+  if (!match) throw new HttpError(400, 'bad_request', 'If-Match must be the settings version, e.g. If-Match: "3"');
+  return Number(match[1]);
+}
+
+const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ['settings'];
+
+  app.get(
+    '/',
+    { schema: { tags, summary: "The tenant's settings and their version", response: { 200: settingsResponse, ...errorResponses } } },
+    async (request, reply) => {
+      const tenant = await request.tenantDb.tenant.findUniqueOrThrow({ where: { id: request.tenantId } });
+      reply.header('etag', `"${tenant.settingsVersion}"`);
+      return view(tenant);
+    },
+  );
+
+  app.patch(
+    '/',
+    {
+      schema: {
+        tags,
+        summary: 'Change settings (needs the current version: If-Match or body.version)',
+        headers: z.object({ 'if-match': z.string().max(64).optional() }),
+        body: z
+          .object({
+            version: z.number().int().min(1).optional().describe('The version read with GET (or send If-Match)'),
+            settings: z.record(z.string(), z.unknown()).describe('Partial settings, deep-merged; null removes a field'),
+          })
+          .strict(),
+        response: { 200: settingsResponse, ...errorResponses, 428: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const version = ifMatchVersion(request.headers['if-match']) ?? request.body.version;
+      if (version === undefined) throw new HttpError(428, 'precondition_required', 'Send the current settings version as If-Match or body.version');
+      const tdb = request.tenantDb;
+      const current = await tdb.tenant.findUniqueOrThrow({ where: { id: request.tenantId } });
+      if (current.settingsVersion !== version) {
+        throw new HttpError(409, 'version_conflict', `Settings are at version ${current.settingsVersion}, not ${version}: read them again and retry`);
+      }
+      const merged = mergeSettings(current.settings, request.body.settings);
+      const parsed = tenantSettingsSchema.safeParse(merged);
+      if (!parsed.success) {
+        throw new HttpError(400, 'validation_error', `Invalid settings: ${z.prettifyError(parsed.error)}`, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+      }
+      try {
+        // The version in the where makes the write conditional: a concurrent write in between wins.
+        const updated = await tdb.tenant.update({
+          where: { id: request.tenantId, settingsVersion: version },
+          data: { settings: merged as object, settingsVersion: { increment: 1 } },
+        });
+        request.log.info({ version: updated.settingsVersion }, 'settings updated');
+        reply.header('etag', `"${updated.settingsVersion}"`);
+        return view(updated);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'P2025') throw new HttpError(409, 'version_conflict', 'Settings changed meanwhile: read them again and retry');
+        throw err;
+      }
+    },
+  );
+};
+
+export default settingsRoutes;

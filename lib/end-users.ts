@@ -1,0 +1,62 @@
+// GDPR for one end user of a tenant (a WhatsApp number, a Messenger PSID, a web chat visitor on a
+// channel type): everything stored about them, and its erasure. Conversations are unique per
+// (channel, external user id), so one person on two WhatsApp numbers of the tenant has two.
+import { createHash } from 'node:crypto';
+import type { ChannelType } from '../generated/prisma/client.ts';
+import { tenantData, type TenantDb } from './tenant-db.ts';
+import type { Prisma } from '../generated/prisma/client.ts';
+
+export interface EndUserRef {
+  channel: ChannelType;
+  externalUserId: string;
+}
+
+async function conversationsOf(tdb: TenantDb, ref: EndUserRef) {
+  return tdb.conversation.findMany({
+    where: { externalUserId: ref.externalUserId, channel: { type: ref.channel } },
+    orderBy: { createdAt: 'asc' },
+  });
+}
+
+/** All data about the end user, or undefined when the tenant has none. */
+export async function exportEndUser(tdb: TenantDb, ref: EndUserRef) {
+  const conversations = await conversationsOf(tdb, ref);
+  if (conversations.length === 0) return undefined;
+  const ids = conversations.map((c) => c.id);
+  const [messages, events] = await Promise.all([
+    tdb.message.findMany({ where: { conversationId: { in: ids } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    tdb.event.findMany({ where: { subjectType: 'conversation', subjectId: { in: ids } }, orderBy: { createdAt: 'asc' } }),
+  ]);
+  return { conversations, messages, events };
+}
+
+/** SHA-256 of the external id: the audit trail proves an erasure without keeping who it was. */
+export function endUserFingerprint(ref: EndUserRef): string {
+  return createHash('sha256').update(`${ref.channel}:${ref.externalUserId}`).digest('hex');
+}
+
+/**
+ * Deletes the end user's messages, conversation events and conversations, and records an audit
+ * event (`end_user.erased`) that names them only by fingerprint. Returns undefined when there
+ * was nothing to erase.
+ */
+export async function eraseEndUser(tdb: TenantDb, ref: EndUserRef, requestId?: string) {
+  return tdb.$transaction(async (tx) => {
+    const conversations = await tx.conversation.findMany({ where: { externalUserId: ref.externalUserId, channel: { type: ref.channel } }, select: { id: true } });
+    if (conversations.length === 0) return undefined;
+    const ids = conversations.map((c) => c.id);
+    const messages = await tx.message.deleteMany({ where: { conversationId: { in: ids } } });
+    const events = await tx.event.deleteMany({ where: { subjectType: 'conversation', subjectId: { in: ids } } });
+    const removed = await tx.conversation.deleteMany({ where: { id: { in: ids } } });
+    const counts = { conversations: removed.count, messages: messages.count, events: events.count };
+    await tx.event.create({
+      data: tenantData<Prisma.EventUncheckedCreateInput>({
+        type: 'end_user.erased',
+        subjectType: 'end_user',
+        subjectId: endUserFingerprint(ref),
+        payload: { channel: ref.channel, ...counts, ...(requestId ? { requestId } : {}) },
+      }),
+    });
+    return counts;
+  });
+}

@@ -1,0 +1,52 @@
+// An API on a fresh migrated database, with the real Temporal dev server and every log line
+// captured (pino into memory, at debug level) so that tests can check what was logged.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { buildApp, type App } from '../../api/app.ts';
+import type { Config } from '../../lib/config.ts';
+import { createDb, type Db } from '../../lib/db.ts';
+import { REDACTED_PATHS } from '../../lib/logger.ts';
+import { createTemporalClient } from '../../lib/temporal.ts';
+import { testConfig } from './config.ts';
+import { createMigratedDatabase } from './database.ts';
+
+export interface TestApi {
+  app: App;
+  db: Db;
+  config: Config;
+  adminKey: string;
+  /** Every log line written so far, as raw JSON text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestApi(prefix: string, overrides: Record<string, string> = {}, beforeReady?: (app: App) => void): Promise<TestApi> {
+  const config = testConfig({ DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', ...overrides });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug', base: { service: 'api-test' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
+  const db = createDb(config, `${prefix}-test`);
+  const temporal = createTemporalClient(config);
+  const app = await buildApp({ config, db, temporal, logger });
+  beforeReady?.(app);
+  await app.ready();
+  return {
+    app,
+    db,
+    config,
+    adminKey: config.ADMIN_API_KEY,
+    logs,
+    async close() {
+      await app.close();
+      await db.$disconnect();
+      await temporal.connection.close();
+    },
+  };
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
