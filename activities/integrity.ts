@@ -286,12 +286,13 @@ async function conversationsWithoutWorkflow(temporal: Client, rows: { id: string
 async function openConversations(db: Db, where: Prisma.Sql, limit: number): Promise<{ total: number; rows: { id: string; workflow_id: string }[] }> {
   const [count] = await db.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM conversations x WHERE x.status::text <> 'closed' AND ${where}`;
   const total = Number(count?.total ?? 0);
-  // Every one when few; a random sample when many (a daily check needs no full sweep).
-  const order = total > limit ? Prisma.sql`random()` : Prisma.sql`x.id`;
+  // Every one when few; when many, the stalest ones (likeliest abandoned). Deterministic, so an
+  // applied run looks at the very conversations its dry run listed; once they are closed the
+  // next run's sample moves on to the next stalest.
   const rows = await db.$queryRaw<{ id: string; tenant_id: string; type: ChannelKind; external_user_id: string; workflow_id: string | null }[]>`
     SELECT x.id::text, x.tenant_id::text, ch.type::text AS type, x.external_user_id, x.workflow_id
     FROM conversations x JOIN channels ch ON ch.id = x.channel_id
-    WHERE x.status::text <> 'closed' AND ${where} ORDER BY ${order} LIMIT ${limit}`;
+    WHERE x.status::text <> 'closed' AND ${where} ORDER BY x.last_message_at ASC NULLS FIRST, x.id LIMIT ${limit}`;
   return {
     total,
     rows: rows.map((r) => ({ id: r.id, workflow_id: r.workflow_id ?? conversationWorkflowId(r.tenant_id, r.type, r.external_user_id) })),
