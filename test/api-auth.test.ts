@@ -1,0 +1,129 @@
+// Every /api/v1 route × every kind of credential: none, malformed, unknown, wrong secret, the
+// wrong kind of key, another tenant's key, revoked, rotated (inside and after its grace period),
+// agent scope. Failures are the same 401 envelope whatever the reason; nothing answers 5xx.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../lib/crypto.ts';
+import { forTenant } from '../lib/tenant-db.ts';
+import { createApiKey, revokeApiKey, rotateApiKey } from '../lib/tenants.ts';
+import { bearer, startTestApi, type TestApi } from './support/api.ts';
+import { ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+
+type Expect = 'ok' | 401 | 403 | 404;
+
+describe('authentication on every route', () => {
+  let api: TestApi;
+  let tenant: SeededTenant;
+  let other: SeededTenant;
+  let throwaway: SeededTenant;
+  const keys: Record<string, string | undefined> = {};
+  const registered: string[] = [];
+
+  beforeAll(async () => {
+    api = await startTestApi('api_auth');
+    // Every route has a schema, so the OpenAPI document lists them all.
+    const spec = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      if (!path.startsWith('/api/v1')) continue;
+      for (const m of Object.keys(methods)) registered.push(`${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
+    }
+    const keyring = api.config.SECRETS_KEYS;
+    tenant = await seedTenant(api.db, keyring, 'Main');
+    other = await seedTenant(api.db, keyring, 'Other');
+    throwaway = await seedTenant(api.db, keyring, 'Gone');
+    const tdb = forTenant(api.db, tenant.ids.tenantId);
+
+    const revoked = await createApiKey(tdb, { name: 'revoked', scope: 'tenant' });
+    await revokeApiKey(tdb, revoked.id);
+    const inGrace = await createApiKey(tdb, { name: 'rotating', scope: 'tenant' });
+    await rotateApiKey(tdb, inGrace.id, 3600);
+    const pastGrace = await createApiKey(tdb, { name: 'rotated long ago', scope: 'tenant' });
+    await rotateApiKey(tdb, pastGrace.id, 3600);
+    await api.db.apiKey.update({ where: { id: pastGrace.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const expired = await createApiKey(tdb, { name: 'expired', scope: 'tenant', expiresAt: new Date(Date.now() - 1) });
+
+    const [, prefix] = tenant.key.split('_');
+    Object.assign(keys, {
+      none: undefined,
+      malformed: 'not-a-key',
+      unknown: generateApiKey().key,
+      wrongSecret: `mcp_${prefix}_${generateApiKey().key.split('_')[2]}`,
+      revoked: revoked.key,
+      expired: expired.key,
+      rotatedAfterGrace: pastGrace.key,
+      rotatedInGrace: inGrace.key,
+      agent: tenant.agentKey,
+      otherTenant: other.key,
+      tenant: tenant.key,
+      admin: api.adminKey,
+    });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('has a case for every registered /api/v1 route', () => {
+    const table = ROUTES.map((r) => `${r.method} ${r.pattern}`);
+    expect([...new Set(registered)].sort()).toEqual([...table].sort());
+  });
+
+  function expected(route: RouteCase, credential: string): Expect {
+    const admin = route.who === 'admin';
+    switch (credential) {
+      case 'admin':
+        return admin ? 'ok' : 401;
+      case 'tenant':
+      case 'rotatedInGrace':
+        return admin ? 401 : 'ok';
+      case 'agent':
+        return admin ? 401 : route.who === 'agent' ? 'ok' : 403;
+      case 'otherTenant':
+        // Lists answer with the other tenant's own (empty of ours) data; ids of ours are not found.
+        return admin ? 401 : /:id|:externalUserId/.test(route.pattern) ? 404 : 'ok';
+      default:
+        return 401;
+    }
+  }
+
+  const credentials = ['none', 'malformed', 'unknown', 'wrongSecret', 'revoked', 'expired', 'rotatedAfterGrace', 'otherTenant', 'agent', 'rotatedInGrace', 'tenant', 'admin'];
+  const cases = credentials.flatMap((credential) => ROUTES.map((route) => ({ credential, route, name: `${route.method} ${route.pattern} with ${credential}` })));
+
+  it.each(cases)('$name', async ({ credential, route }) => {
+    // Admin routes act on a throwaway tenant: the valid DELETE removes it.
+    const ids: Ids = route.who === 'admin' ? throwaway.ids : tenant.ids;
+    const key = keys[credential];
+    const res = await api.app.inject({
+      method: route.method,
+      url: route.url(ids),
+      headers: { ...(key ? bearer(key) : {}), ...(route.headers ?? {}) },
+      ...(route.body ? { payload: route.body(ids) as object } : {}),
+    });
+    expect(res.statusCode).toBeLessThan(500);
+    const want = expected(route, credential);
+    if (want === 'ok') {
+      expect([401, 403], `${res.statusCode} ${res.body}`).not.toContain(res.statusCode);
+      return;
+    }
+    expect(res.statusCode, res.body).toBe(want);
+    const body = res.json();
+    expect(body.error.requestId).toBe(res.headers['x-request-id']);
+    if (want === 401) expect(body.error).toMatchObject({ code: 'unauthorized', message: 'Missing or invalid API key' });
+  });
+
+  it('records when a key was last used, without a write per request', async () => {
+    const row = await api.db.apiKey.findFirstOrThrow({ where: { prefix: tenant.key.split('_')[1] } });
+    expect(row.lastUsedAt).not.toBeNull();
+    const before = row.lastUsedAt!.getTime();
+    await api.app.inject({ url: '/api/v1/settings', headers: bearer(tenant.key) });
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await api.db.apiKey.findFirstOrThrow({ where: { id: row.id } });
+    expect(after.lastUsedAt!.getTime()).toBe(before);
+  });
+
+  it('logged no key, secret or token', () => {
+    const text = api.logs.join('');
+    for (const s of [...tenant.secrets, ...other.secrets, ...throwaway.secrets, ...Object.values(keys).filter((k): k is string => !!k)]) {
+      expect(text).not.toContain(s);
+    }
+  });
+});

@@ -1,0 +1,108 @@
+// Every /api/v1 route with a valid request for it, for the table-driven suites (auth matrix,
+// isolation, fuzzing). `ids` fills in the path; the suites check that this table covers every
+// route the app registered.
+import type { Prisma } from '../../generated/prisma/client.ts';
+import type { Db } from '../../lib/db.ts';
+import { createChannel } from '../../lib/channels.ts';
+import type { Keyring } from '../../lib/crypto.ts';
+import { forTenant, tenantData } from '../../lib/tenant-db.ts';
+import { createApiKey, createTenant } from '../../lib/tenants.ts';
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface Ids {
+  tenantId: string;
+  channelId: string;
+  conversationId: string;
+  apiKeyId: string;
+  externalUserId: string;
+}
+
+export interface RouteCase {
+  method: Method;
+  /** The route pattern as Fastify registered it. */
+  pattern: string;
+  who: 'admin' | 'tenant' | 'agent';
+  url: (ids: Ids) => string;
+  body?: (ids: Ids) => unknown;
+  headers?: Record<string, string>;
+}
+
+export const ROUTES: RouteCase[] = [
+  { method: 'POST', pattern: '/api/v1/tenants/', who: 'admin', url: () => '/api/v1/tenants', body: () => ({ name: 'T', slug: `t-${Math.random().toString(36).slice(2, 10)}` }) },
+  { method: 'GET', pattern: '/api/v1/tenants/', who: 'admin', url: () => '/api/v1/tenants' },
+  { method: 'GET', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}` },
+  { method: 'PATCH', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}`, body: () => ({ name: 'Renamed' }) },
+  { method: 'DELETE', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}` },
+
+  { method: 'GET', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys' },
+  { method: 'POST', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys', body: () => ({ name: 'k' }) },
+  { method: 'POST', pattern: '/api/v1/api-keys/:id/rotate', who: 'tenant', url: (i) => `/api/v1/api-keys/${i.apiKeyId}/rotate`, body: () => ({ graceSeconds: 60 }) },
+  { method: 'DELETE', pattern: '/api/v1/api-keys/:id', who: 'tenant', url: (i) => `/api/v1/api-keys/${i.apiKeyId}` },
+
+  { method: 'GET', pattern: '/api/v1/channels/', who: 'tenant', url: () => '/api/v1/channels' },
+  { method: 'POST', pattern: '/api/v1/channels/', who: 'tenant', url: () => '/api/v1/channels', body: () => ({ type: 'webchat', name: 'w', allowedOrigins: [] }) },
+  { method: 'GET', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}` },
+  { method: 'PATCH', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}`, body: () => ({ name: 'renamed' }) },
+  { method: 'DELETE', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}` },
+
+  { method: 'GET', pattern: '/api/v1/conversations/', who: 'agent', url: () => '/api/v1/conversations' },
+  { method: 'GET', pattern: '/api/v1/conversations/:id', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}` },
+  { method: 'GET', pattern: '/api/v1/conversations/:id/messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/messages` },
+
+  { method: 'GET', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings' },
+  { method: 'PATCH', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings', body: () => ({ settings: { locale: 'en' } }), headers: { 'if-match': '"1"' } },
+
+  { method: 'GET', pattern: '/api/v1/usage/', who: 'tenant', url: () => '/api/v1/usage?from=2025-01-01&to=2025-02-01' },
+  { method: 'GET', pattern: '/api/v1/analytics/', who: 'tenant', url: () => '/api/v1/analytics?from=2025-01-01&to=2025-02-01' },
+
+  { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
+  { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
+];
+
+export interface SeededTenant {
+  ids: Ids;
+  key: string;
+  agentKey: string;
+  /** Every plaintext secret created for this tenant (keys, channel secrets, verify token). */
+  secrets: string[];
+}
+
+let counter = 0;
+
+/** A tenant with a key, an agent key, an extra key, a WhatsApp channel, a conversation with messages, usage and events. */
+export async function seedTenant(db: Db, keyring: Keyring, label: string): Promise<SeededTenant> {
+  const n = ++counter;
+  const { tenant, apiKey } = await createTenant(db, { name: label, slug: `${label.toLowerCase()}-${n}-${Math.random().toString(36).slice(2, 8)}` });
+  const tdb = forTenant(db, tenant.id);
+  const agent = await createApiKey(tdb, { name: 'agent', scope: 'agent' });
+  const extra = await createApiKey(tdb, { name: 'extra', scope: 'tenant' });
+  const suffix = `${Date.now() % 1e9}${n}${Math.floor(Math.random() * 1e4)}`;
+  const channelSecrets = { accessToken: `EAAG${label}${suffix}access`, appSecret: `appsecret${label}${suffix}`, verifyToken: `verify${label}${suffix}` };
+  const channel = await createChannel(tdb, keyring, { type: 'whatsapp', name: `${label} wa`, phoneNumberId: `1${suffix}`, wabaId: `2${suffix}`, ...channelSecrets });
+  const externalUserId = `49${suffix}`;
+  const conversation = await tdb.conversation.create({
+    data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel.id, externalUserId, lastMessageAt: new Date('2025-01-10T10:00:00Z') }),
+  });
+  for (let m = 0; m < 3; m++) {
+    await tdb.message.create({
+      data: tenantData<Prisma.MessageUncheckedCreateInput>({
+        conversationId: conversation.id,
+        channel: 'whatsapp',
+        direction: m % 2 ? 'outbound' : 'inbound',
+        type: 'text',
+        content: { text: `${label} says ${m}` },
+        status: 'sent',
+        createdAt: new Date(Date.parse('2025-01-10T10:00:00Z') + m * 1000),
+      }),
+    });
+  }
+  await tdb.usage.create({ data: tenantData<Prisma.UsageUncheckedCreateInput>({ day: new Date('2025-01-10'), provider: 'local', model: label, requests: 1 }) });
+  await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: 'conversation.handoff_requested', subjectType: 'conversation', subjectId: conversation.id }) });
+  return {
+    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId },
+    key: apiKey.key,
+    agentKey: agent.key,
+    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets)],
+  };
+}
