@@ -98,7 +98,7 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
     });
   }
   await tdb.usage.create({ data: tenantData<Prisma.UsageUncheckedCreateInput>({ day: new Date('2025-01-10'), provider: 'local', model: label, requests: 1 }) });
-  await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: 'conversation.handoff_requested', subjectType: 'conversation', subjectId: conversation.id }) });
+  await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: 'conversation.handoff_requested', subjectType: 'conversation', subjectId: conversation.id, createdAt: new Date('2025-01-10T10:00:05Z') }) });
   return {
     ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId },
     key: apiKey.key,
