@@ -1,4 +1,5 @@
 // Month arithmetic as pure functions, then the partition SQL against a migrated Postgres.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -63,6 +64,7 @@ describe('month arithmetic', () => {
 
 describe('partition SQL', () => {
   let db: Db;
+  let url: string;
 
   async function partitions(): Promise<string[]> {
     const rows = await db.$queryRaw<{ name: string }[]>`
@@ -94,8 +96,9 @@ describe('partition SQL', () => {
   }
 
   beforeAll(async () => {
-    db = createDb(testConfig({ DATABASE_URL: await createMigratedDatabase('maintenance_sql') }), 'maintenance-test');
-    // Make the test independent of the month it runs in: only far-off months are used below.
+    url = await createMigratedDatabase('maintenance_sql');
+    // Only far-off months are used below, so the test does not depend on the month it runs in.
+    db = createDb(testConfig({ DATABASE_URL: url }), 'maintenance-test');
   });
 
   afterAll(async () => {
@@ -187,6 +190,23 @@ describe('partition SQL', () => {
     expect(await partitions()).toEqual(expect.arrayContaining(['messages_p2050_04', 'messages_p2050_05', 'messages_p2050_06']));
     const [{ count } = { count: -1n }] = await db.$queryRaw<{ count: bigint }[]>`SELECT count(*) FROM messages_default`;
     expect(count).toBe(0n);
+  });
+
+  it('stands aside while another session holds the table\'s maintenance lock', async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('metachat.partition-maintenance'), hashtext('messages'))`);
+      const before = await partitions();
+      const [result] = await createPartitionsAhead(db, logger, 1, new Date('2055-01-01T00:00:00Z'));
+      expect(result).toMatchObject({ locked: true, created: [] });
+      expect(await partitions()).toEqual(before);
+      await holder.query('COMMIT');
+      expect((await createPartitionsAhead(db, logger, 1, new Date('2055-01-01T00:00:00Z')))[0]).toMatchObject({ locked: false, created: ['messages_p2055_01', 'messages_p2055_02'] });
+    } finally {
+      await holder.end();
+    }
   });
 
   it('refuses to take over a table that merely has a partition name', async () => {
