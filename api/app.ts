@@ -14,6 +14,7 @@ import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
+import webhooks from './webhooks/index.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(rateLimit);
   await app.register(healthRoutes);
   await app.register(v1Routes, { prefix: '/api/v1' });
+  await app.register(webhooks, { prefix: '/webhooks' });
   return app;
 }
 

@@ -1,0 +1,158 @@
+// Which tenant's channel a webhook delivery is for: (type, phone_number_id | page_id) →
+// { tenantId, channelId, appSecret }. Every POST needs this before it can verify the signature,
+// so answers are cached in process memory: found channels for POSITIVE_TTL_MS, unknown ones for
+// NEGATIVE_TTL_MS (a flood of deliveries for a number we do not serve costs one query per few
+// seconds), at most MAX_ENTRIES entries (least recently used evicted first, via Map order).
+// Concurrent misses for one key share one query.
+//
+// A disabled channel is treated as unknown: its deliveries are acknowledged and dropped.
+// Decrypted app secrets live only in this cache (never logged, never returned by the API).
+// A change to a channel is seen by every replica within POSITIVE_TTL_MS; the API calls
+// invalidateChannelLookups() on update/delete so that this replica sees it at once.
+import type { ChannelType } from '../../generated/prisma/client.ts';
+import { readChannelSecrets } from '../../lib/channels.ts';
+import type { Keyring } from '../../lib/crypto.ts';
+import type { Db } from '../../lib/db.ts';
+
+export type MetaChannelType = Extract<ChannelType, 'whatsapp' | 'messenger'>;
+
+export interface ResolvedChannel {
+  tenantId: string;
+  channelId: string;
+  type: MetaChannelType;
+  /** phone_number_id (WhatsApp) or page id (Messenger). */
+  publicId: string;
+  appSecret: string;
+}
+
+export interface ChannelLookupOptions {
+  positiveTtlMs?: number;
+  negativeTtlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export const POSITIVE_TTL_MS = 30_000;
+export const NEGATIVE_TTL_MS = 5_000;
+export const MAX_ENTRIES = 10_000;
+
+/** What to forget: everything, one channel by id, or one public id. */
+export type ChannelLookupInvalidation = { channelId: string } | { type: MetaChannelType; publicId: string } | undefined;
+
+interface Entry {
+  value: ResolvedChannel | null;
+  expiresAt: number;
+}
+
+/** Every live lookup of this process, so that invalidateChannelLookups reaches them all. */
+const live = new Set<ChannelLookup>();
+
+export class ChannelLookup {
+  readonly #db: Db;
+  readonly #keyring: Keyring;
+  readonly #positiveTtlMs: number;
+  readonly #negativeTtlMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<ResolvedChannel | null>>();
+  /** Bumped by invalidate(): a load that started before it must not be remembered. */
+  #generation = 0;
+
+  constructor(db: Db, keyring: Keyring, options: ChannelLookupOptions = {}) {
+    this.#db = db;
+    this.#keyring = keyring;
+    this.#positiveTtlMs = options.positiveTtlMs ?? POSITIVE_TTL_MS;
+    this.#negativeTtlMs = options.negativeTtlMs ?? NEGATIVE_TTL_MS;
+    this.#maxEntries = options.maxEntries ?? MAX_ENTRIES;
+    this.#now = options.now ?? Date.now;
+    live.add(this);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The active channel of this type with this public id, or null if we serve none. */
+  async find(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
+    const key = `${type}:${publicId}`;
+    const cached = this.#entries.get(key);
+    if (cached && cached.expiresAt > this.#now()) {
+      // Refresh its place in the LRU order.
+      this.#entries.delete(key);
+      this.#entries.set(key, cached);
+      return cached.value;
+    }
+    if (cached) this.#entries.delete(key);
+    let pending = this.#inFlight.get(key);
+    if (!pending) {
+      const generation = this.#generation;
+      const settle = () => {
+        if (this.#inFlight.get(key) === pending) this.#inFlight.delete(key);
+      };
+      pending = this.#load(type, publicId).then(
+        (value) => {
+          settle();
+          if (generation === this.#generation) this.#remember(key, value);
+          return value;
+        },
+        (err: unknown) => {
+          settle();
+          throw err;
+        },
+      );
+      this.#inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets cached answers (all of them when called without an argument). */
+  invalidate(what?: ChannelLookupInvalidation): void {
+    this.#generation++;
+    this.#inFlight.clear();
+    if (!what) {
+      this.#entries.clear();
+      return;
+    }
+    if ('channelId' in what) {
+      for (const [key, entry] of this.#entries) if (entry.value?.channelId === what.channelId) this.#entries.delete(key);
+      return;
+    }
+    this.#entries.delete(`${what.type}:${what.publicId}`);
+  }
+
+  /** Drops the cache and stops receiving invalidations (the app closes). */
+  dispose(): void {
+    this.#entries.clear();
+    live.delete(this);
+  }
+
+  #remember(key: string, value: ResolvedChannel | null): void {
+    this.#entries.set(key, { value, expiresAt: this.#now() + (value ? this.#positiveTtlMs : this.#negativeTtlMs) });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  async #load(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
+    const channel =
+      type === 'whatsapp'
+        ? await this.#db.channel.findUnique({ where: { type_phoneNumberId: { type, phoneNumberId: publicId } } })
+        : await this.#db.channel.findUnique({ where: { type_pageId: { type, pageId: publicId } } });
+    if (!channel || channel.status !== 'active') return null;
+    const { appSecret } = await readChannelSecrets(this.#db, this.#keyring, channel.id);
+    if (!appSecret) throw new Error(`channel ${channel.id} has no app secret`);
+    return { tenantId: channel.tenantId, channelId: channel.id, type, publicId, appSecret };
+  }
+}
+
+/**
+ * Forgets cached channel answers in every lookup of this process: call it after a channel's
+ * public id, app secret or status changes, or it is deleted (other replicas catch up within
+ * POSITIVE_TTL_MS).
+ */
+export function invalidateChannelLookups(what?: ChannelLookupInvalidation): void {
+  for (const lookup of live) lookup.invalidate(what);
+}
