@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import auth from './plugins/app/auth.ts';
-import errors from './plugins/app/errors.ts';
+import errors, { frameworkErrorReply } from './plugins/app/errors.ts';
 import cors from './plugins/external/cors.ts';
 import helmet from './plugins/external/helmet.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
@@ -43,6 +43,7 @@ export async function buildApp(deps: AppDependencies) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    frameworkErrors: frameworkErrorReply,
     // Connections left open by clients must not keep a shutdown waiting.
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();

@@ -1,6 +1,6 @@
 // Every error leaves as `{ error: { code, message, requestId } }`. 4xx say what was wrong;
 // 5xx say nothing internal (the details are logged with the request id instead).
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
@@ -19,6 +19,16 @@ export class HttpError extends Error {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/**
+ * For Fastify's `frameworkErrors` option: errors raised before routing (a malformed URL, a path
+ * parameter over the router's length limit) get the same envelope as everything else.
+ */
+export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed URL';
+  return reply.status(status).send({ error: { code: CODES[status] ?? 'bad_request', message, requestId: request.id } } satisfies ErrorBody);
 }
 
 const CODES: Record<number, string> = {

@@ -4,8 +4,10 @@
 // - tenant (a tenant API key): everything a tenant manages. Handlers use `request.tenantDb`,
 //   the tenant-scoped client; keys of scope `agent` reach only routes with
 //   `config: { allowAgentKey: true }`.
-// Bodies are limited to 64 KiB unless a route sets its own bodyLimit (e.g. document uploads).
+// Bodies are limited to 64 KiB unless a route sets its own bodyLimit (e.g. document uploads);
+// text containing NUL is refused with a 400 (Postgres cannot store it).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { HttpError } from '../../plugins/app/errors.ts';
 import analyticsRoutes from './analytics/index.ts';
 import apiKeyRoutes from './api-keys/index.ts';
 import channelRoutes from './channels/index.ts';
@@ -17,11 +19,25 @@ import usageRoutes from './usage/index.ts';
 
 export const API_BODY_LIMIT = 64 * 1024;
 
+/** Postgres text and jsonb cannot hold U+0000: such input is refused up front, not by a 500. */
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || containsNul(v, depth + 1)) return true;
+  return false;
+}
+
 const v1: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRoute', (route) => {
     route.bodyLimit ??= API_BODY_LIMIT;
     // Every /api/v1 route is documented as requiring the bearer key.
     if (route.schema && !route.schema.hide) route.schema = { security: [{ bearer: [] }], ...route.schema };
+  });
+
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.params) || containsNul(request.query) || containsNul(request.body)) {
+      throw new HttpError(400, 'bad_request', 'Text must not contain NUL (U+0000) characters');
+    }
   });
 
   await app.register(async (admin) => {
