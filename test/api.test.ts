@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
+import { conversationWorkflowId } from '../workflows/ids.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 
@@ -211,6 +212,18 @@ describe('tenant REST API', () => {
     const audit = await api.db.event.findFirstOrThrow({ where: { tenantId, type: 'end_user.erased' } });
     expect(JSON.stringify(audit)).not.toContain('49170000001');
     expect((await call('DELETE', '/api/v1/end-users/whatsapp/49170000001', key)).statusCode).toBe(404);
+  });
+
+  it("ends the end user's running conversation workflow on erasure", async () => {
+    const tdb = forTenant(api.db, tenantId);
+    const channel = (await tdb.channel.findFirstOrThrow({ where: { type: 'whatsapp' } })).id;
+    await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel, externalUserId: '4915550001' }) });
+    const workflowId = conversationWorkflowId(tenantId, 'whatsapp', '4915550001');
+    // No worker polls this queue: the workflow just stays running until terminated.
+    const handle = await api.app.temporal.workflow.start('conversation', { taskQueue: `gdpr-${randomBytes(4).toString('hex')}`, workflowId });
+    const res = await call('DELETE', '/api/v1/end-users/whatsapp/4915550001', key);
+    expect(res.json()).toMatchObject({ erased: { conversations: 1 }, workflowTerminated: true });
+    expect((await handle.describe()).status.name).toBe('TERMINATED');
   });
 
   it('sends security headers, relaxes CSP only for /docs, and serves the OpenAPI document', async () => {
