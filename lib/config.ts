@@ -68,6 +68,8 @@ export const configSchema = z.object({
 
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Prepended to every task queue name, so that several stacks can share one namespace. */
+  TEMPORAL_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
 
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
@@ -77,14 +79,14 @@ export const configSchema = z.object({
   SECRETS_KEYS: secretsKeys,
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
   HEALTH_CHECK_TIMEOUT_MS: positiveInt.default(2_000),
-
-  META_GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
   /** Requests per minute per API key on /api/v1 (api/plugins/external/rate-limit.ts). */
   RATE_LIMIT_API_PER_MINUTE: positiveInt.default(600),
   /** Requests per minute per client IP on everything else, webhooks included. */
   RATE_LIMIT_IP_PER_MINUTE: positiveInt.default(1200),
   /** Origins allowed to call the API from a browser besides the tenants' web chat origins (comma-separated). */
   CORS_ORIGINS: z.string().transform((raw) => raw.split(',').map((o) => o.trim()).filter(Boolean)).default([]),
+
+  META_GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: optionalUrl,
   ANTHROPIC_API_KEY: z.string().min(1).optional(),

@@ -2,7 +2,7 @@
 // "not ready") while Temporal is down; workers need a native connection before they can poll.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Config } from './config.ts';
+import type { Config, TaskQueue } from './config.ts';
 
 type TemporalConfig = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>;
 
@@ -19,4 +19,9 @@ export function connectWorkerConnection(config: TemporalConfig): Promise<NativeC
 export async function checkTemporal(client: Client, timeoutMs: number): Promise<void> {
   const { connection } = client;
   await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.getSystemInfo({}));
+}
+
+/** The real name of one of the platform's task queues under the configured prefix. */
+export function taskQueueName(config: Pick<Config, 'TEMPORAL_TASK_QUEUE_PREFIX'>, queue: TaskQueue): string {
+  return `${config.TEMPORAL_TASK_QUEUE_PREFIX}${queue}`;
 }

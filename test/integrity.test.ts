@@ -129,7 +129,7 @@ describe('integrity checks', () => {
       namespace: 'default',
       taskQueues: ['maintenance'],
       tuning: appConfig,
-      deps: { db, logger, keyring, temporal: temporal.client },
+      deps: { db, logger, keyring, temporal: temporal.client, graphApiUrl: 'http://127.0.0.1:9/unused' },
       queueName: (queue) => `${queuePrefix}-${queue}`,
     });
     running = Promise.all(workers.map((w) => w.run()));

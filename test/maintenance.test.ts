@@ -37,7 +37,7 @@ describe('partition maintenance workflow', () => {
       namespace: 'default',
       taskQueues: ['maintenance'],
       tuning: config,
-      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client },
+      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL },
       queueName: (queue) => `${prefix}-${queue}`,
     });
     running = Promise.all(workers.map((w) => w.run()));

@@ -33,7 +33,7 @@ describe('workflow round trip', () => {
       namespace: 'default',
       taskQueues: config.WORKER_TASK_QUEUES,
       tuning: config,
-      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client },
+      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL },
       queueName: (queue) => `${prefix}-${queue}`,
     });
     const running = Promise.all(workers.map((w) => w.run()));

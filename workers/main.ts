@@ -6,7 +6,7 @@ import { Client } from '@temporalio/client';
 import { loadConfigOrExit } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
-import { connectWorkerConnection } from '../lib/temporal.ts';
+import { connectWorkerConnection, taskQueueName } from '../lib/temporal.ts';
 import { ensureSchedules } from '../temporal-config/schedules.ts';
 import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
 import { createWorkers } from './create-workers.ts';
@@ -42,7 +42,8 @@ try {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueues: config.WORKER_TASK_QUEUES,
     tuning: config,
-    deps: { db, logger, keyring: config.SECRETS_KEYS, temporal: client },
+    deps: { db, logger, keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: config.META_GRAPH_API_URL },
+    queueName: (queue) => taskQueueName(config, queue),
   });
   logger.info({ taskQueues: config.WORKER_TASK_QUEUES, address: config.TEMPORAL_ADDRESS }, 'worker started');
   // One queue's worker failing stops the others, so the process exits and gets restarted whole.

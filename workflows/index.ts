@@ -1,5 +1,6 @@
 // Every workflow the workers run. Deterministic code only: import from workflows/ and
 // @temporalio/workflow (types from elsewhere are fine; they vanish at build).
+export { conversation } from './conversation.ts';
 export { platformDiagnostics } from './diagnostics.ts';
 export { partitionMaintenance } from './maintenance.ts';
 export { integrityCheck } from './integrity.ts';

@@ -1,0 +1,118 @@
+// Channel activities: deliver a stored outbound message, and acknowledge inbound ones (read
+// receipt + typing indicator). Credentials are decrypted here, inside the activity, only.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Keyring } from '../../lib/crypto.ts';
+import { readChannelSecrets } from '../../lib/channels.ts';
+import type { Db } from '../../lib/db.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import type { ChannelKind } from '../../workflows/types.ts';
+import { markOutboundFailed } from '../store.ts';
+import { MessengerClient } from './messenger.ts';
+import type { SendTextOptions, SendTextResult } from './split-message.ts';
+import { WhatsAppClient } from './whatsapp.ts';
+
+export interface DeliverInput {
+  id: string;
+  createdAt: number;
+  tenantId: string;
+  conversationId: string;
+  channelId: string;
+  channel: ChannelKind;
+  to: string;
+}
+
+export type DeliverResult = { status: 'sent'; messageIds: string[] } | { status: 'failed'; reason: string };
+
+/** What an attempt records in its heartbeat, so that the next attempt resumes after it. */
+interface SendProgress {
+  nextPart: number;
+  sentIds: string[];
+}
+
+interface ChannelSender {
+  sendText(to: string, text: string, options: SendTextOptions): Promise<SendTextResult>;
+  acknowledge(to: string, lastMessageId: string): Promise<void>;
+}
+
+export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string }) {
+  const { db, keyring, graphApiUrl } = deps;
+
+  async function senderFor(tenantId: string, channelId: string): Promise<ChannelSender> {
+    const channel = await forTenant(db, tenantId).channel.findFirst({ where: { id: channelId } });
+    if (!channel) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'ChannelNotFound');
+    const secrets = await readChannelSecrets(db, keyring, channelId);
+    if (channel.type === 'whatsapp' && channel.phoneNumberId && secrets.accessToken) {
+      const client = new WhatsAppClient({ graphApiUrl, phoneNumberId: channel.phoneNumberId, accessToken: secrets.accessToken });
+      return {
+        sendText: (to, text, options) => client.sendText(to, text, options),
+        acknowledge: (_to, lastMessageId) => client.markReadWithTyping(lastMessageId),
+      };
+    }
+    if (channel.type === 'messenger' && secrets.pageAccessToken) {
+      const client = new MessengerClient({ graphApiUrl, pageAccessToken: secrets.pageAccessToken });
+      return {
+        sendText: (to, text, options) => client.sendText(to, text, options),
+        acknowledge: async (to) => {
+          await client.senderAction(to, 'mark_seen');
+          await client.senderAction(to, 'typing_on');
+        },
+      };
+    }
+    throw ApplicationFailure.nonRetryable(`channel ${channelId} (${channel.type}) lacks the credentials to send`, 'ChannelMisconfigured');
+  }
+
+  return {
+    /**
+     * Sends a stored outbound message and marks it sent. Never delivers a part twice on retry:
+     * a message no longer pending is not sent again, and each accepted part is recorded in the
+     * heartbeat, so a retried attempt resumes at the first part Meta has not accepted. (A part
+     * Meta accepted whose answer was lost in transit can still repeat: the Graph API has no
+     * idempotency key.) Permanent Graph errors mark the message failed and return `failed`.
+     */
+    async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
+      const tdb = forTenant(db, input.tenantId);
+      const row = await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
+      if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
+      const content = row.content as { text: string; providerMessageIds?: string[] };
+      if (row.status === 'failed') return { status: 'failed', reason: (row.error as { reason?: string } | null)?.reason ?? 'failed' };
+      if (row.status !== 'pending') return { status: 'sent', messageIds: content.providerMessageIds ?? [] };
+
+      const ctx = Context.current();
+      const progress: SendProgress = (ctx.info.heartbeatDetails as SendProgress | undefined) ?? { nextPart: 0, sentIds: [] };
+      try {
+        const sender = await senderFor(input.tenantId, input.channelId);
+        await sender.sendText(input.to, content.text, {
+          startAtPart: progress.nextPart,
+          signal: ctx.cancellationSignal,
+          onPartSent: (part) => {
+            progress.sentIds.push(part.messageId);
+            progress.nextPart = part.partIndex + 1;
+            ctx.heartbeat(progress);
+          },
+        });
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) {
+          await markOutboundFailed(db, { ...input, reason: err.type ?? 'send_failed', details: err.details });
+          return { status: 'failed', reason: err.type ?? 'send_failed' };
+        }
+        throw err;
+      }
+      await tdb.message.updateMany({
+        where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
+        data: {
+          status: 'sent',
+          // Status webhooks name the first part; all parts are kept with the content.
+          externalMessageId: progress.sentIds[0] ?? null,
+          content: { ...content, providerMessageIds: progress.sentIds },
+        },
+      });
+      return { status: 'sent', messageIds: progress.sentIds };
+    },
+
+    /** Read receipt and typing indicator for the newest inbound message (best effort). */
+    async acknowledgeInbound(input: { tenantId: string; channelId: string; to: string; lastMessageId: string }): Promise<void> {
+      const sender = await senderFor(input.tenantId, input.channelId);
+      await sender.acknowledge(input.to, input.lastMessageId);
+    },
+  };
+}

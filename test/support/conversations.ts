@@ -1,0 +1,132 @@
+// A tenant with WhatsApp and Messenger channels, a real worker on isolated task queues, the fake
+// Graph API, and a way to deliver end-user messages the way the webhooks do.
+import { randomBytes } from 'node:crypto';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createChannel } from '../../lib/channels.ts';
+import type { Config } from '../../lib/config.ts';
+import { createDb, type Db } from '../../lib/db.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import { createTenant } from '../../lib/tenants.ts';
+import type { TenantSettingsInput } from '../../lib/tenant-settings.ts';
+import { taskQueueName } from '../../lib/temporal.ts';
+import { createWorkers, type WorkerTuning } from '../../workers/create-workers.ts';
+import { conversation, inboundSignal } from '../../workflows/conversation.ts';
+import { conversationWorkflowId } from '../../workflows/ids.ts';
+import { Channel, ConversationStatus, HandoffState, TenantId } from '../../workflows/search-attributes.ts';
+import type { ChannelKind, InboundMessage } from '../../workflows/types.ts';
+import { startFakeGraphApi, type FakeGraphApi } from '../fakes/graph-api.ts';
+import { testConfig } from './config.ts';
+import { createMigratedDatabase } from './database.ts';
+
+export const WHATSAPP_TOKEN = 'EAAG-test-whatsapp-token';
+export const PAGE_TOKEN = 'EAAG-test-page-token';
+
+export interface ConversationRig {
+  config: Config;
+  db: Db;
+  graph: FakeGraphApi;
+  tenantId: string;
+  whatsappChannelId: string;
+  messengerChannelId: string;
+  phoneNumberId: string;
+  pageId: string;
+  /** Delivers messages of one user as a webhook would (signalWithStart). */
+  deliver(channel: ChannelKind, userId: string, messages: InboundMessage[]): Promise<void>;
+  workflowId(channel: ChannelKind, userId: string): string;
+  startWorkers(connection: NativeConnection): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+/** A text message as the webhook would normalise it. */
+export function text(body: string, id = `wamid.${randomBytes(6).toString('hex')}`, sentAt = Date.now() + seq++): InboundMessage {
+  return { externalMessageId: id, sentAt, kind: 'text', text: body, content: {} };
+}
+
+export async function createConversationRig(
+  client: Client,
+  options: { settings?: TenantSettingsInput; tuning?: Partial<WorkerTuning> } = {},
+): Promise<ConversationRig> {
+  const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN] });
+  const prefix = `t${randomBytes(4).toString('hex')}-`;
+  const config = testConfig({
+    DATABASE_URL: await createMigratedDatabase('conversation'),
+    META_GRAPH_API_URL: graph.url,
+    TEMPORAL_TASK_QUEUE_PREFIX: prefix,
+  });
+  const db = createDb(config, 'conversation-test');
+  const { tenant } = await createTenant(db, {
+    name: 'Acme Bikes',
+    slug: `acme-${randomBytes(4).toString('hex')}`,
+    settings: { conversation: { quietWindowMs: 300 }, ...options.settings },
+  });
+  const tdb = forTenant(db, tenant.id);
+  const phoneNumberId = String(100000 + Math.floor(Math.random() * 899999));
+  const pageId = String(200000 + Math.floor(Math.random() * 899999));
+  const whatsapp = await createChannel(tdb, config.SECRETS_KEYS, {
+    type: 'whatsapp', name: 'WhatsApp', phoneNumberId, wabaId: '555000111', accessToken: WHATSAPP_TOKEN, appSecret: 'wa-app-secret', verifyToken: `verify-${prefix}wa`,
+  });
+  const messenger = await createChannel(tdb, config.SECRETS_KEYS, {
+    type: 'messenger', name: 'Messenger', pageId, pageAccessToken: PAGE_TOKEN, appSecret: 'page-app-secret', verifyToken: `verify-${prefix}fb`,
+  });
+  let workers: Worker[] = [];
+  let running: Promise<unknown> | undefined;
+  const channelIds: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, webchat: '' };
+
+  const rig: ConversationRig = {
+    config, db, graph, tenantId: tenant.id, whatsappChannelId: whatsapp.id, messengerChannelId: messenger.id, phoneNumberId, pageId,
+    workflowId: (channel, userId) => conversationWorkflowId(tenant.id, channel, userId),
+    async deliver(channel, userId, messages) {
+      await client.workflow.signalWithStart(conversation, {
+        workflowId: conversationWorkflowId(tenant.id, channel, userId),
+        taskQueue: taskQueueName(config, 'conversations'),
+        args: [{ tenantId: tenant.id, channel, channelId: channelIds[channel], externalUserId: userId }],
+        signal: inboundSignal,
+        signalArgs: [messages],
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: TenantId, value: tenant.id },
+          { key: Channel, value: channel },
+          { key: ConversationStatus, value: 'active' },
+          { key: HandoffState, value: 'none' },
+        ]),
+      });
+    },
+    async startWorkers(connection) {
+      workers = await createWorkers({
+        connection,
+        namespace: 'default',
+        taskQueues: ['conversations'],
+        tuning: { ...config, ...options.tuning },
+        deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: graph.url },
+        queueName: (queue) => taskQueueName(config, queue),
+      });
+      running = Promise.all(workers.map((w) => w.run()));
+    },
+    async stopWorkers() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      workers = [];
+    },
+    async close() {
+      await rig.stopWorkers();
+      await graph.close();
+      await db.$disconnect();
+    },
+  };
+  return rig;
+}
+
+/** Polls until `probe` returns a value (not undefined/false), or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { Conversation, ConversationRuleError, DEDUPE_WINDOW, MAX_TURNS, SERVICE_WINDOW_MS } from './conversation-state.ts';
+import type { InboundMessage } from './types.ts';
+
+const msg = (id: string, text: string | null = id, sentAt = 1_000): InboundMessage => ({ externalMessageId: id, sentAt, kind: 'text', text, content: {} });
+
+function opened(): Conversation {
+  const c = new Conversation();
+  c.open({ conversationId: 'c1', status: 'active', assignee: null, turns: [], lastInboundAt: null });
+  return c;
+}
+
+describe('Conversation', () => {
+  it('drops redelivered messages within the dedupe window', () => {
+    const c = opened();
+    expect(c.receive([msg('a'), msg('b')], 0)).toBe(2);
+    expect(c.receive([msg('a')], 1)).toBe(0);
+    expect(c.takePending().map((m) => m.externalMessageId)).toEqual(['a', 'b']);
+  });
+
+  it('keeps the dedupe window bounded, and carries it across continue-as-new', () => {
+    const c = opened();
+    for (let i = 0; i < DEDUPE_WINDOW + 10; i++) c.receive([msg(`m${i}`)], i);
+    const carried = Conversation.from(c.carry());
+    expect(carried.receive([msg(`m${DEDUPE_WINDOW + 9}`)], 0)).toBe(0);
+    expect(carried.receive([msg('m0')], 0)).toBe(1); // fell out of the window: the unique index catches it
+    expect(carried.pending).toHaveLength(DEDUPE_WINDOW + 11);
+  });
+
+  it('bumps the inbound sequence once per delivery with something new', () => {
+    const c = opened();
+    c.receive([msg('a'), msg('b')], 0);
+    c.receive([msg('a')], 0);
+    expect(c.inboundSeq).toBe(1);
+  });
+
+  it('matches handoff keywords as whole words, case-insensitively', () => {
+    const c = opened();
+    expect(c.asksForHuman('Can I talk to a HUMAN please?', ['human'])).toBe(true);
+    expect(c.asksForHuman('inhuman prices', ['human'])).toBe(false);
+    expect(c.asksForHuman('I want a real person now', ['real person'])).toBe(true);
+    expect(c.asksForHuman('falar com atendente', ['atendente'])).toBe(true);
+  });
+
+  it('flags a flood beyond the per-minute cap', () => {
+    const c = opened();
+    for (let i = 0; i < 5; i++) c.receive([msg(`f${i}`)], 1_000 + i);
+    expect(c.flooded(2_000, 5)).toBe(false);
+    c.receive([msg('f5')], 2_000);
+    expect(c.flooded(2_000, 5)).toBe(true);
+    expect(c.flooded(70_000, 5)).toBe(false);
+  });
+
+  it('tracks the 24-hour service window from the last inbound message', () => {
+    const c = opened();
+    expect(c.withinServiceWindow(0, 'whatsapp')).toBe(false);
+    c.noteInbound([msg('a', 'hi', 1_000)]);
+    expect(c.withinServiceWindow(1_000 + SERVICE_WINDOW_MS - 1, 'whatsapp')).toBe(true);
+    expect(c.withinServiceWindow(1_000 + SERVICE_WINDOW_MS, 'messenger')).toBe(false);
+    expect(c.withinServiceWindow(1_000 + SERVICE_WINDOW_MS, 'webchat')).toBe(true);
+  });
+
+  it('walks the handoff states and enforces who may act', () => {
+    const c = opened();
+    expect(c.requestHandoff()).toBe(true);
+    expect(c.requestHandoff()).toBe(false);
+    expect(c.handoff).toBe('requested');
+    expect(c.botSilent).toBe(true);
+    expect(() => c.assertHeldBy('ann')).toThrow(ConversationRuleError);
+    c.takeOver('ann', 10);
+    expect(c.snapshot()).toMatchObject({ status: 'assigned_human', handoff: 'assigned', assignee: 'ann' });
+    expect(() => c.assertCanTakeOver('bob')).toThrow(/held by another agent/);
+    expect(() => c.assertHeldBy('bob')).toThrow(/another agent/);
+    expect(c.agentInactivityRemaining(40, 100)).toBe(70);
+    expect(c.release()).toBe(true);
+    expect(c.snapshot()).toMatchObject({ status: 'active', handoff: 'none', assignee: null });
+    c.close();
+    expect(() => c.assertCanTakeOver('ann')).toThrow(/closed/);
+    expect(c.reopen()).toBe(true);
+  });
+
+  it('keeps a bounded number of turns', () => {
+    const c = opened();
+    for (let i = 0; i < MAX_TURNS + 5; i++) c.addTurn({ role: 'user', text: `t${i}`, at: i });
+    expect(c.turns).toHaveLength(MAX_TURNS);
+    expect(c.turns[0]?.text).toBe('t5');
+  });
+
+  it('reopens a closed conversation as active when a run starts', () => {
+    const c = new Conversation();
+    c.open({ conversationId: 'c1', status: 'closed', assignee: 'ann', turns: [], lastInboundAt: 5 });
+    expect(c.snapshot()).toMatchObject({ status: 'active', assignee: null, lastInboundAt: 5 });
+  });
+});

@@ -1,0 +1,244 @@
+// The conversation's state and rules, free of Temporal so that they are testable on their own.
+// The workflow (conversation.ts) owns one instance and delegates every decision to it.
+import type {
+  CarriedState,
+  ChannelKind,
+  ConversationSnapshot,
+  ConversationStatus,
+  HandoffState,
+  InboundMessage,
+  Turn,
+} from './types.ts';
+
+/** How many provider message ids are remembered for dedupe (the unique index backs it up). */
+export const DEDUPE_WINDOW = 500;
+/** Turns kept verbatim for the assistant's context. */
+export const MAX_TURNS = 20;
+/** Meta's customer-service window: free-form messages only within 24 h of the user's last one. */
+export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+const MINUTE = 60_000;
+
+/** The settings a conversation runs by (tenant settings, resolved by an activity). */
+export interface ConversationSettings {
+  quietWindowMs: number;
+  idleCloseMs: number;
+  floodMaxPerMinute: number;
+  handoffKeywords: string[];
+  agentInactivityMs: number;
+  locale: string;
+}
+
+export class ConversationRuleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConversationRuleError';
+  }
+}
+
+export class Conversation {
+  conversationId: string | null = null;
+  status: ConversationStatus = 'active';
+  assignee: string | null = null;
+  turns: Turn[] = [];
+  pending: InboundMessage[] = [];
+  lastInboundAt: number | null = null;
+  lastAgentActivityAt: number | null = null;
+  repliesSent = 0;
+  /** Bumped on every accepted inbound message: the quiet window waits for it to stop moving. */
+  inboundSeq = 0;
+  handoffRequest: string | null = null;
+  closeRequest: string | null = null;
+  private recentIds: string[] = [];
+  private recentIdSet = new Set<string>();
+  private inboundTimes: number[] = [];
+
+  static from(carried: CarriedState): Conversation {
+    const c = new Conversation();
+    c.conversationId = carried.conversationId;
+    c.status = carried.status;
+    c.assignee = carried.assignee;
+    c.turns = carried.turns;
+    c.pending = carried.pending;
+    c.lastInboundAt = carried.lastInboundAt;
+    c.lastAgentActivityAt = carried.lastAgentActivityAt;
+    c.inboundTimes = carried.inboundTimes;
+    c.repliesSent = carried.repliesSent;
+    for (const id of carried.recentMessageIds) c.remember(id);
+    return c;
+  }
+
+  carry(): CarriedState {
+    if (!this.conversationId) throw new Error('cannot carry a conversation that was never opened');
+    return {
+      conversationId: this.conversationId,
+      status: this.status,
+      assignee: this.assignee,
+      turns: this.turns,
+      recentMessageIds: this.recentIds,
+      pending: this.pending,
+      lastInboundAt: this.lastInboundAt,
+      lastAgentActivityAt: this.lastAgentActivityAt,
+      inboundTimes: this.inboundTimes,
+      repliesSent: this.repliesSent,
+    };
+  }
+
+  /** The database's view when a run starts fresh (a new conversation, or one reopened). */
+  open(opened: { conversationId: string; status: ConversationStatus; assignee: string | null; turns: Turn[]; lastInboundAt: number | null }): void {
+    this.conversationId = opened.conversationId;
+    this.status = opened.status === 'closed' ? 'active' : opened.status;
+    this.assignee = this.status === 'assigned_human' ? opened.assignee : null;
+    this.turns = opened.turns.slice(-MAX_TURNS);
+    this.lastInboundAt = opened.lastInboundAt;
+  }
+
+  // ---- Inbound ----
+
+  /** Queues new messages; redeliveries (same provider id) are dropped. Returns how many were new. */
+  receive(messages: InboundMessage[], now: number): number {
+    let accepted = 0;
+    for (const message of messages) {
+      if (this.recentIdSet.has(message.externalMessageId)) continue;
+      this.remember(message.externalMessageId);
+      this.pending.push(message);
+      this.inboundTimes.push(now);
+      accepted++;
+    }
+    if (accepted) this.inboundSeq++;
+    this.inboundTimes = this.inboundTimes.filter((t) => now - t < MINUTE);
+    return accepted;
+  }
+
+  takePending(): InboundMessage[] {
+    const batch = this.pending;
+    this.pending = [];
+    return batch;
+  }
+
+  /** Records the messages the database accepted as new. */
+  noteInbound(messages: InboundMessage[]): void {
+    for (const m of messages) {
+      this.lastInboundAt = Math.max(this.lastInboundAt ?? 0, m.sentAt);
+      if (m.text) this.addTurn({ role: 'user', text: m.text, at: m.sentAt });
+    }
+  }
+
+  /** Beyond the per-minute cap, a sender gets no assistant reply (messages are still stored). */
+  flooded(now: number, maxPerMinute: number): boolean {
+    return this.inboundTimes.filter((t) => now - t < MINUTE).length > maxPerMinute;
+  }
+
+  /** Whole-word, case-insensitive match of any handoff keyword. */
+  asksForHuman(text: string, keywords: string[]): boolean {
+    const words = new Set(text.toLocaleLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean));
+    return keywords.some((k) => {
+      const parts = k.toLocaleLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      if (parts.length === 1) return words.has(parts[0]!);
+      return parts.length > 1 && text.toLocaleLowerCase().includes(parts.join(' '));
+    });
+  }
+
+  /** Free-form messages may go out within 24 h of the user's last message (web chat: always). */
+  withinServiceWindow(now: number, channel: ChannelKind): boolean {
+    if (channel === 'webchat') return true;
+    return this.lastInboundAt !== null && now - this.lastInboundAt < SERVICE_WINDOW_MS;
+  }
+
+  // ---- Outbound ----
+
+  addTurn(turn: Turn): void {
+    this.turns.push(turn);
+    if (this.turns.length > MAX_TURNS) this.turns.splice(0, this.turns.length - MAX_TURNS);
+  }
+
+  // ---- Handoff ----
+
+  get handoff(): HandoffState {
+    return this.status === 'handoff_requested' ? 'requested' : this.status === 'assigned_human' ? 'assigned' : 'none';
+  }
+
+  /** While a human is asked for or holds the conversation, the assistant stays silent. */
+  get botSilent(): boolean {
+    return this.status === 'handoff_requested' || this.status === 'assigned_human';
+  }
+
+  /** Returns whether the status changed (a second request while waiting changes nothing). */
+  requestHandoff(): boolean {
+    if (this.status !== 'active') return false;
+    this.status = 'handoff_requested';
+    return true;
+  }
+
+  assertCanTakeOver(agentId: string): void {
+    if (!agentId.trim()) throw new ConversationRuleError('agentId is required');
+    if (this.status === 'closed') throw new ConversationRuleError('the conversation is closed');
+    if (this.status === 'assigned_human' && this.assignee !== agentId) {
+      throw new ConversationRuleError(`the conversation is held by another agent (${this.assignee})`);
+    }
+  }
+
+  takeOver(agentId: string, now: number): void {
+    this.assertCanTakeOver(agentId);
+    this.status = 'assigned_human';
+    this.assignee = agentId;
+    this.lastAgentActivityAt = now;
+  }
+
+  assertHeldBy(agentId: string): void {
+    if (this.status !== 'assigned_human') throw new ConversationRuleError('no agent holds the conversation: take it over first');
+    if (this.assignee !== agentId) throw new ConversationRuleError(`the conversation is held by another agent (${this.assignee})`);
+  }
+
+  agentActivity(now: number): void {
+    this.lastAgentActivityAt = now;
+  }
+
+  /** Back to the assistant. Returns whether the status changed. */
+  release(): boolean {
+    if (!this.botSilent) return false;
+    this.status = 'active';
+    this.assignee = null;
+    this.lastAgentActivityAt = null;
+    return true;
+  }
+
+  /** Milliseconds until an assigned conversation goes back to the assistant, or null. */
+  agentInactivityRemaining(now: number, inactivityMs: number): number | null {
+    if (this.status !== 'assigned_human') return null;
+    return Math.max(0, (this.lastAgentActivityAt ?? now) + inactivityMs - now);
+  }
+
+  close(): void {
+    this.status = 'closed';
+    this.assignee = null;
+  }
+
+  get closed(): boolean {
+    return this.status === 'closed';
+  }
+
+  /** A message after closing reopens the conversation. Returns whether it was closed. */
+  reopen(): boolean {
+    if (this.status !== 'closed') return false;
+    this.status = 'active';
+    return true;
+  }
+
+  snapshot(): ConversationSnapshot {
+    return {
+      conversationId: this.conversationId,
+      status: this.status,
+      handoff: this.handoff,
+      assignee: this.assignee,
+      pending: this.pending.length,
+      lastInboundAt: this.lastInboundAt,
+      repliesSent: this.repliesSent,
+    };
+  }
+
+  private remember(id: string): void {
+    this.recentIds.push(id);
+    this.recentIdSet.add(id);
+    while (this.recentIds.length > DEDUPE_WINDOW) this.recentIdSet.delete(this.recentIds.shift()!);
+  }
+}

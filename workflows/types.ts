@@ -1,0 +1,78 @@
+// Types shared by the conversation workflow, its activities and the API that signals it.
+import type { ChannelKind } from './ids.ts';
+
+export type { ChannelKind } from './ids.ts';
+
+export type ConversationStatus = 'active' | 'handoff_requested' | 'assigned_human' | 'closed';
+export type HandoffState = 'none' | 'requested' | 'assigned';
+
+export type InboundKind =
+  | 'text' | 'image' | 'audio' | 'video' | 'document' | 'sticker' | 'location' | 'contacts'
+  | 'interactive' | 'reaction' | 'unsupported';
+
+/** One message from an end user, as the webhook normalised it. */
+export interface InboundMessage {
+  /** The provider's message id (wamid.…, Messenger mid): the dedupe key. */
+  externalMessageId: string;
+  /** The provider's timestamp (ms); a redelivery repeats it, so it is the stored created_at. */
+  sentAt: number;
+  kind: InboundKind;
+  /** What the assistant reads: the text, a caption, a button/list title, a postback title… */
+  text: string | null;
+  /** Provider metadata kept with the message (media id and mime type, location, reaction…). */
+  content: Record<string, unknown>;
+}
+
+/** Starts (or joins) the conversation workflow of one external user. */
+export interface ConversationInput {
+  tenantId: string;
+  channel: ChannelKind;
+  channelId: string;
+  externalUserId: string;
+  /** State carried over by continue-as-new; absent on a fresh start. */
+  carried?: CarriedState;
+}
+
+export interface Turn {
+  role: 'user' | 'assistant' | 'agent';
+  text: string;
+  at: number;
+}
+
+export interface CarriedState {
+  conversationId: string;
+  status: ConversationStatus;
+  assignee: string | null;
+  turns: Turn[];
+  recentMessageIds: string[];
+  pending: InboundMessage[];
+  lastInboundAt: number | null;
+  lastAgentActivityAt: number | null;
+  inboundTimes: number[];
+  repliesSent: number;
+}
+
+export interface ConversationSnapshot {
+  conversationId: string | null;
+  status: ConversationStatus;
+  handoff: HandoffState;
+  assignee: string | null;
+  pending: number;
+  lastInboundAt: number | null;
+  repliesSent: number;
+}
+
+export interface TakeOverInput {
+  agentId: string;
+}
+
+export interface AgentMessageInput {
+  agentId: string;
+  text: string;
+}
+
+export interface AgentMessageResult {
+  status: 'sent' | 'failed';
+  messageId: string;
+  reason?: string;
+}
