@@ -13,6 +13,7 @@ import apiKeyRoutes from './api-keys/index.ts';
 import channelRoutes from './channels/index.ts';
 import conversationRoutes from './conversations/index.ts';
 import endUserRoutes from './end-users/index.ts';
+import handoffRoutes from './handoff/index.ts';
 import settingsRoutes from './settings/index.ts';
 import tenantRoutes from './tenants/index.ts';
 import usageRoutes from './usage/index.ts';
@@ -50,6 +51,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(apiKeyRoutes, { prefix: '/api-keys' });
     await tenant.register(channelRoutes, { prefix: '/channels' });
     await tenant.register(conversationRoutes, { prefix: '/conversations' });
+    await tenant.register(handoffRoutes, { prefix: '/conversations' });
     await tenant.register(settingsRoutes, { prefix: '/settings' });
     await tenant.register(usageRoutes, { prefix: '/usage' });
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });
