@@ -30,7 +30,10 @@ try {
   const added = await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   if (added.length) logger.info({ added }, 'registered search attributes');
   if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
+    // Prefixed like the queues, so that stacks sharing a namespace keep their own schedules.
     const schedules = await ensureSchedules(client, {
+      taskQueue: taskQueueName(config, 'maintenance'),
+      idPrefix: config.TEMPORAL_TASK_QUEUE_PREFIX,
       monthsAhead: config.MAINTENANCE_PARTITION_MONTHS_AHEAD,
       retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
     });

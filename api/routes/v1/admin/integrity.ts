@@ -7,11 +7,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Prisma } from '../../../../generated/prisma/client.ts';
+import { taskQueueName } from '../../../../lib/temporal.ts';
 import { integrityCheck, integrityCheckWorkflowId } from '../../../../workflows/integrity.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 
 export interface IntegrityRoutesOptions {
-  /** Task queue of the maintenance workers (default `maintenance`). */
+  /** Task queue of the maintenance workers (default: `maintenance` under TEMPORAL_TASK_QUEUE_PREFIX). */
   taskQueue?: string;
 }
 
@@ -84,7 +85,7 @@ function decodeCursor(cursor: string): { startedAt: Date; id: string } {
 }
 
 const integrityRoutes: FastifyPluginAsyncZod<IntegrityRoutesOptions> = async (app, options) => {
-  const taskQueue = options.taskQueue ?? 'maintenance';
+  const taskQueue = options.taskQueue ?? taskQueueName(app.config, 'maintenance');
 
   app.post(
     '/integrity-checks',
