@@ -176,11 +176,18 @@ export function tenantData<T extends { tenantId?: unknown }>(data: Omit<T, 'tena
   return data as T;
 }
 
+/** The data-model facts per client, derived once (forTenant runs per request). */
+const shapes = new WeakMap<Db, { owned: Set<string>; relations: Relations }>();
+
 /** A client that can only see and change the data of `tenantId` (see the file comment). */
 export function forTenant(db: Db, tenantId: string): TenantDb {
   if (!tenantId) throw new TenantScopeError('tenantId is required');
-  const owned = tenantOwnedModels(db);
-  const relations = relationFields(db);
+  let shape = shapes.get(db);
+  if (!shape) {
+    shape = { owned: tenantOwnedModels(db), relations: relationFields(db) };
+    shapes.set(db, shape);
+  }
+  const { owned, relations } = shape;
   const scoped = db.$extends({
     name: `tenant:${tenantId}`,
     query: {
