@@ -155,6 +155,8 @@ describe('Meta webhooks', () => {
       });
       const res = await post('/webhooks/whatsapp', body, wa.appSecret);
       expect(res.statusCode).toBe(200);
+      // Meta delivers from few addresses: webhooks get 10× the per-IP budget of other routes.
+      expect(res.headers['x-ratelimit-limit']).toBe(String(api.config.RATE_LIMIT_IP_PER_MINUTE * 10));
 
       const workflowId = wfId(wa, 'whatsapp', user);
       const description = await api.app.temporal.workflow.getHandle(workflowId).describe();
