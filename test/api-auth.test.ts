@@ -46,7 +46,7 @@ describe('authentication on every route', () => {
       none: undefined,
       malformed: 'not-a-key',
       unknown: generateApiKey().key,
-      wrongSecret: `mcp_${prefix}_${generateApiKey().key.split('_')[2]}`,
+      wrongSecret: `mcp_${prefix}_${generateApiKey().key.slice('mcp_'.length + 13)}`,
       revoked: revoked.key,
       expired: expired.key,
       rotatedAfterGrace: pastGrace.key,
