@@ -153,6 +153,26 @@ describe('conversation workflow', () => {
     expect(described.typedSearchAttributes.get({ name: 'HandoffState', type: 'KEYWORD' } as never)).toBe('none');
   });
 
+  it('continues as new when the server suggests it, keeping dedupe and the thread', async () => {
+    const u = user();
+    const handle = temporal.client.workflow.getHandle(rig.workflowId('whatsapp', u));
+    const first = text('hello');
+    await rig.deliver('whatsapp', u, [first]);
+    await eventually(() => sentTo(u).length === 1, 20_000, 'first reply');
+    const firstRunId = (await handle.describe()).runId;
+    for (let i = 2; i <= 8; i++) {
+      await rig.deliver('whatsapp', u, [text(`thanks ${i}`)]);
+      await eventually(() => sentTo(u).length === i, 20_000, `reply ${i}`);
+    }
+    const { runId, historyLength } = await handle.describe();
+    expect(runId).not.toBe(firstRunId);
+    expect(historyLength).toBeLessThan(200);
+    await rig.deliver('whatsapp', u, [first]); // a redelivery from before the new run
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sentTo(u)).toHaveLength(8);
+    expect(await handle.query(stateQuery)).toMatchObject({ status: 'active', repliesSent: 8 });
+  });
+
   it('stores every message but stops answering a flooding sender', async () => {
     const u = user();
     const flood = Array.from({ length: 25 }, (_, i) => text(`spam ${i}`));

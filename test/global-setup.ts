@@ -48,7 +48,9 @@ export default async function setup(project: TestProject) {
         executable: { type: 'existing-path', path: temporalCli.path },
         ip: '127.0.0.1',
         searchAttributes: SEARCH_ATTRIBUTES,
-        extraArgs: devServerArgs(),
+        // The server suggests continue-as-new after 200 events instead of 4K, so that every
+        // conversation test also exercises carrying state across runs.
+        extraArgs: [...devServerArgs(), '--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=200'],
         log: { format: 'pretty', level: 'error' },
       },
     }),

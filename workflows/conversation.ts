@@ -280,11 +280,18 @@ export async function conversation(input: ConversationInput): Promise<void> {
     });
   }
 
+  /**
+   * Keeps the status attributes the run was started with current (the API starts every run with
+   * them). Upserting an attribute the namespace does not know would fail every workflow task, so
+   * a run started without them, e.g. on a server where they cannot be registered, leaves them be.
+   */
   function upsertStatus(): void {
-    upsertSearchAttributes([
+    const started = workflowInfo().typedSearchAttributes;
+    const updates = [
       { key: ConversationStatus, value: state.status },
       { key: HandoffState, value: state.handoff },
-    ]);
+    ].filter(({ key }) => started.get(key) !== undefined);
+    if (updates.length) upsertSearchAttributes(updates);
   }
 
   function continueAsNewDue(): boolean {

@@ -49,7 +49,12 @@ export function text(body: string, id = `wamid.${randomBytes(6).toString('hex')}
 
 export async function createConversationRig(
   client: Client,
-  options: { settings?: TenantSettingsInput; tuning?: Partial<WorkerTuning> } = {},
+  options: {
+    settings?: TenantSettingsInput;
+    tuning?: Partial<WorkerTuning>;
+    /** The time-skipping test server cannot register custom search attributes. */
+    searchAttributes?: boolean;
+  } = {},
 ): Promise<ConversationRig> {
   const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN] });
   const prefix = `t${randomBytes(4).toString('hex')}-`;
@@ -87,7 +92,7 @@ export async function createConversationRig(
         args: [{ tenantId: tenant.id, channel, channelId: channelIds[channel], externalUserId: userId }],
         signal: inboundSignal,
         signalArgs: [messages],
-        typedSearchAttributes: new TypedSearchAttributes([
+        typedSearchAttributes: options.searchAttributes === false ? undefined : new TypedSearchAttributes([
           { key: TenantId, value: tenant.id },
           { key: Channel, value: channel },
           { key: ConversationStatus, value: 'active' },
