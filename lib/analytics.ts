@@ -21,7 +21,7 @@ export interface TenantAnalytics {
 }
 
 /** The event type written when an end user asks for a human (conversation workflow). */
-export const HANDOFF_REQUESTED_EVENT = 'conversation.handoff_requested';
+export const HANDOFF_REQUESTED_EVENT = 'handoff.requested';
 
 export async function tenantAnalytics(db: Db, tenantId: string, range: AnalyticsRange): Promise<TenantAnalytics> {
   const { from, to } = range;
