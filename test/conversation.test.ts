@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tenantAnalytics } from '../lib/analytics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { agentMessageUpdate, HANDOFF_NOTICE, releaseUpdate, stateQuery, takeOverUpdate } from '../workflows/conversation.ts';
 import type { RecordedRequest } from './fakes/graph-api.ts';
@@ -149,6 +150,8 @@ describe('conversation workflow', () => {
     expect(conv?.status).toBe('active');
     const events = await tdb.event.findMany({ where: { subjectId: conv?.id }, orderBy: { createdAt: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(['handoff.requested', 'handoff.assigned', 'handoff.released']);
+    const analytics = await tenantAnalytics(rig.db, rig.tenantId, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
+    expect(analytics.handoff.conversations).toBeGreaterThanOrEqual(1);
     const described = await handle.describe();
     expect(described.typedSearchAttributes.get({ name: 'HandoffState', type: 'KEYWORD' } as never)).toBe('none');
   });
