@@ -211,6 +211,9 @@ describe('integrity checks', () => {
     }
     const keeper = await conversation(t, webchat, 'dup-user');
     const duplicate = await conversation(t, webchat, 'dup-user');
+    // The oldest is kept; rows written within one millisecond would tie (then the id decides).
+    await db.$executeRaw`UPDATE conversations SET created_at = now() - interval '1 hour' WHERE id = ${keeper}::uuid`;
+    await db.$executeRaw`UPDATE channels SET created_at = now() - interval '1 hour' WHERE id = ${firstWa}::uuid`;
     const movedMessage = await message(t, duplicate);
 
     // Channels whose secrets are missing or do not decrypt here.
