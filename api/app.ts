@@ -10,6 +10,7 @@ import auth from './plugins/app/auth.ts';
 import errors, { frameworkErrorReply } from './plugins/app/errors.ts';
 import cors from './plugins/external/cors.ts';
 import helmet from './plugins/external/helmet.ts';
+import metrics from './plugins/external/metrics.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import healthRoutes from './routes/health.ts';
@@ -58,6 +59,7 @@ export async function buildApp(deps: AppDependencies) {
   });
 
   await app.register(errors);
+  await app.register(metrics);
   await app.register(helmet);
   await app.register(cors);
   await app.register(swagger);

@@ -61,6 +61,18 @@ describe('health', () => {
     });
   });
 
+  it('exposes Prometheus metrics with request latency by route pattern', async () => {
+    await app.inject({ url: '/health/live' });
+    await app.inject({ url: '/nope/123' });
+    const res = await app.inject({ url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.body).toMatch(/metachat_http_request_duration_seconds_count\{method="GET",route="\/health\/live",status_code="200"\} \d+/);
+    expect(res.body).toContain('route="unmatched"');
+    expect(res.body).not.toContain('/nope/123');
+    expect(res.body).toContain('metachat_process_cpu_seconds_total');
+  });
+
   it('serves the OpenAPI document', async () => {
     const res = await app.inject({ url: '/docs/json' });
     expect(res.statusCode).toBe(200);

@@ -1,0 +1,33 @@
+// Prometheus metrics at GET /metrics: the process's own (CPU, memory, event loop lag, GC) and
+// request latency by route and status. One registry per app, so that several apps in one process
+// (tests) do not collide. Expose /metrics on an internal network only.
+import fp from 'fastify-plugin';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export default fp(
+  async (app) => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'metachat_' });
+    const duration = new Histogram({
+      name: 'metachat_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      // Webhook acks are meant to take milliseconds; API calls tens of milliseconds.
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+
+    app.addHook('onResponse', async (request, reply) => {
+      // The route pattern, never the raw URL: ids in paths would explode the label set.
+      const route = request.routeOptions.url ?? 'unmatched';
+      if (route === '/metrics') return;
+      duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
+
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    });
+  },
+  { name: 'metrics' },
+);
