@@ -1,6 +1,7 @@
 // Every /api/v1 route with a valid request for it, for the table-driven suites (auth matrix,
 // isolation, fuzzing). `ids` fills in the path; the suites check that this table covers every
 // route the app registered.
+import { HANDOFF_REQUESTED_EVENT } from '../../lib/analytics.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../lib/db.ts';
 import { createChannel } from '../../lib/channels.ts';
@@ -98,7 +99,7 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
     });
   }
   await tdb.usage.create({ data: tenantData<Prisma.UsageUncheckedCreateInput>({ day: new Date('2025-01-10'), provider: 'local', model: label, requests: 1 }) });
-  await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: 'conversation.handoff_requested', subjectType: 'conversation', subjectId: conversation.id, createdAt: new Date('2025-01-10T10:00:05Z') }) });
+  await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: HANDOFF_REQUESTED_EVENT, subjectType: 'conversation', subjectId: conversation.id, createdAt: new Date('2025-01-10T10:00:05Z') }) });
   return {
     ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId },
     key: apiKey.key,
