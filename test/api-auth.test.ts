@@ -79,7 +79,7 @@ describe('authentication on every route', () => {
         const res = await api.app.inject({ method, url, headers: key ? bearer(key) : {}, ...(method === 'GET' || method === 'DELETE' ? {} : { payload: {} }) });
         expect(res.statusCode, `${entry} with ${credential}: ${res.body}`).toBe(401);
       }
-      const wrongKind = pattern.startsWith('/api/v1/tenants') ? tenant.key : api.adminKey;
+      const wrongKind = /^\/api\/v1\/(tenants|admin)\b/.test(pattern) ? tenant.key : api.adminKey;
       expect((await api.app.inject({ method, url, headers: bearer(wrongKind), ...(method === 'GET' || method === 'DELETE' ? {} : { payload: {} }) })).statusCode, entry).toBe(401);
     }
   });

@@ -7,10 +7,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
-import integrityRoutes from '../api/routes/v1/admin/integrity.ts';
 import { encryptSecret } from '../lib/crypto.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
+import { taskQueueName } from '../lib/temporal.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { conversationWorkflowId } from '../workflows/ids.ts';
 import type { StoredFinding } from '../workflows/integrity.ts';
@@ -18,7 +18,9 @@ import { testConfig } from './support/config.ts';
 import { createMigratedDatabase } from './support/database.ts';
 import { connectTestTemporal, uniqueQueuePrefix } from './support/temporal.ts';
 
-const PREFIX = '/admin-under-test';
+/** The routes as mounted: the admin scope of /api/v1, behind the admin key. */
+const PREFIX = '/api/v1/admin';
+let adminHeaders: Record<string, string> = {};
 
 interface ReportBody {
   id: string;
@@ -106,12 +108,12 @@ describe('integrity checks', () => {
   }
 
   async function runCheck(apply: boolean): Promise<ReportBody> {
-    const started = await app.inject({ method: 'POST', url: `${PREFIX}/integrity-checks`, payload: apply ? { apply: true } : {} });
+    const started = await app.inject({ headers: adminHeaders, method: 'POST', url: `${PREFIX}/integrity-checks`, payload: apply ? { apply: true } : {} });
     expect(started.statusCode).toBe(202);
     const { reportId, workflowId, dryRun } = started.json<{ reportId: string; workflowId: string; dryRun: boolean }>();
     expect(dryRun).toBe(!apply);
     await temporal.client.workflow.getHandle(workflowId).result();
-    const res = await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks/${reportId}` });
+    const res = await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks/${reportId}` });
     expect(res.statusCode).toBe(200);
     return res.json<ReportBody>();
   }
@@ -121,7 +123,12 @@ describe('integrity checks', () => {
   beforeAll(async () => {
     temporal = await connectTestTemporal();
     const url = await createMigratedDatabase('integrity');
-    const appConfig = testConfig({ DATABASE_URL: url, SECRETS_KEYS: `${keyring[0]!.id}:${keyring[0]!.key.toString('base64')}` });
+    const appConfig = testConfig({
+      DATABASE_URL: url,
+      SECRETS_KEYS: `${keyring[0]!.id}:${keyring[0]!.key.toString('base64')}`,
+      TEMPORAL_TASK_QUEUE_PREFIX: `${queuePrefix}-`,
+    });
+    adminHeaders = { authorization: `Bearer ${appConfig.ADMIN_API_KEY}` };
     db = createDb(appConfig, 'integrity-test');
     const logger = createLogger({ level: 'silent', name: 'test' });
     workers = await createWorkers({
@@ -130,11 +137,10 @@ describe('integrity checks', () => {
       taskQueues: ['maintenance'],
       tuning: appConfig,
       deps: { db, logger, keyring, temporal: temporal.client, graphApiUrl: 'http://127.0.0.1:9/unused' },
-      queueName: (queue) => `${queuePrefix}-${queue}`,
+      queueName: (queue) => taskQueueName(appConfig, queue),
     });
     running = Promise.all(workers.map((w) => w.run()));
     app = await buildApp({ config: appConfig, db, temporal: temporal.client, logger });
-    await app.register(integrityRoutes, { prefix: PREFIX, taskQueue: `${queuePrefix}-maintenance` });
     await app.ready();
   });
 
@@ -345,12 +351,12 @@ describe('integrity checks', () => {
   });
 
   it('lists reports newest first, a page at a time, and answers unknown ids in the error envelope', async () => {
-    const first = await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks?limit=2` });
+    const first = await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks?limit=2` });
     expect(first.statusCode).toBe(200);
     const page1 = first.json<{ items: { id: string; startedAt: string; status: string }[]; nextCursor: string | null }>();
     expect(page1.items).toHaveLength(2);
     expect(page1.nextCursor).toEqual(expect.any(String));
-    const second = await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks?limit=100&cursor=${page1.nextCursor}` });
+    const second = await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks?limit=100&cursor=${page1.nextCursor}` });
     const page2 = second.json<{ items: { id: string; startedAt: string }[]; nextCursor: string | null }>();
     expect(page2.nextCursor).toBeNull();
     const all = [...page1.items, ...page2.items];
@@ -358,11 +364,11 @@ describe('integrity checks', () => {
     expect(new Set(all.map((r) => r.id)).size).toBe(5);
     expect(all.map((r) => r.startedAt)).toEqual([...all.map((r) => r.startedAt)].sort().reverse());
 
-    const missing = await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks/${randomUUID()}` });
+    const missing = await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks/${randomUUID()}` });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toMatchObject({ error: { code: 'not_found', requestId: expect.any(String) } });
-    expect((await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks/not-a-uuid` })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: `${PREFIX}/integrity-checks?cursor=bogus` })).json()).toMatchObject({ error: { code: 'invalid_cursor' } });
-    expect((await app.inject({ method: 'POST', url: `${PREFIX}/integrity-checks`, payload: { apply: 'yes' } })).statusCode).toBe(400);
+    expect((await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks/not-a-uuid` })).statusCode).toBe(400);
+    expect((await app.inject({ headers: adminHeaders, method: 'GET', url: `${PREFIX}/integrity-checks?cursor=bogus` })).json()).toMatchObject({ error: { code: 'invalid_cursor' } });
+    expect((await app.inject({ headers: adminHeaders, method: 'POST', url: `${PREFIX}/integrity-checks`, payload: { apply: 'yes' } })).statusCode).toBe(400);
   });
 });

@@ -35,6 +35,9 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}` },
   { method: 'PATCH', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}`, body: () => ({ name: 'Renamed' }) },
   { method: 'DELETE', pattern: '/api/v1/tenants/:id', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}` },
+  { method: 'POST', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks', body: () => ({}) },
+  { method: 'GET', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks' },
+  { method: 'GET', pattern: '/api/v1/admin/integrity-checks/:id', who: 'admin', url: () => '/api/v1/admin/integrity-checks/00000000-0000-4000-8000-000000000001' },
 
   { method: 'GET', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys' },
   { method: 'POST', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys', body: () => ({ name: 'k' }) },

@@ -8,6 +8,7 @@
 // text containing NUL is refused with a 400 (Postgres cannot store it).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../../plugins/app/errors.ts';
+import integrityRoutes from './admin/integrity.ts';
 import analyticsRoutes from './analytics/index.ts';
 import apiKeyRoutes from './api-keys/index.ts';
 import channelRoutes from './channels/index.ts';
@@ -44,6 +45,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
   await app.register(async (admin) => {
     admin.addHook('onRequest', admin.authenticateAdmin);
     await admin.register(tenantRoutes, { prefix: '/tenants' });
+    await admin.register(integrityRoutes, { prefix: '/admin' });
   });
 
   await app.register(async (tenant) => {
