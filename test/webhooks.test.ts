@@ -428,6 +428,30 @@ describe('Meta webhooks', () => {
     });
   });
 
+  it('applies a new channel app secret to webhooks at once', async () => {
+    const slug = `t-${randomBytes(4).toString('hex')}`;
+    const { tenant, apiKey } = await createTenant(api.db, { name: slug, slug });
+    const publicId = digits(15);
+    const oldSecret = randomBytes(16).toString('hex');
+    const channel = await createChannel(forTenant(api.db, tenant.id), api.config.SECRETS_KEYS, {
+      type: 'whatsapp', name: 'wa', phoneNumberId: publicId, wabaId: digits(15), accessToken: 'EAAG-test-token', appSecret: oldSecret, verifyToken: `verify-${slug}`,
+    });
+    const target = { tenantId: tenant.id, tdb: forTenant(api.db, tenant.id), channelId: channel.id, publicId, appSecret: oldSecret, verifyToken: '' };
+    const delivery = () => waDelivery(target, [waText(digits(11), `wamid.${randomBytes(8).toString('hex')}`, 'hi')]);
+    expect((await post('/webhooks/whatsapp', delivery(), oldSecret)).statusCode).toBe(200); // now cached
+
+    const newSecret = randomBytes(16).toString('hex');
+    const patched = await api.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/channels/${channel.id}`,
+      headers: { authorization: `Bearer ${apiKey.key}` },
+      payload: { appSecret: newSecret },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect((await post('/webhooks/whatsapp', delivery(), oldSecret)).statusCode).toBe(401);
+    expect((await post('/webhooks/whatsapp', delivery(), newSecret)).statusCode).toBe(200);
+  });
+
   it('answers 503 when Temporal is unreachable, so that Meta redelivers', async () => {
     const config = testConfig({ DATABASE_URL: api.config.DATABASE_URL, SECRETS_KEYS: `test:${api.config.SECRETS_KEYS[0]!.key.toString('base64')}`, TEMPORAL_ADDRESS: `127.0.0.1:${await getPort()}` });
     const temporal = createTemporalClient(config);

@@ -15,6 +15,7 @@ import {
   type ChannelView,
 } from '../../../../lib/channels.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
+import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
 import { afterCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const channelSchema = z.object({
@@ -119,6 +120,8 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const view = await updateChannel(request.tenantDb, keyring, request.params.id, request.body).catch(mapErrors);
+      // Webhooks of this instance see new secrets and ids at once (other instances within the cache TTL).
+      invalidateChannelLookups({ channelId: request.params.id });
       if (!view) throw new HttpError(404, 'not_found', 'Channel not found');
       request.log.info({ channelId: view.id, fields: Object.keys(request.body) }, 'channel updated');
       return out(view);
@@ -132,6 +135,7 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       if (!(await deleteChannel(request.tenantDb, request.params.id))) throw new HttpError(404, 'not_found', 'Channel not found');
+      invalidateChannelLookups({ channelId: request.params.id });
       request.log.info({ channelId: request.params.id }, 'channel deleted');
       return reply.status(204).send(null);
     },
