@@ -5,11 +5,14 @@ import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createChannelActivities } from './channels/index.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
+import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
+import { createIngestionActivities } from './ingest/index.ts';
 import { createIntegrityActivities } from './integrity.ts';
 import { createLlmActivities } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
+import type { DocumentStorage } from '../lib/storage.ts';
 
 export interface ActivityDependencies {
   db: Db;
@@ -20,16 +23,24 @@ export interface ActivityDependencies {
   temporal: Client;
   /** META_GRAPH_API_URL: every Graph API call goes through it. */
   graphApiUrl: string;
+  /** Uploaded documents (lib/storage.ts); the ingestion activities fail without it. */
+  documentStorage?: DocumentStorage;
+  /** Embedding providers by model (default: local only, OpenAI without a key). */
+  embedders?: EmbedderRegistry;
+  /** CHUNK_QUOTA_PER_TENANT for ingestion. */
+  chunkQuota?: number;
 }
 
 export function createActivities(deps: ActivityDependencies) {
+  const embedders = deps.embedders ?? createEmbedderRegistry();
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
     ...createIntegrityActivities(deps),
     ...createStoreActivities(deps.db),
     ...createChannelActivities(deps),
-    ...createRagActivities(deps.db),
+    ...createRagActivities(deps.db, embedders),
+    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota }),
     ...createLlmActivities(),
   };
 }

@@ -1,17 +1,49 @@
-// Retrieval of the tenant's document passages for a question: Postgres full text over the
-// chunks of ready, not deleted documents, always filtered by tenant. (Vector search and rank
-// fusion join this when documents are embedded; the contract stays the same.)
+// Retrieval of the tenant's document passages for a question: hybrid search over the chunks of
+// ready, not deleted documents, always filtered by tenant (raw SQL on the plain client with the
+// tenant id bound: the tenant-scoped client has no words for tsquery or pgvector).
+//
+// - Full text: the question's words as an OR tsquery over the generated `tsv` ('simple'
+//   config, GIN index), ranked by ts_rank_cd.
+// - Vector: the question embedded with the tenant's active model (tenants.embedding_model),
+//   kNN on that model's partial HNSW index: `WHERE embedding_model = M ORDER BY
+//   embedding::vector(N) <=> q LIMIT k`. Other tenants' chunks share the index, so pgvector's
+//   iterative scan (0.8) keeps walking the graph until k rows pass the tenant/document filters,
+//   and hnsw.ef_search is raised for the query with SET LOCAL.
+// - Reciprocal rank fusion (weights, k and threshold from tenant settings `rag`), then exactly
+//   top-K (fewer only when fewer passages match at all).
+// If the embedding provider is down the answer still comes from full text (logged).
+import { log } from '@temporalio/activity';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
+import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
+import { parseTenantSettings, type TenantSettings } from '../lib/tenant-settings.ts';
+import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 
 export interface Passage {
   chunkId: string;
   documentId: string;
   title: string;
+  /** 1-based page of a PDF (or null), for citations. */
   page: number | null;
+  /** The heading path the passage sits under (Markdown/HTML/DOCX), when known. */
+  section: string | null;
   content: string;
+  /** Fused score, normalised to 0..1 (1 = first in every list that has a weight). */
   score: number;
 }
+
+export interface RetrieveInput {
+  tenantId: string;
+  question: string;
+  limit?: number;
+  /** Only documents carrying at least one of these tags. */
+  tags?: string[];
+}
+
+/** HNSW candidate list size for a query (pgvector's default is 40). */
+export const HNSW_EF_SEARCH = 100;
+/** Candidates taken from each list before fusion. */
+const CANDIDATES = 40;
 
 /**
  * Question words as an OR query: a question rarely contains every word of the passage that
@@ -23,27 +55,166 @@ export function questionTerms(question: string): string[] {
   return [...new Set(words.filter((w) => w.length >= 3))].slice(0, 24);
 }
 
-export function createRagActivities(db: Db) {
+/**
+ * Words that match nearly every chunk make the OR query rank (and read) half the corpus while
+ * adding nothing to the ranking; they are left out of the full-text query (not of the vector).
+ */
+const STOPWORDS = new Set(
+  ('the and for are but not you your yours with this that these those from have has had was were will would can could should ' +
+    'what when where which who whom why how does did doing done any all our out about into over under than then there their they them ' +
+    'its his her she him hers been being also just only very more most some such same other own too may might must shall' +
+    ' que para por com uma uns das dos nas nos como mais mas ele ela isso esta este del las los una por con para como pero').split(' '),
+);
+
+export function searchTerms(question: string): string[] {
+  return questionTerms(question).filter((w) => !STOPWORDS.has(w));
+}
+
+interface Row {
+  id: string;
+  document_id: string;
+  title: string;
+  content: string;
+  metadata: Prisma.JsonValue;
+  rank: number;
+}
+
+export interface FusionOptions {
+  vectorWeight: number;
+  textWeight: number;
+  rrfK: number;
+  minScore: number;
+  limit: number;
+}
+
+/**
+ * Reciprocal rank fusion of ranked lists of ids: Σ weight / (k + rank), normalised by the best
+ * possible score so that thresholds read the same whatever the weights. Ties: better best rank,
+ * then id (deterministic).
+ */
+export function fuseRanks(lists: { ids: string[]; weight: number }[], options: Omit<FusionOptions, 'vectorWeight' | 'textWeight'>): { id: string; score: number }[] {
+  const best = lists.reduce((sum, l) => sum + (l.weight > 0 ? l.weight / (options.rrfK + 1) : 0), 0);
+  if (best <= 0) return [];
+  const scores = new Map<string, { score: number; bestRank: number }>();
+  for (const list of lists) {
+    if (list.weight <= 0) continue;
+    list.ids.forEach((id, i) => {
+      const entry = scores.get(id) ?? { score: 0, bestRank: Infinity };
+      entry.score += list.weight / (options.rrfK + i + 1);
+      entry.bestRank = Math.min(entry.bestRank, i + 1);
+      scores.set(id, entry);
+    });
+  }
+  return [...scores.entries()]
+    .map(([id, e]) => ({ id, score: e.score / best, bestRank: e.bestRank }))
+    .filter((e) => e.score >= options.minScore)
+    .sort((a, b) => b.score - a.score || a.bestRank - b.bestRank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, options.limit)
+    .map(({ id, score }) => ({ id, score }));
+}
+
+function documentFilter(tenantId: string, tags: string[] | undefined): Prisma.Sql {
+  return Prisma.sql`d.tenant_id = ${tenantId}::uuid AND d.status = 'ready' AND d.deleted_at IS NULL${
+    tags && tags.length ? Prisma.sql` AND d.tags && ${tags}::text[]` : Prisma.empty
+  }`;
+}
+
+/** kNN on the model's partial HNSW index, within one tenant's searchable documents. */
+export function vectorQuery(input: { tenantId: string; model: EmbeddingModelName; vector: number[]; k: number; tags?: string[] }): Prisma.Sql {
+  const dims = Prisma.raw(String(embeddingDimensions(input.model)));
+  const q = vectorLiteral(input.vector);
+  // The ORDER BY expression must be exactly the indexed one (embedding::vector(N)) with the
+  // index's predicate repeated, or the planner cannot use the partial index.
+  return Prisma.sql`
+    SELECT c.id, c.document_id, d.title, c.content, c.metadata,
+           (c.embedding::vector(${dims}) <=> ${q}::vector(${dims}))::float8 AS rank
+      FROM chunks c
+      JOIN documents d ON d.id = c.document_id
+     WHERE c.tenant_id = ${input.tenantId}::uuid
+       AND c.embedding_model = ${input.model}
+       AND ${documentFilter(input.tenantId, input.tags)}
+     ORDER BY c.embedding::vector(${dims}) <=> ${q}::vector(${dims})
+     LIMIT ${input.k}`;
+}
+
+function textQuery(input: { tenantId: string; model: string; terms: string[]; k: number; tags?: string[] }): Prisma.Sql {
+  return Prisma.sql`
+    SELECT c.id, c.document_id, d.title, c.content, c.metadata, ts_rank_cd(c.tsv, q)::float8 AS rank
+      FROM chunks c
+      JOIN documents d ON d.id = c.document_id,
+           to_tsquery('simple', ${input.terms.join(' | ')}) q
+     WHERE c.tenant_id = ${input.tenantId}::uuid
+       AND c.embedding_model = ${input.model}
+       AND ${documentFilter(input.tenantId, input.tags)}
+       AND c.tsv @@ q
+     ORDER BY rank DESC, c.id
+     LIMIT ${input.k}`;
+}
+
+function toPassage(r: Row, score: number): Passage {
+  const meta = (r.metadata ?? {}) as { page?: unknown; section?: unknown };
   return {
-    async retrieveContext(input: { tenantId: string; question: string; limit?: number }): Promise<Passage[]> {
-      const terms = questionTerms(input.question);
-      if (terms.length === 0) return [];
-      const limit = Math.min(Math.max(input.limit ?? 5, 1), 20);
-      // Raw SQL (the tenant-scoped client has no words for tsquery): tenant_id is bound below.
-      const rows = await db.$queryRaw<{ id: string; document_id: string; title: string; content: string; metadata: Prisma.JsonValue; score: number }[]>`
-        SELECT c.id, c.document_id, d.title, c.content, c.metadata, ts_rank_cd(c.tsv, q)::float8 AS score
-          FROM chunks c
-          JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id,
-               to_tsquery('simple', ${terms.join(' | ')}) q
-         WHERE c.tenant_id = ${input.tenantId}::uuid
-           AND d.status = 'ready' AND d.deleted_at IS NULL
-           AND c.tsv @@ q
-         ORDER BY score DESC, c.id
-         LIMIT ${limit}`;
-      return rows.map((r) => {
-        const page = (r.metadata as { page?: unknown } | null)?.page;
-        return { chunkId: r.id, documentId: r.document_id, title: r.title, page: typeof page === 'number' ? page : null, content: r.content, score: r.score };
+    chunkId: r.id,
+    documentId: r.document_id,
+    title: r.title,
+    page: typeof meta.page === 'number' ? meta.page : null,
+    section: typeof meta.section === 'string' && meta.section ? meta.section : null,
+    content: r.content,
+    score,
+  };
+}
+
+/** The tenant's active embedding model and retrieval settings. */
+export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise<{ model: EmbeddingModelName; rag: TenantSettings['rag'] } | null> {
+  const [row] = await db.$queryRaw<{ embedding_model: string; settings: unknown }[]>`
+    SELECT embedding_model, settings FROM tenants WHERE id = ${tenantId}::uuid`;
+  if (!row) return null;
+  return { model: isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL, rag: parseTenantSettings(row.settings).rag };
+}
+
+export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
+  return {
+    async retrieveContext(input: RetrieveInput): Promise<Passage[]> {
+      const tenant = await tenantRetrievalSettings(db, input.tenantId);
+      if (!tenant || !input.question.trim()) return [];
+      const { model, rag } = tenant;
+      const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
+      const terms = searchTerms(input.question);
+
+      let vector: number[] | undefined;
+      if (rag.vectorWeight > 0) {
+        try {
+          vector = (await embedders(model).embed([input.question])).vectors[0];
+        } catch (err) {
+          log.warn('question embedding failed; answering from full text only', { model, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      const k = Math.max(CANDIDATES, limit);
+      const [vectorRows, textRows] = await db.$transaction(async (tx) => {
+        // SET LOCAL: only this transaction's queries, never the next borrower of the connection.
+        await tx.$executeRawUnsafe(`SET LOCAL hnsw.ef_search = ${HNSW_EF_SEARCH}`);
+        await tx.$executeRawUnsafe(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+        const byVector = vector
+          ? (await tx.$queryRaw<Row[]>(vectorQuery({ tenantId: input.tenantId, model, vector, k, tags: input.tags })))
+              // relaxed_order may return slightly out of order: re-sort by distance.
+              .filter((r) => 1 - r.rank >= rag.minSimilarity)
+              .sort((a, b) => a.rank - b.rank)
+          : [];
+        const byText =
+          terms.length && rag.textWeight > 0 ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, terms, k, tags: input.tags })) : [];
+        return [byVector, byText];
       });
+
+      const rows = new Map<string, Row>();
+      for (const r of [...vectorRows, ...textRows]) rows.set(r.id, r);
+      const fused = fuseRanks(
+        [
+          { ids: vectorRows.map((r) => r.id), weight: rag.vectorWeight },
+          { ids: textRows.map((r) => r.id), weight: rag.textWeight },
+        ],
+        { rrfK: rag.rrfK, minScore: rag.minScore, limit },
+      );
+      return fused.map((f) => toPassage(rows.get(f.id)!, f.score));
     },
   };
 }

@@ -92,6 +92,14 @@ export const configSchema = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: optionalUrl,
 
+  /** Uploaded documents' original bytes (lib/storage.ts), one folder per tenant; API and workers must share it. */
+  DOCUMENT_STORAGE_DIR: z.string().min(1).default('.data/documents'),
+  /** Largest document upload, in bytes (413 above it). */
+  DOCUMENT_MAX_BYTES: positiveInt.default(20 * 1024 * 1024),
+  /** Per-tenant quotas: live (not deleted) documents, and chunks across them (409 when reached). */
+  DOCUMENT_QUOTA_PER_TENANT: positiveInt.default(1000),
+  CHUNK_QUOTA_PER_TENANT: positiveInt.default(200_000),
+
   WORKER_TASK_QUEUES: taskQueues.default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),

@@ -8,6 +8,7 @@ describe('tenant settings', () => {
       handoff: { keywords: ['human', 'agent', 'person'], agentInactivityMinutes: 30 },
       conversation: { quietWindowMs: 1500, idleCloseHours: 24, floodMaxPerMinute: 20 },
       llm: { provider: 'local', temperature: 0.2, maxTokens: 512, systemPrompt: {} },
+      rag: { embeddingModel: 'local-hash-384', topK: 5, vectorWeight: 1, textWeight: 1, rrfK: 60, minScore: 0, minSimilarity: 0.05 },
       webchat: { allowedOrigins: [] },
     });
     expect(tenantSettingsSchema.parse({ handoff: { keywords: ['humano'] } }).handoff).toEqual({ keywords: ['humano'], agentInactivityMinutes: 30 });

@@ -3,6 +3,7 @@
 // changed here applies to every tenant that did not set the value. Writes are versioned:
 // tenants.settings_version must match the caller's version and is bumped on every write.
 import { z } from 'zod';
+import { DEFAULT_EMBEDDING_MODEL, EMBEDDING_MODEL_NAMES } from './embedding-models.ts';
 
 const systemPromptSchema = z
   .object({
@@ -51,6 +52,27 @@ export const tenantSettingsSchema = z
         temperature: z.number().min(0).max(2).default(0.2),
         maxTokens: z.number().int().min(1).max(32_000).default(512),
         systemPrompt: systemPromptSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    rag: z
+      .object({
+        /**
+         * The embedding model wanted for the tenant's documents. Changing it re-embeds in the
+         * background (workflow embeddingModelSwitch); retrieval keeps using the previous model
+         * until every ready document has chunks for the new one (tenants.embedding_model).
+         */
+        embeddingModel: z.enum(EMBEDDING_MODEL_NAMES).default(DEFAULT_EMBEDDING_MODEL),
+        /** Passages handed to the assistant (exactly this many when enough match). */
+        topK: z.number().int().min(1).max(20).default(5),
+        /** Reciprocal rank fusion: score = Σ weight / (rrfK + rank) over the vector and full-text lists. */
+        vectorWeight: z.number().min(0).max(10).default(1),
+        textWeight: z.number().min(0).max(10).default(1),
+        rrfK: z.number().int().min(1).max(1000).default(60),
+        /** Passages whose fused score (normalised to 0..1) is below this are dropped. */
+        minScore: z.number().min(0).max(1).default(0),
+        /** Vector candidates less similar than this (cosine) are not candidates at all. */
+        minSimilarity: z.number().min(-1).max(1).default(0.05),
       })
       .strict()
       .prefault({}),

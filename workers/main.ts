@@ -9,6 +9,8 @@ import { createLogger } from '../lib/logger.ts';
 import { connectWorkerConnection, taskQueueName } from '../lib/temporal.ts';
 import { ensureSchedules } from '../temporal-config/schedules.ts';
 import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
+import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
+import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
 
 const config = loadConfigOrExit();
@@ -45,7 +47,12 @@ try {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueues: config.WORKER_TASK_QUEUES,
     tuning: config,
-    deps: { db, logger, keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: config.META_GRAPH_API_URL },
+    deps: {
+      db, logger, keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: config.META_GRAPH_API_URL,
+      documentStorage: createDocumentStorage(config),
+      embedders: createEmbedderRegistry(config),
+      chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
+    },
     queueName: (queue) => taskQueueName(config, queue),
   });
   logger.info({ taskQueues: config.WORKER_TASK_QUEUES, address: config.TEMPORAL_ADDRESS }, 'worker started');

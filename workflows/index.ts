@@ -4,3 +4,4 @@ export { conversation } from './conversation.ts';
 export { platformDiagnostics } from './diagnostics.ts';
 export { partitionMaintenance } from './maintenance.ts';
 export { integrityCheck } from './integrity.ts';
+export { ingestDocument } from './ingestion.ts';

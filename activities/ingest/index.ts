@@ -1,0 +1,276 @@
+// Activities of the ingestion workflow (workflows/ingestion.ts), one document version at a time:
+// prepare (parse, normalise, chunk, check the chunk quota, keep the chunk plan in storage),
+// embed the planned chunks in batches (each batch written in one transaction, identical chunk
+// text reusing an existing embedding of the same tenant and model), activate (the version
+// becomes searchable and older versions are soft-deleted in one transaction), fail (the reason
+// on the row), purge (soft-deleted documents' rows and files, later).
+//
+// Every step is idempotent: a retry re-plans the same chunks, inserts with ON CONFLICT DO
+// NOTHING, and activation re-checks state under row locks. Raw SQL goes on the plain client
+// with the tenant id bound, as in activities/rag.ts.
+import { Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from '../../lib/db.ts';
+import { formatOfMimeType } from '../../lib/document-formats.ts';
+import { DEFAULT_EMBEDDING_MODEL, isEmbeddingModel, vectorLiteral } from '../../lib/embedding-models.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { DocumentStorage } from '../../lib/storage.ts';
+import { parseTenantSettings } from '../../lib/tenant-settings.ts';
+import type { EmbedderRegistry } from '../embeddings/index.ts';
+import { chunkSections, parseDocument, type PlannedChunk } from './parse.ts';
+
+export interface IngestionDependencies {
+  db: Db;
+  logger: Logger;
+  storage?: DocumentStorage;
+  embedders: EmbedderRegistry;
+  /** CHUNK_QUOTA_PER_TENANT. */
+  chunkQuota?: number;
+}
+
+export interface DocumentRef {
+  tenantId: string;
+  documentId: string;
+}
+
+export type PrepareResult =
+  | { state: 'planned'; chunkCount: number; models: string[]; version: number }
+  | { state: 'skipped'; reason: 'deleted' | 'ready' | 'missing' };
+
+export interface EmbedBatchInput extends DocumentRef {
+  models: string[];
+  /** First ordinal not yet written (the workflow's progress). */
+  from: number;
+  batchSize?: number;
+  /** Work for about this long, then return progress to the workflow. */
+  budgetMs?: number;
+}
+
+export interface EmbedBatchResult {
+  next: number;
+  chunkCount: number;
+  /** Chunks (per model) whose vector came from an identical chunk text already embedded. */
+  reused: number;
+  /** Chunks (per model) sent to the embedding provider. */
+  embedded: number;
+}
+
+export type ActivateResult = { state: 'ready' } | { state: 'superseded' } | { state: 'deleted' };
+
+export const EMBED_BATCH_SIZE = 128;
+
+const planKey = (tenantId: string, documentId: string) => `${tenantId}/${documentId}.chunks.json`;
+
+/** The tenant's active model first, then the wanted one if it differs (a switch in progress). */
+export async function tenantEmbeddingModels(db: Db, tenantId: string): Promise<string[]> {
+  const [row] = await db.$queryRaw<{ embedding_model: string; settings: unknown }[]>`
+    SELECT embedding_model, settings FROM tenants WHERE id = ${tenantId}::uuid`;
+  if (!row) return [DEFAULT_EMBEDDING_MODEL];
+  const active = isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL;
+  return [...new Set([active, parseTenantSettings(row.settings).rag.embeddingModel])];
+}
+
+/** Writes one batch of chunks for one model with their vectors, and the document's progress, in one transaction. */
+export async function writeChunkBatch(
+  db: Db,
+  ref: DocumentRef,
+  model: string,
+  batch: PlannedChunk[],
+  vectors: string[],
+  progress?: number,
+): Promise<void> {
+  const insert = db.$executeRaw`
+    INSERT INTO chunks (tenant_id, document_id, ordinal, content, content_hash, metadata, embedding, embedding_model)
+    SELECT ${ref.tenantId}::uuid, ${ref.documentId}::uuid, x.o, x.c, x.h, x.m::jsonb, x.e::vector, ${model}
+      FROM unnest(${batch.map((c) => c.ordinal)}::int[], ${batch.map((c) => c.content)}::text[], ${batch.map((c) => c.contentHash)}::text[],
+                  ${batch.map((c) => JSON.stringify(c.metadata))}::text[], ${vectors}::text[]) AS x(o, c, h, m, e)
+    ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING`;
+  if (progress === undefined) {
+    await insert;
+    return;
+  }
+  await db.$transaction([
+    insert,
+    db.$executeRaw`
+      UPDATE documents SET chunks_embedded = GREATEST(chunks_embedded, ${progress}), stage = 'embedding', updated_at = now()
+       WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`,
+  ]);
+}
+
+/**
+ * Vectors (pgvector text) for the chunks, reusing the embedding of identical chunk text that the
+ * tenant already has for the model, and embedding each distinct remaining text once.
+ */
+export async function vectorsFor(db: Db, embedders: EmbedderRegistry, tenantId: string, model: string, batch: PlannedChunk[]): Promise<{ vectors: string[]; reused: number; embedded: number }> {
+  const hashes = [...new Set(batch.map((c) => c.contentHash))];
+  const known = new Map(
+    (
+      await db.$queryRaw<{ content_hash: string; embedding: string }[]>`
+        SELECT DISTINCT ON (content_hash) content_hash, embedding::text AS embedding
+          FROM chunks
+         WHERE tenant_id = ${tenantId}::uuid AND embedding_model = ${model}
+           AND content_hash = ANY(${hashes}::text[]) AND embedding IS NOT NULL`
+    ).map((r) => [r.content_hash, r.embedding]),
+  );
+  const reused = batch.filter((c) => known.has(c.contentHash)).length;
+  const missing = [...new Map(batch.filter((c) => !known.has(c.contentHash)).map((c) => [c.contentHash, c.content])).entries()];
+  const provider = embedders(model);
+  for (let i = 0; i < missing.length; i += provider.maxBatch) {
+    const slice = missing.slice(i, i + provider.maxBatch);
+    const { vectors } = await provider.embed(slice.map(([, content]) => content));
+    slice.forEach(([hash], j) => known.set(hash, vectorLiteral(vectors[j]!)));
+  }
+  return { vectors: batch.map((c) => known.get(c.contentHash)!), reused, embedded: batch.length - reused };
+}
+
+export function createIngestionActivities(deps: IngestionDependencies) {
+  const { db } = deps;
+  const storage = () => {
+    if (!deps.storage) throw ApplicationFailure.nonRetryable('document storage is not configured on this worker', 'StorageNotConfigured');
+    return deps.storage;
+  };
+  // The plan of the document being embedded, so batches do not re-read it from storage.
+  const plans = new Map<string, PlannedChunk[]>();
+  const loadPlan = async (ref: DocumentRef): Promise<PlannedChunk[]> => {
+    const cached = plans.get(ref.documentId);
+    if (cached) return cached;
+    const plan = JSON.parse((await storage().get(planKey(ref.tenantId, ref.documentId))).toString('utf8')) as PlannedChunk[];
+    if (plans.size >= 8) plans.delete(plans.keys().next().value!);
+    plans.set(ref.documentId, plan);
+    return plan;
+  };
+
+  return {
+    async prepareDocument(ref: DocumentRef): Promise<PrepareResult> {
+      const [doc] = await db.$queryRaw<{ status: string; deleted_at: Date | null; storage_key: string | null; mime_type: string; version: number; document_key: string }[]>`
+        SELECT status, deleted_at, storage_key, mime_type, version, document_key FROM documents
+         WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+      if (!doc) return { state: 'skipped', reason: 'missing' };
+      if (doc.deleted_at) return { state: 'skipped', reason: 'deleted' };
+      if (doc.status === 'ready') return { state: 'skipped', reason: 'ready' };
+      const format = formatOfMimeType(doc.mime_type);
+      if (!format || !doc.storage_key) throw ApplicationFailure.nonRetryable(`document has no stored file of a known type (${doc.mime_type})`, 'UnreadableDocument');
+      await db.$executeRaw`
+        UPDATE documents SET status = 'processing', stage = 'parsing', error = NULL, chunks_embedded = 0, updated_at = now()
+         WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+
+      const bytes = await storage().get(doc.storage_key);
+      const chunks = await chunkSections(await parseDocument(bytes, format));
+      if (chunks.length === 0) throw ApplicationFailure.nonRetryable('No text found in the document (a scanned PDF needs OCR first)', 'EmptyDocument');
+
+      const models = await tenantEmbeddingModels(db, ref.tenantId);
+      if (deps.chunkQuota !== undefined) {
+        // Other live documents' chunks, of the active model; earlier versions of this document
+        // do not count, since this version replaces them.
+        const [row] = await db.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*) AS n FROM chunks c JOIN documents d ON d.id = c.document_id
+           WHERE c.tenant_id = ${ref.tenantId}::uuid AND c.embedding_model = ${models[0]!}
+             AND d.tenant_id = ${ref.tenantId}::uuid AND d.deleted_at IS NULL AND d.document_key <> ${doc.document_key}`;
+        const used = Number(row?.n ?? 0);
+        if (used + chunks.length > deps.chunkQuota) {
+          throw ApplicationFailure.nonRetryable(
+            `Chunk quota exceeded: this document has ${chunks.length} chunks and the tenant's other documents ${used}, above the limit of ${deps.chunkQuota}`,
+            'ChunkQuotaExceeded',
+          );
+        }
+      }
+      await storage().put(ref.tenantId, `${ref.documentId}.chunks.json`, Buffer.from(JSON.stringify(chunks)));
+      plans.set(ref.documentId, chunks);
+      // A retry after a change of plan (never expected: parsing is deterministic) leaves no strays.
+      await db.$executeRaw`DELETE FROM chunks WHERE document_id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid AND ordinal >= ${chunks.length}`;
+      await db.$executeRaw`
+        UPDATE documents SET chunk_count = ${chunks.length}, stage = 'embedding', updated_at = now()
+         WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+      return { state: 'planned', chunkCount: chunks.length, models, version: doc.version };
+    },
+
+    async embedDocumentChunks(input: EmbedBatchInput): Promise<EmbedBatchResult> {
+      const plan = await loadPlan(input);
+      const batchSize = input.batchSize ?? EMBED_BATCH_SIZE;
+      const started = Date.now();
+      const budget = input.budgetMs ?? 5_000;
+      // A retried attempt resumes where the last heartbeat said (batches are idempotent anyway).
+      const resumed = (Context.current().info.heartbeatDetails as { next?: number } | undefined)?.next;
+      let next = Math.max(input.from, resumed ?? 0);
+      let reused = 0;
+      let embedded = 0;
+      while (next < plan.length && (Date.now() - started < budget || next === input.from)) {
+        const batch = plan.slice(next, next + batchSize);
+        const end = next + batch.length;
+        for (const [i, model] of input.models.entries()) {
+          const v = await vectorsFor(db, deps.embedders, input.tenantId, model, batch);
+          reused += v.reused;
+          embedded += v.embedded;
+          // The progress is written with the last model's batch.
+          await writeChunkBatch(db, input, model, batch, v.vectors, i === input.models.length - 1 ? end : undefined);
+        }
+        next = end;
+        heartbeat({ next });
+      }
+      if (next >= plan.length) plans.delete(input.documentId);
+      return { next, chunkCount: plan.length, reused, embedded };
+    },
+
+    async activateDocument(ref: DocumentRef): Promise<ActivateResult> {
+      const result = await db.$transaction(async (tx) => {
+        const [doc] = await tx.$queryRaw<{ document_key: string; version: number; deleted_at: Date | null; chunk_count: number }[]>`
+          SELECT document_key, version, deleted_at, chunk_count FROM documents
+           WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid FOR UPDATE`;
+        if (!doc) return { state: 'deleted' } as const;
+        // Every version of the document, locked: two versions finishing at once serialise here.
+        const versions = await tx.$queryRaw<{ id: string; version: number; status: string; deleted_at: Date | null }[]>`
+          SELECT id, version, status, deleted_at FROM documents
+           WHERE tenant_id = ${ref.tenantId}::uuid AND document_key = ${doc.document_key} ORDER BY version FOR UPDATE`;
+        const [written] = await tx.$queryRaw<{ n: bigint }[]>`
+          SELECT count(DISTINCT ordinal) AS n FROM chunks WHERE document_id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+        if (Number(written?.n ?? 0) < doc.chunk_count) {
+          throw ApplicationFailure.nonRetryable(`only ${written?.n ?? 0} of ${doc.chunk_count} chunks are written`, 'IncompleteDocument');
+        }
+        const newerReady = versions.some((v) => v.version > doc.version && v.status === 'ready' && !v.deleted_at);
+        await tx.$executeRaw`
+          UPDATE documents SET status = 'ready', stage = NULL, error = NULL, ready_at = now(), chunks_embedded = chunk_count, updated_at = now(),
+                 deleted_at = CASE WHEN ${newerReady} THEN COALESCE(deleted_at, now()) ELSE deleted_at END
+           WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+        if (doc.deleted_at) return { state: 'deleted' } as const;
+        if (newerReady) return { state: 'superseded' } as const;
+        // Atomic swap: in the same transaction the older versions stop being searchable.
+        await tx.$executeRaw`
+          UPDATE documents SET deleted_at = now(), updated_at = now()
+           WHERE tenant_id = ${ref.tenantId}::uuid AND document_key = ${doc.document_key} AND version < ${doc.version} AND deleted_at IS NULL`;
+        return { state: 'ready' } as const;
+      });
+      if (deps.storage) await deps.storage.delete(planKey(ref.tenantId, ref.documentId));
+      return result;
+    },
+
+    async failDocument(input: DocumentRef & { reason: string }): Promise<void> {
+      await db.$transaction([
+        db.$executeRaw`
+          UPDATE documents SET status = 'failed', stage = NULL, error = ${input.reason.slice(0, 2000)}, updated_at = now()
+           WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status <> 'ready'`,
+        // A failed version is never searchable; its partial chunks only take space.
+        db.$executeRaw`DELETE FROM chunks WHERE document_id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid
+                         AND EXISTS (SELECT 1 FROM documents d WHERE d.id = ${input.documentId}::uuid AND d.status = 'failed')`,
+      ]);
+      if (deps.storage) await deps.storage.delete(planKey(input.tenantId, input.documentId));
+    },
+
+    /**
+     * Removes documents soft-deleted more than `olderThanMinutes` ago: their rows (chunks go with
+     * them, ON DELETE CASCADE) and stored files. Platform-wide, a bounded batch per call.
+     */
+    async purgeDeletedDocuments(input: { olderThanMinutes: number; limit?: number }): Promise<{ purged: number }> {
+      const rows = await db.$queryRaw<{ id: string; tenant_id: string; storage_key: string | null }[]>`
+        DELETE FROM documents WHERE id IN (
+          SELECT id FROM documents WHERE deleted_at < now() - make_interval(mins => ${input.olderThanMinutes}) LIMIT ${input.limit ?? 100})
+        RETURNING id, tenant_id, storage_key`;
+      for (const r of rows) {
+        if (r.storage_key) await deps.storage?.delete(r.storage_key);
+        await deps.storage?.delete(planKey(r.tenant_id, r.id));
+      }
+      if (rows.length) deps.logger.info({ purged: rows.length }, 'purged deleted documents');
+      return { purged: rows.length };
+    },
+  };
+}
+
