@@ -82,6 +82,8 @@ export interface FakeGraphApi {
 export interface FakeGraphApiOptions {
   /** If given, only these tokens are accepted (others get 190); otherwise any non-empty token is. */
   accessTokens?: string[];
+  /** Port on 127.0.0.1; a free one by default. */
+  port?: number;
 }
 
 const WHATSAPP_TEXT_MAX = 4096;
@@ -274,7 +276,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
