@@ -8,8 +8,13 @@ import { expectedSchemaObjects } from './integrity.ts';
 
 describe('expectedSchemaObjects', () => {
   it('lists every index, primary key and foreign key the init migration creates, with its statement', () => {
-    const objects = expectedSchemaObjects();
-    const init = readFileSync(new URL('../prisma/migrations/20261122034500_init/migration.sql', import.meta.url), 'utf8')
+    const initSql = readFileSync(new URL('../prisma/migrations/20261122034500_init/migration.sql', import.meta.url), 'utf8');
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    mkdirSync(join(dir, '20261122034500_init'));
+    writeFileSync(join(dir, '20261122034500_init', 'migration.sql'), initSql);
+    const objects = expectedSchemaObjects(dir);
+    rmSync(dir, { recursive: true, force: true });
+    const init = initSql
       .split('\n')
       .filter((line) => !line.trimStart().startsWith('--'))
       .join('\n');
@@ -21,6 +26,13 @@ describe('expectedSchemaObjects', () => {
     expect(constraints).toEqual(expect.arrayContaining(['messages_pkey', 'messages_conversation_id_fkey']));
     expect(objects.find((o) => o.name === 'messages_pkey')?.statement).toBe('ALTER TABLE "messages" ADD CONSTRAINT "messages_pkey" PRIMARY KEY ("id","created_at")');
     expect(objects.find((o) => o.name === 'chunks_embedding_local_hash_384_idx')?.statement).toMatch(/^CREATE INDEX "chunks_embedding_local_hash_384_idx" ON "chunks"\s+USING hnsw .*WHERE embedding_model = 'local-hash-384'$/s);
+  });
+
+  it('follows the whole migration history by default', () => {
+    const names = expectedSchemaObjects().map((o) => o.name);
+    expect(names).toContain('chunks_embedding_local_hash_384_idx');
+    expect(names).toContain('chunks_embedding_text_embedding_3_small_idx'); // added by a later migration
+    expect(names).not.toContain('chunks_document_id_ordinal_key'); // dropped by it
   });
 
   it('forgets what a later migration drops', () => {
