@@ -194,23 +194,13 @@ export function createStoreActivities(db: Db) {
             direction: 'outbound',
             type: 'text',
             content: { text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) },
-            status: input.failedReason ? 'failed' : 'pending',
-            ...(input.failedReason ? { error: { reason: input.failedReason } } : {}),
+            status: 'pending',
           }),
         ],
         skipDuplicates: true,
       });
       await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
-      if (input.failedReason) {
-        await tdb.event.create({
-          data: tenantData<Prisma.EventUncheckedCreateInput>({
-            type: 'message.failed',
-            subjectType: 'message',
-            subjectId: input.id,
-            payload: { conversationId: input.conversationId, reason: input.failedReason },
-          }),
-        });
-      }
+      if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
     },
 
     async markOutboundFailed(failure: FailedSend): Promise<void> {

@@ -10,6 +10,7 @@ import type { Channel, ChannelSecret, ChannelStatus, ChannelType, Prisma } from 
 import { decryptSecret, encryptSecret, sha256, type EncryptedSecret, type Keyring } from './crypto.ts';
 import type { Db } from './db.ts';
 import { tenantData, type TenantDb } from './tenant-db.ts';
+import { webOriginSchema } from './tenant-settings.ts';
 
 /** The secret names per channel type, exactly as stored in channel_secrets.name. */
 export const CHANNEL_SECRET_NAMES = {
@@ -23,10 +24,6 @@ const name = z.string().trim().min(1).max(120);
 const metaId = z.string().regex(/^\d{1,32}$/, 'must be a numeric id as shown by Meta');
 const secret = z.string().min(8).max(4096).regex(/^\S+$/, 'must not contain whitespace');
 const verifyToken = z.string().min(8).max(256).regex(/^\S+$/, 'must not contain whitespace');
-const origin = z
-  .string()
-  .max(255)
-  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be an origin such as https://shop.example.com');
 
 export const whatsappChannelSchema = z
   .object({
@@ -55,7 +52,7 @@ export const webchatChannelSchema = z
   .object({
     type: z.literal('webchat'),
     name,
-    allowedOrigins: z.array(origin).max(50).default([]),
+    allowedOrigins: z.array(webOriginSchema).max(50).default([]),
   })
   .strict();
 
@@ -74,7 +71,7 @@ export const updateChannelSchema = z
     pageAccessToken: secret.optional(),
     appSecret: secret.optional(),
     verifyToken: verifyToken.optional(),
-    allowedOrigins: z.array(origin).max(50).optional(),
+    allowedOrigins: z.array(webOriginSchema).max(50).optional(),
   })
   .strict();
 export type UpdateChannelInput = z.infer<typeof updateChannelSchema>;

@@ -16,7 +16,8 @@ const systemPromptSchema = z
   })
   .strict();
 
-const origin = z
+/** A browser origin (scheme, host, optional port), as web chat allow-lists hold them. */
+export const webOriginSchema = z
   .string()
   .max(255)
   .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be an origin such as https://shop.example.com (scheme, host, optional port)');
@@ -79,7 +80,7 @@ export const tenantSettingsSchema = z
     webchat: z
       .object({
         /** Origins whose pages may embed the web chat widget and call the API from a browser. */
-        allowedOrigins: z.array(origin).max(50).default([]),
+        allowedOrigins: z.array(webOriginSchema).max(50).default([]),
       })
       .strict()
       .prefault({}),
