@@ -1,0 +1,726 @@
+// Benchmarks for conversations: how fast a signed Meta webhook is acknowledged compared with the
+// Temporal server's bare signalWithStart ceiling, how long a reply takes end to end, and how the
+// hand-off design compares with answering inline under a burst. `npm run bench` runs it (see
+// bench/run.ts); results are printed and appended to bench/RESULTS.md.
+//
+// Everything runs on this machine, on 127.0.0.1 only, started and stopped by this script:
+//   - an embedded Postgres and a Temporal dev server on free ports in a temporary folder
+//     (bench/lib/stack.ts, the same way test/global-setup.ts starts the test suite's);
+//   - the real API: `api/server.ts` (buildApp + listen) as child processes on free ports, one whose
+//     conversation task queue no worker polls (for the ack measures (a)/(b), so the workflows the
+//     load starts wait inertly instead of competing for the 2 cores) and one whose queue is
+//     served by
+//   - the real worker: `workers/main.ts` as a child process polling the `conversations` queue;
+//   - in this process: the fake Graph API (test/fakes/graph-api.ts), a fake LLM for the naive
+//     design, and the load generators (autocannon, and an open-loop paced sender).
+//
+// Measures:
+//   (a) bare signalWithStart: N concurrent client calls, each to a new workflow id, on a task
+//       queue with no worker (the workflows stay there, inert);
+//   (b) signed POST /webhooks/whatsapp at full speed (autocannon), as a share of (a); then at 80 %
+//       of that rate, with autocannon's overallRate and with the paced open-loop sender;
+//   (c) webhook → reply received by the fake Graph API, 20 new conversations/s, with the
+//       tenant's quiet window at 0 and at its default (1500 ms);
+//   (d) a burst of 200 deliveries against the naive design (LLM inline, bench/naive-webhook.ts)
+//       and against ours: ack latency of each.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import protos from '@temporalio/proto'; // CommonJS: no named ESM exports under Node
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import autocannon from 'autocannon';
+import getPort from 'get-port';
+import { createChannel } from '../lib/channels.ts';
+import { loadConfig } from '../lib/config.ts';
+import { createDb, type Db } from '../lib/db.ts';
+import { forTenant } from '../lib/tenant-db.ts';
+import { createTenant } from '../lib/tenants.ts';
+import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
+import { startFakeGraphApi, type FakeGraphApi } from '../test/fakes/graph-api.ts';
+import { conversation, inboundSignal } from '../workflows/conversation.ts';
+import { conversationWorkflowId } from '../workflows/ids.ts';
+import { Channel, ConversationStatus, HandoffState, TenantId } from '../workflows/search-attributes.ts';
+import type { InboundMessage } from '../workflows/types.ts';
+import { httpOk, killAllChildren, startChild, waitUntil, type Child } from './lib/children.ts';
+import { CpuMeter, machineBusy, type CpuUsage } from './lib/cpu.ts';
+import { pathBreakdown, type BreakdownSummary } from './lib/history.ts';
+import { pacedPost, type PacedResult } from './lib/paced.ts';
+import { startStack, type Stack } from './lib/stack.ts';
+import { fmt, sleep, summarize, type Summary } from './lib/stats.ts';
+import { signedTextDelivery, userId, type BenchChannel } from './lib/whatsapp.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const scale = (ms: number) => (QUICK ? Math.round(ms / 4) : ms);
+
+/** Durations and sizes; BENCH_QUICK=1 shortens every phase to a quarter (for trying the harness). */
+const PLAN = {
+  concurrency: 50,
+  warmupMs: scale(2_000),
+  /** (a) and (b) alternate in this many rounds of roundMs each. */
+  rounds: 3,
+  roundMs: scale(4_000),
+  ackMs: scale(10_000),
+  replyRate: 20,
+  replyMs: scale(20_000),
+  /** A light load first: the latency floor of one conversation when nothing queues. */
+  lightRate: 5,
+  lightMs: scale(8_000),
+  replyDrainMs: 60_000,
+  burst: 200,
+  naiveLlmMs: 2_000,
+  /** The whole run stops itself after this, whatever happens. */
+  watchdogMs: 9 * 60_000,
+  /** Before starting, wait (at most this long) for load from outside this benchmark to settle. */
+  quietWaitMs: 45_000,
+  quietBelowCores: 0.3,
+};
+
+const TARGETS = { ackShare: 0.9, ackP99Ms: 50, overheadP50Ms: 100, overheadP99Ms: 400 };
+
+const WHATSAPP_TOKEN = 'EAAG-bench-whatsapp-token';
+const QUESTION = 'What are your opening hours on Saturday?';
+const IDLE_PREFIX = 'bench-idle-';
+const LIVE_PREFIX = 'bench-live-';
+const BARE_QUEUE = 'bench-bare-conversations';
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+
+const log = (message: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+// ---------------------------------------------------------------------------------------------
+
+interface Phase {
+  id: string;
+  cpu?: CpuUsage;
+}
+
+interface Results {
+  bare?: { ops: number; latency: Summary; errors: number; concurrency: number; seconds: number };
+  ackMax?: { rate: number; share: number; shares: number[]; p50: number; p99: number; non2xx: number; errors: number; seconds: number };
+  ackCannon80?: { target: number; rate: number; p50: number; p99: number; non2xx: number; errors: number };
+  ackPaced80?: { target: number; rate: number; latency: Summary; failed: number };
+  replies: { label: string; breakdown?: BreakdownSummary; replyThroughput: number; quietWindowMs: number; rate: number; sent: number; delivered: number; e2e: Summary; overhead: Summary; ack: Summary; failed: number }[];
+  naive?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
+  oursBurst?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
+  phases: Phase[];
+  /** Cores busy machine-wide just before the run (other people's work on this machine). */
+  loadBefore?: number;
+}
+
+export async function runConversationsBench(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const results: Results = { replies: [], phases: [] };
+  const children: Child[] = [];
+  let stack: Stack | undefined;
+  let graph: FakeGraphApi | undefined;
+  let llm: Server | undefined;
+  let db: Db | undefined;
+  let client: { client: Client; connection: Connection } | undefined;
+  let failed = false;
+
+  const teardown = async () => {
+    await Promise.allSettled(children.map((c) => c.stop()));
+    await client?.connection.close().catch(() => {});
+    await db?.$disconnect().catch(() => {});
+    await graph?.close().catch(() => {});
+    if (llm) {
+      llm.closeAllConnections();
+      await new Promise((r) => llm!.close(r));
+    }
+    await stack?.close(failed);
+    if (failed && stack) log(`logs kept in ${stack.dataRoot}`);
+  };
+
+  const watchdog = setTimeout(() => {
+    log(`watchdog: the benchmark ran for more than ${PLAN.watchdogMs / 60_000} minutes; stopping`);
+    failed = true;
+    void Promise.race([teardown(), sleep(30_000)]).finally(() => {
+      killAllChildren();
+      process.exit(2);
+    });
+  }, PLAN.watchdogMs);
+  watchdog.unref();
+  const onSignal = () => {
+    log('interrupted; stopping');
+    failed = true;
+    void Promise.race([teardown(), sleep(30_000)]).finally(() => {
+      killAllChildren();
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    // ---- Servers -------------------------------------------------------------------------
+    results.loadBefore = await waitForQuietMachine();
+    const t0 = Date.now();
+    log('starting Postgres and the Temporal dev server…');
+    stack = await startStack();
+    log(`servers up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${stack.versions.postgres}; ${stack.versions.temporalCli})`);
+
+    graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN] });
+    /** When the fake Graph API accepted the first text for each recipient (performance.now()). */
+    const replyAt = new Map<string, number>();
+    const delivered = graph.delivered;
+    const push = delivered.push.bind(delivered);
+    delivered.push = (...items) => {
+      const now = performance.now();
+      for (const item of items) if (!replyAt.has(item.to)) replyAt.set(item.to, now);
+      return push(...items);
+    };
+
+    llm = await startFakeLlm(PLAN.naiveLlmMs);
+    const llmUrl = `http://127.0.0.1:${(llm.address() as { port: number }).port}/v1/reply`;
+
+    const env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      ADMIN_API_KEY: randomBytes(24).toString('base64url'),
+      SECRETS_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      META_GRAPH_API_URL: graph.url,
+      // The default per-IP budget for webhooks is RATE_LIMIT_IP_PER_MINUTE × 10 = 12 000/min
+      // (200/s); every request of this benchmark comes from 127.0.0.1.
+      RATE_LIMIT_IP_PER_MINUTE: '100000000',
+    };
+    const config = loadConfig(env);
+    db = createDb(config, 'metachat-bench');
+
+    // Tenants: one with the quiet window at 0, one with the default (1500 ms).
+    const quiet0 = await benchTenant(db, config.SECRETS_KEYS, 'quiet-0', 0);
+    const quietDefault = await benchTenant(db, config.SECRETS_KEYS, 'quiet-default', undefined);
+    const naiveChannel: BenchChannel = { tenantId: '-', channelId: '-', phoneNumberId: '109999000000001', appSecret: randomBytes(16).toString('hex'), quietWindowMs: 0 };
+
+    // Child processes.
+    const dataRoot = stack.dataRoot;
+    const logFile = (name: string) => join(dataRoot, `${name}.log`);
+    const [idlePort, livePort, naivePort] = await Promise.all([getPort({ host: '127.0.0.1' }), getPort({ host: '127.0.0.1' }), getPort({ host: '127.0.0.1' })]);
+    const worker = startChild('worker', 'workers/main.ts', { ...env, WORKER_TASK_QUEUES: 'conversations', TEMPORAL_TASK_QUEUE_PREFIX: LIVE_PREFIX }, logFile('worker'));
+    children.push(worker);
+    const apiIdle = startChild('api (no worker)', 'api/server.ts', { ...env, HOST: '127.0.0.1', PORT: String(idlePort), TEMPORAL_TASK_QUEUE_PREFIX: IDLE_PREFIX }, logFile('api-idle'));
+    children.push(apiIdle);
+    const apiLive = startChild('api', 'api/server.ts', { ...env, HOST: '127.0.0.1', PORT: String(livePort), TEMPORAL_TASK_QUEUE_PREFIX: LIVE_PREFIX }, logFile('api-live'));
+    children.push(apiLive);
+    const naive = startChild('naive', 'bench/naive-webhook.ts', { PORT: String(naivePort), APP_SECRET: naiveChannel.appSecret, ACCESS_TOKEN: WHATSAPP_TOKEN, LLM_URL: llmUrl, GRAPH_URL: graph.url }, logFile('naive'));
+    children.push(naive);
+    const idleUrl = `http://127.0.0.1:${idlePort}`;
+    const liveUrl = `http://127.0.0.1:${livePort}`;
+    const naiveUrl = `http://127.0.0.1:${naivePort}`;
+
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    client = { client: new Client({ connection, namespace: 'default' }), connection };
+    const temporal = client.client;
+
+    await Promise.all([
+      waitUntil('API (no worker)', () => httpOk(`${idleUrl}/health/ready`), 60_000, apiIdle),
+      waitUntil('API', () => httpOk(`${liveUrl}/health/ready`), 60_000, apiLive),
+      waitUntil('naive webhook server', () => httpOk(`${naiveUrl}/health`), 60_000, naive),
+      waitUntil('worker', () => hasPollers(temporal, `${LIVE_PREFIX}conversations`), 120_000, worker),
+    ]);
+    log(`API, worker and naive server up (${((Date.now() - t0) / 1000).toFixed(1)} s since start)`);
+
+    const meter = new CpuMeter(process.pid, ({ pid, comm }, ancestors) => {
+      const lineage = [pid, ...ancestors];
+      if (lineage.includes(apiIdle.pid) || lineage.includes(apiLive.pid)) return 'api';
+      if (lineage.includes(worker.pid)) return 'worker';
+      if (lineage.includes(naive.pid)) return 'naive';
+      if (pid === process.pid) return 'bench';
+      if (comm.startsWith('postgres')) return 'postgres';
+      if (comm.startsWith('temporal')) return 'temporal';
+      return 'other';
+    });
+    const measure = async <T>(id: string, body: () => Promise<T>): Promise<T> => {
+      const from = meter.snapshot();
+      const value = await body();
+      results.phases.push({ id, cpu: meter.usage(from) });
+      return value;
+    };
+
+    let run = 100;
+
+    // ---- (a) bare signalWithStart and (b) signed webhook acks, interleaved ----------------
+    // This machine is shared: other people's builds come and go. Alternating short rounds of (a)
+    // and (b) exposes both to the same outside load, so their ratio means something.
+    log(`(a)/(b) ${PLAN.rounds} rounds of ${PLAN.roundMs / 1000} s each: bare signalWithStart (${PLAN.concurrency} concurrent, task queue without worker), then signed webhooks (autocannon, ${PLAN.concurrency} connections)…`);
+    await bareSignalWithStart(temporal, quiet0, run++, PLAN.concurrency, PLAN.warmupMs);
+    await cannon({ url: idleUrl, channel: quiet0, run: run++, connections: PLAN.concurrency, durationMs: PLAN.warmupMs });
+    const bareRounds: Awaited<ReturnType<typeof bareSignalWithStart>>[] = [];
+    const ackRounds: CannonResult[] = [];
+    for (let i = 1; i <= PLAN.rounds; i++) {
+      const a = await measure(`a#${i}`, () => bareSignalWithStart(temporal, quiet0, run++, PLAN.concurrency, PLAN.roundMs));
+      const b = await measure(`b#${i}`, () => cannon({ url: idleUrl, channel: quiet0, run: run++, connections: PLAN.concurrency, durationMs: PLAN.roundMs }));
+      bareRounds.push(a);
+      ackRounds.push(b);
+      log(`  round ${i}: (a) ${fmt(a.ops)} ops/s, (b) ${fmt(b.rate)} acks/s = ${fmt((b.rate / a.ops) * 100)} %`);
+    }
+    const bareSeconds = bareRounds.reduce((sum, a) => sum + a.seconds, 0);
+    const bareOps = bareRounds.reduce((sum, a) => sum + a.latencies.length, 0) / bareSeconds;
+    results.bare = {
+      ops: bareOps,
+      latency: summarize(bareRounds.flatMap((a) => a.latencies)),
+      errors: bareRounds.reduce((sum, a) => sum + a.errors, 0),
+      concurrency: PLAN.concurrency,
+      seconds: bareSeconds,
+    };
+    const ackSeconds = ackRounds.reduce((sum, b) => sum + b.seconds, 0);
+    const maxRate = ackRounds.reduce((sum, b) => sum + b.ok, 0) / ackSeconds;
+    const ackLatency = summarize(ackRounds.flatMap((b) => b.latencies));
+    results.ackMax = {
+      rate: maxRate,
+      share: maxRate / bareOps,
+      shares: ackRounds.map((b, i) => b.rate / bareRounds[i]!.ops),
+      p50: ackLatency.p50,
+      p99: ackLatency.p99,
+      non2xx: ackRounds.reduce((sum, b) => sum + b.non2xx, 0),
+      errors: ackRounds.reduce((sum, b) => sum + b.errors, 0),
+      seconds: ackSeconds,
+    };
+    log(`(a) ${fmt(bareOps)} ops/s, p50 ${fmt(results.bare.latency.p50, 1)} ms, p99 ${fmt(results.bare.latency.p99, 1)} ms, ${results.bare.errors} errors`);
+    log(`(b) ${fmt(maxRate)} acks/s = ${fmt(results.ackMax.share * 100)} % of (a), p50 ${fmt(ackLatency.p50, 1)} ms, p99 ${fmt(ackLatency.p99, 1)} ms, non-2xx ${results.ackMax.non2xx}, errors ${results.ackMax.errors}`);
+
+    const target80 = Math.max(1, Math.round(maxRate * 0.8));
+    log(`(b) at 80 %: ${target80}/s with autocannon overallRate…`);
+    const at80 = await measure('b80-autocannon', () =>
+      cannon({ url: idleUrl, channel: quiet0, run: run++, connections: PLAN.concurrency, durationMs: PLAN.ackMs, overallRate: target80 }),
+    );
+    const at80Latency = summarize(at80.latencies);
+    results.ackCannon80 = { target: target80, rate: at80.rate, p50: at80Latency.p50, p99: at80Latency.p99, non2xx: at80.non2xx, errors: at80.errors };
+    log(`(b) autocannon @${target80}/s: ${fmt(at80.rate)}/s, p50 ${fmt(at80Latency.p50, 1)} ms, p99 ${fmt(at80Latency.p99, 1)} ms`);
+
+    log(`(b) at 80 %: ${target80}/s evenly paced (open loop)…`);
+    const paced80 = await measure('b80-paced', () => pacedWebhooks(idleUrl, quiet0, run++, target80, PLAN.ackMs));
+    results.ackPaced80 = { target: target80, rate: paced80.result.achievedRate, latency: summarize(paced80.result.latencies), failed: paced80.result.failed };
+    log(`(b) paced @${target80}/s: p50 ${fmt(results.ackPaced80.latency.p50, 1)} ms, p99 ${fmt(results.ackPaced80.latency.p99, 1)} ms, failed ${paced80.result.failed}`);
+
+    // ---- (c) webhook → reply ---------------------------------------------------------------
+    // A few conversations first, so that the worker's caches and connections are warm.
+    const warm = await pacedWebhooks(liveUrl, quiet0, run++, 10, 1_000);
+    await waitForReplies(replyAt, warm.users, 30_000);
+    const replyPhases = [
+      { id: 'c-light-q0', channel: quiet0, rate: PLAN.lightRate, durationMs: PLAN.lightMs },
+      { id: `c-light-q${quietDefault.quietWindowMs}`, channel: quietDefault, rate: PLAN.lightRate, durationMs: PLAN.lightMs },
+      { id: 'c-q0', channel: quiet0, rate: PLAN.replyRate, durationMs: PLAN.replyMs },
+      { id: `c-q${quietDefault.quietWindowMs}`, channel: quietDefault, rate: PLAN.replyRate, durationMs: PLAN.replyMs },
+    ];
+    for (const { id, channel, rate, durationMs } of replyPhases) {
+      log(`(c) webhook → reply, ${rate} new conversations/s for ${durationMs / 1000} s, quiet window ${channel.quietWindowMs} ms…`);
+      const r = run++;
+      const outcome = await measure(id, async () => {
+        const sent = await pacedWebhooks(liveUrl, channel, r, rate, durationMs);
+        await waitForReplies(replyAt, sent.users, PLAN.replyDrainMs);
+        return sent;
+      });
+      const e2e: number[] = [];
+      let firstSend = Number.POSITIVE_INFINITY;
+      let lastReply = 0;
+      for (const [user, scheduledAt] of outcome.users) {
+        firstSend = Math.min(firstSend, scheduledAt);
+        const at = replyAt.get(user);
+        if (at !== undefined) {
+          e2e.push(at - scheduledAt);
+          lastReply = Math.max(lastReply, at);
+        }
+      }
+      const e2eSummary = summarize(e2e);
+      const overhead = summarize(e2e.map((v) => v - channel.quietWindowMs));
+      const workflowIds = [...outcome.users.keys()].map((u) => conversationWorkflowId(channel.tenantId, 'whatsapp', u));
+      results.replies.push({
+        label: id,
+        quietWindowMs: channel.quietWindowMs,
+        rate: outcome.result.achievedRate,
+        sent: outcome.users.size,
+        delivered: e2e.length,
+        e2e: e2eSummary,
+        overhead,
+        ack: summarize(outcome.result.latencies),
+        failed: outcome.result.failed,
+        replyThroughput: e2e.length / Math.max(0.001, (lastReply - firstSend) / 1000),
+        breakdown: await pathBreakdown(temporal, workflowIds),
+      });
+      log(`(c) ${id}: ${e2e.length}/${outcome.users.size} replies, end-to-end p50 ${fmt(e2eSummary.p50)} ms p99 ${fmt(e2eSummary.p99)} ms; overhead p50 ${fmt(overhead.p50)} ms p99 ${fmt(overhead.p99)} ms`);
+    }
+
+    // ---- (d) burst: naive vs ours ------------------------------------------------------------
+    log(`(d) burst of ${PLAN.burst} deliveries against the naive design (LLM inline, ${PLAN.naiveLlmMs / 1000} s)…`);
+    const naiveStart = performance.now();
+    const naiveRun = run++;
+    const naiveBurst = await measure('d-naive', () => cannon({ url: naiveUrl, channel: naiveChannel, run: naiveRun, connections: PLAN.burst, amount: PLAN.burst, timeoutS: 30 }));
+    const naiveReplies = Array.from({ length: PLAN.burst }, (_, i) => userId(naiveRun, i)).filter((u) => replyAt.has(u)).length;
+    const naiveLatency = summarize(naiveBurst.latencies);
+    results.naive = {
+      p50: naiveLatency.p50,
+      p99: naiveLatency.p99,
+      max: naiveLatency.max,
+      ok: naiveBurst.ok,
+      errors: naiveBurst.errors + naiveBurst.non2xx,
+      lastReplyMs: performance.now() - naiveStart,
+      replies: naiveReplies,
+    };
+    log(`(d) naive: ack p50 ${fmt(naiveLatency.p50)} ms, p99 ${fmt(naiveLatency.p99)} ms (${naiveBurst.ok}/${PLAN.burst} ok)`);
+
+    log(`(d) burst of ${PLAN.burst} deliveries against ours (quiet window ${quietDefault.quietWindowMs} ms)…`);
+    const oursRun = run++;
+    const oursUsers = Array.from({ length: PLAN.burst }, (_, i) => userId(oursRun, i));
+    const oursStart = performance.now();
+    const oursBurst = await measure('d-ours', async () => {
+      const result = await cannon({ url: liveUrl, channel: quietDefault, run: oursRun, connections: PLAN.burst, amount: PLAN.burst, timeoutS: 30 });
+      await waitForReplies(replyAt, new Map(oursUsers.map((u) => [u, oursStart])), PLAN.replyDrainMs);
+      return result;
+    });
+    const oursReplies = oursUsers.map((u) => replyAt.get(u)).filter((t): t is number => t !== undefined);
+    const oursLatency = summarize(oursBurst.latencies);
+    results.oursBurst = {
+      p50: oursLatency.p50,
+      p99: oursLatency.p99,
+      max: oursLatency.max,
+      ok: oursBurst.ok,
+      errors: oursBurst.errors + oursBurst.non2xx,
+      lastReplyMs: oursReplies.length ? Math.max(...oursReplies) - oursStart : Number.NaN,
+      replies: oursReplies.length,
+    };
+    log(`(d) ours: ack p50 ${fmt(oursLatency.p50)} ms, p99 ${fmt(oursLatency.p99)} ms; ${oursReplies.length}/${PLAN.burst} replies, the last ${fmt(results.oursBurst.lastReplyMs / 1000, 1)} s after the burst began`);
+
+    // ---- Report ------------------------------------------------------------------------------
+    const report = renderReport(results, {
+      temporalCli: stack.versions.temporalCli,
+      postgres: stack.versions.postgres,
+      quietDefault: quietDefault.quietWindowMs,
+    });
+    process.stdout.write(`\n${report}\n`);
+    const resultsFile = join(PROJECT_ROOT, 'bench', 'RESULTS.md');
+    if (!existsSync(resultsFile)) writeFileSync(resultsFile, RESULTS_HEADER);
+    appendFileSync(resultsFile, `\n${report}\n`);
+    log(`appended to ${resultsFile}`);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    clearTimeout(watchdog);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    log('stopping everything…');
+    await Promise.race([teardown(), sleep(60_000)]);
+    killAllChildren();
+  }
+
+  // ---- Steps ---------------------------------------------------------------------------------
+
+  async function benchTenant(db: Db, keyring: ReturnType<typeof loadConfig>['SECRETS_KEYS'], name: string, quietWindowMs: number | undefined): Promise<BenchChannel> {
+    const slug = `bench-${name}-${randomBytes(3).toString('hex')}`;
+    const { tenant } = await createTenant(db, {
+      name: `Bench ${name}`,
+      slug,
+      ...(quietWindowMs === undefined ? {} : { settings: { conversation: { quietWindowMs } } }),
+    });
+    const phoneNumberId = `10${Array.from(randomBytes(13), (b) => String(b % 10)).join('')}`;
+    const appSecret = randomBytes(16).toString('hex');
+    const channel = await createChannel(forTenant(db, tenant.id), keyring, {
+      type: 'whatsapp',
+      name: 'WhatsApp',
+      phoneNumberId,
+      wabaId: '555000111',
+      accessToken: WHATSAPP_TOKEN,
+      appSecret,
+      verifyToken: `verify-${slug}`,
+    });
+    const settings = await db.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
+    const effective = (settings.settings as { conversation?: { quietWindowMs?: number } } | null)?.conversation?.quietWindowMs;
+    return { tenantId: tenant.id, channelId: channel.id, phoneNumberId, appSecret, quietWindowMs: effective ?? quietWindowMs ?? 1500 };
+  }
+}
+
+// ---- Load ------------------------------------------------------------------------------------
+
+/** (a): `concurrency` loops of signalWithStart, each call to a new workflow id, for `durationMs`. */
+async function bareSignalWithStart(client: Client, channel: BenchChannel, run: number, concurrency: number, durationMs: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let seq = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const user = userId(run, seq++);
+        const message: InboundMessage = { externalMessageId: `wamid.${randomBytes(12).toString('base64url')}`, sentAt: Date.now(), kind: 'text', text: QUESTION, content: {} };
+        const t = performance.now();
+        try {
+          // The very call the webhook makes (api/webhooks/meta-webhook.ts), to a queue no worker polls.
+          await client.connection.withDeadline(Date.now() + 5_000, () =>
+            client.workflow.signalWithStart(conversation, {
+              workflowId: conversationWorkflowId(channel.tenantId, 'whatsapp', user),
+              taskQueue: BARE_QUEUE,
+              args: [{ tenantId: channel.tenantId, channel: 'whatsapp', channelId: channel.channelId, externalUserId: user }],
+              signal: inboundSignal,
+              signalArgs: [[message]],
+              typedSearchAttributes: new TypedSearchAttributes([
+                { key: TenantId, value: channel.tenantId },
+                { key: Channel, value: 'whatsapp' },
+                { key: ConversationStatus, value: 'active' },
+                { key: HandoffState, value: 'none' },
+              ]),
+            }),
+          );
+          latencies.push(performance.now() - t);
+        } catch {
+          errors++;
+          await sleep(10);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { ops: latencies.length / seconds, latencies, errors, seconds };
+}
+
+interface CannonOptions {
+  url: string;
+  channel: Pick<BenchChannel, 'phoneNumberId' | 'appSecret'>;
+  run: number;
+  connections: number;
+  durationMs?: number;
+  amount?: number;
+  overallRate?: number;
+  timeoutS?: number;
+}
+
+interface CannonResult {
+  ok: number;
+  rate: number;
+  seconds: number;
+  non2xx: number;
+  errors: number;
+  /** Each 2xx response's latency (ms, from autocannon's own timing of the request). */
+  latencies: number[];
+}
+
+/** autocannon against POST /webhooks/whatsapp, each request a new user's signed delivery. */
+function cannon(options: CannonOptions): Promise<CannonResult> {
+  let seq = 0;
+  const latencies: number[] = [];
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        ...(options.amount ? { amount: options.amount } : { duration: (options.durationMs ?? 10_000) / 1000 }),
+        ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+        timeout: options.timeoutS ?? 10,
+        requests: [
+          {
+            method: 'POST',
+            path: '/webhooks/whatsapp',
+            setupRequest: (request) => {
+              const delivery = signedTextDelivery(options.channel, userId(options.run, seq++), QUESTION);
+              return { ...request, method: 'POST', path: '/webhooks/whatsapp', headers: delivery.headers, body: delivery.body };
+            },
+          },
+        ],
+      },
+      (err: unknown, result: autocannon.Result) => {
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+        resolve({ ok: result['2xx'], rate: result['2xx'] / result.duration, seconds: result.duration, non2xx: result.non2xx, errors: result.errors, latencies });
+      },
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+}
+
+/** Paced (open-loop) signed deliveries, one new user each; returns each user's scheduled send time. */
+async function pacedWebhooks(baseUrl: string, channel: BenchChannel, run: number, rate: number, durationMs: number): Promise<{ result: PacedResult; users: Map<string, number> }> {
+  const users = new Map<string, number>();
+  const result = await pacedPost({
+    baseUrl,
+    ratePerSecond: rate,
+    durationMs,
+    make: (i) => ({ path: '/webhooks/whatsapp', ...signedTextDelivery(channel, userId(run, i), QUESTION) }),
+    onScheduled: (i, at) => users.set(userId(run, i), at),
+  });
+  return { result, users };
+}
+
+/** Waits (bounded) until the machine is nearly idle; returns the busy cores last seen. */
+async function waitForQuietMachine(): Promise<number> {
+  const deadline = Date.now() + PLAN.quietWaitMs;
+  for (;;) {
+    const busy = await machineBusy(3_000);
+    if (busy <= PLAN.quietBelowCores) return busy;
+    if (Date.now() > deadline) {
+      log(`the machine is still busy (${busy.toFixed(2)} cores used by others); measuring anyway — see "outside this bench"`);
+      return busy;
+    }
+    log(`the machine is busy (${busy.toFixed(2)} cores used by other processes); waiting for it to settle…`);
+  }
+}
+
+/** Waits (bounded) until the fake Graph API received a reply for every user. */
+async function waitForReplies(replyAt: Map<string, number>, users: Map<string, number>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let missing = 0;
+    for (const user of users.keys()) if (!replyAt.has(user)) missing++;
+    if (missing === 0) return;
+    if (Date.now() > deadline) {
+      log(`  ${missing} of ${users.size} replies still missing after ${timeoutMs / 1000} s; going on`);
+      return;
+    }
+    await sleep(50);
+  }
+}
+
+async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: taskQueue, kind: protos.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: protos.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (pollers?.length ?? 0) > 0;
+}
+
+/** The naive design's LLM: answers every question after `delayMs`, using no CPU meanwhile. */
+async function startFakeLlm(delayMs: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ text: 'We are open 9:00–17:00 on Saturdays.' }));
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return server;
+}
+
+// ---- Report ----------------------------------------------------------------------------------
+
+const RESULTS_HEADER = `# Benchmark results
+
+Appended by \`npm run bench\` (bench/conversations.ts), newest last. Each section is one run on
+one machine; what each row measures and what bounds it is in bench/README.md.
+`;
+
+function gitFacts(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit} (with uncommitted changes in the working tree)` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const yesNo = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**yes**' : '**no**');
+
+function renderReport(r: Results, facts: { temporalCli: string; postgres: string; quietDefault: number }): string {
+  const cpus = os.cpus();
+  const lines: string[] = [];
+  lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC — commit ${gitFacts()}${QUICK ? ' — QUICK RUN (phases shortened)' : ''}`);
+  lines.push('');
+  lines.push(
+    `Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}; ` +
+      `Node ${process.version}; ${facts.temporalCli} (dev server, in-memory SQLite); ${facts.postgres} (embedded, fsync off). ` +
+      `API = \`api/server.ts\` and worker = \`workers/main.ts\` as child processes (LOG_LEVEL=${LOG_LEVEL}); load generators, fake Graph API and fake LLM in the bench process. ` +
+      `Load from other processes just before the run: ${fmt(r.loadBefore, 2)} cores.`,
+  );
+  lines.push('');
+  lines.push('| | measure | result | target | met |');
+  lines.push('|---|---|---|---|---|');
+  const b = r.bare;
+  if (b) {
+    lines.push(`| a | bare \`signalWithStart\` (the webhook's call), ${b.concurrency} concurrent client calls, new workflow id each, ${PLAN.rounds} × ${fmt(b.seconds / PLAN.rounds, 1)} s | **${fmt(b.ops)} ops/s**, p50 ${fmt(b.latency.p50, 1)} ms, p99 ${fmt(b.latency.p99, 1)} ms${b.errors ? `, ${b.errors} errors` : ''} | (reference) | |`);
+  }
+  const m = r.ackMax;
+  if (m) {
+    lines.push(
+      `| b | signed \`POST /webhooks/whatsapp\`, autocannon ${PLAN.concurrency} connections, new user each, ${PLAN.rounds} × ${fmt(m.seconds / PLAN.rounds, 1)} s alternating with (a) | **${fmt(m.rate)} acks/s = ${fmt(m.share * 100)} % of (a)** (rounds: ${m.shares.map((x) => `${fmt(x * 100)} %`).join(', ')}), p50 ${fmt(m.p50, 1)} ms, p99 ${fmt(m.p99, 1)} ms${m.non2xx + m.errors ? `, ${m.non2xx} non-2xx, ${m.errors} errors` : ''} | ≥ ${TARGETS.ackShare * 100} % of (a) | ${yesNo(m.share >= TARGETS.ackShare)} |`,
+    );
+  }
+  const c80 = r.ackCannon80;
+  if (c80) {
+    lines.push(`| b80 | same at 80 % of (b) = ${c80.target}/s, autocannon \`overallRate\` (it sends each second's quota at full speed, then idles) | ${fmt(c80.rate)}/s, p50 ${fmt(c80.p50, 1)} ms, **p99 ${fmt(c80.p99, 1)} ms**${c80.non2xx + c80.errors ? `, ${c80.non2xx} non-2xx, ${c80.errors} errors` : ''} | p99 ≤ ${TARGETS.ackP99Ms} ms | ${yesNo(c80.p99 <= TARGETS.ackP99Ms)} |`);
+  }
+  const p80 = r.ackPaced80;
+  if (p80) {
+    lines.push(`| b80' | same ${p80.target}/s evenly paced, open loop (latency from the scheduled send time) | ${fmt(p80.rate)}/s, p50 ${fmt(p80.latency.p50, 1)} ms, **p99 ${fmt(p80.latency.p99, 1)} ms**${p80.failed ? `, ${p80.failed} failed` : ''} | p99 ≤ ${TARGETS.ackP99Ms} ms | ${yesNo(p80.latency.p99 <= TARGETS.ackP99Ms)} |`);
+  }
+  for (const c of r.replies) {
+    const light = c.label.startsWith('c-light');
+    const met = c.delivered === c.sent && c.overhead.p50 <= TARGETS.overheadP50Ms && c.overhead.p99 <= TARGETS.overheadP99Ms;
+    lines.push(
+      `| ${light ? 'c0' : 'c'} | webhook → reply at the fake Graph API, ${fmt(c.rate, 1)} new conversations/s${light ? ' (light load: the floor)' : ''}, ${c.sent} conversations, quiet window **${c.quietWindowMs} ms** | ${c.delivered}/${c.sent} replies; end-to-end p50 ${fmt(c.e2e.p50)} ms, p99 ${fmt(c.e2e.p99)} ms; **overhead p50 ${fmt(c.overhead.p50)} ms, p99 ${fmt(c.overhead.p99)} ms**; ack p99 ${fmt(c.ack.p99, 1)} ms; replies completed at ${fmt(c.replyThroughput, 1)}/s | overhead ≤ ${TARGETS.overheadP50Ms} ms p50, ≤ ${TARGETS.overheadP99Ms} ms p99 | ${light ? '(floor)' : yesNo(met)} |`,
+    );
+  }
+  const n = r.naive;
+  if (n) {
+    lines.push(`| d | burst of ${PLAN.burst} deliveries (autocannon, ${PLAN.burst} connections × 1 request), **naive** handler (bench/naive-webhook.ts): LLM (${PLAN.naiveLlmMs / 1000} s) + Graph send inline | ack p50 ${fmt(n.p50)} ms, **p99 ${fmt(n.p99)} ms**, max ${fmt(n.max)} ms; ${n.ok}/${PLAN.burst} ok; ${n.replies}/${PLAN.burst} replies sent, each before its ack | (comparison) | |`);
+  }
+  const o = r.oursBurst;
+  if (o) {
+    lines.push(`| d | same burst, **ours** (quiet window ${facts.quietDefault} ms) | ack p50 ${fmt(o.p50)} ms, **p99 ${fmt(o.p99)} ms**, max ${fmt(o.max)} ms; ${o.ok}/${PLAN.burst} ok; ${o.replies}/${PLAN.burst} replies sent, the last ${fmt(o.lastReplyMs / 1000, 1)} s after the burst began | (comparison) | |`);
+  }
+  const paths = r.replies.filter((c) => c.breakdown);
+  if (paths.length) {
+    const first = paths[0]!.breakdown!;
+    lines.push('');
+    lines.push(
+      `Where the time to a first reply goes (workflow histories of ${first.samples} sampled conversations per phase, server clock, medians in ms; ` +
+        `path = ${first.workflowTasks} workflow tasks and ${first.activities} activities: ${first.activityNames.join(' → ')}):`,
+    );
+    lines.push('');
+    lines.push('| phase | start → reply sent | workflow tasks: queued | running | activities: queued | running | timers (quiet window) | server in between |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const c of paths) {
+      const m = c.breakdown!.median;
+      lines.push(`| ${c.label} | ${fmt(m.total)} | ${fmt(m.workflowTaskWait)} | ${fmt(m.workflowTaskRun)} | ${fmt(m.activityWait)} | ${fmt(m.activityRun)} | ${fmt(m.timerWait)} | ${fmt(m.other)} |`);
+    }
+  }
+  lines.push('');
+  lines.push('CPU during each measured phase, in cores (1.00 = one core busy the whole phase; the machine has ' + cpus.length + '):');
+  lines.push('');
+  const groups = ['temporal', 'postgres', 'api', 'worker', 'bench', 'naive', 'other'];
+  lines.push(`| phase | s | ${groups.join(' | ')} | machine busy | outside this bench |`);
+  lines.push(`|---|---|${groups.map(() => '---').join('|')}|---|---|`);
+  for (const [id, cpu] of mergeRounds(r.phases)) {
+    const cells = groups.map((g) => fmt(cpu.cores[g], 2));
+    lines.push(`| ${id} | ${fmt(cpu.seconds, 1)} | ${cells.join(' | ')} | ${fmt(cpu.machineBusyCores, 2)} | ${fmt(cpu.outsideCores, 2)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Phases measured in rounds (`a#1`, `a#2`…) as one row each, weighted by their durations. */
+function mergeRounds(phases: Phase[]): Map<string, CpuUsage> {
+  const merged = new Map<string, { seconds: number; cores: Record<string, number>; busy: number; outside: number; rounds: number }>();
+  for (const p of phases) {
+    if (!p.cpu) continue;
+    const id = p.id.split('#')[0]!;
+    const m = merged.get(id) ?? { seconds: 0, cores: {}, busy: 0, outside: 0, rounds: 0 };
+    m.seconds += p.cpu.seconds;
+    m.rounds++;
+    for (const [g, c] of Object.entries(p.cpu.cores)) m.cores[g] = (m.cores[g] ?? 0) + c * p.cpu.seconds;
+    m.busy += p.cpu.machineBusyCores * p.cpu.seconds;
+    m.outside += p.cpu.outsideCores * p.cpu.seconds;
+    merged.set(id, m);
+  }
+  const out = new Map<string, CpuUsage>();
+  for (const [id, m] of merged) {
+    const cores = Object.fromEntries(Object.entries(m.cores).map(([g, c]) => [g, c / m.seconds]));
+    out.set(m.rounds > 1 ? `${id} (${m.rounds} rounds)` : id, { seconds: m.seconds, cores, machineBusyCores: m.busy / m.seconds, outsideCores: m.outside / m.seconds });
+  }
+  return out;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
+  await runConversationsBench();
+}
