@@ -203,7 +203,9 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
         const byText =
           terms.length && rag.textWeight > 0 ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, terms, k, tags: input.tags })) : [];
         return [byVector, byText];
-      });
+        // One snapshot for both lists: under READ COMMITTED each statement has its own, and a
+        // version swap committing between them would mix the old and the new version.
+      }, { isolationLevel: 'RepeatableRead' });
 
       const rows = new Map<string, Row>();
       for (const r of [...vectorRows, ...textRows]) rows.set(r.id, r);

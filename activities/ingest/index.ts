@@ -188,7 +188,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
       const plan = await loadPlan(input);
       const batchSize = input.batchSize ?? EMBED_BATCH_SIZE;
       const started = Date.now();
-      const budget = input.budgetMs ?? 5_000;
+      const budget = input.budgetMs ?? 2_000;
       // A retried attempt resumes where the last heartbeat said (batches are idempotent anyway).
       const resumed = (Context.current().info.heartbeatDetails as { next?: number } | undefined)?.next;
       let next = Math.max(input.from, resumed ?? 0);

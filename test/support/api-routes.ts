@@ -17,6 +17,7 @@ export interface Ids {
   conversationId: string;
   apiKeyId: string;
   externalUserId: string;
+  documentId: string;
 }
 
 export interface RouteCase {
@@ -53,6 +54,13 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/conversations/', who: 'agent', url: () => '/api/v1/conversations' },
   { method: 'GET', pattern: '/api/v1/conversations/:id', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}` },
   { method: 'GET', pattern: '/api/v1/conversations/:id/messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/messages` },
+
+  { method: 'GET', pattern: '/api/v1/documents/', who: 'tenant', url: () => '/api/v1/documents' },
+  { method: 'POST', pattern: '/api/v1/documents/', who: 'tenant', url: () => '/api/v1/documents', body: () => ({ title: 'FAQ', content: 'Opening hours: 9 to 5.', format: 'text' }) },
+  { method: 'GET', pattern: '/api/v1/documents/:id', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}` },
+  { method: 'POST', pattern: '/api/v1/documents/:id/versions', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/versions`, body: () => ({ content: 'Opening hours: 9 to 6.', format: 'text' }) },
+  { method: 'POST', pattern: '/api/v1/documents/:id/retry', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/retry`, body: () => ({}) },
+  { method: 'DELETE', pattern: '/api/v1/documents/:id', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}` },
 
   { method: 'GET', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings' },
   { method: 'PATCH', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings', body: () => ({ settings: { locale: 'en' } }), headers: { 'if-match': '"1"' } },
@@ -103,8 +111,11 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   }
   await tdb.usage.create({ data: tenantData<Prisma.UsageUncheckedCreateInput>({ day: new Date('2025-01-10'), provider: 'local', model: label, requests: 1 }) });
   await tdb.event.create({ data: tenantData<Prisma.EventUncheckedCreateInput>({ type: HANDOFF_REQUESTED_EVENT, subjectType: 'conversation', subjectId: conversation.id, createdAt: new Date('2025-01-10T10:00:05Z') }) });
+  const document = await tdb.document.create({
+    data: tenantData<Prisma.DocumentUncheckedCreateInput>({ documentKey: `doc-${suffix}`, title: `${label} handbook`, mimeType: 'text/plain', contentHash: `h${suffix}`, sizeBytes: 10, status: 'failed', error: 'seeded' }),
+  });
   return {
-    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId },
+    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id },
     key: apiKey.key,
     agentKey: agent.key,
     secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets)],

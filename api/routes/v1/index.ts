@@ -13,6 +13,7 @@ import analyticsRoutes from './analytics/index.ts';
 import apiKeyRoutes from './api-keys/index.ts';
 import channelRoutes from './channels/index.ts';
 import conversationRoutes from './conversations/index.ts';
+import documentRoutes from './documents/index.ts';
 import endUserRoutes from './end-users/index.ts';
 import handoffRoutes from './handoff/index.ts';
 import settingsRoutes from './settings/index.ts';
@@ -53,6 +54,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(apiKeyRoutes, { prefix: '/api-keys' });
     await tenant.register(channelRoutes, { prefix: '/channels' });
     await tenant.register(conversationRoutes, { prefix: '/conversations' });
+    await tenant.register(documentRoutes, { prefix: '/documents' });
     await tenant.register(handoffRoutes, { prefix: '/conversations' });
     await tenant.register(settingsRoutes, { prefix: '/settings' });
     await tenant.register(usageRoutes, { prefix: '/usage' });
