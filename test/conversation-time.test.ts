@@ -68,4 +68,27 @@ describe('conversation over time (time-skipping server)', () => {
     expect(row).toMatchObject({ status: 'failed', error: { reason: 'outside_customer_service_window' } });
     expect(await handle.query(stateQuery)).toMatchObject({ status: 'assigned_human', assignee: 'ann' });
   });
+
+  it('gives a conversation back to the assistant after the agent goes quiet', async () => {
+    // Runs last: it shortens the tenant's agent inactivity for conversations started from now.
+    await rig.db.tenant.update({
+      where: { id: rig.tenantId },
+      data: { settings: { conversation: { quietWindowMs: 200, idleCloseHours: 24 }, handoff: { agentInactivityMinutes: 30 } } },
+    });
+    const u = '15550003333';
+    const handle = env.client.workflow.getHandle(rig.workflowId('whatsapp', u));
+    await rig.deliver('whatsapp', u, [await now('a person please')]);
+    await eventually(() => sentTo(u).length === 1, 20_000, 'handoff notice');
+    await handle.executeUpdate(takeOverUpdate, { args: [{ agentId: 'ann' }] });
+    await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Looking into it' }] });
+
+    await env.sleep('29 minutes');
+    expect(await handle.query(stateQuery)).toMatchObject({ status: 'assigned_human', assignee: 'ann' });
+    await env.sleep('2 minutes');
+    await eventually(async () => (await handle.query(stateQuery)).status === 'active', 20_000, 'released to the assistant');
+    const conv = await forTenant(rig.db, rig.tenantId).conversation.findFirst({ where: { externalUserId: u } });
+    const released = await forTenant(rig.db, rig.tenantId).event.findFirst({ where: { subjectId: conv?.id, type: 'handoff.released' } });
+    expect(released?.payload).toMatchObject({ reason: 'agent_inactive' });
+    expect(conv).toMatchObject({ status: 'active', assignee: null });
+  });
 });

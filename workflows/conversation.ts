@@ -76,6 +76,8 @@ export async function conversation(input: ConversationInput): Promise<void> {
   let settings: ConversationSettings | undefined;
   let settingsAt = 0;
   let lastActivityAt = Date.now();
+  /** Bumped by agent actions, so that the main loop wakes and re-arms its deadlines. */
+  let agentChanges = 0;
 
   const opened = () => condition(() => state.conversationId !== null);
 
@@ -95,6 +97,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       await opened();
       const changed = state.status !== 'assigned_human';
       state.takeOver(agentId, Date.now());
+      agentChanges++;
       if (changed) await recordChange('handoff.assigned', { agentId });
       return state.snapshot();
     },
@@ -104,6 +107,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
     releaseUpdate,
     async ({ agentId }) => {
       await opened();
+      agentChanges++;
       if (state.release()) await recordChange('handoff.released', { agentId, reason: 'agent' });
       return state.snapshot();
     },
@@ -115,6 +119,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       await opened();
       state.agentActivity(Date.now());
       lastActivityAt = Date.now();
+      agentChanges++;
       return send(text, 'agent', agentId);
     },
     {
@@ -142,10 +147,17 @@ export async function conversation(input: ConversationInput): Promise<void> {
     }
     const inactivity = state.agentInactivityRemaining(Date.now(), settings.agentInactivityMs);
     const idleRemaining = Math.max(0, lastActivityAt + settings.idleCloseMs - Date.now());
+    const seenAgentChanges = agentChanges;
     const woke = await condition(
-      () => state.pending.length > 0 || state.handoffRequest !== null || state.closeRequest !== null || continueAsNewDue(),
+      () =>
+        state.pending.length > 0 ||
+        state.handoffRequest !== null ||
+        state.closeRequest !== null ||
+        agentChanges !== seenAgentChanges ||
+        continueAsNewDue(),
       Math.max(1, Math.min(idleRemaining, inactivity ?? Number.POSITIVE_INFINITY)),
     );
+    if (agentChanges !== seenAgentChanges && state.pending.length === 0) continue; // re-arm the deadlines
 
     if (!woke) {
       if (state.agentInactivityRemaining(Date.now(), settings.agentInactivityMs) === 0) {
