@@ -7,8 +7,9 @@ import { createChannelActivities } from './channels/index.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 import { createIngestionActivities } from './ingest/index.ts';
+import { createModelSwitchActivities } from './ingest/model-switch.ts';
 import { createIntegrityActivities } from './integrity.ts';
-import { createLlmActivities } from './llm/index.ts';
+import { createLlmActivities, type LlmDependencies } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
@@ -29,6 +30,8 @@ export interface ActivityDependencies {
   embedders?: EmbedderRegistry;
   /** CHUNK_QUOTA_PER_TENANT for ingestion. */
   chunkQuota?: number;
+  /** Model providers' keys and base URLs (lib/config.ts), breaker tuning; unset: only the local provider works. */
+  llm?: Omit<LlmDependencies, 'db'>;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -41,7 +44,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createChannelActivities(deps),
     ...createRagActivities(deps.db, embedders),
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota }),
-    ...createLlmActivities(),
+    ...createModelSwitchActivities({ db: deps.db, embedders }),
+    ...createLlmActivities({ db: deps.db, ...deps.llm }),
   };
 }
 

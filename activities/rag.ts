@@ -70,7 +70,7 @@ export function searchTerms(question: string): string[] {
   return questionTerms(question).filter((w) => !STOPWORDS.has(w));
 }
 
-interface Row {
+export interface Row {
   id: string;
   document_id: string;
   title: string;
@@ -164,12 +164,47 @@ function toPassage(r: Row, score: number): Passage {
   };
 }
 
-/** The tenant's active embedding model and retrieval settings. */
-export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise<{ model: EmbeddingModelName; rag: TenantSettings['rag'] } | null> {
-  const [row] = await db.$queryRaw<{ embedding_model: string; settings: unknown }[]>`
-    SELECT embedding_model, settings FROM tenants WHERE id = ${tenantId}::uuid`;
+/** The tenant's active embedding model, retrieval settings and searchable chunk count. */
+export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise<{ model: EmbeddingModelName; rag: TenantSettings['rag']; chunks: number } | null> {
+  const [row] = await db.$queryRaw<{ embedding_model: string; settings: unknown; chunks: bigint }[]>`
+    SELECT t.embedding_model, t.settings,
+           (SELECT COALESCE(sum(d.chunk_count), 0) FROM documents d
+             WHERE d.tenant_id = t.id AND d.status = 'ready' AND d.deleted_at IS NULL)::bigint AS chunks
+      FROM tenants t WHERE t.id = ${tenantId}::uuid`;
   if (!row) return null;
-  return { model: isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL, rag: parseTenantSettings(row.settings).rag };
+  return {
+    model: isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL,
+    rag: parseTenantSettings(row.settings).rag,
+    chunks: Number(row.chunks),
+  };
+}
+
+/**
+ * Up to this many searchable chunks, the planner's choice stands: it usually reads the tenant's
+ * rows by the btree and sorts them (exact, about a millisecond per few thousand 384-d rows).
+ * Above it, exact search costs tens of milliseconds, yet the planner keeps misjudging the
+ * partial HNSW index (its cost model knows nothing of iterative scans), so sorts are priced
+ * out for the kNN statement: the only plan left without a sort is the HNSW index scan.
+ */
+export const EXACT_SEARCH_MAX_CHUNKS = 10_000;
+
+/** The kNN candidates, inside the retrieval transaction; sorted by distance (ascending). */
+export async function nearestChunks(
+  tx: Pick<Db, '$queryRaw' | '$executeRawUnsafe'>,
+  input: { tenantId: string; model: EmbeddingModelName; vector: number[]; k: number; tags?: string[]; tenantChunks: number },
+): Promise<Row[]> {
+  const approximate = input.tenantChunks > EXACT_SEARCH_MAX_CHUNKS;
+  if (approximate) await tx.$executeRawUnsafe('SET LOCAL enable_sort = off');
+  const rows = await tx.$queryRaw<Row[]>(vectorQuery(input));
+  if (approximate) await tx.$executeRawUnsafe('SET LOCAL enable_sort = on');
+  // relaxed_order may return slightly out of order: re-sort by distance.
+  return rows.sort((a, b) => a.rank - b.rank);
+}
+
+/** SET LOCAL for the HNSW scans of the current transaction (never the next borrower of the connection). */
+export async function prepareVectorSearch(tx: Pick<Db, '$executeRawUnsafe'>): Promise<void> {
+  await tx.$executeRawUnsafe(`SET LOCAL hnsw.ef_search = ${HNSW_EF_SEARCH}`);
+  await tx.$executeRawUnsafe(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
 }
 
 export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
@@ -191,14 +226,11 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
       }
       const k = Math.max(CANDIDATES, limit);
       const [vectorRows, textRows] = await db.$transaction(async (tx) => {
-        // SET LOCAL: only this transaction's queries, never the next borrower of the connection.
-        await tx.$executeRawUnsafe(`SET LOCAL hnsw.ef_search = ${HNSW_EF_SEARCH}`);
-        await tx.$executeRawUnsafe(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+        await prepareVectorSearch(tx);
         const byVector = vector
-          ? (await tx.$queryRaw<Row[]>(vectorQuery({ tenantId: input.tenantId, model, vector, k, tags: input.tags })))
-              // relaxed_order may return slightly out of order: re-sort by distance.
-              .filter((r) => 1 - r.rank >= rag.minSimilarity)
-              .sort((a, b) => a.rank - b.rank)
+          ? (await nearestChunks(tx, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
+              (r) => 1 - r.rank >= rag.minSimilarity,
+            )
           : [];
         const byText =
           terms.length && rag.textWeight > 0 ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, terms, k, tags: input.tags })) : [];

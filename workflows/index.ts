@@ -5,3 +5,4 @@ export { platformDiagnostics } from './diagnostics.ts';
 export { partitionMaintenance } from './maintenance.ts';
 export { integrityCheck } from './integrity.ts';
 export { ingestDocument } from './ingestion.ts';
+export { embeddingModelSwitch } from './embedding-model-switch.ts';
