@@ -31,7 +31,7 @@ export interface ActivityDependencies {
   /** CHUNK_QUOTA_PER_TENANT for ingestion. */
   chunkQuota?: number;
   /** Model providers' keys and base URLs (lib/config.ts), breaker tuning; unset: only the local provider works. */
-  llm?: Omit<LlmDependencies, 'db'>;
+  llm?: Omit<LlmDependencies, 'db' | 'keyring'>;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -45,7 +45,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRagActivities(deps.db, embedders),
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
-    ...createLlmActivities({ db: deps.db, ...deps.llm }),
+    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, ...deps.llm }),
   };
 }
 

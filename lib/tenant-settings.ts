@@ -13,6 +13,10 @@ const systemPromptSchema = z
     instructions: z.string().max(8000).optional(),
     /** What to say when the documents do not answer the question. */
     fallback: z.string().max(2000).optional(),
+    /** The brand the assistant speaks for ("ACME Bikes"). */
+    brand: z.string().max(200).optional(),
+    /** How it speaks ("friendly and brief", "formal"). */
+    tone: z.string().max(500).optional(),
   })
   .strict();
 
@@ -53,6 +57,27 @@ export const tenantSettingsSchema = z
         temperature: z.number().min(0).max(2).default(0.2),
         maxTokens: z.number().int().min(1).max(32_000).default(512),
         systemPrompt: systemPromptSchema.prefault({}),
+        /**
+         * Answers when the provider fails for good (rejected, retries or the turn's time budget
+         * spent, or its circuit breaker open). `local` (the offline provider) never fails.
+         * Provider base URLs and keys come from the platform's configuration; per-tenant keys
+         * (and with them per-tenant base URLs, so the platform key never goes to a tenant-chosen
+         * host) are a follow-up.
+         */
+        fallbackProvider: z.enum(['local', 'openai', 'anthropic']).default('local'),
+        fallbackModel: z.string().min(1).max(128).optional(),
+        /** Wall-clock budget of one assistant turn (every model call and tool call in it). */
+        turnBudgetSeconds: z.number().int().min(5).max(300).default(60),
+        /** Spend per UTC day (estimated from the price table); unset: no limit. */
+        dailyBudgetUsd: z.number().min(0).max(1_000_000).optional(),
+        /** Sent instead of an answer once the day's budget is spent. */
+        budgetExhaustedMessage: z.string().min(1).max(1000).default("Sorry, I can't answer right now. Please try again later, or ask for a person."),
+        /** Sent when every provider failed: never silence. */
+        unavailableMessage: z.string().min(1).max(1000).default("Sorry, I'm having trouble answering right now. Please try again in a moment, or ask for a person."),
+        /** Model calls per turn when the model keeps calling tools. */
+        maxToolIterations: z.number().int().min(1).max(20).default(5),
+        /** Turns sent verbatim; older ones reach the model as a rolling summary. */
+        historyTurns: z.number().int().min(2).max(40).default(12),
       })
       .strict()
       .prefault({}),

@@ -12,6 +12,7 @@ import { registerSearchAttributes } from '../temporal-config/search-attributes.t
 import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
+import { llmEndpoints } from '../activities/llm/index.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
@@ -52,6 +53,7 @@ try {
       documentStorage: createDocumentStorage(config),
       embedders: createEmbedderRegistry(config),
       chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
+      llm: llmEndpoints(config),
     },
     queueName: (queue) => taskQueueName(config, queue),
   });

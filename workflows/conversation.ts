@@ -11,6 +11,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,6 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { assistantReply } from './assistant-reply.ts';
 import { Conversation, type ConversationSettings } from './conversation-state.ts';
 import { ConversationStatus, HandoffState } from './search-attributes.ts';
 import type {
@@ -234,16 +236,19 @@ export async function conversation(input: ConversationInput): Promise<void> {
     if (!question && attachments.length === 0) return; // reactions and the like need no answer
 
     const passages = question ? await thinking.retrieveContext({ tenantId, question }) : [];
-    const reply = await thinking.generateReply({
-      tenantId,
-      question,
-      passages,
-      history: state.turns,
-      attachments,
-      handoffKeyword: s.handoffKeywords[0] ?? 'human',
-    });
-    if (state.botSilent || state.closed) return; // a human took over (or it closed) while it was thinking
-    await send(reply.text, 'assistant');
+    const handoffKeyword = s.handoffKeywords[0] ?? 'human';
+    let text: string | null;
+    if (patched('assistant-reply-v2')) {
+      // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
+      text = await assistantReply(
+        { tenantId, question, passages, history: state.turns, attachments, handoffKeyword },
+        { requestHuman: (reason) => void (state.handoffRequest ??= reason) },
+      );
+    } else {
+      text = (await thinking.generateReply({ tenantId, question, passages, history: state.turns, attachments, handoffKeyword })).text;
+    }
+    if (text === null || state.botSilent || state.closed) return; // handed to a person, or a human took over (or it closed) while it was thinking
+    await send(text, 'assistant');
   }
 
   async function startHandoff(reason: string): Promise<void> {

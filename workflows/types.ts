@@ -39,6 +39,18 @@ export interface Turn {
   at: number;
 }
 
+/** A function call the model asked for; `arguments` is the model's JSON text, unparsed. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** What a turn's tool loop adds after the conversation: the model's calls and their results. */
+export type ToolStep =
+  | { role: 'assistant'; text: string; toolCalls: ToolCall[] }
+  | { role: 'tool'; callId: string; name: string; content: string; isError: boolean };
+
 export interface CarriedState {
   conversationId: string;
   status: ConversationStatus;
@@ -50,6 +62,10 @@ export interface CarriedState {
   lastAgentActivityAt: number | null;
   inboundTimes: number[];
   repliesSent: number;
+  /** Rolling summary of the turns older than the verbatim window (absent before it overflowed). */
+  summary?: string;
+  /** Turns that left the verbatim window and are not in the summary yet. */
+  unsummarized?: Turn[];
 }
 
 export interface ConversationSnapshot {

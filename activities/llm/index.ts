@@ -1,13 +1,244 @@
-// Reply generation. Only the offline local provider exists so far; tenant-chosen providers
-// (OpenAI, Anthropic) plug in behind the same activity.
+// Reply generation: the `generateReply` activity answers one step of a turn with the tenant's
+// chosen provider (route "primary") or its fallback (route "fallback"): the offline local
+// provider, OpenAI or Anthropic. What happens on failure is decided by who can decide it best:
+//
+// - Temporal retries the activity (the SDKs' own retries are off). A provider's verdict becomes
+//   the Temporal failure that says whether retrying helps: 429 → retryable with the provider's
+//   retry-after as nextRetryDelay; 5xx, timeouts, no connection → retryable with the policy's
+//   backoff; other 4xx → non-retryable. A retry-after beyond the turn's deadline is not worth
+//   waiting for: non-retryable at once, so the fallback answers.
+// - A context-length error is fixed here: the prompt is trimmed and sent again, once.
+// - The workflow owns the turn (workflows/assistant-reply.ts): when the primary route fails for
+//   good — non-retryable, retries exhausted, or its share of the turn's time budget spent — it
+//   calls this activity again with route "fallback", and if that fails too it sends the tenant's
+//   polite "unavailable" message. Doing the fallback in the workflow keeps every attempt of
+//   either provider visible in the history and lets Temporal retry each provider on its own terms.
+// - A circuit breaker per provider endpoint, in this worker process, fails the primary route at
+//   once while the provider is unwell (LlmCircuitOpen, non-retryable): new turns go straight to
+//   the fallback instead of waiting through retries.
+// - Paid calls are metered in `usage`; once the tenant's daily budget is spent, no call is made
+//   and the reply is the tenant's budget message (an event records it, once a day).
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Keyring } from '../../lib/crypto.ts';
+import type { Db } from '../../lib/db.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
+import type { ToolCall, ToolStep } from '../../workflows/types.ts';
+import { createAnthropicProvider } from './anthropic.ts';
+import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
+import { createFunctionActivities } from './functions.ts';
+import { createOpenAiProvider } from './openai.ts';
+import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput } from './prompt.ts';
+import { ProviderError, type ChatProvider, type ChatResult, type ProviderName, type ToolSpec } from './provider.ts';
+import { createUsageLedger, DEFAULT_MODELS } from './usage.ts';
 
 export type { Reply, ReplyRequest } from './local.ts';
 
-export function createLlmActivities() {
+/** Failure types (ApplicationFailure.type) of generateReply. */
+export const LLM_THROTTLED = 'LlmThrottled';
+export const LLM_UNAVAILABLE = 'LlmUnavailable';
+export const LLM_REJECTED = 'LlmRejected';
+export const LLM_NOT_CONFIGURED = 'LlmProviderNotConfigured';
+export const LLM_CIRCUIT_OPEN = 'LlmCircuitOpen';
+
+export interface ProviderEndpoint {
+  apiKey?: string;
+  baseURL?: string;
+}
+
+export interface LlmDependencies {
+  db: Db;
+  /** Decrypts tenant functions' signing secrets. */
+  keyring: Keyring;
+  /** Tests only: lets tenant functions live on a local http:// endpoint. */
+  allowInsecureFunctionEndpoints?: boolean;
+  /** OPENAI_API_KEY / OPENAI_BASE_URL and ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL. */
+  openai?: ProviderEndpoint;
+  anthropic?: ProviderEndpoint;
+  breaker?: BreakerOptions;
+}
+
+export type LlmRoute = 'primary' | 'fallback';
+
+export interface GenerateReplyInput extends ReplyRequest {
+  tenantId: string;
+  /** Rolling summary of the turns older than `history`. */
+  summary?: string;
+  /** The tenant's provider, or its fallback. Default: primary. */
+  route?: LlmRoute;
+  /** This turn's tool calls and results so far. */
+  steps?: ToolStep[];
+  /** Offer tools to the model (the workflow stops offering them at its iteration cap). */
+  tools?: boolean;
+  /** Epoch ms by which the turn must be answered: a longer wait is not worth it. */
+  deadline?: number;
+}
+
+export interface GeneratedReply extends Reply {
+  /** reply: send `text`; tool_calls: run `toolCalls` and call again; budget_exhausted: send `text`, no model was called. */
+  outcome: 'reply' | 'tool_calls' | 'budget_exhausted';
+  toolCalls: ToolCall[];
+  provider: 'local' | ProviderName;
+  model: string;
+}
+
+export interface TurnPolicy {
+  turnBudgetMs: number;
+  maxToolIterations: number;
+  unavailableMessage: string;
+  historyTurns: number;
+  /** Whether the fallback route reaches another provider or model than the primary. */
+  fallbackDiffers: boolean;
+}
+
+/** The built-in tools every tenant's assistant has. */
+export const BUILTIN_TOOLS: ToolSpec[] = [
+  {
+    name: 'request_human',
+    description: 'Hand the conversation over to a human agent, when the customer asks for a person or you cannot help.',
+    parameters: { type: 'object', properties: { reason: { type: 'string', description: 'Why a person is needed' } }, required: ['reason'], additionalProperties: false },
+  },
+  {
+    name: 'search_knowledge',
+    description: "Search the company's documents for passages about a topic.",
+    parameters: { type: 'object', properties: { query: { type: 'string', description: 'What to look for' } }, required: ['query'], additionalProperties: false },
+  },
+];
+
+/** Per call, at most; the activity's start-to-close timeout and the turn's deadline can cut it shorter. */
+const CALL_TIMEOUT_MS = 25_000;
+
+export function createLlmActivities(deps: LlmDependencies) {
+  const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
+  const usage = createUsageLedger(deps.db);
+  const clients = new Map<ProviderName, ChatProvider>();
+  const functions = createFunctionActivities(deps);
+
+  function endpoint(name: ProviderName): ProviderEndpoint {
+    return (name === 'openai' ? deps.openai : deps.anthropic) ?? {};
+  }
+  function client(name: ProviderName): ChatProvider {
+    let c = clients.get(name);
+    if (!c) {
+      const { apiKey, baseURL } = endpoint(name);
+      if (!apiKey) throw ApplicationFailure.nonRetryable(`${name} has no API key configured (${name.toUpperCase()}_API_KEY)`, LLM_NOT_CONFIGURED);
+      c = name === 'openai' ? createOpenAiProvider({ apiKey, baseURL }) : createAnthropicProvider({ apiKey, baseURL });
+      clients.set(name, c);
+    }
+    return c;
+  }
+  const breakerKey = (name: ProviderName) => `${name}:${endpoint(name).baseURL ?? 'default'}`;
+
+  async function settingsOf(tenantId: string): Promise<TenantSettings> {
+    const tenant = await forTenant(deps.db, tenantId).tenant.findFirst({ select: { settings: true } });
+    if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
+    return parseTenantSettings(tenant.settings);
+  }
+
+  /** One provider call with the breaker's bookkeeping; a failure comes back as a Temporal failure. */
+  async function call(name: ProviderName, request: Parameters<ChatProvider['complete']>[0]): Promise<ChatResult> {
+    const key = breakerKey(name);
+    try {
+      const result = await client(name).complete(request);
+      breakers.success(key);
+      return result;
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      if (err.kind === 'throttled' || err.kind === 'transient') breakers.failure(key);
+      throw err;
+    }
+  }
+
+  function toFailure(err: ProviderError, deadline: number | undefined): ApplicationFailure {
+    if (err.kind === 'throttled') {
+      const wait = err.retryAfterMs;
+      if (wait !== undefined && deadline !== undefined && Date.now() + wait > deadline) {
+        return ApplicationFailure.nonRetryable(`${err.message} (asked to wait ${wait} ms, past the turn's deadline)`, LLM_THROTTLED);
+      }
+      return ApplicationFailure.create({ message: err.message, type: LLM_THROTTLED, ...(wait !== undefined && { nextRetryDelay: Math.max(wait, 100) }) });
+    }
+    if (err.kind === 'transient') return ApplicationFailure.retryable(err.message, LLM_UNAVAILABLE);
+    return ApplicationFailure.nonRetryable(err.message, LLM_REJECTED);
+  }
+
   return {
-    async generateReply(request: ReplyRequest & { tenantId: string }): Promise<Reply> {
-      return localReply(request);
+    callTenantFunction: functions.callTenantFunction,
+
+    /** What the workflow needs to run a turn (read as a local activity at its start). */
+    async loadTurnPolicy(tenantId: string): Promise<TurnPolicy> {
+      const { llm } = await settingsOf(tenantId);
+      return {
+        turnBudgetMs: llm.turnBudgetSeconds * 1000,
+        maxToolIterations: llm.maxToolIterations,
+        unavailableMessage: llm.unavailableMessage,
+        historyTurns: llm.historyTurns,
+        fallbackDiffers: llm.fallbackProvider !== llm.provider || llm.fallbackModel !== llm.model,
+      };
     },
+
+    async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
+      const settings = await settingsOf(input.tenantId);
+      const route = input.route ?? 'primary';
+      const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
+      if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
+      const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
+
+      const budget = settings.llm.dailyBudgetUsd;
+      if (budget !== undefined) {
+        const spent = await usage.spentToday(input.tenantId);
+        if (spent >= budget) {
+          await usage.noteBudgetExhausted(input.tenantId, budget, spent);
+          log.warn('daily LLM budget spent: no model call', { budgetUsd: budget, spentUsd: spent });
+          return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model };
+        }
+      }
+      if (route === 'primary' && !breakers.allow(breakerKey(name))) {
+        throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
+      }
+
+      const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(await functions.tenantTools(input.tenantId))];
+      const ctx = Context.current();
+      const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - 500, (input.deadline ?? Infinity) - Date.now());
+      const request = (p: PromptInput) => ({
+        model,
+        system: systemPrompt(p),
+        messages: chatMessages(p),
+        tools,
+        temperature: settings.llm.temperature,
+        maxTokens: settings.llm.maxTokens,
+        timeoutMs: Math.max(1000, budgetLeft()),
+        signal: ctx.cancellationSignal,
+      });
+      const prompt: PromptInput = { ...input, settings };
+      let result: ChatResult;
+      try {
+        try {
+          result = await call(name, request(prompt));
+        } catch (err) {
+          if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
+          log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
+          result = await call(name, request(trimmed(prompt)));
+        }
+      } catch (err) {
+        throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;
+      }
+      await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens);
+      if (result.toolCalls.length > 0 && tools.length > 0) {
+        return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model };
+      }
+      const text = result.text.trim();
+      if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
+      return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model };
+    },
+  };
+}
+
+/** The providers' keys and base URLs from the process configuration. */
+export function llmEndpoints(config: { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string; ANTHROPIC_API_KEY?: string; ANTHROPIC_BASE_URL?: string }) {
+  return {
+    openai: { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL },
+    anthropic: { apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL },
   };
 }

@@ -1,0 +1,94 @@
+// Anthropic messages (with tool use) through the official SDK; ANTHROPIC_BASE_URL points it at
+// any compatible server. maxRetries: 0 — Temporal retries the activity. The Messages API this SDK
+// speaks has no `temperature` (the model decides sampling), so the tenant's temperature applies
+// to OpenAI only.
+import Anthropic from '@anthropic-ai/sdk';
+import type { ContentBlockParam, MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
+import { kindOfStatus, ProviderError, retryAfterMs, type ChatMessage, type ChatProvider, type ChatRequest, type ChatResult } from './provider.ts';
+
+export interface AnthropicProviderOptions {
+  apiKey: string;
+  baseURL?: string;
+}
+
+function parseArguments(json: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(json);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Anthropic wants alternating user/assistant messages starting with the user; tool results are
+ * `tool_result` blocks of a user message. Consecutive messages of one role are merged.
+ */
+export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
+  const out: { role: 'user' | 'assistant'; content: ContentBlockParam[] }[] = [];
+  for (const m of messages) {
+    const role = m.role === 'assistant' ? 'assistant' : 'user';
+    const blocks: ContentBlockParam[] =
+      m.role === 'tool'
+        ? [{ type: 'tool_result', tool_use_id: m.callId, content: m.content, is_error: m.isError }]
+        : m.role === 'assistant'
+          ? [
+              ...(m.text ? [{ type: 'text' as const, text: m.text }] : []),
+              ...(m.toolCalls ?? []).map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.name, input: parseArguments(c.arguments) })),
+            ]
+          : [{ type: 'text', text: m.text }];
+    if (blocks.length === 0) continue;
+    const last = out.at(-1);
+    if (last?.role === role) last.content.push(...blocks);
+    else if (out.length > 0 || role === 'user') out.push({ role, content: blocks });
+  }
+  return out;
+}
+
+export function createAnthropicProvider(options: AnthropicProviderOptions): ChatProvider {
+  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+  return {
+    name: 'anthropic',
+    async complete(request: ChatRequest): Promise<ChatResult> {
+      const tools: Tool[] = request.tools.map((t) => ({
+        name: t.name,
+        description: t.description,
+        input_schema: { type: 'object', ...t.parameters } as Tool['input_schema'],
+      }));
+      try {
+        const res = await client.messages.create(
+          {
+            model: request.model,
+            system: request.system,
+            messages: toAnthropicMessages(request.messages),
+            max_tokens: request.maxTokens,
+            ...(tools.length > 0 && { tools }),
+          },
+          { timeout: request.timeoutMs, signal: request.signal },
+        );
+        const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+        const toolCalls = res.content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: JSON.stringify(b.input ?? {}) }] : []));
+        return {
+          text,
+          toolCalls,
+          promptTokens: res.usage?.input_tokens ?? 0,
+          completionTokens: res.usage?.output_tokens ?? 0,
+          model: res.model || request.model,
+        };
+      } catch (err) {
+        throw anthropicError(err);
+      }
+    },
+  };
+}
+
+/** The SDK's error as a ProviderError (anything else, e.g. a cancellation, passes through). */
+export function anthropicError(err: unknown): unknown {
+  if (err instanceof Anthropic.APIUserAbortError) return err;
+  if (!(err instanceof Anthropic.APIError)) return err;
+  const status = err.status ?? null;
+  const contextLength = status === 400 && /prompt is too long|context window|context length/i.test(err.message);
+  const kind = contextLength ? 'context_length' : kindOfStatus(status);
+  const message = status === null ? `Anthropic unreachable: ${err.message}` : `Anthropic answered ${status}: ${err.message}`;
+  return new ProviderError('anthropic', kind, status, message, kind === 'throttled' ? retryAfterMs(err.headers) : undefined);
+}

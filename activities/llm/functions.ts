@@ -1,0 +1,100 @@
+// Tenants' own functions as tools: the specs offered to the model, and the activity that runs
+// one call. Arguments are validated against the function's JSON Schema before anything is sent
+// (invalid → an error result back to the model, no call). The call is a POST of
+//   { "function": name, "callId": id, "arguments": {...} }
+// signed like Meta signs webhooks, with a timestamp against replays:
+//   X-MetaChat-Timestamp: <unix seconds>
+//   X-MetaChat-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+// `callId` is stable across Temporal's retries of the call: endpoints use it as idempotency key.
+// Results are capped in size. 429/5xx/timeouts/no connection are retried by Temporal (a
+// retry-after becomes nextRetryDelay); any other answer goes back to the model as the result.
+import { createHmac } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { Keyring } from '../../lib/crypto.ts';
+import type { Db } from '../../lib/db.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import { functionSecret } from '../../lib/tenant-functions.ts';
+import { retryAfterMs, type ToolSpec } from './provider.ts';
+
+/** Characters of a function's answer handed to the model. */
+export const FUNCTION_RESULT_MAX_CHARS = 8_000;
+export const FUNCTION_UNAVAILABLE = 'TenantFunctionUnavailable';
+
+export interface FunctionCallInput {
+  tenantId: string;
+  name: string;
+  /** The model's JSON text. */
+  arguments: string;
+  callId: string;
+}
+
+export interface FunctionCallResult {
+  content: string;
+  isError: boolean;
+}
+
+export function signFunctionCall(secret: string, timestamp: number, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export function createFunctionActivities(deps: { db: Db; keyring: Keyring; allowInsecureFunctionEndpoints?: boolean }) {
+  return {
+    async tenantTools(tenantId: string): Promise<ToolSpec[]> {
+      const rows = await forTenant(deps.db, tenantId).tenantFunction.findMany({ where: { enabled: true }, orderBy: { name: 'asc' } });
+      return rows.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters as Record<string, unknown> }));
+    },
+
+    async callTenantFunction(input: FunctionCallInput): Promise<FunctionCallResult> {
+      const f = await forTenant(deps.db, input.tenantId).tenantFunction.findFirst({ where: { name: input.name, enabled: true } });
+      if (!f) return { content: `unknown function "${input.name}"`, isError: true };
+
+      let args: unknown;
+      try {
+        args = JSON.parse(input.arguments || '{}');
+      } catch {
+        return { content: 'invalid arguments: not JSON', isError: true };
+      }
+      const checked = z.fromJSONSchema(f.parameters as Parameters<typeof z.fromJSONSchema>[0]).safeParse(args);
+      if (!checked.success) return { content: `invalid arguments, not called:\n${z.prettifyError(checked.error)}`, isError: true };
+      if (!f.endpoint.startsWith('https://') && !deps.allowInsecureFunctionEndpoints) {
+        return { content: 'the function endpoint is not https: not called', isError: true };
+      }
+
+      const body = JSON.stringify({ function: f.name, callId: input.callId, arguments: checked.data });
+      const timestamp = Math.floor(Date.now() / 1000);
+      const timeout = AbortSignal.timeout(f.timeoutMs);
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(f.endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-metachat-timestamp': String(timestamp),
+            'x-metachat-signature': signFunctionCall(functionSecret(deps.keyring, f), timestamp, body),
+            'x-metachat-call-id': input.callId,
+          },
+          body,
+          redirect: 'error',
+          signal: AbortSignal.any([timeout, Context.current().cancellationSignal]),
+        });
+        text = (await response.text()).slice(0, FUNCTION_RESULT_MAX_CHARS);
+      } catch (err) {
+        const why = timeout.aborted ? `no answer within ${f.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+        throw ApplicationFailure.retryable(`function ${f.name}: ${why}`, FUNCTION_UNAVAILABLE);
+      }
+      if (response.status === 429 || response.status >= 500) {
+        const wait = retryAfterMs(response.headers);
+        throw ApplicationFailure.create({
+          message: `function ${f.name} answered HTTP ${response.status}`,
+          type: FUNCTION_UNAVAILABLE,
+          ...(wait !== undefined && { nextRetryDelay: Math.min(Math.max(wait, 100), 30_000) }),
+        });
+      }
+      if (!response.ok) return { content: `the function answered HTTP ${response.status}: ${text}`, isError: true };
+      return { content: text || '(empty result)', isError: false };
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// Tokens and estimated cost per tenant, UTC day, provider and model (table `usage`), and the
+// tenant's daily budget. Prices are list prices in USD per million tokens; a model not in the
+// table is priced by its longest known prefix, else at its provider's default (deliberately on
+// the expensive side, so an unknown model cannot spend a budget unnoticed).
+import type { Db } from '../../lib/db.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import type { ProviderName } from './provider.ts';
+
+/** [input, output] USD per 1M tokens. */
+export const PRICES: Record<string, readonly [number, number]> = {
+  'gpt-4o-mini': [0.15, 0.6],
+  'gpt-4o': [2.5, 10],
+  'gpt-4.1-nano': [0.1, 0.4],
+  'gpt-4.1-mini': [0.4, 1.6],
+  'gpt-4.1': [2, 8],
+  'gpt-5-nano': [0.05, 0.4],
+  'gpt-5-mini': [0.25, 2],
+  'gpt-5': [1.25, 10],
+  'o4-mini': [1.1, 4.4],
+  'claude-3-5-haiku': [0.8, 4],
+  'claude-haiku-4-5': [1, 5],
+  'claude-3-5-sonnet': [3, 15],
+  'claude-3-7-sonnet': [3, 15],
+  'claude-sonnet-4': [3, 15],
+  'claude-opus-4-5': [5, 25],
+  'claude-opus-4': [15, 75],
+};
+const PROVIDER_DEFAULT_PRICE: Record<ProviderName, readonly [number, number]> = { openai: [2.5, 10], anthropic: [3, 15] };
+
+export const DEFAULT_MODELS: Record<ProviderName, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-haiku-4-5' };
+
+export function priceOf(provider: ProviderName, model: string): readonly [number, number] {
+  const key = Object.keys(PRICES)
+    .filter((k) => model === k || model.startsWith(`${k}-`))
+    .sort((a, b) => b.length - a.length)[0];
+  return key ? PRICES[key]! : PROVIDER_DEFAULT_PRICE[provider];
+}
+
+export function costUsd(provider: ProviderName, model: string, promptTokens: number, completionTokens: number): number {
+  const [input, output] = priceOf(provider, model);
+  return Math.round(((promptTokens * input + completionTokens * output) / 1e6) * 1e6) / 1e6;
+}
+
+/** The UTC day as the `usage.day` date column holds it. */
+export function usageDay(now = new Date()): Date {
+  return new Date(`${now.toISOString().slice(0, 10)}T00:00:00.000Z`);
+}
+
+export const BUDGET_EXHAUSTED_EVENT = 'llm.budget_exhausted';
+
+export function createUsageLedger(db: Db) {
+  return {
+    async record(tenantId: string, provider: ProviderName, model: string, promptTokens: number, completionTokens: number): Promise<void> {
+      const tdb = forTenant(db, tenantId);
+      const day = usageDay();
+      const cost = costUsd(provider, model, promptTokens, completionTokens);
+      const upsert = () =>
+        tdb.usage.upsert({
+          where: { tenantId_day_provider_model: { tenantId, day, provider, model } },
+          create: { tenantId, day, provider, model, requests: 1, promptTokens, completionTokens, costUsd: cost },
+          update: { requests: { increment: 1 }, promptTokens: { increment: promptTokens }, completionTokens: { increment: completionTokens }, costUsd: { increment: cost } },
+        });
+      try {
+        await upsert();
+      } catch (err) {
+        // Two first calls of the day racing to create the row: the loser updates it.
+        if ((err as { code?: string }).code !== 'P2002') throw err;
+        await upsert();
+      }
+    },
+
+    async spentToday(tenantId: string): Promise<number> {
+      const sum = await forTenant(db, tenantId).usage.aggregate({ where: { day: usageDay() }, _sum: { costUsd: true } });
+      return Number(sum._sum.costUsd ?? 0);
+    },
+
+    /** Records that the day's budget is spent, once per tenant and day. */
+    async noteBudgetExhausted(tenantId: string, budgetUsd: number, spentUsd: number): Promise<void> {
+      const tdb = forTenant(db, tenantId);
+      const day = usageDay();
+      const already = await tdb.event.findFirst({ where: { type: BUDGET_EXHAUSTED_EVENT, createdAt: { gte: day } }, select: { id: true } });
+      if (already) return;
+      await tdb.event.create({
+        data: { tenantId, type: BUDGET_EXHAUSTED_EVENT, subjectType: 'tenant', subjectId: tenantId, payload: { day: day.toISOString().slice(0, 10), budgetUsd, spentUsd } },
+      });
+    },
+  };
+}
+
+export type UsageLedger = ReturnType<typeof createUsageLedger>;

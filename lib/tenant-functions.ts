@@ -1,0 +1,100 @@
+// Tenants' own functions the assistant may call: validation of what a tenant registers, and the
+// data access the API routes and the tool activity share. The signing secret is stored as
+// AES-256-GCM ciphertext bound to the row (AAD `function:{id}`) and never returned.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { TenantFunction } from '../generated/prisma/client.ts';
+import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
+import type { TenantDb } from './tenant-db.ts';
+
+/** Names the platform's built-in tools use; a tenant function cannot take them. */
+export const BUILTIN_FUNCTION_NAMES = ['request_human', 'search_knowledge'] as const;
+
+const jsonSchemaObject = z
+  .record(z.string(), z.unknown())
+  .refine((s) => s.type === 'object', 'must be a JSON Schema with "type": "object"')
+  .refine((s) => {
+    try {
+      z.fromJSONSchema(s as Parameters<typeof z.fromJSONSchema>[0]);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a JSON Schema the platform can validate arguments with')
+  .refine((s) => JSON.stringify(s).length <= 16_384, 'must be at most 16 KiB as JSON');
+
+/** HTTPS only: a tenant must not make the platform call plain-HTTP (or internal) addresses. */
+const httpsUrl = z.string().url().max(2048).refine((u) => u.startsWith('https://'), 'must be an https:// URL');
+
+export const functionInputSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'letters, digits, "_" and "-", starting with a letter, at most 64')
+      .refine((n) => !(BUILTIN_FUNCTION_NAMES as readonly string[]).includes(n), 'is the name of a built-in tool'),
+    description: z.string().min(1).max(1024),
+    parameters: jsonSchemaObject,
+    endpoint: httpsUrl,
+    /** Signs every call (HMAC-SHA256); write-only. */
+    secret: z.string().min(16).max(256),
+    timeoutMs: z.number().int().min(500).max(30_000).default(10_000),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const functionPatchSchema = functionInputSchema.omit({ name: true }).partial().strict();
+
+export type FunctionInput = z.input<typeof functionInputSchema>;
+
+/** What the API shows of a function (never the secret). */
+export function functionView(f: TenantFunction) {
+  return {
+    id: f.id,
+    name: f.name,
+    description: f.description,
+    parameters: f.parameters as Record<string, unknown>,
+    endpoint: f.endpoint,
+    timeoutMs: f.timeoutMs,
+    enabled: f.enabled,
+    createdAt: f.createdAt.toISOString(),
+    updatedAt: f.updatedAt.toISOString(),
+  };
+}
+
+function encrypted(keyring: Keyring, id: string, secret: string) {
+  const e = encryptSecret(keyring, secret, `function:${id}`);
+  return { secretCiphertext: Buffer.from(e.ciphertext), secretIv: Buffer.from(e.iv), secretAuthTag: Buffer.from(e.authTag), secretKeyId: e.keyId };
+}
+
+/**
+ * Creates a function. `allowHttp` is for tests with a local endpoint only: the API never sets it.
+ */
+export async function createTenantFunction(tdb: TenantDb, keyring: Keyring, input: FunctionInput, options: { allowHttp?: boolean } = {}): Promise<TenantFunction> {
+  const schema = options.allowHttp ? functionInputSchema.extend({ endpoint: z.string().url() }) : functionInputSchema;
+  const f = schema.parse(input);
+  const id = randomUUID();
+  return tdb.tenantFunction.create({
+    data: {
+      id,
+      name: f.name,
+      description: f.description,
+      parameters: f.parameters as object,
+      endpoint: f.endpoint,
+      timeoutMs: f.timeoutMs,
+      enabled: f.enabled,
+      ...encrypted(keyring, id, f.secret),
+    } as never,
+  });
+}
+
+export async function updateTenantFunction(tdb: TenantDb, keyring: Keyring, id: string, patch: z.infer<typeof functionPatchSchema>): Promise<TenantFunction> {
+  const { secret, parameters, ...rest } = patch;
+  return tdb.tenantFunction.update({
+    where: { id },
+    data: { ...rest, ...(parameters && { parameters: parameters as object }), ...(secret && encrypted(keyring, id, secret)) },
+  });
+}
+
+export function functionSecret(keyring: Keyring, f: TenantFunction): string {
+  return decryptSecret(keyring, { ciphertext: f.secretCiphertext, iv: f.secretIv, authTag: f.secretAuthTag, keyId: f.secretKeyId }, `function:${f.id}`);
+}

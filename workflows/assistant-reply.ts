@@ -1,0 +1,123 @@
+// One assistant turn, as the conversation workflow runs it: the model answers, or asks for tools
+// that run as their own activities, until it answers, the tenant's iteration cap is reached, or
+// the turn's time budget is spent. Failures never end in silence:
+//
+//   primary provider ──fails for good──▶ fallback provider ──fails too──▶ the tenant's polite message
+//
+// "For good" is Temporal's verdict: a non-retryable failure (rejected request, open circuit
+// breaker, a retry-after past the deadline), or retries exhausted, or the primary's share of the
+// turn's budget (scheduleToCloseTimeout) spent. Once the primary failed in a turn, the fallback
+// answers the rest of that turn.
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { GeneratedReply, LlmRoute } from '../activities/llm/index.ts';
+import type { Passage } from '../activities/rag.ts';
+import type { InboundKind, ToolCall, ToolStep, Turn } from './types.ts';
+
+const policies = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 3 } });
+const retrieval = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
+const functions = proxyActivities<Activities>({
+  // The function's own timeout (at most 30 s) is enforced inside; this bounds the whole attempt.
+  startToCloseTimeout: '35 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** Time kept for the fallback out of the turn's budget: the primary's retries stop before it. */
+const FALLBACK_RESERVE_MS = 15_000;
+/** Characters of one tool result the model sees (the activity caps results too). */
+const TOOL_RESULT_MAX_CHARS = 8_000;
+
+export interface AssistantTurn {
+  tenantId: string;
+  question: string;
+  passages: Passage[];
+  history: Turn[];
+  summary?: string;
+  attachments: InboundKind[];
+  handoffKeyword: string;
+}
+
+export interface AssistantHooks {
+  /** The model called request_human: the conversation starts a handoff. */
+  requestHuman(reason: string): void;
+}
+
+/** The text to send, or null when the model handed the conversation to a person. */
+export async function assistantReply(turn: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
+  const policy = await policies.loadTurnPolicy(turn.tenantId);
+  const deadline = Date.now() + policy.turnBudgetMs;
+  const passages = [...turn.passages];
+  const steps: ToolStep[] = [];
+  let route: LlmRoute = 'primary';
+
+  for (let iteration = 0; iteration < policy.maxToolIterations; iteration++) {
+    const reply = await modelStep();
+    if (!reply) return policy.unavailableMessage;
+    if (reply.outcome !== 'tool_calls') return reply.text;
+    steps.push({ role: 'assistant', text: reply.text, toolCalls: reply.toolCalls });
+    for (const call of reply.toolCalls) {
+      const result = await runTool(call);
+      if (result === 'handoff') return null;
+      steps.push({ role: 'tool', callId: call.id, name: call.name, content: result.content.slice(0, TOOL_RESULT_MAX_CHARS), isError: result.isError });
+    }
+  }
+  log.warn('tool iteration cap reached', { maxToolIterations: policy.maxToolIterations });
+  return `Sorry, I couldn't finish looking that up. Shall I get a person to help? Reply "${turn.handoffKeyword}" and someone will take over.`;
+
+  /** One model call: the primary route, then (once it failed for good) the fallback; null if both failed. */
+  async function modelStep(): Promise<GeneratedReply | null> {
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining < 1000) return null;
+      const fallbackLeft = route === 'primary' && policy.fallbackDiffers;
+      const budget = fallbackLeft ? Math.max(1000, remaining - Math.min(FALLBACK_RESERVE_MS, remaining / 3)) : remaining;
+      const llm = proxyActivities<Activities>({
+        startToCloseTimeout: '30 seconds',
+        scheduleToCloseTimeout: budget,
+        retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: route === 'primary' ? 5 : 2 },
+      });
+      try {
+        return await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget });
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : err;
+        log.warn('model call failed', { route, failure: cause instanceof ApplicationFailure ? cause.type : String(cause) });
+        if (route === 'fallback' || !policy.fallbackDiffers) return null;
+        route = 'fallback';
+      }
+    }
+  }
+
+  async function runTool(call: ToolCall): Promise<{ content: string; isError: boolean } | 'handoff'> {
+    const args = parseArguments(call.arguments);
+    if (call.name === 'request_human') {
+      hooks.requestHuman(typeof args?.reason === 'string' && args.reason ? args.reason : 'assistant');
+      return 'handoff';
+    }
+    if (call.name === 'search_knowledge') {
+      if (typeof args?.query !== 'string' || !args.query.trim()) return { content: 'invalid arguments: "query" (string) is required', isError: true };
+      const found = await retrieval.retrieveContext({ tenantId: turn.tenantId, question: args.query });
+      if (found.length === 0) return { content: 'No passages matched.', isError: false };
+      // Numbered after the turn's passages, so the model cites them the same way.
+      const lines = found.map((p) => {
+        passages.push(p);
+        return `[${passages.length}] (${p.title}${p.page ? `, p. ${p.page}` : ''})\n${p.content}`;
+      });
+      return { content: lines.join('\n\n'), isError: false };
+    }
+    try {
+      return await functions.callTenantFunction({ tenantId: turn.tenantId, name: call.name, arguments: call.arguments, callId: call.id });
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      return { content: `the function failed: ${cause instanceof Error ? cause.message : String(cause)}`, isError: true };
+    }
+  }
+}
+
+function parseArguments(json: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(json || '{}');
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
