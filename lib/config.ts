@@ -73,8 +73,6 @@ export const configSchema = z.object({
 
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
-  /** Public base URL of the API, used in printed links and OpenAPI servers. */
-  PUBLIC_URL: optionalUrl,
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters'),
   SECRETS_KEYS: secretsKeys,
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
