@@ -361,4 +361,24 @@ describe('documents and retrieval', () => {
     expect(reply!.text).toContain('11 am on Sundays');
     expect(reply!.text).toMatch(/Sources:\n\[1\] Acme store guide/);
   });
+
+  it('keeps answering from the old model when a model switch cannot complete (no vectors dropped)', async () => {
+    const before = await rig.db.chunk.count({ where: { tenantId: rig.tenantId, embeddingModel: 'local-hash-384' } });
+    const patch = async (embeddingModel: string) => {
+      const { version } = (await api('GET', '/api/v1/settings')).json() as { version: number };
+      const res = await app.inject({ method: 'PATCH', url: '/api/v1/settings', headers: { authorization: `Bearer ${key}`, 'if-match': `"${version}"` }, payload: { settings: { rag: { embeddingModel } } } });
+      expect(res.statusCode, res.body).toBe(200);
+    };
+    await patch('text-embedding-3-small');
+    try {
+      // No OPENAI_API_KEY on this worker: the switch fails, non-retryably, and says why.
+      await expect(temporal.client.workflow.getHandle(`embedding-model:${rig.tenantId}`).result()).rejects.toThrow();
+      const tenant = await rig.db.tenant.findUniqueOrThrow({ where: { id: rig.tenantId } });
+      expect(tenant.embeddingModel).toBe('local-hash-384');
+      expect(await rig.db.chunk.count({ where: { tenantId: rig.tenantId, embeddingModel: 'local-hash-384' } })).toBe(before);
+      expect(await rag.retrieveContext({ tenantId: rig.tenantId, question: 'tyre pressure city bike' })).not.toHaveLength(0);
+    } finally {
+      await patch('local-hash-384');
+    }
+  });
 });

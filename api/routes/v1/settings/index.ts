@@ -7,6 +7,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../../../../generated/prisma/client.ts';
 import { mergeSettings, parseTenantSettings, tenantSettingsSchema } from '../../../../lib/tenant-settings.ts';
+import { taskQueueName } from '../../../../lib/temporal.ts';
+import { embeddingModelSwitch, embeddingModelSwitchWorkflowId } from '../../../../workflows/embedding-model-switch.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses } from '../../../schemas/common.ts';
 
@@ -81,6 +83,18 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
           data: { settings: merged as object, settingsVersion: { increment: 1 } },
         });
         request.log.info({ version: updated.settingsVersion }, 'settings updated');
+        if (parsed.data.rag.embeddingModel !== updated.embeddingModel) {
+          // Re-embedding runs in the background; retrieval keeps the old model until it is done.
+          // Not started (Temporal down): the next settings write or a manual start catches up.
+          await app.temporal.workflow
+            .start(embeddingModelSwitch, {
+              workflowId: embeddingModelSwitchWorkflowId(request.tenantId),
+              taskQueue: taskQueueName(app.config, 'ingestion'),
+              args: [{ tenantId: request.tenantId }],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+            })
+            .catch((err: unknown) => request.log.warn({ err }, 'could not start the embedding model switch'));
+        }
         reply.header('etag', `"${updated.settingsVersion}"`);
         return view(updated);
       } catch (err) {
