@@ -8,6 +8,7 @@ COPY prisma prisma
 COPY prisma.config.ts ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
+RUN mkdir -p /var/lib/metachat/documents && chown node:node /var/lib/metachat/documents
 USER node
 EXPOSE 3000
 CMD ["npm", "run", "start:api"]

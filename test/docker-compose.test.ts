@@ -75,6 +75,14 @@ describe('docker-compose.yml', () => {
     expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
   });
 
+  it('shares one document storage volume between the API and the workers', () => {
+    for (const name of ['api', 'worker']) {
+      const dir = services[name]?.environment?.DOCUMENT_STORAGE_DIR;
+      expect(dir).toBeDefined();
+      expect(services[name]?.volumes).toContain(`documents:${dir}`);
+    }
+  });
+
   it('refuses to start without the required secrets', () => {
     expect(() => substitute(String(services.api?.environment?.ADMIN_API_KEY), {})).toThrow(/ADMIN_API_KEY is required/);
   });
