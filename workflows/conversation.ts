@@ -202,6 +202,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
   /** Waits until no new message has arrived for the quiet window (bounded), to answer a burst once. */
   async function quietWindow(quietMs: number): Promise<void> {
+    if (quietMs <= 0) return; // even a 1 ms timer costs a server round trip (~1 s on the dev server)
     const started = Date.now();
     for (;;) {
       const seq = state.inboundSeq;
