@@ -1,9 +1,21 @@
-// `npm run bench`: every benchmark of the project, in one run on this machine. Results are
-// printed and appended to bench/RESULTS.md; what each measures is in bench/README.md.
+// `npm run bench`: every benchmark of the project, in one run on this machine (about 11 minutes).
+// Results are printed and appended to bench/RESULTS.md; what each measures is in bench/README.md.
+// `npm run bench -- conversations` or `-- rag` runs one of them.
 import { runConversationsBench } from './conversations.ts';
+import { runRagBench } from './rag.ts';
+
+const benches = { conversations: runConversationsBench, rag: runRagBench };
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in benches));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(benches).join(', ')}\n`);
+  process.exit(2);
+}
 
 try {
-  await runConversationsBench();
+  for (const [name, run] of Object.entries(benches)) {
+    if (wanted.length === 0 || wanted.includes(name)) await run();
+  }
   process.exit(0);
 } catch (err) {
   process.stderr.write(`benchmark failed: ${(err as Error).stack ?? String(err)}\n`);
