@@ -99,8 +99,9 @@ export async function assistantReply(turn: AssistantTurn, hooks: AssistantHooks)
       if (found.length === 0) return { content: 'No passages matched.', isError: false };
       // Numbered after the turn's passages, so the model cites them the same way.
       const lines = found.map((p) => {
-        passages.push(p);
-        return `[${passages.length}] (${p.title}${p.page ? `, p. ${p.page}` : ''})\n${p.content}`;
+        let n = passages.findIndex((q) => q.chunkId === p.chunkId) + 1;
+        if (n === 0) n = passages.push(p);
+        return `[${n}] (${p.title}${p.page ? `, p. ${p.page}` : ''})\n${p.content}`;
       });
       return { content: lines.join('\n\n'), isError: false };
     }

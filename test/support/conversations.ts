@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import { llmEndpoints } from '../../activities/llm/index.ts';
+import type { BreakerOptions } from '../../activities/llm/breaker.ts';
 import { createChannel } from '../../lib/channels.ts';
 import type { Config } from '../../lib/config.ts';
 import { createDb, type Db } from '../../lib/db.ts';
@@ -54,6 +56,14 @@ export async function createConversationRig(
     tuning?: Partial<WorkerTuning>;
     /** The time-skipping test server cannot register custom search attributes. */
     searchAttributes?: boolean;
+    /** Model providers (e.g. the fake OpenAI/Anthropic servers): into the config, as the worker reads them. */
+    llm?: {
+      openai?: { baseURL: string; apiKey: string };
+      anthropic?: { baseURL: string; apiKey: string };
+      breaker?: BreakerOptions;
+      /** Lets tenant functions live on a local http:// test server. */
+      allowInsecureFunctionEndpoints?: boolean;
+    };
   } = {},
 ): Promise<ConversationRig> {
   const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN] });
@@ -62,6 +72,8 @@ export async function createConversationRig(
     DATABASE_URL: await createMigratedDatabase('conversation'),
     META_GRAPH_API_URL: graph.url,
     TEMPORAL_TASK_QUEUE_PREFIX: prefix,
+    ...(options.llm?.openai && { OPENAI_BASE_URL: options.llm.openai.baseURL, OPENAI_API_KEY: options.llm.openai.apiKey }),
+    ...(options.llm?.anthropic && { ANTHROPIC_BASE_URL: options.llm.anthropic.baseURL, ANTHROPIC_API_KEY: options.llm.anthropic.apiKey }),
   });
   const db = createDb(config, 'conversation-test');
   const { tenant } = await createTenant(db, {
@@ -106,7 +118,10 @@ export async function createConversationRig(
         namespace: 'default',
         taskQueues: ['conversations'],
         tuning: { ...config, ...options.tuning },
-        deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: graph.url },
+        deps: {
+          db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: graph.url,
+          llm: { ...llmEndpoints(config), breaker: options.llm?.breaker, allowInsecureFunctionEndpoints: options.llm?.allowInsecureFunctionEndpoints },
+        },
         queueName: (queue) => taskQueueName(config, queue),
       });
       running = Promise.all(workers.map((w) => w.run()));
