@@ -7,6 +7,9 @@ import type { TenantFunction } from '../generated/prisma/client.ts';
 import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
 import type { TenantDb } from './tenant-db.ts';
 
+/** Functions per tenant: each one is described to the model on every call. */
+export const MAX_FUNCTIONS_PER_TENANT = 50;
+
 /** Names the platform's built-in tools use; a tenant function cannot take them. */
 export const BUILTIN_FUNCTION_NAMES = ['request_human', 'search_knowledge'] as const;
 

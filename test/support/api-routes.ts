@@ -8,6 +8,7 @@ import { createChannel } from '../../lib/channels.ts';
 import type { Keyring } from '../../lib/crypto.ts';
 import { forTenant, tenantData } from '../../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../../lib/tenants.ts';
+import { createTenantFunction } from '../../lib/tenant-functions.ts';
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -18,6 +19,7 @@ export interface Ids {
   apiKeyId: string;
   externalUserId: string;
   documentId: string;
+  functionId: string;
 }
 
 export interface RouteCase {
@@ -68,6 +70,12 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/usage/', who: 'tenant', url: () => '/api/v1/usage?from=2025-01-01&to=2025-02-01' },
   { method: 'GET', pattern: '/api/v1/analytics/', who: 'tenant', url: () => '/api/v1/analytics?from=2025-01-01&to=2025-02-01' },
 
+  { method: 'GET', pattern: '/api/v1/functions/', who: 'tenant', url: () => '/api/v1/functions' },
+  { method: 'POST', pattern: '/api/v1/functions/', who: 'tenant', url: () => '/api/v1/functions', body: () => ({ name: `fn_${Math.random().toString(36).slice(2, 10)}`, description: 'Order status', parameters: { type: 'object', properties: { orderId: { type: 'string' } } }, endpoint: 'https://example.com/fn', secret: 'a-signing-secret-of-some-length' }) },
+  { method: 'GET', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
+  { method: 'PATCH', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}`, body: () => ({ description: 'Order status, again' }) },
+  { method: 'DELETE', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
+
   { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
   { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
 ];
@@ -114,10 +122,15 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   const document = await tdb.document.create({
     data: tenantData<Prisma.DocumentUncheckedCreateInput>({ documentKey: `doc-${suffix}`, title: `${label} handbook`, mimeType: 'text/plain', contentHash: `h${suffix}`, sizeBytes: 10, status: 'failed', error: 'seeded' }),
   });
+  const functionSecret = `fnsecret${label}${suffix}`;
+  const fn = await createTenantFunction(tdb, keyring, {
+    name: `order_status_${n}`, description: `${label} order status`, parameters: { type: 'object', properties: { orderId: { type: 'string' } } },
+    endpoint: 'https://example.com/order-status', secret: functionSecret,
+  });
   return {
-    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id },
+    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id },
     key: apiKey.key,
     agentKey: agent.key,
-    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets)],
+    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret],
   };
 }

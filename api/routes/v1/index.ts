@@ -15,6 +15,7 @@ import channelRoutes from './channels/index.ts';
 import conversationRoutes from './conversations/index.ts';
 import documentRoutes from './documents/index.ts';
 import endUserRoutes from './end-users/index.ts';
+import functionRoutes from './functions/index.ts';
 import handoffRoutes from './handoff/index.ts';
 import settingsRoutes from './settings/index.ts';
 import tenantRoutes from './tenants/index.ts';
@@ -60,6 +61,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(usageRoutes, { prefix: '/usage' });
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });
     await tenant.register(endUserRoutes, { prefix: '/end-users' });
+    await tenant.register(functionRoutes, { prefix: '/functions' });
   });
 };
 

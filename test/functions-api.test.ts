@@ -1,0 +1,68 @@
+// /api/v1/functions: a tenant registers the functions its assistant may call. What is refused
+// (plain http, built-in names, schemas that cannot validate arguments, duplicates), and the
+// signing secret never coming back out.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, startTestApi, type TestApi } from './support/api.ts';
+
+describe('tenant functions API', () => {
+  let api: TestApi;
+  let key: string;
+  const SECRET = 'whsec-order-status-0123456789';
+  const valid = {
+    name: 'order_status',
+    description: 'Status of an order',
+    parameters: { type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] },
+    endpoint: 'https://shop.example.com/functions/order-status',
+    secret: SECRET,
+  };
+
+  beforeAll(async () => {
+    api = await startTestApi('functions');
+    const res = await api.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(api.adminKey), payload: { name: 'Fn', slug: 'fn' } });
+    key = res.json().apiKey.key;
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
+    api.app.inject({ method, url, headers: bearer(key), ...(payload === undefined ? {} : { payload: payload as object }) });
+
+  it('registers, lists, updates and deletes a function; the secret is never returned', async () => {
+    const created = await call('POST', '/api/v1/functions', valid);
+    expect(created.statusCode).toBe(201);
+    const body = created.json();
+    expect(body).toMatchObject({ name: 'order_status', timeoutMs: 10_000, enabled: true, endpoint: valid.endpoint });
+    expect(created.body).not.toContain(SECRET);
+
+    expect((await call('POST', '/api/v1/functions', valid)).statusCode).toBe(409);
+    const list = await call('GET', '/api/v1/functions');
+    expect(list.json().items.map((f: { name: string }) => f.name)).toEqual(['order_status']);
+    expect(list.body).not.toContain(SECRET);
+
+    const patched = await call('PATCH', `/api/v1/functions/${body.id}`, { timeoutMs: 2000, enabled: false, secret: 'another-secret-0123456789' });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ timeoutMs: 2000, enabled: false });
+    expect(patched.body).not.toContain('another-secret');
+
+    expect((await call('DELETE', `/api/v1/functions/${body.id}`)).statusCode).toBe(204);
+    expect((await call('GET', `/api/v1/functions/${body.id}`)).statusCode).toBe(404);
+    expect(api.logs.join('\n')).not.toContain(SECRET);
+  });
+
+  it('refuses plain http, built-in names, unusable schemas, short secrets and unknown fields', async () => {
+    const refused = [
+      { ...valid, name: 'a', endpoint: 'http://shop.example.com/fn' },
+      { ...valid, name: 'request_human' },
+      { ...valid, name: 'b', parameters: { type: 'string' } },
+      { ...valid, name: 'c', secret: 'short' },
+      { ...valid, name: '1bad' },
+      { ...valid, name: 'd', timeoutMs: 120_000 },
+      { ...valid, name: 'e', extra: true },
+    ];
+    for (const payload of refused) {
+      const res = await call('POST', '/api/v1/functions', payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+  });
+});
