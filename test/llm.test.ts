@@ -200,6 +200,28 @@ describe('LLM providers', () => {
     expect((await ask('fourth')).text).toBe('OpenAI answering.');
   });
 
+  it('keeps the last turns verbatim and folds older ones into a rolling summary', async () => {
+    await useLlm({ provider: 'openai', historyTurns: 2 });
+    const calls: LlmCall[] = [];
+    openai.respond((call) => {
+      calls.push(call);
+      if (call.system.startsWith('You maintain the running summary')) return { text: 'Customer Ana asked about order A-7.' };
+      return { text: `answer ${calls.length}` };
+    });
+    const u = user();
+    const questions = ["Hi, I'm Ana", 'My order is A-7', 'Where is it?', 'And when will it arrive?'];
+    for (const [i, q] of questions.entries()) {
+      await rig.deliver('whatsapp', u, [text(q)]);
+      await eventually(() => rig.graph.delivered.filter((d) => d.to === u).length === i + 1, 20_000, `reply ${i + 1}`);
+    }
+    const summaryCall = calls.find((c) => c.system.startsWith('You maintain the running summary'))!;
+    expect(summaryCall.messages[0]!.text).toContain("Customer: Hi, I'm Ana");
+    expect(summaryCall.messages[0]!.text).toContain('Customer: Where is it?');
+    const last = calls.at(-1)!;
+    expect(last.system).toContain('Summary of the earlier conversation:\nCustomer Ana asked about order A-7.');
+    expect(last.messages.map((m) => m.text)).toEqual([expect.stringMatching(/^answer /), 'And when will it arrive?']);
+  });
+
   describe('tool calls', () => {
     const toolResults = (call: LlmCall) => call.toolResults.map((r) => r.content);
 

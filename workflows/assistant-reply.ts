@@ -8,6 +8,9 @@
 // breaker, a retry-after past the deadline), or retries exhausted, or the primary's share of the
 // turn's budget (scheduleToCloseTimeout) spent. Once the primary failed in a turn, the fallback
 // answers the rest of that turn.
+//
+// Memory: the last `historyTurns` turns (tenant setting) go to the model verbatim; older ones are
+// folded into a rolling summary carried in the conversation's state (refreshSummary below).
 import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { GeneratedReply, LlmRoute } from '../activities/llm/index.ts';
@@ -15,6 +18,7 @@ import type { Passage } from '../activities/rag.ts';
 import type { InboundKind, ToolCall, ToolStep, Turn } from './types.ts';
 
 const policies = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 3 } });
+const summaries = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { initialInterval: '1 second', maximumAttempts: 2 } });
 const retrieval = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
 const functions = proxyActivities<Activities>({
   // The function's own timeout (at most 30 s) is enforced inside; this bounds the whole attempt.
@@ -31,21 +35,30 @@ export interface AssistantTurn {
   tenantId: string;
   question: string;
   passages: Passage[];
-  history: Turn[];
-  summary?: string;
   attachments: InboundKind[];
   handoffKeyword: string;
 }
 
+/** The conversation's memory (the Conversation state class): verbatim turns and a rolling summary. */
+export interface ConversationMemory {
+  readonly turns: Turn[];
+  readonly summary: string | null;
+  turnsToSummarize(keep: number): Turn[];
+  summarized(summary: string, count: number): void;
+}
+
 export interface AssistantHooks {
+  memory: ConversationMemory;
   /** The model called request_human: the conversation starts a handoff. */
   requestHuman(reason: string): void;
 }
 
 /** The text to send, or null when the model handed the conversation to a person. */
-export async function assistantReply(turn: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
-  const policy = await policies.loadTurnPolicy(turn.tenantId);
+export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
+  const policy = await policies.loadTurnPolicy(input.tenantId);
   const deadline = Date.now() + policy.turnBudgetMs;
+  await refreshSummary(input.tenantId, hooks.memory, policy.historyTurns);
+  const turn = { ...input, history: hooks.memory.turns, ...(hooks.memory.summary !== null && { summary: hooks.memory.summary }) };
   const passages = [...turn.passages];
   const steps: ToolStep[] = [];
   let route: LlmRoute = 'primary';
@@ -111,6 +124,22 @@ export async function assistantReply(turn: AssistantTurn, hooks: AssistantHooks)
       const cause = err instanceof ActivityFailure ? err.cause : err;
       return { content: `the function failed: ${cause instanceof Error ? cause.message : String(cause)}`, isError: true };
     }
+  }
+}
+
+/**
+ * Keeps the last `keep` turns verbatim and folds older ones into the rolling summary once a
+ * batch of them is due. The summary's activity never fails a turn: if it cannot run at all,
+ * the turns stay verbatim (bounded) and the next answer tries again.
+ */
+async function refreshSummary(tenantId: string, memory: ConversationMemory, keep: number): Promise<void> {
+  const fold = memory.turnsToSummarize(keep);
+  if (fold.length === 0) return;
+  try {
+    const summary = await summaries.summarizeTurns({ tenantId, turns: fold, ...(memory.summary !== null && { summary: memory.summary }) });
+    memory.summarized(summary, fold.length);
+  } catch (err) {
+    log.warn('conversation summary not refreshed', { error: String(err) });
   }
 }
 

@@ -14,6 +14,8 @@ import type {
 export const DEDUPE_WINDOW = 500;
 /** Turns kept verbatim for the assistant's context. */
 export const MAX_TURNS = 20;
+/** Turns folded into the rolling summary at once (fewer model calls than one per turn). */
+export const SUMMARY_BATCH = 4;
 /** Meta's customer-service window: free-form messages only within 24 h of the user's last one. */
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const MINUTE = 60_000;
@@ -48,6 +50,10 @@ export class Conversation {
   inboundSeq = 0;
   handoffRequest: string | null = null;
   closeRequest: string | null = null;
+  /** Rolling summary of the turns older than the verbatim ones (workflows/assistant-reply.ts). */
+  summary: string | null = null;
+  /** Turns pushed out of `turns` that are not in the summary yet (folded in at the next answer). */
+  unsummarized: Turn[] = [];
   private recentIds: string[] = [];
   private recentIdSet = new Set<string>();
   private inboundTimes: number[] = [];
@@ -63,6 +69,8 @@ export class Conversation {
     c.lastAgentActivityAt = carried.lastAgentActivityAt;
     c.inboundTimes = carried.inboundTimes;
     c.repliesSent = carried.repliesSent;
+    c.summary = carried.summary ?? null;
+    c.unsummarized = carried.unsummarized ?? [];
     for (const id of carried.recentMessageIds) c.remember(id);
     return c;
   }
@@ -80,6 +88,8 @@ export class Conversation {
       lastAgentActivityAt: this.lastAgentActivityAt,
       inboundTimes: this.inboundTimes,
       repliesSent: this.repliesSent,
+      ...(this.summary !== null && { summary: this.summary }),
+      ...(this.unsummarized.length > 0 && { unsummarized: this.unsummarized }),
     };
   }
 
@@ -148,7 +158,24 @@ export class Conversation {
 
   addTurn(turn: Turn): void {
     this.turns.push(turn);
-    if (this.turns.length > MAX_TURNS) this.turns.splice(0, this.turns.length - MAX_TURNS);
+    if (this.turns.length > MAX_TURNS) this.unsummarized.push(...this.turns.splice(0, this.turns.length - MAX_TURNS));
+    if (this.unsummarized.length > MAX_TURNS) this.unsummarized.splice(0, this.unsummarized.length - MAX_TURNS);
+  }
+
+  // ---- Memory: the last `keep` turns verbatim, older ones in a rolling summary ----
+
+  /** The turns to fold into the summary so that `keep` stay verbatim; none until `batch` are due. */
+  turnsToSummarize(keep: number, batch = SUMMARY_BATCH): Turn[] {
+    const older = [...this.unsummarized, ...this.turns.slice(0, Math.max(0, this.turns.length - keep))];
+    return older.length >= batch ? older : [];
+  }
+
+  /** The summary now covers the first `count` turns of what turnsToSummarize returned. */
+  summarized(summary: string, count: number): void {
+    const fromEvicted = Math.min(count, this.unsummarized.length);
+    this.unsummarized.splice(0, fromEvicted);
+    this.turns.splice(0, count - fromEvicted);
+    this.summary = summary;
   }
 
   // ---- Handoff ----

@@ -242,8 +242,8 @@ export async function conversation(input: ConversationInput): Promise<void> {
     if (patched('assistant-reply-v2')) {
       // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
       text = await assistantReply(
-        { tenantId, question, passages, history: state.turns, attachments, handoffKeyword },
-        { requestHuman: (reason) => void (state.handoffRequest ??= reason) },
+        { tenantId, question, passages, attachments, handoffKeyword },
+        { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
       );
     } else {
       text = (await thinking.generateReply({ tenantId, question, passages, history: state.turns, attachments, handoffKeyword })).text;

@@ -24,10 +24,11 @@ import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
-import type { ToolCall, ToolStep } from '../../workflows/types.ts';
+import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
+import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
 import { createOpenAiProvider } from './openai.ts';
 import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput } from './prompt.ts';
@@ -176,6 +177,35 @@ export function createLlmActivities(deps: LlmDependencies) {
         historyTurns: llm.historyTurns,
         fallbackDiffers: llm.fallbackProvider !== llm.provider || llm.fallbackModel !== llm.model,
       };
+    },
+
+    /** The rolling summary with `turns` folded in (by the tenant's model, else extractively); never fails. */
+    async summarizeTurns(input: { tenantId: string; summary?: string; turns: Turn[] }): Promise<string> {
+      const settings = await settingsOf(input.tenantId);
+      const name = settings.llm.provider;
+      const fallback = () => extractiveSummary(input.summary, input.turns);
+      if (name === 'local' || !endpoint(name).apiKey || !breakers.allow(breakerKey(name))) return fallback();
+      const budget = settings.llm.dailyBudgetUsd;
+      if (budget !== undefined && (await usage.spentToday(input.tenantId)) >= budget) return fallback();
+      const model = settings.llm.model ?? DEFAULT_MODELS[name];
+      try {
+        const result = await call(name, {
+          model,
+          system: SUMMARY_SYSTEM_PROMPT,
+          messages: [{ role: 'user', text: `Current summary:\n${input.summary ?? '(none)'}\n\nNext messages:\n${transcript(input.turns)}` }],
+          tools: [],
+          temperature: 0,
+          maxTokens: 400,
+          timeoutMs: 15_000,
+          signal: Context.current().cancellationSignal,
+        });
+        await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens);
+        return result.text.trim().slice(0, SUMMARY_MAX_CHARS * 2) || fallback();
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        log.warn('summary by the model failed: kept extractively', { provider: name, error: err.message });
+        return fallback();
+      }
     },
 
     async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
