@@ -26,8 +26,29 @@ const jsonSchemaObject = z
   }, 'is not a JSON Schema the platform can validate arguments with')
   .refine((s) => JSON.stringify(s).length <= 16_384, 'must be at most 16 KiB as JSON');
 
-/** HTTPS only: a tenant must not make the platform call plain-HTTP (or internal) addresses. */
-const httpsUrl = z.string().url().max(2048).refine((u) => u.startsWith('https://'), 'must be an https:// URL');
+/**
+ * Hosts that name the platform's own network: loopback, private and link-local ranges (cloud
+ * metadata lives at 169.254.169.254), and internal-only names. This catches addresses written
+ * in the URL; a public name that resolves to a private address is not caught here (see the
+ * follow-up in activities/llm/functions.ts).
+ */
+export function isInternalHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal') || h.endsWith('.local')) return true;
+  if (h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:')) return true;
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)?.slice(1).map(Number);
+  if (!v4) return false;
+  const [a, b] = v4 as [number, number];
+  return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+}
+
+/** HTTPS only, and not an internal address: a tenant must not make the platform call into its own network. */
+const httpsUrl = z
+  .string()
+  .url()
+  .max(2048)
+  .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
+  .refine((u) => !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address');
 
 export const functionInputSchema = z
   .object({

@@ -59,6 +59,10 @@ describe('tenant functions API', () => {
       { ...valid, name: '1bad' },
       { ...valid, name: 'd', timeoutMs: 120_000 },
       { ...valid, name: 'e', extra: true },
+      { ...valid, name: 'f', endpoint: 'https://169.254.169.254/latest/meta-data' },
+      { ...valid, name: 'g', endpoint: 'https://localhost:8443/fn' },
+      { ...valid, name: 'h', endpoint: 'https://10.1.2.3/fn' },
+      { ...valid, name: 'i', endpoint: 'https://[::1]/fn' },
     ];
     for (const payload of refused) {
       const res = await call('POST', '/api/v1/functions', payload);

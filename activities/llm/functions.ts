@@ -8,6 +8,10 @@
 // `callId` is stable across Temporal's retries of the call: endpoints use it as idempotency key.
 // Results are capped in size. 429/5xx/timeouts/no connection are retried by Temporal (a
 // retry-after becomes nextRetryDelay); any other answer goes back to the model as the result.
+//
+// Follow-up: endpoints are checked when registered (https, no internal address written in the
+// URL), but a public name resolving to a private address is not refused at call time yet; that
+// needs a fetch dispatcher whose DNS lookup refuses private ranges (undici `connect.lookup`).
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
