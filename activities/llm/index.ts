@@ -254,7 +254,10 @@ export function createLlmActivities(deps: LlmDependencies) {
       } catch (err) {
         throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;
       }
-      await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens);
+      // A failed write must not fail the attempt: the retry would pay for the answer twice.
+      await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens).catch((err: unknown) => {
+        log.error('usage not recorded', { provider: name, model, promptTokens: result.promptTokens, completionTokens: result.completionTokens, error: String(err) });
+      });
       if (result.toolCalls.length > 0 && tools.length > 0) {
         return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model };
       }
