@@ -60,9 +60,8 @@ export const tenantSettingsSchema = z
         /**
          * Answers when the provider fails for good (rejected, retries or the turn's time budget
          * spent, or its circuit breaker open). `local` (the offline provider) never fails.
-         * Provider base URLs and keys come from the platform's configuration; per-tenant keys
-         * (and with them per-tenant base URLs, so the platform key never goes to a tenant-chosen
-         * host) are a follow-up.
+         * Provider keys and base URLs come from the platform's configuration, or from the
+         * tenant's own (encrypted, /api/v1/llm-credentials) — never from these settings.
          */
         fallbackProvider: z.enum(['local', 'openai', 'anthropic']).default('local'),
         fallbackModel: z.string().min(1).max(128).optional(),

@@ -1,10 +1,11 @@
-// /api/v1/functions: a tenant registers the functions its assistant may call. What is refused
+// /api/v1/functions: a tenant registers the functions its assistant may call; /api/v1/llm-credentials:
+// its own model provider keys. What is refused
 // (plain http, built-in names, schemas that cannot validate arguments, duplicates), and the
 // signing secret never coming back out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 
-describe('tenant functions API', () => {
+describe('tenant functions and provider keys API', () => {
   let api: TestApi;
   let key: string;
   const SECRET = 'whsec-order-status-0123456789';
@@ -25,7 +26,7 @@ describe('tenant functions API', () => {
     await api?.close();
   });
 
-  const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
     api.app.inject({ method, url, headers: bearer(key), ...(payload === undefined ? {} : { payload: payload as object }) });
 
   it('registers, lists, updates and deletes a function; the secret is never returned', async () => {
@@ -48,6 +49,23 @@ describe('tenant functions API', () => {
     expect((await call('DELETE', `/api/v1/functions/${body.id}`)).statusCode).toBe(204);
     expect((await call('GET', `/api/v1/functions/${body.id}`)).statusCode).toBe(404);
     expect(api.logs.join('\n')).not.toContain(SECRET);
+  });
+
+  it("stores a tenant's own provider key encrypted and shows only its last 4 characters", async () => {
+    const KEY = 'sk-tenant-secret-key-9876';
+    const set = await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'https://llm.example.com/v1' });
+    expect(set.statusCode).toBe(200);
+    expect(set.json()).toMatchObject({ provider: 'openai', baseUrl: 'https://llm.example.com/v1', apiKey: '••••9876' });
+    const list = await call('GET', '/api/v1/llm-credentials');
+    expect(list.json().items).toHaveLength(1);
+    expect(list.body + set.body + api.logs.join('\n')).not.toContain(KEY);
+    const row = await api.db.tenantLlmCredential.findFirstOrThrow({ where: { provider: 'openai' } });
+    expect(Buffer.from(row.ciphertext).toString('utf8')).not.toContain(KEY);
+    expect((await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'http://llm.example.com' })).statusCode).toBe(400);
+    expect((await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'https://169.254.169.254' })).statusCode).toBe(400);
+    expect((await call('PUT', '/api/v1/llm-credentials/mistral', { apiKey: KEY })).statusCode).toBe(400);
+    expect((await call('DELETE', '/api/v1/llm-credentials/openai')).statusCode).toBe(204);
+    expect((await call('DELETE', '/api/v1/llm-credentials/openai')).statusCode).toBe(404);
   });
 
   it('refuses plain http, built-in names, unusable schemas, short secrets and unknown fields', async () => {

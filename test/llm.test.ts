@@ -11,6 +11,7 @@ import { vectorsFor, writeChunkBatch } from '../activities/ingest/index.ts';
 import { usageDay } from '../activities/llm/usage.ts';
 import { DEFAULT_EMBEDDING_MODEL } from '../lib/embedding-models.ts';
 import { forTenant } from '../lib/tenant-db.ts';
+import { setLlmCredential } from '../lib/llm-credentials.ts';
 import { createTenantFunction } from '../lib/tenant-functions.ts';
 import { DEFAULT_TENANT_SETTINGS, type TenantSettingsInput } from '../lib/tenant-settings.ts';
 import { HANDOFF_NOTICE, stateQuery } from '../workflows/conversation.ts';
@@ -282,5 +283,19 @@ describe('LLM providers', () => {
       const handle = temporal.client.workflow.getHandle(rig.workflowId('whatsapp', reply.user));
       expect((await handle.query(stateQuery)).handoff).toBe('requested');
     });
+  });
+
+  it("uses the tenant's own key and base URL instead of the platform's", async () => {
+    const own = await startFakeOpenAi({ apiKey: 'sk-tenant-own-key' });
+    try {
+      await setLlmCredential(forTenant(rig.db, rig.tenantId), rig.config.SECRETS_KEYS, rig.tenantId, 'openai', { apiKey: 'sk-tenant-own-key', baseUrl: own.url }, { allowHttp: true });
+      await useLlm({ provider: 'openai' });
+      own.respond(() => ({ text: 'From the tenant endpoint.' }));
+      expect((await ask('How many days do I have for returns?')).text).toBe('From the tenant endpoint.');
+      expect(own.requests[0]!.headers.authorization).toBe('Bearer sk-tenant-own-key');
+      expect(openai.requests).toHaveLength(0);
+    } finally {
+      await own.close();
+    }
   });
 });

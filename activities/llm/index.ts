@@ -18,10 +18,12 @@
 //   the fallback instead of waiting through retries.
 // - Paid calls are metered in `usage`; once the tenant's daily budget is spent, no call is made
 //   and the reply is the tenant's budget message (an event records it, once a day).
+import { createHash } from 'node:crypto';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
+import { llmCredentialKey } from '../../lib/llm-credentials.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
 import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
@@ -108,29 +110,54 @@ export const BUILTIN_TOOLS: ToolSpec[] = [
   },
 ];
 
+/** SDK clients kept per worker (oldest dropped first). */
+const MAX_CACHED = 1000;
+
+type Resolved = { configured: true; client: ChatProvider; breakerKey: string } | { configured: false; breakerKey: string };
+
 /** Per call, at most; the activity's start-to-close timeout and the turn's deadline can cut it shorter. */
 const CALL_TIMEOUT_MS = 25_000;
 
 export function createLlmActivities(deps: LlmDependencies) {
   const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
   const usage = createUsageLedger(deps.db);
-  const clients = new Map<ProviderName, ChatProvider>();
+  const clients = new Map<string, ChatProvider>();
   const functions = createFunctionActivities(deps);
 
-  function endpoint(name: ProviderName): ProviderEndpoint {
-    return (name === 'openai' ? deps.openai : deps.anthropic) ?? {};
-  }
-  function client(name: ProviderName): ChatProvider {
-    let c = clients.get(name);
-    if (!c) {
-      const { apiKey, baseURL } = endpoint(name);
-      if (!apiKey) throw ApplicationFailure.nonRetryable(`${name} has no API key configured (${name.toUpperCase()}_API_KEY)`, LLM_NOT_CONFIGURED);
-      c = name === 'openai' ? createOpenAiProvider({ apiKey, baseURL }) : createAnthropicProvider({ apiKey, baseURL });
-      clients.set(name, c);
+  /**
+   * The tenant's own key and base URL for the provider, else the platform's. A tenant base URL
+   * only ever gets the tenant's key; a tenant key without a base URL goes to the platform's base
+   * URL (or the vendor's). Read on every call like the settings: one indexed row, next to a model
+   * call that takes hundreds of milliseconds, and a change applies at the next turn.
+   */
+  async function resolve(tenantId: string, name: ProviderName): Promise<Resolved> {
+    const platform = (name === 'openai' ? deps.openai : deps.anthropic) ?? {};
+    const row = await forTenant(deps.db, tenantId).tenantLlmCredential.findFirst({ where: { provider: name } });
+    let own: ProviderEndpoint | null = null;
+    if (row) {
+      try {
+        own = { apiKey: llmCredentialKey(deps.keyring, row), baseURL: row.baseUrl ?? platform.baseURL };
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`the tenant's ${name} key does not decrypt: ${err instanceof Error ? err.message : String(err)}`, LLM_NOT_CONFIGURED);
+      }
     }
-    return c;
+    const { apiKey, baseURL } = own ?? platform;
+    if (!apiKey) return { configured: false, breakerKey: name };
+    // A tenant's own key has its own limits and its own endpoint's health: its own breaker.
+    const breakerKey = `${name}:${baseURL ?? 'default'}${own ? `:tenant:${tenantId}` : ''}`;
+    const clientKey = `${breakerKey}:${createHash('sha256').update(apiKey).digest('hex').slice(0, 16)}`;
+    let client = clients.get(clientKey);
+    if (!client) {
+      client = name === 'openai' ? createOpenAiProvider({ apiKey, baseURL }) : createAnthropicProvider({ apiKey, baseURL });
+      if (clients.size >= MAX_CACHED) clients.delete(clients.keys().next().value!);
+      clients.set(clientKey, client);
+    }
+    return { configured: true, client, breakerKey };
   }
-  const breakerKey = (name: ProviderName) => `${name}:${endpoint(name).baseURL ?? 'default'}`;
+
+  function configured(name: ProviderName, r: Resolved): asserts r is Resolved & { configured: true } {
+    if (!r.configured) throw ApplicationFailure.nonRetryable(`${name} has no API key (${name.toUpperCase()}_API_KEY, or the tenant's own)`, LLM_NOT_CONFIGURED);
+  }
 
   async function settingsOf(tenantId: string): Promise<TenantSettings> {
     const tenant = await forTenant(deps.db, tenantId).tenant.findFirst({ select: { settings: true } });
@@ -139,10 +166,10 @@ export function createLlmActivities(deps: LlmDependencies) {
   }
 
   /** One provider call with the breaker's bookkeeping; a failure comes back as a Temporal failure. */
-  async function call(name: ProviderName, request: Parameters<ChatProvider['complete']>[0]): Promise<ChatResult> {
-    const key = breakerKey(name);
+  async function call(r: Resolved & { configured: true }, request: Parameters<ChatProvider['complete']>[0]): Promise<ChatResult> {
+    const key = r.breakerKey;
     try {
-      const result = await client(name).complete(request);
+      const result = await r.client.complete(request);
       breakers.success(key);
       return result;
     } catch (err) {
@@ -184,12 +211,14 @@ export function createLlmActivities(deps: LlmDependencies) {
       const settings = await settingsOf(input.tenantId);
       const name = settings.llm.provider;
       const fallback = () => extractiveSummary(input.summary, input.turns);
-      if (name === 'local' || !endpoint(name).apiKey || !breakers.allow(breakerKey(name))) return fallback();
+      if (name === 'local') return fallback();
+      const resolved = await resolve(input.tenantId, name);
+      if (!resolved.configured || !breakers.allow(resolved.breakerKey)) return fallback();
       const budget = settings.llm.dailyBudgetUsd;
       if (budget !== undefined && (await usage.spentToday(input.tenantId)) >= budget) return fallback();
       const model = settings.llm.model ?? DEFAULT_MODELS[name];
       try {
-        const result = await call(name, {
+        const result = await call(resolved, {
           model,
           system: SUMMARY_SYSTEM_PROMPT,
           messages: [{ role: 'user', text: `Current summary:\n${input.summary ?? '(none)'}\n\nNext messages:\n${transcript(input.turns)}` }],
@@ -224,7 +253,9 @@ export function createLlmActivities(deps: LlmDependencies) {
           return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model };
         }
       }
-      if (route === 'primary' && !breakers.allow(breakerKey(name))) {
+      const resolved = await resolve(input.tenantId, name);
+      configured(name, resolved);
+      if (route === 'primary' && !breakers.allow(resolved.breakerKey)) {
         throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
       }
 
@@ -245,11 +276,11 @@ export function createLlmActivities(deps: LlmDependencies) {
       let result: ChatResult;
       try {
         try {
-          result = await call(name, request(prompt));
+          result = await call(resolved, request(prompt));
         } catch (err) {
           if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
           log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
-          result = await call(name, request(trimmed(prompt)));
+          result = await call(resolved, request(trimmed(prompt)));
         }
       } catch (err) {
         throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;

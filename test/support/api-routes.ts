@@ -9,8 +9,9 @@ import type { Keyring } from '../../lib/crypto.ts';
 import { forTenant, tenantData } from '../../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../../lib/tenants.ts';
 import { createTenantFunction } from '../../lib/tenant-functions.ts';
+import { setLlmCredential } from '../../lib/llm-credentials.ts';
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface Ids {
   tenantId: string;
@@ -76,6 +77,10 @@ export const ROUTES: RouteCase[] = [
   { method: 'PATCH', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}`, body: () => ({ description: 'Order status, again' }) },
   { method: 'DELETE', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
 
+  { method: 'GET', pattern: '/api/v1/llm-credentials/', who: 'tenant', url: () => '/api/v1/llm-credentials' },
+  { method: 'PUT', pattern: '/api/v1/llm-credentials/:provider', who: 'tenant', url: () => '/api/v1/llm-credentials/openai', body: () => ({ apiKey: 'sk-tenant-own-key-1234' }) },
+  { method: 'DELETE', pattern: '/api/v1/llm-credentials/:provider', who: 'tenant', url: () => '/api/v1/llm-credentials/anthropic' },
+
   { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
   { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
 ];
@@ -122,6 +127,8 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   const document = await tdb.document.create({
     data: tenantData<Prisma.DocumentUncheckedCreateInput>({ documentKey: `doc-${suffix}`, title: `${label} handbook`, mimeType: 'text/plain', contentHash: `h${suffix}`, sizeBytes: 10, status: 'failed', error: 'seeded' }),
   });
+  const llmKey = `sk-ant-${label}${suffix}`;
+  await setLlmCredential(tdb, keyring, tenant.id, 'anthropic', { apiKey: llmKey });
   const functionSecret = `fnsecret${label}${suffix}`;
   const fn = await createTenantFunction(tdb, keyring, {
     name: `order_status_${n}`, description: `${label} order status`, parameters: { type: 'object', properties: { orderId: { type: 'string' } } },
@@ -131,6 +138,6 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
     ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id },
     key: apiKey.key,
     agentKey: agent.key,
-    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret],
+    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret, llmKey],
   };
 }

@@ -16,6 +16,7 @@ import conversationRoutes from './conversations/index.ts';
 import documentRoutes from './documents/index.ts';
 import endUserRoutes from './end-users/index.ts';
 import functionRoutes from './functions/index.ts';
+import llmCredentialRoutes from './llm-credentials/index.ts';
 import handoffRoutes from './handoff/index.ts';
 import settingsRoutes from './settings/index.ts';
 import tenantRoutes from './tenants/index.ts';
@@ -62,6 +63,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });
     await tenant.register(endUserRoutes, { prefix: '/end-users' });
     await tenant.register(functionRoutes, { prefix: '/functions' });
+    await tenant.register(llmCredentialRoutes, { prefix: '/llm-credentials' });
   });
 };
 

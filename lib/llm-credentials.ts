@@ -1,0 +1,63 @@
+// A tenant's own model provider credentials: the API key (AES-256-GCM, AAD
+// `llm:{tenantId}:{provider}`, never returned) and optionally a base URL (an OpenAI- or
+// Anthropic-compatible server). A tenant base URL only ever receives the tenant's own key: the
+// platform's key is used with the platform's base URL only.
+import { z } from 'zod';
+import type { TenantLlmCredential } from '../generated/prisma/client.ts';
+import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
+import { isInternalHost } from './tenant-functions.ts';
+import type { TenantDb } from './tenant-db.ts';
+
+export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
+export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
+
+export const llmCredentialInputSchema = z
+  .object({
+    apiKey: z.string().min(8).max(512),
+    baseUrl: z
+      .string()
+      .url()
+      .max(2048)
+      .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
+      .refine((u) => !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address')
+      .optional(),
+  })
+  .strict();
+
+export type LlmCredentialInput = z.infer<typeof llmCredentialInputSchema>;
+
+const aad = (tenantId: string, provider: string) => `llm:${tenantId}:${provider}`;
+
+export function llmCredentialView(c: TenantLlmCredential) {
+  return { provider: c.provider, baseUrl: c.baseUrl, apiKey: `••••${c.keyHint}`, updatedAt: c.updatedAt.toISOString() };
+}
+
+/** Stores (or replaces) the tenant's credential for a provider. `allowHttp`: tests with a local fake only. */
+export async function setLlmCredential(
+  tdb: TenantDb,
+  keyring: Keyring,
+  tenantId: string,
+  provider: LlmProviderName,
+  input: LlmCredentialInput,
+  options: { allowHttp?: boolean } = {},
+): Promise<TenantLlmCredential> {
+  const parsed = options.allowHttp ? llmCredentialInputSchema.extend({ baseUrl: z.string().url().optional() }).parse(input) : llmCredentialInputSchema.parse(input);
+  const e = encryptSecret(keyring, parsed.apiKey, aad(tenantId, provider));
+  const data = {
+    baseUrl: parsed.baseUrl ?? null,
+    ciphertext: Buffer.from(e.ciphertext),
+    iv: Buffer.from(e.iv),
+    authTag: Buffer.from(e.authTag),
+    keyId: e.keyId,
+    keyHint: parsed.apiKey.slice(-4),
+  };
+  return tdb.tenantLlmCredential.upsert({
+    where: { tenantId_provider: { tenantId, provider } },
+    create: { tenantId, provider, ...data },
+    update: data,
+  });
+}
+
+export function llmCredentialKey(keyring: Keyring, c: TenantLlmCredential): string {
+  return decryptSecret(keyring, { ciphertext: c.ciphertext, iv: c.iv, authTag: c.authTag, keyId: c.keyId }, aad(c.tenantId, c.provider));
+}
