@@ -7,6 +7,7 @@ import type { TenantLlmCredential } from '../generated/prisma/client.ts';
 import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
 import { isInternalHost } from './tenant-functions.ts';
 import type { TenantDb } from './tenant-db.ts';
+import type { Db } from './db.ts';
 
 export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
 export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
@@ -60,4 +61,26 @@ export async function setLlmCredential(
 
 export function llmCredentialKey(keyring: Keyring, c: TenantLlmCredential): string {
   return decryptSecret(keyring, { ciphertext: c.ciphertext, iv: c.iv, authTag: c.authTag, keyId: c.keyId }, aad(c.tenantId, c.provider));
+}
+
+/** Re-encrypts every tenant provider key not under the current key (`npm run secrets:rotate`). */
+export async function rotateLlmCredentials(db: Db, keyring: Keyring): Promise<{ total: number; reencrypted: number; failed: number }> {
+  const current = keyring[0]!.id;
+  const result = { total: await db.tenantLlmCredential.count(), reencrypted: 0, failed: 0 };
+  for (const c of await db.tenantLlmCredential.findMany({ where: { keyId: { not: current } } })) {
+    let key: string;
+    try {
+      key = llmCredentialKey(keyring, c);
+    } catch {
+      result.failed++;
+      continue;
+    }
+    const e = encryptSecret(keyring, key, aad(c.tenantId, c.provider));
+    const { count } = await db.tenantLlmCredential.updateMany({
+      where: { id: c.id, keyId: c.keyId, iv: c.iv },
+      data: { ciphertext: Buffer.from(e.ciphertext), iv: Buffer.from(e.iv), authTag: Buffer.from(e.authTag), keyId: e.keyId },
+    });
+    result.reencrypted += count;
+  }
+  return result;
 }

@@ -1,4 +1,5 @@
-// `npm run secrets:rotate`: re-encrypts every channel secret under the current key (the first
+// `npm run secrets:rotate`: re-encrypts every channel secret (and tenant function signing secret
+// and tenant provider key) under the current key (the first
 // of SECRETS_KEYS). Run it after putting a new key first in SECRETS_KEYS (keeping the old ones
 // after it); once it reports no failures, the old keys can be removed. Idempotent: a second run
 // re-encrypts nothing. Prints counts only, never a secret.
@@ -6,6 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { configSchema } from '../lib/config.ts';
 import { rotateChannelSecrets, type SecretRotationResult } from '../lib/channels.ts';
 import { createDb } from '../lib/db.ts';
+import { rotateLlmCredentials } from '../lib/llm-credentials.ts';
+import { rotateFunctionSecrets } from '../lib/tenant-functions.ts';
 
 const scriptConfig = configSchema.pick({
   DATABASE_URL: true,
@@ -30,7 +33,10 @@ export async function rotateSecrets(env: NodeJS.ProcessEnv, print: (line: string
     const result = await rotateChannelSecrets(db, config.SECRETS_KEYS);
     print(`Channel secrets: ${result.total} in total, ${result.alreadyCurrent} already under key "${config.SECRETS_KEYS[0]!.id}", ${result.reencrypted} re-encrypted, ${result.failed} failed.`);
     if (result.failed) print('Secrets that failed do not decrypt with any key in SECRETS_KEYS: restore the key they were written with, or re-enter them on their channel.');
-    return { code: result.failed ? 1 : 0, result };
+    const functions = await rotateFunctionSecrets(db, config.SECRETS_KEYS);
+    const llm = await rotateLlmCredentials(db, config.SECRETS_KEYS);
+    print(`Function signing secrets: ${functions.total} in total, ${functions.reencrypted} re-encrypted, ${functions.failed} failed. Tenant provider keys: ${llm.total} in total, ${llm.reencrypted} re-encrypted, ${llm.failed} failed.`);
+    return { code: result.failed || functions.failed || llm.failed ? 1 : 0, result };
   } finally {
     await db.$disconnect();
   }
