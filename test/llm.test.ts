@@ -132,6 +132,16 @@ describe('LLM providers', () => {
     expect(openai.requests[1]!.at - openai.requests[0]!.at).toBeGreaterThanOrEqual(1900);
   });
 
+  it("does not wait for a retry-after past the turn's budget: the fallback answers at once", async () => {
+    await useLlm({ provider: 'openai', fallbackProvider: 'anthropic', turnBudgetSeconds: 20 });
+    openai.failNext(1, { status: 429, retryAfterSeconds: 120 });
+    anthropic.respond(() => ({ text: 'Anthropic answering.' }));
+    const started = Date.now();
+    expect((await ask('How many days do I have for returns?')).text).toBe('Anthropic answering.');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(openai.requests.map((r) => r.status)).toEqual([429]);
+  });
+
   it('retries a 500 and answers', async () => {
     await useLlm({ provider: 'anthropic' });
     anthropic.failNext(1, { status: 500 });
