@@ -11,7 +11,6 @@ import {
   defineSignal,
   defineUpdate,
   log,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -238,16 +237,11 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
     const passages = question ? await thinking.retrieveContext({ tenantId, question }) : [];
     const handoffKeyword = s.handoffKeywords[0] ?? 'human';
-    let text: string | null;
-    if (patched('assistant-reply-v2')) {
-      // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
-      text = await assistantReply(
-        { tenantId, question, passages, attachments, handoffKeyword },
-        { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
-      );
-    } else {
-      text = (await thinking.generateReply({ tenantId, question, passages, history: state.turns, attachments, handoffKeyword })).text;
-    }
+    // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
+    const text = await assistantReply(
+      { tenantId, question, passages, attachments, handoffKeyword },
+      { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
+    );
     if (text === null || state.botSilent || state.closed) return; // handed to a person, or a human took over (or it closed) while it was thinking
     await send(text, 'assistant');
   }
