@@ -5,7 +5,7 @@
 //
 // Everything runs on this machine, on 127.0.0.1 only, started and stopped by this script:
 //   - an embedded Postgres and a Temporal dev server on free ports in a temporary folder
-//     (bench/lib/stack.ts, the same way test/global-setup.ts starts the test suite's);
+//     (scripts/provision/isolated-stack.ts, as the test suite does);
 //   - the real API: `api/server.ts` (buildApp + listen) as child processes on free ports, one whose
 //     conversation task queue no worker polls (for the ack measures (a)/(b), so the workflows the
 //     load starts wait inertly instead of competing for the 2 cores) and one whose queue is
@@ -50,7 +50,7 @@ import { httpOk, killAllChildren, startChild, waitUntil, type Child } from './li
 import { CpuMeter, machineBusy, type CpuUsage } from './lib/cpu.ts';
 import { pathBreakdown, type BreakdownSummary } from './lib/history.ts';
 import { pacedPost, type PacedResult } from './lib/paced.ts';
-import { startStack, type Stack } from './lib/stack.ts';
+import { startStack, type Stack } from '../scripts/provision/isolated-stack.ts';
 import { fmt, sleep, summarize, type Summary } from './lib/stats.ts';
 import { signedTextDelivery, userId, type BenchChannel } from './lib/whatsapp.ts';
 
@@ -160,7 +160,7 @@ export async function runConversationsBench(): Promise<void> {
     results.loadBefore = await waitForQuietMachine();
     const t0 = Date.now();
     log('starting Postgres and the Temporal dev server…');
-    stack = await startStack();
+    stack = await startStack({ name: 'bench', database: 'metachat_bench' });
     log(`servers up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${stack.versions.postgres}; ${stack.versions.temporalCli})`);
 
     graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN] });

@@ -1,5 +1,5 @@
 // RAG benchmark (`npx tsx bench/rag.ts`, or part of `npm run bench`): on its own Postgres +
-// pgvector and Temporal dev server (bench/lib/stack.ts),
+// pgvector and Temporal dev server (scripts/provision/isolated-stack.ts),
 //   1. vector retrieval at 100K chunks for one tenant among several, for 384-d and 1536-d
 //      vectors: p95 latency of the production kNN query (activities/rag.ts: partial HNSW index,
 //      iterative scan, ef_search, tenant + document filters) and its recall@10 against exact
@@ -32,7 +32,7 @@ import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { ingestDocument, ingestionWorkflowId } from '../workflows/ingestion.ts';
 import { percentile, sleep } from './lib/stats.ts';
-import { startStack } from './lib/stack.ts';
+import { startStack } from '../scripts/provision/isolated-stack.ts';
 
 const TARGET_CHUNKS = Number(process.env.BENCH_RAG_CHUNKS ?? 100_000);
 const QUERIES = 200;
@@ -191,7 +191,7 @@ export async function runRagBench(): Promise<string> {
   const started = Date.now();
   const log = (s: string) => process.stdout.write(`${s}\n`);
   log('RAG benchmark: starting Postgres + pgvector and Temporal…');
-  const stack = await startStack();
+  const stack = await startStack({ name: 'bench', database: 'metachat_bench' });
   const env = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'silent',

@@ -1,20 +1,34 @@
-// The benchmark's own isolated servers, started the way test/global-setup.ts starts the test
-// suite's: an embedded Postgres (pgvector) in a temporary folder and a Temporal dev server
-// (in-memory SQLite), both on free ports, from the tools provisioned into .local/.
+// Servers of their own for the test suite and the benchmarks, never touching a running dev stack:
+// an embedded Postgres (pgvector, fsync off) in a temporary folder and a Temporal dev server
+// (in-memory SQLite), both on free ports, from the tools provisioned into .local/, with a
+// database migrated. If either server fails to start, the other is stopped again.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import getPort from 'get-port';
 import { applyMigrations } from '../../lib/migrations.ts';
-import { EmbeddedPostgres } from '../../scripts/provision/embedded-postgres.ts';
-import { ensureEmbeddedPostgres, ensureTemporalCli } from '../../scripts/provision/tools.ts';
 import { devServerArgs } from '../../temporal-config/dev-server.ts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
+import { EmbeddedPostgres } from './embedded-postgres.ts';
+import { ensureEmbeddedPostgres, ensureTemporalCli } from './tools.ts';
+
+export interface StackOptions {
+  /** Names the temporary folder (metachat-<name>-…). */
+  name: string;
+  /** The database created and migrated. */
+  database: string;
+  /** Extra dev-server flags, e.g. dynamic config for tests. */
+  temporalArgs?: string[];
+}
 
 export interface Stack {
   dataRoot: string;
+  /** The superuser URL of the cluster (its `postgres` database), to create more databases. */
+  adminUrl: string;
+  postgresBinDir: string;
   databaseUrl: string;
+  temporalCliPath: string;
   temporalAddress: string;
   temporal: TestWorkflowEnvironment;
   versions: { postgres: string; temporalCli: string };
@@ -22,16 +36,16 @@ export interface Stack {
   close(keepFiles?: boolean): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: StackOptions): Promise<Stack> {
   const [postgresInstall, temporalCli] = await Promise.all([ensureEmbeddedPostgres(), ensureTemporalCli()]);
-  const dataRoot = mkdtempSync(join(tmpdir(), 'metachat-bench-'));
+  const dataRoot = mkdtempSync(join(tmpdir(), `metachat-${options.name}-`));
   chmodSync(dataRoot, 0o755); // Postgres may run as an unprivileged user (see EmbeddedPostgres)
   const postgres = new EmbeddedPostgres({
     binDir: postgresInstall.binDir,
     dataDir: join(dataRoot, 'pgdata'),
     port: await getPort({ host: '127.0.0.1' }),
     logFile: join(dataRoot, 'postgres.log'),
-    durable: false, // as in the test suite: fsync off
+    durable: false,
   });
 
   const [pgStarted, temporalStarted] = await Promise.allSettled([
@@ -41,7 +55,7 @@ export async function startStack(): Promise<Stack> {
         executable: { type: 'existing-path', path: temporalCli.path },
         ip: '127.0.0.1',
         searchAttributes: SEARCH_ATTRIBUTES,
-        extraArgs: devServerArgs(),
+        extraArgs: [...devServerArgs(), ...(options.temporalArgs ?? [])],
         log: { format: 'pretty', level: 'error' },
       },
     }),
@@ -58,11 +72,14 @@ export async function startStack(): Promise<Stack> {
   }
 
   try {
-    const databaseUrl = await postgres.ensureDatabase('metachat_bench');
+    const databaseUrl = await postgres.ensureDatabase(options.database);
     await applyMigrations(databaseUrl);
     return {
       dataRoot,
+      adminUrl: postgres.url(),
+      postgresBinDir: postgresInstall.binDir,
       databaseUrl,
+      temporalCliPath: temporalCli.path,
       temporalAddress: temporal.address,
       temporal,
       versions: { postgres: postgresInstall.version, temporalCli: temporalCli.version.replace(/\s+/g, ' ') },
