@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Channel, ChannelSecret, ChannelStatus, ChannelType, Prisma } from '../generated/prisma/client.ts';
-import { decryptSecret, encryptSecret, sha256, type EncryptedSecret, type Keyring } from './crypto.ts';
+import { decryptSecret, encryptSecret, reencryptRows, sha256, type EncryptedSecret, type Keyring, type RotationResult } from './crypto.ts';
 import type { Db } from './db.ts';
 import { tenantData, type TenantDb } from './tenant-db.ts';
 import { webOriginSchema } from './tenant-settings.ts';
@@ -279,49 +279,23 @@ export async function readChannelSecrets(db: Db, keyring: Keyring, channelId: st
   return Object.fromEntries(rows.map((row) => [row.name, decrypt(keyring, row)]));
 }
 
-export interface SecretRotationResult {
-  total: number;
-  reencrypted: number;
-  alreadyCurrent: number;
-  failed: number;
-}
-
-/**
- * Re-encrypts every channel secret not under the current key (the first of SECRETS_KEYS).
- * Idempotent: a second run finds everything current. A secret that does not decrypt (its key
- * was removed, or the row was tampered with) is counted as failed and left alone.
- */
-export async function rotateChannelSecrets(db: Db, keyring: Keyring, batchSize = 500): Promise<SecretRotationResult> {
-  const current = keyring[0]?.id;
-  if (!current) throw new Error('SECRETS_KEYS has no key');
-  const result: SecretRotationResult = { total: 0, reencrypted: 0, alreadyCurrent: 0, failed: 0 };
-  result.total = await db.channelSecret.count();
-  result.alreadyCurrent = await db.channelSecret.count({ where: { keyId: current } });
-  let cursor: string | undefined;
-  for (;;) {
-    const rows = await db.channelSecret.findMany({
-      where: { keyId: { not: current } },
-      orderBy: { id: 'asc' },
-      take: batchSize,
-      ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-    });
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      let plaintext: string;
-      try {
-        plaintext = decrypt(keyring, row);
-      } catch {
-        result.failed++;
-        continue;
-      }
-      // Only rewrite the row if it still holds what was read (a concurrent update wins).
-      const { count } = await db.channelSecret.updateMany({
-        where: { id: row.id, keyId: row.keyId, iv: row.iv },
-        data: sealedColumns(keyring, row.channelId, row.name, plaintext),
-      });
-      if (count > 0) result.reencrypted++;
-    }
-    cursor = rows.at(-1)!.id;
-  }
-  return result;
+/** Re-encrypts every channel secret not under the current key (`npm run secrets:rotate`). */
+export function rotateChannelSecrets(db: Db, keyring: Keyring, batchSize = 500): Promise<RotationResult> {
+  return reencryptRows(
+    keyring,
+    {
+      count: async (current) => ({ total: await db.channelSecret.count(), alreadyCurrent: await db.channelSecret.count({ where: { keyId: current } }) }),
+      page: (current, after, take) =>
+        db.channelSecret.findMany({ where: { keyId: { not: current }, ...(after ? { id: { gt: after } } : {}) }, orderBy: { id: 'asc' }, take }),
+      reseal: async (row) => {
+        const plaintext = decrypt(keyring, row);
+        const { count } = await db.channelSecret.updateMany({
+          where: { id: row.id, keyId: row.keyId, iv: row.iv },
+          data: sealedColumns(keyring, row.channelId, row.name, plaintext),
+        });
+        return count > 0;
+      },
+    },
+    batchSize,
+  );
 }

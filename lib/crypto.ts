@@ -80,3 +80,47 @@ export function apiKeyMatches(secret: string, secretHash: Uint8Array): boolean {
   const hash = sha256(secret);
   return hash.length === secretHash.length && timingSafeEqual(hash, secretHash);
 }
+
+export interface RotationResult {
+  total: number;
+  alreadyCurrent: number;
+  reencrypted: number;
+  failed: number;
+}
+
+/** One table's sealed rows, as `reencryptRows` walks them. */
+export interface SealedTable<Row extends { id: string }> {
+  count(currentKeyId: string): Promise<{ total: number; alreadyCurrent: number }>;
+  /** Rows not under `currentKeyId` with an id above `after`, by id, at most `take`. */
+  page(currentKeyId: string, after: string | undefined, take: number): Promise<Row[]>;
+  /**
+   * Decrypts the row and writes it back under the current key only if it still holds what was
+   * read (a concurrent update wins); returns whether it wrote. Throws SecretDecryptionError
+   * when the row does not decrypt.
+   */
+  reseal(row: Row): Promise<boolean>;
+}
+
+/**
+ * Re-encrypts, a page at a time, every row of a table not under the current key (the first of
+ * SECRETS_KEYS). Idempotent: a second run finds everything current. A row that does not decrypt
+ * (its key was removed, or it was tampered with) is counted as failed and left alone.
+ */
+export async function reencryptRows<Row extends { id: string }>(keyring: Keyring, table: SealedTable<Row>, batchSize = 500): Promise<RotationResult> {
+  const current = keyring[0]?.id;
+  if (!current) throw new Error('SECRETS_KEYS has no key');
+  const result: RotationResult = { ...(await table.count(current)), reencrypted: 0, failed: 0 };
+  for (let after: string | undefined; ; ) {
+    const rows = await table.page(current, after, batchSize);
+    if (rows.length === 0) return result;
+    for (const row of rows) {
+      try {
+        if (await table.reseal(row)) result.reencrypted++;
+      } catch (err) {
+        if (!(err instanceof SecretDecryptionError)) throw err;
+        result.failed++;
+      }
+    }
+    after = rows.at(-1)!.id;
+  }
+}

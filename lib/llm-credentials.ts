@@ -4,7 +4,7 @@
 // platform's key is used with the platform's base URL only.
 import { z } from 'zod';
 import type { TenantLlmCredential } from '../generated/prisma/client.ts';
-import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
+import { decryptSecret, encryptSecret, reencryptRows, type Keyring, type RotationResult } from './crypto.ts';
 import { isInternalHost } from './tenant-functions.ts';
 import type { TenantDb } from './tenant-db.ts';
 import type { Db } from './db.ts';
@@ -64,23 +64,18 @@ export function llmCredentialKey(keyring: Keyring, c: TenantLlmCredential): stri
 }
 
 /** Re-encrypts every tenant provider key not under the current key (`npm run secrets:rotate`). */
-export async function rotateLlmCredentials(db: Db, keyring: Keyring): Promise<{ total: number; reencrypted: number; failed: number }> {
-  const current = keyring[0]!.id;
-  const result = { total: await db.tenantLlmCredential.count(), reencrypted: 0, failed: 0 };
-  for (const c of await db.tenantLlmCredential.findMany({ where: { keyId: { not: current } } })) {
-    let key: string;
-    try {
-      key = llmCredentialKey(keyring, c);
-    } catch {
-      result.failed++;
-      continue;
-    }
-    const e = encryptSecret(keyring, key, aad(c.tenantId, c.provider));
-    const { count } = await db.tenantLlmCredential.updateMany({
-      where: { id: c.id, keyId: c.keyId, iv: c.iv },
-      data: { ciphertext: Buffer.from(e.ciphertext), iv: Buffer.from(e.iv), authTag: Buffer.from(e.authTag), keyId: e.keyId },
-    });
-    result.reencrypted += count;
-  }
-  return result;
+export function rotateLlmCredentials(db: Db, keyring: Keyring): Promise<RotationResult> {
+  return reencryptRows(keyring, {
+    count: async (current) => ({ total: await db.tenantLlmCredential.count(), alreadyCurrent: await db.tenantLlmCredential.count({ where: { keyId: current } }) }),
+    page: (current, after, take) =>
+      db.tenantLlmCredential.findMany({ where: { keyId: { not: current }, ...(after ? { id: { gt: after } } : {}) }, orderBy: { id: 'asc' }, take }),
+    reseal: async (c) => {
+      const e = encryptSecret(keyring, llmCredentialKey(keyring, c), aad(c.tenantId, c.provider));
+      const { count } = await db.tenantLlmCredential.updateMany({
+        where: { id: c.id, keyId: c.keyId, iv: c.iv },
+        data: { ciphertext: Buffer.from(e.ciphertext), iv: Buffer.from(e.iv), authTag: Buffer.from(e.authTag), keyId: e.keyId },
+      });
+      return count > 0;
+    },
+  });
 }

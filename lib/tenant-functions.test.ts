@@ -32,14 +32,14 @@ describe('assistant secrets', () => {
     await setLlmCredential(tdb, old, tenant.id, 'openai', { apiKey: 'sk-own-key-123456' });
 
     const rotated = loadConfig({ ...env, SECRETS_KEYS: `${key('new')},${env.SECRETS_KEYS}` }).SECRETS_KEYS;
-    expect(await rotateFunctionSecrets(db, rotated)).toEqual({ total: 1, reencrypted: 1, failed: 0 });
-    expect(await rotateLlmCredentials(db, rotated)).toEqual({ total: 1, reencrypted: 1, failed: 0 });
-    expect(await rotateFunctionSecrets(db, rotated)).toEqual({ total: 1, reencrypted: 0, failed: 0 });
+    expect(await rotateFunctionSecrets(db, rotated)).toEqual({ total: 1, alreadyCurrent: 0, reencrypted: 1, failed: 0 });
+    expect(await rotateLlmCredentials(db, rotated)).toEqual({ total: 1, alreadyCurrent: 0, reencrypted: 1, failed: 0 });
+    expect(await rotateFunctionSecrets(db, rotated)).toEqual({ total: 1, alreadyCurrent: 1, reencrypted: 0, failed: 0 });
 
     const onlyNew = [rotated[0]!];
     expect(functionSecret(onlyNew, await db.tenantFunction.findFirstOrThrow())).toBe('function-secret-123456');
     expect(llmCredentialKey(onlyNew, await db.tenantLlmCredential.findFirstOrThrow())).toBe('sk-own-key-123456');
-    expect(await rotateLlmCredentials(db, loadConfig({ ...env, SECRETS_KEYS: key('other') }).SECRETS_KEYS)).toEqual({ total: 1, reencrypted: 0, failed: 1 });
+    expect(await rotateLlmCredentials(db, loadConfig({ ...env, SECRETS_KEYS: key('other') }).SECRETS_KEYS)).toEqual({ total: 1, alreadyCurrent: 0, reencrypted: 0, failed: 1 });
   });
 
   it('recognises internal hosts written in a URL', () => {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { TenantFunction } from '../generated/prisma/client.ts';
-import { decryptSecret, encryptSecret, type Keyring } from './crypto.ts';
+import { decryptSecret, encryptSecret, reencryptRows, type Keyring, type RotationResult } from './crypto.ts';
 import type { TenantDb } from './tenant-db.ts';
 import type { Db } from './db.ts';
 
@@ -124,23 +124,16 @@ export function functionSecret(keyring: Keyring, f: TenantFunction): string {
   return decryptSecret(keyring, { ciphertext: f.secretCiphertext, iv: f.secretIv, authTag: f.secretAuthTag, keyId: f.secretKeyId }, `function:${f.id}`);
 }
 
-/**
- * Re-encrypts every function signing secret not under the current key (`npm run secrets:rotate`).
- * A secret that does not decrypt is counted as failed and left alone.
- */
-export async function rotateFunctionSecrets(db: Db, keyring: Keyring): Promise<{ total: number; reencrypted: number; failed: number }> {
-  const current = keyring[0]!.id;
-  const result = { total: await db.tenantFunction.count(), reencrypted: 0, failed: 0 };
-  for (const f of await db.tenantFunction.findMany({ where: { secretKeyId: { not: current } } })) {
-    let secret: string;
-    try {
-      secret = functionSecret(keyring, f);
-    } catch {
-      result.failed++;
-      continue;
-    }
-    const { count } = await db.tenantFunction.updateMany({ where: { id: f.id, secretKeyId: f.secretKeyId, secretIv: f.secretIv }, data: encrypted(keyring, f.id, secret) });
-    result.reencrypted += count;
-  }
-  return result;
+/** Re-encrypts every function signing secret not under the current key (`npm run secrets:rotate`). */
+export function rotateFunctionSecrets(db: Db, keyring: Keyring): Promise<RotationResult> {
+  return reencryptRows(keyring, {
+    count: async (current) => ({ total: await db.tenantFunction.count(), alreadyCurrent: await db.tenantFunction.count({ where: { secretKeyId: current } }) }),
+    page: (current, after, take) =>
+      db.tenantFunction.findMany({ where: { secretKeyId: { not: current }, ...(after ? { id: { gt: after } } : {}) }, orderBy: { id: 'asc' }, take }),
+    reseal: async (f) => {
+      const secret = functionSecret(keyring, f);
+      const { count } = await db.tenantFunction.updateMany({ where: { id: f.id, secretKeyId: f.secretKeyId, secretIv: f.secretIv }, data: encrypted(keyring, f.id, secret) });
+      return count > 0;
+    },
+  });
 }

@@ -5,7 +5,8 @@
 // re-encrypts nothing. Prints counts only, never a secret.
 import { pathToFileURL } from 'node:url';
 import { configSchema } from '../lib/config.ts';
-import { rotateChannelSecrets, type SecretRotationResult } from '../lib/channels.ts';
+import { rotateChannelSecrets } from '../lib/channels.ts';
+import type { RotationResult } from '../lib/crypto.ts';
 import { createDb } from '../lib/db.ts';
 import { rotateLlmCredentials } from '../lib/llm-credentials.ts';
 import { rotateFunctionSecrets } from '../lib/tenant-functions.ts';
@@ -20,7 +21,7 @@ const scriptConfig = configSchema.pick({
 });
 
 /** Returns the process exit code: 0 when everything is under the current key, 1 otherwise. */
-export async function rotateSecrets(env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<{ code: number; result?: SecretRotationResult }> {
+export async function rotateSecrets(env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<{ code: number; result?: RotationResult }> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = scriptConfig.safeParse(cleaned);
   if (!parsed.success) {
