@@ -5,6 +5,7 @@ import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
+import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
 import type { ChannelKind, ConversationStatus, InboundKind, InboundMessage, Turn } from '../workflows/types.ts';
@@ -61,6 +62,7 @@ function settingsFrom(stored: unknown): ConversationSettings {
     handoffKeywords: s.handoff.keywords,
     agentInactivityMs: s.handoff.agentInactivityMinutes * 60_000,
     locale: s.locale,
+    turn: turnPolicyOf(s.llm),
   };
 }
 

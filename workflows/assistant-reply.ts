@@ -11,13 +11,12 @@
 //
 // Memory: the last `historyTurns` turns (tenant setting) go to the model verbatim; older ones are
 // folded into a rolling summary carried in the conversation's state (refreshSummary below).
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { GeneratedReply, LlmRoute } from '../activities/llm/index.ts';
+import type { GeneratedReply, LlmRoute, TurnPolicy } from '../activities/llm/index.ts';
 import type { Passage } from '../activities/rag.ts';
 import type { InboundKind, ToolCall, ToolStep, Turn } from './types.ts';
 
-const policies = proxyLocalActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 3 } });
 const summaries = proxyActivities<Activities>({ startToCloseTimeout: '20 seconds', retry: { initialInterval: '1 second', maximumAttempts: 2 } });
 const retrieval = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
 const functions = proxyActivities<Activities>({
@@ -37,6 +36,8 @@ export interface AssistantTurn {
   passages: Passage[];
   attachments: InboundKind[];
   handoffKeyword: string;
+  /** From the tenant's settings, which the conversation already holds. */
+  policy: TurnPolicy;
 }
 
 /** The conversation's memory (the Conversation state class): verbatim turns and a rolling summary. */
@@ -55,7 +56,7 @@ export interface AssistantHooks {
 
 /** The text to send, or null when the model handed the conversation to a person. */
 export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
-  const policy = await policies.loadTurnPolicy(input.tenantId);
+  const { policy } = input;
   const deadline = Date.now() + policy.turnBudgetMs;
   await refreshSummary(input.tenantId, hooks.memory, policy.historyTurns);
   const turn = { ...input, history: hooks.memory.turns, ...(hooks.memory.summary !== null && { summary: hooks.memory.summary }) };

@@ -1,5 +1,6 @@
 // The conversation's state and rules, free of Temporal so that they are testable on their own.
 // The workflow (conversation.ts) owns one instance and delegates every decision to it.
+import type { TurnPolicy } from '../activities/llm/index.ts';
 import type {
   CarriedState,
   ChannelKind,
@@ -28,6 +29,8 @@ export interface ConversationSettings {
   handoffKeywords: string[];
   agentInactivityMs: number;
   locale: string;
+  /** How an assistant turn runs (budget, tool iterations, memory, fallback). */
+  turn: TurnPolicy;
 }
 
 export class ConversationRuleError extends Error {

@@ -239,7 +239,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
     const handoffKeyword = s.handoffKeywords[0] ?? 'human';
     // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
     const text = await assistantReply(
-      { tenantId, question, passages, attachments, handoffKeyword },
+      { tenantId, question, passages, attachments, handoffKeyword, policy: s.turn },
       { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
     );
     if (text === null || state.botSilent || state.closed) return; // handed to a person, or a human took over (or it closed) while it was thinking

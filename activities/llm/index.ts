@@ -96,6 +96,17 @@ export interface TurnPolicy {
   fallbackDiffers: boolean;
 }
 
+/** How the conversation workflow runs one assistant turn, from the tenant's `llm` settings. */
+export function turnPolicyOf(llm: TenantSettings['llm']): TurnPolicy {
+  return {
+    turnBudgetMs: llm.turnBudgetSeconds * 1000,
+    maxToolIterations: llm.maxToolIterations,
+    unavailableMessage: llm.unavailableMessage,
+    historyTurns: llm.historyTurns,
+    fallbackDiffers: llm.fallbackProvider !== llm.provider || llm.fallbackModel !== llm.model,
+  };
+}
+
 /** The built-in tools every tenant's assistant has. */
 export const BUILTIN_TOOLS: ToolSpec[] = [
   {
@@ -195,16 +206,6 @@ export function createLlmActivities(deps: LlmDependencies) {
     callTenantFunction: functions.callTenantFunction,
 
     /** What the workflow needs to run a turn (read as a local activity at its start). */
-    async loadTurnPolicy(tenantId: string): Promise<TurnPolicy> {
-      const { llm } = await settingsOf(tenantId);
-      return {
-        turnBudgetMs: llm.turnBudgetSeconds * 1000,
-        maxToolIterations: llm.maxToolIterations,
-        unavailableMessage: llm.unavailableMessage,
-        historyTurns: llm.historyTurns,
-        fallbackDiffers: llm.fallbackProvider !== llm.provider || llm.fallbackModel !== llm.model,
-      };
-    },
 
     /** The rolling summary with `turns` folded in (by the tenant's model, else extractively); never fails. */
     async summarizeTurns(input: { tenantId: string; summary?: string; turns: Turn[] }): Promise<string> {
