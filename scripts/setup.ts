@@ -1,5 +1,7 @@
 // `npm run setup`: installs the Temporal CLI, the Temporal test server and the embedded Postgres
 // into .local/ (skipped for what is already there) and prints what is in place and how long it took.
+// With --browser (the test path) it also finds or installs Chromium (scripts/provision/browser.ts).
+import { ensureChromium } from './provision/browser.ts';
 import { ensureEmbeddedPostgres, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
 const quiet = process.argv.includes('--quiet');
@@ -16,6 +18,8 @@ try {
     timed('Temporal CLI', ensureTemporalCli),
     timed('Temporal test server', ensureTemporalTestServer),
     ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
+    // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.
+    ...(process.argv.includes('--browser') ? [timed('Chromium', ensureChromium)] : []),
   ]);
   const total = performance.now() - started;
   if (!quiet || total > 2000) {

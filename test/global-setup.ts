@@ -2,6 +2,7 @@
 // Postgres and a Temporal dev server on free ports (scripts/provision/isolated-stack.ts). The
 // migrated database is a template: each test file copies it into a fresh database in milliseconds.
 import type { TestProject } from 'vitest/node';
+import { findChromium } from '../scripts/provision/browser.ts';
 import { startStack } from '../scripts/provision/isolated-stack.ts';
 import { ensureTemporalTestServer } from '../scripts/provision/tools.ts';
 import { MIGRATED_TEMPLATE } from './support/database.ts';
@@ -13,6 +14,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalCliPath: string;
     temporalTestServerPath: string;
+    /** Chromium for test/browser (scripts/setup.ts --browser installs it); '' when none is found. */
+    chromiumPath: string;
   }
 }
 
@@ -33,6 +36,7 @@ export default async function setup(project: TestProject) {
   project.provide('temporalAddress', stack.temporalAddress);
   project.provide('temporalCliPath', stack.temporalCliPath);
   project.provide('temporalTestServerPath', testServer.path);
+  project.provide('chromiumPath', findChromium() ?? '');
 
   return () => stack.close();
 }
