@@ -6,6 +6,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import agentConsole from './console/index.ts';
 import auth from './plugins/app/auth.ts';
 import errors, { frameworkErrorReply } from './plugins/app/errors.ts';
 import cors from './plugins/external/cors.ts';
@@ -15,6 +16,7 @@ import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
+import webchat from './webchat/index.ts';
 import webhooks from './webhooks/index.ts';
 
 export interface AppDependencies {
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(healthRoutes);
   await app.register(v1Routes, { prefix: '/api/v1' });
   await app.register(webhooks, { prefix: '/webhooks' });
+  await app.register(webchat, { prefix: '/webchat' });
+  await app.register(agentConsole, { prefix: '/console' });
   return app;
 }
 
