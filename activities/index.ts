@@ -8,6 +8,7 @@ import { createDiagnosticsActivities } from './diagnostics.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 import { createIngestionActivities } from './ingest/index.ts';
 import { createModelSwitchActivities } from './ingest/model-switch.ts';
+import { createTextSearchActivities } from './ingest/text-search.ts';
 import { createIntegrityActivities } from './integrity.ts';
 import { createLlmActivities, type LlmDependencies } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRagActivities(deps.db, embedders),
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
+    ...createTextSearchActivities({ db: deps.db }),
     ...createLlmActivities({ db: deps.db, keyring: deps.keyring, ...deps.llm }),
   };
 }

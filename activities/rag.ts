@@ -2,8 +2,12 @@
 // ready, not deleted documents, always filtered by tenant (raw SQL on the plain client with the
 // tenant id bound: the tenant-scoped client has no words for tsquery or pgvector).
 //
-// - Full text: the question's words as an OR tsquery over the generated `tsv` ('simple'
-//   config, GIN index), ranked by ts_rank_cd.
+// - Full text: the question's words as an OR query through websearch_to_tsquery in the tenant's
+//   language (settings.rag.language: stemming and stop words of that Postgres text search
+//   configuration), over the generated `tsv` (GIN index), ranked by ts_rank_cd. Only chunks
+//   indexed in that language match: while a language change re-indexes in the background, the
+//   chunks not yet rewritten are found by the vector list alone (a query in one language
+//   against lexemes of another would match by accident, or not at all).
 // - Vector: the question embedded with the tenant's active model (tenants.embedding_model),
 //   kNN on that model's partial HNSW index: `WHERE embedding_model = M ORDER BY
 //   embedding::vector(N) <=> q LIMIT k`. Other tenants' chunks share the index, so pgvector's
@@ -16,7 +20,7 @@ import { log } from '@temporalio/activity';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
-import { parseTenantSettings, type TenantSettings } from '../lib/tenant-settings.ts';
+import { parseTenantSettings, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 
 export interface Passage {
@@ -46,9 +50,9 @@ export const HNSW_EF_SEARCH = 100;
 const CANDIDATES = 40;
 
 /**
- * Question words as an OR query: a question rarely contains every word of the passage that
- * answers it, so websearch_to_tsquery's AND would miss most answers. Tokens are letters and
- * digits only, so nothing in them can act as tsquery syntax.
+ * Question words for an OR query: a question rarely contains every word of the passage that
+ * answers it, so websearch_to_tsquery's implicit AND would miss most answers. Tokens are letters
+ * and digits only, so nothing in them can act as query syntax.
  */
 export function questionTerms(question: string): string[] {
   const words = question.toLocaleLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
@@ -68,6 +72,15 @@ const STOPWORDS = new Set(
 
 export function searchTerms(question: string): string[] {
   return questionTerms(question).filter((w) => !STOPWORDS.has(w));
+}
+
+/**
+ * The text websearch_to_tsquery reads as "any of these words": its `or` is the OR operator
+ * (terms are at least three letters or digits, so none of them is `or` or an operator itself).
+ * The language's own stemming and stop words then apply to each word.
+ */
+export function websearchAnyOf(terms: string[]): string {
+  return terms.join(' or ');
 }
 
 export interface Row {
@@ -137,14 +150,15 @@ export function vectorQuery(input: { tenantId: string; model: EmbeddingModelName
      LIMIT ${input.k}`;
 }
 
-function textQuery(input: { tenantId: string; model: string; terms: string[]; k: number; tags?: string[] }): Prisma.Sql {
+export function textQuery(input: { tenantId: string; model: string; language: TextSearchLanguage; terms: string[]; k: number; tags?: string[] }): Prisma.Sql {
   return Prisma.sql`
     SELECT c.id, c.document_id, d.title, c.content, c.metadata, ts_rank_cd(c.tsv, q)::float8 AS rank
       FROM chunks c
       JOIN documents d ON d.id = c.document_id,
-           to_tsquery('simple', ${input.terms.join(' | ')}) q
+           websearch_to_tsquery(${input.language}::regconfig, ${websearchAnyOf(input.terms)}) q
      WHERE c.tenant_id = ${input.tenantId}::uuid
        AND c.embedding_model = ${input.model}
+       AND c.fts_config = ${input.language}::regconfig
        AND ${documentFilter(input.tenantId, input.tags)}
        AND c.tsv @@ q
      ORDER BY rank DESC, c.id
@@ -233,7 +247,9 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
             )
           : [];
         const byText =
-          terms.length && rag.textWeight > 0 ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, terms, k, tags: input.tags })) : [];
+          terms.length && rag.textWeight > 0
+            ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms, k, tags: input.tags }))
+            : [];
         return [byVector, byText];
         // One snapshot for both lists: under READ COMMITTED each statement has its own, and a
         // version swap committing between them would mix the old and the new version.

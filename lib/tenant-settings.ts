@@ -26,6 +26,18 @@ export const webOriginSchema = z
   .max(255)
   .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be an origin such as https://shop.example.com (scheme, host, optional port)');
 
+/**
+ * The text search configurations that ship with Postgres 17 (`SELECT cfgname FROM pg_ts_config`):
+ * the language a tenant's documents are indexed and searched in. `simple` only lower-cases
+ * (no stemming, no stop words), the others stem ("runs" and "running" both become "run").
+ */
+export const TEXT_SEARCH_LANGUAGES = [
+  'simple', 'arabic', 'armenian', 'basque', 'catalan', 'danish', 'dutch', 'english', 'finnish', 'french', 'german', 'greek', 'hindi',
+  'hungarian', 'indonesian', 'irish', 'italian', 'lithuanian', 'nepali', 'norwegian', 'portuguese', 'romanian', 'russian', 'serbian',
+  'spanish', 'swedish', 'tamil', 'turkish', 'yiddish',
+] as const;
+export type TextSearchLanguage = (typeof TEXT_SEARCH_LANGUAGES)[number];
+
 export const tenantSettingsSchema = z
   .object({
     /** BCP 47 language tag used for system messages and as the assistant's default language. */
@@ -88,6 +100,12 @@ export const tenantSettingsSchema = z
          * until every ready document has chunks for the new one (tenants.embedding_model).
          */
         embeddingModel: z.enum(EMBEDDING_MODEL_NAMES).default(DEFAULT_EMBEDDING_MODEL),
+        /**
+         * The full-text language (a Postgres text search configuration) of the tenant's chunks
+         * and questions. Changing it re-indexes the tenant's chunks in the background (workflow
+         * textSearchReindex); meanwhile full text finds only the chunks already re-indexed.
+         */
+        language: z.enum(TEXT_SEARCH_LANGUAGES).default('simple'),
         /** Passages handed to the assistant (exactly this many when enough match). */
         topK: z.number().int().min(1).max(20).default(5),
         /** Reciprocal rank fusion: score = Σ weight / (rrfK + rank) over the vector and full-text lists. */

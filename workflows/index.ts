@@ -6,3 +6,4 @@ export { partitionMaintenance } from './maintenance.ts';
 export { integrityCheck } from './integrity.ts';
 export { ingestDocument } from './ingestion.ts';
 export { embeddingModelSwitch } from './embedding-model-switch.ts';
+export { textSearchReindex } from './text-search-reindex.ts';

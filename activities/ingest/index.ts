@@ -18,6 +18,7 @@ import type { DocumentStorage } from '../../lib/storage.ts';
 import { parseTenantSettings } from '../../lib/tenant-settings.ts';
 import type { EmbedderRegistry } from '../embeddings/index.ts';
 import { chunkSections, parseDocument, type PlannedChunk } from './parse.ts';
+import { tenantTextSearchLanguage } from './text-search.ts';
 
 export interface IngestionDependencies {
   db: Db;
@@ -70,7 +71,11 @@ export async function tenantEmbeddingModels(db: Db, tenantId: string): Promise<s
   return [...new Set([active, parseTenantSettings(row.settings).rag.embeddingModel])];
 }
 
-/** Writes one batch of chunks for one model with their vectors, and the document's progress, in one transaction. */
+/**
+ * Writes one batch of chunks for one model with their vectors, and the document's progress, in
+ * one transaction. The chunks take the tenant's full-text language, read under a share lock on
+ * the tenant row (see ./text-search.ts: a concurrent language change cannot miss them).
+ */
 export async function writeChunkBatch(
   db: Db,
   ref: DocumentRef,
@@ -79,22 +84,19 @@ export async function writeChunkBatch(
   vectors: string[],
   progress?: number,
 ): Promise<void> {
-  const insert = db.$executeRaw`
-    INSERT INTO chunks (tenant_id, document_id, ordinal, content, content_hash, metadata, embedding, embedding_model)
-    SELECT ${ref.tenantId}::uuid, ${ref.documentId}::uuid, x.o, x.c, x.h, x.m::jsonb, x.e::vector, ${model}
-      FROM unnest(${batch.map((c) => c.ordinal)}::int[], ${batch.map((c) => c.content)}::text[], ${batch.map((c) => c.contentHash)}::text[],
-                  ${batch.map((c) => JSON.stringify(c.metadata))}::text[], ${vectors}::text[]) AS x(o, c, h, m, e)
-    ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING`;
-  if (progress === undefined) {
-    await insert;
-    return;
-  }
-  await db.$transaction([
-    insert,
-    db.$executeRaw`
+  await db.$transaction(async (tx) => {
+    const language = await tenantTextSearchLanguage(tx, ref.tenantId, { lock: true });
+    await tx.$executeRaw`
+      INSERT INTO chunks (tenant_id, document_id, ordinal, content, content_hash, metadata, embedding, embedding_model, fts_config)
+      SELECT ${ref.tenantId}::uuid, ${ref.documentId}::uuid, x.o, x.c, x.h, x.m::jsonb, x.e::vector, ${model}, ${language}::regconfig
+        FROM unnest(${batch.map((c) => c.ordinal)}::int[], ${batch.map((c) => c.content)}::text[], ${batch.map((c) => c.contentHash)}::text[],
+                    ${batch.map((c) => JSON.stringify(c.metadata))}::text[], ${vectors}::text[]) AS x(o, c, h, m, e)
+      ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING`;
+    if (progress === undefined) return;
+    await tx.$executeRaw`
       UPDATE documents SET chunks_embedded = GREATEST(chunks_embedded, ${progress}), stage = 'embedding', updated_at = now()
-       WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`,
-  ]);
+       WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Tenant } from '../../../../generated/prisma/client.ts';
 import { mergeSettings, parseTenantSettings, tenantSettingsSchema } from '../../../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { embeddingModelSwitch, embeddingModelSwitchWorkflowId } from '../../../../workflows/embedding-model-switch.ts';
+import { textSearchReindex, textSearchReindexWorkflowId } from '../../../../workflows/text-search-reindex.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses } from '../../../schemas/common.ts';
 
@@ -94,6 +95,18 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
               workflowIdConflictPolicy: 'USE_EXISTING',
             })
             .catch((err: unknown) => request.log.warn({ err }, 'could not start the embedding model switch'));
+        }
+        if (parsed.data.rag.language !== parseTenantSettings(current.settings).rag.language) {
+          // Re-indexing runs in the background. A run still going is replaced: the new one reads
+          // the language committed above, so no change can land after a run's last check.
+          await app.temporal.workflow
+            .start(textSearchReindex, {
+              workflowId: textSearchReindexWorkflowId(request.tenantId),
+              taskQueue: taskQueueName(app.config, 'ingestion'),
+              args: [{ tenantId: request.tenantId }],
+              workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+            })
+            .catch((err: unknown) => request.log.warn({ err }, 'could not start the text search re-index'));
         }
         reply.header('etag', `"${updated.settingsVersion}"`);
         return view(updated);
