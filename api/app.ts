@@ -16,6 +16,7 @@ import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
+import webchat from './webchat/index.ts';
 import webhooks from './webhooks/index.ts';
 
 export interface AppDependencies {
@@ -69,6 +70,7 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(healthRoutes);
   await app.register(v1Routes, { prefix: '/api/v1' });
   await app.register(webhooks, { prefix: '/webhooks' });
+  await app.register(webchat, { prefix: '/webchat' });
   await app.register(agentConsole, { prefix: '/console' });
   return app;
 }

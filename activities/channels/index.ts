@@ -5,6 +5,7 @@ import type { Keyring } from '../../lib/crypto.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
+import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import type { ChannelKind } from '../../workflows/types.ts';
 import { markOutboundFailed } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
@@ -29,8 +30,14 @@ interface SendProgress {
   sentIds: string[];
 }
 
+/** The stored message being sent (the web chat forwards it by id). */
+interface StoredMessageRef {
+  id: string;
+  createdAt: number;
+}
+
 interface ChannelSender {
-  sendText(to: string, text: string, options: SendTextOptions): Promise<SendTextResult>;
+  sendText(to: string, text: string, options: SendTextOptions & { message: StoredMessageRef }): Promise<SendTextResult>;
   acknowledge(to: string, lastMessageId: string): Promise<void>;
 }
 
@@ -58,6 +65,20 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         },
       };
     }
+    if (channel.type === 'webchat') {
+      // The message is stored already: publish its id; the API instances holding the visitor's
+      // sockets read and forward it (lib/webchat-bus.ts) and mark it delivered.
+      return {
+        sendText: async (to, _text, { message, startAtPart = 0, onPartSent }) => {
+          if (startAtPart === 0) {
+            await publishWebchatEvent(db, { kind: 'message', tenantId, channelId, visitorId: to, messageId: message.id, createdAt: message.createdAt });
+            await onPartSent?.({ partIndex: 0, partCount: 1, messageId: message.id });
+          }
+          return { messageIds: startAtPart === 0 ? [message.id] : [], partCount: 1 };
+        },
+        acknowledge: (to) => publishWebchatEvent(db, { kind: 'typing', tenantId, channelId, visitorId: to, author: 'assistant', state: 'on' }),
+      };
+    }
     throw ApplicationFailure.nonRetryable(`channel ${channelId} (${channel.type}) lacks the credentials to send`, 'ChannelMisconfigured');
   }
 
@@ -82,6 +103,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       try {
         const sender = await senderFor(input.tenantId, input.channelId);
         await sender.sendText(input.to, content.text, {
+          message: { id: input.id, createdAt: input.createdAt },
           startAtPart: progress.nextPart,
           signal: ctx.cancellationSignal,
           onPartSent: (part) => {

@@ -14,17 +14,14 @@
 //      Temporal unreachable or failing                           → 503 (Meta redelivers; the
 //      workflow and the store dedupe by message id, so a redelivery is harmless)
 //   6.                                                           → 200 (`EVENT_RECEIVED` for Messenger)
-import { TypedSearchAttributes } from '@temporalio/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { sha256 } from '../../lib/crypto.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { taskQueueName } from '../../lib/temporal.ts';
-import { conversation, inboundSignal } from '../../workflows/conversation.ts';
 import { conversationWorkflowId } from '../../workflows/ids.ts';
-import { Channel, ConversationStatus, HandoffState, TenantId } from '../../workflows/search-attributes.ts';
 import type { InboundMessage } from '../../workflows/types.ts';
+import { signalInbound } from '../conversation-signal.ts';
 import { HttpError } from '../plugins/app/errors.ts';
 import type { ChannelLookup, MetaChannelType, ResolvedChannel } from './channel-lookup.ts';
 import { groupByUser, type NormalizedDelivery, type StatusItem } from './normalize.ts';
@@ -46,7 +43,7 @@ export interface MetaWebhookOptions {
 }
 
 /** How long a delivery waits for Temporal to take its signals before answering 503. */
-export const SIGNAL_DEADLINE_MS = 5_000;
+export { SIGNAL_DEADLINE_MS } from '../conversation-signal.ts';
 
 /**
  * Meta delivers from few addresses at high volume, so webhooks get a much larger per-IP budget
@@ -80,23 +77,7 @@ interface UserBatch {
 
 async function signalConversation(app: FastifyInstance, batch: UserBatch): Promise<void> {
   const { channel, userId, messages } = batch;
-  const workflowId = conversationWorkflowId(channel.tenantId, channel.type, userId);
-  const connection = app.temporal.connection;
-  await connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-    app.temporal.workflow.signalWithStart(conversation, {
-      workflowId,
-      taskQueue: taskQueueName(app.config, 'conversations'),
-      args: [{ tenantId: channel.tenantId, channel: channel.type, channelId: channel.channelId, externalUserId: userId }],
-      signal: inboundSignal,
-      signalArgs: [messages],
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: TenantId, value: channel.tenantId },
-        { key: Channel, value: channel.type },
-        { key: ConversationStatus, value: 'active' },
-        { key: HandoffState, value: 'none' },
-      ]),
-    }),
-  );
+  await signalInbound(app, { tenantId: channel.tenantId, channel: channel.type, channelId: channel.channelId, externalUserId: userId, messages });
 }
 
 export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = async (app, { provider, lookup }) => {

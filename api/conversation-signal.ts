@@ -1,0 +1,43 @@
+// The one way the API hands end-user messages to a conversation: signalWithStart of the
+// conversation workflow of (tenant, channel, external user), started with the search attributes
+// the workflow keeps current. The Meta webhooks and the web chat socket both come through here.
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../lib/config.ts';
+import { taskQueueName } from '../lib/temporal.ts';
+import { conversation, inboundSignal } from '../workflows/conversation.ts';
+import { conversationWorkflowId } from '../workflows/ids.ts';
+import { Channel, ConversationStatus, HandoffState, TenantId } from '../workflows/search-attributes.ts';
+import type { ChannelKind, InboundMessage } from '../workflows/types.ts';
+
+/** How long a caller waits for Temporal to take its signal before giving up. */
+export const SIGNAL_DEADLINE_MS = 5_000;
+
+export interface InboundDelivery {
+  tenantId: string;
+  channel: ChannelKind;
+  channelId: string;
+  externalUserId: string;
+  /** In the order the user sent them; the workflow dedupes by externalMessageId. */
+  messages: InboundMessage[];
+}
+
+export async function signalInbound(deps: { temporal: Client; config: Pick<Config, 'TEMPORAL_TASK_QUEUE_PREFIX'> }, delivery: InboundDelivery): Promise<void> {
+  const { temporal, config } = deps;
+  const { tenantId, channel, channelId, externalUserId, messages } = delivery;
+  await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+    temporal.workflow.signalWithStart(conversation, {
+      workflowId: conversationWorkflowId(tenantId, channel, externalUserId),
+      taskQueue: taskQueueName(config, 'conversations'),
+      args: [{ tenantId, channel, channelId, externalUserId }],
+      signal: inboundSignal,
+      signalArgs: [messages],
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: TenantId, value: tenantId },
+        { key: Channel, value: channel },
+        { key: ConversationStatus, value: 'active' },
+        { key: HandoffState, value: 'none' },
+      ]),
+    }),
+  );
+}

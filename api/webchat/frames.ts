@@ -1,0 +1,56 @@
+// The web chat protocol's frames (README "Web chat"): JSON text, at most MAX_FRAME_BYTES each.
+// Client frames are validated here; server frames are typed so that the socket code cannot send
+// a frame the widget does not know.
+import { z } from 'zod';
+
+/** Larger frames close the socket with 1009 (ws enforces it through maxPayload). */
+export const MAX_FRAME_BYTES = 4096;
+export const MAX_TEXT_CHARS = 2000;
+
+export const clientMessageIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of A-Z, a-z, 0-9, "_" and "-"');
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('message'),
+      clientMessageId: clientMessageIdSchema,
+      text: z
+        .string()
+        .min(1)
+        .max(MAX_TEXT_CHARS)
+        .refine((t) => t.trim().length > 0, 'must not be blank'),
+    })
+    .strict(),
+  z.object({ type: z.literal('typing'), state: z.enum(['on', 'off']) }).strict(),
+  z.object({ type: z.literal('ping') }).strict(),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+
+export type Author = 'visitor' | 'assistant' | 'agent';
+
+export interface MessageFrame {
+  type: 'message';
+  /** The message's id in this protocol: the row id of an outbound message, the external id (derived from clientMessageId) of a visitor's. */
+  id: string;
+  author: Author;
+  text: string;
+  at: string;
+  cursor: string;
+  /** Visitor messages only: the id the widget sent it with. */
+  clientMessageId?: string;
+}
+
+export type ServerFrame =
+  | { type: 'ready'; visitorId: string; conversationId: string | null }
+  | { type: 'accepted'; clientMessageId: string; id: string }
+  | MessageFrame
+  | { type: 'typing'; author: 'assistant' | 'agent'; state: 'on' | 'off' }
+  | { type: 'pong' }
+  | { type: 'error'; code: string; message: string };
+
+/** Close codes besides the standard ones (1000 normal, 1001 going away, 1009 too big, 1011 server error). */
+export const CLOSE = {
+  badRequest: 4400,
+  originNotAllowed: 4403,
+  unknownWidget: 4404,
+} as const;

@@ -1,0 +1,73 @@
+// The widget page, `GET /webchat/widget/:widgetId`, and its files under `/webchat/assets/*`
+// (api/webchat/public/: no framework, no build step). The app's CSP forbids everything; the page
+// gets its own, on these routes only: scripts and styles from this origin (no inline ones), a
+// socket to this host, and framing by this origin and the origins the widget allows (it is meant
+// to sit in an iframe on the tenant's site, so X-Frame-Options is dropped for it).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from '../plugins/app/errors.ts';
+import { WIDGET_ID, type WidgetLookup } from './widget-lookup.ts';
+
+const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
+
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'widget.js': { file: 'widget.js', type: 'text/javascript; charset=utf-8' },
+  'widget.css': { file: 'widget.css', type: 'text/css; charset=utf-8' },
+};
+
+/** Read once: they are part of the release. */
+const files = new Map(
+  ['widget.html', ...Object.values(ASSETS).map((a) => a.file)].map((name) => [name, readFileSync(join(PUBLIC_DIR, name))] as const),
+);
+
+/** A Host header fit to be written into a CSP source (host[:port]); anything else gets none. */
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+export function widgetCsp(host: string | undefined, frameAncestors: Iterable<string>): string {
+  const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : '';
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${sockets}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    `frame-ancestors ${["'self'", ...frameAncestors].join(' ')}`,
+  ].join('; ');
+}
+
+export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (app, { lookup }) => {
+  app.get<{ Params: { widgetId: string } }>(
+    '/widget/:widgetId',
+    {
+      schema: { tags: ['webchat'], summary: 'The web chat widget page for a web chat channel (embed it in an iframe)' },
+      // After the app-wide security headers (helmet's hook runs first): this page's own policy.
+      onSend: async (request: FastifyRequest<{ Params: { widgetId: string } }>, reply: FastifyReply, payload) => {
+        if (reply.statusCode !== 200) return payload;
+        const widget = await lookup.find(request.params.widgetId).catch(() => null);
+        reply.header('content-security-policy', widgetCsp(request.headers.host, widget?.allowedOrigins ?? []));
+        reply.removeHeader('x-frame-options');
+        return payload;
+      },
+    },
+    async (request, reply) => {
+      // The page itself is the same for every widget (the script reads the id from the URL);
+      // whether the widget exists is the socket's answer (4404), shown by the page.
+      if (!WIDGET_ID.test(request.params.widgetId)) throw new HttpError(404, 'not_found', 'No such widget');
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(files.get('widget.html'));
+    },
+  );
+
+  app.get<{ Params: { file: string } }>(
+    '/assets/:file',
+    { schema: { tags: ['webchat'], summary: 'The web chat widget page\'s script and stylesheet' } },
+    async (request, reply) => {
+      const asset = Object.hasOwn(ASSETS, request.params.file) ? ASSETS[request.params.file] : undefined;
+      if (!asset) throw new HttpError(404, 'not_found', 'No such asset');
+      return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(files.get(asset.file));
+    },
+  );
+};

@@ -1,0 +1,196 @@
+// The web chat's bus between the workers and the API instances holding visitors' sockets:
+// Postgres LISTEN/NOTIFY on the channel `webchat_outbound`. A worker's web chat sender publishes
+// a small event (tenant, channel, visitor, message id or typing state); every API instance
+// LISTENs on one dedicated connection and forwards the event to the sockets it holds for that
+// visitor (api/webchat/hub.ts), reading the message itself from the messages table by id, so a
+// payload stays far below NOTIFY's 8000-byte cap whatever the text.
+//
+// NOTIFY is fire-and-forget: an event published while an instance is not listening is lost to
+// it. Nothing depends on it arriving: the message is stored before it is published, and a
+// visitor catches up by replaying the messages table after its cursor, on reconnect, or, for
+// sockets an instance kept open while its LISTEN connection was down, when the listener is back
+// (onResubscribed).
+import pg from 'pg';
+import { z } from 'zod';
+import type { Db } from './db.ts';
+import type { Logger } from './logger.ts';
+
+export const WEBCHAT_NOTIFY_CHANNEL = 'webchat_outbound';
+
+/** A web chat visitor id, chosen by the widget: 8–64 characters of [A-Za-z0-9_-]. */
+export const visitorIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of A-Z, a-z, 0-9, "_" and "-"');
+
+const target = {
+  tenantId: z.uuid(),
+  channelId: z.uuid(),
+  visitorId: visitorIdSchema,
+};
+
+export const webchatEventSchema = z.discriminatedUnion('kind', [
+  /** A stored outbound message to forward (read by id; createdAt, in ms, finds its partition). */
+  z.object({ kind: z.literal('message'), ...target, messageId: z.uuid(), createdAt: z.number().int() }),
+  z.object({ kind: z.literal('typing'), ...target, author: z.enum(['assistant', 'agent']), state: z.enum(['on', 'off']) }),
+]);
+export type WebchatEvent = z.infer<typeof webchatEventSchema>;
+
+/** Publishes an event to every listening API instance (delivered when the statement commits: at once here). */
+export async function publishWebchatEvent(db: Db, event: WebchatEvent): Promise<void> {
+  const payload = JSON.stringify(webchatEventSchema.parse(event));
+  await db.$executeRaw`SELECT pg_notify(${WEBCHAT_NOTIFY_CHANNEL}, ${payload})`;
+}
+
+/** What the listener logs through (a pino logger, or Fastify's). */
+export type BusLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+export interface WebchatListenerOptions {
+  connectionString: string;
+  logger: BusLogger;
+  onEvent: (event: WebchatEvent) => void;
+  /** After the connection was lost and LISTEN is in place again (not on the first connect). */
+  onResubscribed?: () => void;
+  applicationName?: string;
+  connectTimeoutMs?: number;
+  /** Reconnect delays double from min to max (with jitter). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A `SELECT 1` this often notices a connection that died without a reset. */
+  healthCheckMs?: number;
+}
+
+/**
+ * One dedicated pg connection that LISTENs on `webchat_outbound` and reconnects with backoff
+ * whenever it fails, until close(). Malformed payloads are logged and dropped.
+ */
+export class WebchatListener {
+  readonly #options: Required<Omit<WebchatListenerOptions, 'onResubscribed'>> & Pick<WebchatListenerOptions, 'onResubscribed'>;
+  #client: pg.Client | undefined;
+  #closed = false;
+  #failures = 0;
+  #everListened = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
+  #connecting: Promise<boolean> | undefined;
+
+  constructor(options: WebchatListenerOptions) {
+    this.#options = {
+      applicationName: 'metachat-webchat-listener',
+      connectTimeoutMs: 5_000,
+      minBackoffMs: 250,
+      maxBackoffMs: 10_000,
+      healthCheckMs: 30_000,
+      ...options,
+    };
+  }
+
+  /** True while LISTEN is in place. */
+  get listening(): boolean {
+    return this.#client !== undefined;
+  }
+
+  /** Starts listening; resolves after the first attempt (true if it is listening), retrying in the background otherwise. */
+  start(): Promise<boolean> {
+    return this.#connect();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#healthTimer);
+    await this.#connecting?.catch(() => undefined);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  #connect(): Promise<boolean> {
+    this.#connecting ??= this.#attempt().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #attempt(): Promise<boolean> {
+    const { logger } = this.#options;
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      application_name: this.#options.applicationName,
+      connectionTimeoutMillis: this.#options.connectTimeoutMs,
+      keepAlive: true,
+    });
+    let lost = false;
+    const onLost = (err?: Error) => {
+      if (lost) return;
+      lost = true;
+      if (this.#client === client) this.#client = undefined;
+      clearInterval(this.#healthTimer);
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.#closed) return;
+      logger.warn({ err }, 'web chat listener lost its connection; reconnecting');
+      this.#scheduleRetry();
+    };
+    client.on('error', (err) => onLost(err));
+    client.on('end', () => onLost());
+    client.on('notification', (message) => {
+      if (message.channel !== WEBCHAT_NOTIFY_CHANNEL) return;
+      let event: WebchatEvent;
+      try {
+        event = webchatEventSchema.parse(JSON.parse(message.payload ?? ''));
+      } catch {
+        logger.warn({ bytes: message.payload?.length ?? 0 }, 'malformed web chat event dropped');
+        return;
+      }
+      try {
+        this.#options.onEvent(event);
+      } catch (err) {
+        logger.error({ err }, 'web chat event handler failed');
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WEBCHAT_NOTIFY_CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      await client.end().catch(() => undefined);
+      if (!this.#closed) {
+        logger.warn({ err }, 'web chat listener could not connect; retrying');
+        this.#scheduleRetry();
+      }
+      return false;
+    }
+    if (this.#closed || lost) {
+      await client.end().catch(() => undefined);
+      return false;
+    }
+    this.#client = client;
+    this.#failures = 0;
+    this.#healthTimer = setInterval(() => {
+      client.query('SELECT 1').catch((err: Error) => onLost(err));
+    }, this.#options.healthCheckMs);
+    this.#healthTimer.unref();
+    const resubscribed = this.#everListened;
+    this.#everListened = true;
+    logger.info({ resubscribed }, 'web chat listener is listening');
+    if (resubscribed) {
+      try {
+        this.#options.onResubscribed?.();
+      } catch (err) {
+        logger.error({ err }, 'web chat resubscribe handler failed');
+      }
+    }
+    return true;
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer) return;
+    const { minBackoffMs, maxBackoffMs } = this.#options;
+    const base = Math.min(maxBackoffMs, minBackoffMs * 2 ** this.#failures);
+    this.#failures++;
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#connect();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+}
