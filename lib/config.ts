@@ -97,6 +97,8 @@ export const configSchema = z.object({
   /** Per-tenant quotas: live (not deleted) documents, and chunks across them (409 when reached). */
   DOCUMENT_QUOTA_PER_TENANT: positiveInt.default(1000),
   CHUNK_QUOTA_PER_TENANT: positiveInt.default(200_000),
+  /** Deleted documents (rows, chunks, stored files) are purged this many hours after deletion (document-purge schedule). */
+  DOCUMENT_PURGE_AFTER_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
 
   WORKER_TASK_QUEUES: taskQueues.default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),

@@ -5,7 +5,8 @@
 // fine: the loser of the create race updates instead.
 //   partition-maintenance  daily 02:17 UTC  partitionMaintenance (months ahead, retention)
 //   integrity-check        daily 03:41 UTC  integrityCheck, dry run (fixes need an operator)
-// Both SKIP overlaps: a run still going when the next is due means the next is not needed.
+//   document-purge         hourly at :23    documentPurge (documents deleted over the grace period ago)
+// All SKIP overlaps: a run still going when the next is due means the next is not needed.
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
@@ -13,6 +14,7 @@ import {
   type ScheduleOptions,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
+import { DEFAULT_DOCUMENT_PURGE_AFTER_HOURS, documentPurge, type DocumentPurgeInput } from '../workflows/document-purge.ts';
 import { integrityCheck } from '../workflows/integrity.ts';
 import { partitionMaintenance, type PartitionMaintenanceInput } from '../workflows/maintenance.ts';
 
@@ -24,9 +26,11 @@ export interface EnsureSchedulesOptions {
   monthsAhead: number;
   /** Absent: partitions are never dropped. */
   retentionMonths?: number | undefined;
+  /** DOCUMENT_PURGE_AFTER_HOURS: deleted documents are purged after this grace period (default 24). */
+  documentPurgeAfterHours?: number | undefined;
 }
 
-export const SCHEDULE_IDS = { partitionMaintenance: 'partition-maintenance', integrityCheck: 'integrity-check' } as const;
+export const SCHEDULE_IDS = { partitionMaintenance: 'partition-maintenance', integrityCheck: 'integrity-check', documentPurge: 'document-purge' } as const;
 
 type Wanted = Pick<ScheduleOptions, 'scheduleId' | 'spec' | 'action' | 'policies'>;
 
@@ -35,6 +39,7 @@ function wantedSchedules(options: EnsureSchedulesOptions): Wanted[] {
   const taskQueue = options.taskQueue ?? 'maintenance';
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false };
   const maintenanceArgs: PartitionMaintenanceInput = { monthsAhead: options.monthsAhead, retentionMonths: options.retentionMonths ?? null };
+  const purgeArgs: DocumentPurgeInput = { olderThanHours: options.documentPurgeAfterHours ?? DEFAULT_DOCUMENT_PURGE_AFTER_HOURS };
   return [
     {
       scheduleId: `${prefix}${SCHEDULE_IDS.partitionMaintenance}`,
@@ -59,6 +64,20 @@ function wantedSchedules(options: EnsureSchedulesOptions): Wanted[] {
         taskQueue,
         workflowId: `${prefix}${SCHEDULE_IDS.integrityCheck}`,
         workflowExecutionTimeout: '2 hours',
+      },
+      policies,
+    },
+    {
+      scheduleId: `${prefix}${SCHEDULE_IDS.documentPurge}`,
+      // Hourly: a document is gone at most an hour after its grace period ends.
+      spec: { intervals: [{ every: '1 hour', offset: '23 minutes' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: documentPurge,
+        args: [purgeArgs],
+        taskQueue,
+        workflowId: `${prefix}${SCHEDULE_IDS.documentPurge}`,
+        workflowExecutionTimeout: '1 hour',
       },
       policies,
     },

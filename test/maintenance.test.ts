@@ -118,14 +118,14 @@ describe('schedules', () => {
     await temporal?.close();
   });
 
-  it('creates both schedules with overlap SKIP, and running again only updates them', async () => {
+  it('creates the schedules with overlap SKIP, and running again only updates them', async () => {
     const first = await ensureSchedules(temporal.client, { idPrefix, taskQueue: `${idPrefix}maintenance`, monthsAhead: 3 });
-    expect(first).toEqual({ created: [`${idPrefix}partition-maintenance`, `${idPrefix}integrity-check`], updated: [] });
+    expect(first).toEqual({ created: [`${idPrefix}partition-maintenance`, `${idPrefix}integrity-check`, `${idPrefix}document-purge`], updated: [] });
 
     // An operator pauses one; a changed setting arrives with the next worker start.
     await temporal.client.schedule.getHandle(`${idPrefix}integrity-check`).pause('operator says so');
-    const second = await ensureSchedules(temporal.client, { idPrefix, taskQueue: `${idPrefix}maintenance`, monthsAhead: 4, retentionMonths: 24 });
-    expect(second).toEqual({ created: [], updated: [`${idPrefix}partition-maintenance`, `${idPrefix}integrity-check`] });
+    const second = await ensureSchedules(temporal.client, { idPrefix, taskQueue: `${idPrefix}maintenance`, monthsAhead: 4, retentionMonths: 24, documentPurgeAfterHours: 48 });
+    expect(second).toEqual({ created: [], updated: [`${idPrefix}partition-maintenance`, `${idPrefix}integrity-check`, `${idPrefix}document-purge`] });
 
     const maintenance = await temporal.client.schedule.getHandle(`${idPrefix}partition-maintenance`).describe();
     expect(maintenance.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
@@ -138,5 +138,16 @@ describe('schedules', () => {
     expect(integrity.action).toMatchObject({ type: 'startWorkflow', workflowType: 'integrityCheck' });
     expect(integrity.action.type === 'startWorkflow' && integrity.action.args).toEqual([{ apply: false }]);
     expect(integrity.state.paused).toBe(true); // the operator's pause survives
+
+    // Hourly at :23, purging documents deleted longer ago than DOCUMENT_PURGE_AFTER_HOURS (default 24).
+    const purge = await temporal.client.schedule.getHandle(`${idPrefix}document-purge`).describe();
+    expect(purge.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(purge.action).toMatchObject({ type: 'startWorkflow', workflowType: 'documentPurge', taskQueue: `${idPrefix}maintenance` });
+    expect(purge.action.type === 'startWorkflow' && purge.action.args).toEqual([{ olderThanHours: 48 }]);
+    expect(purge.spec.intervals).toEqual([{ every: 60 * 60 * 1000, offset: 23 * 60 * 1000 }]);
+    expect(purge.state.paused).toBe(false);
+    await ensureSchedules(temporal.client, { idPrefix, taskQueue: `${idPrefix}maintenance`, monthsAhead: 4 });
+    const defaults = await temporal.client.schedule.getHandle(`${idPrefix}document-purge`).describe();
+    expect(defaults.action.type === 'startWorkflow' && defaults.action.args).toEqual([{ olderThanHours: 24 }]);
   });
 });

@@ -39,6 +39,7 @@ try {
       idPrefix: config.TEMPORAL_TASK_QUEUE_PREFIX,
       monthsAhead: config.MAINTENANCE_PARTITION_MONTHS_AHEAD,
       retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
+      documentPurgeAfterHours: config.DOCUMENT_PURGE_AFTER_HOURS,
     });
     logger.info(schedules, 'maintenance schedules in place');
   }

@@ -7,3 +7,4 @@ export { integrityCheck } from './integrity.ts';
 export { ingestDocument } from './ingestion.ts';
 export { embeddingModelSwitch } from './embedding-model-switch.ts';
 export { textSearchReindex } from './text-search-reindex.ts';
+export { documentPurge } from './document-purge.ts';

@@ -30,6 +30,8 @@ export interface DocumentView {
   deletedAt: string | null;
 }
 
+type Injected = Promise<Awaited<ReturnType<App['inject']>>>;
+
 export interface DocumentsRig {
   config: Config;
   db: Db;
@@ -39,9 +41,9 @@ export interface DocumentsRig {
   /** Retrieval as the conversation workers run it (same embedders as the workers). */
   rag: ReturnType<typeof createRagActivities>;
   tenant(settings?: Record<string, unknown>): Promise<{ tenantId: string; key: string }>;
-  api(key: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): ReturnType<App['inject']>;
+  api(key: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Injected;
   /** PATCHes settings at their current version; returns the response. */
-  patchSettings(key: string, settings: Record<string, unknown>): ReturnType<App['inject']>;
+  patchSettings(key: string, settings: Record<string, unknown>): Injected;
   /** Uploads a text document and waits until it is ready. */
   addDocument(key: string, title: string, content: string, format?: 'text' | 'markdown'): Promise<DocumentView>;
   close(): Promise<void>;
