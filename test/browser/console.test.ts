@@ -61,8 +61,11 @@ describe('agent console in a browser', () => {
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
-      // A refused key logs the 401 fetch as a console error; that is the expected answer here.
-      if (msg.type() === 'error' && !msg.text().includes('401')) problems.push(`console: ${msg.text()}`);
+      // Failed loads are checked by URL below, so that a test can expect its own 401 or 409.
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
+    });
+    page.on('response', (res) => {
+      if (res.status() >= 400) problems.push(`${res.status()} ${new URL(res.url()).pathname}`);
     });
     await page.goto(`${base}/console`);
     return { page, problems };
@@ -184,11 +187,11 @@ describe('agent console in a browser', () => {
 
     open();
     await item.waitFor({ state: 'detached' });
-    expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
+    expect(problems).toEqual([`409 /api/v1/conversations/${conversationId}/take`]);
   });
 
   it('keeps a refused key at the login, and sends the agent back to it when the key is revoked', async () => {
-    const { page } = await openConsole();
+    const { page, problems } = await openConsole();
     await page.fill('#login input[name=apiKey]', 'mcp_nope1234_notarealsecretatall');
     await page.click('#login button[type=submit]');
     await page.locator('#error').waitFor();
@@ -210,5 +213,6 @@ describe('agent console in a browser', () => {
     expect(await page.locator('#error').textContent()).toContain('refused');
     expect(await storedKey(page)).toBeNull();
     await screenshot(page, 'console', 'signed-out');
+    expect(new Set(problems)).toEqual(new Set(['401 /api/v1/conversations'])); // the refusals, nothing else
   });
 });
