@@ -6,13 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createChannelActivities } from '../activities/channels/index.ts';
+import type { Prisma } from '../generated/prisma/client.ts';
 import { buildApp, type App } from '../api/app.ts';
 import { signalInbound } from '../api/conversation-signal.ts';
 import { visitorMessageId } from '../api/webchat/history.ts';
 import { createChannel, updateChannel } from '../lib/channels.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
-import { forTenant } from '../lib/tenant-db.ts';
+import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
@@ -315,6 +316,31 @@ describe('web chat', () => {
     await onlyB.next((f) => f.type === 'ready', 'ready');
     await say(onlyB, 'Hello!');
     expect(await reply(onlyB)).toMatchObject({ text: 'Hello! How can I help you today?' });
+  });
+
+  it('after its LISTEN connection was cut, an instance replays to its open sockets what they may have missed', async () => {
+    const visitorId = newVisitorId();
+    const v = await connect(baseA, { widgetId, visitorId });
+    await v.next((f) => f.type === 'ready', 'ready');
+    await say(v, 'Hello!');
+    await reply(v);
+    const tdb = forTenant(rig.db, rig.tenantId);
+    const conversation = await tdb.conversation.findFirstOrThrow({ where: { channelId, externalUserId: visitorId } });
+    // A reply whose NOTIFY never reached this instance: stored, never published.
+    const lost = await tdb.message.create({
+      data: tenantData<Prisma.MessageUncheckedCreateInput>({
+        conversationId: conversation.id, channel: 'webchat', direction: 'outbound', type: 'text', content: { text: 'Sent while you were away', author: 'agent' }, status: 'sent',
+      }),
+    });
+    const killed = await rig.db.$queryRaw<{ pid: number }[]>`
+      SELECT pg_terminate_backend(pid)::int AS pid FROM pg_stat_activity
+      WHERE application_name = 'metachat-webchat-listener' AND datname = current_database()`;
+    expect(killed.length).toBe(2); // one per API instance
+    const caught = await v.next((f) => f.type === 'message' && f.id === lost.id, 'the lost reply after the listener is back');
+    expect(caught).toMatchObject({ author: 'agent', text: 'Sent while you were away' });
+    await v.sync();
+    expect(v.messages().filter((m) => m.id === lost.id)).toHaveLength(1);
+    await eventually(async () => (await tdb.message.findFirst({ where: { id: lost.id } }))?.status === 'delivered', 30_000, 'caught-up reply marked delivered');
   });
 
   it('forwards typing indicators published by the channel activity; a visitor typing frame is accepted', async () => {

@@ -119,7 +119,8 @@ export async function markDelivered(db: Db, tenantId: string, rows: { id: string
     await tdb.message.updateMany({ where: { OR: left, direction: 'outbound', status: 'sent' }, data: { status: 'delivered' } });
     const wait = retryMs[attempt];
     if (wait === undefined) return;
-    left = await tdb.message.findMany({ where: { OR: left, direction: 'outbound', status: 'pending' }, select: { id: true, createdAt: true } });
+    // `sent` too: one may have become sent between the update and this look.
+    left = await tdb.message.findMany({ where: { OR: left, direction: 'outbound', status: { in: ['pending', 'sent'] } }, select: { id: true, createdAt: true } });
     if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
