@@ -51,7 +51,9 @@ export function createOpenAiEmbedder(options: OpenAiEmbeddingOptions): Embedding
     async embed(texts) {
       if (texts.length === 0) return { vectors: [], tokens: 0 };
       try {
-        const res = await sdk().embeddings.create({ model: options.model, input: texts, encoding_format: 'float' });
+        // No encoding_format: the SDK then asks for base64 (a quarter of the bytes of decimal
+        // text) and decodes it into numbers.
+        const res = await sdk().embeddings.create({ model: options.model, input: texts });
         const vectors = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
         if (vectors.length !== texts.length || vectors.some((v) => v.length !== options.dimensions)) {
           throw ApplicationFailure.nonRetryable(

@@ -1,9 +1,20 @@
-// A local fake of OpenAI's chat completions API (POST /v1/chat/completions) in its wire format:
-// Bearer key, request validation (messages, tool messages answering the assistant's tool_calls),
-// chat.completion bodies with `tool_calls`, usage, and OpenAI's error envelope
-// `{ error: { message, type, param, code } }` with retry-after on 429.
+// A local fake of OpenAI's API in its wire format, on one base URL as the SDK expects:
+// - chat completions (POST /v1/chat/completions): Bearer key, request validation (messages, tool
+//   messages answering the assistant's tool_calls), chat.completion bodies with `tool_calls`,
+//   usage, and OpenAI's error envelope `{ error: { message, type, param, code } }` with
+//   retry-after on 429 (the shared fake LLM server, ./llm-server.ts);
+// - embeddings (POST /v1/embeddings): a string or an array of strings, deterministic vectors of
+//   the model's dimensions (or `dimensions`), as float arrays or as base64 of little-endian
+//   float32 (`encoding_format: "base64"`, what the official SDK asks for by default), usage,
+//   the same error envelope, injected failures, and a hold that keeps requests waiting until
+//   released (to look at a switch half-way).
+// The embedding vectors are lexical (the local feature-hashing embedder at the requested
+// dimensions), so nearest neighbours are meaningful in tests.
 import { randomBytes } from 'node:crypto';
-import { startFakeLlmServer, tokens, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { embedLocalHash } from '../../activities/embeddings/local-hash.ts';
+import { startFakeLlmServer, tokens, type FakeLlmError, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
 
 export const FAKE_OPENAI_KEY = 'sk-test-fake-openai';
 
@@ -75,6 +86,188 @@ export const openAiFormat: VendorFormat = {
   },
 };
 
-export function startFakeOpenAi(options: { apiKey?: string } = {}): Promise<FakeLlmServer> {
-  return startFakeLlmServer(openAiFormat, { apiKey: options.apiKey ?? FAKE_OPENAI_KEY, basePath: '/v1' });
+/** Dimensions of OpenAI's embedding models (text-embedding-3-* also take `dimensions`). */
+const EMBEDDING_DIMENSIONS: Record<string, number> = { 'text-embedding-3-small': 1536, 'text-embedding-3-large': 3072, 'text-embedding-ada-002': 1536 };
+
+export interface RecordedEmbeddingRequest {
+  headers: IncomingHttpHeaders;
+  body: { model?: unknown; input?: unknown; encoding_format?: unknown; dimensions?: unknown } | undefined;
+  /** The texts of a well-formed request (one per input). */
+  inputs: string[];
+  status: number;
+  at: number;
+}
+
+export interface FakeEmbeddings {
+  requests: RecordedEmbeddingRequest[];
+  /** Requests answered with vectors. */
+  readonly answered: number;
+  failNext(count: number, error: FakeLlmError): void;
+  /** Requests wait (unanswered) from now until release(); `waiting` counts them. */
+  hold(): void;
+  release(): void;
+  readonly waiting: number;
+  reset(): void;
+}
+
+export interface FakeOpenAi extends FakeLlmServer {
+  embeddings: FakeEmbeddings;
+}
+
+/** The vector the fake answers for a text: deterministic, unit length. */
+export function fakeEmbedding(text: string, dimensions: number): number[] {
+  return embedLocalHash(text, dimensions);
+}
+
+function float32Base64(vector: number[]): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((v, i) => bytes.writeFloatLE(v, i * 4));
+  return bytes.toString('base64');
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+
+function embeddingsAnswer(apiKey: string, headers: IncomingHttpHeaders, body: RecordedEmbeddingRequest['body'], injected: FakeLlmError | undefined): { answer: Answer; inputs: string[] } {
+  const fail = (e: FakeLlmError): { answer: Answer; inputs: string[] } => ({
+    answer: {
+      status: e.status,
+      body: openAiFormat.error(e.status, e.message ?? (e.status === 429 ? 'Rate limit reached for requests' : 'Invalid request'), e.code),
+      headers: e.retryAfterSeconds !== undefined ? { 'retry-after': String(e.retryAfterSeconds) } : undefined,
+    },
+    inputs: [],
+  });
+  if (openAiFormat.key(headers) !== apiKey) return fail({ status: 401, message: 'Incorrect API key provided' });
+  if (injected) return fail(injected);
+  const model = body?.model;
+  if (typeof model !== 'string' || !model) return fail({ status: 400, message: 'you must provide a model parameter' });
+  const known = EMBEDDING_DIMENSIONS[model];
+  if (!known) return fail({ status: 404, message: `The model \`${model}\` does not exist or you do not have access to it.`, code: 'model_not_found' });
+  const inputs = typeof body?.input === 'string' ? [body.input] : body?.input;
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > 2048 || !inputs.every((t) => typeof t === 'string' && t.length > 0)) {
+    return fail({ status: 400, message: "'input' must be a non-empty string or an array of 1 to 2048 non-empty strings" });
+  }
+  const dimensions = body?.dimensions === undefined ? known : body.dimensions;
+  if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > known) {
+    return fail({ status: 400, message: `'dimensions' must be an integer from 1 to ${known}` });
+  }
+  const format = body?.encoding_format ?? 'float';
+  if (format !== 'float' && format !== 'base64') return fail({ status: 400, message: "'encoding_format' must be 'float' or 'base64'" });
+  const promptTokens = inputs.reduce((sum: number, t: string) => sum + tokens(t), 0);
+  return {
+    inputs,
+    answer: {
+      status: 200,
+      body: {
+        object: 'list',
+        data: inputs.map((t: string, index: number) => {
+          const vector = fakeEmbedding(t, dimensions);
+          return { object: 'embedding', index, embedding: format === 'base64' ? float32Base64(vector) : vector };
+        }),
+        model,
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      },
+    },
+  };
+}
+
+/**
+ * The fake OpenAI API. Embeddings are answered here; every other request goes on to the fake
+ * chat completions server behind it (whose `requests` therefore hold chat requests only).
+ */
+export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promise<FakeOpenAi> {
+  const apiKey = options.apiKey ?? FAKE_OPENAI_KEY;
+  const chat = await startFakeLlmServer(openAiFormat, { apiKey, basePath: '/v1' });
+  const chatUrl = new URL(chat.url);
+  const requests: RecordedEmbeddingRequest[] = [];
+  let queued: FakeLlmError[] = [];
+  let answered = 0;
+  let held: (() => void)[] | undefined;
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://fake').pathname;
+    if (req.method !== 'POST' || path !== '/v1/embeddings') {
+      // Everything else is the chat fake's.
+      const forward = httpRequest(
+        { host: chatUrl.hostname, port: chatUrl.port, method: req.method, path: req.url, headers: { ...req.headers, host: chatUrl.host } },
+        (upstream) => {
+          res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+          upstream.pipe(res);
+        },
+      );
+      forward.on('error', () => res.writeHead(502).end());
+      req.pipe(forward);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = () => {
+        let body: RecordedEmbeddingRequest['body'];
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedEmbeddingRequest['body'];
+        } catch {
+          body = undefined;
+        }
+        const { answer: a, inputs } = embeddingsAnswer(apiKey, req.headers, body, queued.shift());
+        if (a.status === 200) answered++;
+        requests.push({ headers: req.headers, body, inputs, status: a.status, at: Date.now() });
+        res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+        res.end(JSON.stringify(a.body));
+      };
+      if (held) held.push(answer);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  const release = () => {
+    const waiting = held ?? [];
+    held = undefined;
+    for (const answer of waiting) answer();
+  };
+  const embeddings: FakeEmbeddings = {
+    requests,
+    get answered() {
+      return answered;
+    },
+    failNext(count, error) {
+      for (let i = 0; i < count; i++) queued.push(error);
+    },
+    hold() {
+      held ??= [];
+    },
+    release,
+    get waiting() {
+      return held?.length ?? 0;
+    },
+    reset() {
+      release();
+      requests.length = 0;
+      queued = [];
+      answered = 0;
+    },
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests: chat.requests,
+    get answered() {
+      return chat.answered;
+    },
+    failNext: chat.failNext,
+    failAll: chat.failAll,
+    recover: chat.recover,
+    respond: chat.respond,
+    embeddings,
+    reset() {
+      chat.reset();
+      embeddings.reset();
+    },
+    async close() {
+      release();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await chat.close();
+    },
+  };
 }
