@@ -19,7 +19,7 @@ describe('tenant settings', () => {
         budgetExhaustedMessage: "Sorry, I can't answer right now. Please try again later, or ask for a person.",
         unavailableMessage: "Sorry, I'm having trouble answering right now. Please try again in a moment, or ask for a person.",
       },
-      rag: { embeddingModel: 'local-hash-384', topK: 5, vectorWeight: 1, textWeight: 1, rrfK: 60, minScore: 0, minSimilarity: 0.05 },
+      rag: { embeddingModel: 'local-hash-384', language: 'simple', topK: 5, vectorWeight: 1, textWeight: 1, rrfK: 60, minScore: 0, minSimilarity: 0.05 },
       webchat: { allowedOrigins: [] },
     });
     expect(tenantSettingsSchema.parse({ handoff: { keywords: ['humano'] } }).handoff).toEqual({ keywords: ['humano'], agentInactivityMinutes: 30 });
