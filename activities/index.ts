@@ -14,7 +14,9 @@ import { createLlmActivities, type LlmDependencies } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
+import { createWebhookActivities } from './webhooks.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
+import { createWebhookDispatcher, DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from '../lib/tenant-webhooks.ts';
 
 export interface ActivityDependencies {
   db: Db;
@@ -33,18 +35,24 @@ export interface ActivityDependencies {
   chunkQuota?: number;
   /** Model providers' keys and base URLs (lib/config.ts), breaker tuning; unset: only the local provider works. */
   llm?: Omit<LlmDependencies, 'db' | 'keyring'>;
+  /** Tenant webhook delivery (lib/tenant-webhooks.ts webhookOptionsFrom); default: the conversations queue, default policy. */
+  webhooks?: WebhookOptions;
 }
 
 export function createActivities(deps: ActivityDependencies) {
   const embedders = deps.embedders ?? createEmbedderRegistry();
+  // Tenant-facing events are handed to it after their transaction commits.
+  const webhooks = deps.webhooks ?? DEFAULT_WEBHOOK_OPTIONS;
+  const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
     ...createIntegrityActivities(deps),
-    ...createStoreActivities(deps.db),
-    ...createChannelActivities(deps),
+    ...createStoreActivities(deps.db, tenantEvents),
+    ...createChannelActivities({ ...deps, tenantEvents }),
     ...createRagActivities(deps.db, embedders),
-    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota }),
+    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, tenantEvents }),
+    ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
     ...createLlmActivities({ db: deps.db, keyring: deps.keyring, ...deps.llm }),

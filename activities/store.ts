@@ -1,9 +1,12 @@
 // Conversation persistence: the conversation row, inbound and outbound messages, status changes
 // and their audit events. Every write goes through the tenant-scoped client, and every write is
 // idempotent so that Temporal may retry any of these activities.
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
+import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../lib/tenant-events.ts';
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
@@ -101,7 +104,22 @@ export async function markOutboundFailed(db: Db, failure: FailedSend): Promise<v
   });
 }
 
-export function createStoreActivities(db: Db) {
+/**
+ * The id of a conversation change's event: the same for every retry of one activity (same run,
+ * same activity id), so a retried write adds no second event.
+ */
+function changeEventId(type: string): string {
+  try {
+    const { workflowExecution, activityId } = Context.current().info;
+    if (!workflowExecution) return randomUUID();
+    return tenantEventId(type, workflowExecution.workflowId, workflowExecution.runId, activityId);
+  } catch {
+    return randomUUID(); // called outside an activity
+  }
+}
+
+/** `tenantEvents` hears of tenant-facing events once their transaction has committed. */
+export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
   async function loadSettings(tenantId: string): Promise<ConversationSettings> {
     const tenant = await forTenant(db, tenantId).tenant.findFirst({ select: { settings: true } });
     if (!tenant) throw new Error(`tenant ${tenantId} not found`);
@@ -117,20 +135,34 @@ export function createStoreActivities(db: Db) {
       const tdb = forTenant(db, input.tenantId);
       const key = { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } };
       const existing = await tdb.conversation.findUnique({ where: key });
+      let createdEvent: string | null = null;
       const row = existing
         ? await tdb.conversation.update({
             where: { id: existing.id },
             data: { workflowId: input.workflowId, ...(existing.status === 'closed' ? { status: 'active', assignee: null } : {}) },
           })
-        : await tdb.conversation.upsert({
-            where: key,
-            create: tenantData<Prisma.ConversationUncheckedCreateInput>({
-              channelId: input.channelId,
-              externalUserId: input.externalUserId,
-              workflowId: input.workflowId,
-            }),
-            update: { workflowId: input.workflowId },
+        : await tdb.$transaction(async (tx) => {
+            const created = await tx.conversation.upsert({
+              where: key,
+              create: tenantData<Prisma.ConversationUncheckedCreateInput>({
+                channelId: input.channelId,
+                externalUserId: input.externalUserId,
+                workflowId: input.workflowId,
+              }),
+              update: { workflowId: input.workflowId },
+            });
+            const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
+            createdEvent = await recordTenantEvent(tx, {
+              id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
+              tenantId: input.tenantId,
+              type: 'conversation.created',
+              subjectType: 'conversation',
+              subjectId: created.id,
+              data: { conversationId: created.id, channel: channel?.type ?? 'unknown', channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
+            });
+            return created;
           });
+      await tenantEvents?.dispatch(createdEvent);
       const recent = await tdb.message.findMany({
         where: { conversationId: row.id },
         orderBy: { createdAt: 'desc' },
@@ -159,22 +191,50 @@ export function createStoreActivities(db: Db) {
     async persistInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundMessage[] }): Promise<string[]> {
       if (input.messages.length === 0) return [];
       const tdb = forTenant(db, input.tenantId);
-      const created = await tdb.message.createManyAndReturn({
-        data: input.messages.map((m) =>
-          tenantData<Prisma.MessageCreateManyInput>({
-            conversationId: input.conversationId,
-            channel: input.channel,
-            externalMessageId: m.externalMessageId,
-            createdAt: new Date(m.sentAt),
-            direction: 'inbound',
-            type: STORED_KIND[m.kind],
-            content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
-            status: 'received',
-          }),
-        ),
-        skipDuplicates: true,
-        select: { externalMessageId: true },
+      // The message.received events go with the rows that were new, in their transaction.
+      const { created, events } = await tdb.$transaction(async (tx) => {
+        const created = await tx.message.createManyAndReturn({
+          data: input.messages.map((m) =>
+            tenantData<Prisma.MessageCreateManyInput>({
+              conversationId: input.conversationId,
+              channel: input.channel,
+              externalMessageId: m.externalMessageId,
+              createdAt: new Date(m.sentAt),
+              direction: 'inbound',
+              type: STORED_KIND[m.kind],
+              content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
+              status: 'received',
+            }),
+          ),
+          skipDuplicates: true,
+          select: { id: true, externalMessageId: true, createdAt: true, type: true },
+        });
+        const conversation = created.length ? await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } }) : null;
+        const events: (string | null)[] = [];
+        for (const m of created) {
+          events.push(
+            await recordTenantEvent(tx, {
+              id: tenantEventId('message.received', m.id),
+              tenantId: input.tenantId,
+              type: 'message.received',
+              subjectType: 'message',
+              subjectId: m.id,
+              data: {
+                messageId: m.id,
+                conversationId: input.conversationId,
+                channel: input.channel,
+                externalUserId: conversation?.externalUserId ?? '',
+                externalMessageId: m.externalMessageId ?? '',
+                type: m.type,
+                text: input.messages.find((i) => i.externalMessageId === m.externalMessageId)?.text ?? null,
+                createdAt: m.createdAt.toISOString(),
+              },
+            }),
+          );
+        }
+        return { created, events };
       });
+      await tenantEvents?.dispatch(...events);
       const last = new Date(Math.max(...input.messages.map((m) => m.sentAt)));
       await tdb.conversation.updateMany({
         where: { id: input.conversationId, OR: [{ lastInboundAt: null }, { lastInboundAt: { lt: last } }] },
@@ -212,17 +272,23 @@ export function createStoreActivities(db: Db) {
     /** A status change of the conversation and its audit event, together. */
     async recordConversationChange(change: ConversationChange): Promise<void> {
       const tdb = forTenant(db, change.tenantId);
-      await tdb.$transaction([
-        tdb.conversation.updateMany({ where: { id: change.conversationId }, data: { status: change.status, assignee: change.assignee } }),
-        tdb.event.create({
-          data: tenantData<Prisma.EventUncheckedCreateInput>({
+      const eventId = await tdb.$transaction(async (tx) => {
+        await tx.conversation.updateMany({ where: { id: change.conversationId }, data: { status: change.status, assignee: change.assignee } });
+        // Always written (the conversation's audit trail); handoff.* also go to webhook endpoints.
+        return recordTenantEvent(
+          tx,
+          {
+            id: changeEventId(change.event.type),
+            tenantId: change.tenantId,
             type: change.event.type,
             subjectType: 'conversation',
             subjectId: change.conversationId,
-            payload: { status: change.status, assignee: change.assignee, ...change.event.payload } as Prisma.InputJsonValue,
-          }),
-        }),
-      ]);
+            data: { conversationId: change.conversationId, status: change.status, assignee: change.assignee, ...change.event.payload },
+          },
+          { audit: true },
+        );
+      });
+      await tenantEvents?.dispatch(eventId);
     },
   };
 }

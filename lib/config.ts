@@ -109,6 +109,15 @@ export const configSchema = z.object({
   MAINTENANCE_PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(1).max(36).default(3),
   /** Months of partitioned data kept before the current one; unset: nothing is ever dropped. */
   MAINTENANCE_RETENTION_MONTHS: z.coerce.number().int().min(1).max(1200).optional(),
+
+  /** Tenant webhooks (lib/tenant-webhooks.ts): one attempt's deadline, then retries with backoff. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** First retry delay, doubling up to the maximum: the defaults retry for about a day. */
+  WEBHOOK_RETRY_INITIAL_MS: positiveInt.default(30_000),
+  WEBHOOK_RETRY_MAX_INTERVAL_MS: positiveInt.default(3_600_000),
+  WEBHOOK_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(30),
+  /** Deliveries in a row that exhaust their retries before an endpoint is disabled. */
+  WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(5),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -44,7 +44,7 @@ export function isInternalHost(hostname: string): boolean {
 }
 
 /** HTTPS only, and not an internal address: a tenant must not make the platform call into its own network. */
-const httpsUrl = z
+export const httpsUrl = z
   .string()
   .url()
   .max(2048)

@@ -1,5 +1,5 @@
-// `npm run secrets:rotate`: re-encrypts every channel secret (and tenant function signing secret
-// and tenant provider key) under the current key (the first
+// `npm run secrets:rotate`: re-encrypts every channel secret (and tenant function signing secret,
+// tenant provider key and webhook endpoint signing secret) under the current key (the first
 // of SECRETS_KEYS). Run it after putting a new key first in SECRETS_KEYS (keeping the old ones
 // after it); once it reports no failures, the old keys can be removed. Idempotent: a second run
 // re-encrypts nothing. Prints counts only, never a secret.
@@ -10,6 +10,7 @@ import type { RotationResult } from '../lib/crypto.ts';
 import { createDb } from '../lib/db.ts';
 import { rotateLlmCredentials } from '../lib/llm-credentials.ts';
 import { rotateFunctionSecrets } from '../lib/tenant-functions.ts';
+import { rotateWebhookEndpointSecrets } from '../lib/tenant-webhooks.ts';
 
 const scriptConfig = configSchema.pick({
   DATABASE_URL: true,
@@ -37,7 +38,9 @@ export async function rotateSecrets(env: NodeJS.ProcessEnv, print: (line: string
     const functions = await rotateFunctionSecrets(db, config.SECRETS_KEYS);
     const llm = await rotateLlmCredentials(db, config.SECRETS_KEYS);
     print(`Function signing secrets: ${functions.total} in total, ${functions.reencrypted} re-encrypted, ${functions.failed} failed. Tenant provider keys: ${llm.total} in total, ${llm.reencrypted} re-encrypted, ${llm.failed} failed.`);
-    return { code: result.failed || functions.failed || llm.failed ? 1 : 0, result };
+    const webhooks = await rotateWebhookEndpointSecrets(db, config.SECRETS_KEYS);
+    print(`Webhook signing secrets: ${webhooks.total} in total, ${webhooks.reencrypted} re-encrypted, ${webhooks.failed} failed.`);
+    return { code: result.failed || functions.failed || llm.failed || webhooks.failed ? 1 : 0, result };
   } finally {
     await db.$disconnect();
   }

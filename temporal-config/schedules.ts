@@ -17,6 +17,7 @@ import {
 import { DEFAULT_DOCUMENT_PURGE_AFTER_HOURS, documentPurge, type DocumentPurgeInput } from '../workflows/document-purge.ts';
 import { integrityCheck } from '../workflows/integrity.ts';
 import { partitionMaintenance, type PartitionMaintenanceInput } from '../workflows/maintenance.ts';
+import { tenantEventSweep } from '../workflows/webhook-delivery.ts';
 
 export interface EnsureSchedulesOptions {
   /** Where the scheduled workflows run (default `maintenance`). */
@@ -26,6 +27,8 @@ export interface EnsureSchedulesOptions {
   monthsAhead: number;
   /** Absent: partitions are never dropped. */
   retentionMonths?: number | undefined;
+  /** The tenant webhook outbox sweep (every minute), for workers that deliver webhooks. */
+  tenantEventSweep?: boolean;
   /** DOCUMENT_PURGE_AFTER_HOURS: deleted documents are purged after this grace period (default 24). */
   documentPurgeAfterHours?: number | undefined;
 }
@@ -84,6 +87,22 @@ function wantedSchedules(options: EnsureSchedulesOptions): Wanted[] {
   ];
 }
 
+export const TENANT_EVENT_SWEEP_SCHEDULE_ID = 'tenant-event-sweep';
+
+/** Every minute: events a crash left undispatched go to their webhook endpoints (workflows/webhook-delivery.ts). */
+function tenantEventSweepSchedule(options: EnsureSchedulesOptions): Wanted[] {
+  if (!options.tenantEventSweep) return [];
+  const id = `${options.idPrefix ?? ''}${TENANT_EVENT_SWEEP_SCHEDULE_ID}`;
+  return [
+    {
+      scheduleId: id,
+      spec: { intervals: [{ every: '1 minute' }] },
+      action: { type: 'startWorkflow', workflowType: tenantEventSweep, args: [{}], taskQueue: options.taskQueue ?? 'maintenance', workflowId: id, workflowExecutionTimeout: '10 minutes' },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    },
+  ];
+}
+
 export interface EnsureSchedulesResult {
   created: string[];
   updated: string[];
@@ -91,7 +110,7 @@ export interface EnsureSchedulesResult {
 
 export async function ensureSchedules(client: Client, options: EnsureSchedulesOptions): Promise<EnsureSchedulesResult> {
   const result: EnsureSchedulesResult = { created: [], updated: [] };
-  for (const wanted of wantedSchedules(options)) {
+  for (const wanted of [...wantedSchedules(options), ...tenantEventSweepSchedule(options)]) {
     try {
       await client.schedule.create(wanted as ScheduleOptions);
       result.created.push(wanted.scheduleId);

@@ -13,6 +13,7 @@ import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
+import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
@@ -39,6 +40,7 @@ try {
       idPrefix: config.TEMPORAL_TASK_QUEUE_PREFIX,
       monthsAhead: config.MAINTENANCE_PARTITION_MONTHS_AHEAD,
       retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
+      tenantEventSweep: true,
       documentPurgeAfterHours: config.DOCUMENT_PURGE_AFTER_HOURS,
     });
     logger.info(schedules, 'maintenance schedules in place');
@@ -55,6 +57,7 @@ try {
       embedders: createEmbedderRegistry(config),
       chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
       llm: llmEndpoints(config),
+      webhooks: webhookOptionsFrom(config),
     },
     queueName: (queue) => taskQueueName(config, queue),
   });

@@ -6,5 +6,6 @@ export { partitionMaintenance } from './maintenance.ts';
 export { integrityCheck } from './integrity.ts';
 export { ingestDocument } from './ingestion.ts';
 export { embeddingModelSwitch } from './embedding-model-switch.ts';
+export { tenantWebhookDelivery, tenantEventSweep } from './webhook-delivery.ts';
 export { textSearchReindex } from './text-search-reindex.ts';
 export { documentPurge } from './document-purge.ts';

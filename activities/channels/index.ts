@@ -5,6 +5,7 @@ import type { Keyring } from '../../lib/crypto.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
+import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import type { ChannelKind } from '../../workflows/types.ts';
 import { markOutboundFailed } from '../store.ts';
@@ -41,7 +42,7 @@ interface ChannelSender {
   acknowledge(to: string, lastMessageId: string): Promise<void>;
 }
 
-export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string }) {
+export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink }) {
   const { db, keyring, graphApiUrl } = deps;
 
   async function senderFor(tenantId: string, channelId: string): Promise<ChannelSender> {
@@ -119,15 +120,32 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         }
         throw err;
       }
-      await tdb.message.updateMany({
-        where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
-        data: {
-          status: 'sent',
-          // Status webhooks name the first part; all parts are kept with the content.
-          externalMessageId: progress.sentIds[0] ?? null,
-          content: { ...content, providerMessageIds: progress.sentIds },
-        },
+      const sentEvent = await tdb.$transaction(async (tx) => {
+        const { count } = await tx.message.updateMany({
+          where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
+          data: {
+            status: 'sent',
+            // Status webhooks name the first part; all parts are kept with the content.
+            externalMessageId: progress.sentIds[0] ?? null,
+            content: { ...content, providerMessageIds: progress.sentIds },
+          },
+        });
+        // message.sent only with the change from pending, so a retried attempt writes none.
+        if (count === 0) return null;
+        const stored = content as { text: string; author?: 'assistant' | 'agent'; agentId?: string };
+        return recordTenantEvent(tx, {
+          id: tenantEventId('message.sent', input.id),
+          tenantId: input.tenantId,
+          type: 'message.sent',
+          subjectType: 'message',
+          subjectId: input.id,
+          data: {
+            messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: stored.text,
+            author: stored.author ?? 'assistant', agentId: stored.agentId ?? null, providerMessageIds: progress.sentIds, createdAt: new Date(input.createdAt).toISOString(),
+          },
+        });
       });
+      await deps.tenantEvents?.dispatch(sentEvent);
       return { status: 'sent', messageIds: progress.sentIds };
     },
 

@@ -8,6 +8,7 @@
 // Every step is idempotent: a retry re-plans the same chunks, inserts with ON CONFLICT DO
 // NOTHING, and activation re-checks state under row locks. Raw SQL goes on the plain client
 // with the tenant id bound, as in activities/rag.ts.
+import { randomUUID } from 'node:crypto';
 import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../../lib/db.ts';
@@ -15,6 +16,7 @@ import { formatOfMimeType } from '../../lib/document-formats.ts';
 import { DEFAULT_EMBEDDING_MODEL, isEmbeddingModel, vectorLiteral } from '../../lib/embedding-models.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DocumentStorage } from '../../lib/storage.ts';
+import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { parseTenantSettings } from '../../lib/tenant-settings.ts';
 import type { EmbedderRegistry } from '../embeddings/index.ts';
 import { chunkSections, parseDocument, type PlannedChunk } from './parse.ts';
@@ -27,6 +29,8 @@ export interface IngestionDependencies {
   embedders: EmbedderRegistry;
   /** CHUNK_QUOTA_PER_TENANT. */
   chunkQuota?: number;
+  /** Hears of document.indexed / document.failed once their transaction has committed. */
+  tenantEvents?: TenantEventSink;
 }
 
 export interface DocumentRef {
@@ -214,6 +218,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
     },
 
     async activateDocument(ref: DocumentRef): Promise<ActivateResult> {
+      let indexedEvent: string | null = null;
       const result = await db.$transaction(async (tx) => {
         const [doc] = await tx.$queryRaw<{ document_key: string; version: number; deleted_at: Date | null; chunk_count: number }[]>`
           SELECT document_key, version, deleted_at, chunk_count FROM documents
@@ -239,21 +244,48 @@ export function createIngestionActivities(deps: IngestionDependencies) {
         await tx.$executeRaw`
           UPDATE documents SET deleted_at = now(), updated_at = now()
            WHERE tenant_id = ${ref.tenantId}::uuid AND document_key = ${doc.document_key} AND version < ${doc.version} AND deleted_at IS NULL`;
+        // document.indexed with the change to ready only (a retried activation finds it ready).
+        if (versions.find((v) => v.id === ref.documentId)?.status !== 'ready') {
+          const [{ title } = { title: '' }] = await tx.$queryRaw<{ title: string }[]>`SELECT title FROM documents WHERE id = ${ref.documentId}::uuid`;
+          indexedEvent = await recordTenantEvent(tx, {
+            id: tenantEventId('document.indexed', ref.documentId),
+            tenantId: ref.tenantId,
+            type: 'document.indexed',
+            subjectType: 'document',
+            subjectId: ref.documentId,
+            data: { documentId: ref.documentId, documentKey: doc.document_key, version: doc.version, title, chunkCount: doc.chunk_count },
+          });
+        }
         return { state: 'ready' } as const;
       });
+      await deps.tenantEvents?.dispatch(indexedEvent);
       if (deps.storage) await deps.storage.delete(planKey(ref.tenantId, ref.documentId));
       return result;
     },
 
     async failDocument(input: DocumentRef & { reason: string }): Promise<void> {
-      await db.$transaction([
-        db.$executeRaw`
+      const failedEvent = await db.$transaction(async (tx) => {
+        const [before] = await tx.$queryRaw<{ status: string; title: string; version: number; document_key: string }[]>`
+          SELECT status, title, version, document_key FROM documents
+           WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid FOR UPDATE`;
+        await tx.$executeRaw`
           UPDATE documents SET status = 'failed', stage = NULL, error = ${input.reason.slice(0, 2000)}, updated_at = now()
-           WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status <> 'ready'`,
+           WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status <> 'ready'`;
         // A failed version is never searchable; its partial chunks only take space.
-        db.$executeRaw`DELETE FROM chunks WHERE document_id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid
-                         AND EXISTS (SELECT 1 FROM documents d WHERE d.id = ${input.documentId}::uuid AND d.status = 'failed')`,
-      ]);
+        await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid
+                         AND EXISTS (SELECT 1 FROM documents d WHERE d.id = ${input.documentId}::uuid AND d.status = 'failed')`;
+        // document.failed with the change to failed only (a retried call finds it failed already).
+        if (!before || before.status === 'ready' || before.status === 'failed') return null;
+        return recordTenantEvent(tx, {
+          id: randomUUID(),
+          tenantId: input.tenantId,
+          type: 'document.failed',
+          subjectType: 'document',
+          subjectId: input.documentId,
+          data: { documentId: input.documentId, documentKey: before.document_key, version: before.version, title: before.title, error: input.reason.slice(0, 2000) },
+        });
+      });
+      await deps.tenantEvents?.dispatch(failedEvent);
       if (deps.storage) await deps.storage.delete(planKey(input.tenantId, input.documentId));
     },
 
