@@ -13,7 +13,8 @@ import { launchBrowser, listen, screenshot } from '../support/browser.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from '../support/conversations.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
 
-describe('agent console in a browser', () => {
+// Each step waits on real servers and a browser sharing two cores with the rest of the suite.
+describe('agent console in a browser', { timeout: 180_000 }, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let rig: ConversationRig;
   let app: App;
