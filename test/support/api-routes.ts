@@ -10,6 +10,7 @@ import { forTenant, tenantData } from '../../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../../lib/tenants.ts';
 import { createTenantFunction } from '../../lib/tenant-functions.ts';
 import { setLlmCredential } from '../../lib/llm-credentials.ts';
+import { createWebhookEndpoint } from '../../lib/tenant-webhooks.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -21,6 +22,8 @@ export interface Ids {
   externalUserId: string;
   documentId: string;
   functionId: string;
+  webhookEndpointId: string;
+  webhookDeliveryId: string;
 }
 
 export interface RouteCase {
@@ -81,6 +84,16 @@ export const ROUTES: RouteCase[] = [
   { method: 'PUT', pattern: '/api/v1/llm-credentials/:provider', who: 'tenant', url: () => '/api/v1/llm-credentials/openai', body: () => ({ apiKey: 'sk-tenant-own-key-1234' }) },
   { method: 'DELETE', pattern: '/api/v1/llm-credentials/:provider', who: 'tenant', url: () => '/api/v1/llm-credentials/anthropic' },
 
+  { method: 'GET', pattern: '/api/v1/webhook-endpoints/', who: 'tenant', url: () => '/api/v1/webhook-endpoints' },
+  { method: 'POST', pattern: '/api/v1/webhook-endpoints/', who: 'tenant', url: () => '/api/v1/webhook-endpoints', body: () => ({ url: 'https://example.com/hooks', events: ['message.received'] }) },
+  { method: 'GET', pattern: '/api/v1/webhook-endpoints/:id', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}` },
+  { method: 'PATCH', pattern: '/api/v1/webhook-endpoints/:id', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}`, body: () => ({ description: 'CRM sync' }) },
+  { method: 'POST', pattern: '/api/v1/webhook-endpoints/:id/rotate-secret', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/rotate-secret` },
+  { method: 'POST', pattern: '/api/v1/webhook-endpoints/:id/test', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/test` },
+  { method: 'GET', pattern: '/api/v1/webhook-endpoints/:id/deliveries', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/deliveries?status=failed` },
+  { method: 'POST', pattern: '/api/v1/webhook-deliveries/:id/redeliver', who: 'tenant', url: (i) => `/api/v1/webhook-deliveries/${i.webhookDeliveryId}/redeliver` },
+  { method: 'DELETE', pattern: '/api/v1/webhook-endpoints/:id', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}` },
+
   { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
   { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
 ];
@@ -134,10 +147,20 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
     name: `order_status_${n}`, description: `${label} order status`, parameters: { type: 'object', properties: { orderId: { type: 'string' } } },
     endpoint: 'https://example.com/order-status', secret: functionSecret,
   });
+  const { endpoint: hook, secret: webhookSecret } = await createWebhookEndpoint(tdb, keyring, { url: `https://hooks.example.com/${label.toLowerCase()}`, description: `${label} CRM` });
+  const hookEvent = await tdb.event.create({
+    data: tenantData<Prisma.EventUncheckedCreateInput>({ type: 'message.received', subjectType: 'message', subjectId: conversation.id, payload: { conversationId: conversation.id }, dispatchedAt: new Date() }),
+  });
+  const delivery = await tdb.webhookDelivery.create({
+    data: tenantData<Prisma.WebhookDeliveryUncheckedCreateInput>({ endpointId: hook.id, eventId: hookEvent.id, eventType: hookEvent.type, status: 'failed', attempts: 3, lastStatusCode: 500, lastError: 'HTTP 500' }),
+  });
   return {
-    ids: { tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id },
+    ids: {
+      tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id,
+      webhookEndpointId: hook.id, webhookDeliveryId: delivery.id,
+    },
     key: apiKey.key,
     agentKey: agent.key,
-    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret, llmKey],
+    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret, llmKey, webhookSecret],
   };
 }

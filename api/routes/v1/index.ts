@@ -21,6 +21,8 @@ import handoffRoutes from './handoff/index.ts';
 import settingsRoutes from './settings/index.ts';
 import tenantRoutes from './tenants/index.ts';
 import usageRoutes from './usage/index.ts';
+import webhookDeliveryRoutes from './webhook-endpoints/deliveries.ts';
+import webhookEndpointRoutes from './webhook-endpoints/index.ts';
 
 export const API_BODY_LIMIT = 64 * 1024;
 
@@ -64,6 +66,8 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(endUserRoutes, { prefix: '/end-users' });
     await tenant.register(functionRoutes, { prefix: '/functions' });
     await tenant.register(llmCredentialRoutes, { prefix: '/llm-credentials' });
+    await tenant.register(webhookEndpointRoutes, { prefix: '/webhook-endpoints' });
+    await tenant.register(webhookDeliveryRoutes, { prefix: '/webhook-deliveries' });
   });
 };
 
