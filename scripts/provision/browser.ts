@@ -79,18 +79,27 @@ async function aptInstallChromium(): Promise<void> {
   }
 }
 
-export async function ensureChromium(): Promise<Tool> {
-  const configured = process.env.CHROMIUM_PATH;
+export interface EnsureChromiumOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where Debian's package puts the browser (tests point it elsewhere). */
+  debianPath?: string;
+  /** Whether apt-get may install it (default: running as root with apt-get present). */
+  canInstall?: boolean;
+}
+
+export async function ensureChromium(options: EnsureChromiumOptions = {}): Promise<Tool> {
+  const { env = process.env, debianPath = DEBIAN_CHROMIUM } = options;
+  const configured = env.CHROMIUM_PATH;
   if (configured) {
     if (!executable(configured)) throw new Error(`CHROMIUM_PATH=${configured} is not an executable file: ${INSTALL_HINT}`);
     return { path: configured, version: await browserVersion(configured), source: 'CHROMIUM_PATH' };
   }
-  if (!executable(DEBIAN_CHROMIUM)) {
-    if (!canApt()) throw new Error(`No Chromium at ${DEBIAN_CHROMIUM} and no apt-get as root to install it: ${INSTALL_HINT}`);
+  if (!executable(debianPath)) {
+    if (!(options.canInstall ?? canApt())) throw new Error(`No Chromium at ${debianPath} and no apt-get as root to install it: ${INSTALL_HINT}`);
     await aptInstallChromium();
-    if (!executable(DEBIAN_CHROMIUM)) throw new Error(`apt-get installed chromium but ${DEBIAN_CHROMIUM} is missing: ${INSTALL_HINT}`);
-    return { path: DEBIAN_CHROMIUM, version: await browserVersion(DEBIAN_CHROMIUM), source: 'apt-get install chromium' };
+    if (!executable(debianPath)) throw new Error(`apt-get installed chromium but ${debianPath} is missing: ${INSTALL_HINT}`);
+    return { path: debianPath, version: await browserVersion(debianPath), source: 'apt-get install chromium' };
   }
-  const version = await debianVersion();
-  return { path: DEBIAN_CHROMIUM, version: version ? `Chromium ${version}` : await browserVersion(DEBIAN_CHROMIUM), source: 'Debian package' };
+  const version = debianPath === DEBIAN_CHROMIUM ? await debianVersion() : undefined;
+  return { path: debianPath, version: version ? `Chromium ${version}` : await browserVersion(debianPath), source: 'Debian package' };
 }
