@@ -6,7 +6,7 @@
 import { Prisma } from '../generated/prisma/client.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBED_BATCH_SIZE } from '../activities/ingest/index.ts';
-import { prepareVectorSearch, vectorQuery } from '../activities/rag.ts';
+import { HNSW_EF_SEARCH, vectorQuery } from '../activities/rag.ts';
 import { FAKE_OPENAI_KEY, fakeEmbedding, startFakeOpenAi, type FakeOpenAi } from './fakes/openai.ts';
 import { eventually } from './support/conversations.ts';
 import { createDocumentsRig, type DocumentsRig, type DocumentView } from './support/documents.ts';
@@ -84,7 +84,8 @@ describe('OpenAI embeddings against the fake OpenAI server', () => {
 
     // The kNN statement retrieval runs is answered by the model's own partial HNSW index.
     const plan = await rig.db.$transaction(async (tx) => {
-      await prepareVectorSearch(tx);
+      // As retrieval sets them above 10K chunks: sorts priced out, so the planner cannot fall back to an exact scan.
+      await tx.$executeRawUnsafe(`SET LOCAL hnsw.ef_search = ${HNSW_EF_SEARCH}`);
       await tx.$executeRawUnsafe('SET LOCAL enable_sort = off');
       const query = vectorQuery({ tenantId, model: OPENAI, vector: fakeEmbedding('batteries winter', 1536), k: 5 });
       return tx.$queryRaw<{ 'QUERY PLAN': string }[]>(Prisma.sql`EXPLAIN ${query}`);
