@@ -18,7 +18,8 @@
 // If the embedding provider is down the answer still comes from full text (logged).
 import { log } from '@temporalio/activity';
 import { Prisma } from '../generated/prisma/client.ts';
-import type { Db } from '../lib/db.ts';
+import type pg from 'pg';
+import { poolOf, type Db } from '../lib/db.ts';
 import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
 import { parseTenantSettings, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
@@ -180,11 +181,13 @@ function toPassage(r: Row, score: number): Passage {
 
 /** The tenant's active embedding model, retrieval settings and searchable chunk count. */
 export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise<{ model: EmbeddingModelName; rag: TenantSettings['rag']; chunks: number } | null> {
-  const [row] = await db.$queryRaw<{ embedding_model: string; settings: unknown; chunks: bigint }[]>`
-    SELECT t.embedding_model, t.settings,
-           (SELECT COALESCE(sum(d.chunk_count), 0) FROM documents d
-             WHERE d.tenant_id = t.id AND d.status = 'ready' AND d.deleted_at IS NULL)::bigint AS chunks
-      FROM tenants t WHERE t.id = ${tenantId}::uuid`;
+  const { rows: [row] } = await poolOf(db).query<{ embedding_model: string; settings: unknown; chunks: string }>(
+    sql(Prisma.sql`
+      SELECT t.embedding_model, t.settings,
+             (SELECT COALESCE(sum(d.chunk_count), 0) FROM documents d
+               WHERE d.tenant_id = t.id AND d.status = 'ready' AND d.deleted_at IS NULL)::bigint AS chunks
+        FROM tenants t WHERE t.id = ${tenantId}::uuid`),
+  );
   if (!row) return null;
   return {
     model: isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL,
@@ -202,23 +205,55 @@ export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise
  */
 export const EXACT_SEARCH_MAX_CHUNKS = 10_000;
 
-/** The kNN candidates, inside the retrieval transaction; sorted by distance (ascending). */
-export async function nearestChunks(
-  tx: Pick<Db, '$queryRaw' | '$executeRawUnsafe'>,
-  input: { tenantId: string; model: EmbeddingModelName; vector: number[]; k: number; tags?: string[]; tenantChunks: number },
-): Promise<Row[]> {
-  const approximate = input.tenantChunks > EXACT_SEARCH_MAX_CHUNKS;
-  if (approximate) await tx.$executeRawUnsafe('SET LOCAL enable_sort = off');
-  const rows = await tx.$queryRaw<Row[]>(vectorQuery(input));
-  if (approximate) await tx.$executeRawUnsafe('SET LOCAL enable_sort = on');
-  // relaxed_order may return slightly out of order: re-sort by distance.
-  return rows.sort((a, b) => a.rank - b.rank);
+/** A Prisma.Sql template as a pg query config ($1… placeholders). */
+export const sql = (q: Prisma.Sql) => ({ text: q.text, values: q.values });
+
+/** A pooled pg connection inside the retrieval transaction. */
+export type SearchClient = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * Runs the statements of one retrieval in a REPEATABLE READ transaction on the pg pool: one
+ * snapshot for every list (under READ COMMITTED each statement has its own, and a version swap
+ * committing between them would mix the old and the new version), and SET LOCAL settings that
+ * never reach the next borrower of the connection. Plain pg rather than Prisma: its interactive
+ * transaction and per-statement overhead cost more than the queries themselves (bench/rag.ts).
+ */
+export async function inSearchTransaction<T>(db: Db, work: (client: SearchClient) => Promise<T>): Promise<T> {
+  const client = await poolOf(db).connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
-/** SET LOCAL for the HNSW scans of the current transaction (never the next borrower of the connection). */
-export async function prepareVectorSearch(tx: Pick<Db, '$executeRawUnsafe'>): Promise<void> {
-  await tx.$executeRawUnsafe(`SET LOCAL hnsw.ef_search = ${HNSW_EF_SEARCH}`);
-  await tx.$executeRawUnsafe(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+/**
+ * The HNSW and planner settings of the kNN statement, in one round trip. Above
+ * EXACT_SEARCH_MAX_CHUNKS sorts are priced out for the rest of the transaction, so the kNN
+ * statement runs last.
+ */
+export function vectorSearchSettings(tenantChunks: number): Prisma.Sql {
+  const approximate = tenantChunks > EXACT_SEARCH_MAX_CHUNKS;
+  return Prisma.sql`SELECT set_config('hnsw.ef_search', ${String(HNSW_EF_SEARCH)}, true),
+                           set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                           set_config('enable_sort', ${approximate ? 'off' : 'on'}, true)`;
+}
+
+/** The kNN candidates, as the last statement of the retrieval transaction; sorted by distance (ascending). */
+export async function nearestChunks(
+  client: SearchClient,
+  input: { tenantId: string; model: EmbeddingModelName; vector: number[]; k: number; tags?: string[]; tenantChunks: number },
+): Promise<Row[]> {
+  await client.query(sql(vectorSearchSettings(input.tenantChunks)));
+  const { rows } = await client.query<Row>(sql(vectorQuery(input)));
+  // relaxed_order may return slightly out of order: re-sort by distance.
+  return rows.sort((a, b) => a.rank - b.rank);
 }
 
 export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
@@ -239,21 +274,15 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
         }
       }
       const k = Math.max(CANDIDATES, limit);
-      const [vectorRows, textRows] = await db.$transaction(async (tx) => {
-        await prepareVectorSearch(tx);
+      const [vectorRows, textRows] = await inSearchTransaction(db, async (client) => {
+        const byText = terms.length && rag.textWeight > 0 ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms, k, tags: input.tags })))).rows : [];
         const byVector = vector
-          ? (await nearestChunks(tx, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
+          ? (await nearestChunks(client, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
               (r) => 1 - r.rank >= rag.minSimilarity,
             )
           : [];
-        const byText =
-          terms.length && rag.textWeight > 0
-            ? await tx.$queryRaw<Row[]>(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms, k, tags: input.tags }))
-            : [];
         return [byVector, byText];
-        // One snapshot for both lists: under READ COMMITTED each statement has its own, and a
-        // version swap committing between them would mix the old and the new version.
-      }, { isolationLevel: 'RepeatableRead' });
+      });
 
       const rows = new Map<string, Row>();
       for (const r of [...vectorRows, ...textRows]) rows.set(r.id, r);

@@ -18,6 +18,8 @@ export interface EmbeddedPostgresOptions {
   logFile: string;
   /** Tests trade durability for speed; a dev database keeps it. */
   durable?: boolean;
+  /** Server settings over the defaults below (benchmarks size memory as production would). */
+  settings?: Record<string, string>;
 }
 
 interface SystemUser {
@@ -97,7 +99,7 @@ export class EmbeddedPostgres {
 
   async start(): Promise<void> {
     if (this.child) return;
-    const { dataDir, port, logFile, durable = true } = this.options;
+    const { dataDir, port, logFile, durable = true, settings: extra = {} } = this.options;
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await this.initdb();
 
     const settings: Record<string, string> = {
@@ -106,6 +108,7 @@ export class EmbeddedPostgres {
       max_connections: '200',
       shared_buffers: '128MB',
       ...(durable ? {} : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }),
+      ...extra,
     };
     const [cmd, args] = this.command('postgres', [
       '-D', dataDir, '-p', String(port),

@@ -20,6 +20,8 @@ export interface StackOptions {
   database: string;
   /** Extra dev-server flags, e.g. dynamic config for tests. */
   temporalArgs?: string[];
+  /** Postgres settings over the defaults (`-c name=value`), e.g. memory for a benchmark. */
+  postgresSettings?: Record<string, string>;
 }
 
 export interface Stack {
@@ -46,6 +48,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     port: await getPort({ host: '127.0.0.1' }),
     logFile: join(dataRoot, 'postgres.log'),
     durable: false,
+    ...(options.postgresSettings ? { settings: options.postgresSettings } : {}),
   });
 
   const [pgStarted, temporalStarted] = await Promise.allSettled([
