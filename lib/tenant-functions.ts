@@ -49,7 +49,8 @@ export const httpsUrl = z
   .url()
   .max(2048)
   .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
-  .refine((u) => !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address');
+  // Checks all run in zod 4 even after .url() failed: a string that is no URL must not throw here.
+  .refine((u) => !URL.canParse(u) || !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address');
 
 export const functionInputSchema = z
   .object({

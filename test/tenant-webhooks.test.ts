@@ -366,6 +366,7 @@ describe('tenant webhooks', () => {
       { url: 'https://127.0.0.1/x' },
       { url: 'https://10.1.2.3/x' },
       { url: 'https://metadata.internal/x' },
+      { url: 'nonsense' },
       { url: 'https://hooks.example.com/x', events: ['message.deleted'] },
       { url: 'https://hooks.example.com/x', secret: 'mine' },
     ];

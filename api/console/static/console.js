@@ -51,34 +51,42 @@ async function api(method, path, body) {
   throw error;
 }
 
-function showError(message) {
+/** `source` 'refresh' marks an error that the next successful refresh clears by itself. */
+function showError(message, source = 'action') {
   els.error.textContent = message;
+  els.error.dataset.source = source;
   els.error.hidden = false;
 }
 
 function clearError() {
   els.error.hidden = true;
   els.error.textContent = '';
+  delete els.error.dataset.source;
 }
 
 /** A failed call's message for the agent; a 401 already sent them back to the login form. */
-function report(err, what) {
+function report(err, what, source) {
   if (err instanceof ApiError && err.status === 401) return;
-  if (err instanceof ApiError && err.status === 409) return showError(`${what}: ${err.message}`);
-  if (err instanceof ApiError && err.status === 429) return showError(`${what}: too many requests, slowing down. ${err.message}`);
-  showError(`${what}: ${err.message}`);
+  if (err instanceof ApiError && err.status === 429) return showError(`${what}: too many requests, slowing down. ${err.message}`, source);
+  showError(`${what}: ${err.message}`, source);
 }
 
-/** Runs `step` now and then every `ms` after it finishes, until stopPolling(); never overlapping. */
+/** When the API says too many requests, polling waits this long before the next try. */
+const RATE_LIMITED_PAUSE_MS = 10_000;
+
+/** Runs `step` now and then `ms` after each run ends, until stop(timer); runs never overlap. */
 function every(ms, step) {
   const timer = { handle: 0, stopped: false };
   const tick = async () => {
+    let wait = ms;
     try {
       await step();
+      if (els.error.dataset.source === 'refresh') clearError();
     } catch (err) {
-      report(err, 'Refresh failed');
+      report(err, 'Refresh failed', 'refresh');
+      if (err instanceof ApiError && err.status === 429) wait = RATE_LIMITED_PAUSE_MS;
     }
-    if (!timer.stopped) timer.handle = setTimeout(tick, ms);
+    if (!timer.stopped) timer.handle = setTimeout(tick, wait);
   };
   timers.push(timer);
   tick();
@@ -221,7 +229,7 @@ async function take(id, button) {
     report(err, 'Could not take the conversation');
   } finally {
     button.disabled = false;
-    if (session) refreshQueue().catch((err) => report(err, 'Refresh failed'));
+    if (session) refreshQueue().catch((err) => report(err, 'Refresh failed', 'refresh'));
   }
 }
 
