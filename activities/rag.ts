@@ -7,7 +7,11 @@
 //   configuration), over the generated `tsv` (GIN index), ranked by ts_rank_cd. Only chunks
 //   indexed in that language match: while a language change re-indexes in the background, the
 //   chunks not yet rewritten are found by the vector list alone (a query in one language
-//   against lexemes of another would match by accident, or not at all).
+//   against lexemes of another would match by accident, or not at all). Words that occur in a
+//   large share of all chunks (the planner's own lexeme statistics, pg_stats) still count in the
+//   ranking but select candidates only all together: otherwise one such word makes the statement
+//   read and rank a large part of the tenant's chunks (hundreds of milliseconds at 100K chunks).
+//   At most TEXT_CANDIDATES_MAX candidates are ranked.
 // - Vector: the question embedded with the tenant's active model (tenants.embedding_model),
 //   kNN on that model's partial HNSW index: `WHERE embedding_model = M ORDER BY
 //   embedding::vector(N) <=> q LIMIT k`. Other tenants' chunks share the index, so pgvector's
@@ -151,19 +155,80 @@ export function vectorQuery(input: { tenantId: string; model: EmbeddingModelName
      LIMIT ${input.k}`;
 }
 
-export function textQuery(input: { tenantId: string; model: string; language: TextSearchLanguage; terms: string[]; k: number; tags?: string[] }): Prisma.Sql {
+/** How the question's words are used by the full-text statement (see chooseTextTerms). */
+export interface TextTerms {
+  /** websearch_to_tsquery text selecting the candidates. */
+  select: string;
+  /** Every word, for ts_rank_cd. */
+  rank: string[];
+}
+
+/** Above this share of all chunks, a word alone does not select candidates. */
+export const COMMON_WORD_SHARE = 0.05;
+/** At most this many candidates are ranked per question: the bound on the statement's work. */
+export const TEXT_CANDIDATES_MAX = 5000;
+
+/**
+ * Candidates are the chunks containing any rare word of the question, or all of its common
+ * ones (a lexeme's share of all chunks from pg_stats; one missing from the statistics is rare).
+ * Words that are stop words of the language (no lexeme) are left out altogether.
+ */
+export function chooseTextTerms(words: { word: string; lexemes: string[] }[], share: (lexeme: string) => number): TextTerms | null {
+  const meaningful = words.filter((w) => w.lexemes.length > 0);
+  if (!meaningful.length) return null;
+  const isRare = (w: { lexemes: string[] }) => w.lexemes.some((l) => share(l) <= COMMON_WORD_SHARE);
+  const rare = meaningful.filter(isRare).map((w) => w.word);
+  const common = meaningful.filter((w) => !isRare(w)).map((w) => w.word);
+  // websearch_to_tsquery: words side by side must all match, `or` separates alternatives.
+  const select = websearchAnyOf([...rare, ...(common.length ? [common.join(' ')] : [])]);
+  return { select, rank: meaningful.map((w) => w.word) };
+}
+
+export function textQuery(input: { tenantId: string; model: string; language: TextSearchLanguage; terms: TextTerms; k: number; tags?: string[] }): Prisma.Sql {
+  const { select, rank } = input.terms;
   return Prisma.sql`
+    WITH candidates AS MATERIALIZED (
+      SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
+       WHERE c.tenant_id = ${input.tenantId}::uuid
+         AND c.embedding_model = ${input.model}
+         AND c.fts_config = ${input.language}::regconfig
+         AND ${documentFilter(input.tenantId, input.tags)}
+         AND c.tsv @@ websearch_to_tsquery(${input.language}::regconfig, ${select})
+       LIMIT ${TEXT_CANDIDATES_MAX})
     SELECT c.id, c.document_id, d.title, c.content, c.metadata, ts_rank_cd(c.tsv, q)::float8 AS rank
-      FROM chunks c
+      FROM candidates x
+      JOIN chunks c ON c.id = x.id
       JOIN documents d ON d.id = c.document_id,
-           websearch_to_tsquery(${input.language}::regconfig, ${websearchAnyOf(input.terms)}) q
-     WHERE c.tenant_id = ${input.tenantId}::uuid
-       AND c.embedding_model = ${input.model}
-       AND c.fts_config = ${input.language}::regconfig
-       AND ${documentFilter(input.tenantId, input.tags)}
-       AND c.tsv @@ q
+           websearch_to_tsquery(${input.language}::regconfig, ${websearchAnyOf(rank)}) q
      ORDER BY rank DESC, c.id
      LIMIT ${input.k}`;
+}
+
+/** The lexemes of each word in the tenant's language (none for the language's stop words). */
+async function wordLexemes(client: SearchClient, language: TextSearchLanguage, words: string[]): Promise<{ word: string; lexemes: string[] }[]> {
+  const { rows } = await client.query<{ word: string; lexemes: string[] }>(
+    sql(Prisma.sql`SELECT w AS word, tsvector_to_array(to_tsvector(${language}::regconfig, w)) AS lexemes FROM unnest(${words}::text[]) w`),
+  );
+  return rows;
+}
+
+/** Lexeme shares of chunks.tsv from the planner's statistics, per database, read at most every 10 minutes. */
+const LEXEME_STATS_TTL_MS = 10 * 60_000;
+const lexemeStats = new WeakMap<pg.Pool, { at: number; share: Promise<Map<string, number>> }>();
+
+function lexemeShares(pool: pg.Pool): Promise<Map<string, number>> {
+  const cached = lexemeStats.get(pool);
+  if (cached && Date.now() - cached.at < LEXEME_STATS_TTL_MS) return cached.share;
+  const share = pool
+    .query<{ lexemes: string[] | null; shares: number[] | null }>(
+      // most_common_elem_freqs ends with three summary numbers after one share per lexeme.
+      `SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares
+         FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'`,
+    )
+    .then(({ rows: [row] }) => new Map((row?.lexemes ?? []).map((l, i) => [l, row!.shares![i] ?? 0] as const)))
+    .catch(() => new Map<string, number>());
+  lexemeStats.set(pool, { at: Date.now(), share });
+  return share;
 }
 
 function toPassage(r: Row, score: number): Passage {
@@ -263,7 +328,8 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
       if (!tenant || !input.question.trim()) return [];
       const { model, rag } = tenant;
       const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
-      const terms = searchTerms(input.question);
+      const words = searchTerms(input.question);
+      const shares = await lexemeShares(poolOf(db));
 
       let vector: number[] | undefined;
       if (rag.vectorWeight > 0) {
@@ -275,7 +341,10 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
       }
       const k = Math.max(CANDIDATES, limit);
       const [vectorRows, textRows] = await inSearchTransaction(db, async (client) => {
-        const byText = terms.length && rag.textWeight > 0 ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms, k, tags: input.tags })))).rows : [];
+        const textTerms = words.length && rag.textWeight > 0 ? chooseTextTerms(await wordLexemes(client, rag.language, words), (l) => shares.get(l) ?? 0) : null;
+        const byText = textTerms
+          ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms: textTerms, k, tags: input.tags })))).rows
+          : [];
         const byVector = vector
           ? (await nearestChunks(client, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
               (r) => 1 - r.rank >= rag.minSimilarity,
