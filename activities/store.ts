@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
-import { forTenant, tenantData } from '../lib/tenant-db.ts';
-import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../lib/tenant-events.ts';
+import { forTenant, tenantData, type TenantDb } from '../lib/tenant-db.ts';
+import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../lib/tenant-events.ts';
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
@@ -191,8 +191,10 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
     async persistInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundMessage[] }): Promise<string[]> {
       if (input.messages.length === 0) return [];
       const tdb = forTenant(db, input.tenantId);
-      // The message.received events go with the rows that were new, in their transaction.
-      const { created, events } = await tdb.$transaction(async (tx) => {
+      // The message.received events go with the rows that were new, in their transaction (none
+      // needed for a tenant without webhooks: a cached hint, see lib/tenant-events.ts).
+      const listens = await tenantHasWebhooks(db, input.tenantId);
+      const insert = async (tx: Pick<TenantDb, 'message' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
         const created = await tx.message.createManyAndReturn({
           data: input.messages.map((m) =>
             tenantData<Prisma.MessageCreateManyInput>({
@@ -209,9 +211,9 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
           skipDuplicates: true,
           select: { id: true, externalMessageId: true, createdAt: true, type: true },
         });
-        const conversation = created.length ? await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } }) : null;
+        const conversation = listens && created.length ? await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } }) : null;
         const events: (string | null)[] = [];
-        for (const m of created) {
+        for (const m of listens ? created : []) {
           events.push(
             await recordTenantEvent(tx, {
               id: tenantEventId('message.received', m.id),
@@ -233,7 +235,8 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
           );
         }
         return { created, events };
-      });
+      };
+      const { created, events } = listens ? await tdb.$transaction(insert) : await insert(tdb);
       await tenantEvents?.dispatch(...events);
       const last = new Date(Math.max(...input.messages.map((m) => m.sentAt)));
       await tdb.conversation.updateMany({

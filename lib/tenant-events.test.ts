@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTenantEventType, tenantEventId, TENANT_EVENT_TYPES } from './tenant-events.ts';
+import { isTenantEventType, LISTENING_CACHE_MS, tenantEventId, tenantHasWebhooks, TENANT_EVENT_TYPES } from './tenant-events.ts';
 
 describe('tenant events', () => {
   it('derives the same well-formed UUID from the same parts, and different ones otherwise', () => {
@@ -16,5 +16,22 @@ describe('tenant events', () => {
     expect(isTenantEventType('handoff.assigned')).toBe(true);
     expect(isTenantEventType('conversation.closed')).toBe(false);
     expect(isTenantEventType('ping')).toBe(false);
+  });
+});
+
+describe('tenantHasWebhooks', () => {
+  it('asks the database once per tenant within the cache time, then again', async () => {
+    let asked = 0;
+    let active = false;
+    const db = { webhookEndpoint: { findFirst: async () => (asked++, active ? { id: 'e' } : null) } } as unknown as Parameters<typeof tenantHasWebhooks>[0];
+    const tenant = `t-${Math.random()}`;
+    expect(await tenantHasWebhooks(db, tenant, 1_000)).toBe(false);
+    active = true;
+    expect(await tenantHasWebhooks(db, tenant, 1_000 + LISTENING_CACHE_MS - 1)).toBe(false);
+    expect(asked).toBe(1);
+    expect(await tenantHasWebhooks(db, tenant, 1_000 + LISTENING_CACHE_MS)).toBe(true);
+    expect(asked).toBe(2);
+    expect(await tenantHasWebhooks(db, `${tenant}-other`, 1_000)).toBe(true);
+    expect(asked).toBe(3);
   });
 });

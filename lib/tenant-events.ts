@@ -8,9 +8,11 @@
 //
 // Decision: message.*, conversation.created and document.* events are written only when the
 // tenant has an active endpoint subscribed to the type (one indexed lookup in the same
-// transaction; no cache, so a new endpoint hears the very next event). The handoff.* events are
-// the conversation's audit trail and are always written; with no subscriber they are stored as
-// already dispatched.
+// transaction). The per-message paths first ask a per-process cache (LISTENING_CACHE_MS) whether
+// the tenant has any active endpoint at all, so that tenants without webhooks pay no transaction
+// per message; a tenant's first endpoint hears messages within those seconds. The handoff.*
+// events are the conversation's audit trail and are always written; with no subscriber they are
+// stored as already dispatched.
 import { createHash } from 'node:crypto';
 import type { Prisma } from '../generated/prisma/client.ts';
 
@@ -94,6 +96,23 @@ export function tenantEventId(...parts: string[]): string {
 /** Active endpoints of a tenant that want `type` (an empty subscription list means every type). */
 export function subscribedEndpoints(tenantId: string, type: string): Prisma.WebhookEndpointWhereInput {
   return { tenantId, status: 'active', OR: [{ events: { isEmpty: true } }, { events: { has: type } }] };
+}
+
+/** How long a worker trusts what it learnt about a tenant having webhook endpoints. */
+export const LISTENING_CACHE_MS = 5_000;
+const listening = new Map<string, { at: number; value: boolean }>();
+
+/**
+ * Whether the tenant has any active webhook endpoint, cached briefly per process: a hint for hot
+ * paths to skip the event transaction. When true, recordTenantEvent still checks for real.
+ */
+export async function tenantHasWebhooks(db: Pick<Prisma.TransactionClient, 'webhookEndpoint'>, tenantId: string, now = Date.now()): Promise<boolean> {
+  const known = listening.get(tenantId);
+  if (known && now - known.at < LISTENING_CACHE_MS) return known.value;
+  const value = (await db.webhookEndpoint.findFirst({ where: { tenantId, status: 'active' }, select: { id: true } })) !== null;
+  if (listening.size >= 10_000) listening.clear();
+  listening.set(tenantId, { at: now, value });
+  return value;
 }
 
 /** What a transaction (plain or tenant-scoped) needs to write an event. */

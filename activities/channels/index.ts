@@ -5,7 +5,7 @@ import type { Keyring } from '../../lib/crypto.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../../lib/tenant-events.ts';
+import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import type { ChannelKind } from '../../workflows/types.ts';
 import { markOutboundFailed } from '../store.ts';
@@ -120,8 +120,8 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         }
         throw err;
       }
-      const sentEvent = await tdb.$transaction(async (tx) => {
-        const { count } = await tx.message.updateMany({
+      const markSent = (client: Pick<typeof tdb, 'message'>) =>
+        client.message.updateMany({
           where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
           data: {
             status: 'sent',
@@ -130,21 +130,25 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
             content: { ...content, providerMessageIds: progress.sentIds },
           },
         });
-        // message.sent only with the change from pending, so a retried attempt writes none.
-        if (count === 0) return null;
-        const stored = content as { text: string; author?: 'assistant' | 'agent'; agentId?: string };
-        return recordTenantEvent(tx, {
-          id: tenantEventId('message.sent', input.id),
-          tenantId: input.tenantId,
-          type: 'message.sent',
-          subjectType: 'message',
-          subjectId: input.id,
-          data: {
-            messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: stored.text,
-            author: stored.author ?? 'assistant', agentId: stored.agentId ?? null, providerMessageIds: progress.sentIds, createdAt: new Date(input.createdAt).toISOString(),
-          },
-        });
-      });
+      // A tenant without webhooks (cached hint) needs no transaction for an event it will not get.
+      const sentEvent = !(await tenantHasWebhooks(db, input.tenantId))
+        ? ((await markSent(tdb)), null)
+        : await tdb.$transaction(async (tx) => {
+            // message.sent only with the change from pending, so a retried attempt writes none.
+            if ((await markSent(tx)).count === 0) return null;
+            const stored = content as { text: string; author?: 'assistant' | 'agent'; agentId?: string };
+            return recordTenantEvent(tx, {
+              id: tenantEventId('message.sent', input.id),
+              tenantId: input.tenantId,
+              type: 'message.sent',
+              subjectType: 'message',
+              subjectId: input.id,
+              data: {
+                messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: stored.text,
+                author: stored.author ?? 'assistant', agentId: stored.agentId ?? null, providerMessageIds: progress.sentIds, createdAt: new Date(input.createdAt).toISOString(),
+              },
+            });
+          });
       await deps.tenantEvents?.dispatch(sentEvent);
       return { status: 'sent', messageIds: progress.sentIds };
     },
