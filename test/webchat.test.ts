@@ -215,6 +215,10 @@ describe('web chat', () => {
 
     const answer = await reply(v);
     expect(answer).toMatchObject({ type: 'message', author: 'assistant', text: 'Hello! How can I help you today?' });
+    // The workflow acknowledged the message first: the assistant was shown typing before it answered.
+    const typing = v.frames.findIndex((f) => f.type === 'typing');
+    expect(v.frames[typing]).toEqual({ type: 'typing', author: 'assistant', state: 'on' });
+    expect(typing).toBeLessThan(v.frames.indexOf(answer));
     expect(typeof answer.cursor).toBe('string');
     expect(new Date(String(answer.at)).toISOString()).toBe(answer.at);
 

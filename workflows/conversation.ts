@@ -11,6 +11,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -218,7 +219,9 @@ export async function conversation(input: ConversationInput): Promise<void> {
     state.noteInbound(fresh);
     if (state.botSilent) return; // a human is asked for or holds it: the messages wait for the agent
 
-    if (channel !== 'webchat') {
+    // Web chat once had no acknowledgement (its sender did not exist); patched() keeps the
+    // histories of conversations started before then replaying as they ran.
+    if (channel !== 'webchat' || patched('webchat-typing-indicator')) {
       try {
         await courtesy.acknowledgeInbound({ tenantId, channelId, to: externalUserId, lastMessageId: fresh.at(-1)!.externalMessageId });
       } catch (err) {
