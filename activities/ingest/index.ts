@@ -63,6 +63,13 @@ export interface EmbedBatchResult {
 export type ActivateResult = { state: 'ready' } | { state: 'superseded' } | { state: 'deleted' };
 
 export const EMBED_BATCH_SIZE = 128;
+/**
+ * Batches written at the same time, each in its own transaction on its own connection: the
+ * cost of a batch is mostly Postgres inserting into the HNSW index, which it does for several
+ * connections in parallel (bench/rag.ts, ingestion chunks/s). The document's progress may run one
+ * batch ahead of what is committed while a round is in flight; activation counts the chunks.
+ */
+export const EMBED_PARALLEL_BATCHES = 2;
 
 const planKey = (tenantId: string, documentId: string) => `${tenantId}/${documentId}.chunks.json`;
 
@@ -200,9 +207,9 @@ export function createIngestionActivities(deps: IngestionDependencies) {
       let next = Math.max(input.from, resumed ?? 0);
       let reused = 0;
       let embedded = 0;
-      while (next < plan.length && (Date.now() - started < budget || next === input.from)) {
-        const batch = plan.slice(next, next + batchSize);
-        const end = next + batch.length;
+      const writeBatch = async (from: number) => {
+        const batch = plan.slice(from, from + batchSize);
+        const end = from + batch.length;
         for (const [i, model] of input.models.entries()) {
           const v = await vectorsFor(db, deps.embedders, input.tenantId, model, batch);
           reused += v.reused;
@@ -210,7 +217,12 @@ export function createIngestionActivities(deps: IngestionDependencies) {
           // The progress is written with the last model's batch.
           await writeChunkBatch(db, input, model, batch, v.vectors, i === input.models.length - 1 ? end : undefined);
         }
-        next = end;
+        return end;
+      };
+      while (next < plan.length && (Date.now() - started < budget || next === input.from)) {
+        const starts = Array.from({ length: EMBED_PARALLEL_BATCHES }, (_, i) => next + i * batchSize).filter((from) => from < plan.length);
+        // `next` moves past a round only when all of its batches are written, so a retry never skips one.
+        next = Math.max(...(await Promise.all(starts.map(writeBatch))));
         heartbeat({ next });
       }
       if (next >= plan.length) plans.delete(input.documentId);
