@@ -219,8 +219,9 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
               id: tenantEventId('message.received', m.id),
               tenantId: input.tenantId,
               type: 'message.received',
-              subjectType: 'message',
-              subjectId: m.id,
+              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
+              subjectType: 'conversation',
+              subjectId: input.conversationId,
               data: {
                 messageId: m.id,
                 conversationId: input.conversationId,

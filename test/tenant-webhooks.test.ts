@@ -225,6 +225,12 @@ describe('tenant webhooks', () => {
     expect(items.map((i) => i.createdAt)).toEqual([...items.map((i) => i.createdAt)].sort().reverse());
     // The handoff-only endpoint heard none of it.
     expect(about('/handoff', conversation.id)).toEqual([]);
+
+    // The message events are the conversation's: erasing the end user takes them (and their text) too.
+    const erased = await call('DELETE', `/api/v1/end-users/whatsapp/${user}`);
+    expect(erased.statusCode, erased.body).toBe(200);
+    expect(await rig.db.event.count({ where: { id: { in: events.map((r) => r.body.id) } } })).toBe(0);
+    expect(await rig.db.webhookDelivery.count({ where: { eventId: { in: events.map((r) => r.body.id) } } })).toBe(0);
   });
 
   it('handoff requested, assigned and released reach the endpoint subscribed to them, and only those', async () => {
@@ -443,7 +449,7 @@ describe('tenant webhooks', () => {
     await store.persistInbound(input);
     await store.persistInbound(input);
     const received = await tdb.message.findFirstOrThrow({ where: { externalMessageId: message.externalMessageId } });
-    expect(await tdb.event.count({ where: { type: 'message.received', subjectId: received.id } })).toBe(1);
+    expect(await tdb.event.count({ where: { type: 'message.received', payload: { path: ['messageId'], equals: received.id } } })).toBe(1);
 
     // The same activity execution retried (same run and activity id): one handoff event.
     const change = { tenantId: rig.tenantId, conversationId: conversation.id, status: 'handoff_requested' as const, assignee: null, event: { type: 'handoff.requested', payload: { reason: 'retry test' } } };

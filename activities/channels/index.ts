@@ -141,8 +141,9 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
               id: tenantEventId('message.sent', input.id),
               tenantId: input.tenantId,
               type: 'message.sent',
-              subjectType: 'message',
-              subjectId: input.id,
+              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
+              subjectType: 'conversation',
+              subjectId: input.conversationId,
               data: {
                 messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: stored.text,
                 author: stored.author ?? 'assistant', agentId: stored.agentId ?? null, providerMessageIds: progress.sentIds, createdAt: new Date(input.createdAt).toISOString(),
