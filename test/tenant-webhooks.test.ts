@@ -416,6 +416,14 @@ describe('tenant webhooks', () => {
 
     const text = logs.join('');
     for (const s of [body.secret, newSecret, all.secret]) expect(text).not.toContain(s);
+
+    // Documented in the OpenAPI document generated from the zod schemas.
+    const spec = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining([
+      '/api/v1/webhook-endpoints/', '/api/v1/webhook-endpoints/{id}', '/api/v1/webhook-endpoints/{id}/rotate-secret',
+      '/api/v1/webhook-endpoints/{id}/test', '/api/v1/webhook-endpoints/{id}/deliveries', '/api/v1/webhook-deliveries/{id}/redeliver',
+    ]));
+    expect(JSON.stringify(spec.paths['/api/v1/webhook-endpoints/']!.post!.requestBody)).toContain('handoff.assigned');
   });
 
   it("another tenant's endpoints and deliveries are not found", async () => {
