@@ -205,6 +205,28 @@ async function disableChannels(ctx: Context, check: string, problems: { channelI
   return fixed;
 }
 
+/** Active webhook endpoints whose signing secret does not decrypt (ids only; the secret stays here). */
+async function undecryptableWebhookSecrets({ db, keyring }: IntegrityDependencies): Promise<string[]> {
+  const bad: string[] = [];
+  for (let after: string | undefined; ; ) {
+    const rows = await db.webhookEndpoint.findMany({
+      where: { status: 'active', ...(after ? { id: { gt: after } } : {}) },
+      orderBy: { id: 'asc' },
+      take: 500,
+      select: { id: true, secretCiphertext: true, secretIv: true, secretAuthTag: true, secretKeyId: true },
+    });
+    if (rows.length === 0) return bad;
+    for (const r of rows) {
+      try {
+        decryptSecret(keyring, { ciphertext: r.secretCiphertext, iv: r.secretIv, authTag: r.secretAuthTag, keyId: r.secretKeyId }, `webhook:${r.id}`);
+      } catch {
+        bad.push(r.id);
+      }
+    }
+    after = rows.at(-1)!.id;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema objects the migrations create
 
@@ -499,6 +521,31 @@ const CHECKS: CheckDefinition[] = [
         ),
         errors: [],
       }),
+    },
+  },
+  {
+    name: 'webhook_secrets_undecryptable',
+    severity: 'error',
+    description: 'Active webhook endpoints whose signing secret does not decrypt with SECRETS_KEYS (every delivery to them fails)',
+    find: async (deps) => {
+      const ids = await undecryptableWebhookSecrets(deps);
+      return { count: ids.length, sampleIds: ids.slice(0, SAMPLE_SIZE) };
+    },
+    fix: {
+      action: 'disable the endpoints listed; the tenant rotates the secret (POST /api/v1/webhook-endpoints/:id/rotate-secret) and re-enables them; first make sure SECRETS_KEYS holds every key id in use',
+      apply: async (ctx) => {
+        const ids = await undecryptableWebhookSecrets(ctx);
+        const fixed = ids.length === 0 ? 0 : await fixAudited(
+          ctx,
+          'webhook_secrets_undecryptable',
+          'webhook_endpoint',
+          'disabled',
+          Prisma.sql`UPDATE webhook_endpoints x SET status = 'disabled', disabled_at = now(), updated_at = now(),
+                            disabled_reason = 'the signing secret does not decrypt: rotate it, then re-enable the endpoint'
+                     WHERE x.id = ANY(${ids}::uuid[]) AND x.status::text = 'active' RETURNING x.id, x.tenant_id`,
+        );
+        return { fixed, errors: [] };
+      },
     },
   },
   {

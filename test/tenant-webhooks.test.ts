@@ -2,7 +2,7 @@
 // from the real conversation and ingestion workflows on a real worker and Temporal server, are
 // written to Postgres with their state change, and are delivered signed by the delivery workflow,
 // with retries, backoff and the endpoint's failure count as they really run (small limits).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -11,6 +11,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIntegrityActivities } from '../activities/integrity.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
 import { createStoreActivities } from '../activities/store.ts';
 import { buildApp, type App } from '../api/app.ts';
@@ -519,6 +520,28 @@ describe('tenant webhooks', () => {
         await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
       }
     }
+  });
+
+  it('the integrity check finds an endpoint whose secret does not decrypt, and its fix disables it', async () => {
+    const stolen = await quietEndpoint('/stolen');
+    const donor = await endpointRow(all.id);
+    // Another endpoint's ciphertext does not decrypt here (AAD webhook:{id}).
+    await rig.db.webhookEndpoint.update({
+      where: { id: stolen.id },
+      data: { secretCiphertext: donor.secretCiphertext, secretIv: donor.secretIv, secretAuthTag: donor.secretAuthTag, secretKeyId: donor.secretKeyId },
+    });
+    const integrity = createIntegrityActivities({ db: rig.db, logger: pino({ level: 'silent' }), keyring: config.SECRETS_KEYS, temporal: temporal.client });
+    const finding = (await integrity.collectIntegrityFindings()).find((f) => f.check === 'webhook_secrets_undecryptable');
+    expect(finding).toMatchObject({ count: 1, sampleIds: [stolen.id], severity: 'error', remediation: { kind: 'fix' } });
+    expect(JSON.stringify(finding)).not.toContain(all.secret);
+
+    const reportId = randomUUID();
+    const [fix] = await integrity.applyIntegrityFixes({ reportId, checks: ['webhook_secrets_undecryptable'] });
+    expect(fix).toEqual({ check: 'webhook_secrets_undecryptable', fixed: 1, errors: [] });
+    expect(await endpointRow(stolen.id)).toMatchObject({ status: 'disabled', disabledReason: expect.stringContaining('does not decrypt') });
+    expect(await rig.db.event.count({ where: { type: 'integrity.fixed', subjectId: stolen.id, payload: { path: ['reportId'], equals: reportId } } })).toBe(1);
+    expect((await integrity.applyIntegrityFixes({ reportId, checks: ['webhook_secrets_undecryptable'] }))[0]?.fixed).toBe(0);
+    await rig.db.webhookEndpoint.delete({ where: { id: stolen.id } }); // it would count as a failure for secrets:rotate below
   });
 
   it('secrets:rotate re-encrypts endpoint signing secrets under the new key', async () => {
