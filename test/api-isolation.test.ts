@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 import { ROUTES, seedTenant, type SeededTenant } from './support/api-routes.ts';
 
-const TABLES = ['tenants', 'api_keys', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'events', 'usage'];
+const TABLES = [
+  'tenants', 'api_keys', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'events', 'usage',
+  'tenant_functions', 'tenant_llm_credentials', 'webhook_endpoints', 'webhook_deliveries',
+];
 
 describe('tenant isolation', () => {
   let api: TestApi;

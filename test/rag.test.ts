@@ -227,7 +227,9 @@ describe('documents and retrieval', () => {
   });
 
   it('shows progress in the workflow query and on the document while embedding', async () => {
-    embedDelay.ms = 400;
+    // 700 chunks = 6 batches written two at a time, each round taking at least a second: an
+    // activity (2 s of work at most) returns after two rounds, so the workflow sees progress part-way.
+    embedDelay.ms = 1000;
     try {
       const res = await api('POST', '/api/v1/documents', { title: 'Parts catalogue', content: longMarkdown(700, 'P'), format: 'markdown' });
       expect(res.statusCode, res.body).toBe(202);
