@@ -70,13 +70,13 @@ const INDEXES: Record<EmbeddingModelName, string> = {
   'text-embedding-3-small': 'chunks_embedding_text_embedding_3_small_idx',
 };
 
-export async function seedTenant(db: Db, name: string): Promise<string> {
+async function seedTenant(db: Db, name: string): Promise<string> {
   const { tenant } = await createTenant(db, { name, slug: `${name.toLowerCase()}-${randomBytes(3).toString('hex')}` });
   return tenant.id;
 }
 
 /** n chunks for a tenant in ready documents of 1000 chunks each, vectors from the centroids. */
-export async function loadChunks(db: Db, tenantId: string, model: EmbeddingModelName, dims: number, n: number): Promise<void> {
+async function loadChunks(db: Db, tenantId: string, model: EmbeddingModelName, dims: number, n: number): Promise<void> {
   const docs = Array.from({ length: Math.ceil(n / 1000) }, () => randomUUID());
   await db.$executeRaw`
     INSERT INTO documents (id, tenant_id, document_key, title, mime_type, status, content_hash, size_bytes, chunk_count, ready_at)
@@ -103,7 +103,7 @@ export async function loadChunks(db: Db, tenantId: string, model: EmbeddingModel
   }
 }
 
-export async function queryVector(db: Db, dims: number): Promise<number[]> {
+async function queryVector(db: Db, dims: number): Promise<number[]> {
   const cluster = Math.floor(Math.random() * CLUSTERS);
   const [row] = await db.$queryRawUnsafe<{ v: string }[]>(
     `SELECT (v + array(SELECT ((random() * 2 - 1) * ${NOISE})::real FROM generate_series(1, ${dims}))::vector)::text AS v
@@ -113,7 +113,7 @@ export async function queryVector(db: Db, dims: number): Promise<number[]> {
 }
 
 /** The production kNN query, in the production transaction (one snapshot, SET LOCAL settings). */
-export async function knn(db: Db, tenantId: string, model: EmbeddingModelName, vector: number[], exact = false): Promise<string[]> {
+async function knn(db: Db, tenantId: string, model: EmbeddingModelName, vector: number[], exact = false): Promise<string[]> {
   return inSearchTransaction(db, async (client) => {
     if (!exact) return (await nearestChunks(client, { tenantId, model, vector, k: 10, tenantChunks: TARGET_CHUNKS })).map((r) => r.id);
     await client.query('SET LOCAL enable_indexscan = off');
