@@ -118,6 +118,11 @@ export const configSchema = z.object({
   WEBHOOK_RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(30),
   /** Deliveries in a row that exhaust their retries before an endpoint is disabled. */
   WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(5),
+  /**
+   * Development only: tenants may register http:// and loopback or private URLs as webhook and
+   * function endpoints (a receiver on the developer's machine). `npm run dev` turns it on.
+   */
+  ALLOW_INSECURE_TENANT_URLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 export type Config = z.infer<typeof configSchema>;

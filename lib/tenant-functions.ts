@@ -52,7 +52,17 @@ export const httpsUrl = z
   // Checks all run in zod 4 even after .url() failed: a string that is no URL must not throw here.
   .refine((u) => !URL.canParse(u) || !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address');
 
-export const functionInputSchema = z
+/**
+ * A URL a tenant registers for the platform to call (function endpoints, webhook endpoints):
+ * `httpsUrl`, or any URL when ALLOW_INSECURE_TENANT_URLS is on (development: a receiver on the
+ * developer's own machine).
+ */
+export function tenantUrl(allowInsecure: boolean) {
+  return allowInsecure ? z.string().url().max(2048) : httpsUrl;
+}
+
+export function functionSchemas(allowInsecure: boolean) {
+  const input = z
   .object({
     name: z
       .string()
@@ -60,15 +70,17 @@ export const functionInputSchema = z
       .refine((n) => !(BUILTIN_FUNCTION_NAMES as readonly string[]).includes(n), 'is the name of a built-in tool'),
     description: z.string().min(1).max(1024),
     parameters: jsonSchemaObject,
-    endpoint: httpsUrl,
+    endpoint: tenantUrl(allowInsecure),
     /** Signs every call (HMAC-SHA256); write-only. */
     secret: z.string().min(16).max(256),
     timeoutMs: z.number().int().min(500).max(30_000).default(10_000),
     enabled: z.boolean().default(true),
   })
   .strict();
+  return { input, patch: input.omit({ name: true }).partial().strict() };
+}
 
-export const functionPatchSchema = functionInputSchema.omit({ name: true }).partial().strict();
+export const { input: functionInputSchema, patch: functionPatchSchema } = functionSchemas(false);
 
 export type FunctionInput = z.input<typeof functionInputSchema>;
 
@@ -92,12 +104,9 @@ function encrypted(keyring: Keyring, id: string, secret: string) {
   return { secretCiphertext: Buffer.from(e.ciphertext), secretIv: Buffer.from(e.iv), secretAuthTag: Buffer.from(e.authTag), secretKeyId: e.keyId };
 }
 
-/**
- * Creates a function. `allowHttp` is for tests with a local endpoint only: the API never sets it.
- */
+/** Creates a function; `allowHttp`: see tenantUrl. */
 export async function createTenantFunction(tdb: TenantDb, keyring: Keyring, input: FunctionInput, options: { allowHttp?: boolean } = {}): Promise<TenantFunction> {
-  const schema = options.allowHttp ? functionInputSchema.extend({ endpoint: z.string().url() }) : functionInputSchema;
-  const f = schema.parse(input);
+  const f = functionSchemas(options.allowHttp ?? false).input.parse(input);
   const id = randomUUID();
   return tdb.tenantFunction.create({
     data: {

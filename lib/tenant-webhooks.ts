@@ -18,7 +18,7 @@ import type { Db } from './db.ts';
 import type { Logger } from './logger.ts';
 import { tenantData, type TenantDb } from './tenant-db.ts';
 import { isTenantEventType, subscribedEndpoints, TENANT_EVENT_TYPES, type TenantEventSink } from './tenant-events.ts';
-import { httpsUrl } from './tenant-functions.ts';
+import { tenantUrl } from './tenant-functions.ts';
 import { taskQueueName } from './temporal.ts';
 
 /** Endpoints per tenant: every event is delivered to each subscribed one. */
@@ -32,23 +32,27 @@ const eventList = z
   .transform((events) => [...new Set(events)])
   .describe('Event types to deliver; empty or absent: all of them');
 
-export const webhookEndpointInputSchema = z
-  .object({
-    url: httpsUrl,
-    events: eventList.default([]),
-    description: z.string().trim().max(500).optional(),
-  })
-  .strict();
+export function webhookEndpointSchemas(allowInsecure: boolean) {
+  const input = z
+    .object({
+      url: tenantUrl(allowInsecure),
+      events: eventList.default([]),
+      description: z.string().trim().max(500).optional(),
+    })
+    .strict();
+  const patch = z
+    .object({
+      url: tenantUrl(allowInsecure),
+      events: eventList,
+      description: z.string().trim().max(500).nullable(),
+      status: z.enum(['active', 'disabled']).describe('"active" re-enables a disabled endpoint and resets its failure count'),
+    })
+    .partial()
+    .strict();
+  return { input, patch };
+}
 
-export const webhookEndpointPatchSchema = z
-  .object({
-    url: httpsUrl,
-    events: eventList,
-    description: z.string().trim().max(500).nullable(),
-    status: z.enum(['active', 'disabled']).describe('"active" re-enables a disabled endpoint and resets its failure count'),
-  })
-  .partial()
-  .strict();
+export const { input: webhookEndpointInputSchema, patch: webhookEndpointPatchSchema } = webhookEndpointSchemas(false);
 
 export type WebhookEndpointInput = z.input<typeof webhookEndpointInputSchema>;
 
@@ -83,18 +87,14 @@ export function webhookSecret(keyring: Keyring, e: WebhookEndpoint): string {
   return decryptSecret(keyring, { ciphertext: e.secretCiphertext, iv: e.secretIv, authTag: e.secretAuthTag, keyId: e.secretKeyId }, `webhook:${e.id}`);
 }
 
-/**
- * Registers an endpoint and returns it with its signing secret, which is shown this once.
- * `allowHttp` is for tests with a local receiver only: the API never sets it.
- */
+/** Registers an endpoint and returns it with its signing secret, which is shown this once; `allowHttp`: see tenantUrl. */
 export async function createWebhookEndpoint(
   tdb: TenantDb,
   keyring: Keyring,
   input: WebhookEndpointInput,
   options: { allowHttp?: boolean } = {},
 ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-  const schema = options.allowHttp ? webhookEndpointInputSchema.extend({ url: z.string().url() }) : webhookEndpointInputSchema;
-  const e = schema.parse(input);
+  const e = webhookEndpointSchemas(options.allowHttp ?? false).input.parse(input);
   const id = randomUUID();
   const secret = newSecret();
   const endpoint = await tdb.webhookEndpoint.create({
@@ -161,6 +161,7 @@ export function webhookOptionsFrom(
     | 'WEBHOOK_RETRY_MAX_INTERVAL_MS'
     | 'WEBHOOK_RETRY_MAX_ATTEMPTS'
     | 'WEBHOOK_DISABLE_AFTER_FAILURES'
+    | 'ALLOW_INSECURE_TENANT_URLS'
   >,
 ): WebhookOptions {
   return {
@@ -174,6 +175,7 @@ export function webhookOptionsFrom(
       maximumAttempts: config.WEBHOOK_RETRY_MAX_ATTEMPTS,
       disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
     },
+    allowInsecureEndpoints: config.ALLOW_INSECURE_TENANT_URLS,
   };
 }
 

@@ -193,6 +193,8 @@ try {
 
   const childEnv: NodeJS.ProcessEnv = {
     ...secrets,
+    // A tenant webhook receiver or function on this machine (http://127.0.0.1:…) is allowed here.
+    ALLOW_INSECURE_TENANT_URLS: 'true',
     ...env,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,

@@ -427,6 +427,25 @@ describe('tenant webhooks', () => {
     expect(JSON.stringify(spec.paths['/api/v1/webhook-endpoints/']!.post!.requestBody)).toContain('handoff.assigned');
   });
 
+  it('takes a receiver on this machine when ALLOW_INSECURE_TENANT_URLS is on (npm run dev), and only then', async () => {
+    expect(webhookOptionsFrom(config).allowInsecureEndpoints).toBe(false);
+    expect(webhookOptionsFrom({ ...config, ALLOW_INSECURE_TENANT_URLS: true }).allowInsecureEndpoints).toBe(true);
+    const local = { url: receiver.url('/dev'), events: ['document.indexed'] };
+    expect((await call('POST', '/api/v1/webhook-endpoints', local, quiet.key)).statusCode).toBe(400);
+
+    const devApp = await buildApp({ config: { ...config, ALLOW_INSECURE_TENANT_URLS: true }, db: rig.db, temporal: temporal.client, logger: pino({ level: 'silent' }) });
+    try {
+      const created = await devApp.inject({ method: 'POST', url: '/api/v1/webhook-endpoints', headers: bearer(quiet.key), payload: local });
+      expect(created.statusCode, created.body).toBe(201);
+      const ping = await devApp.inject({ method: 'POST', url: `/api/v1/webhook-endpoints/${(created.json() as { id: string }).id}/test`, headers: bearer(quiet.key) });
+      expect(ping.statusCode, ping.body).toBe(202);
+      const [request] = await eventually(() => receiver.at('/dev').length > 0 && receiver.at('/dev'), 20_000, 'the ping at the local receiver');
+      expect(request?.body).toMatchObject({ type: 'ping' });
+    } finally {
+      await devApp.close();
+    }
+  });
+
   it("another tenant's endpoints and deliveries are not found", async () => {
     const delivery = await rig.db.webhookDelivery.findFirstOrThrow({ where: { endpointId: all.id } });
     for (const [method, url] of [

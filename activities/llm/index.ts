@@ -301,9 +301,16 @@ export function createLlmActivities(deps: LlmDependencies) {
 }
 
 /** The providers' keys and base URLs from the process configuration. */
-export function llmEndpoints(config: { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string; ANTHROPIC_API_KEY?: string; ANTHROPIC_BASE_URL?: string }) {
+export function llmEndpoints(config: {
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
+  ALLOW_INSECURE_TENANT_URLS?: boolean;
+}) {
   return {
     openai: { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL },
     anthropic: { apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL },
+    allowInsecureFunctionEndpoints: config.ALLOW_INSECURE_TENANT_URLS ?? false,
   };
 }

@@ -3,8 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
-  functionInputSchema,
-  functionPatchSchema,
+  functionSchemas,
   functionView,
   createTenantFunction,
   MAX_FUNCTIONS_PER_TENANT,
@@ -32,6 +31,7 @@ const SIGNING =
 const functionRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['functions'];
   const keyring = app.config.SECRETS_KEYS;
+  const schemas = functionSchemas(app.config.ALLOW_INSECURE_TENANT_URLS);
   const notFound = () => new HttpError(404, 'not_found', 'Function not found');
 
   app.get(
@@ -50,7 +50,7 @@ const functionRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Register a function the assistant may call',
         description: `Arguments the model produces are validated against \`parameters\` (JSON Schema, type object) before any call. ${SIGNING}`,
-        body: functionInputSchema,
+        body: schemas.input,
         response: { 201: functionSchema, ...errorResponses },
       },
     },
@@ -58,7 +58,7 @@ const functionRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((await request.tenantDb.tenantFunction.count()) >= MAX_FUNCTIONS_PER_TENANT) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_FUNCTIONS_PER_TENANT} functions per tenant`);
       }
-      const created = await createTenantFunction(request.tenantDb, keyring, request.body).catch((err: unknown) => {
+      const created = await createTenantFunction(request.tenantDb, keyring, request.body, { allowHttp: app.config.ALLOW_INSECURE_TENANT_URLS }).catch((err: unknown) => {
         if ((err as { code?: string }).code === 'P2002') throw new HttpError(409, 'conflict', `A function named "${request.body.name}" exists`);
         throw err;
       });
@@ -84,7 +84,7 @@ const functionRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Update a function (a secret given replaces the stored one)',
         params: idParams,
-        body: functionPatchSchema,
+        body: schemas.patch,
         response: { 200: functionSchema, ...errorResponses },
       },
     },

@@ -13,8 +13,7 @@ import {
   createWebhookEndpoint,
   MAX_WEBHOOK_ENDPOINTS_PER_TENANT,
   rotateWebhookSecret,
-  webhookEndpointInputSchema,
-  webhookEndpointPatchSchema,
+  webhookEndpointSchemas,
   webhookEndpointView,
   webhookOptionsFrom,
   type WebhookDispatcher,
@@ -99,6 +98,7 @@ const deliveryQuery = paginationQuery.extend({ status: z.enum(['pending', 'deliv
 const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['webhooks'];
   const keyring = app.config.SECRETS_KEYS;
+  const schemas = webhookEndpointSchemas(app.config.ALLOW_INSECURE_TENANT_URLS);
   const dispatcher = apiDispatcher(app);
   const notFound = () => new HttpError(404, 'not_found', 'Webhook endpoint not found');
 
@@ -117,8 +117,8 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Register a webhook endpoint (its signing secret is returned once)',
-        description: `HTTPS only; loopback, private and link-local addresses are refused. Event types: ${TENANT_EVENT_TYPES.join(', ')}. ${SIGNING}`,
-        body: webhookEndpointInputSchema,
+        description: `HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: ${TENANT_EVENT_TYPES.join(', ')}. ${SIGNING}`,
+        body: schemas.input,
         response: { 201: withSecret, ...errorResponses },
       },
     },
@@ -126,7 +126,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((await request.tenantDb.webhookEndpoint.count()) >= MAX_WEBHOOK_ENDPOINTS_PER_TENANT) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_WEBHOOK_ENDPOINTS_PER_TENANT} webhook endpoints per tenant`);
       }
-      const { endpoint, secret } = await createWebhookEndpoint(request.tenantDb, keyring, request.body);
+      const { endpoint, secret } = await createWebhookEndpoint(request.tenantDb, keyring, request.body, { allowHttp: app.config.ALLOW_INSECURE_TENANT_URLS });
       request.log.info({ endpointId: endpoint.id, events: endpoint.events }, 'webhook endpoint registered');
       return reply.status(201).send({ ...webhookEndpointView(endpoint), secret });
     },
@@ -149,7 +149,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Update a webhook endpoint; status "active" re-enables a disabled one and resets its failure count',
         params: idParams,
-        body: webhookEndpointPatchSchema,
+        body: schemas.patch,
         response: { 200: endpointSchema, ...errorResponses },
       },
     },
