@@ -223,6 +223,7 @@ try {
   say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s
       API          ${apiUrl}
       OpenAPI      ${apiUrl}/docs
+      Console      ${apiUrl}/console   (agents; web chat page: ${apiUrl}/webchat/widget/<widgetId>)
       Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}
       Admin key    ${adminKey}   (Authorization: Bearer …)
       Database     ${databaseUrl}
