@@ -23,8 +23,14 @@ const GREETING = /^(hi|hello|hey|hiya|good (morning|afternoon|evening)|ol[aá]|h
 const THANKS = /^(thanks|thank you|thx|cheers|obrigad[oa]|gracias|merci|danke)\b/i;
 const MAX_SENTENCES = 3;
 
+/** A passage's sentences; a Markdown line (heading, list item) ends one too, and loses its marker. */
 function sentences(text: string): string[] {
-  return (text.replace(/\s+/g, ' ').match(/[^.!?]+[.!?]*/g) ?? []).map((s) => s.trim()).filter((s) => s.length > 0);
+  return text
+    .split(/\n+/)
+    .map((line) => line.replace(/^\s*(#{1,6}|[-*+>]|\d+[.)])\s+/, ''))
+    .flatMap((line) => line.replace(/\s+/g, ' ').match(/[^.!?]+[.!?]*/g) ?? [])
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** The passages' sentences that share the most words with the question, in passage order. */
