@@ -66,7 +66,8 @@ export class WebchatListener {
   #client: pg.Client | undefined;
   #closed = false;
   #failures = 0;
-  #everListened = false;
+  /** An attempt failed or the connection was lost since the last LISTEN: events may have been missed. */
+  #mayHaveMissed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<boolean> | undefined;
@@ -123,6 +124,7 @@ export class WebchatListener {
       lost = true;
       if (this.#client === client) this.#client = undefined;
       clearInterval(this.#healthTimer);
+      this.#mayHaveMissed = true;
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       if (this.#closed) return;
@@ -151,6 +153,8 @@ export class WebchatListener {
       await client.query(`LISTEN ${WEBCHAT_NOTIFY_CHANNEL}`);
     } catch (err) {
       lost = true;
+      // Sockets may already be open (the first attempt failed): the eventual LISTEN resyncs them.
+      this.#mayHaveMissed = true;
       await client.end().catch(() => undefined);
       if (!this.#closed) {
         logger.warn({ err }, 'web chat listener could not connect; retrying');
@@ -164,12 +168,16 @@ export class WebchatListener {
     }
     this.#client = client;
     this.#failures = 0;
+    // A connection cut silently (failover, a dropped network path) would leave SELECT 1 waiting
+    // for TCP to give up, minutes during which NOTIFYs are lost: a check without an answer within
+    // the interval counts as lost.
     this.#healthTimer = setInterval(() => {
-      client.query('SELECT 1').catch((err: Error) => onLost(err));
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health check timed out')), this.#options.healthCheckMs).unref());
+      Promise.race([client.query('SELECT 1'), timeout]).catch((err: Error) => onLost(err));
     }, this.#options.healthCheckMs);
     this.#healthTimer.unref();
-    const resubscribed = this.#everListened;
-    this.#everListened = true;
+    const resubscribed = this.#mayHaveMissed;
+    this.#mayHaveMissed = false;
     logger.info({ resubscribed }, 'web chat listener is listening');
     if (resubscribed) {
       try {

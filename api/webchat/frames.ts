@@ -50,6 +50,7 @@ export type ServerFrame =
 
 /** Close codes besides the standard ones (1000 normal, 1001 going away, 1009 too big, 1011 server error). */
 export const CLOSE = {
+  policyViolation: 1008,
   badRequest: 4400,
   originNotAllowed: 4403,
   unknownWidget: 4404,

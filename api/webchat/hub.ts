@@ -82,9 +82,9 @@ export class WebchatHub {
     }
   }
 
-  /** Pings every socket; one that did not answer the previous ping is terminated. */
+  /** Pings every socket; one that did not answer the previous ping is terminated and let go. */
   heartbeat(): void {
-    for (const set of [...this.#sockets.values()]) for (const socket of [...set]) socket.heartbeat();
+    for (const set of [...this.#sockets.values()]) for (const socket of [...set]) if (!socket.heartbeat()) this.remove(socket);
   }
 
   closeAll(code: number, reason: string): void {

@@ -103,6 +103,8 @@ class VisitorConnection implements VisitorSocket {
   }
 
   deliver(frame: MessageFrame, cursor: Cursor): Promise<boolean> {
+    // A socket gone (or never started) must not hold the visitor's queue in the hub.
+    if (this.#socket.readyState !== OPEN) return Promise.resolve(false);
     if (this.#replaying > 0) return new Promise((resolve) => this.#buffer.push({ frame, cursor, resolve }));
     return this.#write(frame, cursor);
   }
@@ -237,13 +239,20 @@ export function acceptVisitorSocket(deps: SocketDeps, socket: WebSocket, request
   const log = request.log;
   const early: [RawData, boolean][] = [];
   let connection: VisitorConnection | undefined;
+  /** In the hub from before the replay; removed on close or on a failed setup. */
+  let registered: VisitorConnection | undefined;
   let closed = false;
-  socket.on('message', (data: RawData, isBinary: boolean) => (connection ? connection.receive(data, isBinary) : early.push([data, isBinary])));
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (connection) return connection.receive(data, isBinary);
+    // Frames sent before the checks finish wait for them, within the per-window frame budget.
+    if (early.length >= FRAMES_PER_WINDOW) return socket.close(CLOSE.policyViolation, 'too many frames before the socket was ready');
+    early.push([data, isBinary]);
+  });
   socket.on('error', (err: Error) => log.debug({ err }, 'web chat socket error'));
   socket.on('close', (code: number) => {
     closed = true;
+    if (registered) deps.hub.remove(registered);
     if (connection) {
-      deps.hub.remove(connection);
       log.info({ tenantId: connection.key.tenantId, channelId: connection.key.channelId, code }, 'web chat socket closed');
     }
   });
@@ -267,11 +276,9 @@ export function acceptVisitorSocket(deps: SocketDeps, socket: WebSocket, request
     const after = params.after ? decodeCursor(params.after) : null;
     const conn = new VisitorConnection(key, socket, deps, log);
     deps.hub.add(conn); // before the replay: live messages are held until it is done
+    registered = conn;
     const conversationId = await conversationIdOf(deps.db, key);
-    if (closed) {
-      deps.hub.remove(conn);
-      return;
-    }
+    if (closed) return; // the close handler took it out of the hub
     connection = conn;
     log.info({ tenantId: key.tenantId, channelId: key.channelId, replay: after ? 'after' : 'recent' }, 'web chat socket open');
     const started = conn.start(conversationId, after);
@@ -280,7 +287,7 @@ export function acceptVisitorSocket(deps: SocketDeps, socket: WebSocket, request
     await started;
   })().catch((err: unknown) => {
     log.error({ err }, 'web chat socket setup failed');
-    if (connection) deps.hub.remove(connection);
+    if (registered) deps.hub.remove(registered);
     socket.close(1011, 'server error');
   });
 }
