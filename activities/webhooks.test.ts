@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refusedUrl, webhookEnvelope } from './webhooks.ts';
+import { MAX_RETRY_AFTER_MS, nextWebhookRetryDelay, refusedUrl, webhookEnvelope } from './webhooks.ts';
 
 describe('webhook delivery helpers', () => {
   it('refuses at send time what registration refuses, unless insecure endpoints are allowed (tests)', () => {
@@ -16,5 +16,14 @@ describe('webhook delivery helpers', () => {
     expect(webhookEnvelope({ id: 'e', type: 'document.indexed', createdAt, tenantId: 't', payload: { documentId: 'd' } })).toEqual({
       id: 'e', type: 'document.indexed', createdAt: '2026-03-04T05:06:07.089Z', tenantId: 't', data: { documentId: 'd' },
     });
+  });
+
+  it("waits at least the policy's backoff whatever Retry-After says, longer when it asks, at most an hour", () => {
+    const policy = { initialIntervalMs: 30_000, maximumIntervalMs: 3_600_000 };
+    expect(nextWebhookRetryDelay(1, 0, policy)).toBe(30_000);
+    expect(nextWebhookRetryDelay(3, 1_000, policy)).toBe(120_000);
+    expect(nextWebhookRetryDelay(1, 300_000, policy)).toBe(300_000);
+    expect(nextWebhookRetryDelay(20, 0, policy)).toBe(3_600_000);
+    expect(nextWebhookRetryDelay(1, 10 * 3_600_000, policy)).toBe(MAX_RETRY_AFTER_MS);
   });
 });

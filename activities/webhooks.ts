@@ -32,6 +32,15 @@ export interface WebhookAttemptInput {
   deliveryId: string;
   tenantId: string;
   timeoutMs: number;
+  /** The retry policy's backoff: a receiver's Retry-After may lengthen the next wait, never shorten it. */
+  initialIntervalMs?: number;
+  maximumIntervalMs?: number;
+}
+
+/** The wait before the attempt after `attempt` (1-based): the policy's doubling backoff, or a longer Retry-After. */
+export function nextWebhookRetryDelay(attempt: number, retryAfter: number, policy: { initialIntervalMs: number; maximumIntervalMs: number }): number {
+  const backoff = Math.min(policy.initialIntervalMs * 2 ** (attempt - 1), policy.maximumIntervalMs);
+  return Math.min(Math.max(retryAfter, backoff), Math.max(MAX_RETRY_AFTER_MS, policy.maximumIntervalMs));
 }
 
 export function webhookEnvelope(event: { id: string; type: string; createdAt: Date; tenantId: string | null; payload: unknown }): TenantEventEnvelope {
@@ -164,7 +173,12 @@ export function createWebhookActivities(deps: { db: Db; keyring: Keyring; logger
       throw ApplicationFailure.create({
         message: `webhook ${endpoint.id}: ${error}`,
         type: WEBHOOK_ATTEMPT_FAILED,
-        ...(retryAfter !== undefined && { nextRetryDelay: Math.min(Math.max(retryAfter, 100), MAX_RETRY_AFTER_MS) }),
+        ...(retryAfter !== undefined && {
+          nextRetryDelay: nextWebhookRetryDelay(Context.current().info.attempt, retryAfter, {
+            initialIntervalMs: input.initialIntervalMs ?? 100,
+            maximumIntervalMs: input.maximumIntervalMs ?? MAX_RETRY_AFTER_MS,
+          }),
+        }),
       });
     },
 

@@ -62,7 +62,13 @@ export async function tenantWebhookDelivery(input: WebhookDeliveryInput): Promis
   });
 
   try {
-    return await attempt.attemptWebhookDelivery({ deliveryId: input.deliveryId, tenantId: input.tenantId, timeoutMs: policy.attemptTimeoutMs });
+    return await attempt.attemptWebhookDelivery({
+      deliveryId: input.deliveryId,
+      tenantId: input.tenantId,
+      timeoutMs: policy.attemptTimeoutMs,
+      initialIntervalMs: policy.initialIntervalMs,
+      maximumIntervalMs: policy.maximumIntervalMs,
+    });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const reason = reasonOf(err);

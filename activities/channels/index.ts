@@ -83,6 +83,28 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     throw ApplicationFailure.nonRetryable(`channel ${channelId} (${channel.type}) lacks the credentials to send`, 'ChannelMisconfigured');
   }
 
+  /**
+   * message.sent for a message the channel accepted. Its id derives from the message, so a retry
+   * writes none twice; it is written whatever the row's status has become since (a delivery
+   * status webhook can move it past `sent` before this runs).
+   */
+  async function recordSent(input: DeliverInput, content: { text: string; author?: 'assistant' | 'agent'; agentId?: string }, providerMessageIds: string[]): Promise<string | null> {
+    // A tenant without webhooks (cached hint) needs no statement for an event it will not get.
+    if (!(await tenantHasWebhooks(db, input.tenantId))) return null;
+    return recordTenantEvent(forTenant(db, input.tenantId), {
+      id: tenantEventId('message.sent', input.id),
+      tenantId: input.tenantId,
+      type: 'message.sent',
+      // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
+      subjectType: 'conversation',
+      subjectId: input.conversationId,
+      data: {
+        messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: content.text,
+        author: content.author ?? 'assistant', agentId: content.agentId ?? null, providerMessageIds, createdAt: new Date(input.createdAt).toISOString(),
+      },
+    });
+  }
+
   return {
     /**
      * Sends a stored outbound message and marks it sent. Never delivers a part twice on retry:
@@ -97,7 +119,12 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
       const content = row.content as { text: string; providerMessageIds?: string[] };
       if (row.status === 'failed') return { status: 'failed', reason: (row.error as { reason?: string } | null)?.reason ?? 'failed' };
-      if (row.status !== 'pending') return { status: 'sent', messageIds: content.providerMessageIds ?? [] };
+      if (row.status !== 'pending') {
+        // Sent by an earlier attempt, whose event may not have been written (it crashed first).
+        const messageIds = content.providerMessageIds ?? [];
+        await deps.tenantEvents?.dispatch(await recordSent(input, content, messageIds));
+        return { status: 'sent', messageIds };
+      }
 
       const ctx = Context.current();
       const progress: SendProgress = (ctx.info.heartbeatDetails as SendProgress | undefined) ?? { nextPart: 0, sentIds: [] };
@@ -130,26 +157,8 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
             content: { ...content, providerMessageIds: progress.sentIds },
           },
         });
-      // A tenant without webhooks (cached hint) needs no transaction for an event it will not get.
-      const sentEvent = !(await tenantHasWebhooks(db, input.tenantId))
-        ? ((await markSent(tdb)), null)
-        : await tdb.$transaction(async (tx) => {
-            // message.sent only with the change from pending, so a retried attempt writes none.
-            if ((await markSent(tx)).count === 0) return null;
-            const stored = content as { text: string; author?: 'assistant' | 'agent'; agentId?: string };
-            return recordTenantEvent(tx, {
-              id: tenantEventId('message.sent', input.id),
-              tenantId: input.tenantId,
-              type: 'message.sent',
-              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
-              subjectType: 'conversation',
-              subjectId: input.conversationId,
-              data: {
-                messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: stored.text,
-                author: stored.author ?? 'assistant', agentId: stored.agentId ?? null, providerMessageIds: progress.sentIds, createdAt: new Date(input.createdAt).toISOString(),
-              },
-            });
-          });
+      await markSent(tdb);
+      const sentEvent = await recordSent(input, content, progress.sentIds);
       await deps.tenantEvents?.dispatch(sentEvent);
       return { status: 'sent', messageIds: progress.sentIds };
     },
