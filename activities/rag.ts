@@ -285,16 +285,18 @@ export type SearchClient = Pick<pg.PoolClient, 'query'>;
  */
 export async function inSearchTransaction<T>(db: Db, work: (client: SearchClient) => Promise<T>): Promise<T> {
   const client = await poolOf(db).connect();
+  // A connection whose ROLLBACK failed may still be in the transaction: it is destroyed, not pooled.
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

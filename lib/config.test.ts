@@ -44,6 +44,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('refuses a webhook retry maximum below its first interval', () => {
+    expect(problems({ ...valid, WEBHOOK_RETRY_INITIAL_MS: '60000', WEBHOOK_RETRY_MAX_INTERVAL_MS: '1000' })).toEqual([
+      'WEBHOOK_RETRY_MAX_INTERVAL_MS: must be at least WEBHOOK_RETRY_INITIAL_MS',
+    ]);
+  });
+
   it('treats empty strings as unset', () => {
     expect(problems({ ...valid, DATABASE_URL: '' })).toEqual(['DATABASE_URL is required but not set']);
     expect(loadConfig({ ...valid, PORT: '' }).PORT).toBe(3000);

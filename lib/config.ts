@@ -123,6 +123,9 @@ export const configSchema = z.object({
    * function endpoints (a receiver on the developer's machine). `npm run dev` turns it on.
    */
   ALLOW_INSECURE_TENANT_URLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+}).refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
+  path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
+  message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,7 +7,7 @@ import { loadConfig } from './config.ts';
 import { createDb, type Db } from './db.ts';
 import { llmCredentialKey, rotateLlmCredentials, setLlmCredential } from './llm-credentials.ts';
 import { forTenant } from './tenant-db.ts';
-import { createTenantFunction, functionSecret, isInternalHost, rotateFunctionSecrets } from './tenant-functions.ts';
+import { createTenantFunction, functionSecret, httpsUrl, isInternalHost, rotateFunctionSecrets, tenantUrl } from './tenant-functions.ts';
 import { createTenant } from './tenants.ts';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -43,9 +43,16 @@ describe('assistant secrets', () => {
   });
 
   it('recognises internal hosts written in a URL', () => {
-    for (const h of ['localhost', '127.0.0.1', '10.0.0.5', '172.20.1.1', '192.168.1.1', '169.254.169.254', '[::1]', 'metadata.google.internal', '100.64.0.1']) {
+    for (const h of ['localhost', '127.0.0.1', '10.0.0.5', '172.20.1.1', '192.168.1.1', '169.254.169.254', '[::1]', 'metadata.google.internal', '100.64.0.1', '198.18.0.1', '[fd00::1]', '[fe80::1]', '[64:ff9b::a00:1]']) {
       expect(isInternalHost(h), h).toBe(true);
     }
-    for (const h of ['example.com', '8.8.8.8', '172.32.0.1', 'api.openai.com']) expect(isInternalHost(h), h).toBe(false);
+    for (const h of ['example.com', '8.8.8.8', '172.32.0.1', 'api.openai.com', 'fcc.gov', 'fd-hooks.example.com', 'fe80.example.com']) expect(isInternalHost(h), h).toBe(false);
+  });
+
+  it('refuses endpoint URLs with a user name or password, with or without the development switch', () => {
+    expect(httpsUrl.safeParse('https://user:pass@hooks.example.com/x').success).toBe(false);
+    expect(tenantUrl(true).safeParse('http://user@127.0.0.1:4020/x').success).toBe(false);
+    expect(tenantUrl(true).safeParse('http://127.0.0.1:4020/x').success).toBe(true);
+    expect(tenantUrl(false).safeParse('http://127.0.0.1:4020/x').success).toBe(false);
   });
 });

@@ -36,11 +36,15 @@ const jsonSchemaObject = z
 export function isInternalHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal') || h.endsWith('.local')) return true;
-  if (h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:')) return true;
+  // IPv6 literals only (a name such as fcc.gov starts with "fc" too).
+  if (h.includes(':') && (h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:') || h.startsWith('64:ff9b:'))) return true;
   const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)?.slice(1).map(Number);
   if (!v4) return false;
   const [a, b] = v4 as [number, number];
-  return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  return (
+    a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b <= 127) || (a === 198 && (b === 18 || b === 19))
+  );
 }
 
 /** HTTPS only, and not an internal address: a tenant must not make the platform call into its own network. */
@@ -50,7 +54,15 @@ export const httpsUrl = z
   .max(2048)
   .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
   // Checks all run in zod 4 even after .url() failed: a string that is no URL must not throw here.
-  .refine((u) => !URL.canParse(u) || !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address');
+  .refine((u) => !URL.canParse(u) || !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address')
+  .refine(withoutCredentials, 'must not contain a user name or password');
+
+/** fetch refuses URLs with credentials, and the API would show them: they are never accepted. */
+function withoutCredentials(u: string): boolean {
+  if (!URL.canParse(u)) return true;
+  const { username, password } = new URL(u);
+  return !username && !password;
+}
 
 /**
  * A URL a tenant registers for the platform to call (function endpoints, webhook endpoints):
@@ -58,7 +70,7 @@ export const httpsUrl = z
  * developer's own machine).
  */
 export function tenantUrl(allowInsecure: boolean) {
-  return allowInsecure ? z.string().url().max(2048) : httpsUrl;
+  return allowInsecure ? z.string().url().max(2048).refine(withoutCredentials, 'must not contain a user name or password') : httpsUrl;
 }
 
 export function functionSchemas(allowInsecure: boolean) {
