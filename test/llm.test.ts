@@ -23,8 +23,11 @@ import { connectTestTemporal } from './support/temporal.ts';
 
 const RETURNS = 'Returns are accepted within 30 days of delivery. Refunds go back to the original payment method.';
 const FUNCTION_SECRET = 'fn-secret-0123456789abcdef';
-/** Longer than the retry backoff between the 3rd and 4th attempt (4 s), so the 4th finds it open. */
-const BREAKER_OPEN_MS = 6000;
+/**
+ * Longer than the retry backoff between the 3rd and 4th attempt (4 s), so the 4th finds it open,
+ * and than the fallback's answer to the first question plus the second question on a loaded machine.
+ */
+const BREAKER_OPEN_MS = 15_000;
 const user = () => `1555${Math.floor(Math.random() * 1e7)}`;
 
 /** A tenant's function endpoint: records calls, answers an order status. */
