@@ -123,7 +123,10 @@ export const configSchema = z.object({
    * function endpoints (a receiver on the developer's machine). `npm run dev` turns it on.
    */
   ALLOW_INSECURE_TENANT_URLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-}).refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
+});
+
+/** Rules across variables, kept off configSchema so that scripts can still pick from it. */
+const checkedConfigSchema = configSchema.refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
   path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
   message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
 });
@@ -144,7 +147,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" so that `FOO=` in a compose file falls back to the default.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = configSchema.safeParse(cleaned);
+  const parsed = checkedConfigSchema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
