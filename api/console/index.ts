@@ -8,27 +8,20 @@
 // JSON); these routes get their own policy: scripts, styles and fetches from this origin only,
 // no inline code, no form submission (forms are handled by the script, so a key can never end
 // up in a URL).
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpError } from '../plugins/app/errors.ts';
+import { pageCsp, readPageFiles } from '../static-pages.ts';
 
-export const CONSOLE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const CONSOLE_CSP = pageCsp({ connectSrc: ["'self'"], frameAncestors: ["'none'"] });
 
-const DIR = join(dirname(fileURLToPath(import.meta.url)), 'static');
-
-const ASSETS: Record<string, string> = {
-  'console.js': 'text/javascript; charset=utf-8',
-  'console.css': 'text/css; charset=utf-8',
-};
+const ASSETS = ['console.js', 'console.css'];
 
 const consolePlugin: FastifyPluginAsyncZod = async (app) => {
-  const page = await readFile(join(DIR, 'console.html'));
-  const assets = new Map<string, { body: Buffer; type: string }>();
-  for (const [name, type] of Object.entries(ASSETS)) assets.set(name, { body: await readFile(join(DIR, name)), type });
+  const files = readPageFiles(join(dirname(fileURLToPath(import.meta.url)), 'static'), ['console.html', ...ASSETS]);
+  const page = files.get('console.html')!;
 
   // Runs after the global security headers hook (root hooks first), so this policy wins here.
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -38,13 +31,13 @@ const consolePlugin: FastifyPluginAsyncZod = async (app) => {
     return payload;
   });
 
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type(page.type).send(page.body));
 
   app.get(
     '/assets/:file',
     { schema: { hide: true, params: z.object({ file: z.string().max(100) }) } },
     async (request, reply) => {
-      const asset = assets.get(request.params.file);
+      const asset = ASSETS.includes(request.params.file) ? files.get(request.params.file) : undefined;
       if (!asset) throw new HttpError(404, 'not_found', 'No such console asset');
       return reply.type(asset.type).send(asset.body);
     },

@@ -3,40 +3,24 @@
 // gets its own, on these routes only: scripts and styles from this origin (no inline ones), a
 // socket to this host, and framing by this origin and the origins the widget allows (it is meant
 // to sit in an iframe on the tenant's site, so X-Frame-Options is dropped for it).
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../plugins/app/errors.ts';
+import { pageCsp, readPageFiles } from '../static-pages.ts';
 import { WIDGET_ID, type WidgetLookup } from './widget-lookup.ts';
 
-const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
-
-const ASSETS: Record<string, { file: string; type: string }> = {
-  'widget.js': { file: 'widget.js', type: 'text/javascript; charset=utf-8' },
-  'widget.css': { file: 'widget.css', type: 'text/css; charset=utf-8' },
-};
+const ASSETS = ['widget.js', 'widget.css'];
 
 /** Read once: they are part of the release. */
-const files = new Map(
-  ['widget.html', ...Object.values(ASSETS).map((a) => a.file)].map((name) => [name, readFileSync(join(PUBLIC_DIR, name))] as const),
-);
+const files = readPageFiles(join(dirname(fileURLToPath(import.meta.url)), 'public'), ['widget.html', ...ASSETS]);
 
 /** A Host header fit to be written into a CSP source (host[:port]); anything else gets none. */
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 export function widgetCsp(host: string | undefined, frameAncestors: Iterable<string>): string {
-  const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : '';
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self'${sockets}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    `frame-ancestors ${["'self'", ...frameAncestors].join(' ')}`,
-  ].join('; ');
+  const sockets = host && HOST.test(host) ? [`ws://${host}`, `wss://${host}`] : [];
+  return pageCsp({ connectSrc: ["'self'", ...sockets], frameAncestors: ["'self'", ...frameAncestors] });
 }
 
 export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (app, { lookup }) => {
@@ -57,7 +41,8 @@ export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (a
       // The page itself is the same for every widget (the script reads the id from the URL);
       // whether the widget exists is the socket's answer (4404), shown by the page.
       if (!WIDGET_ID.test(request.params.widgetId)) throw new HttpError(404, 'not_found', 'No such widget');
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(files.get('widget.html'));
+      const page = files.get('widget.html')!;
+      return reply.type(page.type).header('cache-control', 'no-cache').send(page.body);
     },
   );
 
@@ -65,9 +50,9 @@ export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (a
     '/assets/:file',
     { schema: { tags: ['webchat'], summary: 'The web chat widget page\'s script and stylesheet' } },
     async (request, reply) => {
-      const asset = Object.hasOwn(ASSETS, request.params.file) ? ASSETS[request.params.file] : undefined;
+      const asset = ASSETS.includes(request.params.file) ? files.get(request.params.file) : undefined;
       if (!asset) throw new HttpError(404, 'not_found', 'No such asset');
-      return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(files.get(asset.file));
+      return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);
     },
   );
 };
