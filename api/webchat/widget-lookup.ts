@@ -1,12 +1,12 @@
 // Which tenant's web chat channel a widget id names, and which page origins may open its socket:
 // the channel's config.allowedOrigins plus the tenant's settings webchat.allowedOrigins. Every
 // socket needs this before it does anything, so answers are cached in process memory briefly
-// (found widgets for POSITIVE_TTL_MS, unknown ones for NEGATIVE_TTL_MS, at most MAX_ENTRIES,
-// least recently used evicted first); concurrent misses for one id share one query.
+// (lib/lookup-cache.ts: found widgets for POSITIVE_TTL_MS, unknown ones for NEGATIVE_TTL_MS).
 //
 // A disabled channel is unknown. A change to a channel or to the tenant's settings reaches new
 // sockets within POSITIVE_TTL_MS; sockets already open are not closed by it.
 import type { Db } from '../../lib/db.ts';
+import { LookupCache } from '../../lib/lookup-cache.ts';
 
 export interface Widget {
   tenantId: string;
@@ -28,34 +28,21 @@ function originsIn(list: unknown): string[] {
 
 export class WidgetLookup {
   readonly #db: Db;
-  readonly #now: () => number;
-  readonly #entries = new Map<string, { value: Widget | null; expiresAt: number }>();
-  readonly #inFlight = new Map<string, Promise<Widget | null>>();
+  readonly #cache: LookupCache<Widget>;
 
   constructor(db: Db, now: () => number = Date.now) {
     this.#db = db;
-    this.#now = now;
+    this.#cache = new LookupCache({ positiveTtlMs: POSITIVE_TTL_MS, negativeTtlMs: NEGATIVE_TTL_MS, maxEntries: MAX_ENTRIES, now });
   }
 
   /** The active web chat channel with this widget id, or null. */
   async find(widgetId: string): Promise<Widget | null> {
     if (!WIDGET_ID.test(widgetId)) return null;
-    const cached = this.#entries.get(widgetId);
-    if (cached && cached.expiresAt > this.#now()) {
-      this.#entries.delete(widgetId);
-      this.#entries.set(widgetId, cached);
-      return cached.value;
-    }
-    let pending = this.#inFlight.get(widgetId);
-    if (!pending) {
-      pending = this.#load(widgetId).finally(() => this.#inFlight.delete(widgetId));
-      this.#inFlight.set(widgetId, pending);
-    }
-    return pending;
+    return this.#cache.get(widgetId, () => this.#load(widgetId));
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#cache.forget();
   }
 
   async #load(widgetId: string): Promise<Widget | null> {
@@ -66,13 +53,6 @@ export class WidgetLookup {
       const settings = tenant?.settings as { webchat?: { allowedOrigins?: unknown } } | null | undefined;
       const allowedOrigins = new Set([...originsIn((channel.config as { allowedOrigins?: unknown } | null)?.allowedOrigins), ...originsIn(settings?.webchat?.allowedOrigins)]);
       if (tenant) value = { tenantId: channel.tenantId, channelId: channel.id, widgetId, allowedOrigins };
-    }
-    this.#entries.delete(widgetId);
-    this.#entries.set(widgetId, { value, expiresAt: this.#now() + (value ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS) });
-    while (this.#entries.size > MAX_ENTRIES) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
     }
     return value;
   }

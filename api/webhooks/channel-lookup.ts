@@ -13,6 +13,7 @@ import type { ChannelType } from '../../generated/prisma/client.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
+import { LookupCache } from '../../lib/lookup-cache.ts';
 
 export type MetaChannelType = Extract<ChannelType, 'whatsapp' | 'messenger'>;
 
@@ -39,101 +40,47 @@ export const MAX_ENTRIES = 10_000;
 /** What to forget: everything, one channel by id, or one public id. */
 export type ChannelLookupInvalidation = { channelId: string } | { type: MetaChannelType; publicId: string } | undefined;
 
-interface Entry {
-  value: ResolvedChannel | null;
-  expiresAt: number;
-}
-
 /** Every live lookup of this process, so that invalidateChannelLookups reaches them all. */
 const live = new Set<ChannelLookup>();
 
 export class ChannelLookup {
   readonly #db: Db;
   readonly #keyring: Keyring;
-  readonly #positiveTtlMs: number;
-  readonly #negativeTtlMs: number;
-  readonly #maxEntries: number;
-  readonly #now: () => number;
-  readonly #entries = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<ResolvedChannel | null>>();
-  /** Bumped by invalidate(): a load that started before it must not be remembered. */
-  #generation = 0;
+  readonly #cache: LookupCache<ResolvedChannel>;
 
   constructor(db: Db, keyring: Keyring, options: ChannelLookupOptions = {}) {
     this.#db = db;
     this.#keyring = keyring;
-    this.#positiveTtlMs = options.positiveTtlMs ?? POSITIVE_TTL_MS;
-    this.#negativeTtlMs = options.negativeTtlMs ?? NEGATIVE_TTL_MS;
-    this.#maxEntries = options.maxEntries ?? MAX_ENTRIES;
-    this.#now = options.now ?? Date.now;
+    this.#cache = new LookupCache({
+      positiveTtlMs: options.positiveTtlMs ?? POSITIVE_TTL_MS,
+      negativeTtlMs: options.negativeTtlMs ?? NEGATIVE_TTL_MS,
+      maxEntries: options.maxEntries ?? MAX_ENTRIES,
+      ...(options.now && { now: options.now }),
+    });
     live.add(this);
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#cache.size;
   }
 
   /** The active channel of this type with this public id, or null if we serve none. */
-  async find(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
-    const key = `${type}:${publicId}`;
-    const cached = this.#entries.get(key);
-    if (cached && cached.expiresAt > this.#now()) {
-      // Refresh its place in the LRU order.
-      this.#entries.delete(key);
-      this.#entries.set(key, cached);
-      return cached.value;
-    }
-    if (cached) this.#entries.delete(key);
-    let pending = this.#inFlight.get(key);
-    if (!pending) {
-      const generation = this.#generation;
-      const settle = () => {
-        if (this.#inFlight.get(key) === pending) this.#inFlight.delete(key);
-      };
-      pending = this.#load(type, publicId).then(
-        (value) => {
-          settle();
-          if (generation === this.#generation) this.#remember(key, value);
-          return value;
-        },
-        (err: unknown) => {
-          settle();
-          throw err;
-        },
-      );
-      this.#inFlight.set(key, pending);
-    }
-    return pending;
+  find(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
+    return this.#cache.get(`${type}:${publicId}`, () => this.#load(type, publicId));
   }
 
   /** Forgets cached answers (all of them when called without an argument). */
   invalidate(what?: ChannelLookupInvalidation): void {
-    this.#generation++;
-    this.#inFlight.clear();
-    if (!what) {
-      this.#entries.clear();
-      return;
-    }
-    if ('channelId' in what) {
-      for (const [key, entry] of this.#entries) if (entry.value?.channelId === what.channelId) this.#entries.delete(key);
-      return;
-    }
-    this.#entries.delete(`${what.type}:${what.publicId}`);
+    if (!what) return this.#cache.forget();
+    if ('channelId' in what) return this.#cache.forget((_key, value) => value?.channelId === what.channelId);
+    const key = `${what.type}:${what.publicId}`;
+    this.#cache.forget((k) => k === key);
   }
 
   /** Drops the cache and stops receiving invalidations (the app closes). */
   dispose(): void {
-    this.#entries.clear();
+    this.#cache.forget();
     live.delete(this);
-  }
-
-  #remember(key: string, value: ResolvedChannel | null): void {
-    this.#entries.set(key, { value, expiresAt: this.#now() + (value ? this.#positiveTtlMs : this.#negativeTtlMs) });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
   }
 
   async #load(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
