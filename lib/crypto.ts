@@ -47,6 +47,23 @@ export function decryptSecret(keyring: Keyring, secret: EncryptedSecret, aad: st
   }
 }
 
+/** How a table keeps one signing secret (tenant functions, webhook endpoints): four columns. */
+export interface SecretColumns {
+  secretCiphertext: Uint8Array;
+  secretIv: Uint8Array;
+  secretAuthTag: Uint8Array;
+  secretKeyId: string;
+}
+
+export function sealSecretColumns(keyring: Keyring, secret: string, aad: string) {
+  const e = encryptSecret(keyring, secret, aad);
+  return { secretCiphertext: Buffer.from(e.ciphertext), secretIv: Buffer.from(e.iv), secretAuthTag: Buffer.from(e.authTag), secretKeyId: e.keyId } satisfies SecretColumns;
+}
+
+export function openSecretColumns(keyring: Keyring, row: SecretColumns, aad: string): string {
+  return decryptSecret(keyring, { ciphertext: row.secretCiphertext, iv: row.secretIv, authTag: row.secretAuthTag, keyId: row.secretKeyId }, aad);
+}
+
 export function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }

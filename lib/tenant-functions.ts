@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { TenantFunction } from '../generated/prisma/client.ts';
-import { decryptSecret, encryptSecret, reencryptRows, type Keyring, type RotationResult } from './crypto.ts';
+import { openSecretColumns, reencryptRows, sealSecretColumns, type Keyring, type RotationResult } from './crypto.ts';
 import type { TenantDb } from './tenant-db.ts';
 import type { Db } from './db.ts';
 
@@ -112,8 +112,7 @@ export function functionView(f: TenantFunction) {
 }
 
 function encrypted(keyring: Keyring, id: string, secret: string) {
-  const e = encryptSecret(keyring, secret, `function:${id}`);
-  return { secretCiphertext: Buffer.from(e.ciphertext), secretIv: Buffer.from(e.iv), secretAuthTag: Buffer.from(e.authTag), secretKeyId: e.keyId };
+  return sealSecretColumns(keyring, secret, `function:${id}`);
 }
 
 /** Creates a function; `allowHttp`: see tenantUrl. */
@@ -143,7 +142,7 @@ export async function updateTenantFunction(tdb: TenantDb, keyring: Keyring, id: 
 }
 
 export function functionSecret(keyring: Keyring, f: TenantFunction): string {
-  return decryptSecret(keyring, { ciphertext: f.secretCiphertext, iv: f.secretIv, authTag: f.secretAuthTag, keyId: f.secretKeyId }, `function:${f.id}`);
+  return openSecretColumns(keyring, f, `function:${f.id}`);
 }
 
 /** Re-encrypts every function signing secret not under the current key (`npm run secrets:rotate`). */

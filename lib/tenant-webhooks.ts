@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { Prisma, WebhookEndpoint } from '../generated/prisma/client.ts';
 import { tenantWebhookDelivery, webhookDeliveryWorkflowId, type DeliveryPolicy } from '../workflows/webhook-delivery.ts';
 import type { Config } from './config.ts';
-import { decryptSecret, encryptSecret, reencryptRows, type Keyring, type RotationResult } from './crypto.ts';
+import { openSecretColumns, reencryptRows, sealSecretColumns, type Keyring, type RotationResult } from './crypto.ts';
 import type { Db } from './db.ts';
 import type { Logger } from './logger.ts';
 import { tenantData, type TenantDb } from './tenant-db.ts';
@@ -79,12 +79,11 @@ function newSecret(): string {
 }
 
 function sealed(keyring: Keyring, id: string, secret: string) {
-  const e = encryptSecret(keyring, secret, `webhook:${id}`);
-  return { secretCiphertext: Buffer.from(e.ciphertext), secretIv: Buffer.from(e.iv), secretAuthTag: Buffer.from(e.authTag), secretKeyId: e.keyId };
+  return sealSecretColumns(keyring, secret, `webhook:${id}`);
 }
 
 export function webhookSecret(keyring: Keyring, e: WebhookEndpoint): string {
-  return decryptSecret(keyring, { ciphertext: e.secretCiphertext, iv: e.secretIv, authTag: e.secretAuthTag, keyId: e.secretKeyId }, `webhook:${e.id}`);
+  return openSecretColumns(keyring, e, `webhook:${e.id}`);
 }
 
 /** Registers an endpoint and returns it with its signing secret, which is shown this once; `allowHttp`: see tenantUrl. */
