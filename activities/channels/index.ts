@@ -147,19 +147,16 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         }
         throw err;
       }
-      const markSent = (client: Pick<typeof tdb, 'message'>) =>
-        client.message.updateMany({
-          where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
-          data: {
-            status: 'sent',
-            // Status webhooks name the first part; all parts are kept with the content.
-            externalMessageId: progress.sentIds[0] ?? null,
-            content: { ...content, providerMessageIds: progress.sentIds },
-          },
-        });
-      await markSent(tdb);
-      const sentEvent = await recordSent(input, content, progress.sentIds);
-      await deps.tenantEvents?.dispatch(sentEvent);
+      await tdb.message.updateMany({
+        where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
+        data: {
+          status: 'sent',
+          // Status webhooks name the first part; all parts are kept with the content.
+          externalMessageId: progress.sentIds[0] ?? null,
+          content: { ...content, providerMessageIds: progress.sentIds },
+        },
+      });
+      await deps.tenantEvents?.dispatch(await recordSent(input, content, progress.sentIds));
       return { status: 'sent', messageIds: progress.sentIds };
     },
 
