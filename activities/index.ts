@@ -44,18 +44,21 @@ export function createActivities(deps: ActivityDependencies) {
   // Tenant-facing events are handed to it after their transaction commits.
   const webhooks = deps.webhooks ?? DEFAULT_WEBHOOK_OPTIONS;
   const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
+  const rag = createRagActivities(deps.db, embedders);
+  const channels = createChannelActivities({ ...deps, tenantEvents });
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
     ...createIntegrityActivities(deps),
-    ...createStoreActivities(deps.db, tenantEvents),
-    ...createChannelActivities({ ...deps, tenantEvents }),
-    ...createRagActivities(deps.db, embedders),
+    ...createStoreActivities(deps.db, tenantEvents, deps.temporal),
+    ...channels,
+    ...rag,
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, tenantEvents }),
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
-    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, ...deps.llm }),
+    // A turn's first model call retrieves and acknowledges in the same activity (the hot path).
+    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, ...deps.llm }),
   };
 }
 

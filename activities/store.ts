@@ -1,8 +1,13 @@
 // Conversation persistence: the conversation row, inbound and outbound messages, status changes
-// and their audit events. Every write goes through the tenant-scoped client, and every write is
-// idempotent so that Temporal may retry any of these activities.
+// and their audit events. Every write goes through the tenant-scoped client, and every activity is
+// idempotent by its input: a retry after a commit returns what the first attempt returned. The
+// conversation workflow runs them as local activities (short database steps on the hot path).
+// Tenant webhook events are written in the transaction of their change and handed to the
+// dispatcher without waiting for it (the outbox sweep catches what a crash leaves behind), so
+// starting delivery workflows never holds up a conversation.
 import { randomUUID } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import { forTenant, tenantData, type TenantDb } from '../lib/tenant-db.ts';
@@ -11,6 +16,7 @@ import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
+import { inboundSignal } from '../workflows/conversation-messages.ts';
 import type { ChannelKind, ConversationStatus, InboundKind, InboundMessage, Turn } from '../workflows/types.ts';
 
 export interface OpenConversationInput {
@@ -27,6 +33,33 @@ export interface OpenedConversation {
   turns: Turn[];
   lastInboundAt: number | null;
   settings: ConversationSettings;
+}
+
+/** An inbound message with the row id the workflow chose for it. */
+export interface InboundToStore extends InboundMessage {
+  rowId: string;
+}
+
+export interface ReceiveInboundInput {
+  tenantId: string;
+  channel: ChannelKind;
+  channelId: string;
+  externalUserId: string;
+  workflowId: string;
+  /** Null until the run has opened its conversation: this call opens it first. */
+  conversationId: string | null;
+  messages: InboundToStore[];
+}
+
+export interface ReceivedInbound {
+  /** The provider ids of the messages stored as new by this call (any attempt of it). */
+  fresh: string[];
+  /** The conversation as the database knows it, when this call opened it. */
+  opened?: Omit<OpenedConversation, 'settings'>;
+  /** The tenant's settings, read now: a change applies from the next message. */
+  settings: ConversationSettings;
+  /** The conversation's messages went to its run under an older workflow id, still running. */
+  forwardedTo?: string;
 }
 
 export interface OutboundInput {
@@ -105,78 +138,211 @@ export async function markOutboundFailed(db: Db, failure: FailedSend): Promise<v
 }
 
 /**
- * The id of a conversation change's event: the same for every retry of one activity (same run,
- * same activity id), so a retried write adds no second event.
+ * An id that is the same for every attempt of one activity execution (same run, same activity
+ * id) and differs between executions, so a retried write finds its own row.
  */
-function changeEventId(type: string): string {
+function stepScopedId(...parts: string[]): string {
   try {
     const { workflowExecution, activityId } = Context.current().info;
     if (!workflowExecution) return randomUUID();
-    return tenantEventId(type, workflowExecution.workflowId, workflowExecution.runId, activityId);
+    return tenantEventId(...parts, workflowExecution.workflowId, workflowExecution.runId, activityId);
   } catch {
     return randomUUID(); // called outside an activity
   }
 }
 
-/** `tenantEvents` hears of tenant-facing events once their transaction has committed. */
-export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
+/**
+ * `tenantEvents` hears of tenant-facing events once their transaction has committed; `temporal`
+ * reaches conversation runs under older workflow ids (see receiveInbound).
+ */
+export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, temporal?: Client) {
+  /** Hands committed events to the dispatcher without waiting (it never throws; the sweep retries). */
+  const dispatchLater = (...ids: (string | null)[]) => {
+    if (ids.some(Boolean)) void tenantEvents?.dispatch(...ids);
+  };
+
   async function loadSettings(tenantId: string): Promise<ConversationSettings> {
     const tenant = await forTenant(db, tenantId).tenant.findFirst({ select: { settings: true } });
-    if (!tenant) throw new Error(`tenant ${tenantId} not found`);
+    if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
     return settingsFrom(tenant.settings);
+  }
+
+  /**
+   * The conversation row for this user (created, or reopened when it was closed) with the recent
+   * turns from the database, so that a fresh run after an idle close keeps the thread.
+   */
+  async function openRow(input: OpenConversationInput, existing?: ConversationRow | null): Promise<Omit<OpenedConversation, 'settings'>> {
+    const tdb = forTenant(db, input.tenantId);
+    const key = { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } };
+    existing ??= await tdb.conversation.findUnique({ where: key });
+    let createdEvent: string | null = null;
+    const row = existing
+      ? await tdb.conversation.update({
+          where: { id: existing.id },
+          data: { workflowId: input.workflowId, ...(existing.status === 'closed' ? { status: 'active', assignee: null } : {}) },
+        })
+      : await tdb.$transaction(async (tx) => {
+          const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
+          if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
+          const created = await tx.conversation.upsert({
+            where: key,
+            create: tenantData<Prisma.ConversationUncheckedCreateInput>({
+              channelId: input.channelId,
+              externalUserId: input.externalUserId,
+              workflowId: input.workflowId,
+            }),
+            update: { workflowId: input.workflowId },
+          });
+          createdEvent = await recordTenantEvent(tx, {
+            id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
+            tenantId: input.tenantId,
+            type: 'conversation.created',
+            subjectType: 'conversation',
+            subjectId: created.id,
+            data: { conversationId: created.id, channel: channel.type, channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
+          });
+          return created;
+        });
+    dispatchLater(createdEvent);
+    const recent = await tdb.message.findMany({
+      where: { conversationId: row.id },
+      orderBy: { createdAt: 'desc' },
+      take: MAX_TURNS,
+      select: { direction: true, content: true, createdAt: true },
+    });
+    return {
+      conversationId: row.id,
+      status: row.status,
+      assignee: row.assignee,
+      turns: recent.reverse().map(turnOf).filter((t): t is Turn => t !== undefined),
+      lastInboundAt: row.lastInboundAt?.getTime() ?? null,
+    };
+  }
+
+  /**
+   * Stores inbound messages once under the row ids given: created_at is the provider's timestamp,
+   * which a redelivery repeats, so the unique (tenant, channel, external id, created_at) index
+   * keeps a second copy out. A message is new when its stored row has the id given — true on a
+   * retry of the call that stored it, false for a redelivery of a message stored before. The
+   * message.received events go with the new rows, in their transaction (none needed for a tenant
+   * without webhooks: a cached hint, see lib/tenant-events.ts).
+   */
+  async function storeInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<string[]> {
+    if (input.messages.length === 0) return [];
+    const tdb = forTenant(db, input.tenantId);
+    const listens = await tenantHasWebhooks(db, input.tenantId);
+    const insert = async (tx: Pick<TenantDb, 'message' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
+      const inserted = await tx.message.createManyAndReturn({
+        data: input.messages.map((m) =>
+          tenantData<Prisma.MessageCreateManyInput>({
+            id: m.rowId,
+            conversationId: input.conversationId,
+            channel: input.channel,
+            externalMessageId: m.externalMessageId,
+            createdAt: new Date(m.sentAt),
+            direction: 'inbound',
+            type: STORED_KIND[m.kind],
+            content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
+            status: 'received',
+          }),
+        ),
+        skipDuplicates: true,
+        select: { id: true },
+      });
+      const insertedIds = new Set(inserted.map((r) => r.id));
+      // Rows an earlier attempt of this call inserted are new too.
+      const missing = input.messages.filter((m) => !insertedIds.has(m.rowId));
+      if (missing.length > 0) {
+        const earlier = await tx.message.findMany({
+          where: { id: { in: missing.map((m) => m.rowId) }, createdAt: { in: [...new Set(missing.map((m) => new Date(m.sentAt)))] } },
+          select: { id: true },
+        });
+        for (const r of earlier) insertedIds.add(r.id);
+      }
+      const fresh = input.messages.filter((m) => insertedIds.has(m.rowId));
+      const events: (string | null)[] = [];
+      if (listens && inserted.length) {
+        const conversation = await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } });
+        for (const m of fresh) {
+          events.push(
+            await recordTenantEvent(tx, {
+              id: tenantEventId('message.received', m.rowId),
+              tenantId: input.tenantId,
+              type: 'message.received',
+              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
+              subjectType: 'conversation',
+              subjectId: input.conversationId,
+              data: {
+                messageId: m.rowId,
+                conversationId: input.conversationId,
+                channel: input.channel,
+                externalUserId: conversation?.externalUserId ?? '',
+                externalMessageId: m.externalMessageId,
+                type: STORED_KIND[m.kind],
+                text: m.text,
+                createdAt: new Date(m.sentAt).toISOString(),
+              },
+            }),
+          );
+        }
+      }
+      return { fresh, events };
+    };
+    const { fresh, events } = listens ? await tdb.$transaction(insert) : await insert(tdb);
+    dispatchLater(...events);
+    const last = new Date(Math.max(...input.messages.map((m) => m.sentAt)));
+    await tdb.conversation.updateMany({
+      where: { id: input.conversationId, OR: [{ lastInboundAt: null }, { lastInboundAt: { lt: last } }] },
+      data: { lastInboundAt: last, lastMessageAt: last },
+    });
+    return fresh.map((m) => m.externalMessageId);
+  }
+
+  /**
+   * Whether the conversation's messages belong to a run under another (older) workflow id that
+   * is still running: conversations started before workflow ids named the channel keep their
+   * run until it closes. The check costs a Temporal call only when the stored id differs.
+   */
+  async function forwardToOlderRun(row: ConversationRow | null, input: ReceiveInboundInput): Promise<string | undefined> {
+    if (!row?.workflowId || row.workflowId === input.workflowId || !temporal) return undefined;
+    const messages = input.messages.map(({ rowId: _rowId, ...m }) => m);
+    try {
+      const handle = temporal.workflow.getHandle(row.workflowId);
+      if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
+      await handle.signal(inboundSignal, messages); // that run dedupes a repeated signal by message id
+      return row.workflowId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined; // it closed meanwhile: this run takes over
+      throw err;
+    }
   }
 
   return {
     /**
-     * The conversation row for this user (created, or reopened when it was closed) with the
-     * recent turns from the database, so that a fresh run after an idle close keeps the thread.
+     * One step per signal of the conversation workflow: opens the conversation on the run's
+     * first messages, stores the messages (see storeInbound) and reads the tenant's settings.
      */
+    async receiveInbound(input: ReceiveInboundInput): Promise<ReceivedInbound> {
+      let conversationId = input.conversationId;
+      let opened: Omit<OpenedConversation, 'settings'> | undefined;
+      if (!conversationId) {
+        const row = await forTenant(db, input.tenantId).conversation.findUnique({
+          where: { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } },
+        });
+        const forwardedTo = await forwardToOlderRun(row, input);
+        if (forwardedTo) return { fresh: [], forwardedTo, settings: await loadSettings(input.tenantId) };
+        opened = await openRow(input, row);
+        conversationId = opened.conversationId;
+      }
+      const [fresh, settings] = await Promise.all([storeInbound({ ...input, conversationId }), loadSettings(input.tenantId)]);
+      return { fresh, settings, ...(opened && { opened }) };
+    },
+
+    // ---- The steps of the first workflow version (workflows/legacy/conversation-v1.ts) ----
+
     async openConversation(input: OpenConversationInput): Promise<OpenedConversation> {
-      const tdb = forTenant(db, input.tenantId);
-      const key = { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } };
-      const existing = await tdb.conversation.findUnique({ where: key });
-      let createdEvent: string | null = null;
-      const row = existing
-        ? await tdb.conversation.update({
-            where: { id: existing.id },
-            data: { workflowId: input.workflowId, ...(existing.status === 'closed' ? { status: 'active', assignee: null } : {}) },
-          })
-        : await tdb.$transaction(async (tx) => {
-            const created = await tx.conversation.upsert({
-              where: key,
-              create: tenantData<Prisma.ConversationUncheckedCreateInput>({
-                channelId: input.channelId,
-                externalUserId: input.externalUserId,
-                workflowId: input.workflowId,
-              }),
-              update: { workflowId: input.workflowId },
-            });
-            const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
-            createdEvent = await recordTenantEvent(tx, {
-              id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
-              tenantId: input.tenantId,
-              type: 'conversation.created',
-              subjectType: 'conversation',
-              subjectId: created.id,
-              data: { conversationId: created.id, channel: channel?.type ?? 'unknown', channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
-            });
-            return created;
-          });
-      await tenantEvents?.dispatch(createdEvent);
-      const recent = await tdb.message.findMany({
-        where: { conversationId: row.id },
-        orderBy: { createdAt: 'desc' },
-        take: MAX_TURNS,
-        select: { direction: true, content: true, createdAt: true },
-      });
-      return {
-        conversationId: row.id,
-        status: row.status,
-        assignee: row.assignee,
-        turns: recent.reverse().map(turnOf).filter((t): t is Turn => t !== undefined),
-        lastInboundAt: row.lastInboundAt?.getTime() ?? null,
-        settings: await loadSettings(input.tenantId),
-      };
+      const [opened, settings] = await Promise.all([openRow(input), loadSettings(input.tenantId)]);
+      return { ...opened, settings };
     },
 
     async loadConversationSettings(tenantId: string): Promise<ConversationSettings> {
@@ -184,89 +350,17 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
     },
 
     /**
-     * Stores inbound messages once: created_at is the provider's timestamp, which a redelivery
-     * repeats, so the unique (tenant, channel, external id, created_at) index drops duplicates.
-     * Returns the provider ids that were new.
+     * Stores inbound messages once; returns the provider ids that were new. The row ids derive
+     * from the activity's identity (same workflow run, same activity id), so a retry after a
+     * commit returns the same ids as the attempt that stored them.
      */
     async persistInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundMessage[] }): Promise<string[]> {
-      if (input.messages.length === 0) return [];
-      const tdb = forTenant(db, input.tenantId);
-      // The message.received events go with the rows that were new, in their transaction (none
-      // needed for a tenant without webhooks: a cached hint, see lib/tenant-events.ts).
-      const listens = await tenantHasWebhooks(db, input.tenantId);
-      const insert = async (tx: Pick<TenantDb, 'message' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
-        const created = await tx.message.createManyAndReturn({
-          data: input.messages.map((m) =>
-            tenantData<Prisma.MessageCreateManyInput>({
-              conversationId: input.conversationId,
-              channel: input.channel,
-              externalMessageId: m.externalMessageId,
-              createdAt: new Date(m.sentAt),
-              direction: 'inbound',
-              type: STORED_KIND[m.kind],
-              content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
-              status: 'received',
-            }),
-          ),
-          skipDuplicates: true,
-          select: { id: true, externalMessageId: true, createdAt: true, type: true },
-        });
-        const conversation = listens && created.length ? await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } }) : null;
-        const events: (string | null)[] = [];
-        for (const m of listens ? created : []) {
-          events.push(
-            await recordTenantEvent(tx, {
-              id: tenantEventId('message.received', m.id),
-              tenantId: input.tenantId,
-              type: 'message.received',
-              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
-              subjectType: 'conversation',
-              subjectId: input.conversationId,
-              data: {
-                messageId: m.id,
-                conversationId: input.conversationId,
-                channel: input.channel,
-                externalUserId: conversation?.externalUserId ?? '',
-                externalMessageId: m.externalMessageId ?? '',
-                type: m.type,
-                text: input.messages.find((i) => i.externalMessageId === m.externalMessageId)?.text ?? null,
-                createdAt: m.createdAt.toISOString(),
-              },
-            }),
-          );
-        }
-        return { created, events };
-      };
-      const { created, events } = listens ? await tdb.$transaction(insert) : await insert(tdb);
-      await tenantEvents?.dispatch(...events);
-      const last = new Date(Math.max(...input.messages.map((m) => m.sentAt)));
-      await tdb.conversation.updateMany({
-        where: { id: input.conversationId, OR: [{ lastInboundAt: null }, { lastInboundAt: { lt: last } }] },
-        data: { lastInboundAt: last, lastMessageAt: last },
-      });
-      return created.map((m) => m.externalMessageId).filter((id): id is string => id !== null);
+      return storeInbound({ ...input, messages: input.messages.map((m) => ({ ...m, rowId: stepScopedId('inbound', m.externalMessageId) })) });
     },
 
     /** The outbound row before sending (pending), or at once failed with a reason. */
     async persistOutbound(input: OutboundInput): Promise<void> {
-      const tdb = forTenant(db, input.tenantId);
-      await tdb.message.createMany({
-        data: [
-          tenantData<Prisma.MessageCreateManyInput>({
-            id: input.id,
-            createdAt: new Date(input.createdAt),
-            conversationId: input.conversationId,
-            channel: input.channel,
-            direction: 'outbound',
-            type: 'text',
-            content: { text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) },
-            status: 'pending',
-          }),
-        ],
-        skipDuplicates: true,
-      });
-      await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
-      if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
+      await storeOutbound(db, input);
     },
 
     async markOutboundFailed(failure: FailedSend): Promise<void> {
@@ -282,7 +376,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
         return recordTenantEvent(
           tx,
           {
-            id: changeEventId(change.event.type),
+            id: stepScopedId(change.event.type),
             tenantId: change.tenantId,
             type: change.event.type,
             subjectType: 'conversation',
@@ -292,7 +386,31 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink) {
           { audit: true },
         );
       });
-      await tenantEvents?.dispatch(eventId);
+      dispatchLater(eventId);
     },
   };
+}
+
+type ConversationRow = NonNullable<Awaited<ReturnType<TenantDb['conversation']['findUnique']>>>;
+
+/** The outbound row before sending (pending), or at once failed with a reason; a repeat is a no-op. */
+export async function storeOutbound(db: Db, input: OutboundInput): Promise<void> {
+  const tdb = forTenant(db, input.tenantId);
+  await tdb.message.createMany({
+    data: [
+      tenantData<Prisma.MessageCreateManyInput>({
+        id: input.id,
+        createdAt: new Date(input.createdAt),
+        conversationId: input.conversationId,
+        channel: input.channel,
+        direction: 'outbound',
+        type: 'text',
+        content: { text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) },
+        status: 'pending',
+      }),
+    ],
+    skipDuplicates: true,
+  });
+  await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
+  if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
 }

@@ -13,6 +13,7 @@
 // folded into a rolling summary carried in the conversation's state (refreshSummary below).
 import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import type { AcknowledgeInput } from '../activities/channels/index.ts';
 import type { GeneratedReply, LlmRoute, TurnPolicy } from '../activities/llm/index.ts';
 import type { Passage } from '../activities/rag.ts';
 import type { InboundKind, ToolCall, ToolStep, Turn } from './types.ts';
@@ -38,6 +39,12 @@ export interface AssistantTurn {
   handoffKeyword: string;
   /** From the tenant's settings, which the conversation already holds. */
   policy: TurnPolicy;
+  /**
+   * Work the first model call does before it answers, in the same activity: retrieve the
+   * passages for the question (they replace `passages`), and acknowledge the user's messages
+   * (read receipt, typing indicator) while it thinks. Sent until a call has succeeded.
+   */
+  prepare?: { retrieve: boolean; acknowledge?: AcknowledgeInput };
 }
 
 /** The conversation's memory (the Conversation state class): verbatim turns and a rolling summary. */
@@ -56,11 +63,13 @@ export interface AssistantHooks {
 
 /** The text to send, or null when the model handed the conversation to a person. */
 export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
+  const { prepare, ...request } = input;
   const { policy } = input;
   const deadline = Date.now() + policy.turnBudgetMs;
   await refreshSummary(input.tenantId, hooks.memory, policy.historyTurns);
-  const turn = { ...input, history: hooks.memory.turns, ...(hooks.memory.summary !== null && { summary: hooks.memory.summary }) };
+  const turn = { ...request, history: hooks.memory.turns, ...(hooks.memory.summary !== null && { summary: hooks.memory.summary }) };
   const passages = [...turn.passages];
+  let prepared = !prepare;
   const steps: ToolStep[] = [];
   let route: LlmRoute = 'primary';
 
@@ -90,8 +99,12 @@ export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks
         scheduleToCloseTimeout: budget,
         retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: route === 'primary' ? 5 : 2 },
       });
+      const preparation = prepared ? {} : { ...(prepare!.retrieve && { retrieve: { question: turn.question } }), ...(prepare!.acknowledge && { acknowledge: prepare!.acknowledge }) };
       try {
-        return await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget });
+        const reply = await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget, ...preparation });
+        if (!prepared && reply.passages) passages.splice(0, passages.length, ...reply.passages);
+        prepared = true;
+        return reply;
       } catch (err) {
         const cause = err instanceof ActivityFailure ? err.cause : err;
         log.warn('model call failed', { route, failure: cause instanceof ApplicationFailure ? cause.type : String(cause) });
@@ -109,7 +122,14 @@ export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks
     }
     if (call.name === 'search_knowledge') {
       if (typeof args?.query !== 'string' || !args.query.trim()) return { content: 'invalid arguments: "query" (string) is required', isError: true };
-      const found = await retrieval.retrieveContext({ tenantId: turn.tenantId, question: args.query });
+      let found: Passage[];
+      try {
+        found = await retrieval.retrieveContext({ tenantId: turn.tenantId, question: args.query });
+      } catch (err) {
+        // The database is down or the embedder failed for good: the model hears it and answers without.
+        log.warn('knowledge search failed', { error: String(err instanceof ActivityFailure ? err.cause : err) });
+        return { content: 'The knowledge search is unavailable right now.', isError: true };
+      }
       if (found.length === 0) return { content: 'No passages matched.', isError: false };
       // Numbered after the turn's passages, so the model cites them the same way.
       const lines = found.map((p) => {

@@ -45,7 +45,10 @@ export class Conversation {
   status: ConversationStatus = 'active';
   assignee: string | null = null;
   turns: Turn[] = [];
+  /** Signalled, not stored yet. */
   pending: InboundMessage[] = [];
+  /** Stored as new, not answered yet (v2: stored before the quiet window, answered after it). */
+  unanswered: InboundMessage[] = [];
   lastInboundAt: number | null = null;
   lastAgentActivityAt: number | null = null;
   repliesSent = 0;
@@ -74,6 +77,9 @@ export class Conversation {
     c.repliesSent = carried.repliesSent;
     c.summary = carried.summary ?? null;
     c.unsummarized = carried.unsummarized ?? [];
+    c.unanswered = carried.unanswered ?? [];
+    c.handoffRequest = carried.handoffRequest ?? null;
+    c.closeRequest = carried.closeRequest ?? null;
     for (const id of carried.recentMessageIds) c.remember(id);
     return c;
   }
@@ -93,6 +99,9 @@ export class Conversation {
       repliesSent: this.repliesSent,
       ...(this.summary !== null && { summary: this.summary }),
       ...(this.unsummarized.length > 0 && { unsummarized: this.unsummarized }),
+      ...(this.unanswered.length > 0 && { unanswered: this.unanswered }),
+      ...(this.handoffRequest !== null && { handoffRequest: this.handoffRequest }),
+      ...(this.closeRequest !== null && { closeRequest: this.closeRequest }),
     };
   }
 
@@ -128,7 +137,17 @@ export class Conversation {
     return batch;
   }
 
-  /** Records the messages the database accepted as new. */
+  /**
+   * The stored batch, oldest first by the provider's timestamp: webhooks may deliver out of
+   * order (a redelivery after a later message), the conversation reads in the order sent.
+   */
+  takeUnanswered(): InboundMessage[] {
+    const batch = [...this.unanswered].sort((a, b) => a.sentAt - b.sentAt);
+    this.unanswered = [];
+    return batch;
+  }
+
+  /** Records the messages the database accepted as new (in the order given). */
   noteInbound(messages: InboundMessage[]): void {
     for (const m of messages) {
       this.lastInboundAt = Math.max(this.lastInboundAt ?? 0, m.sentAt);
@@ -141,13 +160,17 @@ export class Conversation {
     return this.inboundTimes.filter((t) => now - t < MINUTE).length > maxPerMinute;
   }
 
-  /** Whole-word, case-insensitive match of any handoff keyword. */
+  /**
+   * Whole-word, case-insensitive match of any handoff keyword. Lower-casing is the locale-free
+   * toLowerCase: workflow code must decide the same on every worker, whatever its locale.
+   */
   asksForHuman(text: string, keywords: string[]): boolean {
-    const words = new Set(text.toLocaleLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean));
+    const lower = text.toLowerCase();
+    const words = new Set(lower.split(/[^\p{L}\p{N}]+/u).filter(Boolean));
     return keywords.some((k) => {
-      const parts = k.toLocaleLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+      const parts = k.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
       if (parts.length === 1) return words.has(parts[0]!);
-      return parts.length > 1 && text.toLocaleLowerCase().includes(parts.join(' '));
+      return parts.length > 1 && lower.includes(parts.join(' '));
     });
   }
 
@@ -260,7 +283,7 @@ export class Conversation {
       status: this.status,
       handoff: this.handoff,
       assignee: this.assignee,
-      pending: this.pending.length,
+      pending: this.pending.length + this.unanswered.length,
       lastInboundAt: this.lastInboundAt,
       repliesSent: this.repliesSent,
     };

@@ -1,85 +1,112 @@
 // The conversation workflow: one per external user of a tenant's channel
-// (id `conversation:{tenantId}:{channel}:{externalUserId}`, see ids.ts). Webhooks signalWithStart
+// (id `conversation:{tenantId}:{channelId}:{externalUserId}`, see ids.ts). Webhooks signalWithStart
 // it; Temporal delivers the signals in order, so ordering and per-conversation locking come free.
+//
+// The promise: a message the API acknowledged is stored once and answered once, whatever crashes.
+// - Every step is idempotent by its input: stored rows get ids chosen here (so a retried store
+//   tells the same messages new), outbound messages too (a retried send finds its own row).
+// - Nothing fails a run: database steps retry until the database is back, a lost retrieval is
+//   "no passages", a failed model is the fallback and then the tenant's polite message, a failed
+//   send is recorded. Only a tenant or channel that no longer exists ends a run (completed).
+// - Requests and messages that arrive while the run closes or continues as new are carried.
+//
+// The hot path (a first reply: about 19 history events): the signal's workflow task stores the
+// message with a local activity (one marker), one regular activity retrieves, acknowledges (read
+// receipt, typing) and answers, one delivers and records the reply, and a last task completes.
 import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
+  isCancellation,
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import type { DeliverResult } from '../activities/channels/index.ts';
+import type { ReceivedInbound } from '../activities/store.ts';
 import { assistantReply } from './assistant-reply.ts';
+import {
+  agentMessageUpdate,
+  closeSignal,
+  HANDOFF_NOTICE,
+  inboundSignal,
+  releaseUpdate,
+  requestHandoffSignal,
+  stateQuery,
+  takeOverUpdate,
+} from './conversation-messages.ts';
 import { Conversation, type ConversationSettings } from './conversation-state.ts';
+import { LazyTimer } from './lazy-timer.ts';
+import { conversationV1 } from './legacy/conversation-v1.ts';
 import { ConversationStatus, HandoffState } from './search-attributes.ts';
-import type {
-  AgentMessageInput,
-  AgentMessageResult,
-  ConversationInput,
-  ConversationSnapshot,
-  InboundMessage,
-  TakeOverInput,
-} from './types.ts';
+import type { AgentMessageResult, CarriedState, ConversationInput, InboundMessage } from './types.ts';
 
-// ---- Messages (the API imports these very definitions, never their names as strings) ----
+export * from './conversation-messages.ts';
 
-/** New end-user messages of one webhook delivery, in provider order. */
-export const inboundSignal = defineSignal<[InboundMessage[]]>('inbound');
-/** Ask for a human (API, or the assistant's request_human tool). */
-export const requestHandoffSignal = defineSignal<[{ reason: string }]>('requestHandoff');
-/** End the conversation now (GDPR erasure ends the workflow by termination instead). */
-export const closeSignal = defineSignal<[{ reason: string }]>('close');
-
-export const takeOverUpdate = defineUpdate<ConversationSnapshot, [TakeOverInput]>('takeOver');
-export const agentMessageUpdate = defineUpdate<AgentMessageResult, [AgentMessageInput]>('agentMessage');
-export const releaseUpdate = defineUpdate<ConversationSnapshot, [{ agentId: string }]>('release');
-
-export const stateQuery = defineQuery<ConversationSnapshot>('state');
+/**
+ * Marks runs of this code. A history without it was recorded by the first version and replays
+ * through it (legacy/conversation-v1.ts), which hands over to this code at its next wake-up.
+ */
+export const CONVERSATION_V2 = 'conversation-v2';
 
 // ---- Activities, each with the timeout and retries its side effect calls for ----
 
-const store = proxyActivities<Activities>({
+/**
+ * Short database steps: local activities (a marker in the history, no task of their own),
+ * retried without limit so that a database outage pauses the conversation instead of ending it.
+ */
+const store = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '30 seconds', maximumAttempts: 20 },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '20 seconds' },
 });
-/** Read receipts and typing indicators are a courtesy: two quick tries, then on without them. */
-const courtesy = proxyActivities<Activities>({ startToCloseTimeout: '5 seconds', retry: { maximumAttempts: 2 } });
-const thinking = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
-/** Sends heartbeat after each accepted part, so a dead worker's attempt is retried within 15 s. */
+/**
+ * Sends heartbeat after each accepted part, so a dead worker's attempt is retried within 15 s.
+ * No attempt limit: the activity itself gives up on a channel that keeps failing (it records the
+ * message failed), never on the database.
+ */
 const sending = proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',
   heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-export const HANDOFF_NOTICE = 'Connecting you with a person. They will reply here shortly.';
 /** Continue-as-new at this history length even if the server has not suggested it yet. */
 export const MAX_HISTORY_EVENTS = 5_000;
 /** A burst is answered at the latest this long after its first message, however chatty. */
 const MAX_COALESCE_MS = 10_000;
-const SETTINGS_REFRESH_MS = 60_000;
+/** Why an assistant message did not go out: an agent took the conversation over first. */
+export const SUPERSEDED_BY_AGENT = 'superseded_by_agent';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function conversation(input: ConversationInput): Promise<void> {
+  if (!patched(CONVERSATION_V2)) return conversationV1(input);
+  return conversationV2(input);
+}
+
+async function conversationV2(input: ConversationInput): Promise<void> {
   const { tenantId, channel, channelId, externalUserId } = input;
+  const { workflowId } = workflowInfo();
   const state = input.carried ? Conversation.from(input.carried) : new Conversation();
-  let settings: ConversationSettings | undefined;
-  let settingsAt = 0;
-  let lastActivityAt = Date.now();
+  let settings: ConversationSettings | undefined = input.carried?.settings;
+  let lastActivityAt = input.carried?.lastActivityAt ?? Date.now();
   /** Bumped by agent actions, so that the main loop wakes and re-arms its deadlines. */
   let agentChanges = 0;
+  /** The assistant's message on its way out: an agent who takes over cancels it. */
+  let assistantDelivery: CancellationScope | undefined;
+  /** Set when the conversation belongs to a still-running run under an older workflow id. */
+  let forwarded = false;
+  /** The tenant or channel is gone: nothing can be stored any more. */
+  let ended = false;
+  const deadlines = new LazyTimer();
 
   const opened = () => condition(() => state.conversationId !== null);
 
@@ -99,6 +126,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       await opened();
       const changed = state.status !== 'assigned_human';
       state.takeOver(agentId, Date.now());
+      assistantDelivery?.cancel(); // an assistant message not handed to the channel yet stays unsent
       agentChanges++;
       if (changed) await recordChange('handoff.assigned', { agentId });
       return state.snapshot();
@@ -117,16 +145,17 @@ export async function conversation(input: ConversationInput): Promise<void> {
   );
   setHandler(
     agentMessageUpdate,
-    async ({ agentId, text }) => {
+    async ({ agentId, text, messageId }) => {
       await opened();
       state.agentActivity(Date.now());
       lastActivityAt = Date.now();
       agentChanges++;
-      return send(text, 'agent', agentId);
+      return send(text, 'agent', agentId, messageId);
     },
     {
-      validator: ({ agentId, text }) => {
+      validator: ({ agentId, text, messageId }) => {
         if (!text.trim()) throw new Error('text is empty');
+        if (messageId !== undefined && !UUID.test(messageId)) throw new Error('messageId must be a UUID');
         state.assertHeldBy(agentId);
       },
     },
@@ -134,115 +163,139 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
   // ---- The story ----
 
-  if (!state.conversationId) {
-    const openedRow = await store.openConversation({ tenantId, channelId, externalUserId, workflowId: workflowInfo().workflowId });
-    state.open(openedRow);
-    settings = openedRow.settings;
-    settingsAt = Date.now();
-  }
-  upsertStatus();
-
   for (;;) {
-    if (!settings || Date.now() - settingsAt > SETTINGS_REFRESH_MS) {
-      settings = await store.loadConversationSettings(tenantId);
-      settingsAt = Date.now();
-    }
-    const inactivity = state.agentInactivityRemaining(Date.now(), settings.agentInactivityMs);
-    const idleRemaining = Math.max(0, lastActivityAt + settings.idleCloseMs - Date.now());
-    const seenAgentChanges = agentChanges;
-    const woke = await condition(
-      () =>
-        state.pending.length > 0 ||
-        state.handoffRequest !== null ||
-        state.closeRequest !== null ||
-        agentChanges !== seenAgentChanges ||
-        continueAsNewDue(),
-      Math.max(1, Math.min(idleRemaining, inactivity ?? Number.POSITIVE_INFINITY)),
-    );
-    if (agentChanges !== seenAgentChanges && state.pending.length === 0) continue; // re-arm the deadlines
+    await converse();
+    // Closed, forwarded or ended: update handlers in flight finish first, and a message that
+    // arrived meanwhile is not dropped: it reopens the conversation (or is forwarded again).
+    await condition(allHandlersFinished);
+    if (ended || (state.pending.length === 0 && state.unanswered.length === 0)) return;
+    forwarded = false;
+  }
 
-    if (!woke) {
-      if (state.agentInactivityRemaining(Date.now(), settings.agentInactivityMs) === 0) {
-        state.release();
-        await recordChange('handoff.released', { reason: 'agent_inactive' });
+  /** Runs the conversation until it closes (or its messages belong to another run). */
+  async function converse(): Promise<void> {
+    if (state.conversationId) upsertStatus();
+    for (;;) {
+      if (state.pending.length > 0) await storePending();
+      if (forwarded || ended) return;
+      if (!state.conversationId) {
+        await condition(() => state.pending.length > 0); // started without a message: wait for one
         continue;
       }
-      if (Date.now() - lastActivityAt >= settings.idleCloseMs) {
-        await close('idle');
-        if (state.pending.length === 0) break;
-      }
-      continue;
-    }
+      settings ??= await store.loadConversationSettings(tenantId); // a run carried over without them
+      const s = settings;
 
-    if (state.closeRequest !== null) {
-      const reason = state.closeRequest;
-      state.closeRequest = null;
-      await close(reason);
-      if (state.pending.length === 0) break;
-    }
-    if (state.handoffRequest !== null) {
-      const reason = state.handoffRequest;
-      state.handoffRequest = null;
-      await startHandoff(reason);
-    }
-    if (state.pending.length > 0) {
-      await quietWindow(settings.quietWindowMs);
-      await answer(state.takePending(), settings);
-      lastActivityAt = Date.now();
-    }
-    if (continueAsNewDue() && state.pending.length === 0 && state.handoffRequest === null && state.closeRequest === null) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof conversation>({ ...input, carried: state.carry() });
+      if (state.closeRequest !== null) {
+        const reason = state.closeRequest;
+        state.closeRequest = null;
+        await close(reason);
+      }
+      if (state.handoffRequest !== null) {
+        const reason = state.handoffRequest;
+        state.handoffRequest = null;
+        await startHandoff(reason);
+      }
+      if (state.unanswered.length > 0) {
+        await quietWindow(s.quietWindowMs);
+        if (forwarded || ended) return;
+        await answer(state.takeUnanswered(), settings);
+        lastActivityAt = Date.now();
+        continue;
+      }
+      if (deadlines.consume()) await deadlinesDue(s);
+      if (state.closed && state.pending.length === 0) return;
+
+      if (continueAsNewDue() && idle()) {
+        await condition(allHandlersFinished);
+        if (idle()) await continueAsNew<typeof conversation>({ ...input, carried: carry() });
+        continue;
+      }
+
+      deadlines.ensure(nextDeadline(s));
+      const seenAgentChanges = agentChanges;
+      await condition(
+        () =>
+          state.pending.length > 0 ||
+          state.handoffRequest !== null ||
+          state.closeRequest !== null ||
+          deadlines.fired ||
+          agentChanges !== seenAgentChanges ||
+          continueAsNewDue(),
+      );
     }
   }
-  // Closed: let update handlers in flight finish before the run completes.
-  await condition(allHandlersFinished);
 
   // ---- The steps ----
 
+  /**
+   * Stores the messages signalled since the last store, before any quiet window, with row ids
+   * chosen here: the activity tells which of them it stored as new, the same on every retry.
+   */
+  async function storePending(): Promise<void> {
+    const batch = state.takePending();
+    let received: ReceivedInbound;
+    try {
+      received = await store.receiveInbound({
+        tenantId, channel, channelId, externalUserId, workflowId,
+        conversationId: state.conversationId,
+        messages: batch.map((m) => ({ ...m, rowId: uuid4() })),
+      });
+    } catch (err) {
+      // Retries never run out; only a failure no retry can fix lands here.
+      log.error('inbound messages cannot be stored: the conversation ends', { error: String(err instanceof ActivityFailure ? err.cause : err) });
+      ended = true;
+      return;
+    }
+    if (received.forwardedTo) {
+      log.info('messages forwarded to the conversation run under the older workflow id', { to: received.forwardedTo });
+      forwarded = true;
+      return;
+    }
+    if (received.opened) {
+      state.open(received.opened);
+      upsertStatus();
+    }
+    settings = received.settings;
+    const freshIds = new Set(received.fresh);
+    const fresh = batch.filter((m) => freshIds.has(m.externalMessageId)).sort(bySentAt);
+    if (fresh.length === 0) return; // redeliveries of messages stored before
+    if (state.reopen()) await recordChange('conversation.reopened');
+    state.noteInbound(fresh);
+    // While a human is asked for or holds the conversation, messages wait for the agent.
+    if (!state.botSilent) state.unanswered.push(...fresh);
+  }
+
   /** Waits until no new message has arrived for the quiet window (bounded), to answer a burst once. */
   async function quietWindow(quietMs: number): Promise<void> {
-    if (quietMs <= 0) return; // even a 1 ms timer costs a server round trip (~1 s on the dev server)
+    if (quietMs <= 0) return; // even a 1 ms timer costs a server round trip
     const started = Date.now();
     for (;;) {
       const seq = state.inboundSeq;
       const remaining = MAX_COALESCE_MS - (Date.now() - started);
       if (remaining <= 0 || !(await condition(() => state.inboundSeq !== seq, Math.min(quietMs, remaining)))) return;
+      await storePending();
+      if (forwarded || ended) return;
     }
   }
 
   async function answer(batch: InboundMessage[], s: ConversationSettings): Promise<void> {
-    if (state.reopen()) await recordChange('conversation.reopened');
-    const stored = new Set(await store.persistInbound({ tenantId, conversationId: state.conversationId!, channel, messages: batch }));
-    const fresh = batch.filter((m) => stored.has(m.externalMessageId));
-    if (fresh.length === 0) return; // all redeliveries
-    state.noteInbound(fresh);
-    if (state.botSilent) return; // a human is asked for or holds it: the messages wait for the agent
-
-    // Web chat once had no acknowledgement (its sender did not exist); patched() keeps the
-    // histories of conversations started before then replaying as they ran.
-    if (channel !== 'webchat' || patched('webchat-typing-indicator')) {
-      try {
-        await courtesy.acknowledgeInbound({ tenantId, channelId, to: externalUserId, lastMessageId: fresh.at(-1)!.externalMessageId });
-      } catch (err) {
-        log.warn('read receipt / typing indicator failed', { error: String(err) });
-      }
-    }
-
-    const question = fresh.map((m) => m.text).filter((t): t is string => !!t).join('\n');
+    if (batch.length === 0 || state.botSilent || state.closed) return;
+    const question = batch.map((m) => m.text).filter((t): t is string => !!t).join('\n');
     if (question && state.asksForHuman(question, s.handoffKeywords)) return startHandoff('keyword');
     if (state.flooded(Date.now(), s.floodMaxPerMinute)) {
       log.warn('flood guard: no reply', { perMinute: s.floodMaxPerMinute });
       return;
     }
-    const attachments = fresh.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported').map((m) => m.kind);
+    const attachments = batch.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported').map((m) => m.kind);
     if (!question && attachments.length === 0) return; // reactions and the like need no answer
 
-    const passages = question ? await thinking.retrieveContext({ tenantId, question }) : [];
-    const handoffKeyword = s.handoffKeywords[0] ?? 'human';
-    // Providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
+    // Retrieval, the read receipt and typing indicator ride with the first model call (one
+    // activity); providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
     const text = await assistantReply(
-      { tenantId, question, passages, attachments, handoffKeyword, policy: s.turn },
+      {
+        tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
+        prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
+      },
       { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
     );
     if (text === null || state.botSilent || state.closed) return; // handed to a person, or a human took over (or it closed) while it was thinking
@@ -260,25 +313,47 @@ export async function conversation(input: ConversationInput): Promise<void> {
     await recordChange('conversation.closed', { reason });
   }
 
-  /** Persists the outbound message, then delivers it; failures are recorded, never thrown. */
-  async function send(text: string, author: 'assistant' | 'agent', agentId?: string): Promise<AgentMessageResult> {
+  /** Agent inactivity hands the conversation back to the assistant; silence closes it. */
+  async function deadlinesDue(s: ConversationSettings): Promise<void> {
+    if (state.agentInactivityRemaining(Date.now(), s.agentInactivityMs) === 0) {
+      state.release();
+      await recordChange('handoff.released', { reason: 'agent_inactive' });
+    }
+    if (!state.closed && Date.now() - lastActivityAt >= s.idleCloseMs) await close('idle');
+  }
+
+  function nextDeadline(s: ConversationSettings): number {
+    const inactivity = state.agentInactivityRemaining(Date.now(), s.agentInactivityMs);
+    return Math.min(lastActivityAt + s.idleCloseMs, inactivity === null ? Number.POSITIVE_INFINITY : Date.now() + inactivity);
+  }
+
+  /**
+   * Stores and delivers one outbound message (one activity); failures are recorded, never
+   * thrown. An assistant message is cancelled by an agent's take-over until the channel has it.
+   */
+  async function send(text: string, author: 'assistant' | 'agent', agentId?: string, messageId?: string): Promise<AgentMessageResult> {
     await opened();
-    const id = uuid4();
+    const id = messageId ?? uuid4();
     const createdAt = Date.now();
     const conversationId = state.conversationId!;
     const failedReason = state.withinServiceWindow(createdAt, channel) ? undefined : 'outside_customer_service_window';
-    await store.persistOutbound({ id, createdAt, tenantId, conversationId, channel, text, author, agentId, failedReason });
-    if (failedReason) return { status: 'failed', messageId: id, reason: failedReason };
+    const scope = new CancellationScope();
+    if (author === 'assistant') assistantDelivery = scope;
+    let result: DeliverResult;
     try {
-      const result = await sending.deliverMessage({ id, createdAt, tenantId, conversationId, channelId, channel, to: externalUserId });
-      if (result.status === 'failed') return { status: 'failed', messageId: id, reason: result.reason };
+      result = await scope.run(() =>
+        sending.deliverMessage({ id, createdAt, tenantId, conversationId, channelId, channel, to: externalUserId, text, author, agentId, failedReason }),
+      );
     } catch (err) {
-      // Retries ran out (or the failure could not be retried): record it and carry on.
+      // Cancelled (an agent took over before the channel had it), or the channel gave up.
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      const reason = cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed';
+      const reason = isCancellation(err) ? SUPERSEDED_BY_AGENT : cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed';
       await store.markOutboundFailed({ id, createdAt, tenantId, conversationId, reason });
       return { status: 'failed', messageId: id, reason };
+    } finally {
+      if (assistantDelivery === scope) assistantDelivery = undefined;
     }
+    if (result.status === 'failed') return { status: 'failed', messageId: id, reason: result.reason };
     state.addTurn({ role: author, text, at: createdAt });
     state.repliesSent++;
     return { status: 'sent', messageId: id };
@@ -286,31 +361,45 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
   async function recordChange(type: string, payload: Record<string, unknown> = {}): Promise<void> {
     upsertStatus();
-    await store.recordConversationChange({
-      tenantId,
-      conversationId: state.conversationId!,
-      status: state.status,
-      assignee: state.assignee,
-      event: { type, payload },
-    });
+    try {
+      await store.recordConversationChange({ tenantId, conversationId: state.conversationId!, status: state.status, assignee: state.assignee, event: { type, payload } });
+    } catch (err) {
+      log.error('conversation change not recorded', { type, error: String(err instanceof ActivityFailure ? err.cause : err) });
+    }
   }
 
   /**
    * Keeps the status attributes the run was started with current (the API starts every run with
    * them). Upserting an attribute the namespace does not know would fail every workflow task, so
    * a run started without them, e.g. on a server where they cannot be registered, leaves them be.
+   * Unchanged values are not upserted again (each upsert is a history event).
    */
   function upsertStatus(): void {
-    const started = workflowInfo().typedSearchAttributes;
+    const typed = workflowInfo().typedSearchAttributes;
     const updates = [
       { key: ConversationStatus, value: state.status },
       { key: HandoffState, value: state.handoff },
-    ].filter(({ key }) => started.get(key) !== undefined);
+    ].filter(({ key, value }) => {
+      const current = typed.get(key);
+      return current !== undefined && current !== value;
+    });
     if (updates.length) upsertSearchAttributes(updates);
+  }
+
+  function idle(): boolean {
+    return state.pending.length === 0 && state.unanswered.length === 0 && state.handoffRequest === null && state.closeRequest === null;
+  }
+
+  function carry(): CarriedState {
+    return { ...state.carry(), lastActivityAt, ...(settings && { settings }) };
   }
 
   function continueAsNewDue(): boolean {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
   }
+}
+
+function bySentAt(a: InboundMessage, b: InboundMessage): number {
+  return a.sentAt - b.sentAt;
 }

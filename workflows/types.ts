@@ -1,4 +1,5 @@
 // Types shared by the conversation workflow, its activities and the API that signals it.
+import type { ConversationSettings } from './conversation-state.ts';
 import type { ChannelKind } from './ids.ts';
 
 export type { ChannelKind } from './ids.ts';
@@ -66,6 +67,15 @@ export interface CarriedState {
   summary?: string;
   /** Turns that left the verbatim window and are not in the summary yet. */
   unsummarized?: Turn[];
+  /** Stored messages the assistant has not answered yet (the quiet window was still open). */
+  unanswered?: InboundMessage[];
+  /** A handoff or close asked for and not acted on yet. */
+  handoffRequest?: string;
+  closeRequest?: string;
+  /** Last end-user or agent activity (ms): the idle-close deadline runs from it. */
+  lastActivityAt?: number;
+  /** The tenant's settings as the conversation last read them (timers need them before a message comes). */
+  settings?: ConversationSettings;
 }
 
 export interface ConversationSnapshot {
@@ -85,6 +95,11 @@ export interface TakeOverInput {
 export interface AgentMessageInput {
   agentId: string;
   text: string;
+  /**
+   * The id of the outbound message row, chosen by the API (derived from the update id, so a
+   * retried request names the same message); absent from older callers, then the workflow picks one.
+   */
+  messageId?: string;
 }
 
 export interface AgentMessageResult {

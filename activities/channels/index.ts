@@ -8,10 +8,13 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import type { ChannelKind } from '../../workflows/types.ts';
-import { markOutboundFailed } from '../store.ts';
+import { markOutboundFailed, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
+import { GRAPH_PERMANENT_ERROR, GRAPH_THROTTLED_ERROR, GRAPH_TRANSIENT_ERROR } from './graph-errors.ts';
+
+const isGraphFailure = (err: ApplicationFailure) => err.type === GRAPH_TRANSIENT_ERROR || err.type === GRAPH_THROTTLED_ERROR || err.type === GRAPH_PERMANENT_ERROR;
 
 export interface DeliverInput {
   id: string;
@@ -21,7 +24,31 @@ export interface DeliverInput {
   channelId: string;
   channel: ChannelKind;
   to: string;
+  /**
+   * The message itself: the row is stored (pending) by this activity before it sends. Absent
+   * when the row was stored before (the first workflow version stored it in its own step).
+   */
+  text?: string;
+  author?: 'assistant' | 'agent';
+  agentId?: string;
+  /** Store the message failed with this reason and send nothing (e.g. outside the service window). */
+  failedReason?: string;
 }
+
+/** Read receipt and typing indicator for the newest inbound message. */
+export interface AcknowledgeInput {
+  tenantId: string;
+  channelId: string;
+  to: string;
+  lastMessageId: string;
+}
+
+/**
+ * Attempts of one delivery before a channel that keeps failing (5xx, throttling, no connection)
+ * is given up on and the message recorded failed (about 8 minutes of backoff). Failures of the
+ * platform's own database are retried for as long as it takes.
+ */
+export const SEND_ATTEMPTS = 10;
 
 export type DeliverResult = { status: 'sent'; messageIds: string[] } | { status: 'failed'; reason: string };
 
@@ -115,6 +142,9 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
      */
     async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
       const tdb = forTenant(db, input.tenantId);
+      if (input.text !== undefined) {
+        await storeOutbound(db, { ...input, text: input.text, author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) });
+      }
       const row = await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
       const content = row.content as { text: string; providerMessageIds?: string[] };
@@ -141,7 +171,10 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
           },
         });
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.nonRetryable) {
+        // The channel's verdict: permanent, or still failing after SEND_ATTEMPTS (the retry policy
+        // has no limit, so that the database's own failures are retried until it is back).
+        const givenUp = err instanceof ApplicationFailure && (err.nonRetryable || (isGraphFailure(err) && ctx.info.attempt >= SEND_ATTEMPTS));
+        if (givenUp) {
           await markOutboundFailed(db, { ...input, reason: err.type ?? 'send_failed', details: err.details });
           return { status: 'failed', reason: err.type ?? 'send_failed' };
         }
@@ -161,7 +194,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     },
 
     /** Read receipt and typing indicator for the newest inbound message (best effort). */
-    async acknowledgeInbound(input: { tenantId: string; channelId: string; to: string; lastMessageId: string }): Promise<void> {
+    async acknowledgeInbound(input: AcknowledgeInput): Promise<void> {
       const sender = await senderFor(input.tenantId, input.channelId);
       await sender.acknowledge(input.to, input.lastMessageId);
     },

@@ -27,6 +27,8 @@ import { llmCredentialKey } from '../../lib/llm-credentials.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
 import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
+import type { AcknowledgeInput } from '../channels/index.ts';
+import type { Passage, RetrieveInput } from '../rag.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
@@ -53,6 +55,10 @@ export interface ProviderEndpoint {
 
 export interface LlmDependencies {
   db: Db;
+  /** Retrieval for a turn's first call (activities/rag.ts retrieveContext). */
+  retrieve?: (input: RetrieveInput) => Promise<Passage[]>;
+  /** The channel's read receipt and typing indicator (activities/channels acknowledgeInbound). */
+  acknowledge?: (input: AcknowledgeInput) => Promise<void>;
   /** Decrypts tenant functions' signing secrets. */
   keyring: Keyring;
   /** Tests only: lets tenant functions live on a local http:// endpoint. */
@@ -77,7 +83,14 @@ export interface GenerateReplyInput extends ReplyRequest {
   tools?: boolean;
   /** Epoch ms by which the turn must be answered: a longer wait is not worth it. */
   deadline?: number;
+  /** Retrieve the passages for this question first; they replace `passages` (returned with the reply). */
+  retrieve?: { question: string };
+  /** Acknowledge the user's messages (read receipt, typing) while the model thinks; best effort. */
+  acknowledge?: AcknowledgeInput;
 }
+
+/** How long a turn waits for its read receipt before it answers without. */
+const ACKNOWLEDGE_WAIT_MS = 3_000;
 
 export interface GeneratedReply extends Reply {
   /** reply: send `text`; tool_calls: run `toolCalls` and call again; budget_exhausted: send `text`, no model was called. */
@@ -85,6 +98,8 @@ export interface GeneratedReply extends Reply {
   toolCalls: ToolCall[];
   provider: 'local' | ProviderName;
   model: string;
+  /** The passages retrieved by this call (when asked to retrieve). */
+  passages?: Passage[];
 }
 
 export interface TurnPolicy {
@@ -238,66 +253,106 @@ export function createLlmActivities(deps: LlmDependencies) {
       }
     },
 
+    /**
+     * One model call of a turn. The turn's first call also retrieves its passages (a failed
+     * retrieval is "no passages": the reply must not wait for the database) and acknowledges the
+     * user's messages meanwhile, so that the hot path is one activity instead of three.
+     */
     async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
-      const settings = await settingsOf(input.tenantId);
-      const route = input.route ?? 'primary';
-      const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
-      if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
-      const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
-
-      const budget = settings.llm.dailyBudgetUsd;
-      if (budget !== undefined) {
-        const spent = await usage.spentToday(input.tenantId);
-        if (spent >= budget) {
-          await usage.noteBudgetExhausted(input.tenantId, budget, spent);
-          log.warn('daily LLM budget spent: no model call', { budgetUsd: budget, spentUsd: spent });
-          return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model };
-        }
-      }
-      const resolved = await resolve(input.tenantId, name);
-      configured(name, resolved);
-      if (route === 'primary' && !breakers.allow(resolved.breakerKey)) {
-        throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
-      }
-
-      const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(await functions.tenantTools(input.tenantId))];
-      const ctx = Context.current();
-      const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - 500, (input.deadline ?? Infinity) - Date.now());
-      const request = (p: PromptInput) => ({
-        model,
-        system: systemPrompt(p),
-        messages: chatMessages(p),
-        tools,
-        temperature: settings.llm.temperature,
-        maxTokens: settings.llm.maxTokens,
-        timeoutMs: Math.max(1000, budgetLeft()),
-        signal: ctx.cancellationSignal,
-      });
-      const prompt: PromptInput = { ...input, settings };
-      let result: ChatResult;
+      const acknowledged = input.acknowledge && deps.acknowledge ? acknowledgeQuietly(deps.acknowledge, input.acknowledge) : undefined;
       try {
-        try {
-          result = await call(resolved, request(prompt));
-        } catch (err) {
-          if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
-          log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
-          result = await call(resolved, request(trimmed(prompt)));
-        }
-      } catch (err) {
-        throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;
+        if (!input.retrieve) return await reply(input);
+        const passages = await retrieveQuietly(input.tenantId, input.retrieve.question);
+        return { ...(await reply({ ...input, passages })), passages };
+      } finally {
+        await acknowledged;
       }
-      // A failed write must not fail the attempt: the retry would pay for the answer twice.
-      await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens).catch((err: unknown) => {
-        log.error('usage not recorded', { provider: name, model, promptTokens: result.promptTokens, completionTokens: result.completionTokens, error: String(err) });
-      });
-      if (result.toolCalls.length > 0 && tools.length > 0) {
-        return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model };
-      }
-      const text = result.text.trim();
-      if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
-      return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model };
     },
   };
+
+  async function retrieveQuietly(tenantId: string, question: string): Promise<Passage[]> {
+    if (!deps.retrieve) return [];
+    try {
+      return await deps.retrieve({ tenantId, question });
+    } catch (err) {
+      log.warn('retrieval failed: answering without passages', { error: String(err) });
+      return [];
+    }
+  }
+
+  async function reply(input: GenerateReplyInput): Promise<GeneratedReply> {
+    const settings = await settingsOf(input.tenantId);
+    const route = input.route ?? 'primary';
+    const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
+    if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
+    const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
+
+    const budget = settings.llm.dailyBudgetUsd;
+    if (budget !== undefined) {
+      const spent = await usage.spentToday(input.tenantId);
+      if (spent >= budget) {
+        await usage.noteBudgetExhausted(input.tenantId, budget, spent);
+        log.warn('daily LLM budget spent: no model call', { budgetUsd: budget, spentUsd: spent });
+        return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model };
+      }
+    }
+    const resolved = await resolve(input.tenantId, name);
+    configured(name, resolved);
+    if (route === 'primary' && !breakers.allow(resolved.breakerKey)) {
+      throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
+    }
+
+    const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(await functions.tenantTools(input.tenantId))];
+    const ctx = Context.current();
+    const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - 500, (input.deadline ?? Infinity) - Date.now());
+    const request = (p: PromptInput) => ({
+      model,
+      system: systemPrompt(p),
+      messages: chatMessages(p),
+      tools,
+      temperature: settings.llm.temperature,
+      maxTokens: settings.llm.maxTokens,
+      timeoutMs: Math.max(1000, budgetLeft()),
+      signal: ctx.cancellationSignal,
+    });
+    const prompt: PromptInput = { ...input, settings };
+    let result: ChatResult;
+    try {
+      try {
+        result = await call(resolved, request(prompt));
+      } catch (err) {
+        if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
+        log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
+        result = await call(resolved, request(trimmed(prompt)));
+      }
+    } catch (err) {
+      throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;
+    }
+    // A failed write must not fail the attempt: the retry would pay for the answer twice.
+    await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens).catch((err: unknown) => {
+      log.error('usage not recorded', { provider: name, model, promptTokens: result.promptTokens, completionTokens: result.completionTokens, error: String(err) });
+    });
+    if (result.toolCalls.length > 0 && tools.length > 0) {
+      return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model };
+    }
+    const text = result.text.trim();
+    if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
+    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model };
+  }
+}
+
+/** The read receipt, bounded in time; its failure is logged, never thrown. */
+async function acknowledgeQuietly(acknowledge: (input: AcknowledgeInput) => Promise<void>, input: AcknowledgeInput): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ACKNOWLEDGE_WAIT_MS)));
+  try {
+    const outcome = await Promise.race([acknowledge(input).then(() => 'done' as const), timeout]);
+    if (outcome === 'timeout') log.warn('read receipt / typing indicator still pending: answering without waiting');
+  } catch (err) {
+    log.warn('read receipt / typing indicator failed', { error: String(err) });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The providers' keys and base URLs from the process configuration. */
