@@ -19,8 +19,11 @@
 //       queue with no worker (the workflows stay there, inert);
 //   (b) signed POST /webhooks/whatsapp at full speed (autocannon), as a share of (a); then at 80 %
 //       of that rate, with autocannon's overallRate and with the paced open-loop sender;
-//   (c) webhook → reply received by the fake Graph API, 20 new conversations/s, with the
+//   (c) webhook → reply received by the fake Graph API, 5 and 20 new conversations/s, with the
 //       tenant's quiet window at 0 and at its default (1500 ms);
+//   (h) the history events one answered message costs, read from the histories of sampled
+//       conversations of the light phase: a new conversation, then a second message to it;
+//   (s) sustained replies/s under a closed loop of new conversations, as a share of (a);
 //   (d) a burst of 200 deliveries against the naive design (LLM inline, bench/naive-webhook.ts)
 //       and against ours: ack latency of each.
 import { execFileSync } from 'node:child_process';
@@ -30,11 +33,12 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
 import protos from '@temporalio/proto'; // CommonJS: no named ESM exports under Node
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import autocannon from 'autocannon';
 import getPort from 'get-port';
+import { signalInbound } from '../api/conversation-signal.ts';
+import { whatsappProvider } from '../api/webhooks/whatsapp.ts';
 import { createChannel } from '../lib/channels.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createDb, type Db } from '../lib/db.ts';
@@ -42,14 +46,24 @@ import { forTenant } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../test/fakes/graph-api.ts';
-import { conversation, inboundSignal } from '../workflows/conversation.ts';
-import { conversationWorkflowId } from '../workflows/ids.ts';
-import { Channel, ConversationStatus, HandoffState, TenantId } from '../workflows/search-attributes.ts';
-import type { InboundMessage } from '../workflows/types.ts';
 import { httpOk, killAllChildren, startChild, waitUntil, type Child } from './lib/children.ts';
+import { closedLoop, type ClosedLoopResult } from './lib/closed-loop.ts';
+import { conversationWorkflowIds } from './lib/conversation-ids.ts';
 import { CpuMeter, machineBusy, type CpuUsage } from './lib/cpu.ts';
-import { pathBreakdown, type BreakdownSummary } from './lib/history.ts';
+import {
+  countEvents,
+  endOfReply,
+  firstSignal,
+  formatTypes,
+  pathBreakdown,
+  settledHistory,
+  type BreakdownSummary,
+  type EventCounts,
+  type HistoryEvent,
+  type ReplySample,
+} from './lib/history.ts';
 import { pacedPost, type PacedResult } from './lib/paced.ts';
+import { trackReplies, type ReplyLog } from './lib/replies.ts';
 import { startStack, type Stack } from '../scripts/provision/isolated-stack.ts';
 import { fmt, sleep, summarize, type Summary } from './lib/stats.ts';
 import { signedTextDelivery, userId, type BenchChannel } from './lib/whatsapp.ts';
@@ -71,6 +85,14 @@ const PLAN = {
   lightRate: 5,
   lightMs: scale(8_000),
   replyDrainMs: 45_000,
+  /** (h) conversations of the light phase (quiet window 0) whose histories are counted, then sent a second message. */
+  historySamples: 10,
+  /** (h) how long a sampled history may take to become quiescent. */
+  settleMs: 20_000,
+  /** (s) closed loop: conversations in flight, warm-up, then the steady window counted. */
+  sustainedConcurrency: 50,
+  sustainedWarmupMs: QUICK ? 3_000 : 5_000,
+  sustainedSteadyMs: scale(16_000),
   burst: 200,
   naiveLlmMs: 2_000,
   /** The whole run stops itself after this, whatever happens. */
@@ -80,18 +102,44 @@ const PLAN = {
   quietBelowCores: 0.3,
 };
 
-const TARGETS = { ackShare: 0.9, ackP99Ms: 50, overheadP50Ms: 100, overheadP99Ms: 400 };
+const TARGETS = {
+  ackShare: 0.9,
+  ackP99Ms: 50,
+  overheadP50Ms: 100,
+  overheadP99Ms: 400,
+  // The conversation hot path (see bench/README.md, "Hot-path targets").
+  eventsNew: 24,
+  eventsExisting: 20,
+  sustainedShare: 0.2,
+  lightOverheadP50Ms: 150,
+  lightOverheadP99Ms: 300,
+};
 
 const WHATSAPP_TOKEN = 'EAAG-bench-whatsapp-token';
 const QUESTION = 'What are your opening hours on Saturday?';
+const FOLLOW_UP = 'And on Sunday?';
 const IDLE_PREFIX = 'bench-idle-';
 const LIVE_PREFIX = 'bench-live-';
-const BARE_QUEUE = 'bench-bare-conversations';
+const BARE_PREFIX = 'bench-bare-';
+const LIVE_QUEUE = `${LIVE_PREFIX}conversations`;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 
 const log = (message: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 // ---------------------------------------------------------------------------------------------
+
+/** The events a stretch of history holds, over the sampled conversations. */
+interface HistoryCost {
+  /** Samples whose history became quiescent (the others are left out). */
+  samples: number;
+  unsettled: number;
+  /** Events from the stretch's first event to the quiescent end: median, min, max. */
+  events: { median: number; min: number; max: number };
+  /** Events from the stretch's first event through the workflow task completed after the reply's acceptance (median). */
+  throughReply: number;
+  /** The sample with the median count, in detail. */
+  example: EventCounts & { workflowId: string };
+}
 
 interface Phase {
   id: string;
@@ -104,6 +152,9 @@ interface Results {
   ackCannon80?: { target: number; rate: number; p50: number; p99: number; non2xx: number; errors: number };
   ackPaced80?: { target: number; rate: number; latency: Summary; failed: number };
   replies: { label: string; breakdown?: BreakdownSummary; replyThroughput: number; quietWindowMs: number; rate: number; sent: number; delivered: number; e2e: Summary; overhead: Summary; ack: Summary; failed: number }[];
+  /** (h) history cost of one answered message: a new conversation, and a second message to it. */
+  history?: { fresh?: HistoryCost; existing?: HistoryCost; followUp?: { sent: number; delivered: number; e2e: Summary } };
+  sustained?: ClosedLoopResult & { concurrency: number; warmupMs: number };
   naive?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
   oursBurst?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
   phases: Phase[];
@@ -164,15 +215,8 @@ export async function runConversationsBench(): Promise<void> {
     log(`servers up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${stack.versions.postgres}; ${stack.versions.temporalCli})`);
 
     graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN] });
-    /** When the fake Graph API accepted the first text for each recipient (performance.now()). */
-    const replyAt = new Map<string, number>();
-    const delivered = graph.delivered;
-    const push = delivered.push.bind(delivered);
-    delivered.push = (...items) => {
-      const now = performance.now();
-      for (const item of items) if (!replyAt.has(item.to)) replyAt.set(item.to, now);
-      return push(...items);
-    };
+    /** Every text the fake Graph API accepted, per recipient, with when. */
+    const replies = trackReplies(graph);
 
     llm = await startFakeLlm(PLAN.naiveLlmMs);
     const llmUrl = `http://127.0.0.1:${(llm.address() as { port: number }).port}/v1/reply`;
@@ -302,7 +346,7 @@ export async function runConversationsBench(): Promise<void> {
     // ---- (c) webhook → reply ---------------------------------------------------------------
     // A few conversations first, so that the worker's caches and connections are warm.
     const warm = await pacedWebhooks(liveUrl, quiet0, run++, 10, 1_000);
-    await waitForReplies(replyAt, warm.users, 30_000);
+    await waitForReplies(replies, warm.users, 30_000);
     const replyPhases = [
       { id: 'c-light-q0', channel: quiet0, rate: PLAN.lightRate, durationMs: PLAN.lightMs },
       { id: `c-light-q${quietDefault.quietWindowMs}`, channel: quietDefault, rate: PLAN.lightRate, durationMs: PLAN.lightMs },
@@ -312,10 +356,11 @@ export async function runConversationsBench(): Promise<void> {
     for (const { id, channel, rate, durationMs } of replyPhases) {
       log(`(c) webhook → reply, ${rate} new conversations/s for ${durationMs / 1000} s, quiet window ${channel.quietWindowMs} ms…`);
       const r = run++;
+      const startedEpoch = Date.now();
       const outcome = await measure(id, async () => {
         const sent = await pacedWebhooks(liveUrl, channel, r, rate, durationMs);
-        const missing = await waitForReplies(replyAt, sent.users, PLAN.replyDrainMs);
-        await terminateConversations(temporal, channel.tenantId, missing);
+        const missing = await waitForReplies(replies, sent.users, PLAN.replyDrainMs);
+        await terminateConversations(temporal, channel.tenantId, missing, startedEpoch);
         return sent;
       });
       // A conversation without a reply counts as infinitely slow: percentiles it reaches say so.
@@ -324,7 +369,7 @@ export async function runConversationsBench(): Promise<void> {
       let lastReply = 0;
       for (const [user, scheduledAt] of outcome.users) {
         firstSend = Math.min(firstSend, scheduledAt);
-        const at = replyAt.get(user);
+        const at = replies.after(user, scheduledAt)?.at;
         if (at !== undefined) {
           e2e.push(at - scheduledAt);
           lastReply = Math.max(lastReply, at);
@@ -333,7 +378,12 @@ export async function runConversationsBench(): Promise<void> {
       const delivered = e2e.filter(Number.isFinite).length;
       const e2eSummary = summarize(e2e);
       const overhead = summarize(e2e.map((v) => v - channel.quietWindowMs));
-      const workflowIds = [...outcome.users.keys()].map((u) => conversationWorkflowId(channel.tenantId, 'whatsapp', u));
+      const answered = [...outcome.users].filter(([user, at]) => replies.after(user, at));
+      const ids = await conversationWorkflowIds(temporal, channel.tenantId, answered.map(([user]) => user), { taskQueue: LIVE_QUEUE, startedSince: startedEpoch });
+      const samples: ReplySample[] = answered.flatMap(([user, at]) => {
+        const workflowId = ids.get(user);
+        return workflowId ? [{ workflowId, replyEpoch: replies.after(user, at)!.epoch }] : [];
+      });
       results.replies.push({
         label: id,
         quietWindowMs: channel.quietWindowMs,
@@ -345,9 +395,54 @@ export async function runConversationsBench(): Promise<void> {
         ack: summarize(outcome.result.latencies),
         failed: outcome.result.failed,
         replyThroughput: delivered / Math.max(0.001, (lastReply - firstSend) / 1000),
-        breakdown: await pathBreakdown(temporal, workflowIds),
+        breakdown: await pathBreakdown(temporal, samples),
       });
       log(`(c) ${id}: ${delivered}/${outcome.users.size} replies, end-to-end p50 ${fmtMs(e2eSummary.p50)} p99 ${fmtMs(e2eSummary.p99)}; overhead p50 ${fmtMs(overhead.p50)} p99 ${fmtMs(overhead.p99)}`);
+
+      // ---- (h) history events per answered message, on the light phase with quiet window 0 ----
+      if (id === 'c-light-q0') {
+        const picked = answered.slice(0, PLAN.historySamples).filter(([user]) => ids.has(user));
+        results.history = await measure('h-second-message', () => historyCost(temporal, replies, liveUrl, channel, picked.map(([user, at]) => ({ user, workflowId: ids.get(user)!, sentAt: at }))));
+        const h = results.history;
+        log(
+          `(h) history events per answered message: new conversation ${fmtCount(h.fresh)} (target ≤ ${TARGETS.eventsNew}), ` +
+            `second message ${fmtCount(h.existing)} (target ≤ ${TARGETS.eventsExisting}); second message webhook → reply p50 ${fmtMs(h.followUp?.e2e.p50 ?? Number.NaN)}`,
+        );
+        if (h.fresh) log(`(h)   new conversation, ${h.fresh.example.workflowId}: ${formatTypes(h.fresh.example)}`);
+        if (h.existing) log(`(h)   second message, ${h.existing.example.workflowId}: ${formatTypes(h.existing.example)}`);
+      }
+    }
+
+    // ---- (s) sustained replies/s, closed loop ------------------------------------------------
+    log(`(s) sustained replies: closed loop of ${PLAN.sustainedConcurrency} new conversations in flight (quiet window 0), ${PLAN.sustainedWarmupMs / 1000} s warm-up + ${PLAN.sustainedSteadyMs / 1000} s counted…`);
+    {
+      const r = run++;
+      const startedEpoch = Date.now();
+      const sustained = await measure('s-closed-loop', async () => {
+        const result = await closedLoop({
+          baseUrl: liveUrl,
+          concurrency: PLAN.sustainedConcurrency,
+          warmupMs: PLAN.sustainedWarmupMs,
+          steadyMs: PLAN.sustainedSteadyMs,
+          replies,
+          replyTimeoutMs: PLAN.replyDrainMs,
+          make: (i) => {
+            const user = userId(r, i);
+            return { user, path: '/webhooks/whatsapp', ...signedTextDelivery(quiet0, user, QUESTION) };
+          },
+        });
+        if (result.lost.length) {
+          log(`  ${result.lost.length} conversations got no reply within ${PLAN.replyDrainMs / 1000} s; they are terminated`);
+          await terminateConversations(temporal, quiet0.tenantId, result.lost, startedEpoch);
+        }
+        return result;
+      });
+      results.sustained = { ...sustained, concurrency: PLAN.sustainedConcurrency, warmupMs: PLAN.sustainedWarmupMs };
+      const share = results.bare ? sustained.repliesPerSecond / results.bare.ops : Number.NaN;
+      log(
+        `(s) ${fmt(sustained.repliesPerSecond, 1)} replies/s over the steady window (per second ${sustained.perSecond.min}–${sustained.perSecond.max}) = ${fmt(share * 100, 1)} % of (a) (target ≥ ${TARGETS.sustainedShare * 100} %); ` +
+          `${sustained.sent} sent, ${sustained.replied} replied, ${sustained.lost.length} lost, ${sustained.ackFailed} not acknowledged; send → reply p50 ${fmt(sustained.latency.p50)} ms`,
+      );
     }
 
     // ---- (d) burst: naive vs ours ------------------------------------------------------------
@@ -355,7 +450,7 @@ export async function runConversationsBench(): Promise<void> {
     const naiveStart = performance.now();
     const naiveRun = run++;
     const naiveBurst = await measure('d-naive', () => cannon({ url: naiveUrl, channel: naiveChannel, run: naiveRun, connections: PLAN.burst, amount: PLAN.burst, timeoutS: 30 }));
-    const naiveReplies = Array.from({ length: PLAN.burst }, (_, i) => userId(naiveRun, i)).filter((u) => replyAt.has(u)).length;
+    const naiveReplies = Array.from({ length: PLAN.burst }, (_, i) => userId(naiveRun, i)).filter((u) => replies.after(u)).length;
     const naiveLatency = summarize(naiveBurst.latencies);
     results.naive = {
       p50: naiveLatency.p50,
@@ -372,13 +467,14 @@ export async function runConversationsBench(): Promise<void> {
     const oursRun = run++;
     const oursUsers = Array.from({ length: PLAN.burst }, (_, i) => userId(oursRun, i));
     const oursStart = performance.now();
+    const oursStartEpoch = Date.now();
     const oursBurst = await measure('d-ours', async () => {
       const result = await cannon({ url: liveUrl, channel: quietDefault, run: oursRun, connections: PLAN.burst, amount: PLAN.burst, timeoutS: 30 });
-      const missing = await waitForReplies(replyAt, new Map(oursUsers.map((u) => [u, oursStart])), PLAN.replyDrainMs);
-      await terminateConversations(temporal, quietDefault.tenantId, missing);
+      const missing = await waitForReplies(replies, new Map(oursUsers.map((u) => [u, oursStart])), PLAN.replyDrainMs);
+      await terminateConversations(temporal, quietDefault.tenantId, missing, oursStartEpoch);
       return result;
     });
-    const oursReplies = oursUsers.map((u) => replyAt.get(u)).filter((t): t is number => t !== undefined);
+    const oursReplies = oursUsers.map((u) => replies.after(u, oursStart)?.at).filter((t): t is number => t !== undefined);
     const oursLatency = summarize(oursBurst.latencies);
     results.oursBurst = {
       p50: oursLatency.p50,
@@ -449,29 +545,20 @@ async function bareSignalWithStart(client: Client, channel: BenchChannel, run: n
   let seq = 0;
   const started = performance.now();
   const deadline = started + durationMs;
+  const deps = { temporal: client, config: { TEMPORAL_TASK_QUEUE_PREFIX: BARE_PREFIX } };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
         const user = userId(run, seq++);
-        const message: InboundMessage = { externalMessageId: `wamid.${randomBytes(12).toString('base64url')}`, sentAt: Date.now(), kind: 'text', text: QUESTION, content: {} };
+        // The message exactly as the webhook reads it from a delivery (api/webhooks/whatsapp.ts)…
+        const parsed = whatsappProvider.read(JSON.parse(signedTextDelivery(channel, user, QUESTION).body));
+        if (!parsed.success) throw new Error(`the bench's own delivery does not parse: ${parsed.error.message}`);
+        const messages = parsed.data.inbound.map((item) => item.message);
         const t = performance.now();
         try {
-          // The very call the webhook makes (api/webhooks/meta-webhook.ts), to a queue no worker polls.
-          await client.connection.withDeadline(Date.now() + 5_000, () =>
-            client.workflow.signalWithStart(conversation, {
-              workflowId: conversationWorkflowId(channel.tenantId, 'whatsapp', user),
-              taskQueue: BARE_QUEUE,
-              args: [{ tenantId: channel.tenantId, channel: 'whatsapp', channelId: channel.channelId, externalUserId: user }],
-              signal: inboundSignal,
-              signalArgs: [[message]],
-              typedSearchAttributes: new TypedSearchAttributes([
-                { key: TenantId, value: channel.tenantId },
-                { key: Channel, value: 'whatsapp' },
-                { key: ConversationStatus, value: 'active' },
-                { key: HandoffState, value: 'none' },
-              ]),
-            }),
-          );
+          // …and the very call the webhook makes with it (api/conversation-signal.ts: workflow id,
+          // arguments, signal, search attributes, deadline), to a queue no worker polls.
+          await signalInbound(deps, { tenantId: channel.tenantId, channel: 'whatsapp', channelId: channel.channelId, externalUserId: user, messages });
           latencies.push(performance.now() - t);
         } catch {
           errors++;
@@ -539,6 +626,71 @@ function cannon(options: CannonOptions): Promise<CannonResult> {
   });
 }
 
+/**
+ * (h) What one answered message costs in history events, from the histories of `samples` (new
+ * conversations already answered): each history once quiescent, from WorkflowExecutionStarted;
+ * then a second message to each of them (light pace), and the events it added, from its
+ * WorkflowExecutionSignaled to the quiescent end.
+ */
+async function historyCost(client: Client, replies: ReplyLog, baseUrl: string, channel: BenchChannel, samples: { user: string; workflowId: string; sentAt: number }[]): Promise<NonNullable<Results['history']>> {
+  const first = await Promise.all(samples.map(async (s) => ({ ...s, history: await settledHistory(client, s.workflowId, PLAN.settleMs) })));
+  const settled = first.filter((f) => f.history.settled);
+  for (const f of first) if (!f.history.settled) log(`  (h) ${f.workflowId} not quiescent after ${PLAN.settleMs / 1000} s (${f.history.pending}); left out`);
+  const fresh = costOf(
+    settled.map((f) => ({ workflowId: f.workflowId, stretch: f.history.events, throughReply: endOfReply(f.history.events, replies.after(f.user, f.sentAt)?.epoch ?? Number.NaN) })),
+    first.length - settled.length,
+  );
+  if (settled.length === 0) return { fresh };
+
+  const users = settled.map((f) => f.user);
+  const boundary = new Map(settled.map((f) => [f.user, f.history.events.length]));
+  const sent = new Map<string, number>();
+  await pacedPost({
+    baseUrl,
+    ratePerSecond: PLAN.lightRate,
+    durationMs: (users.length / PLAN.lightRate) * 1000,
+    make: (i) => ({ path: '/webhooks/whatsapp', ...signedTextDelivery(channel, users[i]!, FOLLOW_UP) }),
+    onScheduled: (i, at) => sent.set(users[i]!, at),
+  });
+  await waitForReplies(replies, sent, PLAN.replyDrainMs);
+  const e2e = [...sent].map(([user, at]) => (replies.after(user, at)?.at ?? Number.POSITIVE_INFINITY) - at);
+  const followUp = { sent: sent.size, delivered: e2e.filter(Number.isFinite).length, e2e: summarize(e2e) };
+
+  const answered = settled.filter((f) => replies.after(f.user, sent.get(f.user) ?? Number.POSITIVE_INFINITY));
+  const second = await Promise.all(answered.map(async (f) => ({ ...f, history: await settledHistory(client, f.workflowId, PLAN.settleMs) })));
+  const items: { workflowId: string; stretch: HistoryEvent[]; throughReply: number | undefined }[] = [];
+  let unsettled = settled.length - answered.length;
+  for (const f of second) {
+    const from = f.history.settled ? firstSignal(f.history.events, boundary.get(f.user)!) : undefined;
+    if (from === undefined) {
+      unsettled++;
+      log(`  (h) ${f.workflowId}: the second message's stretch is not quiescent after ${PLAN.settleMs / 1000} s (${f.history.pending ?? 'no signal found'}); left out`);
+      continue;
+    }
+    const end = endOfReply(f.history.events, replies.after(f.user, sent.get(f.user)!)!.epoch, from);
+    items.push({ workflowId: f.workflowId, stretch: f.history.events.slice(from), throughReply: end === undefined ? undefined : end - from });
+  }
+  return { fresh, existing: costOf(items, unsettled), followUp };
+}
+
+/** Counts over the sampled stretches of history: median (with its sample in detail), min, max. */
+function costOf(items: { workflowId: string; stretch: HistoryEvent[]; throughReply: number | undefined }[], unsettled: number): HistoryCost | undefined {
+  if (items.length === 0) return undefined;
+  const counted = items.map((item) => ({ ...item, counts: countEvents(item.stretch) })).sort((a, b) => a.counts.events - b.counts.events);
+  const median = counted[Math.floor((counted.length - 1) / 2)]!;
+  return {
+    samples: counted.length,
+    unsettled,
+    events: { median: median.counts.events, min: counted[0]!.counts.events, max: counted.at(-1)!.counts.events },
+    throughReply: summarize(counted.flatMap((c) => (c.throughReply === undefined ? [] : [c.throughReply]))).p50,
+    example: { ...median.counts, workflowId: median.workflowId },
+  };
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+const fmtCount = (c: HistoryCost | undefined) => (c ? `${c.events.median} events (${c.events.min}–${c.events.max} over ${c.samples} samples)` : '— (no quiescent sample)');
+
 /** Paced (open-loop) signed deliveries, one new user each; returns each user's scheduled send time. */
 async function pacedWebhooks(baseUrl: string, channel: BenchChannel, run: number, rate: number, durationMs: number): Promise<{ result: PacedResult; users: Map<string, number> }> {
   const users = new Map<string, number>();
@@ -566,11 +718,11 @@ async function waitForQuietMachine(): Promise<number> {
   }
 }
 
-/** Waits (bounded) until the fake Graph API received a reply for every user; returns those without one. */
-async function waitForReplies(replyAt: Map<string, number>, users: Map<string, number>, timeoutMs: number): Promise<string[]> {
+/** Waits (bounded) until the fake Graph API received a reply for every user since its send time; returns those without one. */
+async function waitForReplies(replies: ReplyLog, users: Map<string, number>, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const missing = [...users.keys()].filter((user) => !replyAt.has(user));
+    const missing = [...users].filter(([user, sentAt]) => !replies.after(user, sentAt)).map(([user]) => user);
     if (missing.length === 0) return [];
     if (Date.now() > deadline) {
       log(`  ${missing.length} of ${users.size} replies still missing after ${timeoutMs / 1000} s; their conversations are terminated so that they do not load the next phase`);
@@ -580,16 +732,16 @@ async function waitForReplies(replyAt: Map<string, number>, users: Map<string, n
   }
 }
 
-/** Terminates the conversations of `users` (bounded: 10 at a time, 5 s each), best effort. */
-async function terminateConversations(client: Client, tenantId: string, users: string[]): Promise<void> {
+/** Terminates the conversations of `users` started since `sinceEpoch` (bounded: 10 at a time, 5 s each), best effort. */
+async function terminateConversations(client: Client, tenantId: string, users: string[], sinceEpoch: number): Promise<void> {
+  if (users.length === 0) return;
+  const ids = [...(await conversationWorkflowIds(client, tenantId, users, { taskQueue: LIVE_QUEUE, startedSince: sinceEpoch, timeoutMs: 2_000 })).values()];
   let next = 0;
   await Promise.all(
     Array.from({ length: 10 }, async () => {
-      while (next < users.length) {
-        const user = users[next++]!;
-        await client.connection
-          .withDeadline(Date.now() + 5_000, () => client.workflow.getHandle(conversationWorkflowId(tenantId, 'whatsapp', user)).terminate('benchmark phase over'))
-          .catch(() => {});
+      while (next < ids.length) {
+        const workflowId = ids[next++]!;
+        await client.connection.withDeadline(Date.now() + 5_000, () => client.workflow.getHandle(workflowId).terminate('benchmark phase over')).catch(() => {});
       }
     }),
   );
@@ -642,7 +794,51 @@ function gitFacts(): string {
 /** Milliseconds for a cell; a percentile that falls on an undelivered reply says so. */
 const fmtMs = (v: number) => (v === Number.POSITIVE_INFINITY ? `> ${PLAN.replyDrainMs / 1000} s after the last send (not delivered)` : `${fmt(v)} ms`);
 
-const yesNo = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**yes**' : '**no**');
+const yesNo = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅' : '❌');
+
+/** The conversation hot path's targets, each with ✅/❌, and the event types of one sample of each history stretch. */
+function hotPathLines(r: Results): string[] {
+  const lines: string[] = [];
+  lines.push('Hot-path targets (conversation core):');
+  lines.push('');
+  lines.push('| | measure | result | target | met |');
+  lines.push('|---|---|---|---|---|');
+  const h = r.history;
+  const costCell = (c: HistoryCost | undefined) =>
+    c
+      ? `**${c.events.median} events** (${c.events.min}–${c.events.max} over ${c.samples} samples${c.unsettled ? `, ${c.unsettled} not quiescent, left out` : ''}; ${fmt(c.throughReply)} through the workflow task after the reply): ` +
+        `${count(c.example.workflowTasks, 'workflow task')}, ${count(c.example.activities, 'activity', 'activities')}, ${count(c.example.localActivities, 'local activity marker')}${c.example.otherMarkers ? `, ${count(c.example.otherMarkers, 'other marker')}` : ''}, ${count(c.example.timers, 'timer')} started`
+      : 'no quiescent sample';
+  lines.push(
+    `| h1 | history events per answered message, **new conversation** (quiet window 0, no tools; conversations of c-light-q0): WorkflowExecutionStarted → quiescent after the reply | ${costCell(h?.fresh)} | ≤ ${TARGETS.eventsNew} | ${yesNo(h?.fresh ? h.fresh.events.median <= TARGETS.eventsNew : undefined)} |`,
+  );
+  const f = h?.followUp;
+  lines.push(
+    `| h2 | same, **existing conversation**: a second message to each of them once settled: its WorkflowExecutionSignaled → quiescent | ${costCell(h?.existing)}${f ? `; its webhook → reply p50 ${fmtMs(f.e2e.p50)}, p99 ${fmtMs(f.e2e.p99)} (${f.delivered}/${f.sent} replies)` : ''} | ≤ ${TARGETS.eventsExisting} | ${yesNo(h?.existing ? h.existing.events.median <= TARGETS.eventsExisting : undefined)} |`,
+  );
+  const s = r.sustained;
+  if (s) {
+    const share = r.bare ? s.repliesPerSecond / r.bare.ops : Number.NaN;
+    const complete = s.lost.length === 0 && s.ackFailed === 0;
+    lines.push(
+      `| s | sustained replies/s: closed loop of ${s.concurrency} new conversations in flight through the webhook (quiet window 0), replies accepted by the fake Graph API over ${fmt(s.steadyMs / 1000, 1)} s after ${fmt(s.warmupMs / 1000, 1)} s of warm-up | ` +
+        `**${fmt(s.repliesPerSecond, 1)} replies/s = ${fmt(share * 100, 1)} % of (a)** (${fmt(r.bare?.ops)} ops/s; per second ${s.perSecond.min}–${s.perSecond.max}); ${s.sent} conversations, ${s.replied} replied, ${s.lost.length} lost${s.ackFailed ? `, ${s.ackFailed} not acknowledged` : ''}; send → reply p50 ${fmt(s.latency.p50)} ms, p99 ${fmt(s.latency.p99)} ms | ≥ ${TARGETS.sustainedShare * 100} % of (a), none lost | ${yesNo(share >= TARGETS.sustainedShare && complete)} |`,
+    );
+  } else lines.push(`| s | sustained replies/s | not measured | ≥ ${TARGETS.sustainedShare * 100} % of (a) | — |`);
+  const light = r.replies.find((c) => c.label === 'c-light-q0');
+  if (light) {
+    const all = light.delivered === light.sent;
+    const lost = all ? '' : ` (${light.sent - light.delivered} of ${light.sent} undelivered)`;
+    lines.push(`| c0 | webhook → reply overhead at light load (c-light-q0: ${fmt(light.rate, 1)} new conversations/s, quiet window 0, ${light.sent} conversations), **p50** | **${fmtMs(light.overhead.p50)}**${lost} | ≤ ${TARGETS.lightOverheadP50Ms} ms | ${yesNo(all && light.overhead.p50 <= TARGETS.lightOverheadP50Ms)} |`);
+    lines.push(`| c0 | same, **p99** | **${fmtMs(light.overhead.p99)}**${lost} | ≤ ${TARGETS.lightOverheadP99Ms} ms | ${yesNo(all && light.overhead.p99 <= TARGETS.lightOverheadP99Ms)} |`);
+  }
+  for (const [label, c] of [['new conversation', h?.fresh], ['second message', h?.existing]] as const) {
+    if (!c) continue;
+    lines.push('');
+    lines.push(`Events of one ${label} (${c.example.events}, \`${c.example.workflowId}\`): ${formatTypes(c.example)}. Steps: ${c.example.steps.join(' → ') || 'none'}.`);
+  }
+  return lines;
+}
 
 function renderReport(r: Results, facts: { temporalCli: string; postgres: string; quietDefault: number }): string {
   const cpus = os.cpus();
@@ -655,6 +851,10 @@ function renderReport(r: Results, facts: { temporalCli: string; postgres: string
       `API = \`api/server.ts\` and worker = \`workers/main.ts\` as child processes (LOG_LEVEL=${LOG_LEVEL}); load generators, fake Graph API and fake LLM in the bench process. ` +
       `Load from other processes just before the run: ${fmt(r.loadBefore, 2)} cores.`,
   );
+  lines.push('');
+  lines.push(...hotPathLines(r));
+  lines.push('');
+  lines.push('All measures:');
   lines.push('');
   lines.push('| | measure | result | target | met |');
   lines.push('|---|---|---|---|---|');
@@ -678,9 +878,12 @@ function renderReport(r: Results, facts: { temporalCli: string; postgres: string
   }
   for (const c of r.replies) {
     const light = c.label.startsWith('c-light');
-    const met = c.delivered === c.sent && c.overhead.p50 <= TARGETS.overheadP50Ms && c.overhead.p99 <= TARGETS.overheadP99Ms;
+    // The light row at quiet window 0 is the hot path's latency target; the other light row is the floor.
+    const [p50Target, p99Target] = c.label === 'c-light-q0' ? [TARGETS.lightOverheadP50Ms, TARGETS.lightOverheadP99Ms] : [TARGETS.overheadP50Ms, TARGETS.overheadP99Ms];
+    const met = c.delivered === c.sent && c.overhead.p50 <= p50Target && c.overhead.p99 <= p99Target;
+    const floor = light && c.label !== 'c-light-q0';
     lines.push(
-      `| ${light ? 'c0' : 'c'} | webhook → reply at the fake Graph API, ${fmt(c.rate, 1)} new conversations/s${light ? ' (light load: the floor)' : ''}, ${c.sent} conversations, quiet window **${c.quietWindowMs} ms** | ${c.delivered}/${c.sent} replies; end-to-end p50 ${fmtMs(c.e2e.p50)}, p99 ${fmtMs(c.e2e.p99)}; **overhead p50 ${fmtMs(c.overhead.p50)}, p99 ${fmtMs(c.overhead.p99)}**; ack p99 ${fmt(c.ack.p99, 1)} ms; replies completed at ${fmt(c.replyThroughput, 1)}/s | overhead ≤ ${TARGETS.overheadP50Ms} ms p50, ≤ ${TARGETS.overheadP99Ms} ms p99 | ${light ? '(floor)' : yesNo(met)} |`,
+      `| ${light ? 'c0' : 'c'} | webhook → reply at the fake Graph API, ${fmt(c.rate, 1)} new conversations/s${light ? ' (light load: the floor)' : ''}, ${c.sent} conversations, quiet window **${c.quietWindowMs} ms** | ${c.delivered}/${c.sent} replies; end-to-end p50 ${fmtMs(c.e2e.p50)}, p99 ${fmtMs(c.e2e.p99)}; **overhead p50 ${fmtMs(c.overhead.p50)}, p99 ${fmtMs(c.overhead.p99)}**; ack p99 ${fmt(c.ack.p99, 1)} ms; replies completed at ${fmt(c.replyThroughput, 1)}/s | ${floor ? '(floor)' : `overhead ≤ ${p50Target} ms p50, ≤ ${p99Target} ms p99`} | ${floor ? '' : yesNo(met)} |`,
     );
   }
   const n = r.naive;
@@ -697,7 +900,8 @@ function renderReport(r: Results, facts: { temporalCli: string; postgres: string
     lines.push('');
     lines.push(
       `Where the time to a first reply goes (workflow histories of ${first.samples} sampled conversations per phase, server clock, medians in ms; ` +
-        `path = ${first.workflowTasks} workflow tasks and ${first.activities} activities: ${first.activityNames.join(' → ')}):`,
+        `path = ${first.workflowTasks} workflow tasks, ${first.activities} activities and ${first.localActivities} local activities: ${first.steps.join(' → ')}; ` +
+        'the path ends with the step during which the fake Graph API accepted the reply; local activities run inside workflow tasks):',
     );
     lines.push('');
     lines.push('| phase | start → reply sent | workflow tasks: queued | running | activities: queued | running | timers (quiet window) | server in between |');
