@@ -1,6 +1,7 @@
 // The one way the API hands end-user messages to a conversation: signalWithStart of the
-// conversation workflow of (tenant, channel, external user), started with the search attributes
-// the workflow keeps current. The Meta webhooks and the web chat socket both come through here.
+// conversation workflow of (tenant, channel id, external user), started with the search attributes
+// the workflow keeps current. The Meta webhooks, the web chat socket and the tests' conversation
+// rig all come through here.
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config.ts';
@@ -22,22 +23,35 @@ export interface InboundDelivery {
   messages: InboundMessage[];
 }
 
-export async function signalInbound(deps: { temporal: Client; config: Pick<Config, 'TEMPORAL_TASK_QUEUE_PREFIX'> }, delivery: InboundDelivery): Promise<void> {
+export interface SignalDeps {
+  temporal: Client;
+  config: Pick<Config, 'TEMPORAL_TASK_QUEUE_PREFIX'>;
+  /**
+   * False on a Temporal server where the conversation search attributes cannot be registered
+   * (the time-skipping test server): runs start without them, and the workflow leaves them be.
+   */
+  searchAttributes?: boolean;
+}
+
+export async function signalInbound(deps: SignalDeps, delivery: InboundDelivery): Promise<void> {
   const { temporal, config } = deps;
   const { tenantId, channel, channelId, externalUserId, messages } = delivery;
   await temporal.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
     temporal.workflow.signalWithStart(conversation, {
-      workflowId: conversationWorkflowId(tenantId, channel, externalUserId),
+      workflowId: conversationWorkflowId(tenantId, channelId, externalUserId),
       taskQueue: taskQueueName(config, 'conversations'),
       args: [{ tenantId, channel, channelId, externalUserId }],
       signal: inboundSignal,
       signalArgs: [messages],
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: TenantId, value: tenantId },
-        { key: Channel, value: channel },
-        { key: ConversationStatus, value: 'active' },
-        { key: HandoffState, value: 'none' },
-      ]),
+      typedSearchAttributes:
+        deps.searchAttributes === false
+          ? undefined
+          : new TypedSearchAttributes([
+              { key: TenantId, value: tenantId },
+              { key: Channel, value: channel },
+              { key: ConversationStatus, value: 'active' },
+              { key: HandoffState, value: 'none' },
+            ]),
     }),
   );
 }

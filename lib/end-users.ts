@@ -30,6 +30,19 @@ export async function exportEndUser(tdb: TenantDb, ref: EndUserRef) {
   return { conversations, messages, events };
 }
 
+/**
+ * The workflow ids stored on the end user's conversations (distinct; conversations without one
+ * have no workflow to end), or undefined when the tenant has no conversation with them.
+ */
+export async function endUserWorkflowIds(tdb: TenantDb, ref: EndUserRef): Promise<string[] | undefined> {
+  const conversations = await tdb.conversation.findMany({
+    where: { externalUserId: ref.externalUserId, channel: { type: ref.channel } },
+    select: { workflowId: true },
+  });
+  if (conversations.length === 0) return undefined;
+  return [...new Set(conversations.flatMap((c) => (c.workflowId ? [c.workflowId] : [])))];
+}
+
 /** SHA-256 of the external id: the audit trail proves an erasure without keeping who it was. */
 export function endUserFingerprint(ref: EndUserRef): string {
   return createHash('sha256').update(`${ref.channel}:${ref.externalUserId}`).digest('hex');

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
-import { conversationWorkflowId } from '../workflows/ids.ts';
+import { conversationWorkflowId, legacyConversationWorkflowId } from '../workflows/ids.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 
@@ -207,23 +207,42 @@ describe('tenant REST API', () => {
 
     const erased = await call('DELETE', '/api/v1/end-users/whatsapp/49170000001', key);
     expect(erased.statusCode).toBe(200);
-    expect(erased.json()).toEqual({ erased: { conversations: 1, messages: 7, events: 0 }, workflowTerminated: false });
+    expect(erased.json()).toEqual({ erased: { conversations: 1, messages: 7, events: 0 }, workflowTerminated: false, workflowsTerminated: 0 });
     expect(await api.db.message.count({ where: { tenantId } })).toBe(0);
     const audit = await api.db.event.findFirstOrThrow({ where: { tenantId, type: 'end_user.erased' } });
     expect(JSON.stringify(audit)).not.toContain('49170000001');
     expect((await call('DELETE', '/api/v1/end-users/whatsapp/49170000001', key)).statusCode).toBe(404);
   });
 
-  it("ends the end user's running conversation workflow on erasure", async () => {
+  it("ends the workflow each of the end user's conversations stored, on every number of the channel type, on erasure", async () => {
     const tdb = forTenant(api.db, tenantId);
-    const channel = (await tdb.channel.findFirstOrThrow({ where: { type: 'whatsapp' } })).id;
-    await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel, externalUserId: '4915550001' }) });
-    const workflowId = conversationWorkflowId(tenantId, 'whatsapp', '4915550001');
-    // No worker polls this queue: the workflow just stays running until terminated.
-    const handle = await api.app.temporal.workflow.start('conversation', { taskQueue: `gdpr-${randomBytes(4).toString('hex')}`, workflowId });
-    const res = await call('DELETE', '/api/v1/end-users/whatsapp/4915550001', key);
-    expect(res.json()).toMatchObject({ erased: { conversations: 1 }, workflowTerminated: true });
-    expect((await handle.describe()).status.name).toBe('TERMINATED');
+    const first = (await tdb.channel.findFirstOrThrow({ where: { type: 'whatsapp' } })).id;
+    const channelSecrets = { accessToken: `EAAG${randomBytes(20).toString('hex')}`, appSecret: randomBytes(16).toString('hex'), verifyToken: `verify-${randomBytes(8).toString('hex')}` };
+    secrets.push(...Object.values(channelSecrets));
+    const added = await call('POST', '/api/v1/channels', key, { type: 'whatsapp', name: 'Second number', phoneNumberId: '223456', wabaId: '654321', ...channelSecrets });
+    expect(added.statusCode, added.body).toBe(201);
+    const second = added.json().id as string;
+    const user = '4915550001';
+    // The rows name their workflows; the second one's is not what the id scheme would build.
+    const stored = [conversationWorkflowId(tenantId, first, user), `conversation:moved:${randomBytes(4).toString('hex')}`];
+    await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: first, externalUserId: user, workflowId: stored[0] }) });
+    await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: second, externalUserId: user, workflowId: stored[1] }) });
+    // No worker polls this queue: the workflows just stay running until terminated. One more runs
+    // under the legacy per-type id (a conversation from before ids named the channel).
+    const taskQueue = `gdpr-${randomBytes(4).toString('hex')}`;
+    const [a, b, legacy] = await Promise.all(
+      [...stored, legacyConversationWorkflowId(tenantId, 'whatsapp', user)].map((workflowId) => api.app.temporal.workflow.start('conversation', { taskQueue, workflowId })),
+    );
+    // Someone else's conversation on the same number keeps its workflow.
+    const bystander = await api.app.temporal.workflow.start('conversation', { taskQueue, workflowId: conversationWorkflowId(tenantId, first, '4915550002') });
+    await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: first, externalUserId: '4915550002', workflowId: bystander.workflowId }) });
+
+    const res = await call('DELETE', `/api/v1/end-users/whatsapp/${user}`, key);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ erased: { conversations: 2 }, workflowTerminated: true, workflowsTerminated: 3 });
+    for (const handle of [a!, b!, legacy!]) expect((await handle.describe()).status.name).toBe('TERMINATED');
+    expect((await bystander.describe()).status.name).toBe('RUNNING');
+    await bystander.terminate('test over');
   });
 
   it('sends security headers, relaxes CSP only for /docs, and serves the OpenAPI document', async () => {

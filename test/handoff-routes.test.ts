@@ -1,6 +1,7 @@
 // Handoff routes without a conversation worker: tenant isolation, validation, agent keys, and
-// what they answer when the conversation's workflow is not running or Temporal is down. (The
-// paths through a running workflow are in test/handoff.test.ts.)
+// what they answer when the conversation's workflow is not running, was never stored, or
+// Temporal is down. (The paths through a running
+// workflow are in test/handoff.test.ts.)
 import { randomBytes } from 'node:crypto';
 import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { createTemporalClient } from '../lib/temporal.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../lib/tenants.ts';
 import { conversation } from '../workflows/conversation.ts';
-import { conversationWorkflowId } from '../workflows/ids.ts';
+import { conversationWorkflowId, legacyConversationWorkflowId } from '../workflows/ids.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 import { testConfig } from './support/config.ts';
 import { uniqueQueuePrefix } from './support/temporal.ts';
@@ -21,7 +22,11 @@ interface TenantFixture {
   tenantId: string;
   key: string;
   agentKey: string;
+  channelId: string;
+  /** A conversation whose row names its workflow (which no one started). */
   conversationId: string;
+  /** A conversation whose row names no workflow. */
+  bareConversationId: string;
   externalUserId: string;
 }
 
@@ -44,13 +49,16 @@ describe('handoff routes', () => {
       verifyToken: `verify-${slug}`,
     });
     const externalUserId = `1555${Math.floor(Math.random() * 1e7)}`;
-    const conv = await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel.id, externalUserId }) });
+    const conv = await tdb.conversation.create({
+      data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel.id, externalUserId, workflowId: conversationWorkflowId(tenant.id, channel.id, externalUserId) }),
+    });
+    const bare = await tdb.conversation.create({ data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: channel.id, externalUserId: `${externalUserId}0` }) });
     const agent = await createApiKey(tdb, { name: 'agents', scope: 'agent' });
-    return { tenantId: tenant.id, key: apiKey.key, agentKey: agent.key, conversationId: conv.id, externalUserId };
+    return { tenantId: tenant.id, key: apiKey.key, agentKey: agent.key, channelId: channel.id, conversationId: conv.id, bareConversationId: bare.id, externalUserId };
   }
 
-  const call = (key: string, path: string, payload?: unknown) =>
-    api.app.inject({ method: 'POST', url: `/api/v1/conversations/${path}`, headers: bearer(key), ...(payload === undefined ? {} : { payload: payload as object }) });
+  const call = (key: string, path: string, payload?: unknown, headers: Record<string, string> = {}) =>
+    api.app.inject({ method: 'POST', url: `/api/v1/conversations/${path}`, headers: { ...bearer(key), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
 
   beforeAll(async () => {
     api = await startTestApi('handoff_routes', { TEMPORAL_TASK_QUEUE_PREFIX: uniqueQueuePrefix('handoff-routes') });
@@ -76,16 +84,42 @@ describe('handoff routes', () => {
     }
   });
 
-  it('answers 409 conversation_closed when the conversation has no running workflow', async () => {
-    for (const [path, body] of routes(a.conversationId)) {
+  it('answers 409 conversation_closed when the conversation has no running workflow, or names none', async () => {
+    for (const [path, body] of [...routes(a.conversationId), ...routes(a.bareConversationId)]) {
       const res = await call(a.key, path, body);
       expect(res.statusCode, path).toBe(409);
       expect(res.json().error).toMatchObject({ code: 'conversation_closed', requestId: res.headers['x-request-id'] });
     }
   });
 
+  it('acts on the workflow the conversation stored, not on one rebuilt from its channel and user', async () => {
+    // A workflow under the id the routes would rebuild (and under the legacy per-type id) runs; the row names another.
+    const tdb = forTenant(api.db, a.tenantId);
+    const user = `1666${Math.floor(Math.random() * 1e7)}`;
+    const row = await tdb.conversation.create({
+      data: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: a.channelId, externalUserId: user, workflowId: `conversation:stored-elsewhere:${randomBytes(4).toString('hex')}` }),
+    });
+    const decoys = await Promise.all(
+      [conversationWorkflowId(a.tenantId, a.channelId, user), legacyConversationWorkflowId(a.tenantId, 'whatsapp', user)].map((workflowId) =>
+        api.app.temporal.workflow.start(conversation, {
+          workflowId,
+          taskQueue: uniqueQueuePrefix('nobody-polls'),
+          args: [{ tenantId: a.tenantId, channel: 'whatsapp', channelId: a.channelId, externalUserId: user }],
+        }),
+      ),
+    );
+    try {
+      const res = await call(a.key, `${row.id}/handoff`, { reason: 'which one?' });
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json().error.code).toBe('conversation_closed');
+      for (const d of decoys) expect((await d.fetchHistory()).events?.some((e) => e.workflowExecutionSignaledEventAttributes)).toBe(false);
+    } finally {
+      await Promise.all(decoys.map((d) => d.terminate('test over')));
+    }
+  });
+
   it('answers 409 when the workflow has ended', async () => {
-    const workflowId = conversationWorkflowId(b.tenantId, 'whatsapp', b.externalUserId);
+    const workflowId = conversationWorkflowId(b.tenantId, b.channelId, b.externalUserId);
     const handle = await api.app.temporal.workflow.start(conversation, {
       workflowId,
       taskQueue: uniqueQueuePrefix('nobody-polls'),
@@ -132,7 +166,7 @@ describe('handoff routes', () => {
     }
   });
 
-  it('answers 503 when Temporal is unreachable', async () => {
+  it('answers 503 when Temporal is unreachable (409 for a conversation that names no workflow)', async () => {
     const config = testConfig({ DATABASE_URL: api.config.DATABASE_URL, TEMPORAL_ADDRESS: `127.0.0.1:${await getPort()}` });
     const temporal = createTemporalClient(config);
     const app = await buildApp({ config, db: api.db, temporal, logger: createLogger({ level: 'silent', name: 'test' }) });
@@ -140,6 +174,9 @@ describe('handoff routes', () => {
       const res = await app.inject({ method: 'POST', url: `/api/v1/conversations/${a.conversationId}/handoff`, headers: bearer(a.key), payload: {} });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toEqual({ error: { code: 'temporal_unavailable', message: expect.any(String), requestId: res.headers['x-request-id'] } });
+      const bare = await app.inject({ method: 'POST', url: `/api/v1/conversations/${a.bareConversationId}/handoff`, headers: bearer(a.key), payload: {} });
+      expect(bare.statusCode).toBe(409);
+      expect(bare.json().error.code).toBe('conversation_closed');
     } finally {
       await app.close();
       await temporal.connection.close();

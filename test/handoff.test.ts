@@ -9,11 +9,9 @@ import { createLogger } from '../lib/logger.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createApiKey } from '../lib/tenants.ts';
 import { bearer } from './support/api.ts';
-import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
+import { stateQuery } from '../workflows/conversation.ts';
+import { createConversationRig, eventually, WA_APP_SECRET, WHATSAPP_TOKEN, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
-
-/** The app secret createConversationRig gives its WhatsApp channel. */
-const WA_APP_SECRET = 'wa-app-secret';
 
 describe('handoff through the API', () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
@@ -45,7 +43,7 @@ describe('handoff through the API', () => {
     expect(res.statusCode).toBe(200);
   }
 
-  const userSays = (from: string, body: string) =>
+  const userSays = (from: string, body: string, phoneNumberId = rig.phoneNumberId) =>
     webhook({
       object: 'whatsapp_business_account',
       entry: [
@@ -56,7 +54,7 @@ describe('handoff through the API', () => {
               field: 'messages',
               value: {
                 messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '15550001111', phone_number_id: rig.phoneNumberId },
+                metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
                 contacts: [{ profile: { name: 'Pat' }, wa_id: from }],
                 messages: [{ from, id: `wamid.${randomBytes(8).toString('hex')}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body } }],
               },
@@ -66,10 +64,11 @@ describe('handoff through the API', () => {
       ],
     });
 
-  const api = (path: string, payload?: unknown) =>
-    app.inject({ method: 'POST', url: `/api/v1/conversations/${path}`, headers: bearer(agentKey), ...(payload === undefined ? {} : { payload: payload as object }) });
+  const api = (path: string, payload?: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: `/api/v1/conversations/${path}`, headers: { ...bearer(agentKey), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
 
   const sentTo = (to: string) => rig.graph.delivered.filter((d) => d.to === to);
+  const tdb = () => forTenant(rig.db, rig.tenantId);
 
   it('requests a human, takes over, replies as the agent, refuses other agents, and releases', async () => {
     const u = `1555${Math.floor(Math.random() * 1e7)}`;
@@ -134,5 +133,44 @@ describe('handoff through the API', () => {
       ],
     });
     expect((await stored())?.status).toBe('read');
+  });
+
+  it('keeps a customer who writes to two WhatsApp numbers of the tenant in two conversations, each answered from the number written to', async () => {
+    const second = await rig.addWhatsAppChannel();
+    const u = `1555${Math.floor(Math.random() * 1e7)}`;
+    await userSays(u, 'Hello, first number');
+    await eventually(() => sentTo(u).length >= 1, 20_000, 'the first number answers');
+    await userSays(u, 'Hello, second number', second.phoneNumberId);
+    await eventually(() => sentTo(u).some((d) => d.from === second.phoneNumberId), 20_000, 'the second number answers');
+    const replies = sentTo(u);
+    const firstReplies = replies.filter((d) => d.from === rig.phoneNumberId).length;
+    expect(firstReplies).toBeGreaterThanOrEqual(1);
+    expect(replies.slice(firstReplies).every((d) => d.from === second.phoneNumberId)).toBe(true);
+    // Each number's sends carry that number's token.
+    for (const r of rig.graph.requests.filter((r) => r.kind === 'whatsapp.message' && (r.body as { to?: string }).to === u)) {
+      expect(r.headers.authorization).toBe(`Bearer ${r.path.includes(`/${second.phoneNumberId}/`) ? second.accessToken : WHATSAPP_TOKEN}`);
+    }
+
+    // Two conversation rows, each with its own workflow, both running.
+    const rows = await tdb().conversation.findMany({ where: { externalUserId: u }, orderBy: { createdAt: 'asc' } });
+    expect(rows.map((r) => [r.channelId, r.workflowId])).toEqual([
+      [rig.whatsappChannelId, rig.workflowId('whatsapp', u)],
+      [second.id, rig.workflowId(second, u)],
+    ]);
+    expect(new Set(rows.map((r) => r.workflowId)).size).toBe(2);
+    for (const r of rows) expect((await temporal.client.workflow.getHandle(r.workflowId!).describe()).status.name).toBe('RUNNING');
+    const [onFirst, onSecond] = rows as [(typeof rows)[0], (typeof rows)[0]];
+
+    // The handoff routes act on the conversation named, and only on it.
+    const taken = await api(`${onSecond.id}/take`, { agentId: 'dee' });
+    expect(taken.statusCode, taken.body).toBe(200);
+    expect(taken.json()).toMatchObject({ conversationId: onSecond.id, status: 'assigned_human', assignee: 'dee' });
+    expect(await temporal.client.workflow.getHandle(onFirst.workflowId!).query(stateQuery)).toMatchObject({ conversationId: onFirst.id, status: 'active', assignee: null });
+    expect((await api(`${onFirst.id}/messages`, { agentId: 'dee', text: 'wrong one' })).statusCode).toBe(409);
+    const reply = await api(`${onSecond.id}/messages`, { agentId: 'dee', text: 'Dee here, on the second number' });
+    expect(reply.statusCode, reply.body).toBe(200);
+    expect(reply.json()).toMatchObject({ status: 'sent' });
+    expect(sentTo(u).filter((d) => d.text === 'Dee here, on the second number').map((d) => d.from)).toEqual([second.phoneNumberId]);
+    expect((await api(`${onSecond.id}/release`, { agentId: 'dee' })).statusCode).toBe(200);
   });
 });

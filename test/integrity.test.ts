@@ -12,7 +12,7 @@ import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { taskQueueName } from '../lib/temporal.ts';
 import { createWorkers } from '../workers/create-workers.ts';
-import { conversationWorkflowId } from '../workflows/ids.ts';
+import { legacyConversationWorkflowId } from '../workflows/ids.ts';
 import type { StoredFinding } from '../workflows/integrity.ts';
 import { testConfig } from './support/config.ts';
 import { createMigratedDatabase } from './support/database.ts';
@@ -163,7 +163,7 @@ describe('integrity checks', () => {
     await documentWithChunk(t, true);
     // The open conversation has its workflow (no worker polls that queue; it just runs).
     openWorkflows.push(
-      await temporal.client.workflow.start('conversation', { taskQueue: `${queuePrefix}-nobody`, workflowId: conversationWorkflowId(t, 'whatsapp', '+15550001') }),
+      await temporal.client.workflow.start('conversation', { taskQueue: `${queuePrefix}-nobody`, workflowId: legacyConversationWorkflowId(t, 'whatsapp', '+15550001') }),
     );
 
     const report = await runCheck(false);
@@ -239,7 +239,7 @@ describe('integrity checks', () => {
     const unassigned = await conversation(t, webchat, 'nobody-home', 'closed');
     await db.$executeRaw`UPDATE conversations SET status = 'assigned_human' WHERE id = ${unassigned}::uuid`;
     openWorkflows.push(
-      await temporal.client.workflow.start('conversation', { taskQueue: `${queuePrefix}-nobody`, workflowId: conversationWorkflowId(t, 'webchat', 'nobody-home') }),
+      await temporal.client.workflow.start('conversation', { taskQueue: `${queuePrefix}-nobody`, workflowId: legacyConversationWorkflowId(t, 'webchat', 'nobody-home') }),
     );
 
     // ---- dry run -----------------------------------------------------------------------

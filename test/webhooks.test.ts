@@ -100,8 +100,8 @@ describe('Meta webhooks', () => {
     await expect(api.app.temporal.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   }
 
-  function wfId(channel: TestChannel, type: 'whatsapp' | 'messenger', userId: string) {
-    const id = conversationWorkflowId(channel.tenantId, type, userId);
+  function wfId(channel: TestChannel, userId: string) {
+    const id = conversationWorkflowId(channel.tenantId, channel.channelId, userId);
     started.add(id);
     return id;
   }
@@ -158,7 +158,7 @@ describe('Meta webhooks', () => {
       // Meta delivers from few addresses: webhooks get 10× the per-IP budget of other routes.
       expect(res.headers['x-ratelimit-limit']).toBe(String(api.config.RATE_LIMIT_IP_PER_MINUTE * 10));
 
-      const workflowId = wfId(wa, 'whatsapp', user);
+      const workflowId = wfId(wa, user);
       const description = await api.app.temporal.workflow.getHandle(workflowId).describe();
       expect(description.type).toBe('conversation');
       expect(description.taskQueue).toBe(`${queuePrefix}conversations`);
@@ -198,14 +198,14 @@ describe('Meta webhooks', () => {
       );
       expect(res.statusCode).toBe(200);
       expect(res.body).toBe('EVENT_RECEIVED');
-      const signals = await signalsOf(wfId(ms, 'messenger', psid));
+      const signals = await signalsOf(wfId(ms, psid));
       expect(signals).toEqual([
         [
           { externalMessageId: 'm_hello', sentAt: 1458692752478, kind: 'text', text: 'hello', content: {} },
           { externalMessageId: `postback:${psid}:1458692752479`, sentAt: 1458692752479, kind: 'interactive', text: 'Talk to sales', content: { interactiveType: 'postback', payload: 'SALES', title: 'Talk to sales' } },
         ],
       ]);
-      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, 'messenger', ms.publicId));
+      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, ms.channelId, ms.publicId));
     });
 
     it('sends one signal per user of a batch, each with its messages in delivery order', async () => {
@@ -224,7 +224,7 @@ describe('Meta webhooks', () => {
         ],
       };
       expect((await post('/webhooks/whatsapp', body, wa.appSecret)).statusCode).toBe(200);
-      const [sa, sb] = await Promise.all([signalsOf(wfId(wa, 'whatsapp', a)), signalsOf(wfId(wa, 'whatsapp', b))]);
+      const [sa, sb] = await Promise.all([signalsOf(wfId(wa, a)), signalsOf(wfId(wa, b))]);
       expect(sa.map((batch) => batch.map((m) => m.text))).toEqual([['a1', 'a2', 'a3']]);
       expect(sb.map((batch) => batch.map((m) => m.text))).toEqual([['b1', 'b2']]);
     });
@@ -250,7 +250,7 @@ describe('Meta webhooks', () => {
       expect(tampered.statusCode).toBe(401);
       // Missing signature is refused before the body is even looked at.
       expect((await post('/webhooks/whatsapp', '{not json', null)).statusCode).toBe(401);
-      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, 'whatsapp', user));
+      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, wa.channelId, user));
     });
 
     it('requires every channel a batch names to verify', async () => {
@@ -263,8 +263,8 @@ describe('Meta webhooks', () => {
         ],
       };
       expect((await post('/webhooks/whatsapp', body, wa.appSecret)).statusCode).toBe(401);
-      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, 'whatsapp', u1));
-      await expectNoWorkflow(conversationWorkflowId(wa2.tenantId, 'whatsapp', u2));
+      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, wa.channelId, u1));
+      await expectNoWorkflow(conversationWorkflowId(wa2.tenantId, wa2.channelId, u2));
     });
 
     it('answers 400 with the envelope to bad JSON and malformed envelopes', async () => {
@@ -301,7 +301,7 @@ describe('Meta webhooks', () => {
         ],
       };
       expect((await post('/webhooks/whatsapp', body, wa.appSecret)).statusCode).toBe(200);
-      expect((await signalsOf(wfId(wa, 'whatsapp', user)))[0]!.map((m) => m.text)).toEqual(['hi']);
+      expect((await signalsOf(wfId(wa, user)))[0]!.map((m) => m.text)).toEqual(['hi']);
 
       // Only events of kinds we do not act on: acknowledged, nothing done.
       const messengerOnly = {
@@ -310,7 +310,7 @@ describe('Meta webhooks', () => {
       };
       const res = await post('/webhooks/messenger', messengerOnly, ms.appSecret);
       expect(res.statusCode).toBe(200);
-      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, 'messenger', '42'));
+      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, ms.channelId, '42'));
     });
 
     it('acknowledges a delivery for a channel it does not serve, processes nothing and warns', async () => {
@@ -333,7 +333,7 @@ describe('Meta webhooks', () => {
       const payload = JSON.stringify(body);
       const signature = signatureHeader(payload, wa.appSecret);
       expect((await post('/webhooks/whatsapp', body, wa.appSecret)).statusCode).toBe(200);
-      wfId(wa, 'whatsapp', user);
+      wfId(wa, user);
       const lines = api.logs.map((l) => JSON.parse(l) as { level: number; msg?: string });
       for (const line of lines) {
         const text = JSON.stringify(line);
@@ -397,7 +397,7 @@ describe('Meta webhooks', () => {
       await post('/webhooks/whatsapp', waStatus(failedId, 'delivered', user), wa.appSecret);
       expect(await statusOf(wa, failedId)).toMatchObject({ status: 'failed' });
 
-      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, 'whatsapp', user));
+      await expectNoWorkflow(conversationWorkflowId(wa.tenantId, wa.channelId, user));
     });
 
     it('does not touch another tenant\'s message with the same id, nor inbound messages', async () => {
@@ -424,7 +424,7 @@ describe('Meta webhooks', () => {
 
       await post('/webhooks/messenger', event({ read: { watermark: t0 + 2000 } }), ms.appSecret);
       expect([(await statusOf(ms, m1)).status, (await statusOf(ms, m2)).status, (await statusOf(ms, m3)).status]).toEqual(['read', 'read', 'sent']);
-      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, 'messenger', psid));
+      await expectNoWorkflow(conversationWorkflowId(ms.tenantId, ms.channelId, psid));
     });
   });
 

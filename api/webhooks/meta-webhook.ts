@@ -200,7 +200,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       if (signalFailures.length > 0) {
         for (const { err, batch } of signalFailures) {
           request.log.error(
-            { err, tenantId: batch.channel.tenantId, channel: type, workflowId: conversationWorkflowId(batch.channel.tenantId, type, batch.userId) },
+            { err, tenantId: batch.channel.tenantId, channel: type, workflowId: conversationWorkflowId(batch.channel.tenantId, batch.channel.channelId, batch.userId) },
             'could not signal the conversation workflow',
           );
         }

@@ -1,7 +1,7 @@
-// A tenant with WhatsApp and Messenger channels, a real worker on isolated task queues, the fake
-// Graph API, and a way to deliver end-user messages the way the webhooks do.
+// A tenant with WhatsApp and Messenger channels (more WhatsApp numbers on request), a real worker
+// on isolated task queues, the fake Graph API, and a way to deliver end-user messages through the
+// very function the webhooks call (api/conversation-signal.ts).
 import { randomBytes } from 'node:crypto';
-import { TypedSearchAttributes } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { llmEndpoints } from '../../activities/llm/index.ts';
@@ -14,10 +14,9 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import type { TenantSettingsInput } from '../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
+import { signalInbound } from '../../api/conversation-signal.ts';
 import { createWorkers, type WorkerTuning } from '../../workers/create-workers.ts';
-import { conversation, inboundSignal } from '../../workflows/conversation.ts';
 import { conversationWorkflowId } from '../../workflows/ids.ts';
-import { Channel, ConversationStatus, HandoffState, TenantId } from '../../workflows/search-attributes.ts';
 import type { ChannelKind, InboundMessage } from '../../workflows/types.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../fakes/graph-api.ts';
 import { testConfig } from './config.ts';
@@ -25,6 +24,20 @@ import { createMigratedDatabase } from './database.ts';
 
 export const WHATSAPP_TOKEN = 'EAAG-test-whatsapp-token';
 export const PAGE_TOKEN = 'EAAG-test-page-token';
+/** The access tokens of the WhatsApp numbers added by addWhatsAppChannel, in order. */
+export const EXTRA_WHATSAPP_TOKENS = ['EAAG-test-whatsapp-token-2', 'EAAG-test-whatsapp-token-3'];
+/** The app secret of every WhatsApp channel of the rig (one Meta app serves all the numbers). */
+export const WA_APP_SECRET = 'wa-app-secret';
+
+/** One of the rig's channels; a bare type means the rig's first channel of that type. */
+export type RigChannel = ChannelKind | { id: string; type: ChannelKind };
+
+export interface RigWhatsAppChannel {
+  id: string;
+  type: 'whatsapp';
+  phoneNumberId: string;
+  accessToken: string;
+}
 
 export interface ConversationRig {
   config: Config;
@@ -35,9 +48,12 @@ export interface ConversationRig {
   messengerChannelId: string;
   phoneNumberId: string;
   pageId: string;
-  /** Delivers messages of one user as a webhook would (signalWithStart). */
-  deliver(channel: ChannelKind, userId: string, messages: InboundMessage[]): Promise<void>;
-  workflowId(channel: ChannelKind, userId: string): string;
+  /** Delivers messages of one user as a webhook would (signalInbound: signalWithStart). */
+  deliver(channel: RigChannel, userId: string, messages: InboundMessage[]): Promise<void>;
+  /** The conversation workflow id of one user of one channel. */
+  workflowId(channel: RigChannel, userId: string): string;
+  /** Adds another WhatsApp number to the tenant, with its own access token (EXTRA_WHATSAPP_TOKENS). */
+  addWhatsAppChannel(): Promise<RigWhatsAppChannel>;
   startWorkers(connection: NativeConnection): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
@@ -66,7 +82,7 @@ export async function createConversationRig(
     };
   } = {},
 ): Promise<ConversationRig> {
-  const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN] });
+  const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN, ...EXTRA_WHATSAPP_TOKENS] });
   const prefix = `t${randomBytes(4).toString('hex')}-`;
   const config = testConfig({
     DATABASE_URL: await createMigratedDatabase('conversation'),
@@ -85,32 +101,35 @@ export async function createConversationRig(
   const phoneNumberId = String(100000 + Math.floor(Math.random() * 899999));
   const pageId = String(200000 + Math.floor(Math.random() * 899999));
   const whatsapp = await createChannel(tdb, config.SECRETS_KEYS, {
-    type: 'whatsapp', name: 'WhatsApp', phoneNumberId, wabaId: '555000111', accessToken: WHATSAPP_TOKEN, appSecret: 'wa-app-secret', verifyToken: `verify-${prefix}wa`,
+    type: 'whatsapp', name: 'WhatsApp', phoneNumberId, wabaId: '555000111', accessToken: WHATSAPP_TOKEN, appSecret: WA_APP_SECRET, verifyToken: `verify-${prefix}wa`,
   });
   const messenger = await createChannel(tdb, config.SECRETS_KEYS, {
     type: 'messenger', name: 'Messenger', pageId, pageAccessToken: PAGE_TOKEN, appSecret: 'page-app-secret', verifyToken: `verify-${prefix}fb`,
   });
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
-  const channelIds: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, webchat: '' };
+  const firstOfType: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, webchat: '' };
+  const resolve = (channel: RigChannel) => (typeof channel === 'string' ? { id: firstOfType[channel], type: channel } : channel);
+  let extraNumbers = 0;
 
   const rig: ConversationRig = {
     config, db, graph, tenantId: tenant.id, whatsappChannelId: whatsapp.id, messengerChannelId: messenger.id, phoneNumberId, pageId,
-    workflowId: (channel, userId) => conversationWorkflowId(tenant.id, channel, userId),
+    workflowId: (channel, userId) => conversationWorkflowId(tenant.id, resolve(channel).id, userId),
     async deliver(channel, userId, messages) {
-      await client.workflow.signalWithStart(conversation, {
-        workflowId: conversationWorkflowId(tenant.id, channel, userId),
-        taskQueue: taskQueueName(config, 'conversations'),
-        args: [{ tenantId: tenant.id, channel, channelId: channelIds[channel], externalUserId: userId }],
-        signal: inboundSignal,
-        signalArgs: [messages],
-        typedSearchAttributes: options.searchAttributes === false ? undefined : new TypedSearchAttributes([
-          { key: TenantId, value: tenant.id },
-          { key: Channel, value: channel },
-          { key: ConversationStatus, value: 'active' },
-          { key: HandoffState, value: 'none' },
-        ]),
+      const { id, type } = resolve(channel);
+      await signalInbound(
+        { temporal: client, config, searchAttributes: options.searchAttributes },
+        { tenantId: tenant.id, channel: type, channelId: id, externalUserId: userId, messages },
+      );
+    },
+    async addWhatsAppChannel() {
+      const accessToken = EXTRA_WHATSAPP_TOKENS[extraNumbers++];
+      if (!accessToken) throw new Error(`the rig has tokens for ${EXTRA_WHATSAPP_TOKENS.length} extra WhatsApp numbers`);
+      const number = String(Number(phoneNumberId) + 1_000_000 * extraNumbers);
+      const added = await createChannel(tdb, config.SECRETS_KEYS, {
+        type: 'whatsapp', name: `WhatsApp ${extraNumbers + 1}`, phoneNumberId: number, wabaId: '555000111', accessToken, appSecret: WA_APP_SECRET, verifyToken: `verify-${prefix}wa${extraNumbers + 1}`,
       });
+      return { id: added.id, type: 'whatsapp', phoneNumberId: number, accessToken };
     },
     async startWorkers(connection) {
       workers = await createWorkers({

@@ -1,10 +1,13 @@
 // Human handoff: ask for a human, take a conversation over, release it, and reply as the agent.
 // Each route talks to the conversation's workflow (workflows/conversation.ts), which owns the
 // state machine and decides; these routes only find the workflow and translate its answer.
+// The workflow is the one stored on the conversation (`conversations.workflow_id`, written by
+// the workflow's first activity), never an id rebuilt from the conversation's fields.
 // Keys of scope `agent` may use them.
 //
 //   conversation not of this tenant                  → 404
-//   no running workflow (closed, or never started)    → 409 conversation_closed
+//   no running workflow (closed, never started, or
+//   no workflow id stored)                           → 409 conversation_closed
 //   the workflow's validator refused (e.g. the
 //   conversation is held by another agent)           → 409 handoff_conflict with its message
 //   Temporal unreachable, or no answer in time        → 503
@@ -13,7 +16,6 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { agentMessageUpdate, releaseUpdate, requestHandoffSignal, takeOverUpdate } from '../../../../workflows/conversation.ts';
-import { conversationWorkflowId } from '../../../../workflows/ids.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses, idParams } from '../../../schemas/common.ts';
 
@@ -45,11 +47,11 @@ const agentMessageResult = z.object({
 
 const responses = { ...errorResponses, 503: errorBody } as const;
 
+const closed = () => new HttpError(409, 'conversation_closed', 'The conversation is closed: it has no running workflow');
+
 /** Temporal's answers as HTTP errors (see the file comment); anything else is rethrown (500). */
 export function handoffError(err: unknown): unknown {
-  if (err instanceof WorkflowNotFoundError) {
-    return new HttpError(409, 'conversation_closed', 'The conversation is closed: it has no running workflow');
-  }
+  if (err instanceof WorkflowNotFoundError) return closed();
   if (err instanceof WorkflowUpdateFailedError) {
     return new HttpError(409, 'handoff_conflict', err.cause?.message || err.message);
   }
@@ -66,11 +68,12 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['handoff'];
   const config = { allowAgentKey: true };
 
-  /** The conversation's workflow, if the conversation is the caller tenant's. */
+  /** The conversation's workflow, as the conversation stored it, if the conversation is the caller tenant's. */
   async function workflowOf(request: FastifyRequest, id: string): Promise<WorkflowHandle> {
-    const c = await request.tenantDb.conversation.findUnique({ where: { id }, include: { channel: { select: { type: true } } } });
+    const c = await request.tenantDb.conversation.findUnique({ where: { id }, select: { workflowId: true } });
     if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
-    return app.temporal.workflow.getHandle(conversationWorkflowId(c.tenantId, c.channel.type, c.externalUserId));
+    if (!c.workflowId) throw closed();
+    return app.temporal.workflow.getHandle(c.workflowId);
   }
 
   async function withWorkflow<T>(request: FastifyRequest, id: string, deadlineMs: number, call: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
