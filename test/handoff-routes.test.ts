@@ -1,6 +1,6 @@
-// Handoff routes without a conversation worker: tenant isolation, validation, agent keys, and
-// what they answer when the conversation's workflow is not running, was never stored, or
-// Temporal is down. (The paths through a running
+// Handoff routes without a conversation worker: tenant isolation, validation (Idempotency-Key
+// included), agent keys, the OpenAPI document, and what they answer when the conversation's
+// workflow is not running, was never stored, or Temporal is down. (The paths through a running
 // workflow are in test/handoff.test.ts.)
 import { randomBytes } from 'node:crypto';
 import getPort from 'get-port';
@@ -140,6 +140,21 @@ describe('handoff routes', () => {
     }
   });
 
+  it('validates Idempotency-Key: 1 to 200 visible ASCII characters', async () => {
+    for (const route of ['take', 'release', 'messages']) {
+      const body = route === 'messages' ? { agentId: 'x', text: 'hello' } : { agentId: 'x' };
+      for (const key of ['', 'k'.repeat(201), 'two words', 'tab\there', 'caf\u00e9']) {
+        const res = await call(a.key, `${a.conversationId}/${route}`, body, { 'idempotency-key': key });
+        expect(res.statusCode, `${route} ${JSON.stringify(key)}`).toBe(400);
+        expect(res.json().error).toMatchObject({ code: 'validation_error', message: expect.stringContaining('idempotency-key') });
+      }
+      for (const key of ['k', 'k'.repeat(200), '0f8fad5b-d9cb-469f-a165-70867728950e', '!~"#$%&()*+,-./:;<=>?@[]^_`{|}']) {
+        const res = await call(a.key, `${a.conversationId}/${route}`, body, { 'idempotency-key': key });
+        expect(res.statusCode, `${route} ${JSON.stringify(key)}`).toBe(409); // valid; no workflow runs
+      }
+    }
+  });
+
   it('validates bodies (400 with the envelope) and accepts a handoff without a body', async () => {
     const cases: [string, unknown][] = [
       [`${a.conversationId}/take`, {}],
@@ -159,10 +174,18 @@ describe('handoff routes', () => {
     expect(noBody.statusCode, noBody.body).toBe(409); // no body is fine; no workflow runs
   });
 
-  it('documents the routes under the handoff tag', async () => {
-    const doc = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+  it('documents the routes under the handoff tag, with every status they answer and the Idempotency-Key header', async () => {
+    type Operation = { tags?: string[]; parameters?: { in: string; name: string; required?: boolean; schema?: { pattern?: string } }[]; responses: Record<string, unknown> };
+    const doc = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, Operation>> };
+    const op = (route: string) => doc.paths[`/api/v1/conversations/{id}/${route}`]!.post!;
     for (const route of ['handoff', 'take', 'release', 'messages']) {
-      expect(doc.paths[`/api/v1/conversations/{id}/${route}`]?.post?.tags).toEqual(['handoff']);
+      expect(op(route).tags).toEqual(['handoff']);
+      expect(Object.keys(op(route).responses)).toEqual(expect.arrayContaining(['400', '401', '403', '404', '409', '429', '503']));
+    }
+    expect(Object.keys(op('handoff').responses)).toContain('202');
+    expect(Object.keys(op('messages').responses)).toEqual(expect.arrayContaining(['200', '202']));
+    for (const route of ['take', 'release', 'messages']) {
+      expect(op(route).parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'idempotency-key', required: false })]));
     }
   });
 
@@ -174,6 +197,14 @@ describe('handoff routes', () => {
       const res = await app.inject({ method: 'POST', url: `/api/v1/conversations/${a.conversationId}/handoff`, headers: bearer(a.key), payload: {} });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toEqual({ error: { code: 'temporal_unavailable', message: expect.any(String), requestId: res.headers['x-request-id'] } });
+      const message = await app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${a.conversationId}/messages`,
+        headers: { ...bearer(a.key), 'idempotency-key': 'retry-me' },
+        payload: { agentId: 'x', text: 'hello' },
+      });
+      expect(message.statusCode, message.body).toBe(503);
+      expect(message.json().error.code).toMatch(/^(temporal|conversation)_unavailable$/);
       const bare = await app.inject({ method: 'POST', url: `/api/v1/conversations/${a.bareConversationId}/handoff`, headers: bearer(a.key), payload: {} });
       expect(bare.statusCode).toBe(409);
       expect(bare.json().error.code).toBe('conversation_closed');

@@ -1,9 +1,10 @@
 // Human handoff through the REST API against a running conversation workflow: a real worker,
 // the real Temporal server, Postgres, and Meta's Graph API faked at the edge. The end user's
 // messages come in through the signed webhook, as in production.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
+import { conversationUpdateId, messageIdOfUpdate } from '../api/idempotency.ts';
 import { signatureHeader } from '../api/webhooks/signature.ts';
 import { createLogger } from '../lib/logger.ts';
 import { forTenant } from '../lib/tenant-db.ts';
@@ -68,7 +69,23 @@ describe('handoff through the API', () => {
     app.inject({ method: 'POST', url: `/api/v1/conversations/${path}`, headers: { ...bearer(agentKey), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
 
   const sentTo = (to: string) => rig.graph.delivered.filter((d) => d.to === to);
+  /** The WhatsApp sends of `text` to `to` that reached the fake Graph API, failed ones included. */
+  const sendsOf = (to: string, text: string) =>
+    rig.graph.requests.filter((r) => r.kind === 'whatsapp.message' && (r.body as { to?: string; text?: { body?: string } }).to === to && (r.body as { text?: { body?: string } }).text?.body === text);
   const tdb = () => forTenant(rig.db, rig.tenantId);
+  const outboundRows = async (conversationId: string, text: string) =>
+    (await tdb().message.findMany({ where: { conversationId, direction: 'outbound' }, orderBy: { createdAt: 'asc' } })).filter((m) => (m.content as { text?: string }).text === text);
+
+  /** A user who wrote, was answered, and whose conversation `agent` holds; its id. */
+  async function heldConversation(agent: string): Promise<{ u: string; conversationId: string }> {
+    const u = `1555${Math.floor(Math.random() * 1e7)}`;
+    await userSays(u, 'Hi, I need help');
+    await eventually(() => sentTo(u).length >= 1, 20_000, 'the assistant answers');
+    const conversationId = (await tdb().conversation.findFirstOrThrow({ where: { externalUserId: u } })).id;
+    const taken = await api(`${conversationId}/take`, { agentId: agent });
+    expect(taken.statusCode, taken.body).toBe(200);
+    return { u, conversationId };
+  }
 
   it('requests a human, takes over, replies as the agent, refuses other agents, and releases', async () => {
     const u = `1555${Math.floor(Math.random() * 1e7)}`;
@@ -172,5 +189,68 @@ describe('handoff through the API', () => {
     expect(reply.json()).toMatchObject({ status: 'sent' });
     expect(sentTo(u).filter((d) => d.text === 'Dee here, on the second number').map((d) => d.from)).toEqual([second.phoneNumberId]);
     expect((await api(`${onSecond.id}/release`, { agentId: 'dee' })).statusCode).toBe(200);
+  });
+
+  it('sends an agent message once per Idempotency-Key, however often the request is retried', async () => {
+    const { u, conversationId } = await heldConversation('eve');
+    const key = `msg-${randomUUID()}`;
+    const send = (text: string, k = key) => api(`${conversationId}/messages`, { agentId: 'eve', text }, { 'idempotency-key': k });
+
+    const first = await send('Once only, please');
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({ status: 'sent', messageId: expect.any(String) });
+    const again = await send('Once only, please');
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect(sendsOf(u, 'Once only, please')).toHaveLength(1);
+    expect(await outboundRows(conversationId, 'Once only, please')).toHaveLength(1);
+
+    // Another key is another message.
+    const other = await send('Once only, please', `msg-${randomUUID()}`);
+    expect(other.statusCode, other.body).toBe(200);
+    expect(other.json().messageId).not.toBe(first.json().messageId);
+    await eventually(() => sendsOf(u, 'Once only, please').length === 2, 10_000, 'the second key sends again');
+
+    // The message id is the API's, derived from the conversation and the key, and the stored row's.
+    const [row] = await outboundRows(conversationId, 'Once only, please');
+    expect(row?.id).toBe(first.json().messageId);
+    expect(first.json().messageId).toBe(messageIdOfUpdate(conversationUpdateId('agent-message', conversationId, key)));
+  });
+
+  it('answers 202 with the message id while the send is held, joins a retry with the same key to it, and sends once', async () => {
+    const { u, conversationId } = await heldConversation('fay');
+    const key = randomUUID();
+    const text = 'Held up at Meta for a while';
+    const send = () => api(`${conversationId}/messages`, { agentId: 'fay', text }, { 'idempotency-key': key });
+    // Longer than two waits of the route (AGENT_MESSAGE_WAIT_MS), shorter than the send's timeout.
+    rig.graph.delay(8_000);
+    try {
+      const pending = await send();
+      expect(pending.statusCode, pending.body).toBe(202);
+      const { messageId } = pending.json() as { status: string; messageId: string };
+      expect(pending.json()).toEqual({ status: 'pending', messageId: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) });
+
+      const retry = await send();
+      expect(retry.statusCode, retry.body).toBe(202);
+      expect(retry.json()).toEqual({ status: 'pending', messageId });
+      expect(sendsOf(u, text)).toHaveLength(1);
+
+      const sent = await eventually(async () => {
+        const [row] = await outboundRows(conversationId, text);
+        return row?.status === 'sent' ? row : undefined;
+      }, 15_000, 'the held message stored as sent');
+      expect(sendsOf(u, text)).toHaveLength(1);
+      expect(await outboundRows(conversationId, text)).toHaveLength(1);
+
+      // Once sent, the same key answers the outcome, with the same id, and still sends nothing.
+      rig.graph.delay(0);
+      const done = await send();
+      expect(done.statusCode, done.body).toBe(200);
+      expect(sendsOf(u, text)).toHaveLength(1);
+      expect(done.json()).toEqual({ status: 'sent', messageId });
+      expect(sent.id).toBe(messageId);
+    } finally {
+      rig.graph.delay(0);
+    }
   });
 });

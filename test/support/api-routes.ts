@@ -60,6 +60,11 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/conversations/', who: 'agent', url: () => '/api/v1/conversations' },
   { method: 'GET', pattern: '/api/v1/conversations/:id', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}` },
   { method: 'GET', pattern: '/api/v1/conversations/:id/messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/messages` },
+  // The seeded conversation names no workflow: these answer 409 conversation_closed without asking Temporal.
+  { method: 'POST', pattern: '/api/v1/conversations/:id/handoff', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/handoff`, body: () => ({ reason: 'asked for a person' }) },
+  { method: 'POST', pattern: '/api/v1/conversations/:id/take', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/take`, body: () => ({ agentId: 'agent-1' }), headers: { 'idempotency-key': 'take-1' } },
+  { method: 'POST', pattern: '/api/v1/conversations/:id/release', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/release`, body: () => ({ agentId: 'agent-1' }) },
+  { method: 'POST', pattern: '/api/v1/conversations/:id/messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/messages`, body: () => ({ agentId: 'agent-1', text: 'Hello from a person' }), headers: { 'idempotency-key': 'message-1' } },
 
   { method: 'GET', pattern: '/api/v1/documents/', who: 'tenant', url: () => '/api/v1/documents' },
   { method: 'POST', pattern: '/api/v1/documents/', who: 'tenant', url: () => '/api/v1/documents', body: () => ({ title: 'FAQ', content: 'Opening hours: 9 to 5.', format: 'text' }) },

@@ -37,10 +37,10 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, headers = {}) {
   const res = await fetch(`/api/v1${path}`, {
     method,
-    headers: { authorization: `Bearer ${session.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { authorization: `Bearer ${session.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store',
   });
@@ -304,6 +304,17 @@ function close() {
   els.thread.replaceChildren();
 }
 
+/** A random Idempotency-Key (getRandomValues works where randomUUID needs a secure context). */
+function freshKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The reply being sent and its Idempotency-Key, kept until the API answers: pressing Send again
+ * after an error (a timeout, a 503) retries the same message instead of sending it twice.
+ */
+let unsent = null; // { conversationId, text, key }
+
 els.reply.addEventListener('submit', async (event) => {
   event.preventDefault();
   if (!current) return;
@@ -313,8 +324,11 @@ els.reply.addEventListener('submit', async (event) => {
   clearError();
   const button = els.reply.querySelector('button');
   button.disabled = true;
+  if (unsent?.conversationId !== current.id || unsent.text !== text) unsent = { conversationId: current.id, text, key: freshKey() };
   try {
-    const result = await api('POST', `/conversations/${current.id}/messages`, { agentId: session.agentId, text });
+    // 200: sent or failed; 202: accepted and still sending (the thread shows it when stored).
+    const result = await api('POST', `/conversations/${current.id}/messages`, { agentId: session.agentId, text }, { 'idempotency-key': unsent.key });
+    unsent = null;
     field.value = '';
     if (result.status === 'failed') showError(`The message was not delivered: ${result.reason ?? 'the channel refused it'}`);
     await refreshThread();

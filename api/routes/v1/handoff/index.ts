@@ -11,21 +11,41 @@
 //   the workflow's validator refused (e.g. the
 //   conversation is held by another agent)           → 409 handoff_conflict with its message
 //   Temporal unreachable, or no answer in time        → 503
-import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type WorkflowHandle } from '@temporalio/client';
+//
+// Take, release and agent messages are workflow updates named by an optional Idempotency-Key
+// (api/idempotency.ts): a retry with the same key joins the first request's update. An agent
+// message answers 200 with the send's outcome when it comes within AGENT_MESSAGE_WAIT_MS, else
+// 202 pending with the message id it will have; the workflow sends it regardless.
+import {
+  isGrpcServiceError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { agentMessageUpdate, releaseUpdate, requestHandoffSignal, takeOverUpdate } from '../../../../workflows/conversation.ts';
+import type { AgentMessageResult } from '../../../../workflows/types.ts';
+import { conversationUpdateId, freshIdempotencyKey, idempotencyHeaders, messageIdOfUpdate } from '../../../idempotency.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses, idParams } from '../../../schemas/common.ts';
 
 /** How long a signal may take to reach Temporal. */
 export const SIGNAL_DEADLINE_MS = 5_000;
 /**
- * How long an update may take to answer. A running worker answers take/release in milliseconds;
- * an agent message waits for the channel send, which the workflow bounds itself.
+ * How long an update may take to be answered (take/release) or accepted (agent message). A
+ * running worker answers in milliseconds.
  */
 export const UPDATE_DEADLINE_MS = 15_000;
+/**
+ * How long an accepted agent message is waited for before the route answers 202 pending. The
+ * send itself may take longer (the workflow retries the channel for minutes).
+ */
+export const AGENT_MESSAGE_WAIT_MS = 3_000;
 
 const agentId = z.string().trim().min(1).max(200).describe('Who acts: the human agent\'s id in your system');
 
@@ -41,9 +61,26 @@ export const snapshotSchema = z.object({
 
 const agentMessageResult = z.object({
   status: z.enum(['sent', 'failed']),
-  messageId: z.string(),
-  reason: z.string().optional(),
+  messageId: z.string().describe('The stored message\'s id'),
+  reason: z.string().optional().describe('Why it failed, e.g. outside_customer_service_window'),
 });
+
+const agentMessagePending = z.object({
+  status: z.literal('pending'),
+  messageId: z.uuid().describe('The id the stored message has (or will have once the workflow stores it)'),
+});
+
+const AGENT_MESSAGE_DESCRIPTION = [
+  'Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id:',
+  'the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status.',
+  'Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request',
+  '(one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome.',
+  'Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice.',
+  'Keys are remembered while the conversation\'s workflow run lives; after the run ends (the conversation closes)',
+  'or continues as new (a long conversation, every few thousand events), the same key is a new message.',
+  'A key reused with a different text answers the first request\'s outcome.',
+  '409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow.',
+].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
 
@@ -78,14 +115,21 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
 
   async function withWorkflow<T>(request: FastifyRequest, id: string, deadlineMs: number, call: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
     const handle = await workflowOf(request, id);
+    return within(request, handle, deadlineMs, () => call(handle));
+  }
+
+  async function within<T>(request: FastifyRequest, handle: WorkflowHandle, deadlineMs: number, call: () => Promise<T>): Promise<T> {
     try {
-      return await app.temporal.connection.withDeadline(Date.now() + deadlineMs, () => call(handle));
+      return await app.temporal.connection.withDeadline(Date.now() + deadlineMs, call);
     } catch (err) {
       const mapped = handoffError(err);
       if (mapped instanceof HttpError && mapped.statusCode >= 500) request.log.warn({ err, workflowId: handle.workflowId }, 'conversation workflow unavailable');
       throw mapped;
     }
   }
+
+  /** The update id of a request's action: from its Idempotency-Key, or Temporal's own random one. */
+  const updateIdOf = (action: 'take' | 'release', id: string, key: string | undefined) => (key === undefined ? {} : { updateId: conversationUpdateId(action, id, key) });
 
   app.post(
     '/:id/handoff',
@@ -115,12 +159,16 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Take the conversation over as a human agent (the assistant stops answering)',
         params: idParams,
+        headers: idempotencyHeaders,
         body: z.object({ agentId }).strict(),
         response: { 200: snapshotSchema, ...responses },
       },
     },
     async (request) => {
-      const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) => handle.executeUpdate(takeOverUpdate, { args: [{ agentId: request.body.agentId }] }));
+      const updateId = updateIdOf('take', request.params.id, request.headers['idempotency-key']);
+      const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) =>
+        handle.executeUpdate(takeOverUpdate, { args: [{ agentId: request.body.agentId }], ...updateId }),
+      );
       request.log.info({ conversationId: request.params.id, agentId: request.body.agentId }, 'conversation taken over');
       return snapshot;
     },
@@ -134,12 +182,16 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Hand the conversation back to the assistant',
         params: idParams,
+        headers: idempotencyHeaders,
         body: z.object({ agentId }).strict(),
         response: { 200: snapshotSchema, ...responses },
       },
     },
     async (request) => {
-      const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) => handle.executeUpdate(releaseUpdate, { args: [{ agentId: request.body.agentId }] }));
+      const updateId = updateIdOf('release', request.params.id, request.headers['idempotency-key']);
+      const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) =>
+        handle.executeUpdate(releaseUpdate, { args: [{ agentId: request.body.agentId }], ...updateId }),
+      );
       request.log.info({ conversationId: request.params.id, agentId: request.body.agentId }, 'conversation released');
       return snapshot;
     },
@@ -152,16 +204,37 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Send a message to the end user as the human agent holding the conversation',
+        description: AGENT_MESSAGE_DESCRIPTION,
         params: idParams,
+        headers: idempotencyHeaders,
         body: z.object({ agentId, text: z.string().min(1).max(4096) }).strict(),
-        response: { 200: agentMessageResult, ...responses },
+        response: { 200: agentMessageResult, 202: agentMessagePending, ...responses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const { id } = request.params;
       const { agentId: agent, text } = request.body;
-      const result = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) => handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: agent, text }] }));
-      request.log.info({ conversationId: request.params.id, agentId: agent, status: result.status }, 'agent message');
-      return result;
+      const key = request.headers['idempotency-key'];
+      const updateId = conversationUpdateId('agent-message', id, key ?? freshIdempotencyKey());
+      const messageId = messageIdOfUpdate(updateId);
+      const handle = await workflowOf(request, id);
+      // Accepted (the validator passed and the update is in the workflow's history) or refused.
+      const update = await within(request, handle, UPDATE_DEADLINE_MS, () =>
+        handle.startUpdate(agentMessageUpdate, { args: [{ agentId: agent, text, messageId }], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+      );
+      let result: AgentMessageResult;
+      try {
+        result = await app.temporal.connection.withDeadline(Date.now() + AGENT_MESSAGE_WAIT_MS, () => update.result());
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) throw handoffError(err);
+        // Still sending, or Temporal stopped answering after accepting it: the workflow sends it
+        // either way, and a retry with the same key joins this update.
+        if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) request.log.warn({ err, workflowId: handle.workflowId }, 'agent message accepted; its outcome could not be read');
+        request.log.info({ conversationId: id, agentId: agent, messageId, idempotencyKey: key !== undefined }, 'agent message pending');
+        return reply.code(202).send({ status: 'pending' as const, messageId });
+      }
+      request.log.info({ conversationId: id, agentId: agent, messageId: result.messageId, status: result.status, idempotencyKey: key !== undefined }, 'agent message');
+      return reply.code(200).send(result);
     },
   );
 };
