@@ -1,0 +1,82 @@
+// Workflow histories recorded from earlier versions of the workflow code replay against the code
+// in this tree. A conversation lives for days and weeks, so every deploy meets runs that earlier
+// code started: their histories must replay, or those conversations fail at their next message.
+//
+// - The fixtures: test/replay/histories/<set>/<scenario>.json, one JSON history per run (new
+//   conversation, burst, redelivery, handoff and release, a tool call, continue-as-new, idle close
+//   and reopen; see test/replay/record.ts). Every file under test/replay/histories/ replays here,
+//   against the workflows bundled exactly as the worker bundles them (workers/create-workers.ts).
+// - A change under workflows/ that alters the commands an existing history holds (a new or
+//   reordered activity, timer or update step, different options) fails this suite. Keep the old
+//   path for those histories with `patched('<change-id>')` (`deprecatePatch` once no run without
+//   the marker can still be open), and record a new set.
+// - Recording a set: `npm run replay:record -- conversation-v<N>` runs the scenarios against this
+//   tree's workflows, activities and test rig, with servers of its own (about a minute), and
+//   writes test/replay/histories/conversation-v<N>/. Commit it with the change it records.
+// - Fixtures are never edited, re-recorded or deleted while a run they stand for may still be
+//   open in production: they are what that production code wrote.
+//
+// Replay is offline: this file needs no Postgres and no Temporal server (the suite's global setup
+// starts them for the other files regardless).
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflows } from '../workers/create-workers.ts';
+import { listHistoryFiles, readHistoryFile, type HistoryFile } from './replay/history-files.ts';
+
+const HISTORIES = fileURLToPath(new URL('./replay/histories', import.meta.url));
+
+/** Replays `histories` one after another on one replay worker; each one's error, if any. */
+async function replay(workflowBundle: WorkflowBundleWithSourceMap, histories: HistoryFile[]): Promise<{ name: string; error?: Error }[]> {
+  const results: { name: string; error?: Error }[] = [];
+  // runReplayHistories replays one history at a time and yields its result before taking the
+  // next, so results arrive in the order of `histories`.
+  for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'replay-test' }, histories)) {
+    results.push({ name: histories[results.length]!.name, ...(result.error && { error: result.error }) });
+  }
+  return results;
+}
+
+describe('recorded workflow histories', () => {
+  const files = listHistoryFiles(HISTORIES);
+  const histories: HistoryFile[] = [];
+  const unreadable: string[] = [];
+  for (const path of files) {
+    try {
+      histories.push(readHistoryFile(HISTORIES, path));
+    } catch (err) {
+      unreadable.push((err as Error).message);
+    }
+  }
+  let production: WorkflowBundleWithSourceMap;
+
+  beforeAll(async () => {
+    production = await bundleWorkflows();
+  });
+
+  it('all replay against the workflows in this tree', async () => {
+    expect(histories.length, `no histories under ${HISTORIES}`).toBeGreaterThan(0);
+    const results = await replay(production, histories);
+    expect(results.map((r) => r.name)).toEqual(histories.map((h) => h.name));
+    const failures = [
+      ...unreadable,
+      ...results.filter((r) => r.error).map((r) => `${r.name} (${r.error!.name}): ${r.error!.message}`),
+    ];
+    expect(failures, `histories that do not replay:\n${failures.join('\n')}`).toEqual([]);
+  });
+
+  it('catch a change to the commands: each fails against a conversation that runs a new first step', async () => {
+    const altered = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./replay/altered-workflows.ts', import.meta.url)),
+      logger: new DefaultLogger('WARN'),
+    });
+    const conversations = histories.filter((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'conversation');
+    expect(conversations.length).toBeGreaterThan(0);
+    const results = await replay(altered, conversations);
+    for (const { name, error } of results) {
+      expect(error, `${name} replayed against the altered conversation`).toBeInstanceOf(DeterminismViolationError);
+      expect(error?.message, name).toMatch(/nondeterminism/i);
+    }
+  });
+});
