@@ -57,8 +57,9 @@ export function createActivities(deps: ActivityDependencies) {
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
-    // A turn's first model call retrieves and acknowledges in the same activity (the hot path).
-    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, ...deps.llm }),
+    // A turn's first model call retrieves and acknowledges, and its final one delivers, in the
+    // same activity: the hot path is one activity per reply.
+    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, ...deps.llm }),
   };
 }
 

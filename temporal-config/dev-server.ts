@@ -11,6 +11,9 @@ export const DEV_DYNAMIC_CONFIG: Record<string, unknown> = {
   'system.forceSearchAttributesCacheRefreshOnRead': true,
   // A conversation workflow id holds tenant, channel and external user id.
   'limit.maxIDLength': 1000,
+  // A workflow task that schedules an activity hands it straight to the worker that completed
+  // it when that worker has a free slot (the SDK asks by default): no trip through matching.
+  'system.enableActivityEagerExecution': true,
 };
 
 export function devServerArgs(): string[] {

@@ -13,8 +13,8 @@
 // folded into a rolling summary carried in the conversation's state (refreshSummary below).
 import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { AcknowledgeInput } from '../activities/channels/index.ts';
-import type { GeneratedReply, LlmRoute, TurnPolicy } from '../activities/llm/index.ts';
+import type { AcknowledgeInput, DeliverResult } from '../activities/channels/index.ts';
+import type { GeneratedReply, GenerateReplyInput, LlmRoute, TurnPolicy } from '../activities/llm/index.ts';
 import type { Passage } from '../activities/rag.ts';
 import type { InboundKind, ToolCall, ToolStep, Turn } from './types.ts';
 
@@ -45,7 +45,12 @@ export interface AssistantTurn {
    * (read receipt, typing indicator) while it thinks. Sent until a call has succeeded.
    */
   prepare?: { retrieve: boolean; acknowledge?: AcknowledgeInput };
+  /** Where the reply goes: the model call that answers also stores and sends it (one activity). */
+  deliver?: GenerateReplyInput['deliver'];
 }
+
+/** The turn's reply, and what became of it when a model call delivered it; null when handed to a person. */
+export type AssistantOutcome = { text: string; delivered?: DeliverResult } | null;
 
 /** The conversation's memory (the Conversation state class): verbatim turns and a rolling summary. */
 export interface ConversationMemory {
@@ -61,9 +66,14 @@ export interface AssistantHooks {
   requestHuman(reason: string): void;
 }
 
-/** The text to send, or null when the model handed the conversation to a person. */
+/** The text to send, or null when the model handed the conversation to a person (the first version's form). */
 export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks): Promise<string | null> {
-  const { prepare, ...request } = input;
+  return (await assistantTurn(input, hooks))?.text ?? null;
+}
+
+/** Runs the turn; with `deliver`, the answering model call sends the reply too. */
+export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks): Promise<AssistantOutcome> {
+  const { prepare, deliver, ...request } = input;
   const { policy } = input;
   const deadline = Date.now() + policy.turnBudgetMs;
   await refreshSummary(input.tenantId, hooks.memory, policy.historyTurns);
@@ -75,8 +85,8 @@ export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks
 
   for (let iteration = 0; iteration < policy.maxToolIterations; iteration++) {
     const reply = await modelStep();
-    if (!reply) return policy.unavailableMessage;
-    if (reply.outcome !== 'tool_calls') return reply.text;
+    if (!reply) return { text: policy.unavailableMessage };
+    if (reply.outcome !== 'tool_calls') return { text: reply.text, ...(reply.delivered && { delivered: reply.delivered }) };
     steps.push({ role: 'assistant', text: reply.text, toolCalls: reply.toolCalls });
     for (const call of reply.toolCalls) {
       const result = await runTool(call);
@@ -85,7 +95,7 @@ export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks
     }
   }
   log.warn('tool iteration cap reached', { maxToolIterations: policy.maxToolIterations });
-  return `Sorry, I couldn't finish looking that up. Shall I get a person to help? Reply "${turn.handoffKeyword}" and someone will take over.`;
+  return { text: `Sorry, I couldn't finish looking that up. Shall I get a person to help? Reply "${turn.handoffKeyword}" and someone will take over.` };
 
   /** One model call: the primary route, then (once it failed for good) the fallback; null if both failed. */
   async function modelStep(): Promise<GeneratedReply | null> {
@@ -101,7 +111,7 @@ export async function assistantReply(input: AssistantTurn, hooks: AssistantHooks
       });
       const preparation = prepared ? {} : { ...(prepare!.retrieve && { retrieve: { question: turn.question } }), ...(prepare!.acknowledge && { acknowledge: prepare!.acknowledge }) };
       try {
-        const reply = await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget, ...preparation });
+        const reply = await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget, ...preparation, ...(deliver && { deliver }) });
         if (!prepared && reply.passages) passages.splice(0, passages.length, ...reply.passages);
         prepared = true;
         return reply;

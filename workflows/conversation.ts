@@ -10,9 +10,9 @@
 //   send is recorded. Only a tenant or channel that no longer exists ends a run (completed).
 // - Requests and messages that arrive while the run closes or continues as new are carried.
 //
-// The hot path (a first reply: about 19 history events): the signal's workflow task stores the
-// message with a local activity (one marker), one regular activity retrieves, acknowledges (read
-// receipt, typing) and answers, one delivers and records the reply, and a last task completes.
+// The hot path, a reply in two workflow tasks: the signal's task stores the message with a local
+// activity (a marker) and schedules one activity, which retrieves, acknowledges the message (read
+// receipt, typing), asks the model and stores and sends its reply; the task after it records it.
 import {
   ActivityFailure,
   allHandlersFinished,
@@ -33,7 +33,7 @@ import {
 import type { Activities } from '../activities/index.ts';
 import type { DeliverResult } from '../activities/channels/index.ts';
 import type { ReceivedInbound } from '../activities/store.ts';
-import { assistantReply } from './assistant-reply.ts';
+import { assistantTurn, type AssistantOutcome } from './assistant-reply.ts';
 import {
   agentMessageUpdate,
   closeSignal,
@@ -48,9 +48,10 @@ import { Conversation, type ConversationSettings } from './conversation-state.ts
 import { LazyTimer } from './lazy-timer.ts';
 import { conversationV1 } from './legacy/conversation-v1.ts';
 import { ConversationStatus, HandoffState } from './search-attributes.ts';
-import type { AgentMessageResult, CarriedState, ConversationInput, InboundMessage } from './types.ts';
+import { SUPERSEDED_BY_AGENT, type AgentMessageResult, type CarriedState, type ConversationInput, type InboundMessage } from './types.ts';
 
 export * from './conversation-messages.ts';
+export { SUPERSEDED_BY_AGENT } from './types.ts';
 
 /**
  * Marks runs of this code. A history without it was recorded by the first version and replays
@@ -83,8 +84,6 @@ const sending = proxyActivities<Activities>({
 export const MAX_HISTORY_EVENTS = 5_000;
 /** A burst is answered at the latest this long after its first message, however chatty. */
 const MAX_COALESCE_MS = 10_000;
-/** Why an assistant message did not go out: an agent took the conversation over first. */
-export const SUPERSEDED_BY_AGENT = 'superseded_by_agent';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function conversation(input: ConversationInput): Promise<void> {
@@ -150,7 +149,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
       state.agentActivity(Date.now());
       lastActivityAt = Date.now();
       agentChanges++;
-      return send(text, 'agent', agentId, messageId);
+      return send(text, 'agent', { agentId, ...(messageId && { message: outboundMessage(messageId, Date.now()) }) });
     },
     {
       validator: ({ agentId, text, messageId }) => {
@@ -289,17 +288,39 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     const attachments = batch.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported').map((m) => m.kind);
     if (!question && attachments.length === 0) return; // reactions and the like need no answer
 
-    // Retrieval, the read receipt and typing indicator ride with the first model call (one
-    // activity); providers with fallback, tool calls, never silence (workflows/assistant-reply.ts).
-    const text = await assistantReply(
-      {
-        tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
-        prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
-      },
-      { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
-    );
-    if (text === null || state.botSilent || state.closed) return; // handed to a person, or a human took over (or it closed) while it was thinking
-    await send(text, 'assistant');
+    // One activity per reply: the model call retrieves first and acknowledges the messages (read
+    // receipt, typing) meanwhile, and the call that answers stores and sends the reply. Providers
+    // with fallback, tool calls, never silence: workflows/assistant-reply.ts.
+    const reply = outboundMessage(uuid4(), Date.now());
+    const scope = new CancellationScope();
+    assistantDelivery = scope;
+    let outcome: AssistantOutcome;
+    try {
+      outcome = await scope.run(() =>
+        assistantTurn(
+          {
+            tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
+            prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
+            ...(!reply.failedReason && { deliver: reply }),
+          },
+          { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
+        ),
+      );
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      outcome = { text: '', delivered: { status: 'failed', reason: SUPERSEDED_BY_AGENT } }; // an agent took over while it was thinking or sending
+    } finally {
+      if (assistantDelivery === scope) assistantDelivery = undefined;
+    }
+    if (outcome === null) return; // handed to a person
+    if (outcome.delivered) {
+      await noteSent(reply, outcome.text, 'assistant', outcome.delivered);
+      return;
+    }
+    // Not delivered by a model call (the polite message after failures, or the reply whose send
+    // failed for good there): under the same id, so a reply already stored is the one sent.
+    if (state.botSilent || state.closed) return void (await store.markOutboundFailed({ ...reply, reason: SUPERSEDED_BY_AGENT }));
+    await send(outcome.text, 'assistant', { message: reply, assistantTurn: true });
   }
 
   async function startHandoff(reason: string): Promise<void> {
@@ -327,36 +348,50 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     return Math.min(lastActivityAt + s.idleCloseMs, inactivity === null ? Number.POSITIVE_INFINITY : Date.now() + inactivity);
   }
 
+  /** The identity of an outbound message, fixed before it is stored so that every retry finds it. */
+  function outboundMessage(id: string, createdAt: number) {
+    const failedReason = state.withinServiceWindow(createdAt, channel) ? undefined : 'outside_customer_service_window';
+    return { id, createdAt, tenantId, conversationId: state.conversationId!, channelId, channel, to: externalUserId, ...(failedReason && { failedReason }) };
+  }
+
   /**
    * Stores and delivers one outbound message (one activity); failures are recorded, never
    * thrown. An assistant message is cancelled by an agent's take-over until the channel has it.
    */
-  async function send(text: string, author: 'assistant' | 'agent', agentId?: string, messageId?: string): Promise<AgentMessageResult> {
+  async function send(
+    text: string,
+    author: 'assistant' | 'agent',
+    options: { agentId?: string; message?: ReturnType<typeof outboundMessage>; assistantTurn?: boolean } = {},
+  ): Promise<AgentMessageResult> {
     await opened();
-    const id = messageId ?? uuid4();
-    const createdAt = Date.now();
-    const conversationId = state.conversationId!;
-    const failedReason = state.withinServiceWindow(createdAt, channel) ? undefined : 'outside_customer_service_window';
+    const message = options.message ?? outboundMessage(uuid4(), Date.now());
     const scope = new CancellationScope();
     if (author === 'assistant') assistantDelivery = scope;
     let result: DeliverResult;
     try {
       result = await scope.run(() =>
-        sending.deliverMessage({ id, createdAt, tenantId, conversationId, channelId, channel, to: externalUserId, text, author, agentId, failedReason }),
+        sending.deliverMessage({ ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) }),
       );
     } catch (err) {
       // Cancelled (an agent took over before the channel had it), or the channel gave up.
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      const reason = isCancellation(err) ? SUPERSEDED_BY_AGENT : cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed';
-      await store.markOutboundFailed({ id, createdAt, tenantId, conversationId, reason });
-      return { status: 'failed', messageId: id, reason };
+      result = { status: 'failed', reason: isCancellation(err) ? SUPERSEDED_BY_AGENT : cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed' };
     } finally {
       if (assistantDelivery === scope) assistantDelivery = undefined;
     }
-    if (result.status === 'failed') return { status: 'failed', messageId: id, reason: result.reason };
-    state.addTurn({ role: author, text, at: createdAt });
+    return noteSent(message, text, author, result);
+  }
+
+  /** What a delivery's result means for the conversation's memory and for the caller. */
+  async function noteSent(message: { id: string; createdAt: number }, text: string, author: 'assistant' | 'agent', result: DeliverResult): Promise<AgentMessageResult> {
+    if (result.status === 'failed') {
+      // The activity records the failures it sees; a cancelled or given-up one is recorded here.
+      await store.markOutboundFailed({ id: message.id, createdAt: message.createdAt, tenantId, conversationId: state.conversationId!, reason: result.reason });
+      return { status: 'failed', messageId: message.id, reason: result.reason };
+    }
+    state.addTurn({ role: author, text, at: message.createdAt });
     state.repliesSent++;
-    return { status: 'sent', messageId: id };
+    return { status: 'sent', messageId: message.id };
   }
 
   async function recordChange(type: string, payload: Record<string, unknown> = {}): Promise<void> {

@@ -107,3 +107,6 @@ export interface AgentMessageResult {
   messageId: string;
   reason?: string;
 }
+
+/** Why an assistant message did not go out: a person was asked for or took over before the channel had it. */
+export const SUPERSEDED_BY_AGENT = 'superseded_by_agent';

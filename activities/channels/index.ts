@@ -7,7 +7,7 @@ import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
-import type { ChannelKind } from '../../workflows/types.ts';
+import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
 import { markOutboundFailed, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
@@ -33,6 +33,12 @@ export interface DeliverInput {
   agentId?: string;
   /** Store the message failed with this reason and send nothing (e.g. outside the service window). */
   failedReason?: string;
+  /**
+   * An assistant's reply to the user: not sent once the conversation waits for or is held by a
+   * person (its status in the database, which the workflow writes as a take-over is accepted),
+   * but recorded failed as superseded.
+   */
+  assistantTurn?: boolean;
 }
 
 /** Read receipt and typing indicator for the newest inbound message. */
@@ -71,6 +77,10 @@ interface ChannelSender {
 
 export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink }) {
   const { db, keyring, graphApiUrl } = deps;
+  /** The dispatcher never throws and the outbox sweep retries: a send does not wait for it. */
+  const dispatchLater = (eventId: string | null) => {
+    if (eventId) void deps.tenantEvents?.dispatch(eventId);
+  };
 
   async function senderFor(tenantId: string, channelId: string): Promise<ChannelSender> {
     const channel = await forTenant(db, tenantId).channel.findFirst({ where: { id: channelId } });
@@ -152,10 +162,17 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       if (row.status !== 'pending') {
         // Sent by an earlier attempt, whose event may not have been written (it crashed first).
         const messageIds = content.providerMessageIds ?? [];
-        await deps.tenantEvents?.dispatch(await recordSent(input, content, messageIds));
+        dispatchLater(await recordSent(input, content, messageIds));
         return { status: 'sent', messageIds };
       }
 
+      if (input.assistantTurn) {
+        const conversation = await tdb.conversation.findFirst({ where: { id: input.conversationId }, select: { status: true } });
+        if (conversation?.status === 'handoff_requested' || conversation?.status === 'assigned_human') {
+          await markOutboundFailed(db, { ...input, reason: SUPERSEDED_BY_AGENT });
+          return { status: 'failed', reason: SUPERSEDED_BY_AGENT };
+        }
+      }
       const ctx = Context.current();
       const progress: SendProgress = (ctx.info.heartbeatDetails as SendProgress | undefined) ?? { nextPart: 0, sentIds: [] };
       try {
@@ -189,7 +206,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
           content: { ...content, providerMessageIds: progress.sentIds },
         },
       });
-      await deps.tenantEvents?.dispatch(await recordSent(input, content, progress.sentIds));
+      dispatchLater(await recordSent(input, content, progress.sentIds));
       return { status: 'sent', messageIds: progress.sentIds };
     },
 

@@ -27,7 +27,7 @@ import { llmCredentialKey } from '../../lib/llm-credentials.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
 import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
-import type { AcknowledgeInput } from '../channels/index.ts';
+import type { AcknowledgeInput, DeliverInput, DeliverResult } from '../channels/index.ts';
 import type { Passage, RetrieveInput } from '../rag.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
@@ -59,6 +59,8 @@ export interface LlmDependencies {
   retrieve?: (input: RetrieveInput) => Promise<Passage[]>;
   /** The channel's read receipt and typing indicator (activities/channels acknowledgeInbound). */
   acknowledge?: (input: AcknowledgeInput) => Promise<void>;
+  /** Stores and sends a reply (activities/channels deliverMessage). */
+  deliver?: (input: DeliverInput) => Promise<DeliverResult>;
   /** Decrypts tenant functions' signing secrets. */
   keyring: Keyring;
   /** Tests only: lets tenant functions live on a local http:// endpoint. */
@@ -87,6 +89,12 @@ export interface GenerateReplyInput extends ReplyRequest {
   retrieve?: { question: string };
   /** Acknowledge the user's messages (read receipt, typing) while the model thinks; best effort. */
   acknowledge?: AcknowledgeInput;
+  /**
+   * Where the turn's reply goes (its id chosen by the workflow): a final reply is stored and
+   * sent by this call, before it returns. A retry, or the fallback route, that finds the reply
+   * stored already sends that one instead of asking a model again.
+   */
+  deliver?: Omit<DeliverInput, 'text' | 'author' | 'agentId' | 'assistantTurn'>;
 }
 
 /** How long a turn waits for its read receipt before it answers without. */
@@ -96,10 +104,13 @@ export interface GeneratedReply extends Reply {
   /** reply: send `text`; tool_calls: run `toolCalls` and call again; budget_exhausted: send `text`, no model was called. */
   outcome: 'reply' | 'tool_calls' | 'budget_exhausted';
   toolCalls: ToolCall[];
-  provider: 'local' | ProviderName;
+  /** 'stored': an earlier attempt's reply, found stored and sent (see generateReply's `deliver`). */
+  provider: 'local' | ProviderName | 'stored';
   model: string;
   /** The passages retrieved by this call (when asked to retrieve). */
   passages?: Passage[];
+  /** What became of the reply, when the call was asked to deliver it. */
+  delivered?: DeliverResult;
 }
 
 export interface TurnPolicy {
@@ -261,14 +272,34 @@ export function createLlmActivities(deps: LlmDependencies) {
     async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
       const acknowledged = input.acknowledge && deps.acknowledge ? acknowledgeQuietly(deps.acknowledge, input.acknowledge) : undefined;
       try {
-        if (!input.retrieve) return await reply(input);
-        const passages = await retrieveQuietly(input.tenantId, input.retrieve.question);
-        return { ...(await reply({ ...input, passages })), passages };
+        const resumed = await storedReply(input);
+        if (resumed) return resumed;
+        const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question) : input.passages;
+        const generated: GeneratedReply = { ...(await reply({ ...input, passages })), ...(input.retrieve && { passages }) };
+        if (input.deliver && deps.deliver && generated.outcome !== 'tool_calls') {
+          generated.delivered = await deps.deliver({ ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true });
+        }
+        return generated;
       } finally {
         await acknowledged;
       }
     },
   };
+
+  /**
+   * The turn's reply as an earlier attempt (or the primary route) stored it, sent now: the model
+   * is not asked twice for one reply. Only a retry or the fallback can find one (the workflow
+   * chooses a new id per turn).
+   */
+  async function storedReply(input: GenerateReplyInput): Promise<GeneratedReply | undefined> {
+    const target = input.deliver;
+    if (!target || !deps.deliver || (Context.current().info.attempt === 1 && input.route !== 'fallback')) return undefined;
+    const row = await forTenant(deps.db, input.tenantId).message.findFirst({ where: { id: target.id, createdAt: new Date(target.createdAt) }, select: { content: true } });
+    const text = (row?.content as { text?: unknown } | null)?.text;
+    if (typeof text !== 'string') return undefined;
+    const delivered = await deps.deliver({ ...target, assistantTurn: true });
+    return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
+  }
 
   async function retrieveQuietly(tenantId: string, question: string): Promise<Passage[]> {
     if (!deps.retrieve) return [];
