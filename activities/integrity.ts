@@ -15,7 +15,7 @@ import { ChannelStatus, ConversationStatus, DocumentStatus, MessageStatus, Prism
 import { decryptSecret, type Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
-import { conversationWorkflowId, type ChannelKind } from '../workflows/ids.ts';
+import { legacyConversationWorkflowId, type ChannelKind } from '../workflows/ids.ts';
 import { countDefaultPartitionRows, createPartitionsAhead, drainDefaultPartitions, findMissingPartitions, PARTITIONED_TABLES, PARTITIONED_TABLE_NAMES } from './maintenance.ts';
 
 export type Severity = 'info' | 'warning' | 'error';
@@ -317,7 +317,8 @@ async function openConversations(db: Db, where: Prisma.Sql, limit: number): Prom
     WHERE x.status::text <> 'closed' AND ${where} ORDER BY x.last_message_at ASC NULLS FIRST, x.id LIMIT ${limit}`;
   return {
     total,
-    rows: rows.map((r) => ({ id: r.id, workflow_id: r.workflow_id ?? conversationWorkflowId(r.tenant_id, r.type, r.external_user_id) })),
+    // A row without a stored id is from before the workflow stored it: its run had the per-type id.
+    rows: rows.map((r) => ({ id: r.id, workflow_id: r.workflow_id ?? legacyConversationWorkflowId(r.tenant_id, r.type, r.external_user_id) })),
   };
 }
 

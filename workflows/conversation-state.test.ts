@@ -27,6 +27,27 @@ describe('Conversation', () => {
     expect(carried.pending).toHaveLength(DEDUPE_WINDOW + 11);
   });
 
+  it('carries requests and stored, unanswered messages across continue-as-new', () => {
+    const c = opened();
+    c.handoffRequest = 'customer asked';
+    c.closeRequest = 'erasure';
+    c.unanswered.push(msg('u1'));
+    c.receive([msg('p1')], 0);
+    const carried = Conversation.from(c.carry());
+    expect(carried.handoffRequest).toBe('customer asked');
+    expect(carried.closeRequest).toBe('erasure');
+    expect(carried.unanswered.map((m) => m.externalMessageId)).toEqual(['u1']);
+    expect(carried.pending.map((m) => m.externalMessageId)).toEqual(['p1']);
+    expect(carried.snapshot().pending).toBe(2);
+  });
+
+  it('answers a batch in the order the user sent it, whatever order the webhooks delivered it in', () => {
+    const c = opened();
+    c.unanswered.push(msg('second', 'second', 2_000), msg('first', 'first', 1_000), msg('third', 'third', 3_000));
+    expect(c.takeUnanswered().map((m) => m.text)).toEqual(['first', 'second', 'third']);
+    expect(c.unanswered).toEqual([]);
+  });
+
   it('bumps the inbound sequence once per delivery with something new', () => {
     const c = opened();
     c.receive([msg('a'), msg('b')], 0);

@@ -154,6 +154,8 @@ type Resolved = { configured: true; client: ChatProvider; breakerKey: string } |
 
 /** Per call, at most; the activity's start-to-close timeout and the turn's deadline can cut it shorter. */
 const CALL_TIMEOUT_MS = 25_000;
+/** Of an attempt that delivers its reply, the time kept for storing and sending it. */
+const SEND_RESERVE_MS = 15_000;
 
 export function createLlmActivities(deps: LlmDependencies) {
   const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
@@ -335,7 +337,8 @@ export function createLlmActivities(deps: LlmDependencies) {
 
     const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(await functions.tenantTools(input.tenantId))];
     const ctx = Context.current();
-    const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - 500, (input.deadline ?? Infinity) - Date.now());
+    const sendReserve = input.deliver ? SEND_RESERVE_MS : 500;
+    const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - sendReserve, (input.deadline ?? Infinity) - Date.now());
     const request = (p: PromptInput) => ({
       model,
       system: systemPrompt(p),
