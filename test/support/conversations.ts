@@ -3,7 +3,7 @@
 // very function the webhooks call (api/conversation-signal.ts).
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { llmEndpoints } from '../../activities/llm/index.ts';
 import type { BreakerOptions } from '../../activities/llm/breaker.ts';
 import { createChannel } from '../../lib/channels.ts';
@@ -54,7 +54,8 @@ export interface ConversationRig {
   workflowId(channel: RigChannel, userId: string): string;
   /** Adds another WhatsApp number to the tenant, with its own access token (EXTRA_WHATSAPP_TOKENS). */
   addWhatsAppChannel(): Promise<RigWhatsAppChannel>;
-  startWorkers(connection: NativeConnection): Promise<void>;
+  /** A real worker; `workflowBundle` runs other workflow code (e.g. an earlier build's). */
+  startWorkers(connection: NativeConnection, options?: { workflowBundle?: WorkflowBundleWithSourceMap }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -131,9 +132,10 @@ export async function createConversationRig(
       });
       return { id: added.id, type: 'whatsapp', phoneNumberId: number, accessToken };
     },
-    async startWorkers(connection) {
+    async startWorkers(connection, start = {}) {
       workers = await createWorkers({
         connection,
+        ...(start.workflowBundle && { workflowBundle: start.workflowBundle }),
         namespace: 'default',
         taskQueues: ['conversations'],
         tuning: { ...config, ...options.tuning },

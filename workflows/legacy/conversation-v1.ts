@@ -62,7 +62,9 @@ const SETTINGS_REFRESH_MS = 60_000;
 /** Patch of the drain points: a run that reaches one on new (not replayed) ground continues as new on the current code. */
 const V1_DRAIN = 'conversation-v1-drain';
 
-export async function conversationV1(input: ConversationInput): Promise<void> {
+/** `drain: false` runs it as the first build did, without drain points (the upgrade test's old worker). */
+export async function conversationV1(input: ConversationInput, options: { drain?: boolean } = {}): Promise<void> {
+  const drains = () => options.drain !== false && patched(V1_DRAIN);
   const { tenantId, channel, channelId, externalUserId } = input;
   const state = input.carried ? Conversation.from(input.carried) : new Conversation();
   let settings: ConversationSettings | undefined;
@@ -149,7 +151,7 @@ export async function conversationV1(input: ConversationInput): Promise<void> {
         continueAsNewDue(),
       Math.max(1, Math.min(idleRemaining, inactivity ?? Number.POSITIVE_INFINITY)),
     );
-    if (patched(V1_DRAIN)) return drain();
+    if (drains()) return drain();
     if (agentChanges !== seenAgentChanges && state.pending.length === 0) continue; // re-arm the deadlines
 
     if (!woke) {
@@ -188,7 +190,7 @@ export async function conversationV1(input: ConversationInput): Promise<void> {
   }
   // Closed: let update handlers in flight finish before the run completes.
   await condition(allHandlersFinished);
-  if (state.pending.length > 0 && patched(V1_DRAIN)) return drain();
+  if (state.pending.length > 0 && drains()) return drain();
 
   /** Hands the whole state, requests and messages not answered yet included, to a run of the current code. */
   async function drain(): Promise<void> {
