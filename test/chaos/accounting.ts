@@ -5,6 +5,7 @@
 // order of the user's messages, and how long they took. Every loss and duplicate is explained
 // from the database rows and the conversation workflow's Temporal histories where possible.
 import type { Client } from '@temporalio/client';
+import protos from '@temporalio/proto'; // CommonJS: no named ESM exports under Node
 import pg from 'pg';
 import type { Ledger, ObservedReply, SentMessage, UserKind } from './load.ts';
 import { TOKEN_PATTERN } from './stack.ts';
@@ -25,7 +26,7 @@ export interface KindFigures {
   lostNotAnswered: number;
   /** Answered after a later message of the same user was answered. */
   outOfOrder: number;
-  /** Stored after a later message of the same user was stored. */
+  /** Stored with an earlier timestamp than a message the user sent before it (ties do not count). */
   storedOutOfOrder: number;
   delays: number[];
   /** WhatsApp: attempts answered non-2xx or failed; web chat: resends. */
@@ -182,13 +183,19 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
         maxSeq = Math.max(maxSeq, seq);
       }
     }
-    let maxStored = -1;
+    // Rows are created at the message's own timestamp (WhatsApp's has whole seconds): only a
+    // strictly earlier row of a later message is out of order, not a tie.
     const seqByExternal = new Map(messages.map((m) => [m.externalId, m.seq]));
-    for (const row of inbound) {
-      const seq = seqByExternal.get(row.external_message_id);
-      if (seq === undefined) continue;
-      if (seq < maxStored) figures[kind].storedOutOfOrder++;
-      maxStored = Math.max(maxStored, seq);
+    const mine = inbound.filter((row) => seqByExternal.has(row.external_message_id));
+    let maxBefore = -1;
+    for (let i = 0; i < mine.length; ) {
+      const at = mine[i]!.created_at.getTime();
+      let j = i;
+      while (j < mine.length && mine[j]!.created_at.getTime() === at) j++;
+      const group = mine.slice(i, j).map((row) => seqByExternal.get(row.external_message_id)!);
+      for (const seq of group) if (seq < maxBefore) figures[kind].storedOutOfOrder++;
+      maxBefore = Math.max(maxBefore, ...group);
+      i = j;
     }
   }
 
@@ -221,15 +228,54 @@ function eventName(event: HistoryEvent): string {
   return key ? key.replace(/EventAttributes$/, '') : 'unknown';
 }
 
-/** Every payload of the event decoded as text (JSON payloads), to search for an id. */
+/**
+ * Every payload of the event decoded as text (JSON payloads), to search for an id. A walk of the
+ * object rather than JSON.stringify: protobuf messages' toJSON turns bytes into base64.
+ */
 function eventText(event: HistoryEvent): string {
-  return JSON.stringify(event, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value));
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (value: unknown, depth: number) => {
+    if (value === null || value === undefined || depth > 12) return;
+    if (value instanceof Uint8Array) {
+      parts.push(Buffer.from(value).toString('utf8'));
+      return;
+    }
+    if (typeof value === 'string') {
+      parts.push(value);
+      return;
+    }
+    if (typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    for (const v of Array.isArray(value) ? value : Object.values(value)) walk(v, depth + 1);
+  };
+  walk(event, 0);
+  return parts.join('\n');
+}
+
+function retryState(state: unknown): string {
+  const name = typeof state === 'number' ? protos.temporal.api.enums.v1.RetryState[state] : String(state);
+  return (name ?? String(state)).replace(/^RETRY_STATE_/, '').toLowerCase().replace(/_/g, ' ');
 }
 
 function failureText(failure: unknown): string {
-  const f = failure as { message?: string; cause?: unknown; applicationFailureInfo?: { type?: string }; timeoutFailureInfo?: { timeoutType?: unknown } } | undefined;
+  const f = failure as
+    | {
+        message?: string;
+        cause?: unknown;
+        applicationFailureInfo?: { type?: string };
+        timeoutFailureInfo?: { timeoutType?: unknown };
+        activityFailureInfo?: { activityType?: { name?: string }; retryState?: unknown };
+      }
+    | undefined;
   if (!f) return '';
-  const type = f.applicationFailureInfo?.type ? ` [${f.applicationFailureInfo.type}]` : f.timeoutFailureInfo ? ` [timeout ${String(f.timeoutFailureInfo.timeoutType)}]` : '';
+  const type = f.applicationFailureInfo?.type
+    ? ` [${f.applicationFailureInfo.type}]`
+    : f.timeoutFailureInfo
+      ? ` [timeout ${String(f.timeoutFailureInfo.timeoutType)}]`
+      : f.activityFailureInfo
+        ? ` [activity ${f.activityFailureInfo.activityType?.name ?? '?'}, ${retryState(f.activityFailureInfo.retryState)}]`
+        : '';
   const cause = f.cause ? `; cause: ${failureText(f.cause)}` : '';
   return `${f.message ?? ''}${type}${cause}`;
 }
@@ -241,7 +287,7 @@ interface RunHistory {
 }
 
 /** For each finding, what the workflow's runs did with the message (signal, activities, run ends). */
-async function explain(client: Client, findings: Finding[]): Promise<void> {
+export async function explain(client: Client, findings: Finding[]): Promise<void> {
   const cache = new Map<string, RunHistory[]>();
   for (const f of findings) {
     if (!f.workflowId) {
@@ -260,21 +306,22 @@ async function explain(client: Client, findings: Finding[]): Promise<void> {
     }
     f.facts.push(`workflow ${f.workflowId}: ${runs.length} run(s): ${runs.map((r) => `${r.runId.slice(0, 8)} ${r.status}`).join(', ')}`);
     for (const run of runs) {
-      const story = runStory(run, f.externalId);
+      const story = runStory(run, [f.externalId, f.token]);
       if (story.length) f.facts.push(`run ${run.runId.slice(0, 8)} (${run.status}): ${story.join('; ')}`);
     }
   }
 }
 
-/** What one run did with the message `id`: where it appears, and how the activities carrying it ended. */
-function runStory(run: RunHistory, id: string): string[] {
+/** What one run did with the message (its external id or its token): where it appears, how the activities carrying it ended, how the run ended. */
+function runStory(run: RunHistory, ids: string[]): string[] {
   const story: string[] = [];
   const scheduled = new Map<string, { type: string; eventId: string }>();
   for (const event of run.events) {
     const name = eventName(event);
     const eventId = String(event.eventId);
     const attrs = event[`${name}EventAttributes`] as Record<string, unknown>;
-    const mentions = eventText(event).includes(id);
+    const text = eventText(event);
+    const mentions = ids.some((id) => text.includes(id));
     if (name === 'activityTaskScheduled' && mentions) {
       const type = (attrs.activityType as { name?: string } | undefined)?.name ?? '?';
       scheduled.set(eventId, { type, eventId });
@@ -295,8 +342,8 @@ function runStory(run: RunHistory, id: string): string[] {
     }
     if (name === 'workflowExecutionFailed') story.push(`#${eventId} run FAILED: ${failureText(attrs.failure)}`);
     else if (name === 'workflowExecutionTerminated') story.push(`#${eventId} run terminated: ${String(attrs.reason ?? '')}`);
-    else if (name === 'workflowExecutionContinuedAsNew') story.push(`#${eventId} continued as new${mentions ? ' (carrying the message)' : ''}`);
-    else if (name === 'workflowExecutionCompleted') story.push(`#${eventId} run completed`);
+    else if (name === 'workflowExecutionContinuedAsNew' && (mentions || story.length > 0)) story.push(`#${eventId} continued as new${mentions ? ' (carrying the message)' : ' (not carrying the message)'}`);
+    else if (name === 'workflowExecutionCompleted' && story.length > 0) story.push(`#${eventId} run completed`);
     else if (name === 'workflowTaskFailed') story.push(`#${eventId} workflow task failed: ${failureText(attrs.failure)}`);
     else if (mentions) story.push(`#${eventId} ${name}`);
   }

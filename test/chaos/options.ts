@@ -53,14 +53,17 @@ export const PARAMETERS: Parameter[] = [
       if (o.duplicateRate > 1) throw new Error('duplicate-rate must be at most 1');
     },
   },
+  millis('graphLatencyMs', 'graph-latency-ms', "the fake Graph API answers this long after accepting a send (Meta's round trip, ms)"),
+  millis('llmLatencyMinMs', 'llm-latency-min-ms', "the fake model's shortest time to answer (ms)"),
+  millis('llmLatencyMaxMs', 'llm-latency-max-ms', "the fake model's longest time to answer (ms)"),
   seconds('drainMs', 'drain', 'after the load, at most this long for the last answers'),
   seconds('settleMs', 'settle', 'after the drain, time for late duplicates'),
   seconds('recoveryMs', 'recovery', 'time the API and worker get to recover by themselves after a fault'),
   integer('suggestContinueAsNewAfter', 'continue-as-new-after', 'the Temporal server suggests continue-as-new after this many events (0: its default)'),
   {
-    flag: 'source', env: 'CHAOS_SOURCE', help: 'code the API and worker run: worktree (a copy taken at the start) or head (the last commit)',
+    flag: 'source', env: 'CHAOS_SOURCE', help: 'code the API and worker run: worktree (a copy taken at the start), head, or a git revision',
     set: (o, raw) => {
-      if (raw !== 'worktree' && raw !== 'head') throw new Error('source must be worktree or head');
+      if (!raw) throw new Error('source must be worktree, head or a git revision');
       o.source = raw;
     },
   },
@@ -83,6 +86,7 @@ export function resolveOptions(defaults: Omit<ChaosOptions, 'log'>, argv: string
     p.set(o, match[2] ?? '');
   }
   if (o.downtimeMaxMs < o.downtimeMinMs) o.downtimeMaxMs = o.downtimeMinMs;
+  if (o.llmLatencyMaxMs < o.llmLatencyMinMs) o.llmLatencyMaxMs = o.llmLatencyMinMs;
   return o;
 }
 

@@ -50,8 +50,13 @@ export interface ChaosOptions {
   recoveryMs: number;
   /** The dev server suggests continue-as-new after this many events (0: the server's default). */
   suggestContinueAsNewAfter: number;
-  /** The code the API and worker run: a copy of the working tree at the start, or of HEAD. */
+  /** The code the API and worker run: a copy of the working tree at the start, or of a commit. */
   source: SourceMode;
+  /** Between the fake Graph API accepting a reply and its answer reaching the worker (ms): Meta's round trip. */
+  graphLatencyMs: number;
+  /** The fake model's time to answer, uniform in [min, max] ms. */
+  llmLatencyMinMs: number;
+  llmLatencyMaxMs: number;
   /** Log level of the API and worker (their logs are kept with the run's folder on failure). */
   logLevel: string;
   /** Keep the temporary folder even when the run passes. */
@@ -81,6 +86,9 @@ export const FULL_DEFAULTS: Omit<ChaosOptions, 'log'> = {
   recoveryMs: 30_000,
   suggestContinueAsNewAfter: 200,
   source: 'worktree',
+  graphLatencyMs: 150,
+  llmLatencyMinMs: 300,
+  llmLatencyMaxMs: 1_500,
   logLevel: 'info',
   keep: false,
   artifactDir: join(PROJECT_ROOT, 'test-artifacts'),
@@ -104,11 +112,11 @@ export interface FaultRecord {
   /** Seconds into the load phase. */
   atS: number;
   downMs: number;
-  /** From the restart until the server answered again. */
+  /** From the restart until the server answered again (the worker: until it answered a workflow). */
   backMs: number;
-  /** From the restart until the API was ready again by itself; null when it had to be restarted. */
+  /** From the server being back until the API was ready again by itself; null when it had to be restarted. */
   apiReadyMs: number | null;
-  /** From the restart until a workflow round trip on the conversations queue succeeded; null when the worker had to be restarted. */
+  /** From the server being back until a workflow round trip on the conversations queue succeeded; null when the worker had to be restarted. */
   workerMs: number | null;
 }
 
@@ -161,7 +169,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
   try {
     log(`run folder ${root}; time budget ${Math.round(budgetMs / 1000)} s`);
-    stack = await bounded(ChaosStack.start({ root, source: options.source, suggestContinueAsNewAfter: options.suggestContinueAsNewAfter, logLevel: options.logLevel, log }));
+    stack = await bounded(ChaosStack.start({
+      root,
+      source: options.source,
+      graphLatencyMs: options.graphLatencyMs,
+      llmLatencyMinMs: options.llmLatencyMinMs,
+      llmLatencyMaxMs: options.llmLatencyMaxMs,
+      suggestContinueAsNewAfter: options.suggestContinueAsNewAfter, logLevel: options.logLevel, log }));
     const tenant = await bounded(setUpTenant(stack));
     const startupMs = Date.now() - started;
     log(`stack and tenant ready in ${(startupMs / 1000).toFixed(1)} s; load for ${options.durationMs / 1000} s with ${options.whatsappUsers} WhatsApp users and ${options.webchatVisitors} web chat visitors`);
@@ -331,31 +345,32 @@ async function injectFault(stack: ChaosStack, kind: FaultKind, options: ChaosOpt
   if (kind === 'worker') await stack.restartWorker();
   else if (kind === 'temporal') await stack.restartTemporal();
   else await stack.restartPostgres();
-  const backMs = Date.now() - restarted;
+  const back = Date.now();
+  const backMs = back - restarted;
 
   // Does the API get back by itself? Only if not is it restarted (recorded as such).
   let apiReadyMs: number | null = null;
-  while (Date.now() - restarted < options.recoveryMs) {
+  while (Date.now() - back < options.recoveryMs) {
     if (await stack.apiReady()) {
-      apiReadyMs = Date.now() - restarted;
+      apiReadyMs = Date.now() - back;
       break;
     }
-    await sleep(250);
+    await sleep(100);
   }
   if (apiReadyMs === null) await stack.restartApi(`not ready ${options.recoveryMs} ms after the ${kind} restart (did not recover by itself)`);
 
-  let workerMs: number | null = kind === 'worker' ? backMs : null;
+  let workerMs: number | null = kind === 'worker' ? 0 : null;
   if (kind !== 'worker') {
     try {
       await stack.waitWorker(Math.max(10_000, options.recoveryMs));
-      workerMs = Date.now() - restarted;
+      workerMs = Date.now() - back;
     } catch (err) {
       stack.record('worker', `did not recover by itself after the ${kind} restart (${(err as Error).message}); restarting it`);
       await stack.killWorker();
       await stack.restartWorker();
     }
   }
-  stack.record(kind as Component, `fault done: down ${downMs} ms, back in ${backMs} ms, API ready ${apiReadyMs === null ? 'only after a restart' : `after ${apiReadyMs} ms`}, worker answering ${workerMs === null ? 'only after a restart' : `after ${workerMs} ms`}`);
+  stack.record(kind as Component, `fault done: down ${downMs} ms, back in ${backMs} ms, then API ready ${apiReadyMs === null ? 'only after a restart' : `after ${apiReadyMs} ms`}, worker answering ${workerMs === null ? 'only after a restart' : `after ${workerMs} ms`}`);
   return { kind, atS, downMs, backMs, apiReadyMs, workerMs };
 }
 
@@ -390,6 +405,7 @@ function renderReport(r: {
     `Load ${Math.round(r.durationsMs.load / 1000)} s with ${o.whatsappUsers} WhatsApp users and ${o.webchatVisitors} web chat visitors (think ${o.thinkMs} ms, reply timeout ${o.replyTimeoutMs / 1000} s, ` +
       `${Math.round(o.duplicateRate * 100)} % forced redeliveries), downtime ${o.downtimeMinMs}–${o.downtimeMaxMs} ms per kill, ` +
       `continue-as-new suggested after ${o.suggestContinueAsNewAfter || 'the default number of'} events. ` +
+      `Model latency ${o.llmLatencyMinMs}–${o.llmLatencyMaxMs} ms, Graph API answer ${o.graphLatencyMs} ms after accepting. ` +
       `Code under test: ${r.stack.sourceDescription}. ` +
       `Durations: startup ${ms(r.durationsMs.startup)}, load ${ms(r.durationsMs.load)}, drain ${ms(r.durationsMs.drain)}, total ${ms(r.durationsMs.total)}.`,
     '',
@@ -420,7 +436,7 @@ function renderReport(r: {
     '',
     '## Faults',
     '',
-    '| # | at (s) | kind | down | back in | API ready again | worker answering again |',
+    '| # | at (s) | kind | down | back in (after the restart) | then API ready | then worker answering |',
     '| ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...r.faults.map((f, i) => `| ${i + 1} | ${f.atS} | ${f.kind} | ${ms(f.downMs)} | ${ms(f.backMs)} | ${f.apiReadyMs === null ? 'restarted' : ms(f.apiReadyMs)} | ${f.workerMs === null ? 'restarted' : ms(f.workerMs)} |`),
     '',

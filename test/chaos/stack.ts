@@ -13,6 +13,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, symlinkSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import getPort from 'get-port';
@@ -41,32 +43,31 @@ export interface StackEvent {
 
 /**
  * Which code the API and worker run: a copy of the working tree as it is when the run starts
- * (`worktree`, what npm test checks), or of the last commit (`head`). A copy, because others may
- * edit the tree during the run, and a worker restarted on different workflow code fails its
- * histories' replay: a crash restart runs the same build.
+ * (`worktree`, what npm test checks), or of a commit (`head`, or any git revision, e.g. to compare
+ * a fix with the code before it). A copy, because others may edit the tree during the run, and a
+ * worker restarted on different workflow code fails its histories' replay: a crash restart runs
+ * the same build.
  */
-export type SourceMode = 'worktree' | 'head';
+export type SourceMode = 'worktree' | 'head' | (string & {});
 
 /** Never copied: dependencies (linked instead), state, and what the platform does not run. */
 const NOT_COPIED = new Set(['node_modules', '.git', '.local', '.data', 'test-artifacts', 'test-results', 'coverage', 'dist']);
 
+const git = (...args: string[]) => execFileSync('git', ['-C', PROJECT_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
 /** Copies the platform's source into `dir` (node_modules linked); returns a description of what was copied. */
 export function snapshotSource(dir: string, mode: SourceMode): string {
   mkdirSync(dir, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', ['-C', PROJECT_ROOT, ...args], { encoding: 'utf8' }).trim();
-  let head = 'unknown';
-  let dirty = 0;
-  try {
-    head = git('rev-parse', '--short', 'HEAD');
-    dirty = git('status', '--porcelain').split('\n').filter(Boolean).length;
-  } catch {
-    // not a git checkout: the working tree it is
-  }
-  if (mode === 'head') {
-    execFileSync('sh', ['-c', `git -C "${PROJECT_ROOT}" archive HEAD | tar -x -C "${dir}"`]);
-    // Generated code is not committed (prisma generate writes it at install).
-    cpSync(join(PROJECT_ROOT, 'generated'), join(dir, 'generated'), { recursive: true });
-  } else {
+  let description: string;
+  if (mode === 'worktree') {
+    let head = 'unknown';
+    let dirty = 0;
+    try {
+      head = git('rev-parse', '--short', 'HEAD');
+      dirty = git('status', '--porcelain').split('\n').filter(Boolean).length;
+    } catch {
+      // not a git checkout: the working tree it is
+    }
     cpSync(PROJECT_ROOT, dir, {
       recursive: true,
       filter: (src) => {
@@ -74,14 +75,67 @@ export function snapshotSource(dir: string, mode: SourceMode): string {
         return rel === '' || !NOT_COPIED.has(rel.split('/')[0]!);
       },
     });
+    description = `working tree at ${head}${dirty ? ` with ${dirty} uncommitted change(s)` : ''}`;
+  } else {
+    const rev = mode === 'head' ? 'HEAD' : mode;
+    let commit: string;
+    try {
+      commit = git('rev-parse', '--verify', '--short', `${rev}^{commit}`);
+    } catch {
+      throw new Error(`source "${mode}" is neither "worktree" nor a git revision of ${PROJECT_ROOT}`);
+    }
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', PROJECT_ROOT, commit, dir]);
+    // Generated code is not committed (prisma generate writes it at install).
+    cpSync(join(PROJECT_ROOT, 'generated'), join(dir, 'generated'), { recursive: true });
+    description = `commit ${commit} (${git('log', '-1', '--format=%s', commit).slice(0, 80)}…)`;
   }
   symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return mode === 'head' ? `commit ${head}` : `working tree at ${head}${dirty ? ` with ${dirty} uncommitted change(s)` : ''}`;
+  return description;
+}
+
+/**
+ * A slow model in front of the fake: every request waits `latency()` ms before it is forwarded, as
+ * a real model takes its time to answer, so that a kill finds turns in flight as it would in
+ * production.
+ */
+async function startLatencyProxy(target: string, latency: () => number): Promise<{ url: string; close(): Promise<void> }> {
+  const to = new URL(target);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      setTimeout(() => {
+        const forward = httpRequest(
+          { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+          (upstream) => {
+            res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+            upstream.pipe(res);
+          },
+        );
+        forward.on('error', () => res.writeHead(502).end());
+        forward.end(Buffer.concat(chunks));
+      }, latency());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${to.pathname}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 export interface ChaosStackOptions {
   root: string;
   source: SourceMode;
+  /** Between the fake Graph API accepting a send and its answer reaching the worker (ms). */
+  graphLatencyMs: number;
+  /** The fake model's time to answer: uniform in [min, max] ms. */
+  llmLatencyMinMs: number;
+  llmLatencyMaxMs: number;
   /** The dev server suggests continue-as-new after this many events (as the test suite does); 0: its default. */
   suggestContinueAsNewAfter: number;
   logLevel: string;
@@ -112,6 +166,7 @@ export class ChaosStack {
   sourceDescription = '';
   graph!: FakeGraphApi;
   openai!: FakeOpenAi;
+  #llmProxy: { url: string; close(): Promise<void> } | undefined;
   api!: ManagedProcess;
   worker!: ManagedProcess;
   temporalServer!: ManagedProcess;
@@ -197,6 +252,9 @@ export class ChaosStack {
     this.graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN] });
     this.openai = await startFakeOpenAi();
     this.openai.respond((call) => ({ text: tokenReply(call) }));
+    this.graph.delay(this.options.graphLatencyMs);
+    const { llmLatencyMinMs: min, llmLatencyMaxMs: max } = this.options;
+    this.#llmProxy = await startLatencyProxy(this.openai.url, () => min + Math.random() * Math.max(0, max - min));
 
     const common = {
       ...baseEnv(),
@@ -225,7 +283,7 @@ export class ChaosStack {
       'worker',
       {
         command: workerCmd, args: [...workerArgs], cwd: appDir, logFile: join(root, 'logs', 'worker.log'),
-        env: { ...common, WORKER_TASK_QUEUES: 'conversations', OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: this.openai.url },
+        env: { ...common, WORKER_TASK_QUEUES: 'conversations', OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: this.#llmProxy.url },
       },
       (exit) => this.#unexpected('worker', exit),
     );
@@ -370,7 +428,7 @@ export class ChaosStack {
     this.#closing = true;
     await Promise.allSettled([this.api?.stop(), this.worker?.stop()]);
     await this.#connection?.close().catch(() => {});
-    await Promise.allSettled([this.graph?.close(), this.openai?.close()]);
+    await Promise.allSettled([this.graph?.close(), this.#llmProxy?.close(), this.openai?.close()]);
     await this.temporalServer?.stop().catch(() => {});
     await this.#postgres?.stop().catch(() => {});
   }
