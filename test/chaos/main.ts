@@ -40,12 +40,15 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 process.stdout.on('error', () => {});
 
+let exitCode: number;
 try {
   const result = await runChaos({ ...options, log, signal: interrupt.signal });
   process.stdout.write(`\n${result.report}\n`);
   log(`report written to ${result.reportPath}`);
-  process.exitCode = interrupt.signal.aborted ? 130 : result.ok ? 0 : 1;
+  exitCode = interrupt.signal.aborted ? 130 : result.ok ? 0 : 1;
 } catch (err) {
-  log(`the run failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = interrupt.signal.aborted ? 130 : 2;
+  log(interrupt.signal.aborted ? 'interrupted' : `the run failed: ${(err as Error).stack ?? String(err)}`);
+  exitCode = interrupt.signal.aborted ? 130 : 2;
 }
+// Everything the run started is stopped by now; nothing else may keep this process alive.
+process.exit(exitCode);

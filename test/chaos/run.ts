@@ -165,7 +165,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   });
   watchdog.catch(() => {});
   aborted.catch(() => {});
-  const bounded = <T>(p: Promise<T>) => Promise.race([p, watchdog, aborted]);
+  /** Stops the fault injection (and anything else still running) when the run ends, however it ends. */
+  const ending = new AbortController();
+  const bounded = <T>(p: Promise<T>) => {
+    p.catch(() => {}); // it may lose the race and fail later (the stack closing): observed here
+    return Promise.race([p, watchdog, aborted]);
+  };
 
   try {
     log(`run folder ${root}; time budget ${Math.round(budgetMs / 1000)} s`);
@@ -201,7 +206,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }, 15_000);
     let faults: FaultRecord[];
     try {
-      faults = await bounded(injectFaults(stack, options, loadStarted));
+      faults = await bounded(injectFaults(stack, options, loadStarted, ending.signal));
       const remaining = loadStarted + options.durationMs - Date.now();
       if (remaining > 0) await bounded(sleep(remaining));
     } finally {
@@ -250,6 +255,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     throw err;
   } finally {
     clearTimeout(watchdogTimer);
+    ending.abort();
     await load?.stop().catch(() => {});
     await Promise.race([stack?.close(), sleep(60_000)]).catch(() => {});
     killEverything();
@@ -319,7 +325,7 @@ export function faultPlan(kills: Record<FaultKind, number>): FaultKind[] {
   return plan;
 }
 
-async function injectFaults(stack: ChaosStack, options: ChaosOptions, loadStarted: number): Promise<FaultRecord[]> {
+async function injectFaults(stack: ChaosStack, options: ChaosOptions, loadStarted: number, stop: AbortSignal): Promise<FaultRecord[]> {
   const plan = faultPlan(options.kills);
   const slot = options.durationMs / Math.max(1, plan.length);
   const records: FaultRecord[] = [];
@@ -328,6 +334,7 @@ async function injectFaults(stack: ChaosStack, options: ChaosOptions, loadStarte
     const at = loadStarted + slot * (i + 0.5) + (Math.random() - 0.5) * slot * 0.4;
     // At least a few seconds of normal operation between two faults.
     await sleep(Math.max(0, at - Date.now(), lastDone + 5_000 - Date.now()));
+    if (stop.aborted) throw new Error('fault injection stopped');
     records.push(await injectFault(stack, kind, options, loadStarted));
     lastDone = Date.now();
   }

@@ -186,6 +186,26 @@ export class ChaosStack {
     return this.options.root;
   }
 
+  /** Once close() began, nothing is killed or started any more. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closing) throw new Error(`${what}: the stack is closing`);
+  }
+
+  /** Kills and restarts in progress: close() waits for them, so that nothing starts after it. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  #operation<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen(what);
+    const p = fn();
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p)).catch(() => {});
+    return p;
+  }
+
   record(component: Component, what: string): void {
     this.events.push({ at: Date.now(), component, what });
     this.options.log(`${component}: ${what}`);
@@ -353,7 +373,11 @@ export class ChaosStack {
   }
 
   /** SIGKILL the postmaster and every backend at once: the machine-crash case for the database. */
-  async killPostgres(): Promise<void> {
+  killPostgres(): Promise<void> {
+    return this.#operation('kill Postgres', () => this.#killPostgres());
+  }
+
+  async #killPostgres(): Promise<void> {
     const pid = postmasterPid(this.pgDataDir);
     if (!pid) throw new Error('no postmaster.pid: Postgres is not running');
     this.#down.add('postgres');
@@ -361,7 +385,11 @@ export class ChaosStack {
     this.record('postgres', `SIGKILL postmaster ${pid} and ${killed.length - 1} backends`);
   }
 
-  async restartPostgres(): Promise<void> {
+  restartPostgres(): Promise<void> {
+    return this.#operation('restart Postgres', () => this.#restartPostgres());
+  }
+
+  async #restartPostgres(): Promise<void> {
     const started = Date.now();
     await this.#startPostgres();
     this.#down.delete('postgres');
@@ -370,14 +398,22 @@ export class ChaosStack {
 
   // ---- Temporal -------------------------------------------------------------------------
 
-  async killTemporal(): Promise<void> {
+  killTemporal(): Promise<void> {
+    return this.#operation('kill Temporal', () => this.#killTemporal());
+  }
+
+  async #killTemporal(): Promise<void> {
     const pid = this.temporalServer.pid;
     this.#down.add('temporal');
     await this.temporalServer.kill();
     this.record('temporal', `SIGKILL dev server ${pid}`);
   }
 
-  async restartTemporal(): Promise<void> {
+  restartTemporal(): Promise<void> {
+    return this.#operation('restart Temporal', () => this.#restartTemporal());
+  }
+
+  async #restartTemporal(): Promise<void> {
     const started = Date.now();
     this.temporalServer.start();
     await this.waitTemporal(60_000);
@@ -387,14 +423,22 @@ export class ChaosStack {
 
   // ---- Worker and API -------------------------------------------------------------------
 
-  async killWorker(): Promise<void> {
+  killWorker(): Promise<void> {
+    return this.#operation('kill the worker', () => this.#killWorker());
+  }
+
+  async #killWorker(): Promise<void> {
     const pid = this.worker.pid;
     this.#down.add('worker');
     await this.worker.kill();
     this.record('worker', `SIGKILL worker ${pid}`);
   }
 
-  async restartWorker(): Promise<void> {
+  restartWorker(): Promise<void> {
+    return this.#operation('restart the worker', () => this.#restartWorker());
+  }
+
+  async #restartWorker(): Promise<void> {
     const started = Date.now();
     this.worker.start();
     this.#down.delete('worker');
@@ -402,7 +446,11 @@ export class ChaosStack {
     this.record('worker', `restarted (polling and answering in ${Date.now() - started} ms)`);
   }
 
-  async restartApi(reason: string): Promise<void> {
+  restartApi(reason: string): Promise<void> {
+    return this.#operation('restart the API', () => this.#restartApi(reason));
+  }
+
+  async #restartApi(reason: string): Promise<void> {
     this.#down.add('api');
     await this.api.kill();
     this.api.start();
@@ -426,6 +474,7 @@ export class ChaosStack {
 
   async close(): Promise<void> {
     this.#closing = true;
+    await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(90_000)]);
     await Promise.allSettled([this.api?.stop(), this.worker?.stop()]);
     await this.#connection?.close().catch(() => {});
     await Promise.allSettled([this.graph?.close(), this.#llmProxy?.close(), this.openai?.close()]);
