@@ -327,7 +327,7 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
   return {
     async retrieveContext(input: RetrieveInput): Promise<Passage[]> {
       const tenant = await tenantRetrievalSettings(db, input.tenantId);
-      if (!tenant || !input.question.trim()) return [];
+      if (!tenant || tenant.chunks === 0 || !input.question.trim()) return []; // nothing ready to search
       const { model, rag } = tenant;
       const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
       const words = searchTerms(input.question);

@@ -204,7 +204,8 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
           return created;
         });
     dispatchLater(createdEvent);
-    const recent = await tdb.message.findMany({
+    // A conversation created just now has no messages yet.
+    const recent = !existing ? [] : await tdb.message.findMany({
       where: { conversationId: row.id },
       orderBy: { createdAt: 'desc' },
       take: MAX_TURNS,
@@ -393,10 +394,13 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
 
 type ConversationRow = NonNullable<Awaited<ReturnType<TenantDb['conversation']['findUnique']>>>;
 
-/** The outbound row before sending (pending), or at once failed with a reason; a repeat is a no-op. */
-export async function storeOutbound(db: Db, input: OutboundInput): Promise<void> {
+/**
+ * The outbound row before sending (pending), or at once failed with a reason; a repeat is a
+ * no-op. Returns whether this call stored it.
+ */
+export async function storeOutbound(db: Db, input: OutboundInput): Promise<boolean> {
   const tdb = forTenant(db, input.tenantId);
-  await tdb.message.createMany({
+  const { count } = await tdb.message.createMany({
     data: [
       tenantData<Prisma.MessageCreateManyInput>({
         id: input.id,
@@ -411,6 +415,7 @@ export async function storeOutbound(db: Db, input: OutboundInput): Promise<void>
     ],
     skipDuplicates: true,
   });
-  await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
+  if (count > 0) await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
   if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
+  return count > 0;
 }

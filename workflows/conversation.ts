@@ -17,10 +17,8 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
-  CancellationScope,
   condition,
   continueAsNew,
-  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -99,8 +97,6 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   let lastActivityAt = input.carried?.lastActivityAt ?? Date.now();
   /** Bumped by agent actions, so that the main loop wakes and re-arms its deadlines. */
   let agentChanges = 0;
-  /** The assistant's message on its way out: an agent who takes over cancels it. */
-  let assistantDelivery: CancellationScope | undefined;
   /** Set when the conversation belongs to a still-running run under an older workflow id. */
   let forwarded = false;
   /** The tenant or channel is gone: nothing can be stored any more. */
@@ -125,7 +121,6 @@ async function conversationV2(input: ConversationInput): Promise<void> {
       await opened();
       const changed = state.status !== 'assigned_human';
       state.takeOver(agentId, Date.now());
-      assistantDelivery?.cancel(); // an assistant message not handed to the channel yet stays unsent
       agentChanges++;
       if (changed) await recordChange('handoff.assigned', { agentId });
       return state.snapshot();
@@ -292,26 +287,14 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     // receipt, typing) meanwhile, and the call that answers stores and sends the reply. Providers
     // with fallback, tool calls, never silence: workflows/assistant-reply.ts.
     const reply = outboundMessage(uuid4(), Date.now());
-    const scope = new CancellationScope();
-    assistantDelivery = scope;
-    let outcome: AssistantOutcome;
-    try {
-      outcome = await scope.run(() =>
-        assistantTurn(
-          {
-            tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
-            prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
-            ...(!reply.failedReason && { deliver: reply }),
-          },
-          { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
-        ),
-      );
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-      outcome = { text: '', delivered: { status: 'failed', reason: SUPERSEDED_BY_AGENT } }; // an agent took over while it was thinking or sending
-    } finally {
-      if (assistantDelivery === scope) assistantDelivery = undefined;
-    }
+    const outcome = await assistantTurn(
+      {
+        tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
+        prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
+        ...(!reply.failedReason && { deliver: reply }),
+      },
+      { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
+    );
     if (outcome === null) return; // handed to a person
     if (outcome.delivered) {
       await noteSent(reply, outcome.text, 'assistant', outcome.delivered);
@@ -319,7 +302,11 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     }
     // Not delivered by a model call (the polite message after failures, or the reply whose send
     // failed for good there): under the same id, so a reply already stored is the one sent.
-    if (state.botSilent || state.closed) return void (await store.markOutboundFailed({ ...reply, reason: SUPERSEDED_BY_AGENT }));
+    // An agent who took over meanwhile wins: the send refuses too, this only saves the call.
+    if (state.botSilent || state.closed) {
+      await noteSent(reply, outcome.text, 'assistant', { status: 'failed', reason: SUPERSEDED_BY_AGENT });
+      return;
+    }
     await send(outcome.text, 'assistant', { message: reply, assistantTurn: true });
   }
 
@@ -356,7 +343,8 @@ async function conversationV2(input: ConversationInput): Promise<void> {
 
   /**
    * Stores and delivers one outbound message (one activity); failures are recorded, never
-   * thrown. An assistant message is cancelled by an agent's take-over until the channel has it.
+   * thrown. An assistant reply (`assistantTurn`) is not sent once the conversation's row says a
+   * person is asked for or holds it: the take-over writes that as it is accepted.
    */
   async function send(
     text: string,
@@ -365,19 +353,13 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   ): Promise<AgentMessageResult> {
     await opened();
     const message = options.message ?? outboundMessage(uuid4(), Date.now());
-    const scope = new CancellationScope();
-    if (author === 'assistant') assistantDelivery = scope;
     let result: DeliverResult;
     try {
-      result = await scope.run(() =>
-        sending.deliverMessage({ ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) }),
-      );
+      result = await sending.deliverMessage({ ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) });
     } catch (err) {
-      // Cancelled (an agent took over before the channel had it), or the channel gave up.
+      // The channel could not be given it at all (retries cannot fix it).
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      result = { status: 'failed', reason: isCancellation(err) ? SUPERSEDED_BY_AGENT : cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed' };
-    } finally {
-      if (assistantDelivery === scope) assistantDelivery = undefined;
+      result = { status: 'failed', reason: cause instanceof ApplicationFailure && cause.type ? cause.type : 'send_failed' };
     }
     return noteSent(message, text, author, result);
   }

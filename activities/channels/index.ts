@@ -12,6 +12,7 @@ import { markOutboundFailed, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
+import { LookupCache } from '../../lib/lookup-cache.ts';
 import { GRAPH_PERMANENT_ERROR, GRAPH_THROTTLED_ERROR, GRAPH_TRANSIENT_ERROR } from './graph-errors.ts';
 
 const isGraphFailure = (err: ApplicationFailure) => err.type === GRAPH_TRANSIENT_ERROR || err.type === GRAPH_THROTTLED_ERROR || err.type === GRAPH_PERMANENT_ERROR;
@@ -55,6 +56,8 @@ export interface AcknowledgeInput {
  * platform's own database are retried for as long as it takes.
  */
 export const SEND_ATTEMPTS = 10;
+/** How long a worker keeps a channel's decrypted credentials (see senderFor). */
+export const SENDER_CACHE_MS = 10_000;
 
 export type DeliverResult = { status: 'sent'; messageIds: string[] } | { status: 'failed'; reason: string };
 
@@ -77,14 +80,26 @@ interface ChannelSender {
 
 export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink }) {
   const { db, keyring, graphApiUrl } = deps;
+  const senders = new LookupCache<ChannelSender>({ positiveTtlMs: SENDER_CACHE_MS, negativeTtlMs: 1_000, maxEntries: 1_000 });
   /** The dispatcher never throws and the outbox sweep retries: a send does not wait for it. */
   const dispatchLater = (eventId: string | null) => {
     if (eventId) void deps.tenantEvents?.dispatch(eventId);
   };
 
+  /**
+   * A channel's sender with its decrypted credentials, kept SENDER_CACHE_MS per worker: a reply
+   * needs it twice (read receipt, send) and a busy channel on every message. A changed token
+   * applies within that time; a token Meta refuses for good drops the entry at once.
+   */
   async function senderFor(tenantId: string, channelId: string): Promise<ChannelSender> {
+    const sender = await senders.get(`${tenantId}:${channelId}`, () => loadSender(tenantId, channelId));
+    if (!sender) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'ChannelNotFound');
+    return sender;
+  }
+
+  async function loadSender(tenantId: string, channelId: string): Promise<ChannelSender | null> {
     const channel = await forTenant(db, tenantId).channel.findFirst({ where: { id: channelId } });
-    if (!channel) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'ChannelNotFound');
+    if (!channel) return null;
     const secrets = await readChannelSecrets(db, keyring, channelId);
     if (channel.type === 'whatsapp' && channel.phoneNumberId && secrets.accessToken) {
       const client = new WhatsAppClient({ graphApiUrl, phoneNumberId: channel.phoneNumberId, accessToken: secrets.accessToken });
@@ -152,12 +167,15 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
      */
     async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
       const tdb = forTenant(db, input.tenantId);
-      if (input.text !== undefined) {
-        await storeOutbound(db, { ...input, text: input.text, author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) });
-      }
-      const row = await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
+      // The row: stored by this call (pending), or by an earlier one (read back).
+      const written = { text: input.text ?? '', author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) };
+      const inserted = input.text !== undefined && (await storeOutbound(db, { ...input, ...written }));
+      if (input.failedReason) return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
+      const row = inserted
+        ? { status: 'pending' as const, content: written, error: null }
+        : await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
-      const content = row.content as { text: string; providerMessageIds?: string[] };
+      const content = row.content as { text: string; author?: 'assistant' | 'agent'; agentId?: string; providerMessageIds?: string[] };
       if (row.status === 'failed') return { status: 'failed', reason: (row.error as { reason?: string } | null)?.reason ?? 'failed' };
       if (row.status !== 'pending') {
         // Sent by an earlier attempt, whose event may not have been written (it crashed first).
@@ -192,6 +210,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         // has no limit, so that the database's own failures are retried until it is back).
         const givenUp = err instanceof ApplicationFailure && (err.nonRetryable || (isGraphFailure(err) && ctx.info.attempt >= SEND_ATTEMPTS));
         if (givenUp) {
+          if (err.type === GRAPH_PERMANENT_ERROR) senders.forget((key) => key === `${input.tenantId}:${input.channelId}`);
           await markOutboundFailed(db, { ...input, reason: err.type ?? 'send_failed', details: err.details });
           return { status: 'failed', reason: err.type ?? 'send_failed' };
         }
