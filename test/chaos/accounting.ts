@@ -18,6 +18,11 @@ export interface KindFigures {
   storedTwice: number;
   answered: number;
   answeredTwice: number;
+  /**
+   * No reply named it, but its user got the platform's failure notice (every provider failed or
+   * the turn's time ran out: "never silence") while it waited: not lost, not answered either.
+   */
+  answeredWithNotice: number;
   /** Outbound rows (sent or later) naming the message. */
   outboundRows: number;
   outboundRowsTwice: number;
@@ -43,6 +48,8 @@ export interface Finding {
   externalId: string;
   workflowId: string | null;
   facts: string[];
+  /** More ids to follow through the histories (the outbound rows of a duplicate). */
+  alsoSearch?: string[];
 }
 
 export interface Accounting {
@@ -110,9 +117,18 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
   }
   const repliesByToken = new Map<string, ObservedReply[]>();
   for (const reply of ledger.replies) for (const t of reply.tokens) repliesByToken.set(t, [...(repliesByToken.get(t) ?? []), reply]);
+  // A reply naming no message (the failure notice) goes to the oldest message of its user that
+  // was sent before it and that no reply names.
+  const noticeFor = new Map<string, ObservedReply>();
+  for (const reply of ledger.replies.filter((r) => r.tokens.length === 0)) {
+    const waiting = ledger.messages.find(
+      (m) => m.user === reply.user && m.firstSentAt <= reply.at && storedRows.has(m.externalId) && !repliesByToken.has(m.token) && !noticeFor.has(m.token),
+    );
+    if (waiting) noticeFor.set(waiting.token, reply);
+  }
 
   const empty = (): KindFigures => ({
-    sent: 0, acknowledged: 0, stored: 0, storedTwice: 0, answered: 0, answeredTwice: 0, outboundRows: 0, outboundRowsTwice: 0,
+    sent: 0, acknowledged: 0, stored: 0, storedTwice: 0, answered: 0, answeredTwice: 0, answeredWithNotice: 0, outboundRows: 0, outboundRowsTwice: 0,
     lost: 0, lostNotStored: 0, lostNotAnswered: 0, outOfOrder: 0, storedOutOfOrder: 0, delays: [], retries: 0, forcedRedeliveries: 0,
   });
   const figures: Record<UserKind, KindFigures> = { whatsapp: empty(), webchat: empty() };
@@ -143,7 +159,11 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
         (Object.keys(m.failures).length ? `, failures ${JSON.stringify(m.failures)}` : ''),
       `stored ${stored}×, replies seen ${replies.length}, outbound rows ${rows.length}`,
     ];
-    if (stored === 0 || replies.length === 0) {
+    const notice = noticeFor.get(m.token);
+    if (stored > 0 && replies.length === 0 && notice) {
+      f.answeredWithNotice++;
+      finding(m, 'answered only with the failure notice', [...base, `notice at ${new Date(notice.at).toISOString()}: "${notice.text}"`]);
+    } else if (stored === 0 || replies.length === 0) {
       f.lost++;
       if (stored === 0) f.lostNotStored++;
       else f.lostNotAnswered++;
@@ -159,6 +179,7 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
         ...rows.map((r) => `row ${r.id} ${r.status} created ${r.created_at.toISOString()}`),
       ];
       finding(m, `answered ${replies.length} times (${rows.length} outbound rows)`, facts);
+      findings.at(-1)!.alsoSearch = rows.map((r) => r.id);
     }
   }
 
@@ -258,6 +279,11 @@ function retryState(state: unknown): string {
   return (name ?? String(state)).replace(/^RETRY_STATE_/, '').toLowerCase().replace(/_/g, ' ');
 }
 
+function timeoutType(type: unknown): string {
+  const name = typeof type === 'number' ? protos.temporal.api.enums.v1.TimeoutType[type] : String(type);
+  return (name ?? String(type)).replace(/^TIMEOUT_TYPE_/, '').toLowerCase().replace(/_/g, '-');
+}
+
 function failureText(failure: unknown): string {
   const f = failure as
     | {
@@ -272,7 +298,7 @@ function failureText(failure: unknown): string {
   const type = f.applicationFailureInfo?.type
     ? ` [${f.applicationFailureInfo.type}]`
     : f.timeoutFailureInfo
-      ? ` [timeout ${String(f.timeoutFailureInfo.timeoutType)}]`
+      ? ` [${timeoutType(f.timeoutFailureInfo.timeoutType)} timeout]`
       : f.activityFailureInfo
         ? ` [activity ${f.activityFailureInfo.activityType?.name ?? '?'}, ${retryState(f.activityFailureInfo.retryState)}]`
         : '';
@@ -306,7 +332,7 @@ export async function explain(client: Client, findings: Finding[]): Promise<void
     }
     f.facts.push(`workflow ${f.workflowId}: ${runs.length} run(s): ${runs.map((r) => `${r.runId.slice(0, 8)} ${r.status}`).join(', ')}`);
     for (const run of runs) {
-      const story = runStory(run, [f.externalId, f.token]);
+      const story = runStory(run, [f.externalId, f.token, ...(f.alsoSearch ?? [])]);
       if (story.length) f.facts.push(`run ${run.runId.slice(0, 8)} (${run.status}): ${story.join('; ')}`);
     }
   }
