@@ -19,6 +19,12 @@ export interface KindFigures {
   answered: number;
   answeredTwice: number;
   /**
+   * Of those, WhatsApp replies sent twice because Meta accepted the first send but the platform
+   * never learned it (no row records its id): the window the Graph API leaves open, since it has
+   * no idempotency key. Reported, not counted as the platform's duplicates.
+   */
+  answeredTwiceGraphWindow: number;
+  /**
    * No reply named it, but its user got the platform's failure notice (every provider failed or
    * the turn's time ran out: "never silence") while it waited: not lost, not answered either.
    */
@@ -128,7 +134,7 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
   }
 
   const empty = (): KindFigures => ({
-    sent: 0, acknowledged: 0, stored: 0, storedTwice: 0, answered: 0, answeredTwice: 0, answeredWithNotice: 0, outboundRows: 0, outboundRowsTwice: 0,
+    sent: 0, acknowledged: 0, stored: 0, storedTwice: 0, answered: 0, answeredTwice: 0, answeredTwiceGraphWindow: 0, answeredWithNotice: 0, outboundRows: 0, outboundRowsTwice: 0,
     lost: 0, lostNotStored: 0, lostNotAnswered: 0, outOfOrder: 0, storedOutOfOrder: 0, delays: [], retries: 0, forcedRedeliveries: 0,
   });
   const figures: Record<UserKind, KindFigures> = { whatsapp: empty(), webchat: empty() };
@@ -148,7 +154,10 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
     if (stored > 0) f.stored++;
     if (stored > 1) f.storedTwice++;
     if (replies.length > 0) f.answered++;
+    const unrecorded = m.kind === 'whatsapp' ? replies.filter((r) => !recordedProviderIds.has(r.id)).length : 0;
+    const throughGraphWindow = replies.length > 1 && rows.length <= 1 && replies.length - unrecorded <= 1;
     if (replies.length > 1) f.answeredTwice++;
+    if (throughGraphWindow) f.answeredTwiceGraphWindow++;
     if (rows.length > 0) f.outboundRows++;
     if (rows.length > 1) f.outboundRowsTwice++;
     const first = replies[0];
@@ -178,7 +187,7 @@ export async function account(options: { databaseUrl: string; tenantId: string; 
         ...replies.map((r) => `reply ${r.id} at ${new Date(r.at).toISOString()}${m.kind === 'whatsapp' ? (recordedProviderIds.has(r.id) ? ' (recorded in a row)' : ' (NOT recorded in any row)') : ''}: "${r.text}"`),
         ...rows.map((r) => `row ${r.id} ${r.status} created ${r.created_at.toISOString()}`),
       ];
-      finding(m, `answered ${replies.length} times (${rows.length} outbound rows)`, facts);
+      finding(m, `answered ${replies.length} times (${rows.length} outbound rows)${throughGraphWindow ? ": through the Graph API's window (Meta accepted a send the platform did not learn of, and it was sent again)" : ''}`, facts);
       findings.at(-1)!.alsoSearch = rows.map((r) => r.id);
     }
   }
@@ -303,7 +312,8 @@ function failureText(failure: unknown): string {
         ? ` [activity ${f.activityFailureInfo.activityType?.name ?? '?'}, ${retryState(f.activityFailureInfo.retryState)}]`
         : '';
   const cause = f.cause ? `; cause: ${failureText(f.cause)}` : '';
-  return `${f.message ?? ''}${type}${cause}`;
+  const message = (f.message ?? '').replace(/\s+/g, ' ').trim();
+  return `${message.length > 200 ? `${message.slice(0, 200)}…` : message}${type}${cause}`;
 }
 
 interface RunHistory {
@@ -338,40 +348,68 @@ export async function explain(client: Client, findings: Finding[]): Promise<void
   }
 }
 
-/** What one run did with the message (its external id or its token): where it appears, how the activities carrying it ended, how the run ended. */
+/** Entries of one run's story at most (the rest is counted). */
+const STORY_MAX = 14;
+
+/**
+ * What one run did with the message (its external id or its token): the signal, the first
+ * activity of each type that carried it, every activity carrying it that needed a retry or failed,
+ * persistInbound's verdict, and how the run ended. Later turns carry the message in their history,
+ * so routine completions after the first are left out.
+ */
 function runStory(run: RunHistory, ids: string[]): string[] {
   const story: string[] = [];
-  const scheduled = new Map<string, { type: string; eventId: string }>();
+  const scheduled = new Map<string, { type: string; eventId: string; troubled: boolean }>();
+  const seenTypes = new Set<string>();
+  /** Types whose last activity failed: the next completion of the type (the retry or the fallback) is told. */
+  const failedTypes = new Set<string>();
+  let markers = 0;
   for (const event of run.events) {
     const name = eventName(event);
     const eventId = String(event.eventId);
     const attrs = event[`${name}EventAttributes`] as Record<string, unknown>;
     const text = eventText(event);
     const mentions = ids.some((id) => text.includes(id));
-    if (name === 'activityTaskScheduled' && mentions) {
-      const type = (attrs.activityType as { name?: string } | undefined)?.name ?? '?';
-      scheduled.set(eventId, { type, eventId });
-      story.push(`#${eventId} ${type} scheduled`);
+    if (name === 'activityTaskScheduled') {
+      if (mentions) scheduled.set(eventId, { type: (attrs.activityType as { name?: string } | undefined)?.name ?? '?', eventId, troubled: false });
       continue;
     }
-    const ofScheduled = attrs && 'scheduledEventId' in attrs ? scheduled.get(String(attrs.scheduledEventId)) : undefined;
-    if (ofScheduled) {
+    const act = attrs && 'scheduledEventId' in attrs ? scheduled.get(String(attrs.scheduledEventId)) : undefined;
+    if (act) {
+      const first = !seenTypes.has(act.type);
       if (name === 'activityTaskStarted') {
         const attempt = Number(attrs.attempt ?? 1);
-        if (attempt > 1) story.push(`#${eventId} ${ofScheduled.type} attempt ${attempt} started${attrs.lastFailure ? ` after: ${failureText(attrs.lastFailure)}` : ''}`);
+        if (attempt > 1) {
+          act.troubled = true;
+          story.push(`#${act.eventId} ${act.type} attempt ${attempt}${attrs.lastFailure ? ` after: ${failureText(attrs.lastFailure)}` : ''}`);
+        }
       } else if (name === 'activityTaskCompleted') {
-        story.push(`#${eventId} ${ofScheduled.type} completed${ofScheduled.type === 'persistInbound' ? (mentions ? ' (result includes the message)' : ' (result does NOT include the message)') : ''}`);
+        if (act.type === 'persistInbound') story.push(`#${act.eventId} persistInbound completed ${mentions ? '(result includes the message)' : '(result does NOT include the message)'}`);
+        else if (first || act.troubled || failedTypes.has(act.type)) story.push(`#${act.eventId} ${act.type} completed`);
+        seenTypes.add(act.type);
+        failedTypes.delete(act.type);
       } else {
-        story.push(`#${eventId} ${ofScheduled.type} ${name.replace('activityTask', '').toLowerCase()}: ${failureText(attrs.failure)}`);
+        story.push(`#${act.eventId} ${act.type} ${name.replace('activityTask', '').toLowerCase()}: ${failureText(attrs.failure)}`);
+        seenTypes.add(act.type);
+        failedTypes.add(act.type);
       }
       continue;
     }
     if (name === 'workflowExecutionFailed') story.push(`#${eventId} run FAILED: ${failureText(attrs.failure)}`);
     else if (name === 'workflowExecutionTerminated') story.push(`#${eventId} run terminated: ${String(attrs.reason ?? '')}`);
+    else if (name === 'workflowExecutionTimedOut') story.push(`#${eventId} run timed out`);
     else if (name === 'workflowExecutionContinuedAsNew' && (mentions || story.length > 0)) story.push(`#${eventId} continued as new${mentions ? ' (carrying the message)' : ' (not carrying the message)'}`);
     else if (name === 'workflowExecutionCompleted' && story.length > 0) story.push(`#${eventId} run completed`);
     else if (name === 'workflowTaskFailed') story.push(`#${eventId} workflow task failed: ${failureText(attrs.failure)}`);
-    else if (mentions) story.push(`#${eventId} ${name}`);
+    else if (name === 'workflowExecutionStarted' && mentions) story.push(`#${eventId} started carrying the message`);
+    else if (name === 'workflowExecutionSignaled' && mentions) story.push(`#${eventId} signalled with it`);
+    else if (name === 'markerRecorded' && mentions && markers++ === 0) story.push(`#${eventId} local activity / marker carrying it`);
+  }
+  if (story.length > STORY_MAX) {
+    // Keep the beginning and the end (how the run ended).
+    const head = story.slice(0, STORY_MAX - 3);
+    const tail = story.slice(-2);
+    return [...head, `… ${story.length - head.length - tail.length} more`, ...tail];
   }
   return story;
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveOptions } from './options.ts';
 import { killEverything } from './processes.ts';
-import { BOUNDED_DEFAULTS, FAULT_KINDS, runChaos, timeBudgetMs } from './run.ts';
+import { BOUNDED_DEFAULTS, FAULT_KINDS, platformDuplicates, runChaos, timeBudgetMs } from './run.ts';
 
 const options = resolveOptions(BOUNDED_DEFAULTS, [], process.env);
 
@@ -31,9 +31,13 @@ describe('fault injection (bounded run)', () => {
     for (const kind of FAULT_KINDS) expect(result.kills[kind], `${kind} kills`).toBeGreaterThanOrEqual(1);
     expect(result.totals.sent).toBeGreaterThan(0);
     const t = result.totals;
+    // A reply Meta accepted while the worker died before hearing so is sent again: the Graph API
+    // has no idempotency key, so that window is reported (accepted-but-not-recorded) but not the
+    // platform's duplicate. Every other second copy is.
     expect(
-      { lost: t.lost, storedTwice: t.storedTwice, answeredTwice: t.answeredTwice, outboundRowsTwice: t.outboundRowsTwice },
+      { lost: t.lost, storedTwice: t.storedTwice, answeredTwice: t.answeredTwice - t.answeredTwiceGraphWindow, outboundRowsTwice: t.outboundRowsTwice },
       `see ${result.reportPath}${result.ok ? '' : ` and the run folder ${result.root}`}`,
     ).toEqual({ lost: 0, storedTwice: 0, answeredTwice: 0, outboundRowsTwice: 0 });
+    expect(platformDuplicates(t)).toBe(0);
   });
 });
