@@ -105,8 +105,10 @@ export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks)
       const fallbackLeft = route === 'primary' && policy.fallbackDiffers;
       const budget = fallbackLeft ? Math.max(1000, remaining - Math.min(FALLBACK_RESERVE_MS, remaining / 3)) : remaining;
       const llm = proxyActivities<Activities>({
-        // A call that delivers its reply keeps time after the model for the channel's send.
+        // A call that delivers its reply keeps time after the model for the channel's send, and
+        // heartbeats, so that a dead worker's attempt is retried within 15 s.
         startToCloseTimeout: deliver ? '45 seconds' : '30 seconds',
+        ...(deliver && { heartbeatTimeout: '15 seconds' }),
         scheduleToCloseTimeout: budget,
         retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: route === 'primary' ? 5 : 2 },
       });

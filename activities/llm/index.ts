@@ -154,6 +154,8 @@ type Resolved = { configured: true; client: ChatProvider; breakerKey: string } |
 
 /** Per call, at most; the activity's start-to-close timeout and the turn's deadline can cut it shorter. */
 const CALL_TIMEOUT_MS = 25_000;
+/** How often a model call tells Temporal its worker is alive (the workflow's heartbeat timeout is 15 s). */
+const HEARTBEAT_EVERY_MS = 3_000;
 /** Of an attempt that delivers its reply, the time kept for storing and sending it. */
 const SEND_RESERVE_MS = 15_000;
 
@@ -276,8 +278,11 @@ export function createLlmActivities(deps: LlmDependencies) {
       try {
         const resumed = await storedReply(input);
         if (resumed) return resumed;
-        const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question) : input.passages;
-        const generated: GeneratedReply = { ...(await reply({ ...input, passages })), ...(input.retrieve && { passages }) };
+        const generated = await whileAlive(async () => {
+          const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question) : input.passages;
+          return { ...(await reply({ ...input, passages })), ...(input.retrieve && { passages }) } as GeneratedReply;
+        });
+        // The send heartbeats its own progress (each part Meta accepted) from here on.
         if (input.deliver && deps.deliver && generated.outcome !== 'tool_calls') {
           generated.delivered = await deps.deliver({ ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true });
         }
@@ -372,6 +377,20 @@ export function createLlmActivities(deps: LlmDependencies) {
     const text = result.text.trim();
     if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
     return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model };
+  }
+}
+
+/**
+ * Heartbeats while `work` runs, so that a worker that dies in the middle of a model call is
+ * noticed within the activity's heartbeat timeout instead of its whole start-to-close timeout.
+ */
+async function whileAlive<T>(work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const ticker = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(ticker);
   }
 }
 
