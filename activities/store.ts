@@ -181,28 +181,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
           where: { id: existing.id },
           data: { workflowId: input.workflowId, ...(existing.status === 'closed' ? { status: 'active', assignee: null } : {}) },
         })
-      : await tdb.$transaction(async (tx) => {
-          const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
-          if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
-          const created = await tx.conversation.upsert({
-            where: key,
-            create: tenantData<Prisma.ConversationUncheckedCreateInput>({
-              channelId: input.channelId,
-              externalUserId: input.externalUserId,
-              workflowId: input.workflowId,
-            }),
-            update: { workflowId: input.workflowId },
-          });
-          createdEvent = await recordTenantEvent(tx, {
-            id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
-            tenantId: input.tenantId,
-            type: 'conversation.created',
-            subjectType: 'conversation',
-            subjectId: created.id,
-            data: { conversationId: created.id, channel: channel.type, channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
-          });
-          return created;
-        });
+      : await createRow(input, key, (id) => (createdEvent = id));
     dispatchLater(createdEvent);
     // A conversation created just now has no messages yet.
     const recent = !existing ? [] : await tdb.message.findMany({
@@ -218,6 +197,42 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       turns: recent.reverse().map(turnOf).filter((t): t is Turn => t !== undefined),
       lastInboundAt: row.lastInboundAt?.getTime() ?? null,
     };
+  }
+
+  /**
+   * A new conversation row, with its conversation.created event in the same transaction when
+   * the tenant has webhook endpoints (none needed otherwise: no statement for an event nobody gets).
+   */
+  async function createRow(input: OpenConversationInput, key: Prisma.ConversationWhereUniqueInput, onEvent: (id: string | null) => void) {
+    const listens = await tenantHasWebhooks(db, input.tenantId);
+    const create = async (tx: Pick<TenantDb, 'conversation' | 'channel' | 'event' | 'webhookEndpoint'>) => {
+      const created = await tx.conversation.upsert({
+        where: key,
+        create: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: input.channelId, externalUserId: input.externalUserId, workflowId: input.workflowId }),
+        update: { workflowId: input.workflowId },
+      });
+      if (listens) {
+        const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
+        onEvent(
+          await recordTenantEvent(tx, {
+            id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
+            tenantId: input.tenantId,
+            type: 'conversation.created',
+            subjectType: 'conversation',
+            subjectId: created.id,
+            data: { conversationId: created.id, channel: channel?.type ?? 'unknown', channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
+          }),
+        );
+      }
+      return created;
+    };
+    try {
+      return listens ? await forTenant(db, input.tenantId).$transaction(create) : await create(forTenant(db, input.tenantId));
+    } catch (err) {
+      // The channel's foreign key: a channel deleted meanwhile is no reason to retry for ever.
+      if ((err as { code?: unknown }).code === 'P2003') throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
+      throw err;
+    }
   }
 
   /**

@@ -143,6 +143,15 @@ describe('conversation core', () => {
     expect(row?.status).toBe('active');
   });
 
+  it('a message for a channel deleted meanwhile ends its run, completed, instead of retrying for ever', { timeout: 60_000 }, async () => {
+    const gone = await rig.addWhatsAppChannel();
+    await rig.db.channel.delete({ where: { id: gone.id } });
+    const u = user();
+    await rig.deliver(gone, u, [text('hello')]);
+    await eventually(async () => (await statusOf(rig.workflowId(gone, u))) === 'COMPLETED', 30_000, 'the run completed');
+    expect(await tdb().message.count({ where: { conversation: { externalUserId: u } } })).toBe(0);
+  });
+
   it('a conversation still running under the workflow id of before keeps its run until it closes', { timeout: 60_000 }, async () => {
     const u = user();
     const legacyId = legacyConversationWorkflowId(rig.tenantId, 'whatsapp', u);
