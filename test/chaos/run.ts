@@ -474,6 +474,7 @@ function renderReport(r: {
   if (a.unattributed.length) lines.push('## Replies naming no message', '', ...a.unattributed.map((x) => `- ${x.kind} ${x.user} at ${new Date(x.at).toISOString()}: "${x.text}"`), '');
   if (a.unsentRows.length) lines.push('## Outbound rows not sent', '', ...a.unsentRows.map((x) => `- ${x.user} ${x.status}: "${x.text}" ${JSON.stringify(x.error)}`), '');
   lines.push('## Timeline', '', ...r.stack.events.map((e) => `- ${new Date(e.at).toISOString().slice(11, 23)} ${e.component}: ${e.what}`), '');
-  lines.push(`Run folder: \`${r.root}\` (kept on failure: logs/ holds the API, worker, Temporal and Postgres logs).`, '');
+  const kept = r.problems.length > 0 || o.keep;
+  lines.push(`Run folder: \`${r.root}\` (${kept ? 'kept: logs/ holds the API, worker, Temporal and Postgres logs' : 'removed, the run passed; --keep keeps it'}).`, '');
   return lines.join('\n');
 }
