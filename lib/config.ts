@@ -70,6 +70,23 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /** Prepended to every task queue name, so that several stacks can share one namespace. */
   TEMPORAL_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
+  /**
+   * A secured Temporal (a cluster with TLS or mTLS, Temporal Cloud): lib/temporal.ts builds the
+   * connection options from these. TLS is on when TEMPORAL_TLS=true, or when any of the others is
+   * set and TEMPORAL_TLS is not `false`. The files are PEM, read at start-up.
+   */
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true')),
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name').optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** The Temporal Web UI's origin (e.g. https://temporal.example.com): the only one CORS lets call /codec. */
+  TEMPORAL_UI_ORIGIN: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && new URL(v).origin === v.replace(/\/$/, ''), 'must be an origin: http(s)://host[:port], no path')
+    .transform((v) => new URL(v).origin)
+    .optional(),
 
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
@@ -125,11 +142,29 @@ export const configSchema = z.object({
   ALLOW_INSECURE_TENANT_URLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
+/** The TLS variables that only make sense together (also applied by scripts that pick from configSchema). */
+export function checkTemporalConnection(
+  c: Partial<Pick<z.infer<typeof configSchema>, 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CA_FILE' | 'TEMPORAL_TLS_CERT_FILE' | 'TEMPORAL_TLS_KEY_FILE' | 'TEMPORAL_TLS_SERVER_NAME' | 'TEMPORAL_API_KEY'>>,
+  ctx: z.RefinementCtx,
+): void {
+  // A client certificate needs its key and the other way round (mTLS).
+  if (c.TEMPORAL_TLS_CERT_FILE && !c.TEMPORAL_TLS_KEY_FILE) ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY_FILE'], message: 'is required with TEMPORAL_TLS_CERT_FILE (mTLS needs the certificate and its key)' });
+  if (c.TEMPORAL_TLS_KEY_FILE && !c.TEMPORAL_TLS_CERT_FILE) ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_CERT_FILE'], message: 'is required with TEMPORAL_TLS_KEY_FILE (mTLS needs the certificate and its key)' });
+  if (c.TEMPORAL_TLS === false) {
+    for (const name of ['TEMPORAL_TLS_CA_FILE', 'TEMPORAL_TLS_CERT_FILE', 'TEMPORAL_TLS_KEY_FILE', 'TEMPORAL_TLS_SERVER_NAME'] as const) {
+      if (c[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is set but TEMPORAL_TLS is false' });
+    }
+    if (c.TEMPORAL_API_KEY) ctx.addIssue({ code: 'custom', path: ['TEMPORAL_API_KEY'], message: 'would be sent in the clear: TEMPORAL_TLS is false' });
+  }
+}
+
 /** Rules across variables, kept off configSchema so that scripts can still pick from it. */
-const checkedConfigSchema = configSchema.refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
-  path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
-  message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
-});
+const checkedConfigSchema = configSchema
+  .refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
+    path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
+    message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
+  })
+  .superRefine(checkTemporalConnection);
 
 export type Config = z.infer<typeof configSchema>;
 
