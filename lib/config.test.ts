@@ -72,6 +72,22 @@ describe('loadConfig', () => {
     expect(found[0]).toMatch(message);
   });
 
+  it('refuses ALLOW_INSECURE_TENANT_URLS in production, naming it', () => {
+    expect(problems({ ...valid, NODE_ENV: 'production', ALLOW_INSECURE_TENANT_URLS: 'true' })).toEqual([
+      expect.stringMatching(/^ALLOW_INSECURE_TENANT_URLS: must not be true when NODE_ENV=production/),
+    ]);
+    expect(loadConfig({ ...valid, NODE_ENV: 'production', ALLOW_INSECURE_TENANT_URLS: 'false' }).ALLOW_INSECURE_TENANT_URLS).toBe(false);
+    expect(loadConfig({ ...valid, NODE_ENV: 'development', ALLOW_INSECURE_TENANT_URLS: 'true' }).ALLOW_INSECURE_TENANT_URLS).toBe(true);
+  });
+
+  it('reads TRUST_PROXY as off, on, a hop count or proxy addresses', () => {
+    expect(loadConfig(valid).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ ...valid, TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ ...valid, TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ ...valid, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(problems({ ...valid, TRUST_PROXY: 'yes please' })[0]).toMatch(/^TRUST_PROXY: /);
+  });
+
   it('stops a process at start-up with a message naming the variable', () => {
     const { PATH, HOME } = process.env;
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'api/server.ts'], {

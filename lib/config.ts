@@ -98,7 +98,32 @@ export const configSchema = z.object({
   RATE_LIMIT_API_PER_MINUTE: positiveInt.default(600),
   /** Requests per minute per client IP on everything else, webhooks included. */
   RATE_LIMIT_IP_PER_MINUTE: positiveInt.default(1200),
-  /** Origins allowed to call the API from a browser besides the tenants' web chat origins (comma-separated). */
+  /** Failed Bearer authentications per minute per client IP; beyond it every Bearer attempt from that IP answers 429 until the window ends. */
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: positiveInt.default(30),
+  /**
+   * Where rate-limit counters live: `memory` (each API process counts alone) or `postgres` (one
+   * count across every API process, in the rate_limit_buckets table; one upsert per request).
+   */
+  RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
+  /**
+   * Whether to believe X-Forwarded-For for the client's IP (rate limits, logs): `false` (default:
+   * the socket's peer), `true` (any proxy), a number of proxy hops, or comma-separated proxy
+   * addresses/CIDRs (Fastify's trustProxy). Set it only behind a proxy that sets the header.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f:./]+(\s*,\s*[0-9A-Fa-f:./]+)*)$/, 'must be true, false, a hop count or comma-separated proxy addresses')
+    .default('false')
+    .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((a) => a.trim()))),
+  /** Live (neither revoked nor expired) API keys a tenant may hold (409 api_key_limit beyond). */
+  API_KEYS_PER_TENANT: positiveInt.default(25),
+  /** Who may read GET /metrics and GET /docs: `public`, `admin` (Bearer ADMIN_API_KEY) or `off` (404). */
+  METRICS_ACCESS: z.enum(['public', 'admin', 'off']).default('admin'),
+  DOCS_ACCESS: z.enum(['public', 'admin', 'off']).default('public'),
+  /**
+   * Browser origins allowed to call the REST API (/api/v1) and the other routes (comma-separated).
+   * The tenants' web chat origins are allowed on the web chat routes only.
+   */
   CORS_ORIGINS: z.string().transform((raw) => raw.split(',').map((o) => o.trim()).filter(Boolean)).default([]),
 
   META_GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
@@ -160,6 +185,10 @@ export function checkTemporalConnection(
 
 /** Rules across variables, kept off configSchema so that scripts can still pick from it. */
 const checkedConfigSchema = configSchema
+  .refine((c) => !(c.NODE_ENV === 'production' && c.ALLOW_INSECURE_TENANT_URLS), {
+    path: ['ALLOW_INSECURE_TENANT_URLS'],
+    message: 'must not be true when NODE_ENV=production (it lets tenants point the platform at http:// and private addresses)',
+  })
   .refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
     path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
     message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
