@@ -2,6 +2,7 @@
 // end user per delivery, signed with X-Hub-Signature-256 over the exact bytes sent.
 import { randomBytes } from 'node:crypto';
 import { signatureHeader } from '../../api/webhooks/signature.ts';
+import { whatsappTextBody } from '../../test/support/meta-webhooks.ts';
 
 export interface BenchChannel {
   tenantId: string;
@@ -22,25 +23,7 @@ export function userId(run: number, seq: number): string {
 }
 
 export function signedTextDelivery(channel: Pick<BenchChannel, 'phoneNumberId' | 'appSecret'>, from: string, text: string): SignedDelivery {
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: channel.phoneNumberId },
-              contacts: [{ profile: { name: 'Bench User' }, wa_id: from }],
-              messages: [{ from, id: `wamid.${randomBytes(12).toString('base64url')}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  const body = whatsappTextBody({ phoneNumberId: channel.phoneNumberId, from, id: `wamid.${randomBytes(12).toString('base64url')}`, text, name: 'Bench User' });
   return {
     body,
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureHeader(body, channel.appSecret) },

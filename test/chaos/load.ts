@@ -16,6 +16,7 @@ import { WebSocket } from 'ws';
 import { visitorMessageId } from '../../api/webchat/history.ts';
 import { signatureHeader } from '../../api/webhooks/signature.ts';
 import type { DeliveredText, FakeGraphApi } from '../fakes/graph-api.ts';
+import { whatsappTextBody } from '../support/meta-webhooks.ts';
 import { sleep } from './processes.ts';
 import { TOKEN_PATTERN } from './stack.ts';
 
@@ -160,27 +161,8 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
 
   // ---- WhatsApp ---------------------------------------------------------------------------
 
-  function whatsappBody(from: string, wamid: string, text: string): string {
-    return JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '102290129340398',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '15550783881', phone_number_id: options.whatsapp.phoneNumberId },
-                contacts: [{ profile: { name: 'Chaos User' }, wa_id: from }],
-                messages: [{ from, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
-              },
-            },
-          ],
-        },
-      ],
-    });
-  }
+  const whatsappBody = (from: string, wamid: string, text: string) =>
+    whatsappTextBody({ phoneNumberId: options.whatsapp.phoneNumberId, from, id: wamid, text, name: 'Chaos User' });
 
   /** One delivery, redelivered (same bytes) until a 2xx or the end of the run. */
   async function deliver(m: SentMessage, body: string, forced: boolean): Promise<void> {
