@@ -7,7 +7,10 @@
 //   good). Everything else is retried, 4xx included: a receiver's 400/401/404 is usually a
 //   deploy or configuration slip that the tenant fixes within the retry window.
 // - Redirects are never followed (a 3xx is a failed attempt), so a delivery cannot be bounced
-//   into the platform's own network. A Retry-After (seconds, date, or retry-after-ms) becomes the
+//   into the platform's own network; the connection itself goes through lib/tenant-urls.ts's
+//   dispatcher, which refuses internal addresses however the name resolves. Every network
+//   failure (refused address, connection refused, timeout) is recorded as the same lastError,
+//   the detail logged at debug level only: the delivery log is no port scanner. A Retry-After (seconds, date, or retry-after-ms) becomes the
 //   next retry delay, capped at an hour.
 // - Only a short, whitespace-folded prefix of the receiver's answer is kept in lastError; the
 //   request body (which may carry message text) is never logged.
@@ -17,8 +20,9 @@ import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import type { TenantEventEnvelope } from '../lib/tenant-events.ts';
-import { isInternalHost } from '../lib/tenant-functions.ts';
 import { signWebhook, webhookSecret, type WebhookDispatcher } from '../lib/tenant-webhooks.ts';
+import { networkFailureDetail, refusedTenantUrl, tenantDispatcher, UNREACHABLE } from '../lib/tenant-urls.ts';
+import type { Agent } from 'undici';
 import type { WebhookAttemptResult } from '../workflows/webhook-delivery.ts';
 import { retryAfterMs } from './llm/provider.ts';
 
@@ -47,18 +51,9 @@ export function webhookEnvelope(event: { id: string; type: string; createdAt: Da
   return { id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), tenantId: event.tenantId ?? '', data: event.payload };
 }
 
-/** Why the platform will not call this URL, or undefined. Checked again at send time. */
+/** Why the platform will not call this URL as written, or undefined. Checked again at send time. */
 export function refusedUrl(url: string, allowInsecure: boolean): string | undefined {
-  if (allowInsecure) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'the endpoint URL is not a URL';
-  }
-  if (parsed.protocol !== 'https:') return 'the endpoint URL is not https';
-  if (isInternalHost(parsed.hostname)) return 'the endpoint URL names a loopback, private or link-local address';
-  return undefined;
+  return refusedTenantUrl(url, allowInsecure);
 }
 
 /** The first characters of an answer, without reading a large body whole. */
@@ -80,13 +75,17 @@ async function answerSnippet(response: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\s+/g, ' ').trim().slice(0, ANSWER_SNIPPET_CHARS);
 }
 
-function networkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-}
-
-export function createWebhookActivities(deps: { db: Db; keyring: Keyring; logger: Logger; dispatcher: WebhookDispatcher; allowInsecureEndpoints?: boolean }) {
+export function createWebhookActivities(deps: {
+  db: Db;
+  keyring: Keyring;
+  logger: Logger;
+  dispatcher: WebhookDispatcher;
+  allowInsecureEndpoints?: boolean;
+  /** The connections deliveries go through (tests map names with their own); lib/tenant-urls.ts by default. */
+  connections?: Agent;
+}) {
   const { db, keyring, logger } = deps;
+  const connections = deps.connections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureEndpoints ?? false });
 
   return {
     /** One POST of the event to the endpoint; throws (retryable) on anything but 2xx and 410. */
@@ -127,7 +126,8 @@ export function createWebhookActivities(deps: { db: Db; keyring: Keyring; logger
           body,
           redirect: 'manual',
           signal: AbortSignal.any([timeout, Context.current().cancellationSignal]),
-        });
+          dispatcher: connections,
+        } as RequestInit);
         statusCode = response.status;
         if (statusCode >= 300 && statusCode < 400) {
           await response.body?.cancel().catch(() => undefined);
@@ -140,7 +140,8 @@ export function createWebhookActivities(deps: { db: Db; keyring: Keyring; logger
           await response.body?.cancel().catch(() => undefined);
         }
       } catch (err) {
-        error = timeout.aborted ? `no answer within ${input.timeoutMs} ms` : networkError(err);
+        error = `the endpoint ${UNREACHABLE}`;
+        logger.debug({ deliveryId: delivery.id, endpointId: endpoint.id, timedOut: timeout.aborted, detail: networkFailureDetail(err) }, 'webhook attempt: no connection');
       }
       const attempt = {
         attempts: { increment: 1 },

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { TenantLlmCredential } from '../generated/prisma/client.ts';
 import { decryptSecret, encryptSecret, reencryptRows, type Keyring, type RotationResult } from './crypto.ts';
-import { isInternalHost } from './tenant-functions.ts';
+import { httpsUrl } from './tenant-urls.ts';
 import type { TenantDb } from './tenant-db.ts';
 import type { Db } from './db.ts';
 
@@ -15,13 +15,8 @@ export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
 export const llmCredentialInputSchema = z
   .object({
     apiKey: z.string().min(8).max(512),
-    baseUrl: z
-      .string()
-      .url()
-      .max(2048)
-      .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
-      .refine((u) => !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address')
-      .optional(),
+    /** A tenant URL (lib/tenant-urls.ts): checked as written here, and at connect time by every call. */
+    baseUrl: httpsUrl.optional(),
   })
   .strict();
 

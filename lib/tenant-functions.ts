@@ -7,6 +7,7 @@ import type { TenantFunction } from '../generated/prisma/client.ts';
 import { openSecretColumns, reencryptRows, sealSecretColumns, type Keyring, type RotationResult } from './crypto.ts';
 import type { TenantDb } from './tenant-db.ts';
 import type { Db } from './db.ts';
+import { tenantUrl } from './tenant-urls.ts';
 
 /** Functions per tenant: each one is described to the model on every call. */
 export const MAX_FUNCTIONS_PER_TENANT = 50;
@@ -27,51 +28,8 @@ const jsonSchemaObject = z
   }, 'is not a JSON Schema the platform can validate arguments with')
   .refine((s) => JSON.stringify(s).length <= 16_384, 'must be at most 16 KiB as JSON');
 
-/**
- * Hosts that name the platform's own network: loopback, private and link-local ranges (cloud
- * metadata lives at 169.254.169.254), and internal-only names. This catches addresses written
- * in the URL; a public name that resolves to a private address is not caught here (see the
- * follow-up in activities/llm/functions.ts).
- */
-export function isInternalHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal') || h.endsWith('.local')) return true;
-  // IPv6 literals only (a name such as fcc.gov starts with "fc" too).
-  if (h.includes(':') && (h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:') || h.startsWith('64:ff9b:'))) return true;
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)?.slice(1).map(Number);
-  if (!v4) return false;
-  const [a, b] = v4 as [number, number];
-  return (
-    a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127) || (a === 198 && (b === 18 || b === 19))
-  );
-}
-
-/** HTTPS only, and not an internal address: a tenant must not make the platform call into its own network. */
-export const httpsUrl = z
-  .string()
-  .url()
-  .max(2048)
-  .refine((u) => u.startsWith('https://'), 'must be an https:// URL')
-  // Checks all run in zod 4 even after .url() failed: a string that is no URL must not throw here.
-  .refine((u) => !URL.canParse(u) || !isInternalHost(new URL(u).hostname), 'must not be a loopback, private or link-local address')
-  .refine(withoutCredentials, 'must not contain a user name or password');
-
-/** fetch refuses URLs with credentials, and the API would show them: they are never accepted. */
-function withoutCredentials(u: string): boolean {
-  if (!URL.canParse(u)) return true;
-  const { username, password } = new URL(u);
-  return !username && !password;
-}
-
-/**
- * A URL a tenant registers for the platform to call (function endpoints, webhook endpoints):
- * `httpsUrl`, or any URL when ALLOW_INSECURE_TENANT_URLS is on (development: a receiver on the
- * developer's own machine).
- */
-export function tenantUrl(allowInsecure: boolean) {
-  return allowInsecure ? z.string().url().max(2048).refine(withoutCredentials, 'must not contain a user name or password') : httpsUrl;
-}
+// Endpoint URLs are checked by lib/tenant-urls.ts (as written here, and at connect time).
+export { httpsUrl, isInternalHost, tenantUrl } from './tenant-urls.ts';
 
 export function functionSchemas(allowInsecure: boolean) {
   const input = z

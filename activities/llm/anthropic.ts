@@ -5,10 +5,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ContentBlockParam, MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
 import { kindOfStatus, ProviderError, retryAfterMs, type ChatMessage, type ChatProvider, type ChatRequest, type ChatResult } from './provider.ts';
+import { UNREACHABLE } from '../../lib/tenant-urls.ts';
 
 export interface AnthropicProviderOptions {
   apiKey: string;
   baseURL?: string;
+  /** A tenant's own base URL: lib/tenant-urls.ts's tenantFetch (connect-time address check, no redirects). */
+  fetch?: typeof fetch;
 }
 
 function parseArguments(json: string): Record<string, unknown> {
@@ -46,7 +49,7 @@ export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
 }
 
 export function createAnthropicProvider(options: AnthropicProviderOptions): ChatProvider {
-  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, ...(options.fetch && { fetch: options.fetch }) });
   return {
     name: 'anthropic',
     async complete(request: ChatRequest): Promise<ChatResult> {
@@ -89,6 +92,8 @@ export function anthropicError(err: unknown): unknown {
   const status = err.status ?? null;
   const contextLength = status === 400 && /prompt is too long|context window|context length/i.test(err.message);
   const kind = contextLength ? 'context_length' : kindOfStatus(status);
-  const message = status === null ? `Anthropic unreachable: ${err.message}` : `Anthropic answered ${status}: ${err.message}`;
+  // No answer is one message whatever the cause (refused address, redirect, connection refused,
+  // timeout): a tenant's base URL must not map the network, so the SDK's detail is not passed on.
+  const message = status === null ? `Anthropic ${UNREACHABLE}` : `Anthropic answered ${status}: ${err.message}`;
   return new ProviderError('anthropic', kind, status, message, kind === 'throttled' ? retryAfterMs(err.headers) : undefined);
 }

@@ -9,17 +9,24 @@
 // Results are capped in size. 429/5xx/timeouts/no connection are retried by Temporal (a
 // retry-after becomes nextRetryDelay); any other answer goes back to the model as the result.
 //
-// Follow-up: endpoints are checked when registered (https, no internal address written in the
-// URL), but a public name resolving to a private address is not refused at call time yet; that
-// needs a fetch dispatcher whose DNS lookup refuses private ranges (undici `connect.lookup`).
+// Endpoints are checked when registered (https, no internal address written in the URL) and again
+// at connect time (lib/tenant-urls.ts): a name that resolves to an internal address is refused,
+// redirects are not followed. Any network failure (refused address, connection refused, timeout)
+// reaches the model, and so the conversation, as one message; the detail is logged at debug level.
+//
+// What the function is told about the caller: the body above and the headers, nothing else. The
+// signature proves the platform sent the call; it says nothing about who the end user is (see the
+// README, "Tool calls carry no verified end-user identity").
 import { createHmac } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { functionSecret } from '../../lib/tenant-functions.ts';
+import { networkFailureDetail, refusedTenantUrl, tenantDispatcher, UNREACHABLE } from '../../lib/tenant-urls.ts';
+import type { Agent } from 'undici';
 import { retryAfterMs, type ToolSpec } from './provider.ts';
 
 /** Characters of a function's answer handed to the model. */
@@ -43,7 +50,14 @@ export function signFunctionCall(secret: string, timestamp: number, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-export function createFunctionActivities(deps: { db: Db; keyring: Keyring; allowInsecureFunctionEndpoints?: boolean }) {
+export function createFunctionActivities(deps: {
+  db: Db;
+  keyring: Keyring;
+  allowInsecureFunctionEndpoints?: boolean;
+  /** The connections calls go through (tests map names with their own); lib/tenant-urls.ts by default. */
+  connections?: Agent;
+}) {
+  const connections = deps.connections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureFunctionEndpoints ?? false });
   return {
     async tenantTools(tenantId: string): Promise<ToolSpec[]> {
       const rows = await forTenant(deps.db, tenantId).tenantFunction.findMany({ where: { enabled: true }, orderBy: { name: 'asc' } });
@@ -62,9 +76,8 @@ export function createFunctionActivities(deps: { db: Db; keyring: Keyring; allow
       }
       const checked = z.fromJSONSchema(f.parameters as Parameters<typeof z.fromJSONSchema>[0]).safeParse(args);
       if (!checked.success) return { content: `invalid arguments, not called:\n${z.prettifyError(checked.error)}`, isError: true };
-      if (!f.endpoint.startsWith('https://') && !deps.allowInsecureFunctionEndpoints) {
-        return { content: 'the function endpoint is not https: not called', isError: true };
-      }
+      const refused = refusedTenantUrl(f.endpoint, deps.allowInsecureFunctionEndpoints ?? false);
+      if (refused) return { content: `${refused}: not called`, isError: true };
 
       const body = JSON.stringify({ function: f.name, callId: input.callId, arguments: checked.data });
       const timestamp = Math.floor(Date.now() / 1000);
@@ -81,13 +94,18 @@ export function createFunctionActivities(deps: { db: Db; keyring: Keyring; allow
             'x-metachat-call-id': input.callId,
           },
           body,
-          redirect: 'error',
+          redirect: 'manual',
           signal: AbortSignal.any([timeout, Context.current().cancellationSignal]),
-        });
+          dispatcher: connections,
+        } as RequestInit);
+        if (response.status >= 300 && response.status < 400) {
+          await response.body?.cancel().catch(() => undefined);
+          return { content: `the function answered HTTP ${response.status}: redirects are not followed`, isError: true };
+        }
         text = (await response.text()).slice(0, FUNCTION_RESULT_MAX_CHARS);
       } catch (err) {
-        const why = timeout.aborted ? `no answer within ${f.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
-        throw ApplicationFailure.retryable(`function ${f.name}: ${why}`, FUNCTION_UNAVAILABLE);
+        log.debug('tenant function: no connection', { function: f.name, timedOut: timeout.aborted, detail: networkFailureDetail(err) });
+        throw ApplicationFailure.retryable(`function ${f.name} ${UNREACHABLE}`, FUNCTION_UNAVAILABLE);
       }
       if (response.status === 429 || response.status >= 500) {
         const wait = retryAfterMs(response.headers);

@@ -26,6 +26,8 @@ import type { Db } from '../../lib/db.ts';
 import { llmCredentialKey } from '../../lib/llm-credentials.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
+import { refusedTenantUrl, tenantDispatcher, tenantFetch } from '../../lib/tenant-urls.ts';
+import type { Agent } from 'undici';
 import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
 import type { AcknowledgeInput, DeliverInput, DeliverResult } from '../channels/index.ts';
 import type { Passage, RetrieveInput } from '../rag.ts';
@@ -63,8 +65,13 @@ export interface LlmDependencies {
   deliver?: (input: DeliverInput) => Promise<DeliverResult>;
   /** Decrypts tenant functions' signing secrets. */
   keyring: Keyring;
-  /** Tests only: lets tenant functions live on a local http:// endpoint. */
+  /**
+   * ALLOW_INSECURE_TENANT_URLS (development, tests): lets tenant functions and a tenant's own model
+   * base URL live on a local http:// endpoint.
+   */
   allowInsecureFunctionEndpoints?: boolean;
+  /** The connections to tenant URLs (tests map names with their own); lib/tenant-urls.ts by default. */
+  tenantConnections?: Agent;
   /** OPENAI_API_KEY / OPENAI_BASE_URL and ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL. */
   openai?: ProviderEndpoint;
   anthropic?: ProviderEndpoint;
@@ -163,7 +170,9 @@ export function createLlmActivities(deps: LlmDependencies) {
   const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
   const usage = createUsageLedger(deps.db);
   const clients = new Map<string, ChatProvider>();
-  const functions = createFunctionActivities(deps);
+  const tenantConnections = deps.tenantConnections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureFunctionEndpoints ?? false });
+  const functions = createFunctionActivities({ ...deps, connections: tenantConnections });
+  const fetchTenantUrl = tenantFetch(tenantConnections);
 
   /**
    * The tenant's own key and base URL for the provider, else the platform's. A tenant base URL
@@ -184,12 +193,17 @@ export function createLlmActivities(deps: LlmDependencies) {
     }
     const { apiKey, baseURL } = own ?? platform;
     if (!apiKey) return { configured: false, breakerKey: name };
+    // The tenant's own base URL is a tenant URL: checked as written, and at connect time.
+    const tenantBaseUrl = own !== null && row?.baseUrl != null;
+    const refused = tenantBaseUrl ? refusedTenantUrl(row!.baseUrl!, deps.allowInsecureFunctionEndpoints ?? false) : undefined;
+    if (refused) throw ApplicationFailure.nonRetryable(`the tenant's ${name} base URL is refused: ${refused}`, LLM_NOT_CONFIGURED);
     // A tenant's own key has its own limits and its own endpoint's health: its own breaker.
     const breakerKey = `${name}:${baseURL ?? 'default'}${own ? `:tenant:${tenantId}` : ''}`;
     const clientKey = `${breakerKey}:${createHash('sha256').update(apiKey).digest('hex').slice(0, 16)}`;
     let client = clients.get(clientKey);
     if (!client) {
-      client = name === 'openai' ? createOpenAiProvider({ apiKey, baseURL }) : createAnthropicProvider({ apiKey, baseURL });
+      const endpoint = { apiKey, baseURL, ...(tenantBaseUrl && { fetch: fetchTenantUrl }) };
+      client = name === 'openai' ? createOpenAiProvider(endpoint) : createAnthropicProvider(endpoint);
       if (clients.size >= MAX_CACHED) clients.delete(clients.keys().next().value!);
       clients.set(clientKey, client);
     }

@@ -3,14 +3,17 @@
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { kindOfStatus, ProviderError, retryAfterMs, type ChatProvider, type ChatRequest, type ChatResult } from './provider.ts';
+import { UNREACHABLE } from '../../lib/tenant-urls.ts';
 
 export interface OpenAiProviderOptions {
   apiKey: string;
   baseURL?: string;
+  /** A tenant's own base URL: lib/tenant-urls.ts's tenantFetch (connect-time address check, no redirects). */
+  fetch?: typeof fetch;
 }
 
 export function createOpenAiProvider(options: OpenAiProviderOptions): ChatProvider {
-  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, ...(options.fetch && { fetch: options.fetch }) });
   return {
     name: 'openai',
     async complete(request: ChatRequest): Promise<ChatResult> {
@@ -66,6 +69,8 @@ export function openAiError(err: unknown): unknown {
   const status = err.status ?? null;
   const contextLength = err.code === 'context_length_exceeded' || (status === 400 && /maximum context length|context_length/i.test(err.message));
   const kind = contextLength ? 'context_length' : kindOfStatus(status);
-  const message = status === null ? `OpenAI unreachable: ${err.message}` : `OpenAI answered ${status}: ${err.message}`;
+  // No answer is one message whatever the cause (refused address, redirect, connection refused,
+  // timeout): a tenant's base URL must not map the network, so the SDK's detail is not passed on.
+  const message = status === null ? `OpenAI ${UNREACHABLE}` : `OpenAI answered ${status}: ${err.message}`;
   return new ProviderError('openai', kind, status, message, kind === 'throttled' ? retryAfterMs(err.headers) : undefined);
 }
