@@ -41,6 +41,7 @@ import { signalInbound } from '../api/conversation-signal.ts';
 import { whatsappProvider } from '../api/webhooks/whatsapp.ts';
 import { createChannel } from '../lib/channels.ts';
 import { loadConfig } from '../lib/config.ts';
+import { temporalDataConverter } from '../lib/temporal.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
@@ -259,7 +260,7 @@ export async function runConversationsBench(): Promise<void> {
     const naiveUrl = `http://127.0.0.1:${naivePort}`;
 
     const connection = await Connection.connect({ address: stack.temporalAddress });
-    client = { client: new Client({ connection, namespace: 'default' }), connection };
+    client = { client: new Client({ connection, namespace: 'default', dataConverter: temporalDataConverter(config.SECRETS_KEYS) }), connection };
     const temporal = client.client;
 
     await Promise.all([

@@ -8,9 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import pinoPretty from 'pino-pretty';
+import { loadConfig } from '../lib/config.ts';
 import { applyMigrations } from '../lib/migrations.ts';
+import { connectClientConnection, temporalClientOn } from '../lib/temporal.ts';
+import { temporalSetup } from './temporal-setup.ts';
 import { devServerArgs, searchAttributeArgs } from '../temporal-config/dev-server.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
 import { EmbeddedPostgres } from './provision/embedded-postgres.ts';
@@ -201,6 +204,9 @@ try {
     TEMPORAL_NAMESPACE: namespace,
     PORT: String(apiPort),
   };
+  // The namespace's search attributes (the dev server has them from its flags; an external
+  // Temporal gets them here), as `npm run temporal:setup` does in production.
+  if ((await temporalSetup(childEnv, say)) !== 0) throw new Error('the Temporal namespace could not be set up');
   const tsx = ['--import', 'tsx'];
   startProcess('API', process.execPath, [...tsx, 'api/server.ts'], childEnv);
   startProcess('worker', process.execPath, [...tsx, 'workers/main.ts'], childEnv);
@@ -208,9 +214,11 @@ try {
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitFor('API', 60_000, async () => (await fetch(`${apiUrl}/health/ready`)).ok);
   // A workflow round trip proves the worker polls and reaches Postgres.
-  const connection = await Connection.connect({ address: temporalAddress });
+  // Through the platform's own connection options and payload encryption, as the API connects.
+  const config = loadConfig(childEnv);
+  const connection = await connectClientConnection(config);
   try {
-    await new Client({ connection, namespace }).workflow.execute(platformDiagnostics, {
+    await temporalClientOn(connection, config).workflow.execute(platformDiagnostics, {
       taskQueue: 'conversations',
       workflowId: `dev-diagnostics-${Date.now()}`,
       workflowExecutionTimeout: '120 seconds',

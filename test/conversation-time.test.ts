@@ -5,6 +5,7 @@ import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { forTenant } from '../lib/tenant-db.ts';
 import { agentMessageUpdate, stateQuery, takeOverUpdate } from '../workflows/conversation.ts';
+import { testDataConverter } from './support/config.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
 
 describe('conversation over time (time-skipping server)', () => {
@@ -13,6 +14,8 @@ describe('conversation over time (time-skipping server)', () => {
 
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
+      // The workers encrypt payloads (lib/payload-codec.ts): the client decodes with the same keys.
+      client: { dataConverter: testDataConverter() },
       server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
     });
     rig = await createConversationRig(env.client, {

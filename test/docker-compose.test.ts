@@ -14,6 +14,8 @@ interface Service {
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }> | string[];
   volumes?: string[];
+  ports?: unknown[];
+  expose?: unknown[];
 }
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
@@ -37,15 +39,38 @@ const vars = {
 
 describe('docker-compose.yml', () => {
   it('has the production services', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
     expect(services.postgres?.image).toMatch(/^pgvector\/pgvector:pg1[6-9]$/);
     expect(services.temporal?.environment?.DB).toBe('postgres12');
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
   });
 
+  it('publishes the API and nothing else: Temporal and its UI are reachable inside the network only', () => {
+    const publishing = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0).map(([name]) => name);
+    expect(publishing).toEqual(['api']);
+    expect(services.api?.ports).toEqual(['3000:3000']);
+    const text = readFileSync('docker-compose.yml', 'utf8');
+    expect(text).not.toMatch(/network_mode:\s*host/);
+  });
+
+  it("points the Web UI at the API's codec endpoint, and lets only the UI's origin call it", () => {
+    const ui = services['temporal-ui']?.environment ?? {};
+    expect(substitute(String(ui.TEMPORAL_CODEC_ENDPOINT), vars)).toBe('http://localhost:3000/codec');
+    const api = loadConfig(Object.fromEntries(Object.entries(services.api?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)])));
+    expect(api.TEMPORAL_UI_ORIGIN).toBe('http://localhost:8080');
+  });
+
+  it('registers the search attributes in a setup step the worker waits for', () => {
+    expect(services['temporal-setup']?.command).toEqual(['npm', 'run', 'temporal:setup']);
+    expect(services.worker?.depends_on).toMatchObject({ 'temporal-setup': { condition: 'service_completed_successfully' } });
+    const env = Object.fromEntries(Object.entries(services['temporal-setup']?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)]));
+    for (const key of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(key);
+    expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  });
+
   it('runs the package scripts that exist', () => {
     const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-    for (const name of ['api', 'worker', 'migrate']) {
+    for (const name of ['api', 'worker', 'migrate', 'temporal-setup']) {
       const command = services[name]?.command ?? [];
       expect(command.slice(0, 2)).toEqual(['npm', 'run']);
       expect(scripts).toHaveProperty(command[2] ?? '');

@@ -22,17 +22,27 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import type { DataConverter } from '@temporalio/common';
+import { EncryptionCodec } from '../lib/payload-codec.ts';
+import { temporalDataConverter } from '../lib/temporal.ts';
 import { bundleWorkflows } from '../workers/create-workers.ts';
-import { listHistoryFiles, readHistoryFile, type HistoryFile } from './replay/history-files.ts';
+import { listHistoryFiles, mapHistoryPayloads, readHistoryFile, type HistoryFile } from './replay/history-files.ts';
 
 const HISTORIES = fileURLToPath(new URL('./replay/histories', import.meta.url));
+/** Replay decodes with the workers' data converter (lib/payload-codec.ts): fixtures recorded in plaintext pass through it. */
+const keyring = [{ id: 'replay', key: randomBytes(32) }];
 
 /** Replays `histories` one after another on one replay worker; each one's error, if any. */
-async function replay(workflowBundle: WorkflowBundleWithSourceMap, histories: HistoryFile[]): Promise<{ name: string; error?: Error }[]> {
+async function replay(
+  workflowBundle: WorkflowBundleWithSourceMap,
+  histories: HistoryFile[],
+  dataConverter: DataConverter | null = temporalDataConverter(keyring),
+): Promise<{ name: string; error?: Error }[]> {
   const results: { name: string; error?: Error }[] = [];
   // runReplayHistories replays one history at a time and yields its result before taking the
   // next, so results arrive in the order of `histories`.
-  for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'replay-test' }, histories)) {
+  for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'replay-test', ...(dataConverter && { dataConverter }) }, histories)) {
     results.push({ name: histories[results.length]!.name, ...(result.error && { error: result.error }) });
   }
   return results;
@@ -64,6 +74,19 @@ describe('recorded workflow histories', () => {
       ...results.filter((r) => r.error).map((r) => `${r.name} (${r.error!.name}): ${r.error!.message}`),
     ];
     expect(failures, `histories that do not replay:\n${failures.join('\n')}`).toEqual([]);
+  });
+
+  it('replay with payloads encrypted as the workers now write them, and not without the codec', async () => {
+    const codec = new EncryptionCodec(keyring);
+    const sample = histories.filter((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name === 'conversation').slice(0, 4);
+    expect(sample.length).toBeGreaterThan(0);
+    const encrypted = await Promise.all(sample.map(async (h) => ({ ...h, history: await mapHistoryPayloads(h.history, (p) => codec.encode(p as never)) })));
+    const firstInput = encrypted[0]!.history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    expect(Buffer.from(firstInput?.metadata?.encoding ?? []).toString()).toBe('binary/encrypted');
+    const withCodec = await replay(production, encrypted);
+    expect(withCodec.filter((r) => r.error).map((r) => `${r.name}: ${r.error!.message}`)).toEqual([]);
+    const withoutCodec = await replay(production, encrypted, null);
+    for (const { name, error } of withoutCodec) expect(error, `${name} replayed without the codec`).toBeDefined();
   });
 
   it('catch a change to the commands: each fails against a conversation that runs a new first step', async () => {

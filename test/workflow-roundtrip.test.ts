@@ -1,5 +1,6 @@
 // A workflow through the real worker (same construction as workers/main.ts), the real Temporal
 // dev server and a migrated Postgres with pgvector.
+import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -49,6 +50,49 @@ describe('workflow round trip', () => {
         expect(result.database.serverVersion).toMatch(/^1[6-9]/);
         expect(result.database.appliedMigrations).toBeGreaterThan(0);
       }
+    } finally {
+      workers.forEach((w) => w.shutdown());
+      await running;
+    }
+  });
+
+  it('hands Temporal encrypted payloads only: the history is ciphertext, a client without the keys reads nothing', async () => {
+    const prefix = uniqueQueuePrefix('encrypted');
+    const config = testConfig();
+    const workers = await createWorkers({
+      connection: temporal.nativeConnection,
+      namespace: 'default',
+      taskQueues: ['conversations'],
+      tuning: config,
+      deps: { db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL },
+      queueName: (queue) => `${prefix}-${queue}`,
+    });
+    const running = Promise.all(workers.map((w) => w.run()));
+    try {
+      const handle = await temporal.client.workflow.start(platformDiagnostics, {
+        taskQueue: `${prefix}-conversations`,
+        workflowId: `${prefix}-diagnostics`,
+        workflowExecutionTimeout: '30 seconds',
+        memo: { note: 'a memo with a phone number +4915112345678' },
+      });
+      expect((await handle.result()).taskQueue).toBe(`${prefix}-conversations`);
+      const history = await handle.fetchHistory();
+      const encodings = new Set<string>();
+      const raw = JSON.stringify(history, (_, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+      for (const e of history.events ?? []) {
+        const payloads = [
+          ...(e.workflowExecutionCompletedEventAttributes?.result?.payloads ?? []),
+          ...(e.activityTaskCompletedEventAttributes?.result?.payloads ?? []),
+          ...(e.workflowExecutionStartedEventAttributes?.memo?.fields ? Object.values(e.workflowExecutionStartedEventAttributes.memo.fields) : []),
+        ];
+        for (const p of payloads) encodings.add(Buffer.from(p.metadata?.encoding ?? []).toString());
+      }
+      expect([...encodings]).toEqual(['binary/encrypted']);
+      expect(raw).not.toContain('4915112345678');
+      expect(raw).not.toContain('pgvectorVersion');
+      // A client without the codec (the Web UI without the codec endpoint) sees ciphertext only.
+      const plain = new Client({ connection: temporal.client.connection, namespace: 'default' });
+      await expect(plain.workflow.getHandle(handle.workflowId).result()).rejects.toThrow(/binary\/encrypted/);
     } finally {
       workers.forEach((w) => w.shutdown());
       await running;

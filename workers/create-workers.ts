@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
 import type { Config, TaskQueue } from '../lib/config.ts';
+import { temporalDataConverter } from '../lib/temporal.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -59,6 +60,8 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         taskQueue: options.queueName?.(queue) ?? queue,
         workflowBundle,
         activities,
+        // Payloads are encrypted under SECRETS_KEYS (the clients decode with the same keyring).
+        dataConverter: temporalDataConverter(options.deps.keyring),
         ...optionsFor(queue, options.tuning),
         // Finish in-flight activities on shutdown before their tasks are given back to the server.
         shutdownGraceTime: '10 seconds',

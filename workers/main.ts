@@ -2,13 +2,12 @@
 // SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
 // stop, in-flight tasks finish within the grace time, then the database pool closes.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { Client } from '@temporalio/client';
 import { loadConfigOrExit } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
-import { connectWorkerConnection, taskQueueName } from '../lib/temporal.ts';
+import { connectWorkerConnection, taskQueueName, temporalClientOn } from '../lib/temporal.ts';
 import { ensureSchedules } from '../temporal-config/schedules.ts';
-import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
+import { assertSearchAttributes } from '../temporal-config/search-attributes.ts';
 import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
@@ -30,9 +29,10 @@ Runtime.install({
 const db = createDb(config, 'metachat-worker');
 try {
   const connection = await connectWorkerConnection(config);
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const added = await registerSearchAttributes(client, config.TEMPORAL_NAMESPACE);
-  if (added.length) logger.info({ added }, 'registered search attributes');
+  // The activities' client (workflow starts, signals) encrypts payloads like the workers do.
+  const client = temporalClientOn(connection, config);
+  // Registered once by `npm run temporal:setup`; a worker only checks, and names what is missing.
+  await assertSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
     // Prefixed like the queues, so that stacks sharing a namespace keep their own schedules.
     const schedules = await ensureSchedules(client, {

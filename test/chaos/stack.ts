@@ -19,7 +19,9 @@ import { join, relative } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import getPort from 'get-port';
 import pg from 'pg';
+import { loadConfig } from '../../lib/config.ts';
 import { applyMigrations } from '../../lib/migrations.ts';
+import { temporalDataConverter } from '../../lib/temporal.ts';
 import { EmbeddedPostgres } from '../../scripts/provision/embedded-postgres.ts';
 import { ensureEmbeddedPostgres, ensureTemporalCli, PROJECT_ROOT } from '../../scripts/provision/tools.ts';
 import { devServerArgs, searchAttributeArgs } from '../../temporal-config/dev-server.ts';
@@ -310,7 +312,8 @@ export class ChaosStack {
     this.api.start();
     this.worker.start();
     this.#connection = await Connection.connect({ address: this.temporalAddress });
-    this.client = new Client({ connection: this.#connection, namespace: 'default' });
+    // Decodes what the platform's processes encrypt (lib/payload-codec.ts), under the same keys.
+    this.client = new Client({ connection: this.#connection, namespace: 'default', dataConverter: temporalDataConverter(loadConfig({ ...common }).SECRETS_KEYS) });
     await Promise.all([this.waitApi(90_000), this.waitWorker(120_000)]);
   }
 

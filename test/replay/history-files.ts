@@ -184,3 +184,40 @@ export function isSettled(history: History): boolean {
   }
   return !workflowTaskOpen && activities.size === 0 && [...timers.values()].every((seconds) => seconds >= 60);
 }
+
+type Payload = proto.temporal.api.common.v1.IPayload;
+
+const isPayload = (value: object): value is Payload => {
+  const metadata = (value as Payload).metadata;
+  return typeof metadata === 'object' && metadata !== null && metadata.encoding instanceof Uint8Array;
+};
+
+/**
+ * A copy of `history` with every payload a payload codec handles passed through `codec` (e.g. to
+ * encrypt a plaintext history as the platform's workers now write them, or to decrypt a recorded
+ * one before it is written to a fixture). Search attributes and headers are not codec payloads,
+ * and neither are the details core itself writes into its markers (patch ids, local activity
+ * metadata); they are left as they are.
+ */
+export async function mapHistoryPayloads(history: History, codec: (payloads: Payload[]) => Promise<Payload[]>): Promise<History> {
+  const copy = historyFromJson(historyToJson(history));
+  const found: { holder: Record<string, unknown>; key: string; payload: Payload }[] = [];
+  const SKIPPED = new Set(['searchAttributes', 'header']);
+  const visit = (node: unknown, parentKey: string) => {
+    if (typeof node !== 'object' || node === null || node instanceof Uint8Array) return;
+    for (const [key, value] of Object.entries(node)) {
+      if (SKIPPED.has(key) || (parentKey === 'details' && (key === 'data' || key === 'patch-data'))) continue;
+      if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && isPayload(value)) {
+        found.push({ holder: node as Record<string, unknown>, key, payload: value });
+      } else {
+        visit(value, key);
+      }
+    }
+  };
+  visit(copy, '');
+  const mapped = await codec(found.map((f) => f.payload));
+  found.forEach((f, i) => {
+    f.holder[f.key] = mapped[i];
+  });
+  return copy;
+}

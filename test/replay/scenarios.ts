@@ -17,9 +17,13 @@ import type { InboundMessage } from '../../workflows/types.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from '../support/conversations.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
-import { isSettled, summarizeHistory, writeHistoryFile, type History } from './history-files.ts';
+import { isSettled, mapHistoryPayloads, summarizeHistory, writeHistoryFile, type History } from './history-files.ts';
+import { EncryptionCodec } from '../../lib/payload-codec.ts';
+import { testConfig, testDataConverter } from '../support/config.ts';
 
 const outDir = inject('replayOutDir');
+/** The recording's payloads are encrypted like production's (the test file's keyring); fixtures are written decrypted. */
+const codec = new EncryptionCodec(testConfig().SECRETS_KEYS);
 
 /** A rig's end user on WhatsApp: the one place that knows how the rig delivers and finds runs. */
 function endUser(rig: ConversationRig, client: Client, userId: string) {
@@ -76,7 +80,8 @@ function endUser(rig: ConversationRig, client: Client, userId: string) {
       }, 30_000, `run of ${userId} settled`);
     },
     async record(name: string, history: History): Promise<void> {
-      writeHistoryFile(join(outDir, `${name}.json`), await user.workflowId(), history);
+      // Fixtures are plaintext, readable and independent of the recording run's key.
+      writeHistoryFile(join(outDir, `${name}.json`), await user.workflowId(), await mapHistoryPayloads(history, (p) => codec.decode(p as never)));
     },
   };
   return user;
@@ -233,6 +238,7 @@ describe('conversations over time (time-skipping server)', () => {
 
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
+      client: { dataConverter: testDataConverter() },
       server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
     });
     rig = await createConversationRig(env.client, {

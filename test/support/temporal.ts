@@ -1,15 +1,17 @@
-// Connections to the run's shared Temporal dev server (see test/global-setup.ts).
+// Connections to the run's shared Temporal dev server (see test/global-setup.ts). The client
+// encrypts and decrypts payloads with the test file's keyring, as the workers do.
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { testDataConverter } from './config.ts';
 
 export async function connectTestTemporal() {
   const address = inject('temporalAddress');
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   return {
-    client: new Client({ connection, namespace: 'default' }),
+    client: new Client({ connection, namespace: 'default', dataConverter: testDataConverter() }),
     nativeConnection,
     async close() {
       await connection.close();
