@@ -14,6 +14,7 @@ import helmet from './plugins/external/helmet.ts';
 import metrics from './plugins/external/metrics.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
+import codecRoutes from './routes/codec.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
 import webchat from './webchat/index.ts';
@@ -68,6 +69,7 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(auth);
   await app.register(rateLimit);
   await app.register(healthRoutes);
+  await app.register(codecRoutes, { prefix: '/codec' });
   await app.register(v1Routes, { prefix: '/api/v1' });
   await app.register(webhooks, { prefix: '/webhooks' });
   await app.register(webchat, { prefix: '/webchat' });
