@@ -60,6 +60,11 @@ describe('docker-compose.yml', () => {
     expect(api.TEMPORAL_UI_ORIGIN).toBe('http://localhost:8080');
   });
 
+  it("keeps closed histories for the retention the README states (GDPR erasure's deadline in Temporal)", () => {
+    expect(services.temporal?.environment?.DEFAULT_NAMESPACE_RETENTION).toBe('72h');
+    expect(readFileSync('README.md', 'utf8')).toContain('`DEFAULT_NAMESPACE_RETENTION: 72h`');
+  });
+
   it('registers the search attributes in a setup step the worker waits for', () => {
     expect(services['temporal-setup']?.command).toEqual(['npm', 'run', 'temporal:setup']);
     expect(services.worker?.depends_on).toMatchObject({ 'temporal-setup': { condition: 'service_completed_successfully' } });
