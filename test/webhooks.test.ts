@@ -11,6 +11,7 @@ import { signatureHeader } from '../api/webhooks/signature.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { createChannel } from '../lib/channels.ts';
 import { createLogger } from '../lib/logger.ts';
+import { EncryptionCodec } from '../lib/payload-codec.ts';
 import { createTemporalClient } from '../lib/temporal.ts';
 import { forTenant, tenantData, type TenantDb } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
@@ -79,21 +80,30 @@ describe('Meta webhooks', () => {
 
   const waText = (from: string, id: string, body: string, timestamp = '1749416383') => ({ from, id, timestamp, type: 'text', text: { body } });
 
+  /** A payload as the history holds it: encrypted by the API's codec (lib/payload-codec.ts), then JSON. */
+  async function readPayload<T>(payload: unknown): Promise<T> {
+    expect(Buffer.from((payload as Payload).metadata?.encoding ?? []).toString()).toBe('binary/encrypted');
+    const [plain] = await new EncryptionCodec(api.config.SECRETS_KEYS).decode([payload as Payload]);
+    return defaultPayloadConverter.fromPayload<T>(plain!);
+  }
+
   async function signalsOf(workflowId: string): Promise<InboundMessage[][]> {
     const history = await api.app.temporal.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? [])
-      .filter((e) => e.workflowExecutionSignaledEventAttributes)
-      .map((e) => {
-        const attrs = e.workflowExecutionSignaledEventAttributes!;
-        expect(attrs.signalName).toBe('inbound');
-        return defaultPayloadConverter.fromPayload<InboundMessage[]>(attrs.input!.payloads![0]! as Payload);
-      });
+    return Promise.all(
+      (history.events ?? [])
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) => {
+          const attrs = e.workflowExecutionSignaledEventAttributes!;
+          expect(attrs.signalName).toBe('inbound');
+          return readPayload<InboundMessage[]>(attrs.input!.payloads![0]!);
+        }),
+    );
   }
 
   async function startInput(workflowId: string): Promise<unknown> {
     const history = await api.app.temporal.workflow.getHandle(workflowId).fetchHistory();
     const startEvent = history.events?.find((e) => e.workflowExecutionStartedEventAttributes);
-    return defaultPayloadConverter.fromPayload(startEvent!.workflowExecutionStartedEventAttributes!.input!.payloads![0]! as Payload);
+    return readPayload(startEvent!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!);
   }
 
   async function expectNoWorkflow(workflowId: string) {

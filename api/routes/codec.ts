@@ -10,12 +10,20 @@
 // - CORS lets exactly one browser origin call it, TEMPORAL_UI_ORIGIN (none when unset), with the
 //   headers the UI sends; every other route's CORS rules do not apply here.
 // - Decoded payloads are plaintext conversations: `Cache-Control: no-store`, never logged.
+import type { FastifyCorsOptions } from '@fastify/cors';
 import type { Payload } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EncryptionCodec, PayloadDecryptionError } from '../../lib/payload-codec.ts';
 import { HttpError } from '../plugins/app/errors.ts';
 import { errorBody } from '../schemas/common.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route's own CORS rules, merged over the app's by @fastify/cors (which reads but does not type it). */
+    cors?: false | Omit<FastifyCorsOptions, 'hook' | 'delegator'>;
+  }
+}
 
 /** A payload in proto JSON: bytes as base64. */
 const payloadJson = z
