@@ -1,7 +1,7 @@
 // Builds the Fastify app from its dependencies; api/server.ts starts it, tests `inject` into it.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import Fastify, { LogController } from 'fastify';
+import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
@@ -14,6 +14,7 @@ import helmet from './plugins/external/helmet.ts';
 import metrics from './plugins/external/metrics.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
+import { RedactingLogController } from './request-log.ts';
 import codecRoutes from './routes/codec.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
@@ -41,12 +42,16 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export async function buildApp(deps: AppDependencies) {
   const app = Fastify({
     loggerInstance: deps.logger,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Request lines name the path, never the query string or an end user's id (request-log.ts).
+    logController: new RedactingLogController({ requestIdLogLabel: 'requestId' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Which proxies' X-Forwarded-For to believe for request.ip (rate limits, logs); off by default.
+    // (A hop count works at run time; Fastify's types only omit it.)
+    trustProxy: deps.config.TRUST_PROXY as boolean | string | string[],
     frameworkErrors: frameworkErrorReply,
     // Connections left open by clients must not keep a shutdown waiting.
     forceCloseConnections: 'idle',
@@ -66,8 +71,8 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(helmet);
   await app.register(cors);
   await app.register(swagger);
-  await app.register(auth);
   await app.register(rateLimit);
+  await app.register(auth);
   await app.register(healthRoutes);
   await app.register(codecRoutes, { prefix: '/codec' });
   await app.register(v1Routes, { prefix: '/api/v1' });

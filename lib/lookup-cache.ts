@@ -25,6 +25,12 @@ export class LookupCache<V> {
     return this.#entries.size;
   }
 
+  /** The cached answer for `key` if there is a live one (`value` null: known not to exist). */
+  peek(key: string): { value: V | null } | undefined {
+    const cached = this.#entries.get(key);
+    return cached && cached.expiresAt > this.#options.now() ? { value: cached.value } : undefined;
+  }
+
   /** The cached answer for `key`, or `load`'s (null: no such thing). */
   get(key: string, load: () => Promise<V | null>): Promise<V | null> {
     const cached = this.#entries.get(key);

@@ -47,7 +47,7 @@ describe('tenant REST API', () => {
   });
 
   it('creates, lists, rotates and revokes API keys', async () => {
-    const created = await call('POST', '/api/v1/api-keys', key, { name: 'support desk', scope: 'agent' });
+    const created = await call('POST', '/api/v1/api-keys', key, { name: 'support desk', scope: 'agent', agentId: 'desk-1' });
     expect(created.statusCode).toBe(201);
     const agentKey = created.json().key as string;
     secrets.push(agentKey);
@@ -82,7 +82,8 @@ describe('tenant REST API', () => {
     expect(res.body).not.toContain(accessToken);
     expect(res.body).not.toContain(appSecret);
     expect(res.body).not.toContain(verifyToken);
-    expect(res.json().secrets).toEqual({ accessToken: `••••${accessToken.slice(-4)}`, appSecret: `••••${appSecret.slice(-4)}` });
+    expect(res.json().secrets).toEqual({ accessToken: '••••', appSecret: '••••' });
+    expect(res.body).not.toContain(accessToken.slice(-4));
     const id = res.json().id;
 
     expect((await call('POST', '/api/v1/channels', key, { type: 'whatsapp', name: 'x', phoneNumberId: '1' })).statusCode).toBe(400);
@@ -257,12 +258,14 @@ describe('tenant REST API', () => {
     expect(spec.paths['/api/v1/channels/'].post.security).toEqual([{ bearer: [] }]);
   });
 
-  it('allows CORS only from configured web chat origins', async () => {
-    const preflight = (origin: string) =>
-      api.app.inject({ method: 'OPTIONS', url: '/api/v1/conversations', headers: { origin, 'access-control-request-method': 'GET' } });
+  it('allows tenants\' web chat origins on the web chat routes only', async () => {
+    const preflight = (origin: string, url = '/webchat/widget') =>
+      api.app.inject({ method: 'OPTIONS', url, headers: { origin, 'access-control-request-method': 'GET' } });
     expect((await preflight('https://acme.example')).headers['access-control-allow-origin']).toBe('https://acme.example');
     expect((await preflight('https://shop.example.com')).headers['access-control-allow-origin']).toBe('https://shop.example.com');
     expect((await preflight('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+    // The REST API answers CORS for CORS_ORIGINS only (none here), not for a tenant's widget sites.
+    expect((await preflight('https://acme.example', '/api/v1/conversations')).headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('deletes a tenant with everything it owns', async () => {

@@ -107,6 +107,7 @@ describe('handoff through the API', () => {
     const stolen = await api(`${conversationId}/take`, { agentId: 'bob' });
     expect(stolen.statusCode).toBe(409);
     expect(stolen.json().error).toMatchObject({ code: 'handoff_conflict', message: expect.stringContaining('held by another agent') });
+    expect(stolen.json().error.message).not.toContain('ann'); // who holds it is not the caller's business
     expect((await api(`${conversationId}/messages`, { agentId: 'bob', text: 'let me help' })).statusCode).toBe(409);
     expect((await api(`${conversationId}/release`, { agentId: 'bob' })).statusCode).toBe(409);
 

@@ -6,6 +6,7 @@ import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
+import type { Config } from '../lib/config.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { createTemporalClient } from '../lib/temporal.ts';
@@ -19,6 +20,7 @@ describe('health', () => {
   let postgres: EmbeddedPostgres;
   let db: Db;
   let app: App;
+  let config: Config;
 
   beforeAll(async () => {
     postgres = new EmbeddedPostgres({
@@ -29,7 +31,7 @@ describe('health', () => {
       durable: false,
     });
     await postgres.start();
-    const config = testConfig({ DATABASE_URL: postgres.url(), DATABASE_CONNECT_TIMEOUT_MS: '1000', HEALTH_CHECK_TIMEOUT_MS: '1500' });
+    config = testConfig({ DATABASE_URL: postgres.url(), DATABASE_CONNECT_TIMEOUT_MS: '1000', HEALTH_CHECK_TIMEOUT_MS: '1500' });
     db = createDb(config, 'health-test');
     app = await buildApp({ config, db, temporal: createTemporalClient(config), logger: createLogger({ level: 'silent', name: 'test' }) });
   });
@@ -64,7 +66,9 @@ describe('health', () => {
   it('exposes Prometheus metrics with request latency by route pattern', async () => {
     await app.inject({ url: '/health/live' });
     await app.inject({ url: '/nope/123' });
-    const res = await app.inject({ url: '/metrics' });
+    // Behind the admin key by default (METRICS_ACCESS=admin).
+    expect((await app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    const res = await app.inject({ url: '/metrics', headers: { authorization: `Bearer ${config.ADMIN_API_KEY}` } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     expect(res.body).toMatch(/metachat_http_request_duration_seconds_count\{method="GET",route="\/health\/live",status_code="200"\} \d+/);

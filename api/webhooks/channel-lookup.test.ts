@@ -19,7 +19,7 @@ interface FakeChannel {
 }
 
 function fakeDb(channels: FakeChannel[]) {
-  const calls = { channel: 0, secrets: 0 };
+  const calls = { channel: 0, channels: 0, secrets: 0 };
   let gate: Promise<void> = Promise.resolve();
   const db = {
     channel: {
@@ -28,6 +28,11 @@ function fakeDb(channels: FakeChannel[]) {
         await gate;
         const key = Object.values(where)[0]!;
         return channels.find((c) => c.type === key.type && (key.phoneNumberId ? c.phoneNumberId === key.phoneNumberId : c.pageId === key.pageId)) ?? null;
+      },
+      async findMany({ where }: { where: { type: string; phoneNumberId?: { in: string[] }; pageId?: { in: string[] } } }) {
+        calls.channels++;
+        await gate;
+        return channels.filter((c) => c.type === where.type && (where.phoneNumberId ? where.phoneNumberId.in.includes(c.phoneNumberId ?? '') : where.pageId!.in.includes(c.pageId ?? '')));
       },
     },
     channelSecret: {
@@ -53,6 +58,22 @@ function fakeDb(channels: FakeChannel[]) {
 const wa: FakeChannel = { id: 'c1', tenantId: 't1', type: 'whatsapp', phoneNumberId: '111', status: 'active', appSecret: 'secret-one' };
 
 describe('ChannelLookup', () => {
+  it('finds the channels of a delivery with one query for every id not cached, unknown ones remembered', async () => {
+    const fake = fakeDb([wa, { ...wa, id: 'c2', phoneNumberId: '222', appSecret: 'secret-two' }]);
+    const lookup = new ChannelLookup(fake.db, keyring);
+    const ids = ['111', '222', ...Array.from({ length: 8 }, (_, i) => `9${i}`)];
+    const found = await lookup.findMany('whatsapp', ids);
+    expect([...found.keys()].sort()).toEqual(['111', '222']);
+    expect(found.get('222')).toMatchObject({ channelId: 'c2', appSecret: 'secret-two' });
+    expect(fake.calls).toMatchObject({ channel: 0, channels: 1 });
+    // Known and unknown ids alike are answered from the cache now; a new one costs one query.
+    await lookup.findMany('whatsapp', ids);
+    expect(fake.calls.channels).toBe(1);
+    await lookup.findMany('whatsapp', [...ids, '1234', '5678']);
+    expect(fake.calls.channels).toBe(2);
+    lookup.dispose();
+  });
+
   it('resolves a channel with its decrypted app secret and caches it for the TTL', async () => {
     let now = 1_000;
     const fake = fakeDb([wa]);

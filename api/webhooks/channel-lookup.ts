@@ -69,6 +69,31 @@ export class ChannelLookup {
     return this.#cache.get(`${type}:${publicId}`, () => this.#load(type, publicId));
   }
 
+  /**
+   * The channels of this type with these public ids, by public id (unknown ones absent). Cached
+   * answers (negative ones included) cost nothing; every id not cached is read by ONE query, so
+   * a delivery naming unknown ids costs one query however many it names (the caller bounds how
+   * many: MAX_CHANNELS_PER_DELIVERY).
+   */
+  async findMany(type: MetaChannelType, publicIds: readonly string[]): Promise<Map<string, ResolvedChannel>> {
+    const found = new Map<string, ResolvedChannel>();
+    const missing: string[] = [];
+    for (const publicId of publicIds) {
+      const cached = this.#cache.peek(`${type}:${publicId}`);
+      if (!cached) missing.push(publicId);
+      else if (cached.value) found.set(publicId, cached.value);
+    }
+    if (missing.length === 0) return found;
+    const loaded = missing.length === 1 ? new Map([[missing[0]!, await this.#load(type, missing[0]!)]]) : await this.#loadMany(type, missing);
+    await Promise.all(
+      missing.map(async (publicId) => {
+        const value = await this.#cache.get(`${type}:${publicId}`, async () => loaded.get(publicId) ?? null);
+        if (value) found.set(publicId, value);
+      }),
+    );
+    return found;
+  }
+
   /** Forgets cached answers (all of them when called without an argument). */
   invalidate(what?: ChannelLookupInvalidation): void {
     if (!what) return this.#cache.forget();
@@ -88,7 +113,25 @@ export class ChannelLookup {
       type === 'whatsapp'
         ? await this.#db.channel.findUnique({ where: { type_phoneNumberId: { type, phoneNumberId: publicId } } })
         : await this.#db.channel.findUnique({ where: { type_pageId: { type, pageId: publicId } } });
-    if (!channel || channel.status !== 'active') return null;
+    return channel ? this.#resolve(type, publicId, channel) : null;
+  }
+
+  async #loadMany(type: MetaChannelType, publicIds: string[]): Promise<Map<string, ResolvedChannel | null>> {
+    const channels = await this.#db.channel.findMany({
+      where: type === 'whatsapp' ? { type, phoneNumberId: { in: publicIds } } : { type, pageId: { in: publicIds } },
+    });
+    const out = new Map<string, ResolvedChannel | null>();
+    await Promise.all(
+      channels.map(async (channel) => {
+        const publicId = (type === 'whatsapp' ? channel.phoneNumberId : channel.pageId) ?? '';
+        out.set(publicId, await this.#resolve(type, publicId, channel));
+      }),
+    );
+    return out;
+  }
+
+  async #resolve(type: MetaChannelType, publicId: string, channel: { id: string; tenantId: string; status: string }): Promise<ResolvedChannel | null> {
+    if (channel.status !== 'active') return null;
     const { appSecret } = await readChannelSecrets(this.#db, this.#keyring, channel.id);
     if (!appSecret) throw new Error(`channel ${channel.id} has no app secret`);
     return { tenantId: channel.tenantId, channelId: channel.id, type, publicId, appSecret };

@@ -6,14 +6,17 @@
 //   1. no well-formed X-Hub-Signature-256                        → 401
 //   2. body not JSON                                             → 400
 //   3. envelope malformed (envelopes.ts)                         → 400
-//   4. channels named by the delivery looked up (channel-lookup.ts); the raw body's HMAC must
+//   4. more than MAX_CHANNELS_PER_DELIVERY distinct channel ids     → 400 too_many_channels
+//      (Meta sends one entry per business account or page; only a forged body names dozens)
+//   5. channels named by the delivery looked up (channel-lookup.ts: cached answers, negative
+//      ones included, cost nothing; the rest one query together); the raw body's HMAC must
 //      match the app secret of EVERY known one, else             → 401, nothing processed
 //      Channels we do not serve are skipped with a warning (a 4xx would make Meta retry forever).
-//   5. end-user messages grouped by (channel, user), one signalWithStart per user, in parallel;
+//   6. end-user messages grouped by (channel, user), one signalWithStart per user, in parallel;
 //      delivery statuses applied to stored outbound messages (statuses.ts)
 //      Temporal unreachable or failing                           → 503 (Meta redelivers; the
 //      workflow and the store dedupe by message id, so a redelivery is harmless)
-//   6.                                                           → 200 (`EVENT_RECEIVED` for Messenger)
+//   7.                                                           → 200 (`EVENT_RECEIVED` for Messenger)
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -23,6 +26,7 @@ import { conversationWorkflowId } from '../../workflows/ids.ts';
 import type { InboundMessage } from '../../workflows/types.ts';
 import { signalInbound } from '../conversation-signal.ts';
 import { HttpError } from '../plugins/app/errors.ts';
+import { errorBody } from '../schemas/common.ts';
 import type { ChannelLookup, MetaChannelType, ResolvedChannel } from './channel-lookup.ts';
 import { groupByUser, type NormalizedDelivery, type StatusItem } from './normalize.ts';
 import { parseSignatureHeader, SIGNATURE_HEADER, signatureMatches } from './signature.ts';
@@ -50,6 +54,14 @@ export { SIGNAL_DEADLINE_MS } from '../conversation-signal.ts';
  * than the rest of the API (a forged flood still costs one HMAC per request at most).
  */
 export const WEBHOOK_RATE_LIMIT_FACTOR = 10;
+
+/**
+ * The most distinct channel ids (phone_number_id / page id) one delivery may name. Meta batches a
+ * delivery per business account (WhatsApp) or page (Messenger), so a real one names one or a few;
+ * every id must be looked up before the signature can be checked, so a body naming more is
+ * refused unread.
+ */
+export const MAX_CHANNELS_PER_DELIVERY = 10;
 
 const verifyQuery = z.looseObject({
   'hub.mode': z.string().optional(),
@@ -93,6 +105,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
         tags,
         summary: `Meta's ${type} webhook verification: echoes hub.challenge when hub.verify_token is a ${type} channel's verify token`,
         querystring: verifyQuery,
+        response: { 200: z.string().describe('hub.challenge, as text/plain'), 403: errorBody, 429: errorBody },
       },
     },
     async (request, reply) => {
@@ -113,7 +126,20 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
     '/',
     {
       config: { rateLimit },
-      schema: { tags, summary: `Meta's ${type} webhook deliveries (signed with X-Hub-Signature-256)` },
+      schema: {
+        tags,
+        summary: `Meta's ${type} webhook deliveries (signed with X-Hub-Signature-256)`,
+        description: `400 too_many_channels: the body names more than ${MAX_CHANNELS_PER_DELIVERY} distinct channel ids (refused before any is looked up).`,
+        response: {
+          200: z.string().describe(`"${provider.ack}", as text/plain`),
+          400: errorBody,
+          401: errorBody,
+          413: errorBody,
+          415: errorBody,
+          429: errorBody,
+          503: errorBody,
+        },
+      },
     },
     async (request, reply) => {
       const digest = parseSignatureHeader(request.headers[SIGNATURE_HEADER]);
@@ -133,15 +159,11 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       }
       const delivery = parsed.data;
 
-      const channels = new Map<string, ResolvedChannel>();
-      const unknown: string[] = [];
-      await Promise.all(
-        delivery.publicIds.map(async (publicId) => {
-          const found = await lookup.find(type, publicId);
-          if (found) channels.set(publicId, found);
-          else unknown.push(publicId);
-        }),
-      );
+      if (delivery.publicIds.length > MAX_CHANNELS_PER_DELIVERY) {
+        throw new HttpError(400, 'too_many_channels', `A delivery may name at most ${MAX_CHANNELS_PER_DELIVERY} channels; this one names ${delivery.publicIds.length}`);
+      }
+      const channels = await lookup.findMany(type, delivery.publicIds);
+      const unknown = delivery.publicIds.filter((publicId) => !channels.has(publicId));
       for (const secret of new Set([...channels.values()].map((c) => c.appSecret))) {
         if (!signatureMatches(raw, secret, digest)) {
           request.log.warn({ channel: type, channels: channels.size }, 'webhook signature mismatch; delivery rejected');

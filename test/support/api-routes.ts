@@ -118,7 +118,8 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   const n = ++counter;
   const { tenant, apiKey } = await createTenant(db, { name: label, slug: `${label.toLowerCase()}-${n}-${Math.random().toString(36).slice(2, 8)}` });
   const tdb = forTenant(db, tenant.id);
-  const agent = await createApiKey(tdb, { name: 'agent', scope: 'agent' });
+  // Bound to the agent the ROUTES table's bodies name.
+  const agent = await createApiKey(tdb, { name: 'agent', scope: 'agent', agentId: 'agent-1' });
   const extra = await createApiKey(tdb, { name: 'extra', scope: 'tenant' });
   const suffix = `${Date.now() % 1e9}${n}${Math.floor(Math.random() * 1e4)}`;
   const channelSecrets = { accessToken: `EAAG${label}${suffix}access`, appSecret: `appsecret${label}${suffix}`, verifyToken: `verify${label}${suffix}` };

@@ -21,7 +21,7 @@ export interface TestApi {
 }
 
 export async function startTestApi(prefix: string, overrides: Record<string, string> = {}, beforeReady?: (app: App) => void): Promise<TestApi> {
-  const config = testConfig({ DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', ...overrides });
+  const config = testConfig({ DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000', ...overrides });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

@@ -68,6 +68,7 @@ function clearError() {
 function report(err, what, source) {
   if (err instanceof ApiError && err.status === 401) return;
   if (err instanceof ApiError && err.status === 429) return showError(`${what}: too many requests, slowing down. ${err.message}`, source);
+  if (err instanceof ApiError && err.code === 'agent_mismatch') return showError(`${what}: this key acts for its own agent only: sign in again with the agent id it was created for.`, source);
   showError(`${what}: ${err.message}`, source);
 }
 

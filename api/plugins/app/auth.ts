@@ -6,7 +6,9 @@
 // tenant comes from the key and handlers never see the raw db.
 //
 // Every failure is the same 401 with the same message (unknown, wrong, revoked, expired), so a
-// caller learns nothing about which keys exist. Keys with scope `agent` may only use routes whose
+// caller learns nothing about which keys exist. Failed Bearer attempts are counted per client IP
+// (app.authFailures, api/plugins/external/rate-limit.ts): an IP that has used up
+// RATE_LIMIT_AUTH_FAILURES_PER_MINUTE gets 429 with Retry-After, its key not even looked up. Keys with scope `agent` may only use routes whose
 // config says `allowAgentKey: true` (conversations); everything else answers 403.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -17,7 +19,15 @@ import { HttpError } from './errors.ts';
 
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'tenant'; tenantId: string; keyId: string; keyPrefix: string; scope: ApiKeyScope };
+  | {
+      kind: 'tenant';
+      tenantId: string;
+      keyId: string;
+      keyPrefix: string;
+      scope: ApiKeyScope;
+      /** Scope `agent`: the human agent the key is bound to (null: a tenant key, or an agent key from before binding). */
+      agentId: string | null;
+    };
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -82,22 +92,35 @@ export default fp(
       },
     });
 
-    app.decorate('authenticateAdmin', async (request: FastifyRequest) => {
+    /** A request that sends credentials must come from an IP with failed attempts left. */
+    async function gate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      if (request.headers.authorization !== undefined) await app.authFailures.assertAllowed(request, reply);
+    }
+
+    /** The 401 of a failed attempt, counted when credentials were sent (a bare request costs nothing). */
+    async function refuse(request: FastifyRequest): Promise<never> {
+      if (request.headers.authorization !== undefined) await app.authFailures.record(request);
+      throw unauthorized();
+    }
+
+    app.decorate('authenticateAdmin', async (request: FastifyRequest, reply: FastifyReply) => {
+      await gate(request, reply);
       const key = bearer(request);
-      if (!key || !safeEqual(key, app.config.ADMIN_API_KEY)) throw unauthorized();
+      if (!key || !safeEqual(key, app.config.ADMIN_API_KEY)) return refuse(request);
       request.principal = { kind: 'admin' };
     });
 
-    app.decorate('authenticateTenant', async (request: FastifyRequest) => {
+    app.decorate('authenticateTenant', async (request: FastifyRequest, reply: FastifyReply) => {
+      await gate(request, reply);
       const key = bearer(request);
       const parsed = key ? parseApiKey(key) : undefined;
-      if (!parsed) throw unauthorized();
+      if (!parsed) return refuse(request);
       const row = await app.db.apiKey.findUnique({ where: { prefix: parsed.prefix } });
       const matches = apiKeyMatches(parsed.secret, row?.secretHash ?? DUMMY_HASH);
       const now = new Date();
-      if (!row || !matches || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) throw unauthorized();
+      if (!row || !matches || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return refuse(request);
 
-      request.principal = { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, keyPrefix: row.prefix, scope: row.scope };
+      request.principal = { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, keyPrefix: row.prefix, scope: row.scope, agentId: row.agentId };
       request.log = request.log.child({ tenantId: row.tenantId });
       if (row.scope !== 'tenant' && !request.routeOptions.config?.allowAgentKey) {
         throw new HttpError(403, 'forbidden', `A key of scope "${row.scope}" cannot use this route`);
@@ -112,5 +135,5 @@ export default fp(
       }
     });
   },
-  { name: 'auth', dependencies: ['errors'] },
+  { name: 'auth', dependencies: ['errors', 'rate-limit'] },
 );

@@ -1,11 +1,21 @@
-// Cross-origin requests (@fastify/cors): denied by default. Allowed origins are CORS_ORIGINS plus
-// every tenant's web chat origins (tenant setting webchat.allowedOrigins and the allowedOrigins
-// of web chat channels), loaded from the database and cached for a minute. Browsers send the
-// API key as a bearer header, never cookies, so credentials stay off.
+// Cross-origin requests (@fastify/cors): denied by default. The REST API and every other route
+// answer only the operator's CORS_ORIGINS (the tenant web app, a dashboard): a tenant's web chat
+// origins are the sites that embed its widget, and they need the web chat routes (/webchat…)
+// only, so they are allowed there and nowhere else (a tenant could otherwise make any site it
+// names a trusted caller of the whole API for every tenant). Web chat origins are the tenant
+// setting webchat.allowedOrigins and the allowedOrigins of web chat channels, loaded from the
+// database and cached for a minute. Browsers send the API key as a bearer header, never
+// cookies, so credentials stay off.
 import cors from '@fastify/cors';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 const CACHE_MS = 60_000;
+
+/** The routes a tenant's web chat origins may call from a browser. */
+export function isWebchatRoute(url: string): boolean {
+  return url === '/webchat' || url.startsWith('/webchat/') || url.startsWith('/webchat?');
+}
 
 export default fp(
   async (app) => {
@@ -38,18 +48,22 @@ export default fp(
       return loading;
     }
 
-    await app.register(cors, {
+    const configured = new Set(app.config.CORS_ORIGINS);
+    const options = {
       credentials: false,
       methods: ['GET', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'if-match', 'x-request-id'],
       exposedHeaders: ['x-request-id', 'etag', 'retry-after'],
       maxAge: 600,
-      origin: (origin, callback) => {
-        if (!origin) return callback(null, false);
-        allowed().then(
-          (set) => callback(null, set.has(origin)),
-          () => callback(null, false),
-        );
+    };
+    await app.register(cors, {
+      delegator: async (request: FastifyRequest) => {
+        const origin = request.headers.origin;
+        if (!origin) return { ...options, origin: false };
+        if (configured.has(origin)) return { ...options, origin: true };
+        if (!isWebchatRoute(request.url)) return { ...options, origin: false };
+        const set = await allowed().catch(() => new Set<string>());
+        return { ...options, origin: set.has(origin) };
       },
     });
   },

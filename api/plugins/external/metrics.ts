@@ -1,6 +1,9 @@
 // Prometheus metrics at GET /metrics: the process's own (CPU, memory, event loop lag, GC) and
 // request latency by route and status. One registry per app, so that several apps in one process
-// (tests) do not collide. Expose /metrics on an internal network only.
+// (tests) do not collide. METRICS_ACCESS decides who reads it: `admin` (the default: Bearer
+// ADMIN_API_KEY, which Prometheus sends with `authorization: { credentials: … }`), `public` (for
+// a scraper on an internal network that cannot send a header) or `off` (404).
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
@@ -24,7 +27,10 @@ export default fp(
       duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const access = app.config.METRICS_ACCESS;
+    if (access === 'off') return;
+    const onRequest = access === 'admin' ? [(request: FastifyRequest, reply: FastifyReply) => app.authenticateAdmin(request, reply)] : [];
+    app.get('/metrics', { schema: { hide: true }, onRequest }, async (_request, reply) => {
       reply.header('content-type', registry.contentType);
       return registry.metrics();
     });

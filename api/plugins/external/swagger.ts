@@ -1,4 +1,7 @@
 // OpenAPI document generated from the routes' zod schemas, served with Swagger UI at /docs.
+// DOCS_ACCESS decides who reads it: `public` (the default: the document describes routes anyone
+// can probe anyway, and clients generate from it), `admin` (Bearer ADMIN_API_KEY) or `off` (not
+// served; app.swagger() still builds it for scripts and tests).
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
@@ -19,7 +22,12 @@ export default fp(
       },
       transform: jsonSchemaTransform,
     });
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    const access = app.config.DOCS_ACCESS;
+    if (access === 'off') return;
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      ...(access === 'admin' && { uiHooks: { onRequest: (request, reply, done) => void app.authenticateAdmin(request, reply).then(() => done(), done) } }),
+    });
   },
   { name: 'swagger' },
 );

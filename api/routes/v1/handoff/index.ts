@@ -9,8 +9,16 @@
 //   no running workflow (closed, never started, or
 //   no workflow id stored)                           → 409 conversation_closed
 //   the workflow's validator refused (e.g. the
-//   conversation is held by another agent)           → 409 handoff_conflict with its message
+//   conversation is held by another agent)           → 409 handoff_conflict, a neutral message
+//                                                        (never who holds it: conflictMessage)
+//   an agent key naming another agent than its own  → 403 agent_mismatch
 //   Temporal unreachable, or no answer in time        → 503
+//
+// Who acts: a key of scope `agent` acts as the agent it was created for (`api_keys.agent_id`);
+// `agentId` in the body may be left out, and naming anyone else answers 403. A tenant key acts
+// for whichever agent it names (the tenant's own systems are trusted to say who), and must name
+// one (400). Agent keys created before keys were bound have no agent and act like tenant keys
+// until they are replaced (README "Security and data decisions").
 //
 // Take, release and agent messages are workflow updates named by an optional Idempotency-Key
 // (api/idempotency.ts): a retry with the same key joins the first request's update. An agent
@@ -47,7 +55,38 @@ export const UPDATE_DEADLINE_MS = 15_000;
  */
 export const AGENT_MESSAGE_WAIT_MS = 3_000;
 
-const agentId = z.string().trim().min(1).max(200).describe('Who acts: the human agent\'s id in your system');
+const agentId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .optional()
+  .describe('Who acts: the human agent\'s id in your system. Required with a tenant key; an agent key acts as its own agent (another id answers 403)');
+
+/** The agent a request acts as (see the file comment). */
+export function actingAgent(request: FastifyRequest, named: string | undefined): string {
+  const principal = request.principal;
+  const bound = principal?.kind === 'tenant' && principal.scope === 'agent' ? principal.agentId : null;
+  if (bound !== null) {
+    if (named !== undefined && named !== bound) throw new HttpError(403, 'agent_mismatch', 'This key acts for its own agent only: agentId must be the one it was created for');
+    return bound;
+  }
+  if (named === undefined) throw new HttpError(400, 'validation_error', 'Invalid body: /agentId is required with this key');
+  return named;
+}
+
+/** Validator refusals the API repeats as they are; anything else (e.g. one naming the holder) becomes neutral. */
+const NEUTRAL_CONFLICTS: [RegExp, string][] = [
+  [/held by another agent/, 'The conversation is held by another agent'],
+  [/^the conversation is closed$/, 'The conversation is closed'],
+  [/^no agent holds the conversation/, 'No agent holds the conversation: take it over first'],
+  [/^agentId is required$/, 'agentId is required'],
+];
+
+/** The 409's message for a workflow validator's refusal: never who holds the conversation. */
+export function conflictMessage(message: string): string {
+  return NEUTRAL_CONFLICTS.find(([pattern]) => pattern.test(message))?.[1] ?? 'The conversation cannot do this in its current state';
+}
 
 export const snapshotSchema = z.object({
   conversationId: z.string().nullable(),
@@ -80,6 +119,7 @@ const AGENT_MESSAGE_DESCRIPTION = [
   'or continues as new (a long conversation, every few thousand events), the same key is a new message.',
   'A key reused with a different text answers the first request\'s outcome.',
   '409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow.',
+  '403 agent_mismatch: an agent key named another agent than its own.',
 ].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
@@ -90,7 +130,7 @@ const closed = () => new HttpError(409, 'conversation_closed', 'The conversation
 export function handoffError(err: unknown): unknown {
   if (err instanceof WorkflowNotFoundError) return closed();
   if (err instanceof WorkflowUpdateFailedError) {
-    return new HttpError(409, 'handoff_conflict', err.cause?.message || err.message);
+    return new HttpError(409, 'handoff_conflict', conflictMessage(err.cause?.message || err.message));
   }
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
     return new HttpError(503, 'conversation_unavailable', 'The conversation did not answer in time; retry later');
@@ -165,11 +205,12 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      const agent = actingAgent(request, request.body.agentId);
       const updateId = updateIdOf('take', request.params.id, request.headers['idempotency-key']);
       const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) =>
-        handle.executeUpdate(takeOverUpdate, { args: [{ agentId: request.body.agentId }], ...updateId }),
+        handle.executeUpdate(takeOverUpdate, { args: [{ agentId: agent }], ...updateId }),
       );
-      request.log.info({ conversationId: request.params.id, agentId: request.body.agentId }, 'conversation taken over');
+      request.log.info({ conversationId: request.params.id, agentId: agent }, 'conversation taken over');
       return snapshot;
     },
   );
@@ -188,11 +229,12 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      const agent = actingAgent(request, request.body.agentId);
       const updateId = updateIdOf('release', request.params.id, request.headers['idempotency-key']);
       const snapshot = await withWorkflow(request, request.params.id, UPDATE_DEADLINE_MS, (handle) =>
-        handle.executeUpdate(releaseUpdate, { args: [{ agentId: request.body.agentId }], ...updateId }),
+        handle.executeUpdate(releaseUpdate, { args: [{ agentId: agent }], ...updateId }),
       );
-      request.log.info({ conversationId: request.params.id, agentId: request.body.agentId }, 'conversation released');
+      request.log.info({ conversationId: request.params.id, agentId: agent }, 'conversation released');
       return snapshot;
     },
   );
@@ -213,7 +255,8 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params;
-      const { agentId: agent, text } = request.body;
+      const { text } = request.body;
+      const agent = actingAgent(request, request.body.agentId);
       const key = request.headers['idempotency-key'];
       const updateId = conversationUpdateId('agent-message', id, key ?? freshIdempotencyKey());
       const messageId = messageIdOfUpdate(updateId);

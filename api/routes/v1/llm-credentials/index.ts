@@ -1,8 +1,10 @@
 // A tenant's own model provider keys (and optional OpenAI/Anthropic-compatible base URLs), used
-// instead of the platform's. Keys are write-only: responses show the last 4 characters.
+// instead of the platform's. Keys are write-only: responses show `••••` (that one is set), not
+// even their last characters.
 // The next turn uses a change.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { TenantLlmCredential } from '../../../../generated/prisma/client.ts';
 import { LLM_PROVIDERS, llmCredentialInputSchema, llmCredentialView, setLlmCredential } from '../../../../lib/llm-credentials.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses } from '../../../schemas/common.ts';
@@ -10,10 +12,13 @@ import { errorResponses } from '../../../schemas/common.ts';
 const credentialSchema = z.object({
   provider: z.string(),
   baseUrl: z.string().nullable(),
-  apiKey: z.string().describe('Masked: only the last 4 characters are shown'),
+  apiKey: z.literal('••••').describe('Masked: that a key is set, nothing of it'),
   updatedAt: z.string(),
 });
 const providerParams = z.object({ provider: z.enum(LLM_PROVIDERS) });
+
+/** The stored view with the key masked whole. */
+const view = (row: TenantLlmCredential) => ({ ...llmCredentialView(row), apiKey: '••••' as const });
 
 const llmCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['llm-credentials'];
@@ -24,7 +29,7 @@ const llmCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     { schema: { tags, summary: "The tenant's own provider keys (masked)", response: { 200: z.object({ items: z.array(credentialSchema) }), ...errorResponses } } },
     async (request) => {
       const rows = await request.tenantDb.tenantLlmCredential.findMany({ orderBy: { provider: 'asc' } });
-      return { items: rows.map(llmCredentialView) };
+      return { items: rows.map(view) };
     },
   );
 
@@ -42,7 +47,7 @@ const llmCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const row = await setLlmCredential(request.tenantDb, keyring, request.tenantId, request.params.provider, request.body);
       request.log.info({ provider: row.provider, baseUrl: row.baseUrl }, 'tenant LLM credential set');
-      return llmCredentialView(row);
+      return view(row);
     },
   );
 
