@@ -77,6 +77,7 @@ describe('tenant REST API', () => {
     const appSecret = randomBytes(16).toString('hex');
     const verifyToken = `verify-${randomBytes(8).toString('hex')}`;
     secrets.push(accessToken, appSecret, verifyToken);
+    api.graph.own(accessToken, { phoneNumberIds: ['123456'] }); // registration asks Meta who owns the number
     const res = await call('POST', '/api/v1/channels', key, { type: 'whatsapp', name: 'Support', phoneNumberId: '123456', wabaId: '654321', accessToken, appSecret, verifyToken });
     expect(res.statusCode).toBe(201);
     expect(res.body).not.toContain(accessToken);
@@ -220,6 +221,7 @@ describe('tenant REST API', () => {
     const first = (await tdb.channel.findFirstOrThrow({ where: { type: 'whatsapp' } })).id;
     const channelSecrets = { accessToken: `EAAG${randomBytes(20).toString('hex')}`, appSecret: randomBytes(16).toString('hex'), verifyToken: `verify-${randomBytes(8).toString('hex')}` };
     secrets.push(...Object.values(channelSecrets));
+    api.graph.own(channelSecrets.accessToken, { phoneNumberIds: ['223456'] });
     const added = await call('POST', '/api/v1/channels', key, { type: 'whatsapp', name: 'Second number', phoneNumberId: '223456', wabaId: '654321', ...channelSecrets });
     expect(added.statusCode, added.body).toBe(201);
     const second = added.json().id as string;

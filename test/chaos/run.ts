@@ -309,6 +309,7 @@ async function setUpTenant(stack: ChaosStack): Promise<ChaosTenant> {
   const key = created.apiKey.key;
   const phoneNumberId = `10${Date.now() % 1e10}`;
   const appSecret = randomBytes(16).toString('hex');
+  stack.graph.own(WHATSAPP_TOKEN, { phoneNumberIds: [phoneNumberId] }); // registration asks Meta who owns the number
   await rest(stack, 'POST', '/api/v1/channels', key, {
     type: 'whatsapp', name: 'WhatsApp', phoneNumberId, wabaId: `20${Date.now() % 1e10}`,
     accessToken: WHATSAPP_TOKEN, appSecret, verifyToken: `verify-${suffix}`,

@@ -4,6 +4,11 @@
 //
 //   POST /{version}/{phone-number-id}/messages   WhatsApp: text (and other types) or mark-as-read
 //   POST /{version}/me/messages                  Messenger: message or sender_action
+//   GET  /{version}/{phone-number-id}?fields=…   WhatsApp: the number, if the token's business owns it
+//   GET  /{version}/me?fields=id                 Messenger: the page a page token belongs to
+//
+// Which ids a token owns is told per token (`owners` option, `own()`); an id no token was told to
+// own answers like Meta answers a number of another business (error 100, subcode 33).
 //
 // Every request is recorded, failed ones included, so a test can assert exactly what reached Meta.
 import { randomBytes } from 'node:crypto';
@@ -35,6 +40,8 @@ export type RequestKind =
   | 'whatsapp.read'
   | 'messenger.message'
   | 'messenger.sender_action'
+  | 'whatsapp.phone_number'
+  | 'messenger.me'
   | 'unknown';
 
 export interface RecordedRequest {
@@ -72,14 +79,24 @@ export interface FakeGraphApi {
   failFor(predicate: (req: RecordedRequest) => boolean, error: FakeGraphError): () => void;
   /** Delays every response by `ms` (0 to stop). */
   delay(ms: number): void;
-  /** Forgets requests, deliveries, failures and delays. */
+  /** From now on the token owns these WhatsApp numbers and/or is the token of this page. */
+  own(token: string, owned: FakeChannelOwnership): void;
+  /** Forgets requests, deliveries, failures and delays (not ownership). */
   reset(): void;
   /** Resolves with the requests once at least `count` were received; rejects after `timeoutMs`. */
   waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   close(): Promise<void>;
 }
 
+/** What a token owns, for the ownership GETs the platform makes when a channel is registered. */
+export interface FakeChannelOwnership {
+  phoneNumberIds?: string[];
+  pageId?: string;
+}
+
 export interface FakeGraphApiOptions {
+  /** Ownership per token (see own()). */
+  owners?: Record<string, FakeChannelOwnership>;
   /** If given, only these tokens are accepted (others get 190); otherwise any non-empty token is. */
   accessTokens?: string[];
   /** Port on 127.0.0.1; a free one by default. */
@@ -125,6 +142,14 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
   let delayMs = 0;
   let waiters: { count: number; resolve: () => void }[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const owners = new Map<string, { phoneNumberIds: Set<string>; pageId?: string }>();
+  const own = (token: string, owned: FakeChannelOwnership) => {
+    const entry = owners.get(token) ?? { phoneNumberIds: new Set<string>() };
+    for (const id of owned.phoneNumberIds ?? []) entry.phoneNumberIds.add(id);
+    if (owned.pageId !== undefined) entry.pageId = owned.pageId;
+    owners.set(token, entry);
+  };
+  for (const [token, owned] of Object.entries(options.owners ?? {})) own(token, owned);
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -173,6 +198,8 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
   function handle(req: RecordedRequest, bodyIsJson: boolean): Answer {
     const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.path);
     const node = match?.[1];
+    const object = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)$/.exec(req.path)?.[1] : undefined;
+    if (object) req.kind = object === 'me' ? 'messenger.me' : 'whatsapp.phone_number';
     const b = (bodyIsJson && typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
     if (node === 'me') req.kind = b.sender_action !== undefined ? 'messenger.sender_action' : 'messenger.message';
     else if (node) req.kind = b.status === 'read' ? 'whatsapp.read' : 'whatsapp.message';
@@ -185,11 +212,33 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     const injected = queued.shift() ?? rules.find((r) => r.predicate(req))?.error;
     if (injected) return graphError(injected);
 
+    if (object) return ownedObject(object, token, req.query.fields);
     if (req.method !== 'POST' || !node) {
       return graphError({ code: 2500, status: 400, message: `Unknown path components: ${req.path}` });
     }
     if (!bodyIsJson || typeof req.body !== 'object' || req.body === null) return invalidParam('(#100) The request body must be JSON');
     return node === 'me' ? messenger(b) : whatsapp(node, b);
+  }
+
+  function ownedObject(object: string, token: string, fields = 'id'): Answer {
+    const owned = owners.get(token);
+    const wanted = fields.split(',').map((f) => f.trim());
+    if (object === 'me') {
+      // A token that is no page token is a user or system user: /me is that user.
+      const id = owned?.pageId ?? `1000${[...token].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1e9, 7)}`;
+      return { status: 200, body: { id, ...(wanted.includes('name') && { name: owned?.pageId ? 'Test Page' : 'Test User' }) } };
+    }
+    if (!owned?.phoneNumberIds.has(object)) {
+      return graphError({
+        code: 100,
+        subcode: 33,
+        message: `Unsupported get request. Object with ID '${object}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+      });
+    }
+    const body: Record<string, unknown> = { id: object };
+    if (wanted.includes('display_phone_number')) body.display_phone_number = `+1 555-${object.slice(-4).padStart(4, '0')}`;
+    if (wanted.includes('verified_name')) body.verified_name = 'Test Business';
+    return { status: 200, body };
   }
 
   function whatsapp(phoneNumberId: string, b: Record<string, any>): Answer {
@@ -297,6 +346,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     delay(ms) {
       delayMs = ms;
     },
+    own,
     reset() {
       requests.length = 0;
       delivered.length = 0;

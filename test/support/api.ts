@@ -1,5 +1,6 @@
-// An API on a fresh migrated database, with the real Temporal dev server and every log line
-// captured (pino into memory, at debug level) so that tests can check what was logged.
+// An API on a fresh migrated database, with the real Temporal dev server, a fake Graph API (channel
+// registration asks it who owns a number or page: tell it with `graph.own(token, …)`) and every
+// log line captured (pino into memory, at debug level) so that tests can check what was logged.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { buildApp, type App } from '../../api/app.ts';
@@ -7,6 +8,7 @@ import type { Config } from '../../lib/config.ts';
 import { createDb, type Db } from '../../lib/db.ts';
 import { REDACTED_PATHS } from '../../lib/logger.ts';
 import { createTemporalClient } from '../../lib/temporal.ts';
+import { startFakeGraphApi, type FakeGraphApi } from '../fakes/graph-api.ts';
 import { testConfig } from './config.ts';
 import { createMigratedDatabase } from './database.ts';
 
@@ -14,6 +16,8 @@ export interface TestApi {
   app: App;
   db: Db;
   config: Config;
+  /** META_GRAPH_API_URL, unless the overrides name another. */
+  graph: FakeGraphApi;
   adminKey: string;
   /** Every log line written so far, as raw JSON text. */
   logs: string[];
@@ -21,7 +25,8 @@ export interface TestApi {
 }
 
 export async function startTestApi(prefix: string, overrides: Record<string, string> = {}, beforeReady?: (app: App) => void): Promise<TestApi> {
-  const config = testConfig({ DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000', ...overrides });
+  const graph = await startFakeGraphApi();
+  const config = testConfig({ META_GRAPH_API_URL: graph.url, DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000', ...overrides });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -39,12 +44,14 @@ export async function startTestApi(prefix: string, overrides: Record<string, str
     app,
     db,
     config,
+    graph,
     adminKey: config.ADMIN_API_KEY,
     logs,
     async close() {
       await app.close();
       await db.$disconnect();
       await temporal.connection.close();
+      await graph.close();
     },
   };
 }

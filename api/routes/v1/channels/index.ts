@@ -14,9 +14,17 @@ import {
   updateChannelSchema,
   type ChannelView,
 } from '../../../../lib/channels.ts';
+import {
+  ChannelNotOwnedError,
+  ChannelOwnershipUnavailableError,
+  conflictAsSeenByTenant,
+  ownershipClaimOf,
+  ownershipClaimOfUpdate,
+  verifyChannelOwnership,
+} from '../../../../lib/channel-ownership.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
-import { afterCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const channelSchema = z.object({
   id: z.uuid(),
@@ -41,8 +49,21 @@ function out(view: ChannelView): z.infer<typeof channelSchema> {
 function mapErrors(err: unknown): never {
   if (err instanceof ChannelConflictError) throw new HttpError(409, 'conflict', err.message);
   if (err instanceof ChannelInputError) throw new HttpError(400, 'validation_error', err.message);
+  if (err instanceof ChannelNotOwnedError) throw new HttpError(422, 'channel_not_owned', err.message);
+  if (err instanceof ChannelOwnershipUnavailableError) throw new HttpError(503, 'graph_unavailable', err.message);
   throw err;
 }
+
+/** Registration's answers besides the usual ones: see lib/channel-ownership.ts. */
+const ownershipResponses = {
+  409: errorBody.describe('This tenant already has a channel with this phone number id, page id or verify token'),
+  422: errorBody.describe("The channel's token does not own the phone number id or page id (the Graph API says so), or the id cannot be registered"),
+  503: errorBody.describe('The Graph API could not be asked; nothing was registered'),
+};
+const OWNERSHIP =
+  "The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API " +
+  '(GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id) and answers 422 when it does not, or when the id cannot be ' +
+  'registered for another reason; 503 when the Graph API cannot be asked.';
 
 const channelRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['channels'];
@@ -85,13 +106,18 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Add a channel',
         description:
           'WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. ' +
-          'Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned.',
+          'Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. ' +
+          OWNERSHIP,
         body: createChannelSchema,
-        response: { 201: channelSchema, ...errorResponses },
+        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses },
       },
     },
     async (request, reply) => {
-      const view = await createChannel(request.tenantDb, keyring, request.body).catch(mapErrors);
+      const claim = ownershipClaimOf(request.body);
+      if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
+      const view = await createChannel(request.tenantDb, keyring, request.body)
+        .catch((err: unknown) => conflictAsSeenByTenant(request.tenantDb, err, request.body))
+        .catch(mapErrors);
       request.log.info({ channelId: view.id, type: view.type }, 'channel created');
       return reply.status(201).send(out(view));
     },
@@ -113,13 +139,21 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Update a channel (a secret given replaces the stored one)',
+        description: `A new phone number id, page id or token is checked like a new channel's. ${OWNERSHIP}`,
         params: idParams,
         body: updateChannelSchema,
-        response: { 200: channelSchema, ...errorResponses },
+        response: { 200: channelSchema, ...errorResponses, ...ownershipResponses },
       },
     },
     async (request) => {
-      const view = await updateChannel(request.tenantDb, keyring, request.params.id, request.body).catch(mapErrors);
+      const claim = await ownershipClaimOfUpdate(request.tenantDb, app.db, keyring, request.params.id, request.body);
+      if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
+      const view = await updateChannel(request.tenantDb, keyring, request.params.id, request.body)
+        .catch(async (err: unknown) => {
+          const channel = await request.tenantDb.channel.findUnique({ where: { id: request.params.id }, select: { type: true } });
+          return conflictAsSeenByTenant(request.tenantDb, err, { ...request.body, type: channel?.type ?? 'webchat', exceptId: request.params.id });
+        })
+        .catch(mapErrors);
       // Webhooks of this instance see new secrets and ids at once (other instances within the cache TTL).
       invalidateChannelLookups({ channelId: request.params.id });
       if (!view) throw new HttpError(404, 'not_found', 'Channel not found');
