@@ -232,7 +232,7 @@ try {
       API          ${apiUrl}
       OpenAPI      ${apiUrl}/docs
       Console      ${apiUrl}/console   (agents; web chat page: ${apiUrl}/webchat/widget/<widgetId>)
-      Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}
+      Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")
       Admin key    ${adminKey}   (Authorization: Bearer …)
       Database     ${databaseUrl}
       Data         ${dataDir}   (logs in ${logDir})

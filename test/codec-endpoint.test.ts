@@ -1,10 +1,13 @@
 // The remote codec endpoint the Temporal Web UI and CLI use to show operators the payloads the
 // platform encrypts (api/routes/codec.ts), over HTTP with the app's real plugins.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EncryptionCodec } from '../lib/payload-codec.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
+import { connectTestTemporal } from './support/temporal.ts';
 
 const UI = 'https://temporal-ui.example.com';
 
@@ -88,6 +91,31 @@ describe('codec endpoint', () => {
     expect(call.headers['access-control-allow-origin']).toBe(UI);
     const fromElsewhere = await post('decode', { payloads: [plain] }, { ...bearer(api.adminKey), origin: 'https://evil.example.com' });
     expect(fromElsewhere.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it("works as the Temporal CLI's --codec-endpoint: it encrypts a workflow's input and shows it decrypted", async () => {
+    const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = (...args: string[]) =>
+      promisify(execFile)(inject('temporalCliPath'), [...args, '--address', inject('temporalAddress'), '--namespace', 'default', '--codec-endpoint', `${url}/codec`, '--codec-auth', `Bearer ${api.adminKey}`]);
+    const workflowId = `codec-cli-${randomBytes(4).toString('hex')}`;
+    await cli('workflow', 'start', '--type', 'nothingPollsThis', '--task-queue', `codec-cli-${randomBytes(4).toString('hex')}`, '--workflow-id', workflowId, '--input', '{"text":"+4915112345678 asks"}');
+    const temporal = await connectTestTemporal();
+    try {
+      const handle = temporal.client.workflow.getHandle(workflowId);
+      const input = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      expect(Buffer.from(input?.metadata?.encoding ?? []).toString()).toBe('binary/encrypted');
+      expect(Buffer.from(input?.data ?? []).toString()).not.toContain('4915112345678');
+      const [plainInput] = await new EncryptionCodec(api.config.SECRETS_KEYS).decode([input as never]);
+      expect(defaultPayloadConverter.fromPayload(plainInput!)).toEqual({ text: '+4915112345678 asks' });
+      const { stdout } = await cli('workflow', 'show', '--workflow-id', workflowId, '--output', 'json');
+      // Proto JSON: the decoded payload's bytes in base64.
+      expect(stdout).toContain(`"encoding": "${b64('json/plain')}"`);
+      expect(stdout).toContain(`"data": "${b64('{"text":"+4915112345678 asks"}')}"`);
+      expect(stdout).not.toContain(b64('binary/encrypted'));
+      await handle.terminate('test over');
+    } finally {
+      await temporal.close();
+    }
   });
 
   it('is in the OpenAPI document with every status it answers', async () => {

@@ -79,7 +79,7 @@ const codecRoutes: FastifyPluginAsyncZod = async (app) => {
             "Temporal's remote codec protocol. Point the Temporal Web UI's codec endpoint (or `temporal --codec-endpoint`) at `/codec`; " +
             'send `Authorization: Bearer <ADMIN_API_KEY>`. Payloads not encrypted by the platform decode unchanged.',
           security: [{ bearer: [] }],
-          headers: z.object({ 'x-namespace': z.string().optional().describe(`The namespace the payloads come from; must be the platform's`) }),
+          headers: z.looseObject({ 'x-namespace': z.string().optional().describe(`The namespace the payloads come from; must be the platform's`) }),
           body: payloadsBody,
           response: {
             200: payloadsBody,
