@@ -5,6 +5,7 @@
 // order of the user's messages, and how long they took. Every loss and duplicate is explained
 // from the database rows and the conversation workflow's Temporal histories where possible.
 import type { Client } from '@temporalio/client';
+import { mapHistoryPayloads } from '../replay/history-files.ts';
 import protos from '@temporalio/proto'; // CommonJS: no named ESM exports under Node
 import pg from 'pg';
 import type { Ledger, ObservedReply, SentMessage, UserKind } from './load.ts';
@@ -334,7 +335,12 @@ export async function explain(client: Client, findings: Finding[]): Promise<void
     if (!runs) {
       runs = [];
       for await (const info of client.workflow.list({ query: `WorkflowId = "${f.workflowId.replace(/"/g, '\\"')}"` })) {
-        const history = await client.workflow.getHandle(f.workflowId, info.runId).fetchHistory();
+        // Payloads are ciphertext in the history (lib/payload-codec.ts): decoded with the client's codecs to be searched.
+        const history = await mapHistoryPayloads(await client.workflow.getHandle(f.workflowId, info.runId).fetchHistory(), async (payloads) => {
+          let decoded = payloads;
+          for (const codec of [...client.options.loadedDataConverter.payloadCodecs].reverse()) decoded = await codec.decode(decoded as never);
+          return decoded;
+        });
         runs.push({ runId: info.runId, status: info.status.name, events: (history.events ?? []) as HistoryEvent[] });
       }
       runs.reverse(); // oldest first
