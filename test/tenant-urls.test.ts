@@ -12,6 +12,7 @@ import getPort from 'get-port';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFunctionActivities } from '../activities/llm/functions.ts';
+import { createLlmActivities } from '../activities/llm/index.ts';
 import { createOpenAiProvider } from '../activities/llm/openai.ts';
 import { ProviderError, type ChatRequest } from '../activities/llm/provider.ts';
 import { createWebhookActivities } from '../activities/webhooks.ts';
@@ -19,6 +20,7 @@ import type { Prisma } from '../generated/prisma/client.ts';
 import type { Config } from '../lib/config.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
+import { setLlmCredential } from '../lib/llm-credentials.ts';
 import { createTenantFunction } from '../lib/tenant-functions.ts';
 import { tenantDispatcher, tenantFetch, UNREACHABLE, type ResolveAll } from '../lib/tenant-urls.ts';
 import { createWebhookEndpoint, type WebhookDispatcher } from '../lib/tenant-webhooks.ts';
@@ -141,6 +143,33 @@ describe('outbound tenant URLs', () => {
 
     openai.respond(() => ({ text: 'Hello from the fake.' }));
     expect((await provider(true).complete(chat)).text).toBe('Hello from the fake.');
+  });
+
+  it("generateReply sends a tenant's own base URL through the connect-time check, and the platform's base URL not", async () => {
+    const slug = `own-llm-${randomBytes(4).toString('hex')}`;
+    const own = (await createTenant(db, { name: slug, slug, settings: { llm: { provider: 'openai', model: 'gpt-4o-mini' } } })).tenant.id;
+    const activities = (allowInsecure: boolean) =>
+      createLlmActivities({
+        db, keyring: config.SECRETS_KEYS, openai: { apiKey: FAKE_OPENAI_KEY, baseURL: openai.url },
+        allowInsecureFunctionEndpoints: allowInsecure, tenantConnections: tenantDispatcher({ allowInsecure, resolve: toLoopback }),
+      });
+    const reply = (allowInsecure: boolean) =>
+      new MockActivityEnvironment().run(activities(allowInsecure).generateReply, { tenantId: own, question: 'hi', passages: [], history: [], attachments: [], handoffKeyword: 'human' });
+    openai.respond(() => ({ text: 'Answered.' }));
+
+    // The platform's own base URL (the operator's, on 127.0.0.1 here) is not a tenant URL.
+    expect((await reply(false)).text).toBe('Answered.');
+
+    const port = new URL(openai.url).port;
+    await setLlmCredential(forTenant(db, own), config.SECRETS_KEYS, own, 'openai', { apiKey: FAKE_OPENAI_KEY, baseUrl: `https://llm.rebind.example:${port}/v1` });
+    const before = openai.requests.length;
+    const refused = await failureOf(reply(false));
+    expect(refused.message).toBe(`OpenAI ${UNREACHABLE}`);
+    expect(openai.requests.length).toBe(before);
+
+    await setLlmCredential(forTenant(db, own), config.SECRETS_KEYS, own, 'openai', { apiKey: FAKE_OPENAI_KEY, baseUrl: `http://llm.rebind.example:${port}/v1` }, { allowHttp: true });
+    expect((await reply(true)).text).toBe('Answered.');
+    expect(openai.requests.length).toBe(before + 1);
   });
 
   it("the model SDK does not follow a tenant base URL's redirect", async () => {
