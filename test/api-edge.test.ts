@@ -151,6 +151,25 @@ describe('the API edge', () => {
     });
   });
 
+  describe('the OpenAPI document', () => {
+    it('documents the statuses the edge answers: 401 and 429 on every authenticated route, the webhooks\' refusals', async () => {
+      type Op = { security?: unknown[]; responses?: Record<string, unknown> };
+      const spec = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, Op>> };
+      const missing: string[] = [];
+      for (const [path, ops] of Object.entries(spec.paths)) {
+        for (const [method, op] of Object.entries(ops)) {
+          if (!op.security?.length) continue;
+          for (const status of ['401', '429']) if (!op.responses?.[status]) missing.push(`${method.toUpperCase()} ${path} ${status}`);
+        }
+      }
+      expect(missing).toEqual([]);
+      expect(Object.keys(spec.paths['/api/v1/api-keys/']!.post!.responses!)).toEqual(expect.arrayContaining(['201', '400', '409']));
+      expect(Object.keys(spec.paths['/api/v1/conversations/{id}/take']!.post!.responses!)).toEqual(expect.arrayContaining(['200', '400', '403', '409', '503']));
+      expect(Object.keys(spec.paths['/webhooks/whatsapp/']!.post!.responses!)).toEqual(expect.arrayContaining(['200', '400', '401', '429', '503']));
+      expect(Object.keys(spec.paths['/webhooks/messenger/']!.get!.responses!)).toEqual(expect.arrayContaining(['200', '403']));
+    });
+  });
+
   describe('CORS', () => {
     it('allows tenant web chat origins on the web chat routes only, and CORS_ORIGINS everywhere', async () => {
       const shop = `https://shop-${randomBytes(4).toString('hex')}.example`;

@@ -94,7 +94,7 @@ const integrityRoutes: FastifyPluginAsyncZod<IntegrityRoutesOptions> = async (ap
         tags: ['admin'],
         summary: 'Start an integrity check (dry run unless apply is true)',
         body: z.object({ apply: z.boolean().default(false).describe('Apply the fixes; each change is audited as an event') }).strict().default({ apply: false }),
-        response: { 202: z.object({ reportId: z.uuid(), workflowId: z.string(), dryRun: z.boolean(), status: z.literal('running') }), 500: errorBody },
+        response: { 202: z.object({ reportId: z.uuid(), workflowId: z.string(), dryRun: z.boolean(), status: z.literal('running') }), 400: errorBody, 401: errorBody, 429: errorBody, 500: errorBody },
       },
     },
     async (request, reply) => {
@@ -119,7 +119,7 @@ const integrityRoutes: FastifyPluginAsyncZod<IntegrityRoutesOptions> = async (ap
         tags: ['admin'],
         summary: 'Integrity reports, newest first',
         querystring: listQuery,
-        response: { 200: z.object({ items: z.array(reportSummary), nextCursor: z.string().nullable() }), 400: errorBody },
+        response: { 200: z.object({ items: z.array(reportSummary), nextCursor: z.string().nullable() }), 400: errorBody, 401: errorBody, 429: errorBody },
       },
     },
     async (request) => {
@@ -142,7 +142,7 @@ const integrityRoutes: FastifyPluginAsyncZod<IntegrityRoutesOptions> = async (ap
         tags: ['admin'],
         summary: 'One integrity report with its findings',
         params: z.object({ id: z.uuid() }),
-        response: { 200: report, 400: errorBody, 404: errorBody },
+        response: { 200: report, 400: errorBody, 401: errorBody, 404: errorBody, 429: errorBody },
       },
     },
     async (request) => {
