@@ -154,7 +154,7 @@ describe('outbound tenant URLs', () => {
         allowInsecureFunctionEndpoints: allowInsecure, tenantConnections: tenantDispatcher({ allowInsecure, resolve: toLoopback }),
       });
     const reply = (allowInsecure: boolean) =>
-      new MockActivityEnvironment().run(activities(allowInsecure).generateReply, { tenantId: own, question: 'hi', passages: [], history: [], attachments: [], handoffKeyword: 'human' });
+      new MockActivityEnvironment().run(activities(allowInsecure).generateReply, { tenantId: own, question: 'hi', passages: [], history: [], attachments: [], handoffKeyword: 'human' }) as Promise<{ text: string }>;
     openai.respond(() => ({ text: 'Answered.' }));
 
     // The platform's own base URL (the operator's, on 127.0.0.1 here) is not a tenant URL.
