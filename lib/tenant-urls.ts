@@ -17,6 +17,9 @@
 //
 // ALLOW_INSECURE_TENANT_URLS (development, and tests with receivers on 127.0.0.1) turns both
 // checks off: http:// and any address are accepted.
+//
+// The npm `undici` is pinned to the version Node 20 bundles (`process.versions.undici`), so Node's
+// global fetch, which the SDKs use too, takes its Agent as `dispatcher`: move it with Node.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
