@@ -51,6 +51,10 @@ export default fp(
       timeWindow: WINDOW_MS,
       keyGenerator: bucket,
       ...(config.RATE_LIMIT_STORE === 'postgres' && { store: postgresRateLimitStore(app.db) }),
+      // A store that cannot answer (Postgres down) lets requests through rather than failing them
+      // all: webhooks then still answer as they would (503 from their own steps), and health
+      // checks were never limited.
+      skipOnError: true,
       max: (_request, key) => (key.startsWith('ip:') ? config.RATE_LIMIT_IP_PER_MINUTE : config.RATE_LIMIT_API_PER_MINUTE),
       allowList: (request) => request.url.startsWith('/health/'),
       errorResponseBuilder: (_request, context) =>
