@@ -63,6 +63,9 @@ describe('tenant functions and provider keys API', () => {
     expect(Buffer.from(row.ciphertext).toString('utf8')).not.toContain(KEY);
     expect((await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'http://llm.example.com' })).statusCode).toBe(400);
     expect((await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'https://169.254.169.254' })).statusCode).toBe(400);
+    for (const baseUrl of ['https://localhost./v1', 'https://[::ffff:127.0.0.1]/v1', 'https://metadata.google.internal./v1']) {
+      expect((await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl })).statusCode, baseUrl).toBe(400);
+    }
     // Not a URL at all: a 400 naming the field, not a 500 from a check that parsed it anyway.
     const notUrl = await call('PUT', '/api/v1/llm-credentials/openai', { apiKey: KEY, baseUrl: 'not a url' });
     expect(notUrl.statusCode).toBe(400);
