@@ -4,13 +4,16 @@
 // end users' phone numbers (`/api/v1/end-users/whatsapp/<phone>/export`). So the request line
 // is the path without its query string, and a path parameter's value is kept only when it is a
 // UUID (a row id) or names a channel type or a provider: any other value is written as its
-// `:name` (`/api/v1/end-users/whatsapp/:externalUserId/export`). At debug level the line also
+// `:name` (`/api/v1/end-users/whatsapp/:externalUserId/export`), and a wildcard's only when it is
+// a static file's name (`/console/console.js`, else `/console/*`). At debug level the line also
 // carries the full URL, for local troubleshooting.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Parameters whose values are names chosen by the platform, never an end user's data. */
 const NAMING_PARAMS = new Set(['channel', 'provider']);
+/** A wildcard's value kept as it is: a static file's path (`console.js`, `static/index.css`). */
+const STATIC_FILE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*\.[a-z0-9]{1,8}$/;
 
 function safeParam(name: string, value: unknown): boolean {
   return typeof value === 'string' && (UUID.test(value) || (NAMING_PARAMS.has(name) && /^[a-z]{1,32}$/.test(value)));
@@ -24,7 +27,7 @@ export function loggedPath(request: FastifyRequest): string {
   return pattern
     .split('/')
     .map((segment) => {
-      if (segment === '*') return safeParam('*', params['*']) ? String(params['*']) : '*';
+      if (segment === '*') return typeof params['*'] === 'string' && STATIC_FILE.test(params['*']) ? params['*'] : '*';
       if (!segment.startsWith(':')) return segment;
       const name = segment.slice(1).replace(/\(.*$/, '');
       return safeParam(name, params[name]) ? String(params[name]) : `:${name}`;
