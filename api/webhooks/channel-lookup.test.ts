@@ -116,6 +116,18 @@ describe('ChannelLookup', () => {
     lookup.dispose();
   });
 
+  it('keeps found channels when a flood of unknown ids fills its bound', async () => {
+    const fake = fakeDb([wa]);
+    const lookup = new ChannelLookup(fake.db, keyring, { maxEntries: 3 });
+    await lookup.find('whatsapp', '111');
+    for (let i = 0; i < 10; i++) await lookup.find('whatsapp', `9${i}`);
+    expect(lookup.size).toBe(4); // the channel and the three most recent unknown ids
+    const before = fake.calls.channel;
+    expect(await lookup.find('whatsapp', '111')).toMatchObject({ channelId: 'c1' });
+    expect(fake.calls.channel).toBe(before);
+    lookup.dispose();
+  });
+
   it('stays within its size bound, evicting the least recently used', async () => {
     const channels = Array.from({ length: 5 }, (_, i) => ({ ...wa, id: `c${i}`, phoneNumberId: String(i) }));
     const fake = fakeDb(channels);
