@@ -89,6 +89,17 @@ const STORED_KIND: Record<InboundKind, Prisma.MessageCreateManyInput['type']> = 
   location: 'location', contacts: 'contacts', interactive: 'interactive', reaction: 'reaction', unsupported: 'unsupported',
 };
 
+/**
+ * The value with every NUL character replaced (U+FFFD): Postgres text and jsonb refuse U+0000,
+ * and a step retried until the database answers must not meet a message it can never store.
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  return value;
+}
+
 function settingsFrom(stored: unknown): ConversationSettings {
   const s = parseTenantSettings(stored);
   return {
@@ -243,8 +254,9 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
    * message.received events go with the new rows, in their transaction (none needed for a tenant
    * without webhooks: a cached hint, see lib/tenant-events.ts).
    */
-  async function storeInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<string[]> {
-    if (input.messages.length === 0) return [];
+  async function storeInbound(given: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<string[]> {
+    if (given.messages.length === 0) return [];
+    const input = storable(given);
     const tdb = forTenant(db, input.tenantId);
     const listens = await tenantHasWebhooks(db, input.tenantId);
     const insert = async (tx: Pick<TenantDb, 'message' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
@@ -311,7 +323,9 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       where: { id: input.conversationId, OR: [{ lastInboundAt: null }, { lastInboundAt: { lt: last } }] },
       data: { lastInboundAt: last, lastMessageAt: last },
     });
-    return fresh.map((m) => m.externalMessageId);
+    // The ids as given (the caller matches them), not as made storable.
+    const freshRows = new Set(fresh.map((m) => m.rowId));
+    return given.messages.filter((m) => freshRows.has(m.rowId)).map((m) => m.externalMessageId);
   }
 
   /**
@@ -338,7 +352,9 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
      * One step per signal of the conversation workflow: opens the conversation on the run's
      * first messages, stores the messages (see storeInbound) and reads the tenant's settings.
      */
-    async receiveInbound(input: ReceiveInboundInput): Promise<ReceivedInbound> {
+    async receiveInbound(given: ReceiveInboundInput): Promise<ReceivedInbound> {
+      // The API refuses ids with control characters; a NUL that came through anyway must not stall the step.
+      const input = { ...given, externalUserId: storable(given.externalUserId), workflowId: storable(given.workflowId) };
       let conversationId = input.conversationId;
       let opened: Omit<OpenedConversation, 'settings'> | undefined;
       if (!conversationId) {
@@ -350,7 +366,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
         opened = await openRow(input, row);
         conversationId = opened.conversationId;
       }
-      const [fresh, settings] = await Promise.all([storeInbound({ ...input, conversationId }), loadSettings(input.tenantId)]);
+      const [fresh, settings] = await Promise.all([storeInbound({ ...given, conversationId }), loadSettings(input.tenantId)]);
       return { fresh, settings, ...(opened && { opened }) };
     },
 
@@ -424,7 +440,7 @@ export async function storeOutbound(db: Db, input: OutboundInput): Promise<boole
         channel: input.channel,
         direction: 'outbound',
         type: 'text',
-        content: { text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) },
+        content: storable({ text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) }),
         status: 'pending',
       }),
     ],

@@ -61,6 +61,26 @@ describe('conversation core', () => {
       expect(await tdb().message.count({ where: { externalMessageId: m.externalMessageId } })).toBe(1);
     });
 
+    it('a message with a NUL character is stored (the character replaced) instead of failing the step for ever', async () => {
+      const store = createStoreActivities(rig.db);
+      const u = user();
+      const m = { ...text('null\u0000byte'), content: { caption: 'a\u0000b' } };
+      const input = {
+        tenantId: rig.tenantId, channel: 'whatsapp' as const, channelId: rig.whatsappChannelId, externalUserId: u,
+        workflowId: rig.workflowId('whatsapp', u), conversationId: null, messages: [{ ...m, rowId: crypto.randomUUID() }],
+      };
+      expect((await store.receiveInbound(input)).fresh).toEqual([m.externalMessageId]);
+      const row = await tdb().message.findFirstOrThrow({ where: { externalMessageId: m.externalMessageId } });
+      expect(row.content).toMatchObject({ text: 'null\uFFFDbyte', caption: 'a\uFFFDb' });
+    });
+
+    it('a NUL character in a user id or a reply does not stall the conversation either', { timeout: 30_000 }, async () => {
+      const u = `${user()}\u0000`;
+      await rig.deliver('whatsapp', u, [text('hello\u0000')]);
+      await eventually(() => rig.graph.delivered.some((d) => d.to === u), 20_000, 'the reply');
+      expect(await tdb().conversation.count({ where: { externalUserId: u.replace('\u0000', '\uFFFD') } })).toBe(1);
+    });
+
     it('the first version\'s step derives its row ids from the activity, so its retries agree too', async () => {
       const store = createStoreActivities(rig.db);
       const u = user();

@@ -8,7 +8,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
-import { markOutboundFailed, storeOutbound } from '../store.ts';
+import { markOutboundFailed, storable, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
@@ -168,7 +168,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
       const tdb = forTenant(db, input.tenantId);
       // The row: stored by this call (pending), or by an earlier one (read back).
-      const written = { text: input.text ?? '', author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) };
+      const written = storable({ text: input.text ?? '', author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) });
       const inserted = input.text !== undefined && (await storeOutbound(db, { ...input, ...written }));
       if (input.failedReason) return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
       const row = inserted

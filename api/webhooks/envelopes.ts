@@ -10,7 +10,8 @@ import { z } from 'zod';
 
 /** Unix time in seconds; Meta sends a string of digits (a number is accepted too). */
 const unixSeconds = z.union([z.string().regex(/^\d{1,12}$/, 'must be unix seconds'), z.number().int().nonnegative()]).transform(Number);
-const id = z.string().min(1).max(512);
+/** Ids become workflow ids and database keys: no control characters (Meta's never have any). */
+const id = z.string().min(1).max(512).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
 
 // ---- WhatsApp Cloud API -------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ const messengerAttachment = z.looseObject({
 });
 
 export const messengerEventSchema = z.looseObject({
-  sender: z.looseObject({ id: z.string().optional() }).optional(),
+  sender: z.looseObject({ id: id.optional() }).optional(),
   recipient: z.looseObject({ id: z.string().optional() }).optional(),
   /** Milliseconds. */
   timestamp: z.number().int().nonnegative(),

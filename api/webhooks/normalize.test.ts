@@ -182,6 +182,12 @@ describe('normalizeWhatsApp', () => {
     });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toContain('entry.0.changes.0.value.messages.0.from');
+    // Ids become workflow ids and database keys: a control character in one is refused.
+    const nul = whatsappEnvelopeSchema.safeParse({
+      object: 'whatsapp_business_account',
+      entry: [{ changes: [{ field: 'messages', value: { metadata: { phone_number_id: PHONE_ID }, messages: [{ ...waBase, from: '1555\u0000', type: 'text', text: { body: 'hi' } }] } }] }],
+    });
+    expect(nul.error?.issues.map((i) => i.path.join('.'))).toContain('entry.0.changes.0.value.messages.0.from');
     const loose = whatsapp([{ ...waBase, type: 'text', text: { body: 'hi', brand_new: 1 }, new_top_level: { x: 1 } }], { brand_new_value_field: [] });
     expect(normalizeWhatsApp(loose).inbound[0]!.message.text).toBe('hi');
   });
