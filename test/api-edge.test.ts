@@ -228,6 +228,16 @@ describe('failed authentication and key limits across two API processes (RATE_LI
     expect((await api.app.inject({ url: '/api/v1/channels', headers: from('198.51.100.9', wrong) })).statusCode).toBe(401);
   });
 
+  it('counts an IPv6 client by its /56 network, so fresh addresses of one prefix do not reset the count', async () => {
+    const wrong = 'Bearer mcp_nope_nope';
+    const codes: number[] = [];
+    for (const host of ['1', '2', 'a:b', 'ffff']) {
+      codes.push((await api.app.inject({ url: '/api/v1/channels', headers: from(`2001:db8:77:1::${host}`, wrong) })).statusCode);
+    }
+    expect(codes).toEqual([401, 401, 401, 429]);
+    expect((await api.app.inject({ url: '/api/v1/channels', headers: from('2001:db8:78::1', wrong) })).statusCode).toBe(401);
+  });
+
   it('shares the per-key request budget between the processes', async () => {
     const tdbKey = (await createTenant(api.db, { name: 'Budget', slug: `budget-${randomBytes(4).toString('hex')}` })).apiKey.key;
     const ip = '192.0.2.44';

@@ -3,7 +3,8 @@
 //   scope's authentication (onRequest), so the bucket is the authenticated key, not whatever a
 //   caller writes in its header. A tenant holds at most API_KEYS_PER_TENANT live keys, so keys
 //   cannot multiply its budget without bound.
-// - everything else, /webhooks/* included: per client IP, RATE_LIMIT_IP_PER_MINUTE.
+// - everything else, /webhooks/* included: per client IP, RATE_LIMIT_IP_PER_MINUTE. "Client IP"
+//   is an IPv4 address or an IPv6 /56 network (clientOf).
 // - failed authentication: per client IP, RATE_LIMIT_AUTH_FAILURES_PER_MINUTE failed Bearer
 //   attempts (unknown, wrong, revoked, expired keys, on any route that checks one). Once an IP
 //   reaches it, every Bearer attempt from it answers 429 with Retry-After until the window ends,
@@ -15,7 +16,7 @@
 // process (RATE_LIMIT_STORE=postgres, rate-limit-store.ts).
 // A route can choose its own limit with `config: { rateLimit: { max, timeWindow } }`, or opt
 // out with `config: { rateLimit: false }` (health checks do: probes must never be limited).
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { HttpError } from '../app/errors.ts';
@@ -33,11 +34,20 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The client for per-IP limits: its IPv4 address, or its IPv6 address's /56 network (the
+ * library's default), since one subscriber holds a whole IPv6 prefix and could otherwise take a
+ * fresh address for every attempt.
+ */
+export function clientOf(request: FastifyRequest): string {
+  return normalizeIP(request.ip);
+}
+
 function bucket(request: FastifyRequest): string {
   const principal = request.principal;
   if (principal?.kind === 'tenant') return `key:${principal.keyId}`;
   if (principal?.kind === 'admin') return 'admin';
-  return `ip:${request.ip}`;
+  return `ip:${clientOf(request)}`;
 }
 
 const WINDOW_MS = 60_000;
@@ -62,7 +72,7 @@ export default fp(
     });
 
     const max = config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
-    const failures = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth-failures:${request.ip}` });
+    const failures = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth-failures:${clientOf(request)}` });
     app.decorate('authFailures', {
       async assertAllowed(request: FastifyRequest, reply: FastifyReply) {
         const state = await failures(request, { increment: false });
