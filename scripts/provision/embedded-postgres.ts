@@ -3,8 +3,10 @@
 // a fast shutdown. Postgres refuses to run as root, so under root it runs as an unprivileged
 // system user through setpriv.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -40,11 +42,49 @@ function findSystemUser(): SystemUser {
   throw new Error('Running as root, and neither a "postgres" nor a "nobody" user exists to run Postgres as');
 }
 
+function traversableBy(d: string, user: SystemUser): boolean {
+  const st = statSync(d);
+  return st.uid === user.uid ? (st.mode & 0o100) !== 0 : (st.mode & 0o001) !== 0;
+}
+
+/** The first folder above `path` that `user` cannot enter, or undefined. */
+function closedAbove(path: string, user: SystemUser): string | undefined {
+  for (let d = dirname(resolve(path)); ; d = dirname(d)) {
+    if (!traversableBy(d, user)) return d;
+    if (d === '/') return undefined;
+  }
+}
+
+/**
+ * The binaries where `user` can run them: in place, or, when a folder above them is closed to
+ * that user (a clone in root's home), a copy of the install in the system's temporary folder,
+ * made once per install and kept (owned by root, read-only to others).
+ */
+function reachableBinDir(binDir: string, user: SystemUser): string {
+  if (!closedAbove(join(binDir, 'postgres'), user)) return binDir;
+  const install = dirname(resolve(binDir));
+  const copy = join(tmpdir(), `metachat-postgres-${createHash('sha256').update(install).digest('hex').slice(0, 12)}`);
+  const copiedBin = join(copy, basename(install), basename(binDir));
+  if (!existsSync(join(copiedBin, 'postgres'))) {
+    const staging = `${copy}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { mode: 0o755 });
+    cpSync(install, join(staging, basename(install)), { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(staging, copy); // another process may have made it first: theirs stands
+    } catch {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  const closed = closedAbove(join(copiedBin, 'postgres'), user);
+  if (closed) throw new Error(`The embedded Postgres runs as "${user.name}" and cannot enter ${closed}: set DATABASE_URL instead.`);
+  return copiedBin;
+}
+
 /** Every folder above the data directory must be traversable by the user Postgres runs as. */
 function assertReachable(dir: string, user: SystemUser): void {
   for (let d = dirname(resolve(dir)); ; d = dirname(d)) {
-    const st = statSync(d);
-    const traversable = st.uid === user.uid ? (st.mode & 0o100) !== 0 : (st.mode & 0o001) !== 0;
+    const traversable = traversableBy(d, user);
     if (!traversable) {
       throw new Error(
         `The embedded Postgres runs as "${user.name}" (Postgres refuses root) and cannot enter ${d}. ` +
@@ -59,9 +99,11 @@ export class EmbeddedPostgres {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> | undefined;
   private readonly runAs: SystemUser | undefined;
+  private readonly binDir: string;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     this.runAs = process.getuid?.() === 0 ? findSystemUser() : undefined;
+    this.binDir = this.runAs ? reachableBinDir(options.binDir, this.runAs) : options.binDir;
   }
 
   get port(): number {
@@ -73,7 +115,7 @@ export class EmbeddedPostgres {
   }
 
   private command(binary: string, args: string[]): [string, string[]] {
-    const path = join(this.options.binDir, binary);
+    const path = join(this.binDir, binary);
     if (!this.runAs) return [path, args];
     const { uid, gid } = this.runAs;
     return ['setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', path, ...args]];
