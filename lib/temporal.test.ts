@@ -148,19 +148,12 @@ describe('a secured Temporal (TLS terminator with client certificates in front o
       TEMPORAL_TLS_SERVER_NAME: 'temporal.test',
     });
 
-  it('the client connection (API, scripts) answers over mTLS', async () => {
-    const connection = await connectClientConnection(mtls());
-    try {
-      const info = await connection.workflowService.getSystemInfo({});
-      expect(info.capabilities).toBeDefined();
-    } finally {
-      await connection.close();
-    }
-    expect(handshakes.at(-1)).toEqual({ authorized: true, subject: 'metachat-worker' });
-  });
-
-  it("the worker's native connection answers over mTLS", async () => {
-    const connection = await connectWorkerConnection(mtls());
+  // The same options serve the API's and scripts' client connection and the worker's native one.
+  it.each([
+    ['the client connection (API, scripts)', connectClientConnection],
+    ["the worker's native connection", connectWorkerConnection],
+  ] as const)('%s answers over mTLS', async (_name, connect) => {
+    const connection = await connect(mtls());
     try {
       const info = await connection.workflowService.getSystemInfo({});
       expect(info.capabilities).toBeDefined();
