@@ -19,7 +19,9 @@
 //   and hnsw.ef_search is raised for the query with SET LOCAL.
 // - Reciprocal rank fusion (weights, k and threshold from tenant settings `rag`), then exactly
 //   top-K (fewer only when fewer passages match at all).
-// If the embedding provider is down the answer still comes from full text (logged).
+// If the embedding provider is down the answer still comes from full text (logged). A paid
+// question embedding is metered in `usage` (activities/llm/usage.ts), so it counts against the
+// tenant's daily budget like a model call.
 import { log } from '@temporalio/activity';
 import { Prisma } from '../generated/prisma/client.ts';
 import type pg from 'pg';
@@ -27,6 +29,7 @@ import { poolOf, type Db } from '../lib/db.ts';
 import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
 import { parseTenantSettings, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
+import { createUsageLedger } from './llm/usage.ts';
 
 export interface Passage {
   chunkId: string;
@@ -324,6 +327,7 @@ export async function nearestChunks(
 }
 
 export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
+  const usage = createUsageLedger(db);
   return {
     async retrieveContext(input: RetrieveInput): Promise<Passage[]> {
       const tenant = await tenantRetrievalSettings(db, input.tenantId);
@@ -336,7 +340,10 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
       let vector: number[] | undefined;
       if (rag.vectorWeight > 0) {
         try {
-          vector = (await embedders(model).embed([input.question])).vectors[0];
+          const embedded = await embedders(model).embed([input.question]);
+          vector = embedded.vectors[0];
+          // Metered off the reply's path: a lost write costs a fraction of a cent, a wait costs every reply.
+          usage.recordEmbedding(input.tenantId, model, embedded.tokens).catch((err: unknown) => log.error('embedding usage not recorded', { model, tokens: embedded.tokens, error: String(err) }));
         } catch (err) {
           log.warn('question embedding failed; answering from full text only', { model, error: err instanceof Error ? err.message : String(err) });
         }

@@ -7,6 +7,7 @@ import { Prisma } from '../generated/prisma/client.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBED_BATCH_SIZE } from '../activities/ingest/index.ts';
 import { HNSW_EF_SEARCH, vectorQuery } from '../activities/rag.ts';
+import { tokens as fakeTokens } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, fakeEmbedding, startFakeOpenAi, type FakeOpenAi } from './fakes/openai.ts';
 import { eventually } from './support/conversations.ts';
 import { createDocumentsRig, type DocumentsRig, type DocumentView } from './support/documents.ts';
@@ -91,6 +92,28 @@ describe('OpenAI embeddings against the fake OpenAI server', () => {
       return tx.$queryRaw<{ 'QUERY PLAN': string }[]>(Prisma.sql`EXPLAIN ${query}`);
     });
     expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toContain('chunks_embedding_text_embedding_3_small_idx');
+  });
+
+  it("meters each question's embedding in the tenant's usage, where it counts against the daily budget", async () => {
+    const { tenantId, key } = await rig.tenant();
+    await switchModel(key, tenantId, OPENAI);
+    await rig.addDocument(key, 'Rentals', 'City bikes can be rented by the hour at the front desk.');
+    const row = () => rig.db.usage.findFirst({ where: { tenantId, provider: 'openai', model: OPENAI } });
+    const before = await row();
+
+    fake.embeddings.reset();
+    for (const question of ['Can I rent a city bike?', 'Where is the front desk for rentals?']) await rig.rag.retrieveContext({ tenantId, question });
+    const tokens = fake.embeddings.requests.flatMap((r) => r.inputs).reduce((sum, t) => sum + fakeTokens(t), 0);
+    expect(fake.embeddings.requests).toHaveLength(2);
+    // Written off the reply's path: wait for both writes.
+    const after = await eventually(async () => {
+      const r = await row();
+      return r !== null && r.requests - (before?.requests ?? 0) === 2 && r;
+    }, 10_000, 'two metered embedding requests');
+    expect(after.promptTokens - (before?.promptTokens ?? 0)).toBe(tokens);
+    expect(after.completionTokens).toBe(0);
+    // Each costs well under a micro-dollar and is counted as one (rounded up, never to nothing).
+    expect(Number(after.costUsd) - Number(before?.costUsd ?? 0)).toBeCloseTo(0.000002, 9);
   });
 
   it('switches local-hash-384 to text-embedding-3-small in the background: the old model answers until every document is re-embedded in batches', async () => {

@@ -122,6 +122,13 @@ describe('usage prices', () => {
     expect(priceOf('anthropic', 'mystery')).toEqual([3, 15]);
     expect(costUsd('openai', 'gpt-4o-mini', 1_000_000, 1_000_000)).toBe(0.75);
   });
+
+  it('prices embeddings, and rounds a cost up to the micro-dollar so that small calls never add up to nothing', () => {
+    expect(costUsd('openai', 'text-embedding-3-small', 1_000_000, 0)).toBe(0.02);
+    expect(costUsd('openai', 'text-embedding-3-small', 12, 0)).toBe(0.000001);
+    expect(costUsd('openai', 'gpt-4o-mini', 1000, 100)).toBe(0.00021);
+    expect(costUsd('openai', 'gpt-4o-mini', 0, 0)).toBe(0);
+  });
 });
 
 describe('settings', () => {

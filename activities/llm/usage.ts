@@ -1,8 +1,10 @@
 // Tokens and estimated cost per tenant, UTC day, provider and model (table `usage`), and the
-// tenant's daily budget. Prices are list prices in USD per million tokens; a model not in the
-// table is priced by its longest known prefix, else at its provider's default (deliberately on
-// the expensive side, so an unknown model cannot spend a budget unnoticed).
+// tenant's daily budget. Embedding requests are metered in the same rows (their tokens as prompt
+// tokens), so they count against the same budget. Prices are list prices in USD per million
+// tokens; a model not in the table is priced by its longest known prefix, else at its provider's
+// default (deliberately on the expensive side, so an unknown model cannot spend a budget unnoticed).
 import type { Db } from '../../lib/db.ts';
+import { EMBEDDING_MODELS, isEmbeddingModel } from '../../lib/embedding-models.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { ProviderName } from './provider.ts';
 
@@ -24,6 +26,7 @@ export const PRICES: Record<string, readonly [number, number]> = {
   'claude-sonnet-4': [3, 15],
   'claude-opus-4-5': [5, 25],
   'claude-opus-4': [15, 75],
+  'text-embedding-3-small': [0.02, 0],
 };
 const PROVIDER_DEFAULT_PRICE: Record<ProviderName, readonly [number, number]> = { openai: [2.5, 10], anthropic: [3, 15] };
 
@@ -36,9 +39,15 @@ export function priceOf(provider: ProviderName, model: string): readonly [number
   return key ? PRICES[key]! : PROVIDER_DEFAULT_PRICE[provider];
 }
 
+/**
+ * Rounded up to the micro-dollar (the column's precision, after dropping float noise below it):
+ * a question's embedding costs well under one, and rounding each to nearest would let any number
+ * of them add up to nothing.
+ */
 export function costUsd(provider: ProviderName, model: string, promptTokens: number, completionTokens: number): number {
   const [input, output] = priceOf(provider, model);
-  return Math.round(((promptTokens * input + completionTokens * output) / 1e6) * 1e6) / 1e6;
+  const nanoUsd = Math.round((promptTokens * input + completionTokens * output) * 1e3);
+  return Math.ceil(nanoUsd / 1e3) / 1e6;
 }
 
 /** The UTC day as the `usage.day` date column holds it. */
@@ -49,7 +58,7 @@ export function usageDay(now = new Date()): Date {
 export const BUDGET_EXHAUSTED_EVENT = 'llm.budget_exhausted';
 
 export function createUsageLedger(db: Db) {
-  return {
+  const ledger = {
     async record(tenantId: string, provider: ProviderName, model: string, promptTokens: number, completionTokens: number): Promise<void> {
       const tdb = forTenant(db, tenantId);
       const day = usageDay();
@@ -69,6 +78,17 @@ export function createUsageLedger(db: Db) {
       }
     },
 
+    /**
+     * One embedding request (a question at retrieval): a paid provider's tokens are recorded like
+     * a model call's; the offline local model costs nothing and is not recorded. One write per
+     * provider request: a retried activity that asks the provider again is billed again.
+     */
+    async recordEmbedding(tenantId: string, model: string, tokens: number): Promise<void> {
+      const provider = isEmbeddingModel(model) ? EMBEDDING_MODELS[model].provider : 'openai';
+      if (provider === 'local') return;
+      await ledger.record(tenantId, provider, model, tokens, 0);
+    },
+
     async spentToday(tenantId: string): Promise<number> {
       const sum = await forTenant(db, tenantId).usage.aggregate({ where: { day: usageDay() }, _sum: { costUsd: true } });
       return Number(sum._sum.costUsd ?? 0);
@@ -85,6 +105,7 @@ export function createUsageLedger(db: Db) {
       });
     },
   };
+  return ledger;
 }
 
 export type UsageLedger = ReturnType<typeof createUsageLedger>;
