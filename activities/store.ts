@@ -247,47 +247,66 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
   }
 
   /**
-   * Stores inbound messages once under the row ids given: created_at is the provider's timestamp,
-   * which a redelivery repeats, so the unique (tenant, channel, external id, created_at) index
-   * keeps a second copy out. A message is new when its stored row has the id given — true on a
-   * retry of the call that stored it, false for a redelivery of a message stored before. The
-   * message.received events go with the new rows, in their transaction (none needed for a tenant
-   * without webhooks: a cached hint, see lib/tenant-events.ts).
+   * Stores inbound messages once under the row ids given. The dedupe is the message's key row
+   * (inbound_message_keys: tenant, channel, provider id), written first with the row id chosen
+   * for it; a message is new when its key names the id given — true on a retry of the call that
+   * stored it, false for a redelivery of a message stored before, whatever month either came in.
+   * created_at is the key's time (the platform's receive time, never the provider's timestamp, so
+   * a forged one cannot choose a partition); the provider's time is sent_at. Without a
+   * transaction a crash may leave a key without its row: the retry sees its own key and stores
+   * the row under the key's time (same primary key, so never twice). The message.received events
+   * go with the new rows, in their transaction (none needed for a tenant without webhooks: a
+   * cached hint, see lib/tenant-events.ts).
    */
   async function storeInbound(given: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<string[]> {
     if (given.messages.length === 0) return [];
     const input = storable(given);
     const tdb = forTenant(db, input.tenantId);
     const listens = await tenantHasWebhooks(db, input.tenantId);
-    const insert = async (tx: Pick<TenantDb, 'message' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
-      const inserted = await tx.message.createManyAndReturn({
-        data: input.messages.map((m) =>
+    const insert = async (tx: Pick<TenantDb, 'message' | 'inboundMessageKey' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
+      // One millisecond apart in the order given (the user's), so listings by created_at keep it.
+      const receivedAt = Date.now();
+      const keyed = await tx.inboundMessageKey.createManyAndReturn({
+        data: input.messages.map((m, i) =>
+          tenantData<Prisma.InboundMessageKeyCreateManyInput>({
+            channel: input.channel,
+            externalMessageId: m.externalMessageId,
+            messageId: m.rowId,
+            createdAt: new Date(receivedAt + i),
+          }),
+        ),
+        skipDuplicates: true,
+        select: { messageId: true, createdAt: true },
+      });
+      const storedAt = new Map(keyed.map((k) => [k.messageId, k.createdAt]));
+      // Keys an earlier attempt of this call wrote are this call's too.
+      const missing = input.messages.filter((m) => !storedAt.has(m.rowId));
+      if (missing.length > 0) {
+        const earlier = await tx.inboundMessageKey.findMany({
+          where: { channel: input.channel, externalMessageId: { in: missing.map((m) => m.externalMessageId) }, messageId: { in: missing.map((m) => m.rowId) } },
+          select: { messageId: true, createdAt: true },
+        });
+        for (const k of earlier) storedAt.set(k.messageId, k.createdAt);
+      }
+      const fresh = input.messages.filter((m) => storedAt.has(m.rowId));
+      const inserted = fresh.length === 0 ? [] : await tx.message.createManyAndReturn({
+        data: fresh.map((m) =>
           tenantData<Prisma.MessageCreateManyInput>({
             id: m.rowId,
             conversationId: input.conversationId,
             channel: input.channel,
             externalMessageId: m.externalMessageId,
-            createdAt: new Date(m.sentAt),
+            createdAt: storedAt.get(m.rowId)!,
+            sentAt: new Date(m.sentAt),
             direction: 'inbound',
             type: STORED_KIND[m.kind],
             content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
             status: 'received',
           }),
         ),
-        skipDuplicates: true,
+        skipDuplicates: true, // an earlier attempt's row
         select: { id: true },
       });
-      const insertedIds = new Set(inserted.map((r) => r.id));
-      // Rows an earlier attempt of this call inserted are new too.
-      const missing = input.messages.filter((m) => !insertedIds.has(m.rowId));
-      if (missing.length > 0) {
-        const earlier = await tx.message.findMany({
-          where: { id: { in: missing.map((m) => m.rowId) }, createdAt: { in: [...new Set(missing.map((m) => new Date(m.sentAt)))] } },
-          select: { id: true },
-        });
-        for (const r of earlier) insertedIds.add(r.id);
-      }
-      const fresh = input.messages.filter((m) => insertedIds.has(m.rowId));
       const events: (string | null)[] = [];
       if (listens && inserted.length) {
         const conversation = await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } });
@@ -308,7 +327,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
                 externalMessageId: m.externalMessageId,
                 type: STORED_KIND[m.kind],
                 text: m.text,
-                createdAt: new Date(m.sentAt).toISOString(),
+                createdAt: storedAt.get(m.rowId)!.toISOString(),
               },
             }),
           );

@@ -61,6 +61,55 @@ describe('conversation core', () => {
       expect(await tdb().message.count({ where: { externalMessageId: m.externalMessageId } })).toBe(1);
     });
 
+    it('stores the receive time as created_at and the provider\'s as sent_at; a redelivery months later is still not new', async () => {
+      const store = createStoreActivities(rig.db);
+      const u = user();
+      const m = text('Where is my parcel?', undefined, Date.now() - 3 * 86_400_000); // Meta redelivering a 3-day-old message
+      const input = {
+        tenantId: rig.tenantId, channel: 'whatsapp' as const, channelId: rig.whatsappChannelId, externalUserId: u,
+        workflowId: rig.workflowId('whatsapp', u), conversationId: null, messages: [{ ...m, rowId: crypto.randomUUID() }],
+      };
+      const before = Date.now();
+      const first = await store.receiveInbound(input);
+      const after = Date.now();
+      expect(first.fresh).toEqual([m.externalMessageId]);
+      const row = await tdb().message.findFirstOrThrow({ where: { externalMessageId: m.externalMessageId } });
+      expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(row.createdAt.getTime()).toBeLessThanOrEqual(after);
+      expect(row.sentAt?.getTime()).toBe(m.sentAt);
+
+      // As if it had been stored 40 days ago: its row is in an earlier month's partition now.
+      const rowId = input.messages[0]!.rowId;
+      const partition = async () => (await rig.db.$queryRaw<{ p: string }[]>`SELECT tableoid::regclass::text AS p FROM messages WHERE id = ${rowId}::uuid`)[0]?.p;
+      const was = await partition();
+      await rig.db.$executeRaw`UPDATE messages SET created_at = created_at - interval '40 days' WHERE id = ${rowId}::uuid`;
+      await rig.db.$executeRaw`UPDATE inbound_message_keys SET created_at = created_at - interval '40 days' WHERE message_id = ${rowId}::uuid`;
+      expect(await partition()).not.toBe(was);
+      const later = { ...input, conversationId: first.opened!.conversationId, messages: [{ ...m, rowId: crypto.randomUUID() }] };
+      expect((await store.receiveInbound(later)).fresh).toEqual([]);
+      expect(await tdb().message.count({ where: { externalMessageId: m.externalMessageId } })).toBe(1);
+    });
+
+    it('a key stored without its row (a crash between the two) gets the row from the retry, under the key\'s time', async () => {
+      const store = createStoreActivities(rig.db);
+      const u = user();
+      const m = text('Do you ship to Norway?');
+      const input = {
+        tenantId: rig.tenantId, channel: 'whatsapp' as const, channelId: rig.whatsappChannelId, externalUserId: u,
+        workflowId: rig.workflowId('whatsapp', u), conversationId: null, messages: [{ ...m, rowId: crypto.randomUUID() }],
+      };
+      const first = await store.receiveInbound(input);
+      const rowId = input.messages[0]!.rowId;
+      await rig.db.$executeRaw`DELETE FROM messages WHERE id = ${rowId}::uuid`;
+      const retry = { ...input, conversationId: first.opened!.conversationId };
+      expect((await store.receiveInbound(retry)).fresh).toEqual([m.externalMessageId]);
+      const [key] = await rig.db.$queryRaw<{ created_at: Date }[]>`SELECT created_at FROM inbound_message_keys WHERE message_id = ${rowId}::uuid`;
+      const row = await tdb().message.findFirstOrThrow({ where: { externalMessageId: m.externalMessageId } });
+      expect(row).toMatchObject({ id: rowId, createdAt: key!.created_at });
+      expect((await store.receiveInbound(retry)).fresh).toEqual([m.externalMessageId]);
+      expect(await tdb().message.count({ where: { externalMessageId: m.externalMessageId } })).toBe(1);
+    });
+
     it('a message with a NUL character is stored (the character replaced) instead of failing the step for ever', async () => {
       const store = createStoreActivities(rig.db);
       const u = user();

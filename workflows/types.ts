@@ -15,7 +15,10 @@ export type InboundKind =
 export interface InboundMessage {
   /** The provider's message id (wamid.…, Messenger mid): the dedupe key. */
   externalMessageId: string;
-  /** The provider's timestamp (ms); a redelivery repeats it, so it is the stored created_at. */
+  /**
+   * The provider's timestamp (ms), or the receive time when the provider's lies outside the
+   * window the API accepts (api/webhooks/timestamps.ts); stored as sent_at, orders a burst.
+   */
   sentAt: number;
   kind: InboundKind;
   /** What the assistant reads: the text, a caption, a button/list title, a postback title… */
