@@ -8,6 +8,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
+import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
 import { markOutboundFailed, storable, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
@@ -169,9 +170,12 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       const tdb = forTenant(db, input.tenantId);
       // The row: stored by this call (pending), or by an earlier one (read back).
       const written = storable({ text: input.text ?? '', author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) });
-      const inserted = input.text !== undefined && (await storeOutbound(db, { ...input, ...written }));
-      if (input.failedReason) return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
-      const row = inserted
+      if (input.failedReason) {
+        if (input.text !== undefined) await storeOutbound(db, { ...input, ...written });
+        return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
+      }
+      const stored = input.text !== undefined ? await storePendingOutbound(db, { ...input, content: written }) : undefined;
+      const row = stored?.inserted
         ? { status: 'pending' as const, content: written, error: null }
         : await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
@@ -185,8 +189,10 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       }
 
       if (input.assistantTurn) {
-        const conversation = await tdb.conversation.findFirst({ where: { id: input.conversationId }, select: { status: true } });
-        if (conversation?.status === 'handoff_requested' || conversation?.status === 'assigned_human') {
+        const status = stored?.inserted
+          ? stored.conversationStatus
+          : (await tdb.conversation.findFirst({ where: { id: input.conversationId }, select: { status: true } }))?.status;
+        if (status === 'handoff_requested' || status === 'assigned_human') {
           await markOutboundFailed(db, { ...input, reason: SUPERSEDED_BY_AGENT });
           return { status: 'failed', reason: SUPERSEDED_BY_AGENT };
         }
@@ -202,7 +208,9 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
           onPartSent: (part) => {
             progress.sentIds.push(part.messageId);
             progress.nextPart = part.partIndex + 1;
-            ctx.heartbeat(progress);
+            // The last part is recorded by marking the row sent, next: no heartbeat call for it
+            // (each is a request to Temporal, and most replies are one part).
+            if (progress.nextPart < part.partCount) ctx.heartbeat(progress);
           },
         });
       } catch (err) {
@@ -216,15 +224,14 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         }
         throw err;
       }
-      await tdb.message.updateMany({
-        where: { id: input.id, createdAt: new Date(input.createdAt), status: 'pending' },
-        data: {
-          status: 'sent',
-          // Status webhooks name the first part; all parts are kept with the content.
-          externalMessageId: progress.sentIds[0] ?? null,
-          content: { ...content, providerMessageIds: progress.sentIds },
-        },
-      });
+      try {
+        await markOutboundSent(db, { ...input, content, providerMessageIds: progress.sentIds });
+      } catch (err) {
+        // Every part is out: the next attempt must not send any again, so the progress goes to
+        // Temporal after all (the SDK sends an attempt's last heartbeat with its failure).
+        ctx.heartbeat(progress);
+        throw err;
+      }
       dispatchLater(await recordSent(input, content, progress.sentIds));
       return { status: 'sent', messageIds: progress.sentIds };
     },
