@@ -115,6 +115,11 @@ export const configSchema = z.object({
     .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f:./]+(\s*,\s*[0-9A-Fa-f:./]+)*)$/, 'must be true, false, a hop count or comma-separated proxy addresses')
     .default('false')
     .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((a) => a.trim()))),
+  /**
+   * USD per UTC day a tenant may spend on model calls and embeddings when its settings name no
+   * `llm.dailyBudgetUsd` (read by the workers, which enforce it, and by the API, which shows it).
+   */
+  DEFAULT_DAILY_BUDGET_USD: z.coerce.number().min(0).max(1_000_000).default(10),
   /** Live (neither revoked nor expired) API keys a tenant may hold (409 api_key_limit beyond). */
   API_KEYS_PER_TENANT: positiveInt.default(25),
   /** Who may read GET /metrics and GET /docs: `public`, `admin` (Bearer ADMIN_API_KEY) or `off` (404). */

@@ -79,7 +79,11 @@ export const tenantSettingsSchema = z
         fallbackModel: z.string().min(1).max(128).optional(),
         /** Wall-clock budget of one assistant turn (every model call and tool call in it). */
         turnBudgetSeconds: z.number().int().min(5).max(300).default(60),
-        /** Spend per UTC day (estimated from the price table); unset: no limit. */
+        /**
+         * Spend per UTC day on model calls and embeddings (estimated from the price table). Unset:
+         * the platform's DEFAULT_DAILY_BUDGET_USD (parseTenantSettings fills it in); there is no
+         * "unlimited", a tenant that needs more raises it.
+         */
         dailyBudgetUsd: z.number().min(0).max(1_000_000).optional(),
         /** Sent instead of an answer once the day's budget is spent. */
         budgetExhaustedMessage: z.string().min(1).max(1000).default("Sorry, I can't answer right now. Please try again later, or ask for a person."),
@@ -135,11 +139,24 @@ export type TenantSettingsInput = z.input<typeof tenantSettingsSchema>;
 
 export const DEFAULT_TENANT_SETTINGS: TenantSettings = tenantSettingsSchema.parse({});
 
+/** Defaults that are the operator's to choose (lib/config.ts), for what a tenant did not set. */
+export interface PlatformDefaults {
+  /** DEFAULT_DAILY_BUDGET_USD: `llm.dailyBudgetUsd` of a tenant that set none. */
+  dailyBudgetUsd?: number;
+}
+
 /**
- * Settings as the platform uses them. A stored value that no longer validates (an older shape)
- * falls back to the defaults field by field rather than failing the conversation that reads it.
+ * Settings as the platform uses them, the operator's defaults filled in. A stored value that no
+ * longer validates (an older shape) falls back to the defaults field by field rather than failing
+ * the conversation that reads it.
  */
-export function parseTenantSettings(stored: unknown): TenantSettings {
+export function parseTenantSettings(stored: unknown, platform: PlatformDefaults = {}): TenantSettings {
+  const settings = parseStored(stored);
+  if (settings.llm.dailyBudgetUsd !== undefined || platform.dailyBudgetUsd === undefined) return settings;
+  return { ...settings, llm: { ...settings.llm, dailyBudgetUsd: platform.dailyBudgetUsd } };
+}
+
+function parseStored(stored: unknown): TenantSettings {
   const parsed = tenantSettingsSchema.safeParse(stored ?? {});
   if (parsed.success) return parsed.data;
   const raw = stored && typeof stored === 'object' ? (stored as Record<string, unknown>) : {};

@@ -196,6 +196,24 @@ describe('LLM providers', () => {
     expect(await tdb.event.count({ where: { type: 'llm.budget_exhausted' } })).toBe(1); // once a day
   });
 
+  it("holds a tenant that set no budget to the platform's DEFAULT_DAILY_BUDGET_USD; its own budget replaces it", async () => {
+    const tdb = forTenant(rig.db, rig.tenantId);
+    const where = { tenantId_day_provider_model: { tenantId: rig.tenantId, day: usageDay(), provider: 'anthropic', model: 'claude-opus-4' } };
+    const spend = rig.config.DEFAULT_DAILY_BUDGET_USD + 1;
+    await tdb.usage.upsert({ where, create: { tenantId: rig.tenantId, day: usageDay(), provider: 'anthropic', model: 'claude-opus-4', requests: 1, costUsd: spend }, update: { costUsd: { increment: spend } } });
+    try {
+      await useLlm({ provider: 'openai' });
+      expect((await ask('How many days do I have for returns?')).text).toBe(DEFAULT_TENANT_SETTINGS.llm.budgetExhaustedMessage);
+      expect(openai.requests).toHaveLength(0);
+
+      await useLlm({ provider: 'openai', dailyBudgetUsd: 1000 });
+      expect((await ask('How many days do I have for returns?')).text).toContain('30 days');
+      expect(openai.requests).toHaveLength(1);
+    } finally {
+      await tdb.usage.update({ where, data: { costUsd: { decrement: spend } } });
+    }
+  });
+
   it('consecutive failures trip the breaker: new turns go straight to the fallback, and it recovers', async () => {
     await useLlm({ provider: 'openai', fallbackProvider: 'anthropic' });
     openai.failAll({ status: 503 });

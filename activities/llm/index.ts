@@ -16,8 +16,9 @@
 // - A circuit breaker per provider endpoint, in this worker process, fails the primary route at
 //   once while the provider is unwell (LlmCircuitOpen, non-retryable): new turns go straight to
 //   the fallback instead of waiting through retries.
-// - Paid calls are metered in `usage`; once the tenant's daily budget is spent, no call is made
-//   and the reply is the tenant's budget message (an event records it, once a day).
+// - Paid calls are metered in `usage`; once the tenant's daily budget (its own, else the
+//   platform's DEFAULT_DAILY_BUDGET_USD) is spent, no call is made and the reply is the tenant's
+//   budget message (an event records it, once a day).
 import { createHash } from 'node:crypto';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -76,6 +77,8 @@ export interface LlmDependencies {
   openai?: ProviderEndpoint;
   anthropic?: ProviderEndpoint;
   breaker?: BreakerOptions;
+  /** DEFAULT_DAILY_BUDGET_USD: the budget of a tenant whose settings name none (unset: none). */
+  defaultDailyBudgetUsd?: number;
 }
 
 export type LlmRoute = 'primary' | 'fallback';
@@ -259,7 +262,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       if (name === 'local') return fallback();
       const resolved = await resolve(input.tenantId, name);
       if (!resolved.configured || !breakers.allow(resolved.breakerKey)) return fallback();
-      const budget = settings.llm.dailyBudgetUsd;
+      const budget = settings.llm.dailyBudgetUsd ?? deps.defaultDailyBudgetUsd;
       if (budget !== undefined && (await usage.spentToday(input.tenantId)) >= budget) return fallback();
       const model = settings.llm.model ?? DEFAULT_MODELS[name];
       try {
@@ -339,7 +342,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
     const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
 
-    const budget = settings.llm.dailyBudgetUsd;
+    const budget = settings.llm.dailyBudgetUsd ?? deps.defaultDailyBudgetUsd;
     if (budget !== undefined) {
       const spent = await usage.spentToday(input.tenantId);
       if (spent >= budget) {
@@ -422,17 +425,19 @@ async function acknowledgeQuietly(acknowledge: (input: AcknowledgeInput) => Prom
   }
 }
 
-/** The providers' keys and base URLs from the process configuration. */
+/** The providers' keys and base URLs, and the default daily budget, from the process configuration. */
 export function llmEndpoints(config: {
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
   ALLOW_INSECURE_TENANT_URLS?: boolean;
+  DEFAULT_DAILY_BUDGET_USD?: number;
 }) {
   return {
     openai: { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL },
     anthropic: { apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL },
     allowInsecureFunctionEndpoints: config.ALLOW_INSECURE_TENANT_URLS ?? false,
+    defaultDailyBudgetUsd: config.DEFAULT_DAILY_BUDGET_USD,
   };
 }

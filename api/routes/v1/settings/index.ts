@@ -1,12 +1,12 @@
 // The tenant's settings (lib/tenant-settings.ts). GET returns the effective settings (defaults
-// filled in), what the tenant set, and the version. PATCH deep-merges a partial object into what
+// filled in, the platform's DEFAULT_DAILY_BUDGET_USD among them), what the tenant set, and the version. PATCH deep-merges a partial object into what
 // the tenant set (null removes a field, arrays replace) and needs the current version, as
 // `If-Match: "<version>"` or `version` in the body: a stale version answers 409, so two admins
 // editing at once cannot silently overwrite each other.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../../../../generated/prisma/client.ts';
-import { mergeSettings, parseTenantSettings, tenantSettingsSchema } from '../../../../lib/tenant-settings.ts';
+import { mergeSettings, parseTenantSettings, tenantSettingsSchema, type PlatformDefaults } from '../../../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { embeddingModelSwitch, embeddingModelSwitchWorkflowId } from '../../../../workflows/embedding-model-switch.ts';
 import { textSearchReindex, textSearchReindexWorkflowId } from '../../../../workflows/text-search-reindex.ts';
@@ -15,14 +15,21 @@ import { errorBody, errorResponses } from '../../../schemas/common.ts';
 
 const settingsResponse = z.object({
   version: z.number().int(),
-  settings: z.record(z.string(), z.unknown()).describe('Effective settings, defaults filled in'),
+  settings: z
+    .looseObject({
+      llm: z.looseObject({
+        dailyBudgetUsd: z.number().describe("USD per UTC day for model calls and embeddings: the tenant's own, else the platform's DEFAULT_DAILY_BUDGET_USD (PATCH null to return to it)"),
+      }),
+    })
+    .describe('Effective settings, defaults filled in'),
   stored: z.record(z.string(), z.unknown()).describe('What the tenant set'),
 });
 
-function view(t: Pick<Tenant, 'settings' | 'settingsVersion'>): z.infer<typeof settingsResponse> {
+function view(t: Pick<Tenant, 'settings' | 'settingsVersion'>, platform: PlatformDefaults): z.infer<typeof settingsResponse> {
+  const settings = parseTenantSettings(t.settings, platform);
   return {
     version: t.settingsVersion,
-    settings: parseTenantSettings(t.settings) as unknown as Record<string, unknown>,
+    settings: { ...settings, llm: { ...settings.llm, dailyBudgetUsd: settings.llm.dailyBudgetUsd! } },
     stored: (t.settings ?? {}) as Record<string, unknown>,
   };
 }
@@ -37,6 +44,7 @@ function ifMatchVersion(header: string | string[] | undefined): number | undefin
 
 const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['settings'];
+  const platform: PlatformDefaults = { dailyBudgetUsd: app.config.DEFAULT_DAILY_BUDGET_USD };
 
   app.get(
     '/',
@@ -44,7 +52,7 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const tenant = await request.tenantDb.tenant.findUniqueOrThrow({ where: { id: request.tenantId } });
       reply.header('etag', `"${tenant.settingsVersion}"`);
-      return view(tenant);
+      return view(tenant, platform);
     },
   );
 
@@ -109,7 +117,7 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
             .catch((err: unknown) => request.log.warn({ err }, 'could not start the text search re-index'));
         }
         reply.header('etag', `"${updated.settingsVersion}"`);
-        return view(updated);
+        return view(updated, platform);
       } catch (err) {
         if ((err as { code?: string }).code === 'P2025') throw new HttpError(409, 'version_conflict', 'Settings changed meanwhile: read them again and retry');
         throw err;
