@@ -31,7 +31,7 @@ import { refusedTenantUrl, tenantDispatcher, tenantFetch } from '../../lib/tenan
 import type { Agent } from 'undici';
 import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
 import type { AcknowledgeInput, DeliverInput, DeliverResult } from '../channels/index.ts';
-import type { Passage, RetrieveInput } from '../rag.ts';
+import { tenantRetrievalSettings, type Passage, type RetrievalTenant, type RetrieveInput } from '../rag.ts';
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
@@ -58,8 +58,8 @@ export interface ProviderEndpoint {
 
 export interface LlmDependencies {
   db: Db;
-  /** Retrieval for a turn's first call (activities/rag.ts retrieveContext). */
-  retrieve?: (input: RetrieveInput) => Promise<Passage[]>;
+  /** Retrieval for a turn's first call (activities/rag.ts retrieveContext), given the tenant's row read for the call. */
+  retrieve?: (input: RetrieveInput, tenant: RetrievalTenant | null) => Promise<Passage[]>;
   /** The channel's read receipt and typing indicator (activities/channels acknowledgeInbound). */
   acknowledge?: (input: AcknowledgeInput) => Promise<void>;
   /** Stores and sends a reply (activities/channels deliverMessage). */
@@ -296,8 +296,10 @@ export function createLlmActivities(deps: LlmDependencies) {
         const resumed = await storedReply(input);
         if (resumed) return resumed;
         const generated = await whileAlive(async () => {
-          const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question) : input.passages;
-          return { ...(await reply({ ...input, passages })), ...(input.retrieve && { passages }) } as GeneratedReply;
+          // A turn's first call reads the tenant's row once, for its settings and for retrieval.
+          const tenant = input.retrieve && deps.retrieve ? await tenantRow(input.tenantId) : undefined;
+          const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question, tenant) : input.passages;
+          return { ...(await reply({ ...input, passages }, tenant?.settings)), ...(input.retrieve && { passages }) } as GeneratedReply;
         });
         // The send heartbeats its own progress (each part Meta accepted) from here on.
         if (input.deliver && deps.deliver && generated.outcome !== 'tool_calls') {
@@ -325,18 +327,24 @@ export function createLlmActivities(deps: LlmDependencies) {
     return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
   }
 
-  async function retrieveQuietly(tenantId: string, question: string): Promise<Passage[]> {
-    if (!deps.retrieve) return [];
+  async function tenantRow(tenantId: string): Promise<RetrievalTenant> {
+    const tenant = await tenantRetrievalSettings(deps.db, tenantId, { dailyBudgetUsd: deps.defaultDailyBudgetUsd });
+    if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
+    return tenant;
+  }
+
+  async function retrieveQuietly(tenantId: string, question: string, tenant: RetrievalTenant | undefined): Promise<Passage[]> {
+    if (!deps.retrieve || !tenant) return [];
     try {
-      return await deps.retrieve({ tenantId, question });
+      return await deps.retrieve({ tenantId, question }, tenant);
     } catch (err) {
       log.warn('retrieval failed: answering without passages', { error: String(err) });
       return [];
     }
   }
 
-  async function reply(input: GenerateReplyInput): Promise<GeneratedReply> {
-    const settings = await settingsOf(input.tenantId);
+  async function reply(input: GenerateReplyInput, known?: TenantSettings): Promise<GeneratedReply> {
+    const settings = known ?? (await settingsOf(input.tenantId));
     const route = input.route ?? 'primary';
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
     if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };

@@ -2,6 +2,7 @@
 // `node --import tsx <entrypoint>` with its own environment and its output in a log file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/provision/tools.ts';
 import { sleep } from './stats.ts';
 
@@ -21,9 +22,12 @@ export function killAllChildren(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
-/** BENCH_CPU_PROF=<folder>: every child writes a V8 CPU profile there when it exits (open in Chrome DevTools). */
+/**
+ * BENCH_CPU_PROF=<folder>: every child writes V8 CPU profiles (one per thread: the worker runs
+ * workflows in threads of its own) into <folder>/<child> when it exits; open them in DevTools.
+ */
 const profileArgs = (name: string) =>
-  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}.cpuprofile`] : [];
+  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, name.replace(/\W+/g, '-'))}`] : [];
 
 export function startChild(name: string, entrypoint: string, env: Record<string, string>, logFile: string): Child {
   const fd = openSync(logFile, 'a');
