@@ -16,7 +16,7 @@ import { decryptSecret, type Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { legacyConversationWorkflowId, type ChannelKind } from '../workflows/ids.ts';
-import { countDefaultPartitionRows, createPartitionsAhead, drainDefaultPartitions, findMissingPartitions, PARTITIONED_TABLES, PARTITIONED_TABLE_NAMES } from './maintenance.ts';
+import { countDefaultPartitionRows, createPartitionsAhead, drainDefaultPartitions, findMissingPartitions, MONTHS_BACK, PARTITIONED_TABLES, PARTITIONED_TABLE_NAMES } from './maintenance.ts';
 
 export type Severity = 'info' | 'warning' | 'error';
 
@@ -570,6 +570,8 @@ const CHECKS: CheckDefinition[] = [
     name: 'rows_in_default_partition',
     severity: 'warning',
     description: 'Rows in a default partition (no monthly partition existed for their month when they were written)',
+    // Only rows of the months maintenance creates partitions for can move (activities/maintenance.ts):
+    // others date from when created_at was a provider's timestamp and stay, still readable.
     find: async ({ db }) => {
       const counts = await countDefaultPartitionRows(db);
       const parts = await Promise.all(
@@ -581,11 +583,14 @@ const CHECKS: CheckDefinition[] = [
       return merge(parts);
     },
     fix: {
-      action: 'create the monthly partitions they belong to and move them there (what partition maintenance does)',
+      action: `create the monthly partitions of the last ${MONTHS_BACK} months and this one that they belong to and move them there (what partition maintenance does); rows of other months stay`,
       apply: async (ctx) => {
-        const results = await drainDefaultPartitions(ctx.db, ctx.logger);
+        const results = await drainDefaultPartitions(ctx.db, ctx.logger, new Date());
         const fixed = results.flatMap((r) => r.moved).reduce((n, m) => n + m.rows, 0);
-        const errors = results.filter((r) => r.locked).map((r) => `${r.table}: partition maintenance is running; try again`);
+        const errors = [
+          ...results.filter((r) => r.locked).map((r) => `${r.table}: partition maintenance is running; try again`),
+          ...results.filter((r) => r.unmovable).map((r) => `${r.table}: ${r.unmovable} rows of months outside those maintenance creates partitions for stay in the default partition`),
+        ];
         for (const m of results.flatMap((r) => r.moved)) await auditObject(ctx, 'rows_in_default_partition', 'partition', m.partition, `${m.rows} rows moved in`);
         return { fixed, errors };
       },

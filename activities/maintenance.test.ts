@@ -7,6 +7,7 @@ import { testConfig } from '../test/support/config.ts';
 import { createMigratedDatabase } from '../test/support/database.ts';
 import {
   addMonths,
+  createMaintenanceActivities,
   createPartitionsAhead,
   drainDefaultPartitions,
   dropExpiredPartitions,
@@ -137,59 +138,65 @@ describe('partition SQL', () => {
     expect((await createPartitionsAhead(db, logger, 3, new Date('2039-11-20T00:00:00Z')))[0]?.created).toEqual([]);
   });
 
-  it('moves every default-partition row into its month, and a second run does nothing', async () => {
-    const a = await insertMessage('2045-06-03T00:00:00Z');
-    const b = await insertMessage('2045-06-30T23:59:59Z');
+  it('moves default-partition rows of the last twelve months and this one into their months, and no others', async () => {
+    const a = await insertMessage('2045-12-01T00:00:00Z'); // twelve months before 2046-12
+    const b = await insertMessage('2045-12-31T23:59:59Z');
     const c = await insertMessage('2046-12-31T23:00:00Z');
     const d = await insertMessage('2032-03-01T00:00:00Z'); // joins the one left there by the first test
+    const before = await insertMessage('2045-11-30T23:59:59Z');
+    // Timestamps a tenant signing its own webhooks could once make created_at.
+    const future = await insertMessage('2090-01-15T00:00:00Z');
+    const past = await insertMessage('1990-01-15T00:00:00Z');
     expect(await whereIs(a)).toBe('messages_default');
-    const [result] = await drainDefaultPartitions(db, logger);
-    expect(result?.moved).toEqual([
-      { partition: 'messages_p2032_03', rows: 2 },
-      { partition: 'messages_p2045_06', rows: 2 },
-      { partition: 'messages_p2046_12', rows: 1 },
-    ]);
-    expect([await whereIs(a), await whereIs(b), await whereIs(c), await whereIs(d)]).toEqual([
-      'messages_p2045_06',
-      'messages_p2045_06',
-      'messages_p2046_12',
-      'messages_p2032_03',
-    ]);
-    const [{ count } = { count: -1n }] = await db.$queryRaw<{ count: bigint }[]>`SELECT count(*) FROM messages_default`;
-    expect(count).toBe(0n);
-    expect((await drainDefaultPartitions(db, logger))[0]?.moved).toEqual([]);
+    const partitionsBefore = await partitions();
+    const [result] = await drainDefaultPartitions(db, logger, new Date('2046-12-10T00:00:00Z'));
+    expect(result).toEqual({
+      table: 'messages',
+      locked: false,
+      moved: [
+        { partition: 'messages_p2045_12', rows: 2 },
+        { partition: 'messages_p2046_12', rows: 1 },
+      ],
+      unmovable: 5,
+    });
+    expect([await whereIs(a), await whereIs(b), await whereIs(c)]).toEqual(['messages_p2045_12', 'messages_p2045_12', 'messages_p2046_12']);
+    for (const id of [d, before, future, past]) expect(await whereIs(id)).toBe('messages_default');
+    expect(await partitions()).toEqual([...partitionsBefore, 'messages_p2045_12', 'messages_p2046_12'].sort());
+    const again = await drainDefaultPartitions(db, logger, new Date('2046-12-10T00:00:00Z'));
+    expect(again[0]).toMatchObject({ moved: [], unmovable: 5 });
     const events = await db.event.count({ where: { type: 'partition.default_rows_moved' } });
-    expect(events).toBe(3);
+    expect(events).toBe(2);
   });
 
   it('retention drops only months wholly before the cutoff, and is idempotent', async () => {
     const before = await partitions();
-    // As of 2046-12: keep 2045-12 onwards with 12 months of retention.
-    const [result] = await dropExpiredPartitions(db, logger, 12, new Date('2046-12-10T00:00:00Z'));
-    const expected = before.filter((p) => /^messages_p\d{4}_\d{2}$/.test(p) && p < 'messages_p2045_12');
+    // As of 2047-01: keep 2046-01 onwards with 12 months of retention.
+    const [result] = await dropExpiredPartitions(db, logger, 12, new Date('2047-01-10T00:00:00Z'));
+    const expected = before.filter((p) => /^messages_p\d{4}_\d{2}$/.test(p) && p < 'messages_p2046_01');
     expect(result?.dropped.map((d) => d.partition)).toEqual(expected);
-    expect(result?.dropped.find((d) => d.partition === 'messages_p2045_06')?.rows).toBe(2);
+    expect(result?.dropped.find((d) => d.partition === 'messages_p2045_12')?.rows).toBe(2);
     expect(await partitions()).toEqual(before.filter((p) => !expected.includes(p)));
     expect(await partitions()).toEqual(expect.arrayContaining(['messages_default', 'messages_p2046_12']));
-    expect((await dropExpiredPartitions(db, logger, 12, new Date('2046-12-10T00:00:00Z')))[0]?.dropped).toEqual([]);
+    expect((await dropExpiredPartitions(db, logger, 12, new Date('2047-01-10T00:00:00Z')))[0]?.dropped).toEqual([]);
   });
 
   it('is safe to run concurrently: one run works, the other waits its turn or stands aside', async () => {
-    await insertMessage('2050-05-05T00:00:00Z');
+    const late = await insertMessage('2050-03-05T00:00:00Z'); // last month's, as of 2050-04
+    const ahead = await insertMessage('2050-05-05T00:00:00Z');
+    const asOf = new Date('2050-04-01T00:00:00Z');
     const [first, second] = await Promise.all([
-      createPartitionsAhead(db, logger, 2, new Date('2050-04-01T00:00:00Z')),
-      createPartitionsAhead(db, logger, 2, new Date('2050-04-01T00:00:00Z')),
-      drainDefaultPartitions(db, logger),
+      createPartitionsAhead(db, logger, 2, asOf),
+      createPartitionsAhead(db, logger, 2, asOf),
+      drainDefaultPartitions(db, logger, asOf),
     ]);
     const created = [...(first[0]?.created ?? []), ...(second[0]?.created ?? [])];
     // Each partition was created exactly once, whichever run did it.
     expect(new Set(created).size).toBe(created.length);
     // A run that stood aside leaves the rest to the next one; afterwards everything exists.
-    await createPartitionsAhead(db, logger, 2, new Date('2050-04-01T00:00:00Z'));
-    await drainDefaultPartitions(db, logger);
-    expect(await partitions()).toEqual(expect.arrayContaining(['messages_p2050_04', 'messages_p2050_05', 'messages_p2050_06']));
-    const [{ count } = { count: -1n }] = await db.$queryRaw<{ count: bigint }[]>`SELECT count(*) FROM messages_default`;
-    expect(count).toBe(0n);
+    await createPartitionsAhead(db, logger, 2, asOf);
+    await drainDefaultPartitions(db, logger, asOf);
+    expect(await partitions()).toEqual(expect.arrayContaining(['messages_p2050_03', 'messages_p2050_04', 'messages_p2050_05', 'messages_p2050_06']));
+    expect([await whereIs(late), await whereIs(ahead)]).toEqual(['messages_p2050_03', 'messages_p2050_05']);
   });
 
   it('stands aside while another session holds the table\'s maintenance lock', async () => {
@@ -207,6 +214,31 @@ describe('partition SQL', () => {
     } finally {
       await holder.end();
     }
+  });
+
+  it('prunes inbound dedupe keys older than the horizon in batches, never within the redelivery horizon', async () => {
+    const asOf = new Date('2070-06-20T00:00:00Z');
+    const daysAgo = (days: number) => new Date(asOf.getTime() - days * 86_400_000);
+    const [tenant] = await db.$queryRaw<{ id: string }[]>`INSERT INTO tenants (name, slug) VALUES ('k', gen_random_uuid()::text) RETURNING id::text`;
+    const key = (id: string, at: Date) => db.$executeRaw`
+      INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
+      VALUES (${tenant!.id}::uuid, 'whatsapp', ${id}, gen_random_uuid(), ${at})`;
+    // More than one batch of keys from long ago.
+    await db.$executeRaw`
+      INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
+      SELECT ${tenant!.id}::uuid, 'whatsapp', 'old.' || n, gen_random_uuid(), ${daysAgo(400)} FROM generate_series(1, 5003) n`;
+    await key('forty-days', daysAgo(40));
+    await key('seven-days', daysAgo(7));
+    const remaining = async () => (await db.$queryRaw<{ id: string }[]>`SELECT external_message_id AS id FROM inbound_message_keys WHERE tenant_id = ${tenant!.id}::uuid ORDER BY 1`).map((r) => r.id);
+
+    const activities = createMaintenanceActivities(db, logger);
+    await expect(activities.pruneInboundMessageKeys({ olderThanDays: 7, asOf: asOf.toISOString() })).rejects.toThrow(/olderThanDays must be an integer 8\.\.3650/);
+    // A longer horizon keeps a key of 40 days: a redelivery of its message is still recognised.
+    expect(await activities.pruneInboundMessageKeys({ olderThanDays: 45, asOf: asOf.toISOString() })).toEqual({ before: daysAgo(45).toISOString(), deleted: 5003 });
+    expect(await remaining()).toEqual(['forty-days', 'seven-days']);
+    // The default: the redelivery horizon.
+    expect(await activities.pruneInboundMessageKeys({ asOf: asOf.toISOString() })).toEqual({ before: daysAgo(8).toISOString(), deleted: 1 });
+    expect(await remaining()).toEqual(['seven-days']);
   });
 
   it('refuses to take over a table that merely has a partition name', async () => {

@@ -1,8 +1,17 @@
-// Partition maintenance for the monthly range-partitioned tables (today: messages). Three jobs,
+// Partition maintenance for the monthly range-partitioned tables (today: messages). Four jobs,
 // each idempotent and each safe to run while another run does the same:
-//   - rows that landed in the default partition move into their own month's partition;
+//   - rows that landed in the default partition during the last MONTHS_BACK months (or this
+//     one) move into their own month's partition;
 //   - partitions exist for the current month and a number of months ahead;
-//   - with a retention setting, partitions wholly older than it are detached and dropped.
+//   - with a retention setting, partitions wholly older than it are detached and dropped;
+//   - dedupe keys of inbound messages older than the redelivery horizon are deleted.
+//
+// What is created is bounded by the clock, never by the data: at most MONTHS_BACK + 1 +
+// monthsAhead partitions (monthsAhead ≤ 36) per run, so at most that many ACCESS EXCLUSIVE locks
+// of the parent. created_at is the platform's own time (activities/store.ts), so a row can
+// land in the default partition only when maintenance fell behind; a row of any other month
+// (stored before created_at was the platform's, when it was a provider's timestamp that the
+// tenant could forge) stays in the default partition, where it is still read and counted.
 //
 // SQL safety: tables come only from the PARTITIONED_TABLES allow-list below, and partition
 // names and bounds only from validated integers (year, month). Identifiers are checked against
@@ -21,6 +30,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import { REDELIVERY_HORIZON_DAYS } from '../lib/redelivery.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Month arithmetic (pure)
@@ -234,49 +244,56 @@ async function audit(tx: Tx, type: string, partition: string, payload: Record<st
 // ---------------------------------------------------------------------------------------------
 // Operations (also used by the integrity checks' remediation)
 
+/**
+ * Months before the current one whose stray rows the drain still moves (maintenance that fell
+ * behind for up to a year); its partitions are the only past ones maintenance ever creates.
+ */
+export const MONTHS_BACK = 12;
+
 export interface DrainResult {
   table: PartitionedTableName;
   locked: boolean;
   moved: { partition: string; rows: number }[];
-  /** Rows whose month cannot be named (year outside 1000..9999): left in place. */
+  /** Rows of months outside MONTHS_BACK before `asOf`'s through `asOf`'s: left in place. */
   unmovable: number;
 }
 
-/** Moves every row of the default partitions into its month's (new) partition. */
-export async function drainDefaultPartitions(db: Db, logger: Logger): Promise<DrainResult[]> {
+/**
+ * Moves the default partitions' rows of the last MONTHS_BACK months and `asOf`'s month into
+ * their months' (new) partitions. Later months' rows move when createPartitionsAhead makes their
+ * partitions; any others stay (see the header).
+ */
+export async function drainDefaultPartitions(db: Db, logger: Logger, asOf: Date): Promise<DrainResult[]> {
+  const from = monthStart(addMonths(yearMonthOf(asOf), -MONTHS_BACK));
+  const to = monthRange(yearMonthOf(asOf)).to;
   const results: DrainResult[] = [];
   for (const table of PARTITIONED_TABLE_NAMES) {
     const defaultPartition = ident(PARTITIONED_TABLES[table].defaultPartition);
     const key = ident(PARTITIONED_TABLES[table].partitionKey);
-    const [any] = await db.$queryRaw<{ found: boolean }[]>`SELECT EXISTS (SELECT 1 FROM ${defaultPartition}) AS found`;
-    if (!any?.found) {
-      results.push({ table, locked: false, moved: [], unmovable: 0 });
+    const inRange = Prisma.sql`${key} >= ${from.toISOString()}::timestamptz AND ${key} < ${to.toISOString()}::timestamptz`;
+    const [found] = await db.$queryRaw<{ movable: bigint; unmovable: bigint }[]>`
+      SELECT count(*) FILTER (WHERE ${inRange}) AS movable, count(*) FILTER (WHERE NOT (${inRange})) AS unmovable FROM ${defaultPartition}`;
+    const unmovable = Number(found?.unmovable ?? 0);
+    if (!found?.movable) {
+      results.push({ table, locked: false, moved: [], unmovable });
       continue;
     }
     const outcome = await withMaintenanceLock(db, table, async (tx) => {
       await lockForDdl(tx, table);
-      const months = await tx.$queryRaw<{ year: number; month: number; rows: bigint }[]>`
-        SELECT extract(year FROM ${key} AT TIME ZONE 'UTC')::int AS year,
-               extract(month FROM ${key} AT TIME ZONE 'UTC')::int AS month, count(*) AS rows
-        FROM ${defaultPartition} GROUP BY 1, 2 ORDER BY 1, 2`;
+      const months = await tx.$queryRaw<{ year: number; month: number }[]>`
+        SELECT DISTINCT extract(year FROM ${key} AT TIME ZONE 'UTC')::int AS year,
+               extract(month FROM ${key} AT TIME ZONE 'UTC')::int AS month
+        FROM ${defaultPartition} WHERE ${inRange} ORDER BY 1, 2`;
       const moved: DrainResult['moved'] = [];
-      let unmovable = 0;
       for (const row of months) {
-        let ym: YearMonth;
-        try {
-          ym = yearMonth(row.year, row.month);
-        } catch {
-          unmovable += Number(row.rows);
-          continue;
-        }
-        const done = await ensurePartition(tx, table, ym);
+        const done = await ensurePartition(tx, table, yearMonth(row.year, row.month));
         moved.push({ partition: done.partition, rows: done.movedRows });
         await audit(tx, 'partition.default_rows_moved', done.partition, { table, rows: done.movedRows });
       }
       return { table, locked: false, moved, unmovable };
     });
-    const result = outcome === 'locked' ? { table, locked: true, moved: [], unmovable: 0 } : outcome;
-    if (result.moved.length || result.unmovable) logger.info(result, 'moved rows out of the default partition');
+    const result = outcome === 'locked' ? { table, locked: true, moved: [], unmovable } : outcome;
+    if (result.moved.length || result.unmovable) logger.info(result, 'drained the default partition');
     results.push(result);
   }
   return results;
@@ -365,6 +382,34 @@ export async function dropExpiredPartitions(db: Db, logger: Logger, retentionMon
   return results;
 }
 
+export interface PruneKeysResult {
+  /** Keys written before this instant were deleted. */
+  before: string;
+  deleted: number;
+}
+
+/** Keys deleted per statement: each DELETE stays short, whatever the backlog. */
+const PRUNE_BATCH = 5_000;
+
+/**
+ * Deletes the dedupe keys of inbound messages stored more than `olderThanDays` before `asOf`:
+ * a redelivery after that is no longer expected (lib/redelivery.ts), and a delivery of such an
+ * old message id is then stored as a new message.
+ */
+export async function pruneInboundMessageKeys(db: Db, logger: Logger, olderThanDays: number, asOf: Date): Promise<PruneKeysResult> {
+  const before = new Date(asOf.getTime() - olderThanDays * 86_400_000);
+  let deleted = 0;
+  for (;;) {
+    const n = await db.$executeRaw`
+      DELETE FROM inbound_message_keys WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM inbound_message_keys WHERE created_at < ${before} LIMIT ${PRUNE_BATCH}))`;
+    deleted += n;
+    if (n < PRUNE_BATCH) break;
+  }
+  if (deleted) logger.info({ deleted, before: before.toISOString() }, 'pruned inbound message keys');
+  return { before: before.toISOString(), deleted };
+}
+
 /** Rows currently in each default partition. */
 export async function countDefaultPartitionRows(db: Db): Promise<{ table: PartitionedTableName; rows: number }[]> {
   const counts: { table: PartitionedTableName; rows: number }[] = [];
@@ -412,14 +457,23 @@ function positiveInt(name: string, value: unknown, max: number): number {
 
 export function createMaintenanceActivities(db: Db, logger: Logger) {
   return {
-    async moveDefaultPartitionRows(): Promise<DrainResult[]> {
-      return drainDefaultPartitions(db, logger);
+    /** Input absent in runs started before it had one: the activity's clock. */
+    async moveDefaultPartitionRows(input: MaintenanceActivityInput = {}): Promise<DrainResult[]> {
+      return drainDefaultPartitions(db, logger, asOfDate(input));
     },
     async createPartitionsAhead(input: MaintenanceActivityInput & { monthsAhead: number }): Promise<CreateAheadResult[]> {
       return createPartitionsAhead(db, logger, positiveInt('monthsAhead', input.monthsAhead, 36), asOfDate(input));
     },
     async dropExpiredPartitions(input: MaintenanceActivityInput & { retentionMonths: number }): Promise<RetentionResult[]> {
       return dropExpiredPartitions(db, logger, positiveInt('retentionMonths', input.retentionMonths, 1200), asOfDate(input));
+    },
+    /** olderThanDays: at least (and by default) the redelivery horizon, so no redelivery is stored twice. */
+    async pruneInboundMessageKeys(input: MaintenanceActivityInput & { olderThanDays?: number }): Promise<PruneKeysResult> {
+      const days = input.olderThanDays ?? REDELIVERY_HORIZON_DAYS;
+      if (!Number.isInteger(days) || days < REDELIVERY_HORIZON_DAYS || days > 3650) {
+        throw ApplicationFailure.nonRetryable(`olderThanDays must be an integer ${REDELIVERY_HORIZON_DAYS}..3650, got ${String(days)}`, 'InvalidInput');
+      }
+      return pruneInboundMessageKeys(db, logger, days, asOfDate(input));
     },
   };
 }

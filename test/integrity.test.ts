@@ -229,8 +229,12 @@ describe('integrity checks', () => {
     await secret(t, stolen, 'accessToken', firstWa); // a ciphertext copied from another channel
     await secret(t, stolen, 'appSecret');
 
-    // A row in the default partition, and an open conversation with no workflow.
-    const strayMessage = await message(t, keeper, '2099-07-04T12:00:00Z');
+    // A row in the default partition (last month's, whose partition maintenance has not made),
+    // and an open conversation with no workflow.
+    const now = new Date();
+    const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 4, 12));
+    const lastMonthPartition = `messages_p${lastMonth.getUTCFullYear()}_${String(lastMonth.getUTCMonth() + 1).padStart(2, '0')}`;
+    const strayMessage = await message(t, keeper, lastMonth.toISOString());
     const abandoned = await conversation(t, webchat, 'abandoned', 'active');
 
     // Needs a person: cross-tenant reference, half-embedded ready document, assigned to nobody.
@@ -319,7 +323,7 @@ describe('integrity checks', () => {
       messenger: 'disabled',
       stolen: 'disabled',
       moved_to: keeper,
-      stray_in: 'messages_p2099_07',
+      stray_in: lastMonthPartition,
       abandoned: 'closed',
       doc_status: 'failed',
     });

@@ -50,14 +50,21 @@ describe('partition maintenance workflow', () => {
     await temporal?.close();
   });
 
-  it('moves a default-partition row into its month, creates months ahead across the year end, and drops only expired months', async () => {
-    const [seed] = await db.$queryRaw<{ id: string }[]>`
+  it('moves a recent default-partition row into its month, creates months ahead across the year end, drops only expired months and prunes dedupe keys', async () => {
+    const [seed] = await db.$queryRaw<{ id: string; tenant_id: string; conversation_id: string }[]>`
       WITH t AS (INSERT INTO tenants (name, slug) VALUES ('t', 'maint') RETURNING id),
            c AS (INSERT INTO channels (tenant_id, type, name) SELECT id, 'webchat', 'w' FROM t RETURNING id, tenant_id),
            v AS (INSERT INTO conversations (tenant_id, channel_id, external_user_id) SELECT tenant_id, id, 'u' FROM c RETURNING id, tenant_id)
       INSERT INTO messages (tenant_id, conversation_id, channel, direction, type, content, status, created_at)
-      SELECT tenant_id, id, 'webchat', 'inbound', 'text', '{}', 'received', '2070-03-09T08:00:00Z' FROM v
-      RETURNING id::text`;
+      SELECT tenant_id, id, 'webchat', 'inbound', 'text', '{}', 'received', '2071-02-09T08:00:00Z' FROM v
+      RETURNING id::text, tenant_id::text, conversation_id::text`;
+    // A row of a far month (a forged provider timestamp, from when created_at was one) and a dedupe key past the horizon.
+    await db.$executeRaw`
+      INSERT INTO messages (tenant_id, conversation_id, channel, direction, type, content, status, created_at)
+      VALUES (${seed!.tenant_id}::uuid, ${seed!.conversation_id}::uuid, 'webchat', 'inbound', 'text', '{}', 'received', '2090-06-01T00:00:00Z')`;
+    await db.$executeRaw`
+      INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
+      VALUES (${seed!.tenant_id}::uuid, 'webchat', 'old', gen_random_uuid(), '2071-11-20T00:00:00Z')`;
     const initial = await partitions(); // the migration's current and next month
 
     const result = await temporal.client.workflow.execute(partitionMaintenance, {
@@ -66,14 +73,17 @@ describe('partition maintenance workflow', () => {
       args: [{ monthsAhead: 2, asOf: '2071-12-05T00:00:00Z' }],
       workflowExecutionTimeout: '1 minute',
     });
-    expect(result.moved).toEqual([{ table: 'messages', locked: false, moved: [{ partition: 'messages_p2070_03', rows: 1 }], unmovable: 0 }]);
+    expect(result.moved).toEqual([{ table: 'messages', locked: false, moved: [{ partition: 'messages_p2071_02', rows: 1 }], unmovable: 1 }]);
     expect(result.created[0]?.created).toEqual(['messages_p2071_12', 'messages_p2072_01', 'messages_p2072_02']);
     expect(result.dropped).toEqual([]); // retention off by default
+    expect(result.prunedKeys).toEqual({ before: '2071-11-27T00:00:00.000Z', deleted: 1 });
     const [where] = await db.$queryRaw<{ p: string }[]>`SELECT tableoid::regclass::text AS p FROM messages WHERE id = ${seed!.id}::uuid`;
-    expect(where?.p).toBe('messages_p2070_03');
+    expect(where?.p).toBe('messages_p2071_02');
+    // Only the bounded set: no partition for 2090.
+    expect(await partitions()).toEqual([...initial, 'messages_p2071_02', 'messages_p2071_12', 'messages_p2072_01', 'messages_p2072_02'].sort());
 
-    // Retention of 20 months as of 2071-12: 2070-04 onwards stay; 2070-03 and everything
-    // older (the migration's months included) go.
+    // Retention of 20 months as of 2071-12: 2070-04 onwards stay; everything older (the
+    // migration's months) goes.
     const second = await temporal.client.workflow.execute(partitionMaintenance, {
       taskQueue,
       workflowId: `${prefix}-run-2`,
@@ -82,8 +92,8 @@ describe('partition maintenance workflow', () => {
     });
     expect(second.created[0]?.created).toEqual([]);
     expect(second.dropped[0]?.keepFrom).toBe('2070-04');
-    expect(second.dropped[0]?.dropped).toEqual([...initial.map((partition) => ({ partition, rows: 0 })), { partition: 'messages_p2070_03', rows: 1 }]);
-    expect(await partitions()).toEqual(['messages_p2071_12', 'messages_p2072_01', 'messages_p2072_02']);
+    expect(second.dropped[0]?.dropped).toEqual(initial.map((partition) => ({ partition, rows: 0 })));
+    expect(await partitions()).toEqual(['messages_p2071_02', 'messages_p2071_12', 'messages_p2072_01', 'messages_p2072_02']);
     const events = await db.event.findMany({ where: { subjectType: 'partition' }, orderBy: { createdAt: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['partition.default_rows_moved', 'partition.created', 'partition.dropped']));
   });

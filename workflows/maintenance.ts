@@ -1,11 +1,12 @@
 // `partitionMaintenance`: keeps the monthly partitions of the partitioned tables (messages)
-// ready ahead of time, empties their default partitions into proper month partitions, and —
-// only when a retention is set — drops partitions older than it. Runs on a Temporal Schedule
+// ready ahead of time, moves stray rows of recent months out of their default partitions, drops
+// partitions older than the retention when one is set, and deletes the dedupe keys of inbound
+// messages past the redelivery horizon. Runs on a Temporal Schedule
 // (temporal-config/schedules.ts, overlap SKIP) on the `maintenance` task queue; safe to start by
 // hand at any time, and safe to run concurrently (see activities/maintenance.ts).
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import type { CreateAheadResult, DrainResult, RetentionResult } from '../activities/maintenance.ts';
+import type { CreateAheadResult, DrainResult, PruneKeysResult, RetentionResult } from '../activities/maintenance.ts';
 
 export const DEFAULT_PARTITION_MONTHS_AHEAD = 3;
 
@@ -14,6 +15,8 @@ export interface PartitionMaintenanceInput {
   monthsAhead?: number;
   /** Months kept before the current one; absent or null: nothing is dropped. */
   retentionMonths?: number | null;
+  /** Days inbound dedupe keys are kept; absent: the redelivery horizon (8, also the least). */
+  dedupeKeyDays?: number;
   /** ISO date standing in for "now" (tests, backfills). */
   asOf?: string;
 }
@@ -22,9 +25,14 @@ export interface PartitionMaintenanceResult {
   moved: DrainResult[];
   created: CreateAheadResult[];
   dropped: RetentionResult[];
+  /** Absent in runs from before key pruning. */
+  prunedKeys?: PruneKeysResult;
 }
 
-const { moveDefaultPartitionRows, createPartitionsAhead, dropExpiredPartitions } = proxyActivities<Activities>({
+/** Runs from before it (recorded histories) schedule no key pruning. */
+const PRUNE_INBOUND_KEYS = 'prune-inbound-message-keys';
+
+const { moveDefaultPartitionRows, createPartitionsAhead, dropExpiredPartitions, pruneInboundMessageKeys } = proxyActivities<Activities>({
   // DDL waits at most lock_timeout for its locks; moving rows may take a while on a big table.
   startToCloseTimeout: '15 minutes',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5 },
@@ -36,8 +44,10 @@ export async function partitionMaintenance(input: PartitionMaintenanceInput = {}
 
   // First the stray rows: a month they belong to could not get its partition while they sit
   // in the default partition (creating it moves them too, but this also catches past months).
-  const moved = await moveDefaultPartitionRows();
+  const moved = await moveDefaultPartitionRows(when);
   const created = await createPartitionsAhead({ monthsAhead, ...when });
   const dropped = input.retentionMonths ? await dropExpiredPartitions({ retentionMonths: input.retentionMonths, ...when }) : [];
-  return { moved, created, dropped };
+  if (!patched(PRUNE_INBOUND_KEYS)) return { moved, created, dropped };
+  const prunedKeys = await pruneInboundMessageKeys({ ...(input.dedupeKeyDays === undefined ? {} : { olderThanDays: input.dedupeKeyDays }), ...when });
+  return { moved, created, dropped, prunedKeys };
 }
