@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
 import { signatureHeader } from '../api/webhooks/signature.ts';
+import { createPartitionsAhead, drainDefaultPartitions, MONTHS_BACK } from '../activities/maintenance.ts';
 import { createLogger } from '../lib/logger.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
@@ -71,6 +72,44 @@ describe('webhook to reply', () => {
     const replies = await eventually(() => rig.graph.delivered.filter((d) => d.to === psid).length > 0 && rig.graph.delivered.filter((d) => d.to === psid), 20_000, 'a reply');
     expect(replies).toHaveLength(1);
     expect(replies[0]).toMatchObject({ channel: 'messenger', text: 'Hello! How can I help you today?' });
+  });
+
+  it('stores and answers messages a tenant dated 2090 and 1990 once each, and maintenance makes no partition for those years', async () => {
+    const forged = [
+      { from: '15551230010', id: `wamid.${randomBytes(8).toString('hex')}`, timestamp: '3786912000' }, // 2090-01-01
+      { from: '15551230011', id: `wamid.${randomBytes(8).toString('hex')}`, timestamp: '631152000' }, // 1990-01-01
+    ];
+    const before = Date.now();
+    for (const m of forged) {
+      const body = whatsapp({ contacts: [{ profile: { name: 'Eve' }, wa_id: m.from }], messages: [{ ...m, type: 'text', text: { body: 'Hello!' } }] });
+      expect((await post('whatsapp', body, 'wa-app-secret')).statusCode).toBe(200);
+      expect((await post('whatsapp', body, 'wa-app-secret')).statusCode).toBe(200); // redelivered
+    }
+    for (const { from } of forged) await eventually(() => rig.graph.delivered.some((d) => d.to === from), 20_000, `a reply to ${from}`);
+    const after = Date.now();
+
+    const rows = await rig.db.$queryRaw<{ external_message_id: string; created_at: Date; sent_at: Date; partition: string; content: { providerSentAt?: number } }[]>`
+      SELECT external_message_id, created_at, sent_at, tableoid::regclass::text AS partition, content FROM messages
+      WHERE tenant_id = ${rig.tenantId}::uuid AND external_message_id = ANY(${forged.map((m) => m.id)}::text[]) ORDER BY created_at`;
+    expect(rows.map((r) => r.external_message_id)).toEqual(forged.map((m) => m.id));
+    const monthPartition = (d: Date) => `messages_p${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+    for (const [i, row] of rows.entries()) {
+      expect(row.created_at.getTime()).toBeGreaterThanOrEqual(before);
+      expect(row.created_at.getTime()).toBeLessThanOrEqual(after);
+      expect(row.sent_at.getTime()).toBeGreaterThanOrEqual(before);
+      expect(row.content.providerSentAt).toBe(Number(forged[i]!.timestamp) * 1000);
+      expect(row.partition).toBe(monthPartition(row.created_at)); // the receive month's, not the default partition
+    }
+
+    const now = new Date();
+    const logger = createLogger({ level: 'silent', name: 'test' });
+    await drainDefaultPartitions(rig.db, logger, now);
+    await createPartitionsAhead(rig.db, logger, 3, now);
+    const partitions = (await rig.db.$queryRaw<{ name: string }[]>`
+      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass`).map((r) => r.name);
+    const allowed = new Set(['messages_default', ...Array.from({ length: MONTHS_BACK + 4 }, (_, k) => monthPartition(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - MONTHS_BACK + k, 1))))]);
+    expect(partitions.filter((p) => !allowed.has(p))).toEqual([]);
+    expect(partitions.some((p) => /_(2090|1990)_/.test(p))).toBe(false);
   });
 
   it('refuses a forged delivery and stores nothing', async () => {

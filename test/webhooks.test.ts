@@ -160,7 +160,8 @@ describe('Meta webhooks', () => {
     it('starts the user\'s conversation workflow with its id, input, search attributes and the messages', async () => {
       const user = digits(11);
       const firstId = `wamid.${digits(10)}`;
-      const body = waDelivery(wa, [waText(user, firstId, 'Hi there'), { ...waText(user, `wamid.${digits(10)}`, ''), type: 'image', image: { id: '1003', mime_type: 'image/jpeg', sha256: 'x', caption: 'my receipt' } }], {
+      const sent = Math.floor(Date.now() / 1000) - 60;
+      const body = waDelivery(wa, [waText(user, firstId, 'Hi there', String(sent)), { ...waText(user, `wamid.${digits(10)}`, ''), type: 'image', image: { id: '1003', mime_type: 'image/jpeg', sha256: 'x', caption: 'my receipt' } }], {
         contacts: [{ profile: { name: 'Sheena' }, wa_id: user }],
       });
       const res = await post('/webhooks/whatsapp', body, wa.appSecret);
@@ -181,13 +182,14 @@ describe('Meta webhooks', () => {
       const signals = await signalsOf(workflowId);
       expect(signals).toHaveLength(1);
       expect(signals[0]).toEqual([
-        { externalMessageId: firstId, sentAt: 1749416383000, kind: 'text', text: 'Hi there', content: { type: 'text', profileName: 'Sheena' } },
+        { externalMessageId: firstId, sentAt: sent * 1000, kind: 'text', text: 'Hi there', content: { type: 'text', profileName: 'Sheena' } },
         expect.objectContaining({ kind: 'image', text: 'my receipt', content: expect.objectContaining({ mediaId: '1003', mimeType: 'image/jpeg' }) }),
       ]);
     });
 
     it('answers Messenger with EVENT_RECEIVED and signals the sender\'s workflow; echoes are not inbound', async () => {
       const psid = digits(16);
+      const at = Date.now() - 60_000;
       const res = await post(
         '/webhooks/messenger',
         {
@@ -195,11 +197,11 @@ describe('Meta webhooks', () => {
           entry: [
             {
               id: ms.publicId,
-              time: 1458692752478,
+              time: at,
               messaging: [
-                { sender: { id: ms.publicId }, recipient: { id: psid }, timestamp: 1458692752400, message: { mid: 'm_echo', is_echo: true, text: 'our reply' } },
-                { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: 1458692752478, message: { mid: 'm_hello', text: 'hello' } },
-                { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: 1458692752479, postback: { title: 'Talk to sales', payload: 'SALES' } },
+                { sender: { id: ms.publicId }, recipient: { id: psid }, timestamp: at - 78, message: { mid: 'm_echo', is_echo: true, text: 'our reply' } },
+                { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: at, message: { mid: 'm_hello', text: 'hello' } },
+                { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: at + 1, postback: { title: 'Talk to sales', payload: 'SALES' } },
               ],
             },
           ],
@@ -211,11 +213,44 @@ describe('Meta webhooks', () => {
       const signals = await signalsOf(wfId(ms, psid));
       expect(signals).toEqual([
         [
-          { externalMessageId: 'm_hello', sentAt: 1458692752478, kind: 'text', text: 'hello', content: {} },
-          { externalMessageId: `postback:${psid}:1458692752479`, sentAt: 1458692752479, kind: 'interactive', text: 'Talk to sales', content: { interactiveType: 'postback', payload: 'SALES', title: 'Talk to sales' } },
+          { externalMessageId: 'm_hello', sentAt: at, kind: 'text', text: 'hello', content: {} },
+          { externalMessageId: `postback:${psid}:${at + 1}`, sentAt: at + 1, kind: 'interactive', text: 'Talk to sales', content: { interactiveType: 'postback', payload: 'SALES', title: 'Talk to sales' } },
         ],
       ]);
       await expectNoWorkflow(conversationWorkflowId(ms.tenantId, ms.channelId, ms.publicId));
+    });
+
+    it('keeps a message whose timestamp is far from the platform\'s clock, with the receive time as sentAt and the given one marked', async () => {
+      const user = digits(11);
+      const [future, past, recent] = [`wamid.${digits(10)}`, `wamid.${digits(10)}`, `wamid.${digits(10)}`];
+      const recentSent = Math.floor(Date.now() / 1000) - 7 * 86_400; // Meta redelivering for a week
+      const before = Date.now();
+      const res = await post('/webhooks/whatsapp', waDelivery(wa, [
+        waText(user, future, 'from 2090', '3786912000'),
+        waText(user, past, 'from 1990', '631152000'),
+        waText(user, recent, 'a week old', String(recentSent)),
+      ]), wa.appSecret);
+      const after = Date.now();
+      expect(res.statusCode).toBe(200);
+      const [signal] = await signalsOf(wfId(wa, user));
+      expect(signal!.map((m) => m.externalMessageId)).toEqual([future, past, recent]);
+      for (const [m, given] of [[signal![0]!, 3786912000000], [signal![1]!, 631152000000]] as const) {
+        expect(m.sentAt).toBeGreaterThanOrEqual(before);
+        expect(m.sentAt).toBeLessThanOrEqual(after);
+        expect(m.content).toEqual({ type: 'text', providerSentAt: given });
+      }
+      expect(signal![2]).toMatchObject({ sentAt: recentSent * 1000, content: { type: 'text' } });
+
+      // Messenger's milliseconds, even past what a Date holds.
+      const psid = digits(16);
+      const messenger = await post('/webhooks/messenger', {
+        object: 'page',
+        entry: [{ id: ms.publicId, time: 1, messaging: [{ sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: 9_000_000_000_000_000, message: { mid: 'm_far', text: 'far' } }] }],
+      }, ms.appSecret);
+      expect(messenger.statusCode).toBe(200);
+      const [[far]] = (await signalsOf(wfId(ms, psid))) as [[InboundMessage]];
+      expect(far.sentAt).toBeGreaterThanOrEqual(before);
+      expect(far.content).toEqual({ providerSentAt: 9_000_000_000_000_000 });
     });
 
     it('sends one signal per user of a batch, each with its messages in delivery order', async () => {

@@ -6,6 +6,8 @@
 //   1. no well-formed X-Hub-Signature-256                        → 401
 //   2. body not JSON                                             → 400
 //   3. envelope malformed (envelopes.ts)                         → 400
+//      (a message's timestamp outside the platform's window is no reason to refuse it: the
+//      receive time replaces it, timestamps.ts)
 //   4. more than MAX_CHANNELS_PER_DELIVERY distinct channel ids     → 400 too_many_channels
 //      (Meta sends one entry per business account or page; only a forged body names dozens)
 //   5. channels named by the delivery looked up (channel-lookup.ts: cached answers, negative
@@ -31,6 +33,7 @@ import type { ChannelLookup, MetaChannelType, ResolvedChannel } from './channel-
 import { groupByUser, type NormalizedDelivery, type StatusItem } from './normalize.ts';
 import { parseSignatureHeader, SIGNATURE_HEADER, signatureMatches } from './signature.ts';
 import { applyStatuses } from './statuses.ts';
+import { withAcceptedTimestamps } from './timestamps.ts';
 
 /** One channel type's payload handling (whatsapp.ts, messenger.ts). */
 export interface WebhookProvider {
@@ -157,7 +160,8 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
         const { message, details } = zodSummary(parsed.error);
         throw new HttpError(400, 'invalid_payload', `Malformed ${type} webhook: ${message}`, details);
       }
-      const delivery = parsed.data;
+      // Timestamps outside the platform's window are replaced by the receive time (timestamps.ts).
+      const delivery = withAcceptedTimestamps(parsed.data, Date.now());
 
       if (delivery.publicIds.length > MAX_CHANNELS_PER_DELIVERY) {
         throw new HttpError(400, 'too_many_channels', `A delivery may name at most ${MAX_CHANNELS_PER_DELIVERY} channels; this one names ${delivery.publicIds.length}`);
