@@ -94,14 +94,17 @@ async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Prom
 }
 
 /**
- * Applies every migration in prisma/migrations that `databaseUrl` has not applied yet.
+ * Applies every migration in prisma/migrations that `databaseUrl` has not applied yet (with
+ * `through`, only those up to that migration's name: tests of a migration on data of before).
  * Returns the names of the migrations applied by this call (empty when up to date). Throws the
  * engine's error on failure (the database's error for a failing migration; P3009 on later runs
  * until that migration is resolved).
  */
-export async function applyMigrations(databaseUrl: string): Promise<{ applied: string[] }> {
+export async function applyMigrations(databaseUrl: string, options: { through?: string } = {}): Promise<{ applied: string[] }> {
   // No shadow database is involved, so no init script for one.
-  const migrationsList = await listMigrations(MIGRATIONS_DIR, '');
+  const all = await listMigrations(MIGRATIONS_DIR, '');
+  const { through } = options;
+  const migrationsList = through === undefined ? all : { ...all, migrationDirectories: all.migrationDirectories.filter((m) => m.path <= through) };
   return withPool(databaseUrl, (pool) =>
     withUnrefTimers(async () => {
       const engine = await SchemaEngineWasm.setup({

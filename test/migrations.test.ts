@@ -90,29 +90,63 @@ describe('migrations', () => {
     expect(rows.find((row) => row.name === 'messages_default')?.bound).toBe('DEFAULT');
   });
 
-  it('stores a message now in the current month and a redelivered one once', async () => {
+  it('stores a message now in the current month; its dedupe key is one per tenant, channel type and provider id, whatever the time', async () => {
     const { tenantId, conversationId } = await seed('partitions');
-    const insert = `INSERT INTO messages (tenant_id, conversation_id, channel, external_message_id, direction, type, content, status, created_at)
-       VALUES ($1, $2, 'whatsapp', 'wamid.1', 'inbound', 'text', '{"text":"hi"}', 'received', $3)`;
-    const createdAt = new Date();
+    const stored = await db.query<{ id: string; partition: string }>(
+      `INSERT INTO messages (tenant_id, conversation_id, channel, external_message_id, direction, type, content, status, created_at)
+       VALUES ($1, $2, 'whatsapp', 'wamid.1', 'inbound', 'text', '{"text":"hi"}', 'received', $3) RETURNING id, tableoid::regclass::text AS partition`,
+      [tenantId, conversationId, new Date()],
+    );
+    expect(stored.rows[0]?.partition).toBe(partitionName(0));
 
-    const stored = await db.query<{ partition: string }>(`${insert} RETURNING tableoid::regclass::text AS partition`, [
-      tenantId,
-      conversationId,
-      createdAt,
-    ]);
-    expect(stored.rows).toEqual([{ partition: partitionName(0) }]);
+    const key = `INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at) VALUES ($1, 'whatsapp', 'wamid.1', $2, $3)`;
+    await db.query(key, [tenantId, stored.rows[0]!.id, new Date()]);
+    // A redelivery weeks later, under another row id.
+    const later = [tenantId, '00000000-0000-4000-8000-000000000001', new Date(Date.now() + 40 * 86_400_000)];
+    await expect(db.query(key, later)).rejects.toMatchObject({ code: '23505', constraint: 'inbound_message_keys_pkey' });
+    expect((await db.query(`${key} ON CONFLICT DO NOTHING`, later)).rowCount).toBe(0);
+    // The same provider id of another tenant is that tenant's own message.
+    const other = await seed('partitions-other');
+    expect((await db.query(key, [other.tenantId, '00000000-0000-4000-8000-000000000002', new Date()])).rowCount).toBe(1);
+  });
 
-    await expect(db.query(insert, [tenantId, conversationId, createdAt])).rejects.toMatchObject({
-      code: '23505',
-      constraint: expect.stringContaining('external_message_id'),
-    });
-    const deduped = await db.query(`${insert} ON CONFLICT (tenant_id, channel, external_message_id, created_at) DO NOTHING`, [
-      tenantId,
-      conversationId,
-      createdAt,
-    ]);
-    expect(deduped.rowCount).toBe(0);
+  it('backfills the dedupe keys of the inbound messages a redelivery could still repeat, on a populated table', async () => {
+    const name = migrationNames.find((m) => m.endsWith('_inbound_message_keys'))!;
+    const url = await createTestDatabase('migrations_backfill');
+    await applyMigrations(url, { through: migrationNames[migrationNames.indexOf(name) - 1]! });
+    const old = new pg.Client({ connectionString: url });
+    await old.connect();
+    try {
+      const [tenant] = (await old.query<{ id: string }>(`INSERT INTO tenants (name, slug) VALUES ('b', 'b') RETURNING id`)).rows;
+      const [channel] = (await old.query<{ id: string }>(`INSERT INTO channels (tenant_id, type, name, phone_number_id) VALUES ($1, 'whatsapp', 'wa', 'pn-b') RETURNING id`, [tenant!.id])).rows;
+      const [conversation] = (await old.query<{ id: string }>(`INSERT INTO conversations (tenant_id, channel_id, external_user_id) VALUES ($1, $2, 'u') RETURNING id`, [tenant!.id, channel!.id])).rows;
+      // created_at was the provider's timestamp then.
+      const message = async (externalId: string | null, daysAgo: number, direction = 'inbound') =>
+        (await old.query<{ id: string; created_at: Date }>(
+          `INSERT INTO messages (tenant_id, conversation_id, channel, external_message_id, direction, type, content, status, created_at)
+           VALUES ($1, $2, 'whatsapp', $3, $4, 'text', '{}', 'received', now() - make_interval(secs => $5)) RETURNING id, created_at`,
+          [tenant!.id, conversation!.id, externalId, direction, daysAgo * 86_400],
+        )).rows[0]!;
+      const recent = await message('wamid.recent', 1);
+      const twiceFirst = await message('wamid.twice', 2); // a timestamp that differed between deliveries
+      await message('wamid.twice', 1 / 24);
+      await message('wamid.old', 30);
+      const future = await message('wamid.2090', -64 * 365); // a forged one, in the default partition
+      await message('wamid.ours', 0, 'outbound');
+      await message(null, 0);
+
+      expect((await applyMigrations(url)).applied).toEqual(migrationNames.slice(migrationNames.indexOf(name)));
+      const keys = await old.query(`SELECT external_message_id, message_id, created_at FROM inbound_message_keys ORDER BY external_message_id`);
+      expect(keys.rows).toEqual([
+        { external_message_id: 'wamid.2090', message_id: future.id, created_at: future.created_at },
+        { external_message_id: 'wamid.recent', message_id: recent.id, created_at: recent.created_at },
+        { external_message_id: 'wamid.twice', message_id: twiceFirst.id, created_at: twiceFirst.created_at },
+      ]);
+      const sentAt = await old.query(`SELECT count(*)::int AS n FROM messages WHERE sent_at IS NULL`);
+      expect(sentAt.rows[0]!.n).toBe(7);
+    } finally {
+      await old.end();
+    }
   });
 
   it('indexes chunks for full text (GIN on the generated tsv) and kNN (partial HNSW)', async () => {
@@ -174,13 +208,15 @@ describe('migrations', () => {
       [tenantId, conversationId],
     );
     await db.query(`INSERT INTO events (tenant_id, type) VALUES ($1, 'test.event')`, [tenantId]);
+    await db.query(`INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id) VALUES ($1, 'whatsapp', 'wamid.c', gen_random_uuid())`, [tenantId]);
 
     await db.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
     const { rows } = await db.query<{ left: number }>(
       `SELECT (SELECT count(*) FROM channels WHERE tenant_id = $1)
             + (SELECT count(*) FROM conversations WHERE tenant_id = $1)
             + (SELECT count(*) FROM messages WHERE tenant_id = $1)
-            + (SELECT count(*) FROM events WHERE tenant_id = $1) AS left`,
+            + (SELECT count(*) FROM events WHERE tenant_id = $1)
+            + (SELECT count(*) FROM inbound_message_keys WHERE tenant_id = $1) AS left`,
       [tenantId],
     );
     expect(Number(rows[0]!.left)).toBe(0);
