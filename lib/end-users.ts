@@ -49,15 +49,18 @@ export function endUserFingerprint(ref: EndUserRef): string {
 }
 
 /**
- * Deletes the end user's messages, conversation events and conversations, and records an audit
- * event (`end_user.erased`) that names them only by fingerprint. Returns undefined when there
- * was nothing to erase.
+ * Deletes the end user's messages (and their inbound dedupe keys: a WhatsApp message id encodes
+ * the sender's number), conversation events and conversations, and records an audit event
+ * (`end_user.erased`) that names them only by fingerprint. Returns undefined when there was
+ * nothing to erase.
  */
 export async function eraseEndUser(tdb: TenantDb, ref: EndUserRef, requestId?: string) {
   return tdb.$transaction(async (tx) => {
     const conversations = await tx.conversation.findMany({ where: { externalUserId: ref.externalUserId, channel: { type: ref.channel } }, select: { id: true } });
     if (conversations.length === 0) return undefined;
     const ids = conversations.map((c) => c.id);
+    const keyed = await tx.message.findMany({ where: { conversationId: { in: ids }, direction: 'inbound', externalMessageId: { not: null } }, select: { externalMessageId: true } });
+    await tx.inboundMessageKey.deleteMany({ where: { channel: ref.channel, externalMessageId: { in: keyed.map((m) => m.externalMessageId!) } } });
     const messages = await tx.message.deleteMany({ where: { conversationId: { in: ids } } });
     const events = await tx.event.deleteMany({ where: { subjectType: 'conversation', subjectId: { in: ids } } });
     const removed = await tx.conversation.deleteMany({ where: { id: { in: ids } } });

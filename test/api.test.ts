@@ -1,7 +1,7 @@
 // The tenant REST API as a new user meets it: the operator creates a tenant, the tenant rotates
 // keys, adds channels, reads conversations and messages, changes settings, reads usage and
 // analytics, exports and erases an end user; plus the protections (headers, CORS, rate limits).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { conversationWorkflowId, legacyConversationWorkflowId } from '../workflows/ids.ts';
@@ -206,11 +206,19 @@ describe('tenant REST API', () => {
     expect(exported.statusCode).toBe(200);
     expect(exported.json().messages).toHaveLength(7);
     expect((await call('GET', '/api/v1/end-users/messenger/49170000001/export', key)).statusCode).toBe(404);
+    // The dedupe key of one of their messages goes too; another user's stays.
+    const tdb = forTenant(api.db, tenantId);
+    const theirs = exported.json().messages.find((m: { direction: string }) => m.direction === 'inbound') as { id: string };
+    await tdb.message.updateMany({ where: { id: theirs.id }, data: { externalMessageId: 'wamid.theirs' } });
+    for (const [externalMessageId, messageId] of [['wamid.theirs', theirs.id], ['wamid.someone-else', randomUUID()]]) {
+      await tdb.inboundMessageKey.create({ data: tenantData<Prisma.InboundMessageKeyUncheckedCreateInput>({ channel: 'whatsapp', externalMessageId: externalMessageId!, messageId: messageId! }) });
+    }
 
     const erased = await call('DELETE', '/api/v1/end-users/whatsapp/49170000001', key);
     expect(erased.statusCode).toBe(200);
     expect(erased.json()).toEqual({ erased: { conversations: 1, messages: 7, events: 0 }, workflowTerminated: false, workflowsTerminated: 0 });
     expect(await api.db.message.count({ where: { tenantId } })).toBe(0);
+    expect((await tdb.inboundMessageKey.findMany({ select: { externalMessageId: true } })).map((k) => k.externalMessageId)).toEqual(['wamid.someone-else']);
     const audit = await api.db.event.findFirstOrThrow({ where: { tenantId, type: 'end_user.erased' } });
     expect(JSON.stringify(audit)).not.toContain('49170000001');
     expect((await call('DELETE', '/api/v1/end-users/whatsapp/49170000001', key)).statusCode).toBe(404);
