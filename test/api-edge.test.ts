@@ -231,8 +231,9 @@ describe('failed authentication and key limits across two API processes (RATE_LI
   it('counts an IPv6 client by its /56 network, so fresh addresses of one prefix do not reset the count', async () => {
     const wrong = 'Bearer mcp_nope_nope';
     const codes: number[] = [];
-    for (const host of ['1', '2', 'a:b', 'ffff']) {
-      codes.push((await api.app.inject({ url: '/api/v1/channels', headers: from(`2001:db8:77:1::${host}`, wrong) })).statusCode);
+    // Four /64s of 2001:db8:77::/56.
+    for (const address of ['2001:db8:77:1::1', '2001:db8:77:2::2', '2001:db8:77:a0::a:b', '2001:db8:77:ff::ffff']) {
+      codes.push((await api.app.inject({ url: '/api/v1/channels', headers: from(address, wrong) })).statusCode);
     }
     expect(codes).toEqual([401, 401, 401, 429]);
     expect((await api.app.inject({ url: '/api/v1/channels', headers: from('2001:db8:78::1', wrong) })).statusCode).toBe(401);

@@ -34,13 +34,15 @@ declare module 'fastify' {
   }
 }
 
+/** One subscriber's IPv6 prefix: commonly a /56 (the library's default is the narrower /64). */
+const IPV6_CLIENT_PREFIX = 56;
+
 /**
- * The client for per-IP limits: its IPv4 address, or its IPv6 address's /56 network (the
- * library's default), since one subscriber holds a whole IPv6 prefix and could otherwise take a
- * fresh address for every attempt.
+ * The client for per-IP limits: its IPv4 address, or its IPv6 address's /56 network, since one
+ * subscriber holds a whole IPv6 prefix and could otherwise take a fresh address for every attempt.
  */
 export function clientOf(request: FastifyRequest): string {
-  return normalizeIP(request.ip);
+  return normalizeIP(request.ip, IPV6_CLIENT_PREFIX);
 }
 
 function bucket(request: FastifyRequest): string {
