@@ -1,18 +1,22 @@
 // Conversation persistence: the conversation row, inbound and outbound messages, status changes
-// and their audit events. Every write goes through the tenant-scoped client, and every activity is
-// idempotent by its input: a retry after a commit returns what the first attempt returned. The
-// conversation workflow runs them as local activities (short database steps on the hot path).
-// Tenant webhook events are written in the transaction of their change and handed to the
-// dispatcher without waiting for it (the outbox sweep catches what a crash leaves behind), so
-// starting delivery workflows never holds up a conversation.
+// and their audit events. The hot path's statements are plain SQL (inbound-rows.ts,
+// outbound-rows.ts); the rest goes through the tenant-scoped client. Every activity is idempotent
+// by its input: a retry after a commit returns what the first attempt returned. The conversation
+// workflow runs them as local activities (short database steps on the hot path). Tenant webhook
+// events are written with their change or right after it under ids derived from it (a retried
+// step writes what a crash left out, never twice), and handed to the dispatcher without waiting
+// for it (the outbox sweep catches what a crash leaves behind), so starting delivery workflows
+// never holds up a conversation.
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
-import { forTenant, tenantData, type TenantDb } from '../lib/tenant-db.ts';
+import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../lib/tenant-events.ts';
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
+import { findOrCreateConversation, storeInboundRows, type ConversationRowState } from './inbound-rows.ts';
+import { storePendingOutbound } from './outbound-rows.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
@@ -162,6 +166,11 @@ function stepScopedId(...parts: string[]): string {
   }
 }
 
+/** The id a step's new conversation row gets: the same on every attempt of the step, and this step's only. */
+export function newConversationId(input: Pick<ReceiveInboundInput, 'workflowId' | 'messages'>): string {
+  return tenantEventId('conversation', input.workflowId, ...input.messages.map((m) => m.rowId));
+}
+
 /**
  * `tenantEvents` hears of tenant-facing events once their transaction has committed; `temporal`
  * reaches conversation runs under older workflow ids (see receiveInbound).
@@ -174,28 +183,48 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
 
   async function loadSettings(tenantId: string): Promise<ConversationSettings> {
     const tenant = await forTenant(db, tenantId).tenant.findFirst({ select: { settings: true } });
-    if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
-    return settingsFrom(tenant.settings);
+    return settingsOf(tenantId, tenant?.settings ?? null);
+  }
+
+  /** The conversation's settings from the tenant's stored ones (null: there is no such tenant). */
+  function settingsOf(tenantId: string, stored: unknown): ConversationSettings {
+    if (stored === null) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
+    return settingsFrom(stored);
+  }
+
+  /** The user's conversation row, inserted under `id` when there is none. */
+  async function conversationRow(input: OpenConversationInput, id: string): Promise<ConversationRowState> {
+    try {
+      // Undefined only when a concurrent insert won between the statement's read and its insert: read again.
+      const row = (await findOrCreateConversation(db, { ...input, id })) ?? (await findOrCreateConversation(db, { ...input, id }));
+      if (!row) throw ApplicationFailure.retryable(`conversation of ${input.workflowId} not found nor created`, 'ConversationRace');
+      return row;
+    } catch (err) {
+      // The channel's foreign key: a channel deleted meanwhile is no reason to retry for ever.
+      if ((err as { code?: unknown }).code === '23503') throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
+      throw err;
+    }
   }
 
   /**
-   * The conversation row for this user (created, or reopened when it was closed) with the recent
-   * turns from the database, so that a fresh run after an idle close keeps the thread.
+   * The conversation row for this user (created under `id`, the same on every attempt of the
+   * step, or reopened when it was closed) with the recent turns from the database, so that a
+   * fresh run after an idle close keeps the thread.
    */
-  async function openRow(input: OpenConversationInput, existing?: ConversationRow | null): Promise<Omit<OpenedConversation, 'settings'>> {
+  async function openRow(input: OpenConversationInput, id: string, found?: ConversationRowState): Promise<Omit<OpenedConversation, 'settings'>> {
+    const row = found ?? (await conversationRow(input, id));
+    if (row.id === id) {
+      // Created by this step (this attempt or one before it that crashed): a new conversation,
+      // whose event a crashed attempt may not have written.
+      await announceCreated(input, row);
+      return { conversationId: row.id, status: row.status, assignee: row.assignee, turns: [], lastInboundAt: null };
+    }
     const tdb = forTenant(db, input.tenantId);
-    const key = { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } };
-    existing ??= await tdb.conversation.findUnique({ where: key });
-    let createdEvent: string | null = null;
-    const row = existing
-      ? await tdb.conversation.update({
-          where: { id: existing.id },
-          data: { workflowId: input.workflowId, ...(existing.status === 'closed' ? { status: 'active', assignee: null } : {}) },
-        })
-      : await createRow(input, key, (id) => (createdEvent = id));
-    dispatchLater(createdEvent);
-    // A conversation created just now has no messages yet.
-    const recent = !existing ? [] : await tdb.message.findMany({
+    const reopened = row.status === 'closed';
+    if (reopened || row.workflowId !== input.workflowId) {
+      await tdb.conversation.updateMany({ where: { id: row.id }, data: { workflowId: input.workflowId, ...(reopened && { status: 'active', assignee: null }) } });
+    }
+    const recent = await tdb.message.findMany({
       where: { conversationId: row.id },
       orderBy: { createdAt: 'desc' },
       take: MAX_TURNS,
@@ -203,148 +232,91 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
     });
     return {
       conversationId: row.id,
-      status: row.status,
-      assignee: row.assignee,
+      status: reopened ? 'active' : row.status,
+      assignee: reopened ? null : row.assignee,
       turns: recent.reverse().map(turnOf).filter((t): t is Turn => t !== undefined),
       lastInboundAt: row.lastInboundAt?.getTime() ?? null,
     };
   }
 
   /**
-   * A new conversation row, with its conversation.created event in the same transaction when
-   * the tenant has webhook endpoints (none needed otherwise: no statement for an event nobody gets).
+   * conversation.created, for a tenant with webhook endpoints (none needed otherwise: no statement
+   * for an event nobody gets). Written after the row, under an id derived from it: a step that
+   * crashed in between writes it on its retry, and a repeat writes nothing.
    */
-  async function createRow(input: OpenConversationInput, key: Prisma.ConversationWhereUniqueInput, onEvent: (id: string | null) => void) {
-    const listens = await tenantHasWebhooks(db, input.tenantId);
-    const create = async (tx: Pick<TenantDb, 'conversation' | 'channel' | 'event' | 'webhookEndpoint'>) => {
-      const created = await tx.conversation.upsert({
-        where: key,
-        create: tenantData<Prisma.ConversationUncheckedCreateInput>({ channelId: input.channelId, externalUserId: input.externalUserId, workflowId: input.workflowId }),
-        update: { workflowId: input.workflowId },
-      });
-      if (listens) {
-        const channel = await tx.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
-        onEvent(
-          await recordTenantEvent(tx, {
-            id: tenantEventId('conversation.created', created.id), // once per conversation, however often retried
-            tenantId: input.tenantId,
-            type: 'conversation.created',
-            subjectType: 'conversation',
-            subjectId: created.id,
-            data: { conversationId: created.id, channel: channel?.type ?? 'unknown', channelId: input.channelId, externalUserId: input.externalUserId, createdAt: created.createdAt.toISOString() },
-          }),
-        );
-      }
-      return created;
-    };
-    try {
-      return listens ? await forTenant(db, input.tenantId).$transaction(create) : await create(forTenant(db, input.tenantId));
-    } catch (err) {
-      // The channel's foreign key: a channel deleted meanwhile is no reason to retry for ever.
-      if ((err as { code?: unknown }).code === 'P2003') throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
-      throw err;
-    }
+  async function announceCreated(input: OpenConversationInput, row: ConversationRowState): Promise<void> {
+    if (!(await tenantHasWebhooks(db, input.tenantId))) return;
+    const tdb = forTenant(db, input.tenantId);
+    const channel = await tdb.channel.findFirst({ where: { id: input.channelId }, select: { type: true } });
+    dispatchLater(
+      await recordTenantEvent(tdb, {
+        id: tenantEventId('conversation.created', row.id), // once per conversation, however often retried
+        tenantId: input.tenantId,
+        type: 'conversation.created',
+        subjectType: 'conversation',
+        subjectId: row.id,
+        data: { conversationId: row.id, channel: channel?.type ?? 'unknown', channelId: input.channelId, externalUserId: input.externalUserId, createdAt: row.createdAt.toISOString() },
+      }),
+    );
   }
 
   /**
-   * Stores inbound messages once under the row ids given. The dedupe is the message's key row
-   * (inbound_message_keys: tenant, channel, provider id), written first with the row id chosen
-   * for it; a message is new when its key names the id given — true on a retry of the call that
-   * stored it, false for a redelivery of a message stored before, whatever month either came in.
-   * created_at is the key's time (the platform's receive time, never the provider's timestamp, so
-   * a forged one cannot choose a partition); the provider's time is sent_at. Without a
-   * transaction a crash may leave a key without its row: the retry sees its own key and stores
-   * the row under the key's time (same primary key, so never twice). The message.received events
-   * go with the new rows, in their transaction (none needed for a tenant without webhooks: a
-   * cached hint, see lib/tenant-events.ts).
+   * Stores inbound messages once under the row ids given (activities/inbound-rows.ts): a message
+   * is new when its dedupe key names the row id given — true on a retry of the call that stored
+   * it, false for a redelivery of a message stored before, whatever month either came in. Returns
+   * the new messages' provider ids and the tenant's stored settings, read in the same statement.
+   * The message.received events are written after the rows, under ids derived from them, for a
+   * tenant with webhook endpoints (a cached hint, see lib/tenant-events.ts): a step that crashed in
+   * between finds the same messages new on its retry and writes them then.
    */
-  async function storeInbound(given: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<string[]> {
-    if (given.messages.length === 0) return [];
+  async function storeInbound(given: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundToStore[] }): Promise<{ fresh: string[]; settings: unknown }> {
+    if (given.messages.length === 0) return { fresh: [], settings: undefined };
     const input = storable(given);
-    const tdb = forTenant(db, input.tenantId);
-    const listens = await tenantHasWebhooks(db, input.tenantId);
-    const insert = async (tx: Pick<TenantDb, 'message' | 'inboundMessageKey' | 'conversation' | 'event' | 'webhookEndpoint'>) => {
-      // One millisecond apart in the order given (the user's), so listings by created_at keep it.
-      const receivedAt = Date.now();
-      const keyed = await tx.inboundMessageKey.createManyAndReturn({
-        data: input.messages.map((m, i) =>
-          tenantData<Prisma.InboundMessageKeyCreateManyInput>({
-            channel: input.channel,
-            externalMessageId: m.externalMessageId,
-            messageId: m.rowId,
-            createdAt: new Date(receivedAt + i),
-          }),
-        ),
-        skipDuplicates: true,
-        select: { messageId: true, createdAt: true },
-      });
-      const storedAt = new Map(keyed.map((k) => [k.messageId, k.createdAt]));
-      // Keys an earlier attempt of this call wrote are this call's too.
-      const missing = input.messages.filter((m) => !storedAt.has(m.rowId));
-      if (missing.length > 0) {
-        const earlier = await tx.inboundMessageKey.findMany({
-          where: { channel: input.channel, externalMessageId: { in: missing.map((m) => m.externalMessageId) }, messageId: { in: missing.map((m) => m.rowId) } },
-          select: { messageId: true, createdAt: true },
-        });
-        for (const k of earlier) storedAt.set(k.messageId, k.createdAt);
-      }
-      const fresh = input.messages.filter((m) => storedAt.has(m.rowId));
-      const inserted = fresh.length === 0 ? [] : await tx.message.createManyAndReturn({
-        data: fresh.map((m) =>
-          tenantData<Prisma.MessageCreateManyInput>({
-            id: m.rowId,
-            conversationId: input.conversationId,
-            channel: input.channel,
-            externalMessageId: m.externalMessageId,
-            createdAt: storedAt.get(m.rowId)!,
-            sentAt: new Date(m.sentAt),
-            direction: 'inbound',
-            type: STORED_KIND[m.kind],
-            content: { text: m.text, ...m.content } as Prisma.InputJsonValue,
-            status: 'received',
-          }),
-        ),
-        skipDuplicates: true, // an earlier attempt's row
-        select: { id: true },
-      });
-      const events: (string | null)[] = [];
-      if (listens && inserted.length) {
-        const conversation = await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } });
-        for (const m of fresh) {
-          events.push(
-            await recordTenantEvent(tx, {
-              id: tenantEventId('message.received', m.rowId),
-              tenantId: input.tenantId,
-              type: 'message.received',
-              // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
-              subjectType: 'conversation',
-              subjectId: input.conversationId,
-              data: {
-                messageId: m.rowId,
-                conversationId: input.conversationId,
-                channel: input.channel,
-                externalUserId: conversation?.externalUserId ?? '',
-                externalMessageId: m.externalMessageId,
-                type: STORED_KIND[m.kind],
-                text: m.text,
-                createdAt: storedAt.get(m.rowId)!.toISOString(),
-              },
-            }),
-          );
-        }
-      }
-      return { fresh, events };
-    };
-    const { fresh, events } = listens ? await tdb.$transaction(insert) : await insert(tdb);
-    dispatchLater(...events);
-    const last = new Date(Math.max(...input.messages.map((m) => m.sentAt)));
-    await tdb.conversation.updateMany({
-      where: { id: input.conversationId, OR: [{ lastInboundAt: null }, { lastInboundAt: { lt: last } }] },
-      data: { lastInboundAt: last, lastMessageAt: last },
+    const stored = await storeInboundRows(db, {
+      tenantId: input.tenantId,
+      conversationId: input.conversationId,
+      channel: input.channel,
+      receivedAt: Date.now(),
+      lastSentAt: Math.max(...input.messages.map((m) => m.sentAt)),
+      messages: input.messages.map((m) => ({ id: m.rowId, externalMessageId: m.externalMessageId, sentAt: m.sentAt, type: STORED_KIND[m.kind], content: { text: m.text, ...m.content } })),
     });
+    const fresh = input.messages.filter((m) => stored.fresh.has(m.rowId));
+    if (fresh.length > 0 && (await tenantHasWebhooks(db, input.tenantId))) await announceReceived(input, fresh, stored.fresh);
     // The ids as given (the caller matches them), not as made storable.
     const freshRows = new Set(fresh.map((m) => m.rowId));
-    return given.messages.filter((m) => freshRows.has(m.rowId)).map((m) => m.externalMessageId);
+    return { fresh: given.messages.filter((m) => freshRows.has(m.rowId)).map((m) => m.externalMessageId), settings: stored.settings };
+  }
+
+  async function announceReceived(input: { tenantId: string; conversationId: string; channel: ChannelKind }, fresh: InboundToStore[], storedAt: Map<string, Date>): Promise<void> {
+    const tdb = forTenant(db, input.tenantId);
+    const events = await tdb.$transaction(async (tx) => {
+      const conversation = await tx.conversation.findFirst({ where: { id: input.conversationId }, select: { externalUserId: true } });
+      const ids: (string | null)[] = [];
+      for (const m of fresh) {
+        ids.push(
+          await recordTenantEvent(tx, {
+            id: tenantEventId('message.received', m.rowId),
+            tenantId: input.tenantId,
+            type: 'message.received',
+            // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
+            subjectType: 'conversation',
+            subjectId: input.conversationId,
+            data: {
+              messageId: m.rowId,
+              conversationId: input.conversationId,
+              channel: input.channel,
+              externalUserId: conversation?.externalUserId ?? '',
+              externalMessageId: m.externalMessageId,
+              type: STORED_KIND[m.kind],
+              text: m.text,
+              createdAt: storedAt.get(m.rowId)!.toISOString(),
+            },
+          }),
+        );
+      }
+      return ids;
+    });
+    dispatchLater(...events);
   }
 
   /**
@@ -352,8 +324,8 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
    * is still running: conversations started before workflow ids named the channel keep their
    * run until it closes. The check costs a Temporal call only when the stored id differs.
    */
-  async function forwardToOlderRun(row: ConversationRow | null, input: ReceiveInboundInput): Promise<string | undefined> {
-    if (!row?.workflowId || row.workflowId === input.workflowId || !temporal) return undefined;
+  async function forwardToOlderRun(row: ConversationRowState, input: ReceiveInboundInput): Promise<string | undefined> {
+    if (!row.workflowId || row.workflowId === input.workflowId || !temporal) return undefined;
     const messages = input.messages.map(({ rowId: _rowId, ...m }) => m);
     try {
       const handle = temporal.workflow.getHandle(row.workflowId);
@@ -377,22 +349,22 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       let conversationId = input.conversationId;
       let opened: Omit<OpenedConversation, 'settings'> | undefined;
       if (!conversationId) {
-        const row = await forTenant(db, input.tenantId).conversation.findUnique({
-          where: { tenantId_channelId_externalUserId: { tenantId: input.tenantId, channelId: input.channelId, externalUserId: input.externalUserId } },
-        });
+        const id = newConversationId(input);
+        const row = await conversationRow(input, id);
         const forwardedTo = await forwardToOlderRun(row, input);
         if (forwardedTo) return { fresh: [], forwardedTo, settings: await loadSettings(input.tenantId) };
-        opened = await openRow(input, row);
+        opened = await openRow(input, id, row);
         conversationId = opened.conversationId;
       }
-      const [fresh, settings] = await Promise.all([storeInbound({ ...given, conversationId }), loadSettings(input.tenantId)]);
-      return { fresh, settings, ...(opened && { opened }) };
+      const stored = await storeInbound({ ...given, conversationId });
+      const settings = stored.settings === undefined ? await loadSettings(input.tenantId) : settingsOf(input.tenantId, stored.settings);
+      return { fresh: stored.fresh, settings, ...(opened && { opened }) };
     },
 
     // ---- The steps of the first workflow version (workflows/legacy/conversation-v1.ts) ----
 
     async openConversation(input: OpenConversationInput): Promise<OpenedConversation> {
-      const [opened, settings] = await Promise.all([openRow(input), loadSettings(input.tenantId)]);
+      const [opened, settings] = await Promise.all([openRow(input, stepScopedId('conversation')), loadSettings(input.tenantId)]);
       return { ...opened, settings };
     },
 
@@ -406,7 +378,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
      * commit returns the same ids as the attempt that stored them.
      */
     async persistInbound(input: { tenantId: string; conversationId: string; channel: ChannelKind; messages: InboundMessage[] }): Promise<string[]> {
-      return storeInbound({ ...input, messages: input.messages.map((m) => ({ ...m, rowId: stepScopedId('inbound', m.externalMessageId) })) });
+      return (await storeInbound({ ...input, messages: input.messages.map((m) => ({ ...m, rowId: stepScopedId('inbound', m.externalMessageId) })) })).fresh;
     },
 
     /** The outbound row before sending (pending), or at once failed with a reason. */
@@ -442,30 +414,13 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
   };
 }
 
-type ConversationRow = NonNullable<Awaited<ReturnType<TenantDb['conversation']['findUnique']>>>;
-
 /**
  * The outbound row before sending (pending), or at once failed with a reason; a repeat is a
  * no-op. Returns whether this call stored it.
  */
 export async function storeOutbound(db: Db, input: OutboundInput): Promise<boolean> {
-  const tdb = forTenant(db, input.tenantId);
-  const { count } = await tdb.message.createMany({
-    data: [
-      tenantData<Prisma.MessageCreateManyInput>({
-        id: input.id,
-        createdAt: new Date(input.createdAt),
-        conversationId: input.conversationId,
-        channel: input.channel,
-        direction: 'outbound',
-        type: 'text',
-        content: storable({ text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) }),
-        status: 'pending',
-      }),
-    ],
-    skipDuplicates: true,
-  });
-  if (count > 0) await tdb.conversation.updateMany({ where: { id: input.conversationId }, data: { lastMessageAt: new Date(input.createdAt) } });
+  const content = storable({ text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) });
+  const { inserted } = await storePendingOutbound(db, { ...input, content });
   if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
-  return count > 0;
+  return inserted;
 }

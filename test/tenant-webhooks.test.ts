@@ -13,7 +13,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIntegrityActivities } from '../activities/integrity.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
-import { createStoreActivities } from '../activities/store.ts';
+import { findOrCreateConversation, storeInboundRows } from '../activities/inbound-rows.ts';
+import { createStoreActivities, newConversationId } from '../activities/store.ts';
 import { buildApp, type App } from '../api/app.ts';
 import { signatureHeader } from '../api/webhooks/signature.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
@@ -232,6 +233,33 @@ describe('tenant webhooks', () => {
     expect(erased.statusCode, erased.body).toBe(200);
     expect(await rig.db.event.count({ where: { id: { in: events.map((r) => r.body.id) } } })).toBe(0);
     expect(await rig.db.webhookDelivery.count({ where: { eventId: { in: events.map((r) => r.body.id) } } })).toBe(0);
+  });
+
+  it('a store step that crashed after its rows and before their events writes the events on its retry, once', async () => {
+    const user = `1555${Math.floor(Math.random() * 1e7)}`;
+    const input = {
+      tenantId: rig.tenantId, channel: 'whatsapp' as const, channelId: rig.whatsappChannelId, externalUserId: user,
+      workflowId: rig.workflowId('whatsapp', user), conversationId: null, messages: [{ ...text('Are you open?'), rowId: randomUUID() }],
+    };
+    // What the first attempt did before the worker died: the conversation's row and the message's.
+    const row = (await findOrCreateConversation(rig.db, { ...input, id: newConversationId(input) }))!;
+    const m = input.messages[0]!;
+    await storeInboundRows(rig.db, {
+      tenantId: rig.tenantId, conversationId: row.id, channel: 'whatsapp', receivedAt: Date.now(), lastSentAt: m.sentAt,
+      messages: [{ id: m.rowId, externalMessageId: m.externalMessageId, sentAt: m.sentAt, type: 'text', content: { text: m.text } }],
+    });
+    expect(await rig.db.event.count({ where: { subjectId: row.id } })).toBe(0);
+
+    const store = createStoreActivities(rig.db);
+    const retried = await store.receiveInbound(input);
+    expect(retried.fresh).toEqual([m.externalMessageId]);
+    expect(retried.opened?.conversationId).toBe(row.id);
+    await store.receiveInbound(input); // and once more: nothing twice
+    const events = await rig.db.event.findMany({ where: { subjectId: row.id }, select: { type: true, payload: true } });
+    expect(events.map((e) => e.type).sort()).toEqual(['conversation.created', 'message.received']);
+    expect(events.find((e) => e.type === 'message.received')?.payload).toMatchObject({ messageId: m.rowId, text: 'Are you open?', externalUserId: user });
+    // This store has no dispatcher: the events are not left for the sweep of the tests after this one.
+    await rig.db.event.deleteMany({ where: { subjectId: row.id } });
   });
 
   it('handoff requested, assigned and released reach the endpoint subscribed to them, and only those', async () => {
