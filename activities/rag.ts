@@ -27,7 +27,7 @@ import { Prisma } from '../generated/prisma/client.ts';
 import type pg from 'pg';
 import { poolOf, type Db } from '../lib/db.ts';
 import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
-import { parseTenantSettings, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
+import { parseTenantSettings, type PlatformDefaults, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 import { createUsageLedger } from './llm/usage.ts';
 
@@ -247,19 +247,31 @@ function toPassage(r: Row, score: number): Passage {
   };
 }
 
-/** The tenant's active embedding model, retrieval settings and searchable chunk count. */
-export async function tenantRetrievalSettings(db: Db, tenantId: string): Promise<{ model: EmbeddingModelName; rag: TenantSettings['rag']; chunks: number } | null> {
-  const { rows: [row] } = await poolOf(db).query<{ embedding_model: string; settings: unknown; chunks: string }>(
-    sql(Prisma.sql`
+/** What retrieval needs of the tenant's row. */
+export interface RetrievalTenant {
+  model: EmbeddingModelName;
+  /** All of the tenant's settings (a caller that reads them anyway reads the row once). */
+  settings: TenantSettings;
+  rag: TenantSettings['rag'];
+  chunks: number;
+}
+
+/** The tenant's active embedding model, settings and searchable chunk count; null when there is no such tenant. */
+export async function tenantRetrievalSettings(db: Db, tenantId: string, platform: PlatformDefaults = {}): Promise<RetrievalTenant | null> {
+  const { rows: [row] } = await poolOf(db).query<{ embedding_model: string; settings: unknown; chunks: string }>({
+    name: 'tenant-retrieval-settings',
+    ...sql(Prisma.sql`
       SELECT t.embedding_model, t.settings,
              (SELECT COALESCE(sum(d.chunk_count), 0) FROM documents d
                WHERE d.tenant_id = t.id AND d.status = 'ready' AND d.deleted_at IS NULL)::bigint AS chunks
         FROM tenants t WHERE t.id = ${tenantId}::uuid`),
-  );
+  });
   if (!row) return null;
+  const settings = parseTenantSettings(row.settings, platform);
   return {
     model: isEmbeddingModel(row.embedding_model) ? row.embedding_model : DEFAULT_EMBEDDING_MODEL,
-    rag: parseTenantSettings(row.settings).rag,
+    settings,
+    rag: settings.rag,
     chunks: Number(row.chunks),
   };
 }
@@ -329,8 +341,9 @@ export async function nearestChunks(
 export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
   const usage = createUsageLedger(db);
   return {
-    async retrieveContext(input: RetrieveInput): Promise<Passage[]> {
-      const tenant = await tenantRetrievalSettings(db, input.tenantId);
+    /** `tenant`: the row as the caller read it already (generateReply reads it once for its settings too). */
+    async retrieveContext(input: RetrieveInput, given?: RetrievalTenant | null): Promise<Passage[]> {
+      const tenant = given === undefined ? await tenantRetrievalSettings(db, input.tenantId) : given;
       if (!tenant || tenant.chunks === 0 || !input.question.trim()) return []; // nothing ready to search
       const { model, rag } = tenant;
       const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
