@@ -1,6 +1,6 @@
 // What Fastify's own request log lines say about a request. Its defaults write the raw URL at
 // info level, and URLs here carry things that must not reach logs above debug: verify tokens
-// (`GET /webhooks/whatsapp?hub.verify_token=…`), web chat visitor ids (`/webchat?visitorId=…`),
+// (`GET /webhooks/whatsapp?hub.verify_token=…`), web chat visitor tokens (`/webchat?token=…`),
 // end users' phone numbers (`/api/v1/end-users/whatsapp/<phone>/export`). So the request line
 // is the path without its query string, and a path parameter's value is kept only when it is a
 // UUID (a row id) or names a channel type or a provider: any other value is written as its

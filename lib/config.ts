@@ -116,6 +116,15 @@ export const configSchema = z.object({
     .default('false')
     .transform((v): boolean | number | string[] => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((a) => a.trim()))),
   /**
+   * Web chat limits (api/webchat/limits.ts), counted in the RATE_LIMIT_STORE: visitor messages per
+   * minute per visitor token, per client IP and per widget (all its visitors together), and new
+   * visitor tokens per client IP per hour.
+   */
+  WEBCHAT_MESSAGES_PER_MINUTE_PER_VISITOR: positiveInt.default(20),
+  WEBCHAT_MESSAGES_PER_MINUTE_PER_IP: positiveInt.default(60),
+  WEBCHAT_MESSAGES_PER_MINUTE_PER_WIDGET: positiveInt.default(600),
+  WEBCHAT_VISITORS_PER_HOUR_PER_IP: positiveInt.default(20),
+  /**
    * USD per UTC day a tenant may spend on model calls and embeddings when its settings name no
    * `llm.dailyBudgetUsd` (read by the workers, which enforce it, and by the API, which shows it).
    */

@@ -17,7 +17,7 @@ import type { Logger } from './logger.ts';
 
 export const WEBCHAT_NOTIFY_CHANNEL = 'webchat_outbound';
 
-/** A web chat visitor id, chosen by the widget: 8–64 characters of [A-Za-z0-9_-]. */
+/** A web chat visitor id, chosen by the API and signed into the visitor's token: 8–64 characters of [A-Za-z0-9_-]. */
 export const visitorIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of A-Z, a-z, 0-9, "_" and "-"');
 
 const target = {

@@ -1,15 +1,16 @@
-// The web chat end to end: a visitor's socket on a listening API, the real conversation worker
-// answering through the web chat sender, Postgres NOTIFY carrying the reply to whichever API
-// instance holds the socket, replay after a cursor, and the widget page.
+// The web chat end to end: visitor tokens, a visitor's socket on a listening API, the real
+// conversation worker answering through the web chat sender, Postgres NOTIFY carrying the reply to
+// whichever API instance holds the socket, replay after a cursor, and the widget page. (Its
+// limits: test/webchat-limits.test.ts.)
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { createChannelActivities } from '../activities/channels/index.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import { buildApp, type App } from '../api/app.ts';
 import { signalInbound } from '../api/conversation-signal.ts';
 import { visitorMessageId } from '../api/webchat/history.ts';
+import { VisitorTokens } from '../api/webchat/visitor-token.ts';
 import { createChannel, updateChannel } from '../lib/channels.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -17,66 +18,8 @@ import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
+import { requestVisitor, Visitor } from './support/webchat.ts';
 
-type Frame = { type: string; [key: string]: unknown };
-
-/** A visitor's socket as a test drives it: every frame kept in order, and how it closed. */
-class Visitor {
-  readonly frames: Frame[] = [];
-  closedWith: { code: number; reason: string } | undefined;
-  readonly #ws: WebSocket;
-
-  private constructor(ws: WebSocket) {
-    this.#ws = ws;
-    ws.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
-    ws.on('close', (code, reason) => {
-      this.closedWith = { code, reason: reason.toString() };
-    });
-    ws.on('error', () => undefined);
-  }
-
-  static async connect(base: string, params: Record<string, string>, origin: string | null): Promise<Visitor> {
-    const url = `${base.replace(/^http/, 'ws')}/webchat?${new URLSearchParams(params)}`;
-    const ws = new WebSocket(url, origin ? { origin } : {});
-    const visitor = new Visitor(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return visitor;
-  }
-
-  send(frame: unknown): void {
-    this.#ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  }
-
-  /** The first frame (at or after `from`) that matches. */
-  async next(match: (f: Frame) => boolean, what: string, from = 0): Promise<Frame> {
-    return eventually(() => this.frames.slice(from).find(match), 30_000, what);
-  }
-
-  messages(): Frame[] {
-    return this.frames.filter((f) => f.type === 'message');
-  }
-
-  async closed(): Promise<{ code: number; reason: string }> {
-    return eventually(() => this.closedWith, 10_000, 'socket closed');
-  }
-
-  /** Round trip: every frame the server sent before the pong is in `frames` once this returns. */
-  async sync(): Promise<void> {
-    const from = this.frames.length;
-    this.send({ type: 'ping' });
-    await this.next((f) => f.type === 'pong', 'pong', from);
-  }
-
-  close(): Promise<{ code: number; reason: string }> {
-    this.#ws.close(1000);
-    return this.closed();
-  }
-}
-
-const newVisitorId = () => `v_${randomBytes(8).toString('hex')}`;
 const newClientId = () => `c_${randomBytes(8).toString('hex')}`;
 
 describe('web chat', () => {
@@ -89,13 +32,19 @@ describe('web chat', () => {
   let baseB: string;
   let widgetId: string;
   let channelId: string;
-  let otherTenant: { tenantId: string; widgetId: string };
+  let otherTenant: { tenantId: string; widgetId: string; channelId: string };
   const visitors: Visitor[] = [];
 
   const connect = async (base: string, params: Record<string, string>, origin?: string) => {
     const v = await Visitor.connect(base, params, origin ?? base);
     visitors.push(v);
     return v;
+  };
+  /** A new visitor of the widget: its token and the visitor id the server chose. */
+  const newVisitor = async (widget = widgetId) => {
+    const res = await requestVisitor(baseA, widget);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body;
   };
   /** Sends a message and waits for the server to accept it. */
   const say = async (v: Visitor, text: string, clientMessageId = newClientId()) => {
@@ -117,13 +66,15 @@ describe('web chat', () => {
 
     const { tenant } = await createTenant(rig.db, { name: 'Other', slug: `other-${randomBytes(4).toString('hex')}` });
     const other = await createChannel(forTenant(rig.db, tenant.id), rig.config.SECRETS_KEYS, { type: 'webchat', name: 'Other site' });
-    otherTenant = { tenantId: tenant.id, widgetId: other.widgetId! };
+    otherTenant = { tenantId: tenant.id, widgetId: other.widgetId!, channelId: other.id };
 
-    // Two API instances on one database, as two replicas behind a load balancer would be.
+    // Two API instances on one database, as two replicas behind a load balancer would be. Every
+    // visitor here comes from 127.0.0.1: the per-IP limits are out of the way.
     const logger = createLogger({ level: 'silent', name: 'test' });
-    apiA = await buildApp({ config: rig.config, db: rig.db, temporal: temporal.client, logger });
+    const config = { ...rig.config, WEBCHAT_VISITORS_PER_HOUR_PER_IP: 10_000, WEBCHAT_MESSAGES_PER_MINUTE_PER_IP: 10_000 };
+    apiA = await buildApp({ config, db: rig.db, temporal: temporal.client, logger });
     dbB = createDb(rig.config, 'webchat-test-b');
-    apiB = await buildApp({ config: rig.config, db: dbB, temporal: temporal.client, logger });
+    apiB = await buildApp({ config, db: dbB, temporal: temporal.client, logger });
     await apiA.listen({ host: '127.0.0.1', port: 0 });
     await apiB.listen({ host: '127.0.0.1', port: 0 });
     baseA = `http://127.0.0.1:${(apiA.server.address() as AddressInfo).port}`;
@@ -139,40 +90,101 @@ describe('web chat', () => {
   });
 
   it('refuses a page origin the widget does not allow with 4403, before anything else', async () => {
-    const refused = await connect(baseA, { widgetId, visitorId: newVisitorId() }, 'https://evil.example');
+    const { token } = await newVisitor();
+    const refused = await connect(baseA, { widgetId, token }, 'https://evil.example');
     expect(await refused.closed()).toMatchObject({ code: 4403 });
     expect(refused.frames).toEqual([]);
-    const noOrigin = await Visitor.connect(baseA, { widgetId, visitorId: newVisitorId() }, null);
+    const noOrigin = await Visitor.connect(baseA, { widgetId, token }, null);
     expect(await noOrigin.closed()).toMatchObject({ code: 4403 });
 
     // The channel's allowed origins, the tenant's, and the API's own (the widget page) are let in.
     for (const origin of ['https://shop.example.com', 'https://www.example.org', baseA]) {
-      const v = await connect(baseA, { widgetId, visitorId: newVisitorId() }, origin);
+      const v = await connect(baseA, { widgetId, token }, origin);
       expect(await v.next((f) => f.type === 'ready', `ready for ${origin}`)).toMatchObject({ type: 'ready', conversationId: null });
       await v.close();
     }
     // Another tenant's allowed origin is not this widget's.
-    const elsewhere = await connect(baseA, { widgetId: otherTenant.widgetId, visitorId: newVisitorId() }, 'https://shop.example.com');
+    const elsewhere = await connect(baseA, { widgetId: otherTenant.widgetId, token: (await newVisitor(otherTenant.widgetId)).token }, 'https://shop.example.com');
     expect(await elsewhere.closed()).toMatchObject({ code: 4403 });
   });
 
-  it('closes with 4404 for an unknown or disabled widget, and 4400 for a malformed visitor id', async () => {
-    const unknown = await connect(baseA, { widgetId: 'wc_doesnotexist00000', visitorId: newVisitorId() });
+  it('closes with 4404 for an unknown or disabled widget', async () => {
+    const { token } = await newVisitor();
+    const unknown = await connect(baseA, { widgetId: 'wc_doesnotexist00000', token });
     expect(await unknown.closed()).toMatchObject({ code: 4404 });
 
     const tdb = forTenant(rig.db, rig.tenantId);
     const disabled = await createChannel(tdb, rig.config.SECRETS_KEYS, { type: 'webchat', name: 'Old site' });
     await updateChannel(tdb, rig.config.SECRETS_KEYS, disabled.id, { status: 'disabled' });
-    const off = await connect(baseA, { widgetId: disabled.widgetId!, visitorId: newVisitorId() });
+    const off = await connect(baseA, { widgetId: disabled.widgetId!, token });
     expect(await off.closed()).toMatchObject({ code: 4404 });
+    expect((await requestVisitor(baseA, disabled.widgetId!)).status).toBe(404);
+  });
 
-    const bad = await connect(baseA, { widgetId, visitorId: 'short' });
-    expect(await bad.closed()).toMatchObject({ code: 4400 });
-    expect(bad.frames).toEqual([]);
+  it('issues a visitor token to the widget page and to the origins the widget allows, and nothing else', async () => {
+    const issued = await requestVisitor(baseA, widgetId, 'https://shop.example.com');
+    expect(issued.status).toBe(201);
+    expect(issued.headers.get('cache-control')).toBe('no-store');
+    expect(issued.body.visitorId).toMatch(/^wv_[A-Za-z0-9_-]{22}$/);
+    expect(new Date(issued.body.expiresAt).getTime()).toBeGreaterThan(Date.now() + 89 * 24 * 3600_000);
+    // The socket's visitor is the token's.
+    const v = await connect(baseB, { widgetId, token: issued.body.token });
+    expect(await v.next((f) => f.type === 'ready', 'ready')).toEqual({ type: 'ready', visitorId: issued.body.visitorId, conversationId: null });
+    expect((await newVisitor()).visitorId).not.toBe(issued.body.visitorId);
+
+    const refusals = [
+      [await requestVisitor(baseA, widgetId, 'https://evil.example'), 403, 'origin_not_allowed'],
+      [await requestVisitor(baseA, widgetId, null), 403, 'origin_not_allowed'],
+      [await requestVisitor(baseA, 'wc_doesnotexist00000'), 404, 'unknown_widget'],
+      [await requestVisitor(baseA, 'bad id!'), 400, 'validation_error'],
+    ] as const;
+    for (const [res, status, code] of refusals) {
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+    }
+    const extra = await fetch(`${baseA}/webchat/visitors`, { method: 'POST', headers: { 'content-type': 'application/json', origin: baseA }, body: JSON.stringify({ widgetId, visitorId: 'v_mine12345' }) });
+    expect(extra.status).toBe(400);
+  });
+
+  it('refuses a client-chosen visitor id, and a forged, expired or other widget\'s token, with 4401 before anything is sent', async () => {
+    const { token, visitorId } = await newVisitor();
+    const [v, kid, payload, sig] = token.split('.') as [string, string, string, string];
+    const chosen = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), v: 'v_chosen_by_me' })).toString('base64url');
+    const dayMs = 24 * 3600_000;
+    const cases: [string, Record<string, string>][] = [
+      ['a visitorId of its own', { widgetId, visitorId: 'v_0123456789abcdef' }],
+      ['a visitorId beside its valid token', { widgetId, visitorId, token }],
+      ['no token', { widgetId }],
+      ['a changed visitor id', { widgetId, token: `${v}.${kid}.${chosen}.${sig}` }],
+      ['another widget\'s token', { widgetId, token: (await newVisitor(otherTenant.widgetId)).token }],
+      ['an expired token', { widgetId, token: new VisitorTokens(rig.config.SECRETS_KEYS, () => Date.now() - 91 * dayMs).issue(channelId).token }],
+      ['a token under another key', { widgetId, token: new VisitorTokens([{ id: kid, key: randomBytes(32) }]).issue(channelId).token }],
+    ];
+    for (const [what, params] of cases) {
+      const refused = await connect(baseA, params);
+      const closed = await refused.closed();
+      expect(closed.code, what).toBe(4401);
+      expect(closed.reason, what).toMatch(/visitor token/);
+      expect(refused.frames, what).toEqual([]);
+    }
+  });
+
+  it('hands a socket whose token is more than a day old a fresh one for the same visitor', async () => {
+    const tokens = new VisitorTokens(rig.config.SECRETS_KEYS);
+    const old = new VisitorTokens(rig.config.SECRETS_KEYS, () => Date.now() - 2 * 24 * 3600_000).issue(channelId);
+    const v = await connect(baseA, { widgetId, token: old.token });
+    const ready = await v.next((f) => f.type === 'ready', 'ready');
+    expect(ready.visitorId).toBe(old.visitorId);
+    const renewed = tokens.verify(String(ready.token), channelId);
+    expect(renewed.ok && renewed.claims.visitorId).toBe(old.visitorId);
+    expect(renewed.ok && Date.now() - renewed.claims.issuedAt.getTime()).toBeLessThan(60_000);
+    // A token of today is kept as it is.
+    const fresh = await connect(baseA, { widgetId, token: String(ready.token) });
+    expect(await fresh.next((f) => f.type === 'ready', 'ready')).not.toHaveProperty('token');
   });
 
   it('answers an invalid frame with an error and stays open; an oversized frame closes it with 1009', async () => {
-    const v = await connect(baseA, { widgetId, visitorId: newVisitorId() });
+    const v = await connect(baseA, { widgetId, token: (await newVisitor()).token });
     await v.next((f) => f.type === 'ready', 'ready');
     v.send('not json');
     expect(await v.next((f) => f.type === 'error', 'error for non-JSON')).toMatchObject({ code: 'invalid_json' });
@@ -193,21 +205,9 @@ describe('web chat', () => {
     expect(await v.closed()).toMatchObject({ code: 1009 });
   });
 
-  it('refuses the eleventh message within ten seconds with a rate_limited error', async () => {
-    const visitorId = newVisitorId();
-    const v = await connect(baseA, { widgetId, visitorId });
-    await v.next((f) => f.type === 'ready', 'ready');
-    // Invalid messages cost nothing; these are valid and are all handed over.
-    for (let i = 0; i < 10; i++) v.send({ type: 'message', clientMessageId: newClientId(), text: `thanks ${i}` });
-    const from = v.frames.length;
-    v.send({ type: 'message', clientMessageId: newClientId(), text: 'one too many' });
-    expect(await v.next((f) => f.type === 'error', 'rate limit error', from)).toMatchObject({ code: 'rate_limited' });
-    await eventually(() => v.frames.filter((f) => f.type === 'accepted').length === 10, 20_000, 'ten accepted');
-  });
-
   it('hands a visitor message to the conversation workflow and sends the answer over the socket; rows are stored', async () => {
-    const visitorId = newVisitorId();
-    const v = await connect(baseA, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const v = await connect(baseA, { widgetId, token });
     expect(await v.next((f) => f.type === 'ready', 'ready')).toEqual({ type: 'ready', visitorId, conversationId: null });
     const clientMessageId = newClientId();
     const accepted = await say(v, 'Hello!', clientMessageId);
@@ -230,7 +230,7 @@ describe('web chat', () => {
     await eventually(async () => (await tdb.message.findFirst({ where: { id: String(answer.id) } }))?.status === 'delivered', 30_000, 'reply marked delivered');
 
     // A second socket of the same visitor (another tab, a reload) is told its conversation and shown the thread.
-    const tab = await connect(baseA, { widgetId, visitorId });
+    const tab = await connect(baseA, { widgetId, token });
     expect(await tab.next((f) => f.type === 'ready', 'ready')).toMatchObject({ conversationId: conversation.id });
     await tab.sync();
     expect(tab.messages().map((m) => [m.author, m.id])).toEqual([['visitor', accepted.id], ['assistant', answer.id]]);
@@ -238,8 +238,8 @@ describe('web chat', () => {
   });
 
   it('stores and answers a message resent with the same clientMessageId once', async () => {
-    const visitorId = newVisitorId();
-    const v = await connect(baseA, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const v = await connect(baseA, { widgetId, token });
     await v.next((f) => f.type === 'ready', 'ready');
     const clientMessageId = newClientId();
     // Twice at once (before it is stored: the workflow drops the repeat)…
@@ -247,7 +247,7 @@ describe('web chat', () => {
     const first = await say(v, 'Hello!', clientMessageId);
     await reply(v);
     // …and again after a reconnect, once it is stored (the socket finds it and signals nothing).
-    const again = await connect(baseA, { widgetId, visitorId });
+    const again = await connect(baseA, { widgetId, token });
     await again.next((f) => f.type === 'ready', 'ready');
     const resent = await say(again, 'Hello!', clientMessageId);
     expect(resent.id).toBe(first.id);
@@ -264,9 +264,9 @@ describe('web chat', () => {
   });
 
   it('replays what a visitor missed after its cursor, in order, and marks it delivered', async () => {
-    const visitorId = newVisitorId();
+    const { token, visitorId } = await newVisitor();
     const tdb = forTenant(rig.db, rig.tenantId);
-    const first = await connect(baseA, { widgetId, visitorId });
+    const first = await connect(baseA, { widgetId, token });
     await first.next((f) => f.type === 'ready', 'ready');
     await say(first, 'Hello!');
     const seen = await reply(first);
@@ -287,7 +287,7 @@ describe('web chat', () => {
       'the missed answer stored as sent',
     );
 
-    const back = await connect(baseB, { widgetId, visitorId, after: String(seen.cursor) });
+    const back = await connect(baseB, { widgetId, token, after: String(seen.cursor) });
     await back.next((f) => f.type === 'ready', 'ready');
     await back.next((f) => f.type === 'message' && f.id === missed.id, 'the missed answer');
     await back.sync();
@@ -299,16 +299,16 @@ describe('web chat', () => {
 
     // Replay from the last cursor again: nothing new, no repeats.
     const last = back.messages().at(-1)!;
-    const again = await connect(baseA, { widgetId, visitorId, after: String(last.cursor) });
+    const again = await connect(baseA, { widgetId, token, after: String(last.cursor) });
     await again.next((f) => f.type === 'ready', 'ready');
     await again.sync();
     expect(again.messages()).toEqual([]);
   });
 
   it('delivers the reply to every tab of the visitor, whichever API instance holds it', async () => {
-    const visitorId = newVisitorId();
-    const onA = await connect(baseA, { widgetId, visitorId });
-    const onB = await connect(baseB, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const onA = await connect(baseA, { widgetId, token });
+    const onB = await connect(baseB, { widgetId, token });
     await onA.next((f) => f.type === 'ready', 'ready on A');
     await onB.next((f) => f.type === 'ready', 'ready on B');
     await say(onA, 'Hello!');
@@ -316,15 +316,15 @@ describe('web chat', () => {
     expect(a).toEqual(b);
 
     // A visitor whose only socket is on B gets the answer to a message sent there.
-    const onlyB = await connect(baseB, { widgetId, visitorId: newVisitorId() });
+    const onlyB = await connect(baseB, { widgetId, token: (await newVisitor()).token });
     await onlyB.next((f) => f.type === 'ready', 'ready');
     await say(onlyB, 'Hello!');
     expect(await reply(onlyB)).toMatchObject({ text: 'Hello! How can I help you today?' });
   });
 
   it('after its LISTEN connection was cut, an instance replays to its open sockets what they may have missed', async () => {
-    const visitorId = newVisitorId();
-    const v = await connect(baseA, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const v = await connect(baseA, { widgetId, token });
     await v.next((f) => f.type === 'ready', 'ready');
     await say(v, 'Hello!');
     await reply(v);
@@ -348,8 +348,8 @@ describe('web chat', () => {
   });
 
   it('forwards typing indicators published by the channel activity; a visitor typing frame is accepted', async () => {
-    const visitorId = newVisitorId();
-    const v = await connect(baseB, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const v = await connect(baseB, { widgetId, token });
     await v.next((f) => f.type === 'ready', 'ready');
     const from = v.frames.length;
     v.send({ type: 'typing', state: 'on' });
@@ -362,15 +362,17 @@ describe('web chat', () => {
   });
 
   it('never shows one tenant\'s messages on another tenant\'s widget, even for the same visitor id', async () => {
-    const visitorId = newVisitorId();
-    const mine = await connect(baseA, { widgetId, visitorId });
+    const { token, visitorId } = await newVisitor();
+    const mine = await connect(baseA, { widgetId, token });
     await mine.next((f) => f.type === 'ready', 'ready');
     await say(mine, 'Hello!');
     const answer = await reply(mine);
 
-    const theirs = await connect(baseA, { widgetId: otherTenant.widgetId, visitorId });
+    // A token for the same visitor id on the other tenant's widget (no one could get one, but even so).
+    const same = new VisitorTokens(rig.config.SECRETS_KEYS).issue(otherTenant.channelId, visitorId).token;
+    const theirs = await connect(baseA, { widgetId: otherTenant.widgetId, token: same });
     expect(await theirs.next((f) => f.type === 'ready', 'ready')).toMatchObject({ conversationId: null });
-    const withCursor = await connect(baseA, { widgetId: otherTenant.widgetId, visitorId, after: String(answer.cursor) });
+    const withCursor = await connect(baseA, { widgetId: otherTenant.widgetId, token: same, after: String(answer.cursor) });
     await withCursor.next((f) => f.type === 'ready', 'ready');
     // While both are open, the first tenant's visitor gets another answer.
     const from = mine.frames.length;
@@ -421,7 +423,7 @@ describe('web chat widget page', () => {
     const js = await app.inject({ url: '/webchat/assets/widget.js' });
     expect(js.statusCode).toBe(200);
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
-    expect(js.body).toContain('metachat.visitor.');
+    expect(js.body).toContain('metachat.token.');
     const css = await app.inject({ url: '/webchat/assets/widget.css' });
     expect(css.headers['content-type']).toMatch(/^text\/css/);
     expect((await app.inject({ url: '/webchat/assets/..%2Fsocket.ts' })).statusCode).toBe(404);

@@ -41,17 +41,30 @@ export interface MessageFrame {
 }
 
 export type ServerFrame =
-  | { type: 'ready'; visitorId: string; conversationId: string | null }
+  /** `token`: a fresh visitor token for the same visitor, when the socket's was more than a day old (keep it instead). */
+  | { type: 'ready'; visitorId: string; conversationId: string | null; token?: string }
   | { type: 'accepted'; clientMessageId: string; id: string }
   | MessageFrame
   | { type: 'typing'; author: 'assistant' | 'agent'; state: 'on' | 'off' }
   | { type: 'pong' }
-  | { type: 'error'; code: string; message: string };
+  | ErrorFrame;
+
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  /** A message refused for now (`rate_limited`, `unavailable`): its id, to resend it with later. */
+  clientMessageId?: string;
+  /** `rate_limited`: when the limit's window ends, and which limit it was. */
+  retryAfterMs?: number;
+  limit?: 'visitor' | 'ip' | 'widget';
+}
 
 /** Close codes besides the standard ones (1000 normal, 1001 going away, 1009 too big, 1011 server error). */
 export const CLOSE = {
   policyViolation: 1008,
-  badRequest: 4400,
+  /** No visitor token, or not a valid one for this widget (a client-chosen visitorId among them): get a new one. */
+  invalidToken: 4401,
   originNotAllowed: 4403,
   unknownWidget: 4404,
 } as const;

@@ -1,14 +1,17 @@
-// The web chat channel, under `/webchat` (README "Web chat"): the visitor's socket (socket.ts),
-// the sockets this instance holds (hub.ts), the bus that brings replies from the workers
-// (lib/webchat-bus.ts: one LISTEN connection, started with the app, closed with it), and the
-// widget page (page.ts).
+// The web chat channel, under `/webchat` (README "Web chat"): new visitors' tokens (visitors.ts,
+// visitor-token.ts), the visitor's socket (socket.ts) and its limits (limits.ts), the sockets this
+// instance holds (hub.ts), the bus that brings replies from the workers (lib/webchat-bus.ts: one
+// LISTEN connection, started with the app, closed with it), and the widget page (page.ts).
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { WebchatListener } from '../../lib/webchat-bus.ts';
 import { MAX_FRAME_BYTES } from './frames.ts';
 import { WebchatHub } from './hub.ts';
+import { createWebchatLimits } from './limits.ts';
 import { widgetPage } from './page.ts';
 import { acceptVisitorSocket } from './socket.ts';
+import { VisitorTokens } from './visitor-token.ts';
+import { visitorRoutes } from './visitors.ts';
 import { WidgetLookup } from './widget-lookup.ts';
 
 /** Every socket is pinged this often; one that has not answered the previous ping is dropped. */
@@ -19,6 +22,9 @@ const webchat: FastifyPluginAsync = async (app) => {
 
   const log = app.log.child({ component: 'webchat' });
   const lookup = new WidgetLookup(app.db);
+  const tokens = new VisitorTokens(app.config.SECRETS_KEYS);
+  const limits = createWebchatLimits(app);
+  app.decorateRequest('webchatVisitor', null);
   const hub = new WebchatHub(app.db, log);
   const listener = new WebchatListener({
     connectionString: app.config.DATABASE_URL,
@@ -44,9 +50,10 @@ const webchat: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/',
-    { websocket: true, schema: { tags: ['webchat'], summary: 'The web chat socket: ?widgetId=&visitorId=[&after=cursor]' } },
-    (socket, request) => acceptVisitorSocket({ db: app.db, temporal: app.temporal, config: app.config, hub, lookup }, socket, request),
+    { websocket: true, schema: { tags: ['webchat'], summary: 'The web chat socket: ?widgetId=&token=[&after=cursor] (token from POST /webchat/visitors)' } },
+    (socket, request) => acceptVisitorSocket({ db: app.db, temporal: app.temporal, config: app.config, hub, lookup, tokens, limits }, socket, request),
   );
+  await app.register(visitorRoutes, { lookup, tokens, limits });
   await app.register(widgetPage, { lookup });
 };
 

@@ -1,11 +1,14 @@
-// One visitor's socket, `GET /webchat?widgetId=&visitorId=[&after=]` (README "Web chat"). In order:
+// One visitor's socket, `GET /webchat?widgetId=&token=[&after=]` (README "Web chat"). In order:
 //   1. the Origin must be this API's own (the widget page) or one the widget allows → else 4403
 //   2. the widget must name an active web chat channel                             → else 4404
-//   3. visitorId must be 8–64 characters of [A-Za-z0-9_-]                          → else 4400
+//   3. token must be a valid visitor token for this widget (visitor-token.ts); the
+//      visitor id is the token's, and a client-chosen visitorId is refused          → else 4401
 //   4. `ready`, then the messages after `after` (or the newest ones without it), then live ones.
 // Frames that arrive before the checks are done wait for them. A visitor message is handed to the
 // conversation workflow (api/conversation-signal.ts) under an external id derived from its
-// clientMessageId, so a resend is stored and answered once, and acknowledged with `accepted`.
+// clientMessageId, so a resend is stored and answered once, and acknowledged with `accepted`. A
+// new message over a web chat limit (limits.ts) is refused with a `rate_limited` error frame and
+// not handed over; a resend of one already stored is acknowledged without counting.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RawData, WebSocket } from 'ws';
@@ -13,16 +16,15 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { visitorIdSchema } from '../../lib/webchat-bus.ts';
 import { signalInbound } from '../conversation-signal.ts';
-import { CLOSE, clientFrameSchema, type ClientFrame, type MessageFrame, type ServerFrame } from './frames.ts';
+import { CLOSE, clientFrameSchema, type ClientFrame, type ErrorFrame, type MessageFrame, type ServerFrame } from './frames.ts';
 import { conversationIdOf, decodeCursor, frameOf, markDelivered, messagesAfter, visitorMessageId, type Cursor, type VisitorKey } from './history.ts';
 import type { VisitorSocket, WebchatHub } from './hub.ts';
+import type { WebchatLimits } from './limits.ts';
+import type { VisitorTokens } from './visitor-token.ts';
 import type { Widget, WidgetLookup } from './widget-lookup.ts';
 
-/** Visitor messages a socket may send per window (more are refused with a `rate_limited` error frame). */
-export const MESSAGES_PER_WINDOW = 10;
-/** Frames of any kind a socket may send per window. */
+/** Frames of any kind a socket may send per window (visitor messages have their own limits, limits.ts). */
 export const FRAMES_PER_WINDOW = 60;
 export const RATE_WINDOW_MS = 10_000;
 /** Message ids a socket remembers having sent, so that replay and live delivery never repeat one. */
@@ -35,10 +37,14 @@ export interface SocketDeps {
   config: Config;
   hub: WebchatHub;
   lookup: WidgetLookup;
+  tokens: VisitorTokens;
+  limits: WebchatLimits;
 }
 
 const query = z.object({
   widgetId: z.string().max(64).optional(),
+  token: z.string().max(512).optional(),
+  /** No longer accepted (the visitor id is the server's): named only to say so. */
   visitorId: z.string().optional(),
   after: z.string().max(256).optional(),
 });
@@ -61,6 +67,7 @@ const later = (a: Cursor, b: Cursor | null) => !b || a.at.getTime() > b.at.getTi
 class VisitorConnection implements VisitorSocket {
   readonly key: VisitorKey;
   readonly #socket: WebSocket;
+  readonly #request: FastifyRequest;
   readonly #deps: SocketDeps;
   readonly #log: FastifyBaseLogger;
   readonly #sent = new Set<string>();
@@ -72,14 +79,14 @@ class VisitorConnection implements VisitorSocket {
   #replays: Promise<void> = Promise.resolve();
   #inbound: Promise<void> = Promise.resolve();
   #alive = true;
-  #messageTimes: number[] = [];
   #frameTimes: number[] = [];
 
-  constructor(key: VisitorKey, socket: WebSocket, deps: SocketDeps, log: FastifyBaseLogger) {
+  constructor(key: VisitorKey, socket: WebSocket, request: FastifyRequest, deps: SocketDeps) {
     this.key = key;
     this.#socket = socket;
+    this.#request = request;
     this.#deps = deps;
-    this.#log = log;
+    this.#log = request.log;
     socket.on('pong', () => {
       this.#alive = true;
     });
@@ -90,9 +97,9 @@ class VisitorConnection implements VisitorSocket {
     if (this.#socket.readyState === OPEN) this.#socket.send(JSON.stringify(frame));
   }
 
-  /** `ready`, then the replay after `after`, then the live messages held meanwhile. */
-  async start(conversationId: string | null, after: Cursor | null): Promise<void> {
-    this.send({ type: 'ready', visitorId: this.key.visitorId, conversationId });
+  /** `ready` (with a renewed token, if any), then the replay after `after`, then the live messages held meanwhile. */
+  async start(conversationId: string | null, after: Cursor | null, renewedToken?: string): Promise<void> {
+    this.send({ type: 'ready', visitorId: this.key.visitorId, conversationId, ...(renewedToken && { token: renewedToken }) });
     this.#ready = true;
     try {
       await this.replay(after);
@@ -157,9 +164,6 @@ class VisitorConnection implements VisitorSocket {
         // Nobody watches a visitor type yet (the agent console polls); accepted and dropped.
         return;
       case 'message':
-        if (!this.#allow(this.#messageTimes, MESSAGES_PER_WINDOW)) {
-          return this.#error('rate_limited', `At most ${MESSAGES_PER_WINDOW} messages per ${RATE_WINDOW_MS / 1000} s; resend it later with the same clientMessageId`);
-        }
         this.#inbound = this.#inbound.then(() => this.#accept(frame));
         return;
     }
@@ -174,6 +178,11 @@ class VisitorConnection implements VisitorSocket {
         select: { id: true },
       });
       if (!stored) {
+        const refused = await this.#deps.limits.message(this.#request);
+        if (refused) {
+          this.#log.info({ tenantId, channelId, limit: refused.limit }, 'web chat message over a limit');
+          return this.#error('rate_limited', refused.message, { clientMessageId: frame.clientMessageId, retryAfterMs: refused.retryAfterMs, limit: refused.limit });
+        }
         await signalInbound(this.#deps, {
           tenantId,
           channel: 'webchat',
@@ -186,7 +195,7 @@ class VisitorConnection implements VisitorSocket {
       this.send({ type: 'accepted', clientMessageId: frame.clientMessageId, id });
     } catch (err) {
       this.#log.error({ err, tenantId, channelId }, 'web chat message could not be handed over');
-      this.#error('unavailable', 'The message could not be accepted right now; resend it with the same clientMessageId');
+      this.#error('unavailable', 'The message could not be accepted right now; resend it with the same clientMessageId', { clientMessageId: frame.clientMessageId });
     }
   }
 
@@ -198,8 +207,8 @@ class VisitorConnection implements VisitorSocket {
     return true;
   }
 
-  #error(code: string, message: string): void {
-    this.send({ type: 'error', code, message });
+  #error(code: string, message: string, extra: Omit<ErrorFrame, 'type' | 'code' | 'message'> = {}): void {
+    this.send({ type: 'error', code, message, ...extra });
   }
 
   #write(frame: MessageFrame, cursor: Cursor): Promise<boolean> {
@@ -268,20 +277,25 @@ export function acceptVisitorSocket(deps: SocketDeps, socket: WebSocket, request
     const widget = params.widgetId ? await deps.lookup.find(params.widgetId) : null;
     if (!originAllowed(request.headers.origin, request.headers.host, widget)) return refuse(CLOSE.originNotAllowed, 'origin not allowed');
     if (!widget) return refuse(CLOSE.unknownWidget, 'unknown widget');
-    const visitor = visitorIdSchema.safeParse(params.visitorId);
-    if (!visitor.success) return refuse(CLOSE.badRequest, 'visitorId must be 8-64 characters of A-Z, a-z, 0-9, _ and -');
+    // Close reasons are at most 123 bytes.
+    if (params.visitorId !== undefined) return refuse(CLOSE.invalidToken, 'visitorId is not accepted: open with a visitor token (POST /webchat/visitors)');
+    if (!params.token) return refuse(CLOSE.invalidToken, 'visitor token required (POST /webchat/visitors)');
+    const verdict = deps.tokens.verify(params.token, widget.channelId);
+    if (!verdict.ok) return refuse(CLOSE.invalidToken, `invalid visitor token: ${verdict.reason}`);
     if (closed) return;
 
-    const key: VisitorKey = { tenantId: widget.tenantId, channelId: widget.channelId, visitorId: visitor.data };
+    const key: VisitorKey = { tenantId: widget.tenantId, channelId: widget.channelId, visitorId: verdict.claims.visitorId };
+    request.webchatVisitor = key;
+    const renewed = deps.tokens.dueForRenewal(verdict.claims) ? deps.tokens.issue(widget.channelId, key.visitorId).token : undefined;
     const after = params.after ? decodeCursor(params.after) : null;
-    const conn = new VisitorConnection(key, socket, deps, log);
+    const conn = new VisitorConnection(key, socket, request, deps);
     deps.hub.add(conn); // before the replay: live messages are held until it is done
     registered = conn;
     const conversationId = await conversationIdOf(deps.db, key);
     if (closed) return; // the close handler took it out of the hub
     connection = conn;
     log.info({ tenantId: key.tenantId, channelId: key.channelId, replay: after ? 'after' : 'recent' }, 'web chat socket open');
-    const started = conn.start(conversationId, after);
+    const started = conn.start(conversationId, after, renewed);
     if (params.after && !after) conn.send({ type: 'error', code: 'invalid_cursor', message: 'after is not a cursor from this server; sending recent messages instead' });
     for (const [data, isBinary] of early.splice(0)) conn.receive(data, isBinary);
     await started;

@@ -134,7 +134,12 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
   /** Waits until the widget shows `count` messages of `author`. */
   const widgetShows = (page: Page, author: string, count: number) => page.locator(`#messages .message[data-author="${author}"]`).nth(count - 1).waitFor();
 
-  const visitorIdOf = (page: Page) => page.evaluate<string | null>(`localStorage.getItem('metachat.visitor.${widgetId}')`);
+  const tokenOf = (page: Page) => page.evaluate<string | null>(`localStorage.getItem('metachat.token.${widgetId}')`);
+  /** The visitor id the server chose, as the widget's kept token carries it. */
+  const visitorIdOf = async (page: Page) => {
+    const token = await tokenOf(page);
+    return token ? (JSON.parse(Buffer.from(token.split('.')[2]!, 'base64url').toString('utf8')) as { v: string }).v : null;
+  };
   const conversationOf = async (visitorId: string) =>
     eventually(async () => (await forTenant(rig.db, rig.tenantId).conversation.findFirst({ where: { externalUserId: visitorId } })) ?? undefined, 20_000, 'the conversation row');
   const statusIs = (conversationId: string, status: 'active' | 'handoff_requested' | 'assigned_human') =>
@@ -145,7 +150,7 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
   it('a visitor asks on the widget page (instance A) and sees the answer from the tenant guide, carried by NOTIFY while instance B holds no socket', async () => {
     const { page, problems } = await openWidget(baseA);
     const visitorId = await visitorIdOf(page);
-    expect(visitorId).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
+    expect(visitorId).toMatch(/^wv_[A-Za-z0-9_-]{22}$/);
 
     await visitorSays(page, 'When does the store open on Sundays?');
     await widgetShows(page, 'assistant', 1);
@@ -164,6 +169,21 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
     expect(thread[1]![2]).toBe(stored[1]!.id);
     await eventually(async () => (await forTenant(rig.db, rig.tenantId).message.findFirst({ where: { id: stored[1]!.id, status: 'delivered' } })) ?? undefined, 10_000, 'the reply marked delivered');
     await screenshot(page, 'webchat', 'answer');
+    expect(problems).toEqual([]);
+  });
+
+  it('a visitor kept by an earlier widget (an id of its own in localStorage) starts afresh under a server-chosen id', async () => {
+    const { page, problems } = await openWidget(baseA);
+    await page.evaluate(`localStorage.removeItem('metachat.token.${widgetId}'); localStorage.setItem('metachat.visitor.${widgetId}', 'v_chosen_by_the_page')`);
+    await page.reload();
+    await page.locator('body[data-connection="open"]').waitFor();
+    const visitorId = await visitorIdOf(page);
+    expect(visitorId).toMatch(/^wv_/);
+    expect(await page.evaluate(`localStorage.getItem('metachat.visitor.${widgetId}')`)).toBeNull();
+    await visitorSays(page, 'When does the store open on Sundays?');
+    await widgetShows(page, 'assistant', 1);
+    expect(await conversationOf(visitorId!)).toBeTruthy();
+    expect(await forTenant(rig.db, rig.tenantId).conversation.count({ where: { externalUserId: 'v_chosen_by_the_page' } })).toBe(0);
     expect(problems).toEqual([]);
   });
 

@@ -5,7 +5,8 @@
 //   - WhatsApp, as Meta does: a delivery answered with a non-2xx status, a connection error or no
 //     answer in time is redelivered with backoff, with the same message id and the same body;
 //     and a small share of successful deliveries is redelivered anyway.
-//   - Web chat, as the widget does (api/webchat/public/widget.js): one socket, reconnecting with
+//   - Web chat, as the widget does (api/webchat/public/widget.js): a visitor token (POST
+//     /webchat/visitors) kept for the run, then one socket opened with it, reconnecting with
 //     backoff after a drop and resuming after the cursor of the last message seen; a message the
 //     server has not acknowledged (`accepted`) is resent with the same clientMessageId when the
 //     socket is back, after an `unavailable` or `rate_limited` error, or when no answer came in
@@ -143,7 +144,6 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
     void p.finally(() => background.delete(p)).catch(() => {});
     return p;
   };
-  const runId = randomBytes(2).toString('hex');
   /** wa_ids of this run: 1555, three random digits, the user's number. */
   const waPrefix = `1555${100 + Math.floor(Math.random() * 900)}`;
 
@@ -213,7 +213,9 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
   let webchatConnects = 0;
 
   class Visitor {
-    readonly visitorId: string;
+    /** The server's, from the visitor token run() asks for first. */
+    visitorId = '';
+    #token = '';
     readonly outbox = new Map<string, { message: SentMessage; sentAt: number }>();
     readonly seen = new Set<string>();
     #socket: WebSocket | undefined;
@@ -225,16 +227,36 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
     #reconnect: NodeJS.Timeout | undefined;
 
     constructor(readonly index: number) {
-      this.visitorId = `chaos_${runId}_${String(index).padStart(2, '0')}_${randomBytes(4).toString('hex')}`;
-      this.#connect();
       // Liveness and resends: pings every 5 s; an acknowledgement overdue on an open socket is resent.
       this.#timer = setInterval(() => this.#tick(), 1000);
+    }
+
+    /** A visitor token, as the widget asks for one (retried while the API is away). */
+    async #join(): Promise<void> {
+      while (!stopping.signal.aborted) {
+        const res = await fetch(`${options.apiUrl}/webchat/visitors`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: options.apiUrl },
+          body: JSON.stringify({ widgetId: options.webchat.widgetId }),
+        }).catch(() => undefined);
+        if (res?.status === 201) {
+          const body = (await res.json()) as { token: string; visitorId: string };
+          this.#token = body.token;
+          this.visitorId = body.visitorId;
+          return;
+        }
+        if (res && res.status < 500 && res.status !== 429) {
+          ledger.fatal ??= `web chat visitor refused with ${res.status}: the suite's setup is wrong`;
+          return;
+        }
+        await abortableSleep(1000, stopping.signal);
+      }
     }
 
     #connect(): void {
       this.#reconnect = undefined;
       if (stopping.signal.aborted) return;
-      const params = new URLSearchParams({ widgetId: options.webchat.widgetId, visitorId: this.visitorId });
+      const params = new URLSearchParams({ widgetId: options.webchat.widgetId, token: this.#token });
       if (this.#cursor) params.set('after', this.#cursor);
       const ws = new WebSocket(`${options.apiUrl.replace(/^http/, 'ws')}/webchat?${params}`, { origin: options.apiUrl });
       webchatConnects++;
@@ -256,7 +278,7 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
         this.#socket = undefined;
         this.#ready = false;
         if (stopping.signal.aborted) return;
-        if (code === 4403 || code === 4404 || code === 4400) {
+        if (code === 4401 || code === 4403 || code === 4404) {
           ledger.fatal ??= `web chat socket refused with close code ${code}: the suite's setup is wrong`;
           return;
         }
@@ -335,6 +357,9 @@ export function startLoad(options: LoadOptions, graph: FakeGraphApi): Load {
     }
 
     async run(): Promise<void> {
+      await this.#join();
+      if (!this.#token) return;
+      this.#connect();
       for (let seq = 0; !sending.signal.aborted; seq++) {
         const t = token('v', this.index, seq);
         const clientMessageId = `c_${randomBytes(10).toString('hex')}`;

@@ -296,7 +296,11 @@ export class ChaosStack {
       'api',
       {
         command: apiCmd, args: [...apiArgs], cwd: appDir, logFile: join(root, 'logs', 'api.log'),
-        env: { ...common, HOST: '127.0.0.1', PORT: String(apiPort), RATE_LIMIT_IP_PER_MINUTE: '100000000', RATE_LIMIT_API_PER_MINUTE: '100000' },
+        env: {
+          ...common, HOST: '127.0.0.1', PORT: String(apiPort), RATE_LIMIT_IP_PER_MINUTE: '100000000', RATE_LIMIT_API_PER_MINUTE: '100000',
+          // Every visitor comes from 127.0.0.1 and resends after each fault: durability is tested here, not the limits.
+          WEBCHAT_MESSAGES_PER_MINUTE_PER_VISITOR: '100000', WEBCHAT_MESSAGES_PER_MINUTE_PER_IP: '100000', WEBCHAT_MESSAGES_PER_MINUTE_PER_WIDGET: '100000', WEBCHAT_VISITORS_PER_HOUR_PER_IP: '100000',
+        },
       },
       (exit) => this.#unexpected('api', exit),
     );

@@ -1,19 +1,25 @@
 // The web chat widget: one socket to /webchat (protocol in the README, "Web chat"), reconnecting
-// with backoff. A fresh page asks for the recent thread; a reconnect asks for what came after the
-// last message it saw (its cursor), so nothing is missed and nothing shows twice (messages are
-// kept by id). Messages typed while offline wait in an outbox and are sent, with the same
-// clientMessageId, once the socket is back: the server stores and answers each one once.
+// with backoff. The visitor is the server's: a first visit asks POST /webchat/visitors for a
+// visitor token, kept in localStorage, and every socket opens with it (a refused one, 4401, is
+// dropped and a new one asked for). A fresh page asks for the recent thread; a reconnect asks for
+// what came after the last message it saw (its cursor), so nothing is missed and nothing shows
+// twice (messages are kept by id). Messages typed while offline wait in an outbox and are sent,
+// with the same clientMessageId, once the socket is back: the server stores and answers each one
+// once. One over a limit stays in the outbox and is sent again when the server says.
 (() => {
   'use strict';
 
-  const ID = /^[A-Za-z0-9_-]{8,64}$/;
   const widgetId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
-  const VISITOR_KEY = `metachat.visitor.${widgetId}`;
+  const TOKEN_KEY = `metachat.token.${widgetId}`;
   const CURSOR_KEY = `metachat.cursor.${widgetId}`;
+  /** Where visitor ids chosen by earlier versions of this page were kept; they are not accepted any more. */
+  const LEGACY_VISITOR_KEY = `metachat.visitor.${widgetId}`;
   const PING_MS = 25_000;
   const TYPING_IDLE_MS = 3_000;
   const TYPING_SHOWN_MAX_MS = 60_000;
-  const NOT_AVAILABLE = { 4400: 'This chat link is not valid.', 4403: 'This chat cannot be opened from this page.', 4404: 'This chat is not available.' };
+  const RESEND_MIN_MS = 1_000;
+  const INVALID_TOKEN = 4401;
+  const NOT_AVAILABLE = { 4403: 'This chat cannot be opened from this page.', 4404: 'This chat is not available.' };
 
   // localStorage can throw (storage disabled, sandboxed frames): the chat then works for this page only.
   const store = {
@@ -23,6 +29,9 @@
     set(key, value) {
       try { localStorage.setItem(key, value); } catch { /* not kept */ }
     },
+    remove(key) {
+      try { localStorage.removeItem(key); } catch { /* nothing kept */ }
+    },
   };
 
   function randomId(prefix) {
@@ -31,11 +40,12 @@
     return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
-  let visitorId = store.get(VISITOR_KEY);
-  if (!visitorId || !ID.test(visitorId)) {
-    visitorId = randomId('v_');
-    store.set(VISITOR_KEY, visitorId);
+  // A visitor of an earlier version starts afresh: its cursor belonged to that visitor's thread.
+  if (store.get(LEGACY_VISITOR_KEY) !== null) {
+    store.remove(LEGACY_VISITOR_KEY);
+    store.remove(CURSOR_KEY);
   }
+  let token = store.get(TOKEN_KEY);
 
   const body = document.body;
   const list = document.getElementById('messages');
@@ -51,6 +61,7 @@
   const outbox = new Map();
 
   let socket = null;
+  let connecting = false;
   let ready = false;
   let cursor = null;
   let firstConnect = true;
@@ -154,6 +165,10 @@
   function handle(frame) {
     switch (frame && frame.type) {
       case 'ready':
+        if (typeof frame.token === 'string' && frame.token) {
+          token = frame.token;
+          store.set(TOKEN_KEY, token);
+        }
         ready = true;
         attempts = 0;
         firstConnect = false;
@@ -172,10 +187,10 @@
         showTyping(frame.state === 'on');
         break;
       case 'error':
-        // A message refused for now (rate limit, hand-over failure) stays in the outbox: try again shortly.
+        // A message refused for now (a limit, a hand-over failure) stays in the outbox: sent again when the server says, or shortly.
         if ((frame.code === 'rate_limited' || frame.code === 'unavailable') && outbox.size > 0) {
           clearTimeout(resendTimer);
-          resendTimer = setTimeout(flushOutbox, 3_000);
+          resendTimer = setTimeout(flushOutbox, Math.max(RESEND_MIN_MS, typeof frame.retryAfterMs === 'number' ? frame.retryAfterMs : 3_000));
         }
         break;
       default:
@@ -183,12 +198,43 @@
     }
   }
 
-  function connect() {
+  /** A new visitor token (none kept, or the kept one refused); its thread starts empty. */
+  async function newVisitor() {
+    let res;
+    try {
+      res = await fetch('/webchat/visitors', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ widgetId }) });
+    } catch {
+      return { retryMs: null };
+    }
+    if (res.status === 201) {
+      const body = await res.json().catch(() => null);
+      if (!body || typeof body.token !== 'string') return { retryMs: null };
+      token = body.token;
+      store.set(TOKEN_KEY, token);
+      store.remove(CURSOR_KEY);
+      cursor = null;
+      firstConnect = true;
+      return { token };
+    }
+    if (res.status === 403) return { closeCode: 4403 };
+    if (res.status === 400 || res.status === 404) return { closeCode: 4404 };
+    const retryAfter = Number(res.headers.get('retry-after'));
+    return { retryMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null };
+  }
+
+  async function connect() {
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
-    if (stopped || socket) return;
+    if (stopped || socket || connecting) return;
     setConnection('connecting', 'Connecting…');
-    const params = new URLSearchParams({ widgetId, visitorId });
+    if (!token) {
+      connecting = true;
+      const got = await newVisitor();
+      connecting = false;
+      if (got.closeCode) return closed(got.closeCode);
+      if (!got.token) return closed(null, got.retryMs);
+    }
+    const params = new URLSearchParams({ widgetId, token });
     const resume = firstConnect ? null : cursor || store.get(CURSOR_KEY);
     if (resume) params.set('after', resume);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/webchat?${params}`);
@@ -212,7 +258,8 @@
     });
   }
 
-  function closed(code) {
+  /** After a close (or a failed visitor request): stop for good, or try again with backoff (at least `waitMs`). */
+  function closed(code, waitMs) {
     if (NOT_AVAILABLE[code]) {
       stopped = true;
       setConnection('closed', 'Unavailable');
@@ -221,14 +268,19 @@
       button.disabled = true;
       return;
     }
+    if (code === INVALID_TOKEN) {
+      token = null;
+      store.remove(TOKEN_KEY);
+    }
     setConnection('closed', 'Reconnecting…');
     const base = Math.min(10_000, 500 * 2 ** attempts);
     attempts++;
-    reconnectTimer = setTimeout(connect, Math.round(base / 2 + Math.random() * (base / 2)));
+    const delay = Math.max(waitMs || 0, Math.round(base / 2 + Math.random() * (base / 2)));
+    reconnectTimer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {
-    if (!socket && !stopped) connect();
+    if (!socket && !stopped && !connecting) connect();
   }
 
   function sendTyping(on) {
@@ -272,7 +324,7 @@
     if (document.visibilityState === 'visible') reconnectNow();
   });
 
-  if (!ID.test(widgetId) && !/^[A-Za-z0-9_-]{4,64}$/.test(widgetId)) {
+  if (!/^[A-Za-z0-9_-]{4,64}$/.test(widgetId)) {
     closed(4404);
     return;
   }
