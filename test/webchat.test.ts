@@ -142,8 +142,15 @@ describe('web chat', () => {
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
     }
-    const extra = await fetch(`${baseA}/webchat/visitors`, { method: 'POST', headers: { 'content-type': 'application/json', origin: baseA }, body: JSON.stringify({ widgetId, visitorId: 'v_mine12345' }) });
-    expect(extra.status).toBe(400);
+    const post = (body: string, contentType = 'application/json') => fetch(`${baseA}/webchat/visitors`, { method: 'POST', headers: { 'content-type': contentType, origin: baseA }, body });
+    expect((await post(JSON.stringify({ widgetId, visitorId: 'v_mine12345' }))).status).toBe(400);
+    expect((await post('{"widgetId":')).status).toBe(400);
+    expect((await post(widgetId, 'text/plain')).status).toBe(400);
+    expect((await post(`<widgetId>${widgetId}</widgetId>`, 'application/xml')).status).toBe(415);
+    expect((await post(JSON.stringify({ widgetId: 'x'.repeat(2 * 1024 * 1024) }))).status).toBe(413);
+    // Every status it answers is in the OpenAPI document.
+    const spec = (await apiA.inject({ url: '/docs/json' })).json() as { paths: Record<string, { post: { responses: Record<string, unknown> } }> };
+    expect(Object.keys(spec.paths['/webchat/visitors']!.post.responses).sort()).toEqual(['201', '400', '403', '404', '413', '415', '429']);
   });
 
   it('refuses a client-chosen visitor id, and a forged, expired or other widget\'s token, with 4401 before anything is sent', async () => {

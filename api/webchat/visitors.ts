@@ -37,6 +37,8 @@ export const visitorRoutes: FastifyPluginAsyncZod<VisitorRoutesOptions> = async 
           400: errorBody,
           403: errorBody,
           404: errorBody,
+          413: errorBody,
+          415: errorBody,
           429: errorBody,
         },
       },
