@@ -16,6 +16,7 @@ import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
 import { createWebhookActivities } from './webhooks.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
+import type { DocumentParsing } from './ingest/parse-thread.ts';
 import { createWebhookDispatcher, DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from '../lib/tenant-webhooks.ts';
 
 export interface ActivityDependencies {
@@ -33,6 +34,8 @@ export interface ActivityDependencies {
   embedders?: EmbedderRegistry;
   /** CHUNK_QUOTA_PER_TENANT for ingestion. */
   chunkQuota?: number;
+  /** Parse limits for ingestion (DOCUMENT_MAX_PDF_PAGES, …; activities/ingest/parse-thread.ts); default: the configuration's defaults. */
+  documentParsing?: DocumentParsing;
   /** Model providers' keys and base URLs (lib/config.ts), breaker tuning; unset: only the local provider works. */
   llm?: Omit<LlmDependencies, 'db' | 'keyring'>;
   /** Tenant webhook delivery (lib/tenant-webhooks.ts webhookOptionsFrom); default: the conversations queue, default policy. */
@@ -53,7 +56,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createStoreActivities(deps.db, tenantEvents, deps.temporal),
     ...channels,
     ...rag,
-    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, tenantEvents }),
+    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents }),
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),

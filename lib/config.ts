@@ -155,6 +155,16 @@ export const configSchema = z.object({
   CHUNK_QUOTA_PER_TENANT: positiveInt.default(200_000),
   /** Deleted documents (rows, chunks, stored files) are purged this many hours after deletion (document-purge schedule). */
   DOCUMENT_PURGE_AFTER_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
+  /** Parse limits (activities/ingest/parse.ts): a PDF's pages, and what a DOCX's parts may inflate to, in bytes. */
+  DOCUMENT_MAX_PDF_PAGES: positiveInt.default(2000),
+  DOCUMENT_MAX_INFLATED_BYTES: positiveInt.default(32 * 1024 * 1024),
+  /**
+   * Parse threads (activities/ingest/parse-thread.ts): one document's wall-clock deadline, within
+   * the prepare activity's 5 minutes; each thread's V8 heap; threads parsing at once per worker.
+   */
+  DOCUMENT_PARSE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(240).default(120),
+  DOCUMENT_PARSE_MAX_HEAP_MB: z.coerce.number().int().min(64).max(16_384).default(512),
+  DOCUMENT_PARSE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
 
   WORKER_TASK_QUEUES: taskQueues.default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),

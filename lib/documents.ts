@@ -1,7 +1,8 @@
 // Documents as tenants manage them: create a document (or a new version of one) from uploaded
-// bytes, with quotas; list, get, soft-delete. Every read and write of a tenant's rows goes
-// through the tenant-scoped client; the few aggregate counts are raw SQL with the tenant id
-// bound. Starting ingestion is the caller's (the API starts workflows/ingestion.ts).
+// bytes, with quotas; list, get, soft-delete; and which stored files a document no longer needs.
+// Every read and write of a tenant's rows goes through the tenant-scoped client; the few
+// aggregate counts and the file bookkeeping are raw SQL with the tenant id bound. Starting
+// ingestion is the caller's (the API starts workflows/ingestion.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import { Prisma, type Document } from '../generated/prisma/client.ts';
 import type { Db } from './db.ts';
@@ -29,17 +30,21 @@ export interface NewDocumentInput {
   tags?: string[];
 }
 
-/** Live (not deleted) documents — logical documents, not versions — and their chunks of any version. */
+/**
+ * Live (not deleted) documents — logical documents, not versions — and their chunks of any
+ * version. A failed version counts while it keeps its file for a retry: it takes disk like any other.
+ */
 export async function documentUsage(db: Db, tenantId: string): Promise<{ documents: number; chunks: number }> {
   const [row] = await db.$queryRaw<{ documents: bigint; chunks: bigint }[]>`
     SELECT count(DISTINCT document_key) AS documents, COALESCE(sum(chunk_count) FILTER (WHERE status = 'ready'), 0)::bigint AS chunks
-      FROM documents WHERE tenant_id = ${tenantId}::uuid AND deleted_at IS NULL AND status <> 'failed'`;
+      FROM documents WHERE tenant_id = ${tenantId}::uuid AND deleted_at IS NULL AND (status <> 'failed' OR storage_key IS NOT NULL)`;
   return { documents: Number(row?.documents ?? 0), chunks: Number(row?.chunks ?? 0) };
 }
 
 /**
  * Adds a document version: version 1 of a new document, or the next version of `documentKey`.
- * The bytes are stored first, then the row (pending) points at them.
+ * The bytes are stored first, then the row (pending) points at them. Earlier failed versions of
+ * the document are replaced by the new one: soft-deleted, and their files deleted.
  */
 export async function createDocumentVersion(
   db: Db,
@@ -76,7 +81,32 @@ export async function createDocumentVersion(
     }),
   });
   const storageKey = await storage.put(tenantId, doc.id, input.bytes);
-  return tdb.document.update({ where: { id: doc.id }, data: { storageKey } });
+  const created = await tdb.document.update({ where: { id: doc.id }, data: { storageKey } });
+  if (input.documentKey) {
+    await tdb.document.updateMany({ where: { documentKey, version: { lt: version }, status: 'failed', deletedAt: null }, data: { deletedAt: new Date() } });
+    await releaseReplacedVersionFiles(db, storage, tenantId, documentKey);
+  }
+  return created;
+}
+
+/**
+ * Deletes the stored files of the document's versions that a newer live version replaced (the
+ * version it superseded, a failed one before it), and clears their storage keys. Their rows and
+ * chunks stay until the purge, so an operator can still restore such a version; only a new
+ * ingestion would read its file. A document the tenant deleted has no live version, and keeps
+ * its files for the purge's grace period. Idempotent: the file goes first, then the key.
+ */
+export async function releaseReplacedVersionFiles(db: Db, storage: DocumentStorage, tenantId: string, documentKey: string): Promise<number> {
+  const replaced = await db.$queryRaw<{ id: string; storage_key: string }[]>`
+    SELECT d.id, d.storage_key FROM documents d
+     WHERE d.tenant_id = ${tenantId}::uuid AND d.document_key = ${documentKey} AND d.deleted_at IS NOT NULL AND d.storage_key IS NOT NULL
+       AND EXISTS (SELECT 1 FROM documents n WHERE n.tenant_id = ${tenantId}::uuid AND n.document_key = ${documentKey}
+                      AND n.version > d.version AND n.deleted_at IS NULL)`;
+  for (const r of replaced) {
+    await storage.delete(r.storage_key);
+    await db.$executeRaw`UPDATE documents SET storage_key = NULL WHERE id = ${r.id}::uuid AND tenant_id = ${tenantId}::uuid AND storage_key = ${r.storage_key}`;
+  }
+  return replaced.length;
 }
 
 export interface DocumentView {

@@ -258,26 +258,25 @@ describe('documents and retrieval', () => {
     }
   });
 
-  it('marks an unreadable document failed with the reason, and a retry fails the same way', async () => {
+  it('marks an unreadable document failed with the reason and removes its file, which a retry could not use', async () => {
     const broken = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(2000)]);
     const res = await upload(await multipart(broken, 'broken.pdf', 'application/pdf'));
     expect(res.statusCode, res.body).toBe(202);
     const id = (res.json() as DocumentBody).id;
+    const storageKey = (await rig.db.document.findUniqueOrThrow({ where: { id } })).storageKey!;
     const failed = await eventually(async () => {
       const d = await get(id);
       return d.status === 'failed' && d;
     }, 30_000, 'failed document');
     expect(failed.error).toMatch(/PDF file could not be read/);
     expect(await forTenant(rig.db, rig.tenantId).chunk.count({ where: { documentId: id } })).toBe(0);
+    await eventually(async () => (await rig.db.document.findUniqueOrThrow({ where: { id } })).storageKey === null, 10_000, 'the file released');
+    await expect(createDocumentStorage(rig.config).get(storageKey)).rejects.toMatchObject({ code: 'ENOENT' });
 
     const retry = await api('POST', `/api/v1/documents/${id}/retry`, {});
-    expect(retry.statusCode, retry.body).toBe(202);
-    const again = await eventually(async () => {
-      const d = await get(id);
-      return d.status === 'failed' && d;
-    }, 30_000, 'failed again');
-    expect(again.error).toBe(failed.error);
-    expect((await api('POST', `/api/v1/documents/${id}/retry`, {})).statusCode).toBe(202);
+    expect(retry.statusCode, retry.body).toBe(409);
+    expect(retry.json().error.message).toMatch(/^This version's file was removed when it failed \(The PDF file could not be read: .*\): upload a corrected file as a new version$/);
+    expect(await get(id)).toMatchObject({ status: 'failed', error: failed.error });
   });
 
   it('reuses the embedding of identical chunk text instead of embedding it again', async () => {

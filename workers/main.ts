@@ -56,6 +56,7 @@ try {
       documentStorage: createDocumentStorage(config),
       embedders: createEmbedderRegistry(config),
       chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
+      documentParsing: config,
       llm: llmEndpoints(config),
       webhooks: webhookOptionsFrom(config),
     },

@@ -2,8 +2,9 @@
 // queue `ingestion`). Parse and chunk, embed in batches (progress in a query and on the
 // document row), then activate: the new version becomes searchable and the older ones are
 // soft-deleted in one transaction, so queries see either the old or the new version, never
-// neither. Any failure marks the document failed with the reason; starting the workflow again
-// for the same version is safe (every activity is idempotent).
+// neither. Any failure marks the document failed with the reason (and its type, which decides
+// whether the file is kept for a retry); starting the workflow again for the same version is
+// safe (every activity is idempotent).
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 
@@ -31,7 +32,7 @@ export function ingestionWorkflowId(documentId: string, version: number): string
   return `ingest:${documentId}:v${version}`;
 }
 
-const NON_RETRYABLE = ['UnreadableDocument', 'EmptyDocument', 'ChunkQuotaExceeded', 'IncompleteDocument', 'UnknownEmbeddingModel', 'EmbeddingProviderRejected'];
+const NON_RETRYABLE = ['UnreadableDocument', 'EmptyDocument', 'DocumentTooLarge', 'ParseTimeout', 'ParseLimitExceeded', 'ChunkQuotaExceeded', 'IncompleteDocument', 'UnknownEmbeddingModel', 'EmbeddingProviderRejected'];
 
 const prepare = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -48,11 +49,11 @@ const record = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-/** The reason a user should read: the innermost failure's message. */
-function reasonOf(err: unknown): string {
+/** The reason a user should read (the innermost failure's message), and its type. */
+function failureOf(err: unknown): { reason: string; errorType: string | null } {
   let e: unknown = err;
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
+  return { reason: e instanceof Error ? e.message : String(e), errorType: e instanceof ApplicationFailure ? (e.type ?? null) : null };
 }
 
 export async function ingestDocument(input: IngestDocumentInput): Promise<IngestionProgress> {
@@ -81,8 +82,10 @@ export async function ingestDocument(input: IngestDocumentInput): Promise<Ingest
     return progress;
   } catch (err) {
     progress.stage = 'failed';
-    progress.error = reasonOf(err);
-    await record.failDocument({ ...ref, reason: progress.error });
+    const failure = failureOf(err);
+    progress.error = failure.reason;
+    // The type tells failDocument whether a retry could ever use the file.
+    await record.failDocument({ ...ref, ...failure });
     throw ApplicationFailure.nonRetryable(`Ingestion failed: ${progress.error}`, 'IngestionFailed');
   }
 }

@@ -1,9 +1,10 @@
 // Activities of the ingestion workflow (workflows/ingestion.ts), one document version at a time:
-// prepare (parse, normalise, chunk, check the chunk quota, keep the chunk plan in storage),
-// embed the planned chunks in batches (each batch written in one transaction, identical chunk
-// text reusing an existing embedding of the same tenant and model), activate (the version
-// becomes searchable and older versions are soft-deleted in one transaction), fail (the reason
-// on the row), purge (soft-deleted documents' rows and files, later).
+// prepare (parse, normalise and chunk in a bounded thread, ./parse-thread.ts, stopping once the
+// chunk quota is passed; keep the chunk plan in storage), embed the planned chunks in batches
+// (each batch written in one transaction, identical chunk text reusing an existing embedding of
+// the same tenant and model), activate (the version becomes searchable and older versions are
+// soft-deleted in one transaction; their files go), fail (the reason on the row; the file goes
+// when no retry can help), purge (soft-deleted documents' rows and files, later).
 //
 // Every step is idempotent: a retry re-plans the same chunks, inserts with ON CONFLICT DO
 // NOTHING, and activation re-checks state under row locks. Raw SQL goes on the plain client
@@ -13,13 +14,15 @@ import { Context, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../../lib/db.ts';
 import { formatOfMimeType } from '../../lib/document-formats.ts';
+import { releaseReplacedVersionFiles } from '../../lib/documents.ts';
 import { DEFAULT_EMBEDDING_MODEL, isEmbeddingModel, vectorLiteral } from '../../lib/embedding-models.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DocumentStorage } from '../../lib/storage.ts';
 import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { parseTenantSettings } from '../../lib/tenant-settings.ts';
 import type { EmbedderRegistry } from '../embeddings/index.ts';
-import { chunkSections, parseDocument, type PlannedChunk } from './parse.ts';
+import { TooManyChunksError, type PlannedChunk } from './parse.ts';
+import { ParseThreads, type DocumentParsing } from './parse-thread.ts';
 import { tenantTextSearchLanguage } from './text-search.ts';
 
 export interface IngestionDependencies {
@@ -29,6 +32,8 @@ export interface IngestionDependencies {
   embedders: EmbedderRegistry;
   /** CHUNK_QUOTA_PER_TENANT. */
   chunkQuota?: number;
+  /** Parse limits (DOCUMENT_MAX_PDF_PAGES, …); default: the configuration's defaults. */
+  parsing?: DocumentParsing;
   /** Hears of document.indexed / document.failed once their transaction has committed. */
   tenantEvents?: TenantEventSink;
 }
@@ -72,6 +77,13 @@ export const EMBED_BATCH_SIZE = 128;
 export const EMBED_PARALLEL_BATCHES = 2;
 
 const planKey = (tenantId: string, documentId: string) => `${tenantId}/${documentId}.chunks.json`;
+
+/**
+ * Failures that retrying the same file cannot fix (its content is at fault): the version's
+ * file is deleted with them, and a retry is refused. After the others (quota, embedding
+ * provider, a parse that ran out of time) the file stays for POST …/retry.
+ */
+export const FINAL_FAILURES: ReadonlySet<string> = new Set(['UnreadableDocument', 'EmptyDocument', 'DocumentTooLarge', 'ParseLimitExceeded']);
 
 /** The tenant's active model first, then the wanted one if it differs (a switch in progress). */
 export async function tenantEmbeddingModels(db: Db, tenantId: string): Promise<string[]> {
@@ -142,6 +154,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
     if (!deps.storage) throw ApplicationFailure.nonRetryable('document storage is not configured on this worker', 'StorageNotConfigured');
     return deps.storage;
   };
+  const parseThreads = new ParseThreads(deps.parsing);
   // The plan of the document being embedded, so batches do not re-read it from storage.
   const plans = new Map<string, PlannedChunk[]>();
   const loadPlan = async (ref: DocumentRef): Promise<PlannedChunk[]> => {
@@ -167,33 +180,44 @@ export function createIngestionActivities(deps: IngestionDependencies) {
         UPDATE documents SET status = 'processing', stage = 'parsing', error = NULL, chunks_embedded = 0, updated_at = now()
          WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
 
-      const bytes = await storage().get(doc.storage_key);
-      const chunks = await chunkSections(await parseDocument(bytes, format));
-      if (chunks.length === 0) throw ApplicationFailure.nonRetryable('No text found in the document (a scanned PDF needs OCR first)', 'EmptyDocument');
-
       const models = await tenantEmbeddingModels(db, ref.tenantId);
+      // Other live documents' chunks, of the active model; earlier versions of this document do
+      // not count, since this version replaces them. Chunking stops as soon as the rest is used.
+      let used = 0;
       if (deps.chunkQuota !== undefined) {
-        // Other live documents' chunks, of the active model; earlier versions of this document
-        // do not count, since this version replaces them.
         const [row] = await db.$queryRaw<{ n: bigint }[]>`
           SELECT count(*) AS n FROM chunks c JOIN documents d ON d.id = c.document_id
            WHERE c.tenant_id = ${ref.tenantId}::uuid AND c.embedding_model = ${models[0]!}
              AND d.tenant_id = ${ref.tenantId}::uuid AND d.deleted_at IS NULL AND d.document_key <> ${doc.document_key}`;
-        const used = Number(row?.n ?? 0);
-        if (used + chunks.length > deps.chunkQuota) {
-          throw ApplicationFailure.nonRetryable(
-            `Chunk quota exceeded: this document has ${chunks.length} chunks and the tenant's other documents ${used}, above the limit of ${deps.chunkQuota}`,
-            'ChunkQuotaExceeded',
-          );
-        }
+        used = Number(row?.n ?? 0);
       }
+      const bytes = await storage().get(doc.storage_key);
+      let chunks: PlannedChunk[];
+      try {
+        chunks = await parseThreads.plan(bytes, format, {
+          maxChunks: deps.chunkQuota === undefined ? undefined : Math.max(0, deps.chunkQuota - used),
+          signal: Context.current().cancellationSignal,
+        });
+      } catch (err) {
+        if (!(err instanceof TooManyChunksError)) throw err;
+        throw ApplicationFailure.nonRetryable(
+          `Chunk quota exceeded: this document has more than ${err.maxChunks} chunks and the tenant's other documents ${used}, above the limit of ${deps.chunkQuota} (parsing stopped there)`,
+          'ChunkQuotaExceeded',
+        );
+      }
+      if (chunks.length === 0) throw ApplicationFailure.nonRetryable('No text found in the document (a scanned PDF needs OCR first)', 'EmptyDocument');
       await storage().put(ref.tenantId, `${ref.documentId}.chunks.json`, Buffer.from(JSON.stringify(chunks)));
-      plans.set(ref.documentId, chunks);
       // A retry after a change of plan (never expected: parsing is deterministic) leaves no strays.
       await db.$executeRaw`DELETE FROM chunks WHERE document_id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid AND ordinal >= ${chunks.length}`;
-      await db.$executeRaw`
+      const updated = await db.$executeRaw`
         UPDATE documents SET chunk_count = ${chunks.length}, stage = 'embedding', updated_at = now()
          WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+      if (updated === 0) {
+        // Removed while it was parsed (its tenant deleted): the plan just written is nobody's.
+        await storage().delete(planKey(ref.tenantId, ref.documentId));
+        return { state: 'skipped', reason: 'missing' };
+      }
+      plans.set(ref.documentId, chunks);
       return { state: 'planned', chunkCount: chunks.length, models, version: doc.version };
     },
 
@@ -231,11 +255,13 @@ export function createIngestionActivities(deps: IngestionDependencies) {
 
     async activateDocument(ref: DocumentRef): Promise<ActivateResult> {
       let indexedEvent: string | null = null;
+      let documentKey: string | undefined;
       const result = await db.$transaction(async (tx) => {
         const [doc] = await tx.$queryRaw<{ document_key: string; version: number; deleted_at: Date | null; chunk_count: number }[]>`
           SELECT document_key, version, deleted_at, chunk_count FROM documents
            WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid FOR UPDATE`;
         if (!doc) return { state: 'deleted' } as const;
+        documentKey = doc.document_key;
         // Every version of the document, locked: two versions finishing at once serialise here.
         const versions = await tx.$queryRaw<{ id: string; version: number; status: string; deleted_at: Date | null }[]>`
           SELECT id, version, status, deleted_at FROM documents
@@ -271,21 +297,37 @@ export function createIngestionActivities(deps: IngestionDependencies) {
         return { state: 'ready' } as const;
       });
       await deps.tenantEvents?.dispatch(indexedEvent);
-      if (deps.storage) await deps.storage.delete(planKey(ref.tenantId, ref.documentId));
+      if (deps.storage) {
+        await deps.storage.delete(planKey(ref.tenantId, ref.documentId));
+        // The versions this one replaced (or the newer one that replaced it) need their files no more.
+        if (result.state !== 'deleted' && documentKey !== undefined) await releaseReplacedVersionFiles(db, deps.storage, ref.tenantId, documentKey);
+      }
       return result;
     },
 
-    async failDocument(input: DocumentRef & { reason: string }): Promise<void> {
+    /**
+     * Marks the version failed with the reason. A version that a newer upload of the document has
+     * meanwhile replaced is soft-deleted too, and its file goes; so does the file of a version
+     * failed for good (`errorType` in FINAL_FAILURES), since no retry could use it.
+     */
+    async failDocument(input: DocumentRef & { reason: string; errorType?: string | null }): Promise<void> {
+      let failed: { storage_key: string | null; document_key: string } | undefined;
       const failedEvent = await db.$transaction(async (tx) => {
         const [before] = await tx.$queryRaw<{ status: string; title: string; version: number; document_key: string }[]>`
           SELECT status, title, version, document_key FROM documents
            WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid FOR UPDATE`;
         await tx.$executeRaw`
-          UPDATE documents SET status = 'failed', stage = NULL, error = ${input.reason.slice(0, 2000)}, updated_at = now()
+          UPDATE documents SET status = 'failed', stage = NULL, error = ${input.reason.slice(0, 2000)}, updated_at = now(),
+                 deleted_at = CASE WHEN EXISTS (SELECT 1 FROM documents n WHERE n.tenant_id = documents.tenant_id AND n.document_key = documents.document_key
+                                                   AND n.version > documents.version AND n.deleted_at IS NULL)
+                                   THEN COALESCE(deleted_at, now()) ELSE deleted_at END
            WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status <> 'ready'`;
         // A failed version is never searchable; its partial chunks only take space.
         await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid
                          AND EXISTS (SELECT 1 FROM documents d WHERE d.id = ${input.documentId}::uuid AND d.status = 'failed')`;
+        [failed] = await tx.$queryRaw<{ storage_key: string | null; document_key: string }[]>`
+          SELECT storage_key, document_key FROM documents
+           WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status = 'failed'`;
         // document.failed with the change to failed only (a retried call finds it failed already).
         if (!before || before.status === 'ready' || before.status === 'failed') return null;
         return recordTenantEvent(tx, {
@@ -298,7 +340,15 @@ export function createIngestionActivities(deps: IngestionDependencies) {
         });
       });
       await deps.tenantEvents?.dispatch(failedEvent);
-      if (deps.storage) await deps.storage.delete(planKey(input.tenantId, input.documentId));
+      if (!deps.storage) return;
+      await deps.storage.delete(planKey(input.tenantId, input.documentId));
+      if (!failed) return;
+      if (failed.storage_key && input.errorType && FINAL_FAILURES.has(input.errorType)) {
+        // The file first, then the key: a retry of this activity after a crash between them finds the key and deletes again.
+        await deps.storage.delete(failed.storage_key);
+        await db.$executeRaw`UPDATE documents SET storage_key = NULL WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND storage_key = ${failed.storage_key}`;
+      }
+      await releaseReplacedVersionFiles(db, deps.storage, input.tenantId, failed.document_key);
     },
 
     /**

@@ -70,7 +70,7 @@ export async function createDocumentsRig(name: string, overrides: Record<string,
     tuning: config,
     deps: {
       db, logger, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,
-      documentStorage: storage, embedders, chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
+      documentStorage: storage, embedders, chunkQuota: config.CHUNK_QUOTA_PER_TENANT, documentParsing: config,
     },
     queueName: (q) => taskQueueName(config, q),
   });

@@ -9,6 +9,7 @@
 import type { MultipartFile } from '@fastify/multipart';
 import multipart from '@fastify/multipart';
 import { isGrpcServiceError, ServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ import { createDocumentVersion, deleteDocument, DocumentQuotaError, documentView
 import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { ingestDocument, ingestionWorkflowId } from '../../../../workflows/ingestion.ts';
+import { TenantId } from '../../../../workflows/search-attributes.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
@@ -132,6 +134,8 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
         workflowId,
         taskQueue: taskQueueName(app.config, 'ingestion'),
         args: [{ tenantId: doc.tenantId, documentId: doc.id, version: doc.version }],
+        // Deleting the tenant finds its running ingestions by it (workflows/tenant-cleanup.ts).
+        typedSearchAttributes: new TypedSearchAttributes([{ key: TenantId, value: doc.tenantId }]),
         // A retry may come while the failed run is still closing (it marks the document failed,
         // then fails itself): that run has nothing left to do, so it gives way.
         ...(retry ? { workflowIdConflictPolicy: 'TERMINATE_EXISTING' as const } : {}),
@@ -185,11 +189,20 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/:id/retry',
-    { schema: { tags, summary: 'Retry the ingestion of a failed document version', params: idParams, response: { 202: documentSchema, ...responses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Retry the ingestion of a failed document version',
+        description: 'A version that failed because of its content (unreadable, no text, over a parse limit) has no file left to retry: 409, upload a new version instead.',
+        params: idParams,
+        response: { 202: documentSchema, ...responses },
+      },
+    },
     async (request, reply) => {
       const doc = await request.tenantDb.document.findUnique({ where: { id: request.params.id } });
       if (!doc || doc.deletedAt) throw new HttpError(404, 'not_found', 'Document not found');
       if (doc.status !== 'failed') throw new HttpError(409, 'conflict', `Only a failed document can be retried (this one is ${doc.status})`);
+      if (!doc.storageKey) throw new HttpError(409, 'conflict', `This version's file was removed when it failed (${doc.error ?? 'unreadable'}): upload a corrected file as a new version`);
       const pending = await request.tenantDb.document.update({ where: { id: doc.id }, data: { status: 'pending', stage: 'pending', error: null } });
       await startIngestion(request, pending, true);
       return reply.status(202).send(out(pending));
