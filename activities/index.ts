@@ -14,6 +14,7 @@ import { createLlmActivities, type LlmDependencies } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
+import { createTenantCleanupActivities } from './tenant-cleanup.ts';
 import { createWebhookActivities } from './webhooks.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
 import type { DocumentParsing } from './ingest/parse-thread.ts';
@@ -57,6 +58,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...channels,
     ...rag,
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents }),
+    ...createTenantCleanupActivities({ db: deps.db, temporal: deps.temporal, logger: deps.logger, storage: deps.documentStorage }),
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),

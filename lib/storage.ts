@@ -13,6 +13,8 @@ export interface DocumentStorage {
   get(key: string): Promise<Buffer>;
   /** Removes a key; a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /** Removes every file stored for the tenant (its deletion); none left is not an error. */
+  deleteTenant(tenantId: string): Promise<void>;
 }
 
 const SAFE_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -49,6 +51,11 @@ export class LocalDocumentStorage implements DocumentStorage {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  async deleteTenant(tenantId: string): Promise<void> {
+    if (!SAFE_PART.test(tenantId)) throw new Error(`invalid tenant id ${JSON.stringify(tenantId)}`);
+    await rm(resolve(this.root, tenantId), { recursive: true, force: true });
   }
 }
 

@@ -9,3 +9,4 @@ export { embeddingModelSwitch } from './embedding-model-switch.ts';
 export { tenantWebhookDelivery, tenantEventSweep } from './webhook-delivery.ts';
 export { textSearchReindex } from './text-search-reindex.ts';
 export { documentPurge } from './document-purge.ts';
+export { tenantCleanup } from './tenant-cleanup.ts';

@@ -1,12 +1,16 @@
 // Tenants, for the platform operator (admin key). Creating a tenant returns its first API key,
-// shown once.
+// shown once. Deleting one removes its rows at once and starts workflows/tenant-cleanup.ts for
+// what lies outside Postgres (running workflows, stored files).
+import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../../../../generated/prisma/client.ts';
 import { createTenant, TenantSlugTakenError } from '../../../../lib/tenants.ts';
 import { validateStoredSettings } from '../../../../lib/tenant-settings.ts';
+import { taskQueueName } from '../../../../lib/temporal.ts';
+import { tenantCleanup, tenantCleanupWorkflowId } from '../../../../workflows/tenant-cleanup.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 import { issuedApiKey } from '../api-keys/index.ts';
 
 const slug = z
@@ -130,13 +134,52 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
+  /** How long deleting a tenant waits for Temporal to take its cleanup. */
+  const CLEANUP_START_DEADLINE_MS = 5_000;
+
   app.delete(
     '/:id',
-    { schema: { tags, summary: 'Delete a tenant and all its data', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a tenant and all its data',
+        description:
+          'Its rows go at once; its running workflows are terminated and its stored files deleted in the background (workflow `tenant-cleanup:{id}`). ' +
+          '503 when Temporal cannot take that cleanup: nothing is deleted, retry later.',
+        params: idParams,
+        response: { 204: z.null(), ...errorResponses, 503: errorBody },
+      },
+    },
     async (request, reply) => {
-      const { count } = await app.db.tenant.deleteMany({ where: { id: request.params.id } });
-      if (count === 0) throw new HttpError(404, 'not_found', 'Tenant not found');
-      request.log.info({ tenantId: request.params.id }, 'tenant deleted');
+      const tenantId = request.params.id;
+      // The cleanup starts inside the deleting transaction: if Temporal cannot take it, the rows
+      // stay (rollback), and a cleanup started for a transaction that then fails finds the
+      // tenant still there and touches nothing.
+      const deleted = await app.db.$transaction(
+        async (tx) => {
+          const { count } = await tx.tenant.deleteMany({ where: { id: tenantId } });
+          if (count === 0) return false;
+          try {
+            await app.temporal.connection.withDeadline(Date.now() + CLEANUP_START_DEADLINE_MS, () =>
+              app.temporal.workflow.start(tenantCleanup, {
+                workflowId: tenantCleanupWorkflowId(tenantId),
+                taskQueue: taskQueueName(app.config, 'maintenance'),
+                args: [{ tenantId }],
+                // A cleanup left by an earlier attempt whose transaction failed gives way.
+                workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+              }),
+            );
+          } catch (err) {
+            request.log.warn({ err, tenantId }, 'could not start the cleanup of a deleted tenant');
+            if (err instanceof ServiceError || isGrpcServiceError(err)) throw new HttpError(503, 'temporal_unavailable', 'The tenant could not be deleted right now; nothing was deleted; retry later');
+            throw err;
+          }
+          return true;
+        },
+        { timeout: app.config.DATABASE_STATEMENT_TIMEOUT_MS + CLEANUP_START_DEADLINE_MS },
+      );
+      if (!deleted) throw new HttpError(404, 'not_found', 'Tenant not found');
+      request.log.info({ tenantId }, 'tenant deleted');
       return reply.status(204).send(null);
     },
   );
