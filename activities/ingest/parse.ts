@@ -98,7 +98,7 @@ function tooLarge(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, 'DocumentTooLarge');
 }
 
-// Images are never read (retrieval is text only): a DOCX's media are neither inflated nor encoded.
+// Images are never converted (retrieval is text only): mammoth neither reads nor base64-encodes a DOCX's media.
 const skipImages = mammoth.images.imgElement(async () => ({ src: '' }));
 
 /** The document's sections, one at a time: a PDF's pages are read only as far as they are consumed. */
@@ -172,7 +172,7 @@ export interface Heading {
 const isHashOrBlank = (c: number) => c === 35 || c === 32 || c === 9;
 
 /** The title of a Markdown ATX heading line (1–6 "#", a space or tab, text), or undefined. */
-export function headingTitle(line: string): { level: number; title: string } | undefined {
+function headingTitle(line: string): { level: number; title: string } | undefined {
   let level = 0;
   while (level < line.length && line.charCodeAt(level) === 35) level++;
   if (level === 0 || level > 6) return undefined;
