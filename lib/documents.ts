@@ -84,7 +84,9 @@ export async function createDocumentVersion(
   const created = await tdb.document.update({ where: { id: doc.id }, data: { storageKey } });
   if (input.documentKey) {
     await tdb.document.updateMany({ where: { documentKey, version: { lt: version }, status: 'failed', deletedAt: null }, data: { deletedAt: new Date() } });
-    await releaseReplacedVersionFiles(db, storage, tenantId, documentKey);
+    // Best effort, so that the upload still starts its ingestion: a file this leaves behind is
+    // soft-deleted with its row, and the purge removes both.
+    await releaseReplacedVersionFiles(db, storage, tenantId, documentKey).catch(() => 0);
   }
   return created;
 }
