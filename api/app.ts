@@ -36,6 +36,12 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The longest path parameter the router takes (a longer one answers 414): an end user's external
+ * id, which the GDPR routes take in the path, may be as long as a webhook may give it (512).
+ */
+export const MAX_PATH_PARAM_LENGTH = 512;
+
 /** A caller's request id is kept when it looks like one; otherwise a fresh one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
@@ -49,6 +55,7 @@ export async function buildApp(deps: AppDependencies) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // Which proxies' X-Forwarded-For to believe for request.ip (rate limits, logs); off by default.
     // (A hop count works at run time; Fastify's types only omit it.)
     trustProxy: deps.config.TRUST_PROXY as boolean | string | string[],

@@ -23,6 +23,8 @@ const name = z.string().trim().min(1).max(120);
 /** Meta's ids are numeric strings. */
 const metaId = z.string().regex(/^\d{1,32}$/, 'must be a numeric id as shown by Meta');
 const secret = z.string().min(8).max(4096).regex(/^\S+$/, 'must not contain whitespace');
+/** Sent to the Graph API in the Authorization header, which holds no character beyond Latin-1: Meta's tokens are visible ASCII. */
+const graphToken = z.string().min(8).max(4096).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters (no whitespace)');
 const verifyToken = z.string().min(8).max(256).regex(/^\S+$/, 'must not contain whitespace');
 
 export const whatsappChannelSchema = z
@@ -31,7 +33,7 @@ export const whatsappChannelSchema = z
     name,
     phoneNumberId: metaId,
     wabaId: metaId,
-    accessToken: secret,
+    accessToken: graphToken,
     appSecret: secret,
     verifyToken,
   })
@@ -42,7 +44,7 @@ export const messengerChannelSchema = z
     type: z.literal('messenger'),
     name,
     pageId: metaId,
-    pageAccessToken: secret,
+    pageAccessToken: graphToken,
     appSecret: secret,
     verifyToken,
   })
@@ -67,8 +69,8 @@ export const updateChannelSchema = z
     phoneNumberId: metaId.optional(),
     wabaId: metaId.optional(),
     pageId: metaId.optional(),
-    accessToken: secret.optional(),
-    pageAccessToken: secret.optional(),
+    accessToken: graphToken.optional(),
+    pageAccessToken: graphToken.optional(),
     appSecret: secret.optional(),
     verifyToken: verifyToken.optional(),
     allowedOrigins: z.array(webOriginSchema).max(50).optional(),

@@ -14,7 +14,8 @@ export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
 
 export const llmCredentialInputSchema = z
   .object({
-    apiKey: z.string().min(8).max(512),
+    /** Sent in a request header by the provider's SDK, which holds no whitespace and nothing beyond Latin-1: providers' keys are visible ASCII. */
+    apiKey: z.string().min(8).max(512).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters (no whitespace)'),
     /** A tenant URL (lib/tenant-urls.ts): checked as written here, and at connect time by every call. */
     baseUrl: httpsUrl.optional(),
   })

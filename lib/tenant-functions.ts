@@ -15,9 +15,9 @@ export const MAX_FUNCTIONS_PER_TENANT = 50;
 /** Names the platform's built-in tools use; a tenant function cannot take them. */
 export const BUILTIN_FUNCTION_NAMES = ['request_human', 'search_knowledge'] as const;
 
+// `type: "object"` is in the schema itself, so the OpenAPI document says it (a refine would not).
 const jsonSchemaObject = z
-  .record(z.string(), z.unknown())
-  .refine((s) => s.type === 'object', 'must be a JSON Schema with "type": "object"')
+  .looseObject({ type: z.literal('object', { error: 'must be a JSON Schema with "type": "object"' }) })
   .refine((s) => {
     try {
       z.fromJSONSchema(s as Parameters<typeof z.fromJSONSchema>[0]);

@@ -13,6 +13,9 @@ export const errorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), requestId: z.string(), details: z.unknown().optional() }),
 });
 
+/** A 204: documented without a body (z.null() would document a JSON `null` the server never sends). */
+export const noContent = z.undefined().describe('No content');
+
 /** Error responses documented on every authenticated route. */
 export const errorResponses = {
   400: errorBody,

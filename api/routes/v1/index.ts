@@ -8,6 +8,7 @@
 // text containing NUL is refused with a 400 (Postgres cannot store it).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../../plugins/app/errors.ts';
+import { errorBody } from '../../schemas/common.ts';
 import integrityRoutes from './admin/integrity.ts';
 import analyticsRoutes from './analytics/index.ts';
 import apiKeyRoutes from './api-keys/index.ts';
@@ -39,6 +40,10 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     route.bodyLimit ??= API_BODY_LIMIT;
     // Every /api/v1 route is documented as requiring the bearer key.
     if (route.schema && !route.schema.hide) route.schema = { security: [{ bearer: [] }], ...route.schema };
+    // The router answers 414 for a path parameter over its length limit (frameworkErrorReply).
+    if (route.schema?.response && route.url.includes(':')) {
+      route.schema.response = { 414: errorBody.describe('A path parameter is too long'), ...(route.schema.response as object) };
+    }
   });
 
   app.addHook('preValidation', async (request) => {

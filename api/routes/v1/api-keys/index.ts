@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ApiKey } from '../../../../generated/prisma/client.ts';
 import { ApiKeyLimitError, createApiKey, DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS, revokeApiKey, rotateApiKey, type IssuedApiKey } from '../../../../lib/tenants.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const scope = z.enum(['tenant', 'agent']).describe('tenant: everything; agent: conversations only');
 const boundAgent = z.string().nullable().describe('Scope agent: the human agent the key acts as on the handoff routes; null for tenant keys');
@@ -155,11 +155,11 @@ const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/:id',
-    { schema: { tags, summary: 'Revoke a key at once', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+    { schema: { tags, summary: 'Revoke a key at once', params: idParams, response: { 204: noContent, ...errorResponses } } },
     async (request, reply) => {
       if (!(await revokeApiKey(request.tenantDb, request.params.id))) throw new HttpError(404, 'not_found', 'API key not found');
       request.log.info({ keyId: request.params.id }, 'api key revoked');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

@@ -24,7 +24,7 @@ import {
 } from '../../../../lib/channel-ownership.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
-import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const channelSchema = z.object({
   id: z.uuid(),
@@ -165,13 +165,13 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/:id',
     {
-      schema: { tags, summary: 'Delete a channel with its secrets and conversations', params: idParams, response: { 204: z.null(), ...errorResponses } },
+      schema: { tags, summary: 'Delete a channel with its secrets and conversations', params: idParams, response: { 204: noContent, ...errorResponses } },
     },
     async (request, reply) => {
       if (!(await deleteChannel(request.tenantDb, request.params.id))) throw new HttpError(404, 'not_found', 'Channel not found');
       invalidateChannelLookups({ channelId: request.params.id });
       request.log.info({ channelId: request.params.id }, 'channel deleted');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

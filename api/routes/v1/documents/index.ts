@@ -21,7 +21,7 @@ import { taskQueueName } from '../../../../lib/temporal.ts';
 import { ingestDocument, ingestionWorkflowId } from '../../../../workflows/ingestion.ts';
 import { TenantId } from '../../../../workflows/search-attributes.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const tag = z.string().trim().min(1).max(64).regex(/^[^,]+$/, 'must not contain commas');
 const tagsSchema = z.array(tag).max(20);
@@ -101,13 +101,20 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     let file: { bytes: Buffer; part: MultipartFile } | undefined;
     const fields: Record<string, string> = {};
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'file' || file) throw new HttpError(400, 'validation_error', 'Send exactly one file, in the part named "file"');
-        file = { bytes: await part.toBuffer(), part };
-      } else if (typeof part.value === 'string') {
-        fields[part.fieldname] = part.value;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file' || file) throw new HttpError(400, 'validation_error', 'Send exactly one file, in the part named "file"');
+          file = { bytes: await part.toBuffer(), part };
+        } else if (typeof part.value === 'string') {
+          fields[part.fieldname] = part.value;
+        }
       }
+    } catch (err) {
+      // The multipart plugin's own errors (limits: 413) carry their status; the parser's plain
+      // errors (no boundary in the content type, a body cut short) are a malformed request.
+      if (err instanceof HttpError || typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err;
+      throw new HttpError(400, 'bad_request', `Malformed multipart body: ${(err as Error).message}`);
     }
     if (!file || file.bytes.byteLength === 0) throw new HttpError(400, 'validation_error', 'A non-empty file part named "file" is required');
     const title = fields.title === undefined ? undefined : titleSchema.safeParse(fields.title);
@@ -245,11 +252,11 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/:id',
-    { schema: { tags, summary: 'Delete a document (every version); it leaves search at once, files are purged later', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+    { schema: { tags, summary: 'Delete a document (every version); it leaves search at once, files are purged later', params: idParams, response: { 204: noContent, ...errorResponses } } },
     async (request, reply) => {
       if (!(await deleteDocument(request.tenantDb, request.params.id))) throw new HttpError(404, 'not_found', 'Document not found');
       request.log.info({ documentId: request.params.id }, 'document deleted');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

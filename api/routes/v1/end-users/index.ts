@@ -19,7 +19,8 @@ const TERMINATE_DEADLINE_MS = 5_000;
 
 const params = z.object({
   channel: z.enum(['whatsapp', 'messenger', 'webchat']),
-  externalUserId: z.string().min(1).max(200),
+  /** As long as a webhook may give it (api/webhooks/envelopes.ts), and the router takes (MAX_PATH_PARAM_LENGTH). */
+  externalUserId: z.string().min(1).max(512),
 });
 
 const endUserRoutes: FastifyPluginAsyncZod = async (app) => {

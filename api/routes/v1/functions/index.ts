@@ -10,7 +10,7 @@ import {
   updateTenantFunction,
 } from '../../../../lib/tenant-functions.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { errorResponses, idParams } from '../../../schemas/common.ts';
+import { errorResponses, idParams, noContent } from '../../../schemas/common.ts';
 
 const functionSchema = z.object({
   id: z.uuid(),
@@ -99,12 +99,12 @@ const functionRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/:id',
-    { schema: { tags, summary: 'Delete a function', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+    { schema: { tags, summary: 'Delete a function', params: idParams, response: { 204: noContent, ...errorResponses } } },
     async (request, reply) => {
       const { count } = await request.tenantDb.tenantFunction.deleteMany({ where: { id: request.params.id } });
       if (count === 0) throw notFound();
       request.log.info({ functionId: request.params.id }, 'function deleted');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

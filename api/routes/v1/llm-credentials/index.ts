@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { TenantLlmCredential } from '../../../../generated/prisma/client.ts';
 import { LLM_PROVIDERS, llmCredentialInputSchema, llmCredentialView, setLlmCredential } from '../../../../lib/llm-credentials.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { errorResponses } from '../../../schemas/common.ts';
+import { errorResponses, noContent } from '../../../schemas/common.ts';
 
 const credentialSchema = z.object({
   provider: z.string(),
@@ -53,11 +53,11 @@ const llmCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/:provider',
-    { schema: { tags, summary: "Remove the tenant's own key: the platform's is used again", params: providerParams, response: { 204: z.null(), ...errorResponses } } },
+    { schema: { tags, summary: "Remove the tenant's own key: the platform's is used again", params: providerParams, response: { 204: noContent, ...errorResponses } } },
     async (request, reply) => {
       const { count } = await request.tenantDb.tenantLlmCredential.deleteMany({ where: { provider: request.params.provider } });
       if (count === 0) throw new HttpError(404, 'not_found', 'No key set for this provider');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

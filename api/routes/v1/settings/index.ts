@@ -34,13 +34,8 @@ function view(t: Pick<Tenant, 'settings' | 'settingsVersion'>, platform: Platfor
   };
 }
 
-function ifMatchVersion(header: string | string[] | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(value ?? '');
-  if (!match) throw new HttpError(400, 'bad_request', 'If-Match must be the settings version, e.g. If-Match: "3"');
-  return Number(match[1]);
-}
+/** `If-Match: "3"` (weak or unquoted too): the settings version. In the header's schema, so the OpenAPI document says it. */
+const IF_MATCH = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/;
 
 const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['settings'];
@@ -62,7 +57,7 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Change settings (needs the current version: If-Match or body.version)',
-        headers: z.object({ 'if-match': z.string().max(64).optional() }),
+        headers: z.object({ 'if-match': z.string().max(64).regex(IF_MATCH, 'must be the settings version, e.g. If-Match: "3"').optional() }),
         body: z
           .object({
             version: z.number().int().min(1).optional().describe('The version read with GET (or send If-Match)'),
@@ -73,7 +68,8 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const version = ifMatchVersion(request.headers['if-match']) ?? request.body.version;
+      const ifMatch = request.headers['if-match'];
+      const version = ifMatch === undefined ? request.body.version : Number(IF_MATCH.exec(ifMatch)![1]);
       if (version === undefined) throw new HttpError(428, 'precondition_required', 'Send the current settings version as If-Match or body.version');
       const tdb = request.tenantDb;
       const current = await tdb.tenant.findUniqueOrThrow({ where: { id: request.tenantId } });

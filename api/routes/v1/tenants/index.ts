@@ -10,7 +10,7 @@ import { validateStoredSettings } from '../../../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { tenantCleanup, tenantCleanupWorkflowId } from '../../../../workflows/tenant-cleanup.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 import { issuedApiKey } from '../api-keys/index.ts';
 
 const slug = z
@@ -147,7 +147,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
           'Its rows go at once; its running workflows are terminated and its stored files deleted in the background (workflow `tenant-cleanup:{id}`). ' +
           '503 when Temporal cannot take that cleanup: nothing is deleted, retry later.',
         params: idParams,
-        response: { 204: z.null(), ...errorResponses, 503: errorBody },
+        response: { 204: noContent, ...errorResponses, 503: errorBody },
       },
     },
     async (request, reply) => {
@@ -180,7 +180,7 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
       );
       if (!deleted) throw new HttpError(404, 'not_found', 'Tenant not found');
       request.log.info({ tenantId }, 'tenant deleted');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

@@ -19,7 +19,7 @@ import {
   type WebhookDispatcher,
 } from '../../../../lib/tenant-webhooks.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorBody, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 export const endpointSchema = z.object({
   id: z.uuid(),
@@ -169,12 +169,12 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(
     '/:id',
-    { schema: { tags, summary: 'Delete a webhook endpoint and its delivery log', params: idParams, response: { 204: z.null(), ...errorResponses } } },
+    { schema: { tags, summary: 'Delete a webhook endpoint and its delivery log', params: idParams, response: { 204: noContent, ...errorResponses } } },
     async (request, reply) => {
       const { count } = await request.tenantDb.webhookEndpoint.deleteMany({ where: { id: request.params.id } });
       if (count === 0) throw notFound();
       request.log.info({ endpointId: request.params.id }, 'webhook endpoint deleted');
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 
