@@ -34,8 +34,11 @@ function view(t: Pick<Tenant, 'settings' | 'settingsVersion'>, platform: Platfor
   };
 }
 
-/** `If-Match: "3"` (weak or unquoted too): the settings version. In the header's schema, so the OpenAPI document says it. */
-const IF_MATCH = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/;
+/**
+ * `If-Match: "3"` (weak or unquoted too): the settings version. In the header's schema, so the
+ * OpenAPI document says it; no surrounding whitespace, which HTTP strips from a header value.
+ */
+const IF_MATCH = /^(?:W\/)?"?(\d{1,9})"?$/;
 
 const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['settings'];
