@@ -1,8 +1,9 @@
 // `npm run setup`: installs the Temporal CLI, the Temporal test server and the embedded Postgres
 // into .local/ (skipped for what is already there) and prints what is in place and how long it took.
-// With --browser (the test path) it also finds or installs Chromium (scripts/provision/browser.ts).
+// The test path adds --browser, which finds or installs Chromium (scripts/provision/browser.ts),
+// and --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/).
 import { ensureChromium } from './provision/browser.ts';
-import { ensureEmbeddedPostgres, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
+import { ensureEmbeddedPostgres, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
 const quiet = process.argv.includes('--quiet');
 const started = performance.now();
@@ -20,6 +21,7 @@ try {
     ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
     // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.
     ...(process.argv.includes('--browser') ? [timed('Chromium', ensureChromium)] : []),
+    ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),
   ]);
   const total = performance.now() - started;
   if (!quiet || total > 2000) {

