@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { killAllChildren } from '../bench/lib/children.ts';
-import { clean, fuzzApi, formatResults } from '../test/fuzz/api-fuzz.ts';
+import { clean, documentedOperations, formatOperations, formatResults, fuzzApi } from '../test/fuzz/api-fuzz.ts';
 import { startFuzzTarget, type FuzzTarget } from '../test/fuzz/target.ts';
 import { startStack, type Stack } from './provision/isolated-stack.ts';
 import { ensureSchemathesis, PINS, PROJECT_ROOT } from './provision/tools.ts';
@@ -55,6 +55,12 @@ try {
       `${os.cpus().length} cores; ${seconds.toFixed(0)} s in all (servers included).`,
     '',
     table,
+    '',
+    '## Answers per operation',
+    '',
+    'Requests by status class, per pass (the stateful phase\'s sequences are counted under the operations they called).',
+    '',
+    formatOperations(reports, await documentedOperations(target)),
     '',
   ].join('\n');
   process.stdout.write(`\n${table}\n\n`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSchemathesis } from '../scripts/provision/tools.ts';
-import { clean, formatResults, fuzzApi, PASSES, type PassReport } from './fuzz/api-fuzz.ts';
+import { clean, documentedOperations, formatResults, fuzzApi, PASSES, type PassReport } from './fuzz/api-fuzz.ts';
 import { startFuzzTarget, type FuzzTarget } from './fuzz/target.ts';
 import { createMigratedDatabase } from './support/database.ts';
 
@@ -30,8 +30,7 @@ describe('the OpenAPI document, fuzzed by schemathesis', () => {
       ensureSchemathesis().then((t) => t.path),
       createMigratedDatabase('api_schemathesis').then((databaseUrl) => startFuzzTarget({ databaseUrl, temporalAddress: inject('temporalAddress'), dataDir })),
     ]);
-    const spec = (await (await fetch(`${target.url}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    operations = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    operations = await documentedOperations(target);
   });
   afterAll(async () => {
     await target?.stop();

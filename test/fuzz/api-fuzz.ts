@@ -1,8 +1,9 @@
 // The OpenAPI fuzzing of the whole API, in passes of one key each over a seeded tenant
 // (test/fuzz/target.ts), with schemathesis (test/fuzz/schemathesis.ts); `npm run fuzz`
 // (scripts/fuzz-api.ts) runs it at full size, test/api-schemathesis.test.ts bounded.
-import type { FuzzTarget } from './target.ts';
-import { runSchemathesis, type Finding, type RunResult } from './schemathesis.ts';
+import type { Ids } from '../support/api-routes.ts';
+import type { FuzzTarget, FuzzTenant } from './target.ts';
+import { runSchemathesis, type Binding, type Finding, type RunResult } from './schemathesis.ts';
 
 /**
  * Revoking or rotating a key: once the fuzzer finds the id of the key it sends (the key list
@@ -15,31 +16,83 @@ export interface Pass {
   name: string;
   /** What the pass is for, for the results. */
   scope: string;
-  key: (target: FuzzTarget) => Promise<string>;
+  /** The key the pass sends, and the tenant whose ids it draws (see bindings). */
+  credentials: (target: FuzzTarget) => Promise<{ key: string; ids: Ids }>;
   include?: string[];
   includePathRegex?: string;
   exclude?: string[];
 }
 
-/** In this order: the admin pass may delete the seeded tenant (its id is in the tenant list), so it comes last. */
+/** In this order: the admin pass may delete tenants, so it comes last. */
 export const PASSES: Pass[] = [
-  { name: 'tenant', scope: 'every operation but the two below', key: async (t) => t.tenantKey, exclude: KEY_REVOKING },
+  {
+    name: 'tenant',
+    scope: 'every operation but the two below',
+    credentials: async (t) => {
+      const tenant = await t.seedTenant('FuzzTenant');
+      tenantOfRevocationPass = tenant;
+      return { key: tenant.tenantKey, ids: tenant.ids };
+    },
+    exclude: KEY_REVOKING,
+  },
   {
     name: 'tenant, key revocation',
     scope: 'revoke and rotate a key, and create the keys they act on, with a key of their own',
-    key: (t) => t.issueTenantKey('fuzz-revocation'),
+    credentials: async (t) => {
+      const tenant = tenantOfRevocationPass ?? (await t.seedTenant('FuzzRevocation'));
+      return { key: await tenant.issueTenantKey('fuzz-revocation'), ids: tenant.ids };
+    },
     include: [...KEY_REVOKING, 'POST /api/v1/api-keys/'],
   },
-  { name: 'agent', scope: 'every operation', key: async (t) => t.agentKey },
+  {
+    name: 'agent',
+    scope: 'every operation',
+    credentials: async (t) => {
+      const tenant = await t.seedTenant('FuzzAgent');
+      return { key: tenant.agentKey, ids: tenant.ids };
+    },
+  },
   {
     // The tenant and agent passes see these answer 401; this one reaches their handlers. The
     // other operations refuse the admin key (401) as they refuse any non-tenant key.
     name: 'admin',
     scope: 'the admin key\'s operations: tenants, integrity checks, the payload codec',
-    key: async (t) => t.adminKey,
+    credentials: async (t) => ({ key: t.adminKey, ids: (await t.seedTenant('FuzzAdmin')).ids }),
     includePathRegex: '^/(api/v1/(tenants|admin)|codec)/',
   },
 ];
+
+/** The revocation pass revokes keys of the tenant pass's tenant (its keys are the ones in the key list). */
+let tenantOfRevocationPass: FuzzTenant | undefined;
+
+/**
+ * Half of the ids in paths (and the agent in handoff bodies) are the pass's seeded tenant's, the
+ * other half generated: without them, operations on one resource would mostly meet 404 and never
+ * reach their handlers. Not for DELETE: the seeded rows stay for the other operations (the
+ * stateful phase still deletes what the pass itself created).
+ */
+function bindings(ids: Ids): Binding[] {
+  const half = (path: string, methods: string[], parameter: string, value: string): Binding => ({ path, methods, parameter, values: [value], probability: 0.5 });
+  const conversation = '^/api/v1/conversations/\\{id\\}';
+  return [
+    half(`${conversation}(/messages)?$`, ['GET'], 'path.id', ids.conversationId),
+    half(`${conversation}/handoff$`, ['POST'], 'path.id', ids.conversationId),
+    half(`${conversation}/(take|release|messages)$`, ['POST'], 'path.id', ids.conversationId),
+    half(`${conversation}/(take|release|messages)$`, ['POST'], 'body.agentId', 'agent-1'),
+    half('^/api/v1/channels/\\{id\\}$', ['GET', 'PATCH'], 'path.id', ids.channelId),
+    half('^/api/v1/documents/\\{id\\}', ['GET', 'POST'], 'path.id', ids.documentId),
+    half('^/api/v1/functions/\\{id\\}$', ['GET', 'PATCH'], 'path.id', ids.functionId),
+    half('^/api/v1/webhook-endpoints/\\{id\\}', ['GET', 'PATCH', 'POST'], 'path.id', ids.webhookEndpointId),
+    half('^/api/v1/webhook-deliveries/\\{id\\}', ['POST'], 'path.id', ids.webhookDeliveryId),
+    half('^/api/v1/end-users/', ['GET'], 'path.channel', 'whatsapp'),
+    half('^/api/v1/end-users/', ['GET'], 'path.externalUserId', ids.externalUserId),
+    half('^/api/v1/api-keys/\\{id\\}', ['POST'], 'path.id', ids.apiKeyId),
+    half('^/api/v1/tenants/\\{id\\}$', ['GET', 'PATCH'], 'path.id', ids.tenantId),
+    // A range the routes accept (from before to, at most their span), a quarter of the time.
+    half('^/api/v1/(usage|analytics)/$', ['GET'], 'query.from', '2025-01-01'),
+    half('^/api/v1/(usage|analytics)/$', ['GET'], 'query.to', '2025-02-01'),
+  ];
+}
 
 /**
  * Findings in the web chat's routes (api/webchat/), which are changed elsewhere: reported to
@@ -88,10 +141,12 @@ export async function fuzzApi(target: FuzzTarget, cli: string, options: FuzzOpti
   const reports: PassReport[] = [];
   for (const pass of PASSES) {
     options.log?.(`pass "${pass.name}": ${pass.scope}…`);
+    const { key, ids } = await pass.credentials(target);
     const result = await runSchemathesis({
       cli,
       schemaUrl: `${target.url}/docs/json`,
-      key: await pass.key(target),
+      key,
+      bindings: bindings(ids),
       maxExamples: options.maxExamples,
       seed: options.seed,
       timeoutMs: options.passTimeoutMs,
@@ -134,4 +189,32 @@ export function formatResults(reports: PassReport[]): string {
   const gone = reportedNotFound(reports);
   if (gone.length) lines.push('', 'No longer found (remove from REPORTED in test/fuzz/api-fuzz.ts):', ...gone.map((r) => `- \`${r.operation}\` ${r.failure}`));
   return lines.join('\n');
+}
+
+/** Every operation of the API's OpenAPI document, by name ("GET /api/v1/channels/"). */
+export async function documentedOperations(target: FuzzTarget): Promise<string[]> {
+  const spec = (await (await fetch(`${target.url}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  return Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+}
+
+/**
+ * Per documented operation and pass, the answers by status class: which operations the fuzzing
+ * got past validation and lookup. (The CLI also sends undocumented methods to each path: not shown.)
+ */
+export function formatOperations(reports: PassReport[], documented: string[]): string {
+  const operations = [...documented].sort();
+  const cellOf = (counts: Map<number, number> | undefined) => {
+    if (!counts) return '';
+    const classes = new Map<string, number>();
+    for (const [status, n] of counts) {
+      const c = status === 0 ? 'none' : `${Math.floor(status / 100)}xx`;
+      classes.set(c, (classes.get(c) ?? 0) + n);
+    }
+    return [...classes].sort().map(([c, n]) => `${c} ${n}`).join(', ');
+  };
+  return [
+    `| operation | ${reports.map(({ pass }) => pass.name).join(' | ')} |`,
+    `| --- |${reports.map(() => ' --- |').join('')}`,
+    ...operations.map((op) => `| \`${op}\` | ${reports.map(({ result }) => cellOf(result.statuses.get(op))).join(' | ')} |`),
+  ].join('\n');
 }

@@ -5,7 +5,7 @@
 // module counts them: requests, 5xx answers, and conformance failures (an undocumented status,
 // content type or body shape), each with the CLI's curl reproduction from its own output.
 import { execFile } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,8 +29,46 @@ export interface SchemathesisRun {
   includePathRegex?: string;
   /** Operations by name left out of this run (another run covers them). */
   exclude?: string[];
+  /**
+   * Values drawn for parameters with a probability (the rest is generated as usual), so that
+   * operations on one resource reach their handlers with ids that exist, e.g.
+   * `{ path: '^/api/v1/conversations/\\{id\\}', parameter: 'path.id', values: [id], probability: 0.5 }`.
+   */
+  bindings?: Binding[];
   /** Ends the CLI after this long, whatever it is doing. */
   timeoutMs: number;
+}
+
+export interface Binding {
+  /** A regular expression over the operation's path; operations match one binding path at most. */
+  path: string;
+  /** Location and name, e.g. `path.id`, `body.agentId`. */
+  parameter: string;
+  values: string[];
+  probability: number;
+  /** Only operations of these methods. */
+  methods: string[];
+}
+
+/** The CLI's configuration file (schemathesis.toml): a dictionary per binding, one operations entry per path and methods. */
+function configFile(bindings: Binding[]): string {
+  const q = (v: string) => JSON.stringify(v); // a TOML basic string is a JSON string
+  const dictionaries = bindings.flatMap((b, i) => [`[dictionaries.binding${i}]`, `values = [${b.values.map(q).join(', ')}]`, '']);
+  const groups = new Map<string, { path: string; methods: string[]; parameters: string[] }>();
+  bindings.forEach((b, i) => {
+    const id = `${b.path} ${b.methods.join(',')}`;
+    const group = groups.get(id) ?? { path: b.path, methods: b.methods, parameters: [] };
+    group.parameters.push(`${q(b.parameter)} = { dictionary = "binding${i}", probability = ${b.probability} }`);
+    groups.set(id, group);
+  });
+  const operations = [...groups.values()].flatMap((g) => [
+    '[[operations]]',
+    `include-path-regex = ${q(g.path)}`,
+    `include-method = [${g.methods.map(q).join(', ')}]`,
+    `parameters = { ${g.parameters.join(', ')} }`,
+    '',
+  ]);
+  return [...dictionaries, ...operations].join('\n');
 }
 
 export interface Finding {
@@ -45,6 +83,8 @@ export interface RunResult {
   /** The operations that got requests, by name ("GET /api/v1/channels/"). */
   tested: Set<string>;
   requests: number;
+  /** Answers by operation and status. */
+  statuses: Map<string, Map<number, number>>;
   /** Requests answered with a 5xx, by operation. */
   serverErrors: Map<string, number>;
   /** Conformance failures (every check but not_a_server_error), one per operation and failure. */
@@ -79,7 +119,10 @@ interface Recorder {
 export async function runSchemathesis(run: SchemathesisRun): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'metachat-schemathesis-'));
   const ndjson = join(dir, 'events.ndjson');
+  const config = join(dir, 'schemathesis.toml');
+  writeFileSync(config, configFile(run.bindings ?? []));
   const args = [
+    '--config-file', config,
     'run', run.schemaUrl,
     '--header', `Authorization: Bearer ${run.key}`,
     '--checks', CHECKS.join(','),
@@ -113,7 +156,7 @@ export async function runSchemathesis(run: SchemathesisRun): Promise<RunResult> 
 }
 
 async function readReport(path: string): Promise<Omit<RunResult, 'failureReport' | 'exitCode' | 'seconds'>> {
-  const result = { operations: 0, tested: new Set<string>(), requests: 0, serverErrors: new Map<string, number>(), violations: [] as Finding[], serverErrorFindings: [] as Finding[], errors: [] as string[] };
+  const result = { operations: 0, tested: new Set<string>(), requests: 0, statuses: new Map<string, Map<number, number>>(), serverErrors: new Map<string, number>(), violations: [] as Finding[], serverErrorFindings: [] as Finding[], errors: [] as string[] };
   const seen = new Set<string>();
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
@@ -130,10 +173,13 @@ async function readReport(path: string): Promise<Omit<RunResult, 'failureReport'
       for (const c of Object.values(recorder.cases ?? {})) if (c.value?.method && c.value.path) result.tested.add(`${c.value.method} ${c.value.path}`);
       for (const [id, interaction] of Object.entries(recorder.interactions ?? {})) {
         result.requests++;
-        if ((interaction.response?.status_code ?? 0) < 500) continue;
         const request = recorder.cases?.[id]?.value;
         const operation = request?.method && request.path ? `${request.method} ${request.path}` : recorder.label;
-        result.serverErrors.set(operation, (result.serverErrors.get(operation) ?? 0) + 1);
+        const status = interaction.response?.status_code ?? 0;
+        const counts = result.statuses.get(operation) ?? new Map<number, number>();
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+        result.statuses.set(operation, counts);
+        if (status >= 500) result.serverErrors.set(operation, (result.serverErrors.get(operation) ?? 0) + 1);
       }
       for (const checks of Object.values(recorder.checks ?? {})) {
         for (const check of checks) {

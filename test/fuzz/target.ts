@@ -1,7 +1,7 @@
 // What the OpenAPI fuzzer runs against: the real API (`api/server.ts` as a child process, on a
 // free port of 127.0.0.1) on a given migrated database and Temporal server, a fake Graph API for
-// the channel-ownership calls channel registration makes, and a tenant seeded with one of every
-// resource (test/support/api-routes.ts seedTenant), with a tenant key and an agent key.
+// the channel-ownership calls channel registration makes, and tenants seeded with one of every
+// resource (test/support/api-routes.ts seedTenant), each with a tenant key and an agent key.
 // No worker: no route waits on one (the seeded conversation names no workflow, and starting a
 // workflow only needs the Temporal server).
 import { randomBytes } from 'node:crypto';
@@ -22,16 +22,21 @@ export interface FuzzTargetOptions {
   dataDir: string;
 }
 
+export interface FuzzTenant {
+  ids: Ids;
+  /** A tenant key (scope `tenant`) and an agent key (scope `agent`, bound to agent-1). */
+  tenantKey: string;
+  agentKey: string;
+  /** Another tenant key of the tenant. */
+  issueTenantKey(name: string): Promise<string>;
+}
+
 export interface FuzzTarget {
   /** e.g. http://127.0.0.1:PORT */
   url: string;
   adminKey: string;
-  ids: Ids;
-  /** A tenant key (scope `tenant`) and an agent key (scope `agent`, bound to agent-1) of the seeded tenant. */
-  tenantKey: string;
-  agentKey: string;
-  /** Another tenant key of the same tenant, for the pass over the routes that revoke keys. */
-  issueTenantKey(name: string): Promise<string>;
+  /** A new tenant with one of every resource (each pass fuzzes its own: another pass may have deleted the first's). */
+  seedTenant(label: string): Promise<FuzzTenant>;
   apiLog: string;
   stop(): Promise<void>;
 }
@@ -62,7 +67,6 @@ export async function startFuzzTarget(options: FuzzTargetOptions): Promise<FuzzT
   const db = createDb(config, 'metachat-fuzz-seed');
   let api: Child | undefined;
   try {
-    const seeded = await seedTenant(db, config.SECRETS_KEYS, 'Fuzz');
     const url = `http://127.0.0.1:${env.PORT}`;
     const apiLog = join(options.dataDir, 'api.log');
     api = startChild('api', 'api/server.ts', env, apiLog);
@@ -71,10 +75,15 @@ export async function startFuzzTarget(options: FuzzTargetOptions): Promise<FuzzT
     return {
       url,
       adminKey: env.ADMIN_API_KEY,
-      ids: seeded.ids,
-      tenantKey: seeded.key,
-      agentKey: seeded.agentKey,
-      issueTenantKey: async (name) => (await createApiKey(forTenant(db, seeded.ids.tenantId), { name, scope: 'tenant' })).key,
+      async seedTenant(label) {
+        const seeded = await seedTenant(db, config.SECRETS_KEYS, label);
+        return {
+          ids: seeded.ids,
+          tenantKey: seeded.key,
+          agentKey: seeded.agentKey,
+          issueTenantKey: async (name) => (await createApiKey(forTenant(db, seeded.ids.tenantId), { name, scope: 'tenant' })).key,
+        };
+      },
       apiLog,
       async stop() {
         await child.stop();
