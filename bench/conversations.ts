@@ -23,7 +23,8 @@
 //       tenant's quiet window at 0 and at its default (1500 ms);
 //   (h) the history events one answered message costs, read from the histories of sampled
 //       conversations of the light phase: a new conversation, then a second message to it;
-//   (s) sustained replies/s under a closed loop of new conversations, as a share of (a);
+//   (s) sustained replies/s under a closed loop of new conversations, in rounds that alternate with
+//       rounds of (a), as a share of those (a) rounds;
 //   (d) a burst of 200 deliveries against the naive design (LLM inline, bench/naive-webhook.ts)
 //       and against ours: ack latency of each.
 import { execFileSync } from 'node:child_process';
@@ -48,7 +49,7 @@ import { createTenant } from '../lib/tenants.ts';
 import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../test/fakes/graph-api.ts';
 import { httpOk, killAllChildren, startChild, waitUntil, type Child } from './lib/children.ts';
-import { closedLoop, type ClosedLoopResult } from './lib/closed-loop.ts';
+import { closedLoop, mergeClosedLoops, type ClosedLoopResult } from './lib/closed-loop.ts';
 import { conversationWorkflowIds } from './lib/conversation-ids.ts';
 import { CpuMeter, machineBusy, type CpuUsage } from './lib/cpu.ts';
 import {
@@ -90,10 +91,11 @@ const PLAN = {
   historySamples: 10,
   /** (h) how long a sampled history may take to become quiescent. */
   settleMs: 20_000,
-  /** (s) closed loop: conversations in flight, warm-up, then the steady window counted. */
+  /** (s) closed loop, in rounds after a round of (a) each: conversations in flight, warm-up, then the steady window counted. */
   sustainedConcurrency: 50,
-  sustainedWarmupMs: QUICK ? 3_000 : 5_000,
-  sustainedSteadyMs: scale(16_000),
+  sustainedRounds: 3,
+  sustainedWarmupMs: QUICK ? 2_000 : 3_000,
+  sustainedSteadyMs: scale(8_000),
   burst: 200,
   naiveLlmMs: 2_000,
   /** The whole run stops itself after this, whatever happens. */
@@ -155,7 +157,8 @@ interface Results {
   replies: { label: string; breakdown?: BreakdownSummary; replyThroughput: number; quietWindowMs: number; rate: number; sent: number; delivered: number; e2e: Summary; overhead: Summary; ack: Summary; failed: number }[];
   /** (h) history cost of one answered message: a new conversation, and a second message to it. */
   history?: { fresh?: HistoryCost; existing?: HistoryCost; followUp?: { sent: number; delivered: number; e2e: Summary } };
-  sustained?: ClosedLoopResult & { concurrency: number; warmupMs: number };
+  /** (s) its rounds merged; bareOps: signalWithStart/s of the (a) rounds run between them; shares: per round. */
+  sustained?: ClosedLoopResult & { concurrency: number; warmupMs: number; rounds: number; bareOps: number; shares: number[] };
   naive?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
   oursBurst?: { p50: number; p99: number; max: number; ok: number; errors: number; lastReplyMs: number; replies: number };
   phases: Phase[];
@@ -414,34 +417,48 @@ export async function runConversationsBench(): Promise<void> {
       }
     }
 
-    // ---- (s) sustained replies/s, closed loop ------------------------------------------------
-    log(`(s) sustained replies: closed loop of ${PLAN.sustainedConcurrency} new conversations in flight (quiet window 0), ${PLAN.sustainedWarmupMs / 1000} s warm-up + ${PLAN.sustainedSteadyMs / 1000} s counted…`);
+    // ---- (s) sustained replies/s, closed loop, in rounds alternating with (a) ------------------
+    // Like (a)/(b): each closed-loop round follows a round of bare signalWithStart, so that the
+    // share compares the two under the same outside load on a shared machine.
+    log(
+      `(s) sustained replies: ${PLAN.sustainedRounds} rounds of bare signalWithStart (${PLAN.roundMs / 1000} s), then a closed loop of ${PLAN.sustainedConcurrency} new conversations in flight ` +
+        `(quiet window 0, ${PLAN.sustainedWarmupMs / 1000} s warm-up + ${PLAN.sustainedSteadyMs / 1000} s counted)…`,
+    );
     {
-      const r = run++;
       const startedEpoch = Date.now();
-      const sustained = await measure('s-closed-loop', async () => {
-        const result = await closedLoop({
-          baseUrl: liveUrl,
-          concurrency: PLAN.sustainedConcurrency,
-          warmupMs: PLAN.sustainedWarmupMs,
-          steadyMs: PLAN.sustainedSteadyMs,
-          replies,
-          replyTimeoutMs: PLAN.replyDrainMs,
-          make: (i) => {
-            const user = userId(r, i);
-            return { user, path: '/webhooks/whatsapp', ...signedTextDelivery(quiet0, user, QUESTION) };
-          },
-        });
-        if (result.lost.length) {
-          log(`  ${result.lost.length} conversations got no reply within ${PLAN.replyDrainMs / 1000} s; they are terminated`);
-          await terminateConversations(temporal, quiet0.tenantId, result.lost, startedEpoch);
-        }
-        return result;
-      });
-      results.sustained = { ...sustained, concurrency: PLAN.sustainedConcurrency, warmupMs: PLAN.sustainedWarmupMs };
-      const share = results.bare ? sustained.repliesPerSecond / results.bare.ops : Number.NaN;
+      const bare: Awaited<ReturnType<typeof bareSignalWithStart>>[] = [];
+      const loops: ClosedLoopResult[] = [];
+      for (let i = 1; i <= PLAN.sustainedRounds; i++) {
+        bare.push(await measure(`s-a#${i}`, () => bareSignalWithStart(temporal, quiet0, run++, PLAN.concurrency, PLAN.roundMs)));
+        const r = run++;
+        const loop = await measure(`s-closed-loop#${i}`, () =>
+          closedLoop({
+            baseUrl: liveUrl,
+            concurrency: PLAN.sustainedConcurrency,
+            warmupMs: PLAN.sustainedWarmupMs,
+            steadyMs: PLAN.sustainedSteadyMs,
+            replies,
+            replyTimeoutMs: PLAN.replyDrainMs,
+            make: (n) => {
+              const user = userId(r, n);
+              return { user, path: '/webhooks/whatsapp', ...signedTextDelivery(quiet0, user, QUESTION) };
+            },
+          }),
+        );
+        loops.push(loop);
+        log(`  round ${i}: (a) ${fmt(bare.at(-1)!.ops)} ops/s, (s) ${fmt(loop.repliesPerSecond, 1)} replies/s = ${fmt((loop.repliesPerSecond / bare.at(-1)!.ops) * 100, 1)} %`);
+      }
+      const sustained = mergeClosedLoops(loops);
+      if (sustained.lost.length) {
+        log(`  ${sustained.lost.length} conversations got no reply within ${PLAN.replyDrainMs / 1000} s; they are terminated`);
+        await terminateConversations(temporal, quiet0.tenantId, sustained.lost, startedEpoch);
+      }
+      const bareOps = bare.reduce((n, a) => n + a.latencies.length, 0) / bare.reduce((t, a) => t + a.seconds, 0);
+      const shares = loops.map((l, i) => l.repliesPerSecond / bare[i]!.ops);
+      results.sustained = { ...sustained, concurrency: PLAN.sustainedConcurrency, warmupMs: PLAN.sustainedWarmupMs, rounds: loops.length, bareOps, shares };
+      const share = sustained.repliesPerSecond / bareOps;
       log(
-        `(s) ${fmt(sustained.repliesPerSecond, 1)} replies/s over the steady window (per second ${sustained.perSecond.min}–${sustained.perSecond.max}) = ${fmt(share * 100, 1)} % of (a) (target ≥ ${TARGETS.sustainedShare * 100} %); ` +
+        `(s) ${fmt(sustained.repliesPerSecond, 1)} replies/s over the steady windows (per second ${sustained.perSecond.min}–${sustained.perSecond.max}) = ${fmt(share * 100, 1)} % of the ${fmt(bareOps)} ops/s of its (a) rounds (target ≥ ${TARGETS.sustainedShare * 100} %); ` +
           `${sustained.sent} sent, ${sustained.replied} replied, ${sustained.lost.length} lost, ${sustained.ackFailed} not acknowledged; send → reply p50 ${fmt(sustained.latency.p50)} ms`,
       );
     }
@@ -819,11 +836,11 @@ function hotPathLines(r: Results): string[] {
   );
   const s = r.sustained;
   if (s) {
-    const share = r.bare ? s.repliesPerSecond / r.bare.ops : Number.NaN;
+    const share = s.repliesPerSecond / s.bareOps;
     const complete = s.lost.length === 0 && s.ackFailed === 0;
     lines.push(
-      `| s | sustained replies/s: closed loop of ${s.concurrency} new conversations in flight through the webhook (quiet window 0), replies accepted by the fake Graph API over ${fmt(s.steadyMs / 1000, 1)} s after ${fmt(s.warmupMs / 1000, 1)} s of warm-up | ` +
-        `**${fmt(s.repliesPerSecond, 1)} replies/s = ${fmt(share * 100, 1)} % of (a)** (${fmt(r.bare?.ops)} ops/s; per second ${s.perSecond.min}–${s.perSecond.max}); ${s.sent} conversations, ${s.replied} replied, ${s.lost.length} lost${s.ackFailed ? `, ${s.ackFailed} not acknowledged` : ''}; send → reply p50 ${fmt(s.latency.p50)} ms, p99 ${fmt(s.latency.p99)} ms | ≥ ${TARGETS.sustainedShare * 100} % of (a), none lost | ${yesNo(share >= TARGETS.sustainedShare && complete)} |`,
+      `| s | sustained replies/s: closed loop of ${s.concurrency} new conversations in flight through the webhook (quiet window 0), replies accepted by the fake Graph API over ${s.rounds} steady windows of ${fmt(s.steadyMs / s.rounds / 1000, 1)} s (each after ${fmt(s.warmupMs / 1000, 1)} s of warm-up), each round after a round of bare signalWithStart as in (a) | ` +
+        `**${fmt(s.repliesPerSecond, 1)} replies/s = ${fmt(share * 100, 1)} % of (a)** (${fmt(s.bareOps)} ops/s in its rounds; rounds: ${s.shares.map((x) => `${fmt(x * 100, 1)} %`).join(', ')}; per second ${s.perSecond.min}–${s.perSecond.max}); ${s.sent} conversations, ${s.replied} replied, ${s.lost.length} lost${s.ackFailed ? `, ${s.ackFailed} not acknowledged` : ''}; send → reply p50 ${fmt(s.latency.p50)} ms, p99 ${fmt(s.latency.p99)} ms | ≥ ${TARGETS.sustainedShare * 100} % of (a), none lost | ${yesNo(share >= TARGETS.sustainedShare && complete)} |`,
     );
   } else lines.push(`| s | sustained replies/s | not measured | ≥ ${TARGETS.sustainedShare * 100} % of (a) | — |`);
   const light = r.replies.find((c) => c.label === 'c-light-q0');

@@ -44,6 +44,32 @@ export interface ClosedLoopResult {
   /** Send → reply of the conversations answered inside the steady window. */
   latency: Summary;
   ack: Summary;
+  /** The samples behind latency and ack, so that rounds can be merged. */
+  samples: { latencies: number[]; acks: number[] };
+}
+
+/** Several closed-loop rounds as one: counts added up, rates over the steady windows together. */
+export function mergeClosedLoops(rounds: ClosedLoopResult[]): ClosedLoopResult {
+  const sum = (f: (r: ClosedLoopResult) => number) => rounds.reduce((total, r) => total + f(r), 0);
+  const latencies = rounds.flatMap((r) => r.samples.latencies);
+  const acks = rounds.flatMap((r) => r.samples.acks);
+  const statuses: Record<string, number> = {};
+  for (const r of rounds) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  const steadyMs = sum((r) => r.steadyMs);
+  return {
+    sent: sum((r) => r.sent),
+    ackFailed: sum((r) => r.ackFailed),
+    statuses,
+    replied: sum((r) => r.replied),
+    lost: rounds.flatMap((r) => r.lost),
+    steadyMs,
+    steadyReplies: sum((r) => r.steadyReplies),
+    repliesPerSecond: sum((r) => r.steadyReplies) / (steadyMs / 1000),
+    perSecond: { min: Math.min(...rounds.map((r) => r.perSecond.min)), max: Math.max(...rounds.map((r) => r.perSecond.max)) },
+    latency: summarize(latencies),
+    ack: summarize(acks),
+    samples: { latencies, acks },
+  };
 }
 
 export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
@@ -122,5 +148,6 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
     perSecond: { min: Math.min(...buckets), max: Math.max(...buckets) },
     latency: summarize(latencies),
     ack: summarize(acks),
+    samples: { latencies, acks },
   };
 }
