@@ -3,7 +3,7 @@
 // isolated embedded Postgres and Temporal dev server of its own (scripts/provision/
 // isolated-stack.ts), all on 127.0.0.1, started and stopped here. Prints the results per key
 // and writes them to test/fuzz/RESULTS.md; exits 1 on any 5xx or schema violation.
-//   FUZZ_EXAMPLES  test cases per operation and phase (default 25)
+//   FUZZ_EXAMPLES  test cases per operation and phase (default 100)
 //   FUZZ_SEED      the generator's seed (default 20260101)
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { startFuzzTarget, type FuzzTarget } from '../test/fuzz/target.ts';
 import { startStack, type Stack } from './provision/isolated-stack.ts';
 import { ensureSchemathesis, PINS, PROJECT_ROOT } from './provision/tools.ts';
 
-const maxExamples = Number(process.env.FUZZ_EXAMPLES ?? 25);
+const maxExamples = Number(process.env.FUZZ_EXAMPLES ?? 100);
 const seed = Number(process.env.FUZZ_SEED ?? 20260101);
 const WATCHDOG_MS = 30 * 60_000;
 const log = (message: string) => process.stdout.write(`[fuzz ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
