@@ -2,8 +2,6 @@
 // Temporal server, chunks in the real Postgres + pgvector, hybrid retrieval, and a WhatsApp
 // question answered by the conversation workflow with a citation of the uploaded document.
 import { randomBytes } from 'node:crypto';
-import { Document as DocxDocument, HeadingLevel, Packer, Paragraph } from 'docx';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { pino } from 'pino';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +15,7 @@ import { taskQueueName } from '../lib/temporal.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { ingestionProgressQuery, type IngestionProgress } from '../workflows/ingestion.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
+import { docxFile, pdfFile } from './support/document-files.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
 interface DocumentBody {
@@ -42,32 +41,6 @@ async function multipart(bytes: Uint8Array, filename: string, type: string, fiel
   form.append('file', new Blob([bytes], { type }), filename);
   const res = new Response(form);
   return { payload: Buffer.from(await res.arrayBuffer()), headers: { 'content-type': res.headers.get('content-type')! } };
-}
-
-async function pdfFixture(pages: string[]): Promise<Uint8Array> {
-  const pdf = await PDFDocument.create();
-  const font = await pdf.embedFont(StandardFonts.Helvetica);
-  for (const body of pages) {
-    const page = pdf.addPage([595, 842]);
-    body.split('\n').forEach((line, i) => page.drawText(line, { x: 50, y: 780 - i * 18, size: 12, font }));
-  }
-  return pdf.save();
-}
-
-async function docxFixture(): Promise<Uint8Array> {
-  const doc = new DocxDocument({
-    sections: [
-      {
-        children: [
-          new Paragraph({ text: 'Warranty', heading: HeadingLevel.HEADING_1 }),
-          new Paragraph('Every Acme frame carries a lifetime warranty against manufacturing defects.'),
-          new Paragraph({ text: 'Batteries', heading: HeadingLevel.HEADING_2 }),
-          new Paragraph('E-bike batteries are covered for two years or 800 charge cycles, whichever comes first.'),
-        ],
-      },
-    ],
-  });
-  return new Uint8Array(await Packer.toBuffer(doc));
 }
 
 /** Paragraphs of distinct made-up text, about `n` chunks' worth of Markdown. */
@@ -147,7 +120,7 @@ describe('documents and retrieval', () => {
   });
 
   it('ingests a PDF: every chunk knows its page, and passages cite it', async () => {
-    const bytes = await pdfFixture([
+    const bytes = await pdfFile([
       'Acme Bikes service manual.\nChapter one introduces the workshop.',
       'Tyre pressure for city bikes is 4.5 bar.\nCheck it every two weeks.',
       'Chain lubrication: clean the chain, then apply two drops of oil per link.',
@@ -173,7 +146,7 @@ describe('documents and retrieval', () => {
   });
 
   it('ingests a DOCX with its headings as sections', async () => {
-    const res = await upload(await multipart(await docxFixture(), 'warranty.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'));
+    const res = await upload(await multipart(await docxFile(), 'warranty.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'));
     expect(res.statusCode, res.body).toBe(202);
     const doc = await ready((res.json() as DocumentBody).id);
     expect(doc).toMatchObject({ title: 'warranty', format: 'docx' });
@@ -203,7 +176,7 @@ describe('documents and retrieval', () => {
     const textAsPdf = await upload(await multipart(Buffer.from('just text'), 'notes.pdf', 'application/pdf'));
     expect(textAsPdf.statusCode).toBe(415);
     expect(textAsPdf.json().error).toMatchObject({ code: 'unsupported_media_type' });
-    const docxAsPdf = await upload(await multipart(await docxFixture(), 'w.pdf', 'application/pdf'));
+    const docxAsPdf = await upload(await multipart(await docxFile(), 'w.pdf', 'application/pdf'));
     expect(docxAsPdf.statusCode).toBe(415);
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4f60000000049454e44ae426082', 'hex');
     expect((await upload(await multipart(png, 'logo.png', 'image/png'))).statusCode).toBe(415);
