@@ -27,7 +27,8 @@ export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (a
   app.get<{ Params: { widgetId: string } }>(
     '/widget/:widgetId',
     {
-      schema: { tags: ['webchat'], summary: 'The web chat widget page for a web chat channel (embed it in an iframe)' },
+      // A page for browsers, not part of the API: out of the OpenAPI document, like the console's.
+      schema: { hide: true },
       // After the app-wide security headers (helmet's hook runs first): this page's own policy.
       onSend: async (request: FastifyRequest<{ Params: { widgetId: string } }>, reply: FastifyReply, payload) => {
         if (reply.statusCode !== 200) return payload;
@@ -48,7 +49,7 @@ export const widgetPage: FastifyPluginAsync<{ lookup: WidgetLookup }> = async (a
 
   app.get<{ Params: { file: string } }>(
     '/assets/:file',
-    { schema: { tags: ['webchat'], summary: 'The web chat widget page\'s script and stylesheet' } },
+    { schema: { hide: true } },
     async (request, reply) => {
       const asset = ASSETS.includes(request.params.file) ? files.get(request.params.file) : undefined;
       if (!asset) throw new HttpError(404, 'not_found', 'No such asset');
