@@ -293,7 +293,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     async generateReply(input: GenerateReplyInput): Promise<GeneratedReply> {
       const acknowledged = input.acknowledge && deps.acknowledge ? acknowledgeQuietly(deps.acknowledge, input.acknowledge) : undefined;
       try {
-        const resumed = await storedReply(input);
+        const resumed = await storedReply(input, acknowledged);
         if (resumed) return resumed;
         const generated = await whileAlive(async () => {
           // A turn's first call reads the tenant's row once, for its settings and for retrieval.
@@ -303,6 +303,9 @@ export function createLlmActivities(deps: LlmDependencies) {
         });
         // The send heartbeats its own progress (each part Meta accepted) from here on.
         if (input.deliver && deps.deliver && generated.outcome !== 'tool_calls') {
+          // The read receipt and typing indicator go out before the answer, never after it
+          // (bounded by ACKNOWLEDGE_WAIT_MS; it never throws).
+          await acknowledged;
           generated.delivered = await deps.deliver({ ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true });
         }
         return generated;
@@ -317,12 +320,13 @@ export function createLlmActivities(deps: LlmDependencies) {
    * is not asked twice for one reply. Only a retry or the fallback can find one (the workflow
    * chooses a new id per turn).
    */
-  async function storedReply(input: GenerateReplyInput): Promise<GeneratedReply | undefined> {
+  async function storedReply(input: GenerateReplyInput, acknowledged: Promise<void> | undefined): Promise<GeneratedReply | undefined> {
     const target = input.deliver;
     if (!target || !deps.deliver || (Context.current().info.attempt === 1 && input.route !== 'fallback')) return undefined;
     const row = await forTenant(deps.db, input.tenantId).message.findFirst({ where: { id: target.id, createdAt: new Date(target.createdAt) }, select: { content: true } });
     const text = (row?.content as { text?: unknown } | null)?.text;
     if (typeof text !== 'string') return undefined;
+    await acknowledged;
     const delivered = await deps.deliver({ ...target, assistantTurn: true });
     return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
   }
