@@ -418,9 +418,13 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
  * The outbound row before sending (pending), or at once failed with a reason; a repeat is a
  * no-op. Returns whether this call stored it.
  */
+/** An outbound row's content, made storable. */
+export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string }) {
+  return storable({ text: message.text, author: message.author, ...(message.agentId ? { agentId: message.agentId } : {}) });
+}
+
 export async function storeOutbound(db: Db, input: OutboundInput): Promise<boolean> {
-  const content = storable({ text: input.text, author: input.author, ...(input.agentId ? { agentId: input.agentId } : {}) });
-  const { inserted } = await storePendingOutbound(db, { ...input, content });
+  const { inserted } = await storePendingOutbound(db, { ...input, content: outboundContent(input) });
   if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
   return inserted;
 }

@@ -9,7 +9,7 @@ import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSi
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
-import { markOutboundFailed, storable, storeOutbound } from '../store.ts';
+import { markOutboundFailed, outboundContent, storeOutbound } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
@@ -169,9 +169,9 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
       const tdb = forTenant(db, input.tenantId);
       // The row: stored by this call (pending), or by an earlier one (read back).
-      const written = storable({ text: input.text ?? '', author: input.author ?? 'assistant', ...(input.agentId && { agentId: input.agentId }) });
+      const written = outboundContent({ ...input, text: input.text ?? '', author: input.author ?? 'assistant' });
       if (input.failedReason) {
-        if (input.text !== undefined) await storeOutbound(db, { ...input, ...written });
+        if (input.text !== undefined) await storeOutbound(db, { ...input, text: input.text, author: written.author });
         return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
       }
       const stored = input.text !== undefined ? await storePendingOutbound(db, { ...input, content: written }) : undefined;

@@ -171,6 +171,8 @@ const SEND_RESERVE_MS = 15_000;
 
 export function createLlmActivities(deps: LlmDependencies) {
   const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
+  /** Settings are read with the platform's defaults filled in (a tenant without a budget gets the default). */
+  const platform = { dailyBudgetUsd: deps.defaultDailyBudgetUsd };
   const usage = createUsageLedger(deps.db);
   const clients = new Map<string, ChatProvider>();
   const tenantConnections = deps.tenantConnections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureFunctionEndpoints ?? false });
@@ -220,7 +222,7 @@ export function createLlmActivities(deps: LlmDependencies) {
   async function settingsOf(tenantId: string): Promise<TenantSettings> {
     const tenant = await forTenant(deps.db, tenantId).tenant.findFirst({ select: { settings: true } });
     if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
-    return parseTenantSettings(tenant.settings);
+    return parseTenantSettings(tenant.settings, platform);
   }
 
   /** One provider call with the breaker's bookkeeping; a failure comes back as a Temporal failure. */
@@ -262,7 +264,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       if (name === 'local') return fallback();
       const resolved = await resolve(input.tenantId, name);
       if (!resolved.configured || !breakers.allow(resolved.breakerKey)) return fallback();
-      const budget = settings.llm.dailyBudgetUsd ?? deps.defaultDailyBudgetUsd;
+      const budget = settings.llm.dailyBudgetUsd;
       if (budget !== undefined && (await usage.spentToday(input.tenantId)) >= budget) return fallback();
       const model = settings.llm.model ?? DEFAULT_MODELS[name];
       try {
@@ -332,7 +334,7 @@ export function createLlmActivities(deps: LlmDependencies) {
   }
 
   async function tenantRow(tenantId: string): Promise<RetrievalTenant> {
-    const tenant = await tenantRetrievalSettings(deps.db, tenantId, { dailyBudgetUsd: deps.defaultDailyBudgetUsd });
+    const tenant = await tenantRetrievalSettings(deps.db, tenantId, platform);
     if (!tenant) throw ApplicationFailure.nonRetryable(`tenant ${tenantId} not found`, 'TenantNotFound');
     return tenant;
   }
@@ -354,7 +356,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
     const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
 
-    const budget = settings.llm.dailyBudgetUsd ?? deps.defaultDailyBudgetUsd;
+    const budget = settings.llm.dailyBudgetUsd;
     if (budget !== undefined) {
       const spent = await usage.spentToday(input.tenantId);
       if (spent >= budget) {
