@@ -185,6 +185,16 @@ export const configSchema = z.object({
   /** Deliveries in a row that exhaust their retries before an endpoint is disabled. */
   WEBHOOK_DISABLE_AFTER_FAILURES: positiveInt.default(5),
   /**
+   * Tracing (lib/tracing.ts): spans are exported over OTLP/HTTP (protobuf) to this base URL
+   * (`/v1/traces` is appended, as the OpenTelemetry SDKs do). Unset: no tracing at all.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v), 'must be an http(s):// URL, e.g. http://otel-collector:4318')
+    .optional(),
+  /** The spans' service.name; default `metachat-api` for the API, `metachat-worker` for the worker. */
+  OTEL_SERVICE_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-" only').optional(),
+  /**
    * Development only: tenants may register http:// and loopback or private URLs as webhook and
    * function endpoints (a receiver on the developer's machine). `npm run dev` turns it on.
    */
