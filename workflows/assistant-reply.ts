@@ -114,7 +114,9 @@ export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks)
       });
       const preparation = prepared ? {} : { ...(prepare!.retrieve && { retrieve: { question: turn.question } }), ...(prepare!.acknowledge && { acknowledge: prepare!.acknowledge }) };
       try {
-        const reply = await llm.generateReply({ ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget, ...preparation, ...(deliver && { deliver }) });
+        const reply = await llm.generateReply.executeWithOptions({ summary: modelSummary(route, 'retrieve' in preparation, 'acknowledge' in preparation, !!deliver) }, [
+          { ...turn, passages, route, steps, tools: true, deadline: Date.now() + budget, ...preparation, ...(deliver && { deliver }) },
+        ]);
         if (!prepared && reply.passages) passages.splice(0, passages.length, ...reply.passages);
         prepared = true;
         return reply;
@@ -137,7 +139,7 @@ export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks)
       if (typeof args?.query !== 'string' || !args.query.trim()) return { content: 'invalid arguments: "query" (string) is required', isError: true };
       let found: Passage[];
       try {
-        found = await retrieval.retrieveContext({ tenantId: turn.tenantId, question: args.query });
+        found = await retrieval.retrieveContext.executeWithOptions({ summary: 'knowledge search asked for by the model' }, [{ tenantId: turn.tenantId, question: args.query }]);
       } catch (err) {
         // The database is down or the embedder failed for good: the model hears it and answers without.
         log.warn('knowledge search failed', { error: String(err instanceof ActivityFailure ? err.cause : err) });
@@ -153,7 +155,9 @@ export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks)
       return { content: lines.join('\n\n'), isError: false };
     }
     try {
-      return await functions.callTenantFunction({ tenantId: turn.tenantId, name: call.name, arguments: call.arguments, callId: call.id });
+      return await functions.callTenantFunction.executeWithOptions({ summary: `tenant function ${call.name}` }, [
+        { tenantId: turn.tenantId, name: call.name, arguments: call.arguments, callId: call.id },
+      ]);
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : err;
       return { content: `the function failed: ${cause instanceof Error ? cause.message : String(cause)}`, isError: true };
@@ -170,11 +174,22 @@ async function refreshSummary(tenantId: string, memory: ConversationMemory, keep
   const fold = memory.turnsToSummarize(keep);
   if (fold.length === 0) return;
   try {
-    const summary = await summaries.summarizeTurns({ tenantId, turns: fold, ...(memory.summary !== null && { summary: memory.summary }) });
+    const summary = await summaries.summarizeTurns.executeWithOptions({ summary: `fold ${fold.length} older turns into the summary` }, [
+      { tenantId, turns: fold, ...(memory.summary !== null && { summary: memory.summary }) },
+    ]);
     memory.summarized(summary, fold.length);
   } catch (err) {
     log.warn('conversation summary not refreshed', { error: String(err) });
   }
+}
+
+/**
+ * What a model call does, for the Temporal UI's event list (an activity summary: never customer
+ * text, which stays in the encrypted payloads).
+ */
+function modelSummary(route: LlmRoute, retrieves: boolean, acknowledges: boolean, delivers: boolean): string {
+  const steps = [...(retrieves ? ['retrieve'] : []), ...(acknowledges ? ['read receipt'] : []), 'answer', ...(delivers ? ['send'] : [])];
+  return `${route} model: ${steps.join(', ')}`;
 }
 
 function parseArguments(json: string): Record<string, unknown> | undefined {

@@ -24,10 +24,12 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { TypedSearchAttributes } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { DeliverResult } from '../activities/channels/index.ts';
 import type { ReceivedInbound } from '../activities/store.ts';
@@ -45,7 +47,7 @@ import {
 import { Conversation, type ConversationSettings } from './conversation-state.ts';
 import { LazyTimer } from './lazy-timer.ts';
 import { conversationV1 } from './legacy/conversation-v1.ts';
-import { ConversationStatus, HandoffState } from './search-attributes.ts';
+import { Assignee, ChannelId, ConversationId, ConversationStatus, HandoffState } from './search-attributes.ts';
 import { SUPERSEDED_BY_AGENT, type AgentMessageResult, type CarriedState, type ConversationInput, type InboundMessage } from './types.ts';
 
 export * from './conversation-messages.ts';
@@ -56,6 +58,12 @@ export { SUPERSEDED_BY_AGENT } from './types.ts';
  * through it (legacy/conversation-v1.ts), which hands over to this code at its next wake-up.
  */
 export const CONVERSATION_V2 = 'conversation-v2';
+
+/**
+ * Marks runs that keep the operators' view in the Temporal UI current: the ConversationId and
+ * Assignee search attributes and the memo. Runs recorded before it upserted neither.
+ */
+export const OPERATOR_VIEW = 'operator-view';
 
 // ---- Activities, each with the timeout and retries its side effect calls for ----
 
@@ -176,7 +184,8 @@ async function conversationV2(input: ConversationInput): Promise<void> {
         await condition(() => state.pending.length > 0); // started without a message: wait for one
         continue;
       }
-      settings ??= await store.loadConversationSettings(tenantId); // a run carried over without them
+      // A run carried over without them.
+      settings ??= await store.loadConversationSettings.executeWithOptions({ summary: 'load the tenant\'s conversation settings' }, [tenantId]);
       const s = settings;
 
       if (state.closeRequest !== null) {
@@ -193,6 +202,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
         await quietWindow(s.quietWindowMs);
         if (forwarded || ended) return;
         await answer(state.takeUnanswered(), settings);
+        upsertStatus(); // the answer may have folded turns into the summary the memo shows
         lastActivityAt = Date.now();
         continue;
       }
@@ -229,11 +239,13 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     const batch = state.takePending();
     let received: ReceivedInbound;
     try {
-      received = await store.receiveInbound({
-        tenantId, channel, channelId, externalUserId, workflowId,
-        conversationId: state.conversationId,
-        messages: batch.map((m) => ({ ...m, rowId: uuid4() })),
-      });
+      received = await store.receiveInbound.executeWithOptions({ summary: `store ${plural(batch.length, 'inbound message')}` }, [
+        {
+          tenantId, channel, channelId, externalUserId, workflowId,
+          conversationId: state.conversationId,
+          messages: batch.map((m) => ({ ...m, rowId: uuid4() })),
+        },
+      ]);
     } catch (err) {
       // Retries never run out; only a failure no retry can fix lands here.
       log.error('inbound messages cannot be stored: the conversation ends', { error: String(err instanceof ActivityFailure ? err.cause : err) });
@@ -355,7 +367,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     const message = options.message ?? outboundMessage(uuid4(), Date.now());
     let result: DeliverResult;
     try {
-      result = await sending.deliverMessage({ ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) });
+      result = await sending.deliverMessage.executeWithOptions({ summary: `send the ${author}'s message` }, [
+        { ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) },
+      ]);
     } catch (err) {
       // The channel could not be given it at all (retries cannot fix it).
       const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -368,7 +382,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   async function noteSent(message: { id: string; createdAt: number }, text: string, author: 'assistant' | 'agent', result: DeliverResult): Promise<AgentMessageResult> {
     if (result.status === 'failed') {
       // The activity records the failures it sees; a cancelled or given-up one is recorded here.
-      await store.markOutboundFailed({ id: message.id, createdAt: message.createdAt, tenantId, conversationId: state.conversationId!, reason: result.reason });
+      await store.markOutboundFailed.executeWithOptions({ summary: `record the ${author}'s message failed: ${result.reason}` }, [
+        { id: message.id, createdAt: message.createdAt, tenantId, conversationId: state.conversationId!, reason: result.reason },
+      ]);
       return { status: 'failed', messageId: message.id, reason: result.reason };
     }
     state.addTurn({ role: author, text, at: message.createdAt });
@@ -379,7 +395,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   async function recordChange(type: string, payload: Record<string, unknown> = {}): Promise<void> {
     upsertStatus();
     try {
-      await store.recordConversationChange({ tenantId, conversationId: state.conversationId!, status: state.status, assignee: state.assignee, event: { type, payload } });
+      await store.recordConversationChange.executeWithOptions({ summary: `record ${type}` }, [
+        { tenantId, conversationId: state.conversationId!, status: state.status, assignee: state.assignee, event: { type, payload } },
+      ]);
     } catch (err) {
       log.error('conversation change not recorded', { type, error: String(err instanceof ActivityFailure ? err.cause : err) });
     }
@@ -389,18 +407,39 @@ async function conversationV2(input: ConversationInput): Promise<void> {
    * Keeps the status attributes the run was started with current (the API starts every run with
    * them). Upserting an attribute the namespace does not know would fail every workflow task, so
    * a run started without them, e.g. on a server where they cannot be registered, leaves them be.
-   * Unchanged values are not upserted again (each upsert is a history event).
+   * Unchanged values are not upserted again (each upsert is a history event). Runs the API started
+   * with ChannelId (registered with ConversationId and Assignee) also show those and the memo.
    */
   function upsertStatus(): void {
-    const typed = workflowInfo().typedSearchAttributes;
-    const updates = [
+    const info = workflowInfo();
+    const typed = info.typedSearchAttributes;
+    const started = [
       { key: ConversationStatus, value: state.status },
       { key: HandoffState, value: state.handoff },
     ].filter(({ key, value }) => {
       const current = typed.get(key);
       return current !== undefined && current !== value;
     });
+    const shown = typed.get(ChannelId) !== undefined ? operatorViewChanges(typed, info.memo ?? {}) : null;
+    // patched() only where the new commands are due: a run that never needs them gets no marker.
+    const view = shown && (shown.attributes.length > 0 || shown.memo !== null) && patched(OPERATOR_VIEW) ? shown : null;
+    const updates = [...started, ...(view?.attributes ?? [])];
     if (updates.length) upsertSearchAttributes(updates);
+    if (view?.memo) upsertMemo(view.memo);
+  }
+
+  /**
+   * What the operators' view lacks: ConversationId, Assignee (removed while nobody holds the
+   * conversation) and the memo's rolling summary, the conversation in a few lines (memo payloads
+   * are encrypted like every other). Status and assignee are attributes already: not repeated
+   * in the memo, which costs a history event per change.
+   */
+  function operatorViewChanges(typed: TypedSearchAttributes, memo: Record<string, unknown>) {
+    const attributes = [
+      { key: ConversationId, value: state.conversationId },
+      { key: Assignee, value: state.assignee },
+    ].filter(({ key, value }) => (typed.get(key) ?? null) !== value);
+    return { attributes, memo: state.summary !== null && memo.summary !== state.summary ? { summary: state.summary } : null };
   }
 
   function idle(): boolean {
@@ -415,6 +454,10 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
   }
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function bySentAt(a: InboundMessage, b: InboundMessage): number {
