@@ -63,7 +63,7 @@ export async function ingestDocument(input: IngestDocumentInput): Promise<Ingest
 
   try {
     progress.stage = 'parsing';
-    const plan = await prepare.prepareDocument(ref);
+    const plan = await prepare.prepareDocument.executeWithOptions({ summary: 'parse and chunk the document' }, [ref]);
     if (plan.state === 'skipped') {
       progress.stage = plan.reason === 'ready' ? 'ready' : 'deleted';
       return progress;
@@ -71,13 +71,15 @@ export async function ingestDocument(input: IngestDocumentInput): Promise<Ingest
     progress.stage = 'embedding';
     progress.chunksTotal = plan.chunkCount;
     while (progress.chunksEmbedded < plan.chunkCount) {
-      const batch = await embed.embedDocumentChunks({ ...ref, models: plan.models, from: progress.chunksEmbedded });
+      const batch = await embed.embedDocumentChunks.executeWithOptions({ summary: `embed chunks from ${progress.chunksEmbedded} of ${plan.chunkCount}` }, [
+        { ...ref, models: plan.models, from: progress.chunksEmbedded },
+      ]);
       progress.chunksEmbedded = batch.next;
       progress.reused += batch.reused;
       progress.embedded += batch.embedded;
     }
     progress.stage = 'activating';
-    const activated = await record.activateDocument(ref);
+    const activated = await record.activateDocument.executeWithOptions({ summary: 'make the new version the one retrieved' }, [ref]);
     progress.stage = activated.state;
     return progress;
   } catch (err) {
@@ -85,7 +87,7 @@ export async function ingestDocument(input: IngestDocumentInput): Promise<Ingest
     const failure = failureOf(err);
     progress.error = failure.reason;
     // The type tells failDocument whether a retry could ever use the file.
-    await record.failDocument({ ...ref, ...failure });
+    await record.failDocument.executeWithOptions({ summary: 'record the failure on the document' }, [{ ...ref, ...failure }]);
     throw ApplicationFailure.nonRetryable(`Ingestion failed: ${progress.error}`, 'IngestionFailed');
   }
 }

@@ -62,21 +62,21 @@ export async function tenantWebhookDelivery(input: WebhookDeliveryInput): Promis
   });
 
   try {
-    return await attempt.attemptWebhookDelivery({
-      deliveryId: input.deliveryId,
-      tenantId: input.tenantId,
-      timeoutMs: policy.attemptTimeoutMs,
-      initialIntervalMs: policy.initialIntervalMs,
-      maximumIntervalMs: policy.maximumIntervalMs,
-    });
+    return await attempt.attemptWebhookDelivery.executeWithOptions({ summary: "POST the event to the tenant's endpoint" }, [
+      {
+        deliveryId: input.deliveryId,
+        tenantId: input.tenantId,
+        timeoutMs: policy.attemptTimeoutMs,
+        initialIntervalMs: policy.initialIntervalMs,
+        maximumIntervalMs: policy.maximumIntervalMs,
+      },
+    ]);
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const reason = reasonOf(err);
-    const { endpointDisabled } = await record.recordWebhookDeliveryExhausted({
-      deliveryId: input.deliveryId,
-      tenantId: input.tenantId,
-      disableAfterFailures: policy.disableAfterFailures,
-    });
+    const { endpointDisabled } = await record.recordWebhookDeliveryExhausted.executeWithOptions({ summary: 'record the delivery failed for good' }, [
+      { deliveryId: input.deliveryId, tenantId: input.tenantId, disableAfterFailures: policy.disableAfterFailures },
+    ]);
     log.warn('webhook delivery failed for good', { deliveryId: input.deliveryId, endpointDisabled });
     return { status: 'failed', reason, endpointDisabled };
   }
