@@ -4,6 +4,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
+import { tracePool } from './db-tracing.ts';
+import type { Tracing } from './tracing.ts';
 
 export type Db = InstanceType<typeof PrismaClient>;
 
@@ -18,7 +20,8 @@ type DbConfig = Pick<
 
 const pools = new WeakMap<Db, pg.Pool>();
 
-export function createDb(config: DbConfig, applicationName: string): Db {
+/** With `tracing`, every statement is a span (lib/db-tracing.ts). */
+export function createDb(config: DbConfig, applicationName: string, tracing?: Tracing): Db {
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
@@ -28,6 +31,7 @@ export function createDb(config: DbConfig, applicationName: string): Db {
     statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
     application_name: applicationName,
   });
+  if (tracing) tracePool(pool, tracing.tracer);
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
   return db;

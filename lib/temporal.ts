@@ -5,12 +5,15 @@
 // encrypted under SECRETS_KEYS, lib/payload-codec.ts).
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import type { TLSConfig } from '@temporalio/client';
+import type { TLSConfig, WorkflowClientInterceptor } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, type Config, type TaskQueue } from './config.ts';
 import type { Keyring } from './crypto.ts';
 import { EncryptionCodec } from './payload-codec.ts';
+import { RequestIdClientInterceptor } from './request-scope.ts';
+import type { Tracing } from './tracing.ts';
 
 export type TemporalConnectionConfig = Pick<
   Config,
@@ -80,14 +83,32 @@ export function temporalDataConverter(keyring: Keyring): DataConverter {
   return { payloadCodecs: [new EncryptionCodec(keyring)] };
 }
 
-export function createTemporalClient(config: TemporalConfig): Client {
+/**
+ * What every client sends with its starts, signals and updates: the request id (always, a header)
+ * and, with tracing on, the trace context, so that the workflow's and activities' spans join the
+ * caller's trace.
+ */
+export function temporalClientInterceptors(tracing?: Tracing): WorkflowClientInterceptor[] {
+  return [new RequestIdClientInterceptor(), ...(tracing ? [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] : [])];
+}
+
+export function createTemporalClient(config: TemporalConfig, tracing?: Tracing): Client {
   const connection = Connection.lazy(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config.SECRETS_KEYS) });
+  return temporalClientOn(connection, config, tracing);
 }
 
 /** A client over an already open connection (a worker's native connection, a script's). */
-export function temporalClientOn(connection: Client['connection'] | NativeConnection, config: Pick<Config, 'TEMPORAL_NAMESPACE' | 'SECRETS_KEYS'>): Client {
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config.SECRETS_KEYS) });
+export function temporalClientOn(
+  connection: Client['connection'] | NativeConnection,
+  config: Pick<Config, 'TEMPORAL_NAMESPACE' | 'SECRETS_KEYS'>,
+  tracing?: Tracing,
+): Client {
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: temporalDataConverter(config.SECRETS_KEYS),
+    interceptors: { workflow: temporalClientInterceptors(tracing) },
+  });
 }
 
 export function connectClientConnection(config: TemporalConnectionConfig, extra: { connectTimeout?: number } = {}): Promise<Connection> {

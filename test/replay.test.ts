@@ -16,6 +16,10 @@
 // - Fixtures are never edited, re-recorded or deleted while a run they stand for may still be
 //   open in production: they are what that production code wrote.
 //
+// - The workers bundle their sandbox interceptors with the workflows (request id always, the
+//   OpenTelemetry ones with tracing on, workers/interceptors.ts); every history replays with both
+//   bundles, so an interceptor that changes commands fails here.
+//
 // Replay is offline: this file needs no Postgres and no Temporal server (the suite's global setup
 // starts them for the other files regardless).
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,9 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { DataConverter } from '@temporalio/common';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { EncryptionCodec } from '../lib/payload-codec.ts';
 import { temporalDataConverter } from '../lib/temporal.ts';
 import { bundleWorkflows } from '../workers/create-workers.ts';
@@ -32,6 +39,10 @@ import { listHistoryFiles, mapHistoryPayloads, readHistoryFile, type HistoryFile
 const HISTORIES = fileURLToPath(new URL('./replay/histories', import.meta.url));
 /** Replay decodes with the workers' data converter (lib/payload-codec.ts): fixtures recorded in plaintext pass through it. */
 const keyring = [{ id: 'replay', key: randomBytes(32) }];
+
+/** Where the traced bundle's workflow spans would go: replay must export none. */
+const replayedSpans = new InMemorySpanExporter();
+const spanSinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(replayedSpans), new Resource({})) };
 
 /** Replays `histories` one after another on one replay worker; each one's error, if any. */
 async function replay(
@@ -42,7 +53,8 @@ async function replay(
   const results: { name: string; error?: Error }[] = [];
   // runReplayHistories replays one history at a time and yields its result before taking the
   // next, so results arrive in the order of `histories`.
-  for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'replay-test', ...(dataConverter && { dataConverter }) }, histories)) {
+  const options = { workflowBundle, replayName: 'replay-test', sinks: spanSinks, ...(dataConverter && { dataConverter }) };
+  for await (const result of Worker.runReplayHistories(options, histories)) {
     results.push({ name: histories[results.length]!.name, ...(result.error && { error: result.error }) });
   }
   return results;
@@ -60,21 +72,28 @@ describe('recorded workflow histories', () => {
     }
   }
   let production: WorkflowBundleWithSourceMap;
+  let traced: WorkflowBundleWithSourceMap;
 
   beforeAll(async () => {
-    production = await bundleWorkflows();
+    [production, traced] = await Promise.all([bundleWorkflows(), bundleWorkflows({ tracing: true })]);
+    // The traced bundle holds Temporal's workflow tracer (its name), the other one does not.
+    expect(traced.code).toContain('@temporalio/interceptor-workflow');
+    expect(production.code).not.toContain('@temporalio/interceptor-workflow');
   });
 
-  it('all replay against the workflows in this tree', async () => {
-    expect(histories.length, `no histories under ${HISTORIES}`).toBeGreaterThan(0);
-    const results = await replay(production, histories);
-    expect(results.map((r) => r.name)).toEqual(histories.map((h) => h.name));
-    const failures = [
-      ...unreadable,
-      ...results.filter((r) => r.error).map((r) => `${r.name} (${r.error!.name}): ${r.error!.message}`),
-    ];
-    expect(failures, `histories that do not replay:\n${failures.join('\n')}`).toEqual([]);
-  });
+  for (const [bundle, name] of [[() => production, 'the workers bundle them'], [() => traced, 'the workers bundle them with tracing on']] as const) {
+    it(`all replay against the workflows in this tree, as ${name}`, async () => {
+      expect(histories.length, `no histories under ${HISTORIES}`).toBeGreaterThan(0);
+      const results = await replay(bundle(), histories);
+      expect(results.map((r) => r.name)).toEqual(histories.map((h) => h.name));
+      const failures = [
+        ...unreadable,
+        ...results.filter((r) => r.error).map((r) => `${r.name} (${r.error!.name}): ${r.error!.message}`),
+      ];
+      expect(failures, `histories that do not replay:\n${failures.join('\n')}`).toEqual([]);
+      expect(replayedSpans.getFinishedSpans(), 'spans exported while replaying').toEqual([]);
+    });
+  }
 
   it('replay with payloads encrypted as the workers now write them, and not without the codec', async () => {
     const codec = new EncryptionCodec(keyring);

@@ -5,6 +5,8 @@ import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type 
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
 import type { Config, TaskQueue } from '../lib/config.ts';
 import { temporalDataConverter } from '../lib/temporal.ts';
+import type { Tracing } from '../lib/tracing.ts';
+import { workerInterceptors, workflowInterceptorModules } from './interceptors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -32,9 +34,14 @@ function optionsFor(queue: TaskQueue, tuning: WorkerTuning) {
   }
 }
 
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  // The bundler's INFO output is webpack's module table: useful only when bundling fails.
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/index.ts'), logger: new DefaultLogger('WARN') });
+/** The workflow code with its sandbox interceptors; `tracing` adds the OpenTelemetry ones. */
+export function bundleWorkflows(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows/index.ts'),
+    workflowInterceptorModules: workflowInterceptorModules(Boolean(options.tracing)),
+    // The bundler's INFO output is webpack's module table: useful only when bundling fails.
+    logger: new DefaultLogger('WARN'),
+  });
 }
 
 export interface CreateWorkersOptions {
@@ -44,14 +51,18 @@ export interface CreateWorkersOptions {
   taskQueues: readonly TaskQueue[];
   tuning: WorkerTuning;
   deps: ActivityDependencies;
+  /** Bundled with the same `tracing` as given here (bundleWorkflows). */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Spans for workflows and activities (lib/tracing.ts); unset: none. */
+  tracing?: Tracing;
   /** Maps a platform queue to the real queue name (tests isolate themselves with a prefix). */
   queueName?: (queue: TaskQueue) => string;
 }
 
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(options.tracing) }));
   const activities = createActivities(options.deps);
+  const { interceptors, sinks } = workerInterceptors(options.tracing);
   return Promise.all(
     options.taskQueues.map((queue) =>
       Worker.create({
@@ -60,6 +71,8 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         taskQueue: options.queueName?.(queue) ?? queue,
         workflowBundle,
         activities,
+        interceptors,
+        sinks,
         // Payloads are encrypted under SECRETS_KEYS (the clients decode with the same keyring).
         dataConverter: temporalDataConverter(options.deps.keyring),
         ...optionsFor(queue, options.tuning),
