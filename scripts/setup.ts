@@ -1,8 +1,10 @@
 // `npm run setup`: installs the Temporal CLI, the Temporal test server and the embedded Postgres
 // into .local/ (skipped for what is already there) and prints what is in place and how long it took.
 // The test path adds --browser, which finds or installs Chromium (scripts/provision/browser.ts),
-// and --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/).
+// --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/), and --promtool, which
+// finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts).
 import { ensureChromium } from './provision/browser.ts';
+import { ensurePromtool } from './provision/promtool.ts';
 import { ensureEmbeddedPostgres, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
 const quiet = process.argv.includes('--quiet');
@@ -22,6 +24,7 @@ try {
     // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.
     ...(process.argv.includes('--browser') ? [timed('Chromium', ensureChromium)] : []),
     ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),
+    ...(process.argv.includes('--promtool') ? [timed('promtool', () => ensurePromtool())] : []),
   ]);
   const total = performance.now() - started;
   if (!quiet || total > 2000) {
