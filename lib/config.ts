@@ -133,6 +133,19 @@ export const configSchema = z.object({
   API_KEYS_PER_TENANT: positiveInt.default(25),
   /** Who may read GET /metrics and GET /docs: `public`, `admin` (Bearer ADMIN_API_KEY) or `off` (404). */
   METRICS_ACCESS: z.enum(['public', 'admin', 'off']).default('admin'),
+  /** Tenants a process gives their own `tenant` label value in its metrics; every further tenant is counted as `other`. */
+  METRICS_TENANT_LABELS: z.coerce.number().int().min(0).max(10_000).default(50),
+  /**
+   * The worker's GET /metrics (workers/metrics-server.ts, under METRICS_ACCESS like the API's):
+   * its port (`0` or `off`: none) and the address it listens on.
+   */
+  WORKER_METRICS_PORT: z
+    .string()
+    .regex(/^(off|\d{1,5})$/, 'must be a port, or 0 / off for no metrics endpoint')
+    .transform((v) => (v === 'off' ? 0 : Number(v)))
+    .pipe(z.number().max(65535, 'must be a port, or 0 / off for no metrics endpoint'))
+    .default(9464),
+  WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   DOCS_ACCESS: z.enum(['public', 'admin', 'off']).default('public'),
   /**
    * Browser origins allowed to call the REST API (/api/v1) and the other routes (comma-separated).
