@@ -1,16 +1,21 @@
 // docker-compose.yml cannot run here (no Docker engine), so it is checked against what the code
-// expects: its services, and that the app services' variables are exactly ones the config knows
-// and pass its validation once compose has substituted them.
+// expects: its services, that the app services' variables are exactly ones the config knows and
+// pass its validation once compose has substituted them, and that Prometheus and Grafana are wired
+// to the files of observability/, whose dashboard and rules read only series of the metric catalog.
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config.ts';
+import { DASHBOARD_PATH } from '../observability/grafana/metachat-dashboard.ts';
+import { catalogProblems } from './support/metric-catalog.ts';
 
 interface Service {
   image?: string;
   build?: string;
+  restart?: string;
   command?: string[];
+  secrets?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }> | string[];
   volumes?: string[];
@@ -18,8 +23,26 @@ interface Service {
   expose?: unknown[];
 }
 
-const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  secrets?: Record<string, { environment?: string; file?: string }>;
+};
 const { services } = compose;
+
+const readYaml = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
+
+/** A service's bind mounts (`./host:container[:ro]`) as [host, container]. */
+const bindMounts = (name: string): [string, string][] =>
+  (services[name]?.volumes ?? []).filter((v) => v.startsWith('./')).map((v) => v.split(':').slice(0, 2) as [string, string]);
+
+/** The host file or folder mounted at `target` in a service (or into a mounted folder above it). */
+function hostPathOf(name: string, target: string): string | undefined {
+  for (const [host, container] of bindMounts(name)) {
+    if (target === container) return host;
+    if (target.startsWith(`${container}/`)) return `${host}${target.slice(container.length)}`;
+  }
+  return undefined;
+}
 
 /** What `docker compose` does with `${VAR:?msg}` and `${VAR:-default}` given these values. */
 function substitute(value: string, vars: Record<string, string>): string {
@@ -33,13 +56,14 @@ function substitute(value: string, vars: Record<string, string>): string {
 
 const vars = {
   POSTGRES_PASSWORD: 'pw',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-pw',
   ADMIN_API_KEY: randomBytes(32).toString('base64url'),
   SECRETS_KEYS: `k1:${randomBytes(32).toString('base64')}`,
 };
 
 describe('docker-compose.yml', () => {
   it('has the production services', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'grafana', 'migrate', 'postgres', 'prometheus', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
     expect(services.postgres?.image).toMatch(/^pgvector\/pgvector:pg1[6-9]$/);
     expect(services.temporal?.environment?.DB).toBe('postgres12');
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -115,6 +139,93 @@ describe('docker-compose.yml', () => {
 
   it('refuses to start without the required secrets', () => {
     expect(() => substitute(String(services.api?.environment?.ADMIN_API_KEY), {})).toThrow(/ADMIN_API_KEY is required/);
+    expect(() => substitute(String(services.grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD), {})).toThrow(/GRAFANA_ADMIN_PASSWORD is required/);
+  });
+
+  it('restarts the long-running services unless stopped, and runs the one-shot steps once', () => {
+    const oneShot = ['migrate', 'temporal-setup'];
+    for (const [name, service] of Object.entries(services)) {
+      if (oneShot.includes(name)) expect(service.restart, name).toBeUndefined();
+      else expect(service.restart, name).toBe('unless-stopped');
+    }
+  });
+
+  it('mounts files and folders that are in the repository', () => {
+    for (const name of Object.keys(services)) {
+      for (const [host] of bindMounts(name)) expect(existsSync(host), `${name} mounts ${host}`).toBe(true);
+    }
+  });
+});
+
+describe('Prometheus and Grafana in docker-compose.yml', () => {
+  interface ScrapeConfig {
+    job_name: string;
+    metrics_path: string;
+    authorization?: { credentials_file?: string };
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+    relabel_configs?: { target_label: string; replacement: string }[];
+  }
+  const prometheus = services.prometheus ?? {};
+  const grafana = services.grafana ?? {};
+  const configFile = (prometheus.command ?? []).find((a) => a.startsWith('--config.file='))?.split('=')[1] ?? '';
+  const configHost = hostPathOf('prometheus', configFile) ?? '';
+  const config = readYaml<{ rule_files: string[]; scrape_configs: ScrapeConfig[] }>(configHost);
+
+  it('runs pinned images of Prometheus 3 and Grafana 12', () => {
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    // 12: the dashboard is classic JSON, what Grafana 12 exports and file provisioning reads.
+    expect(grafana.image).toMatch(/^grafana\/grafana:12\.\d+\.\d+$/);
+  });
+
+  it('loads the repository\'s prometheus.yml and the alert rules it names', () => {
+    expect(configHost).toBe('./observability/prometheus/prometheus.yml');
+    const configDir = configFile.slice(0, configFile.lastIndexOf('/'));
+    for (const rules of config.rule_files) {
+      expect(hostPathOf('prometheus', rules.startsWith('/') ? rules : `${configDir}/${rules}`)).toBe('./observability/prometheus/alerts.yml');
+    }
+  });
+
+  it('scrapes the API and every worker replica on the ports their config gives, with the admin key compose hands over as a secret', () => {
+    const env = (name: string) => loadConfig(Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)])));
+    const ports = { api: env('api').PORT, worker: env('worker').WORKER_METRICS_PORT };
+    expect(config.scrape_configs.map((c) => c.job_name).sort()).toEqual(['api', 'worker']);
+    for (const job of config.scrape_configs) {
+      const name = job.job_name as 'api' | 'worker';
+      expect(job.metrics_path).toBe('/metrics');
+      // One A record per replica: `--scale worker=N` gives N targets.
+      expect(job.dns_sd_configs).toEqual([expect.objectContaining({ names: [name], type: 'A', port: ports[name] })]);
+      expect(job.relabel_configs).toContainEqual(expect.objectContaining({ target_label: 'service', replacement: name }));
+      // METRICS_ACCESS=admin (the default) wants the admin key on every scrape.
+      expect(env(name).METRICS_ACCESS).toBe('admin');
+      expect(job.authorization?.credentials_file).toBe('/run/secrets/admin_api_key');
+    }
+    expect(prometheus.secrets).toEqual(['admin_api_key']);
+    expect(compose.secrets?.admin_api_key).toEqual({ environment: 'ADMIN_API_KEY' });
+    expect(readFileSync(configHost, 'utf8')).not.toMatch(/credentials:|bearer_token:/);
+  });
+
+  it('provisions Grafana with this Prometheus and the dashboard folder it mounts', () => {
+    const datasources = readYaml<{ datasources: { uid: string; type: string; url: string }[] }>(hostPathOf('grafana', '/etc/grafana/provisioning/datasources/prometheus.yml') ?? '');
+    expect(datasources.datasources).toEqual([expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' })]);
+    const providers = readYaml<{ providers: { type: string; options: { path: string } }[] }>(hostPathOf('grafana', '/etc/grafana/provisioning/dashboards/metachat.yml') ?? '');
+    const [provider] = providers.providers;
+    expect(provider?.type).toBe('file');
+    expect(hostPathOf('grafana', `${provider?.options.path}/metachat.json`)).toBe('./observability/grafana/dashboards/metachat.json');
+    expect(hostPathOf('grafana', String(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH))).toBe('./observability/grafana/dashboards/metachat.json');
+    expect(grafana.environment?.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
+  });
+
+  it('has a dashboard and rules that read only series and labels of the metric catalog', () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[]; templating: { list: { definition?: string }[] } };
+    const queries = [
+      ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr }))),
+      ...dashboard.templating.list.filter((v) => v.definition).map((v) => ({ where: 'template variable', expr: (v.definition ?? '').replace(/^label_values\((.*), \w+\)$/, '$1') })),
+      ...readYaml<{ groups: { rules: { alert: string; expr: string }[] }[] }>('observability/prometheus/alerts.yml').groups.flatMap((g) =>
+        g.rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
+      ),
+    ];
+    expect(queries.length).toBeGreaterThan(50);
+    expect(queries.flatMap(({ where, expr }) => catalogProblems(expr).map((problem) => `${where}: ${problem}`))).toEqual([]);
   });
 
   it('mounts the dynamic config the Temporal server is told to read', () => {
