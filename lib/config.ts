@@ -125,6 +125,37 @@ export const configSchema = z.object({
   WEBCHAT_MESSAGES_PER_MINUTE_PER_WIDGET: positiveInt.default(600),
   WEBCHAT_VISITORS_PER_HOUR_PER_IP: positiveInt.default(20),
   /**
+   * Team accounts (api/routes/v1/auth, me, team): a session ends SESSION_MAX_HOURS after sign-in,
+   * or after SESSION_IDLE_MINUTES without a request. Sign-in attempts per minute per client IP and
+   * per account (tenant and email, whether or not it exists); LOGIN_LOCKOUT_FAILURES failed
+   * attempts on one account lock it for LOGIN_LOCKOUT_MINUTES. Counted in the RATE_LIMIT_STORE.
+   */
+  SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(12),
+  SESSION_IDLE_MINUTES: z.coerce.number().int().min(5).max(24 * 60).default(60),
+  LOGIN_ATTEMPTS_PER_MINUTE_PER_IP: positiveInt.default(20),
+  LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT: positiveInt.default(5),
+  LOGIN_LOCKOUT_FAILURES: positiveInt.default(10),
+  LOGIN_LOCKOUT_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** How long an invitation link and a password reset link stay valid. */
+  INVITATION_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(72),
+  PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().min(5).max(24 * 60).default(60),
+  /**
+   * Invitation and reset emails go out through this SMTP server (nodemailer:
+   * smtp[s]://user:pass@host:port). Unset: no email; an invitation's link is shown to whoever
+   * created it in the API's answer.
+   */
+  SMTP_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587')
+    .optional(),
+  SMTP_FROM: z.string().min(3).max(200).default('Meta Chat Platform <no-reply@localhost>'),
+  /** Where the links in invitations and reset emails point (the web app's origin); unset: http://localhost:PORT. */
+  APP_BASE_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && new URL(v).origin === v.replace(/\/$/, ''), 'must be an origin: http(s)://host[:port], no path')
+    .transform((v) => v.replace(/\/$/, ''))
+    .optional(),
+  /**
    * USD per UTC day a tenant may spend on model calls and embeddings when its settings name no
    * `llm.dailyBudgetUsd` (read by the workers, which enforce it, and by the API, which shows it).
    */
@@ -235,6 +266,10 @@ const checkedConfigSchema = configSchema
   .refine((c) => !(c.NODE_ENV === 'production' && c.ALLOW_INSECURE_TENANT_URLS), {
     path: ['ALLOW_INSECURE_TENANT_URLS'],
     message: 'must not be true when NODE_ENV=production (it lets tenants point the platform at http:// and private addresses)',
+  })
+  .refine((c) => !(c.NODE_ENV === 'production' && c.SMTP_URL && !c.APP_BASE_URL), {
+    path: ['APP_BASE_URL'],
+    message: 'is required with SMTP_URL when NODE_ENV=production (emailed links must point at the web app)',
   })
   .refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
     path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
