@@ -59,6 +59,8 @@ export interface InboundRow {
 export interface StoredInbound {
   /** Row ids of the messages that are new to this call (stored by it, or by an earlier attempt of it). */
   fresh: Map<string, Date>;
+  /** How many of them this statement stored (not an earlier attempt): what the metrics count. */
+  inserted: number;
   /** The tenant's stored settings (null: no such tenant). */
   settings: unknown;
 }
@@ -79,7 +81,7 @@ export async function storeInboundRows(
   input: { tenantId: string; conversationId: string; channel: ChannelKind; receivedAt: number; lastSentAt: number; messages: InboundRow[] },
 ): Promise<StoredInbound> {
   const m = input.messages;
-  const { rows: [row] } = await poolOf(db).query<{ fresh: string[] | null; at: Date[] | null; settings: unknown }>({
+  const { rows: [row] } = await poolOf(db).query<{ fresh: string[] | null; at: Date[] | null; inserted: number; settings: unknown }>({
     name: 'store-inbound-rows',
     text: `
       WITH given AS (
@@ -105,6 +107,7 @@ export async function storeInboundRows(
          WHERE id = $2::uuid AND tenant_id = $1::uuid AND (last_inbound_at IS NULL OR last_inbound_at < $4::timestamptz))
       SELECT ARRAY(SELECT message_id FROM fresh ORDER BY message_id) AS fresh,
              ARRAY(SELECT created_at FROM fresh ORDER BY message_id) AS at,
+             (SELECT count(*) FROM keyed)::int AS inserted,
              (SELECT settings FROM tenants WHERE id = $1::uuid) AS settings`,
     values: [
       input.tenantId,
@@ -122,5 +125,5 @@ export async function storeInboundRows(
   });
   const ids = row?.fresh ?? [];
   const at = row?.at ?? [];
-  return { fresh: new Map(ids.map((id, i) => [id, at[i]!])), settings: row?.settings ?? null };
+  return { fresh: new Map(ids.map((id, i) => [id, at[i]!])), inserted: row?.inserted ?? 0, settings: row?.settings ?? null };
 }

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { createChannelActivities } from './channels/index.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
@@ -41,30 +42,34 @@ export interface ActivityDependencies {
   llm?: Omit<LlmDependencies, 'db' | 'keyring'>;
   /** Tenant webhook delivery (lib/tenant-webhooks.ts webhookOptionsFrom); default: the conversations queue, default policy. */
   webhooks?: WebhookOptions;
+  /** The process's business metrics (served by workers/metrics-server.ts); default: a private registry nobody reads. */
+  metrics?: WorkerMetrics;
 }
 
-export function createActivities(deps: ActivityDependencies) {
+export function createActivities(given: ActivityDependencies) {
+  const deps = { ...given, metrics: given.metrics ?? new WorkerMetrics() };
+  const { metrics } = deps;
   const embedders = deps.embedders ?? createEmbedderRegistry();
   // Tenant-facing events are handed to it after their transaction commits.
   const webhooks = deps.webhooks ?? DEFAULT_WEBHOOK_OPTIONS;
   const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
-  const rag = createRagActivities(deps.db, embedders);
+  const rag = createRagActivities(deps.db, embedders, metrics);
   const channels = createChannelActivities({ ...deps, tenantEvents });
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
     ...createIntegrityActivities(deps),
-    ...createStoreActivities(deps.db, tenantEvents, deps.temporal),
+    ...createStoreActivities(deps.db, tenantEvents, deps.temporal, metrics),
     ...channels,
     ...rag,
-    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents }),
+    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents, metrics }),
     ...createTenantCleanupActivities({ db: deps.db, temporal: deps.temporal, logger: deps.logger, storage: deps.documentStorage }),
-    ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints }),
+    ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints, metrics }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
     // A turn's first model call retrieves and acknowledges, and its final one delivers, in the
     // same activity: the hot path is one activity per reply.
-    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, ...deps.llm }),
+    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, metrics, ...deps.llm }),
   };
 }
 

@@ -48,17 +48,31 @@ export async function storePendingOutbound(db: Db, row: PendingOutbound): Promis
   return { inserted: result?.inserted ?? false, conversationStatus: result?.status ?? null };
 }
 
-/** Marks a pending row sent with the provider's ids (only from pending: a status webhook may have moved it on). */
+/**
+ * Marks a pending row sent with the provider's ids (only from pending: a status webhook may have
+ * moved it on). With `answersInbound`, also reads when the platform received the conversation's
+ * newest customer message before the reply (the reply latency's start), in the same statement.
+ */
 export async function markOutboundSent(
   db: Db,
-  row: { id: string; createdAt: number; tenantId: string; content: Record<string, unknown>; providerMessageIds: string[] },
-): Promise<void> {
-  await poolOf(db).query({
+  row: { id: string; createdAt: number; tenantId: string; conversationId: string; content: Record<string, unknown>; providerMessageIds: string[]; answersInbound?: boolean },
+): Promise<{ inboundAt: Date | null }> {
+  const { rows: [result] } = await poolOf(db).query<{ inbound_at: Date | null }>({
     name: 'mark-outbound-sent',
     text: `
-      UPDATE messages SET status = 'sent', external_message_id = $4, content = $5::jsonb, updated_at = now()
-       WHERE id = $1::uuid AND created_at = $2::timestamptz AND tenant_id = $3::uuid AND status = 'pending'`,
+      WITH marked AS (
+        UPDATE messages SET status = 'sent', external_message_id = $4, content = $5::jsonb, updated_at = now()
+         WHERE id = $1::uuid AND created_at = $2::timestamptz AND tenant_id = $3::uuid AND status = 'pending')
+      SELECT CASE WHEN $7::boolean THEN (
+        SELECT created_at FROM messages
+         WHERE tenant_id = $3::uuid AND conversation_id = $6::uuid AND direction = 'inbound'
+           AND created_at <= $2::timestamptz AND created_at > $2::timestamptz - interval '1 day'
+         ORDER BY created_at DESC LIMIT 1) END AS inbound_at`,
     // Status webhooks name the first part; all parts are kept with the content.
-    values: [row.id, new Date(row.createdAt), row.tenantId, row.providerMessageIds[0] ?? null, JSON.stringify({ ...row.content, providerMessageIds: row.providerMessageIds })],
+    values: [
+      row.id, new Date(row.createdAt), row.tenantId, row.providerMessageIds[0] ?? null, JSON.stringify({ ...row.content, providerMessageIds: row.providerMessageIds }),
+      row.conversationId, row.answersInbound === true,
+    ],
   });
+  return { inboundAt: result?.inbound_at ?? null };
 }

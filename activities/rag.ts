@@ -30,6 +30,7 @@ import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorL
 import { parseTenantSettings, type PlatformDefaults, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 import { createUsageLedger } from './llm/usage.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 
 export interface Passage {
   chunkId: string;
@@ -338,53 +339,60 @@ export async function nearestChunks(
   return rows.sort((a, b) => a.rank - b.rank);
 }
 
-export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry()) {
+export function createRagActivities(db: Db, embedders: EmbedderRegistry = createEmbedderRegistry(), metrics = new WorkerMetrics()) {
   const usage = createUsageLedger(db);
   return {
     /** `tenant`: the row as the caller read it already (generateReply reads it once for its settings too). */
     async retrieveContext(input: RetrieveInput, given?: RetrievalTenant | null): Promise<Passage[]> {
-      const tenant = given === undefined ? await tenantRetrievalSettings(db, input.tenantId) : given;
-      if (!tenant || tenant.chunks === 0 || !input.question.trim()) return []; // nothing ready to search
-      const { model, rag } = tenant;
-      const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
-      const words = searchTerms(input.question);
-      const shares = await lexemeShares(poolOf(db));
-
-      let vector: number[] | undefined;
-      if (rag.vectorWeight > 0) {
-        try {
-          const embedded = await embedders(model).embed([input.question]);
-          vector = embedded.vectors[0];
-          // Metered off the reply's path: a lost write costs a fraction of a cent, a wait costs every reply.
-          usage.recordEmbedding(input.tenantId, model, embedded.tokens).catch((err: unknown) => log.error('embedding usage not recorded', { model, tokens: embedded.tokens, error: String(err) }));
-        } catch (err) {
-          log.warn('question embedding failed; answering from full text only', { model, error: err instanceof Error ? err.message : String(err) });
-        }
-      }
-      const k = Math.max(CANDIDATES, limit);
-      const [vectorRows, textRows] = await inSearchTransaction(db, async (client) => {
-        const textTerms = words.length && rag.textWeight > 0 ? chooseTextTerms(await wordLexemes(client, rag.language, words), (l) => shares.get(l) ?? 0) : null;
-        const byText = textTerms
-          ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms: textTerms, k, tags: input.tags })))).rows
-          : [];
-        const byVector = vector
-          ? (await nearestChunks(client, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
-              (r) => 1 - r.rank >= rag.minSimilarity,
-            )
-          : [];
-        return [byVector, byText];
-      });
-
-      const rows = new Map<string, Row>();
-      for (const r of [...vectorRows, ...textRows]) rows.set(r.id, r);
-      const fused = fuseRanks(
-        [
-          { ids: vectorRows.map((r) => r.id), weight: rag.vectorWeight },
-          { ids: textRows.map((r) => r.id), weight: rag.textWeight },
-        ],
-        { rrfK: rag.rrfK, minScore: rag.minScore, limit },
-      );
-      return fused.map((f) => toPassage(rows.get(f.id)!, f.score));
+      const started = performance.now();
+      const passages = await retrieve(input, given);
+      metrics.retrieval((performance.now() - started) / 1000, passages.length);
+      return passages;
     },
   };
+
+  async function retrieve(input: RetrieveInput, given?: RetrievalTenant | null): Promise<Passage[]> {
+    const tenant = given === undefined ? await tenantRetrievalSettings(db, input.tenantId) : given;
+    if (!tenant || tenant.chunks === 0 || !input.question.trim()) return []; // nothing ready to search
+    const { model, rag } = tenant;
+    const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
+    const words = searchTerms(input.question);
+    const shares = await lexemeShares(poolOf(db));
+
+    let vector: number[] | undefined;
+    if (rag.vectorWeight > 0) {
+      try {
+        const embedded = await embedders(model).embed([input.question]);
+        vector = embedded.vectors[0];
+        // Metered off the reply's path: a lost write costs a fraction of a cent, a wait costs every reply.
+        usage.recordEmbedding(input.tenantId, model, embedded.tokens).catch((err: unknown) => log.error('embedding usage not recorded', { model, tokens: embedded.tokens, error: String(err) }));
+      } catch (err) {
+        log.warn('question embedding failed; answering from full text only', { model, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    const k = Math.max(CANDIDATES, limit);
+    const [vectorRows, textRows] = await inSearchTransaction(db, async (client) => {
+      const textTerms = words.length && rag.textWeight > 0 ? chooseTextTerms(await wordLexemes(client, rag.language, words), (l) => shares.get(l) ?? 0) : null;
+      const byText = textTerms
+        ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms: textTerms, k, tags: input.tags })))).rows
+        : [];
+      const byVector = vector
+        ? (await nearestChunks(client, { tenantId: input.tenantId, model, vector, k, tags: input.tags, tenantChunks: tenant.chunks })).filter(
+            (r) => 1 - r.rank >= rag.minSimilarity,
+          )
+        : [];
+      return [byVector, byText];
+    });
+
+    const rows = new Map<string, Row>();
+    for (const r of [...vectorRows, ...textRows]) rows.set(r.id, r);
+    const fused = fuseRanks(
+      [
+        { ids: vectorRows.map((r) => r.id), weight: rag.vectorWeight },
+        { ids: textRows.map((r) => r.id), weight: rag.textWeight },
+      ],
+      { rrfK: rag.rrfK, minScore: rag.minScore, limit },
+    );
+    return fused.map((f) => toPassage(rows.get(f.id)!, f.score));
+  }
 }

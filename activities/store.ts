@@ -12,6 +12,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../lib/tenant-events.ts';
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
@@ -21,7 +22,7 @@ import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
 import { inboundSignal } from '../workflows/conversation-messages.ts';
-import type { ChannelKind, ConversationStatus, InboundKind, InboundMessage, Turn } from '../workflows/types.ts';
+import { SUPERSEDED_BY_AGENT, type ChannelKind, type ConversationStatus, type InboundKind, type InboundMessage, type Turn } from '../workflows/types.ts';
 
 export interface OpenConversationInput {
   tenantId: string;
@@ -133,15 +134,21 @@ export interface FailedSend {
   details?: unknown;
 }
 
-/** Marks an outbound message failed (only from pending) and writes its audit event. */
-export async function markOutboundFailed(db: Db, failure: FailedSend): Promise<void> {
+/**
+ * Marks an outbound message failed (only from pending) and writes its audit event. The delivery
+ * ends here, so metachat_replies_total counts it here: once, since a retry finds it failed.
+ */
+export async function markOutboundFailed(db: Db, failure: FailedSend, metrics?: WorkerMetrics): Promise<void> {
   const tdb = forTenant(db, failure.tenantId);
   const error = { reason: failure.reason, ...(failure.details === undefined ? {} : { details: failure.details }) } as Prisma.InputJsonValue;
-  const { count } = await tdb.message.updateMany({
+  const [marked] = await tdb.message.updateManyAndReturn({
     where: { id: failure.id, createdAt: new Date(failure.createdAt), status: 'pending' },
     data: { status: 'failed', error },
+    select: { channel: true, content: true },
   });
-  if (count === 0) return; // already marked by an earlier attempt
+  if (!marked) return; // already marked by an earlier attempt
+  const sender = (marked.content as { author?: unknown } | null)?.author === 'agent' ? 'agent' : 'assistant';
+  metrics?.replyEnded(failure.tenantId, marked.channel, sender, failure.reason === SUPERSEDED_BY_AGENT ? 'superseded' : 'failed');
   await tdb.event.create({
     data: tenantData<Prisma.EventUncheckedCreateInput>({
       type: 'message.failed',
@@ -175,7 +182,7 @@ export function newConversationId(input: Pick<ReceiveInboundInput, 'workflowId' 
  * `tenantEvents` hears of tenant-facing events once their transaction has committed; `temporal`
  * reaches conversation runs under older workflow ids (see receiveInbound).
  */
-export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, temporal?: Client) {
+export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, temporal?: Client, metrics = new WorkerMetrics()) {
   /** Hands committed events to the dispatcher without waiting (it never throws; the sweep retries). */
   const dispatchLater = (...ids: (string | null)[]) => {
     if (ids.some(Boolean)) void tenantEvents?.dispatch(...ids);
@@ -281,6 +288,8 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       messages: input.messages.map((m) => ({ id: m.rowId, externalMessageId: m.externalMessageId, sentAt: m.sentAt, type: STORED_KIND[m.kind], content: { text: m.text, ...m.content } })),
     });
     const fresh = input.messages.filter((m) => stored.fresh.has(m.rowId));
+    // Counted by the statement that stored them: a retry after a commit, or a redelivery, counts none.
+    metrics.inboundStored(input.tenantId, input.channel, stored.inserted);
     if (fresh.length > 0 && (await tenantHasWebhooks(db, input.tenantId))) await announceReceived(input, fresh, stored.fresh);
     // The ids as given (the caller matches them), not as made storable.
     const freshRows = new Set(fresh.map((m) => m.rowId));
@@ -383,20 +392,21 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
 
     /** The outbound row before sending (pending), or at once failed with a reason. */
     async persistOutbound(input: OutboundInput): Promise<void> {
-      await storeOutbound(db, input);
+      await storeOutbound(db, input, metrics);
     },
 
     async markOutboundFailed(failure: FailedSend): Promise<void> {
-      await markOutboundFailed(db, failure);
+      await markOutboundFailed(db, failure, metrics);
     },
 
     /** A status change of the conversation and its audit event, together. */
     async recordConversationChange(change: ConversationChange): Promise<void> {
       const tdb = forTenant(db, change.tenantId);
-      const eventId = await tdb.$transaction(async (tx) => {
+      const { eventId, before } = await tdb.$transaction(async (tx) => {
+        const before = await tx.conversation.findFirst({ where: { id: change.conversationId }, select: { status: true, channel: { select: { type: true } } } });
         await tx.conversation.updateMany({ where: { id: change.conversationId }, data: { status: change.status, assignee: change.assignee } });
         // Always written (the conversation's audit trail); handoff.* also go to webhook endpoints.
-        return recordTenantEvent(
+        const eventId = await recordTenantEvent(
           tx,
           {
             id: stepScopedId(change.event.type),
@@ -408,10 +418,25 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
           },
           { audit: true },
         );
+        return { eventId, before };
       });
       dispatchLater(eventId);
+      if (before) countHandoff(change, before);
     },
   };
+
+  /**
+   * A handoff the worker can name the trigger of, counted on the row's transition (a retry after
+   * the commit finds the row changed already): the customer's keyword, or an agent taking over a
+   * conversation nobody had asked a person for. The assistant's request_human is counted by the
+   * model activity that returns it, the tenant's API requests by the API (lib/metrics/handoffs.ts).
+   */
+  function countHandoff(change: ConversationChange, before: { status: ConversationStatus; channel: { type: ChannelKind } }): void {
+    const wasWithPerson = before.status === 'handoff_requested' || before.status === 'assigned_human';
+    if (wasWithPerson) return;
+    if (change.status === 'handoff_requested' && change.event.payload?.reason === 'keyword') metrics.handoff(change.tenantId, before.channel.type, 'customer');
+    if (change.status === 'assigned_human') metrics.handoff(change.tenantId, before.channel.type, 'agent');
+  }
 }
 
 /**
@@ -423,8 +448,8 @@ export function outboundContent(message: { text: string; author: 'assistant' | '
   return storable({ text: message.text, author: message.author, ...(message.agentId ? { agentId: message.agentId } : {}) });
 }
 
-export async function storeOutbound(db: Db, input: OutboundInput): Promise<boolean> {
+export async function storeOutbound(db: Db, input: OutboundInput, metrics?: WorkerMetrics): Promise<boolean> {
   const { inserted } = await storePendingOutbound(db, { ...input, content: outboundContent(input) });
-  if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason });
+  if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason }, metrics);
   return inserted;
 }

@@ -18,6 +18,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import type { TenantEventEnvelope } from '../lib/tenant-events.ts';
 import { signWebhook, webhookSecret, type WebhookDispatcher } from '../lib/tenant-webhooks.ts';
@@ -83,8 +84,14 @@ export function createWebhookActivities(deps: {
   allowInsecureEndpoints?: boolean;
   /** The connections deliveries go through (tests map names with their own); lib/tenant-urls.ts by default. */
   connections?: Agent;
+  /**
+   * Attempts by outcome and endpoints disabled (default: a private registry). An attempt whose
+   * outcome could not be recorded is retried and counted again.
+   */
+  metrics?: WorkerMetrics;
 }) {
   const { db, keyring, logger } = deps;
+  const metrics = deps.metrics ?? new WorkerMetrics();
   const connections = deps.connections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureEndpoints ?? false });
 
   return {
@@ -102,6 +109,7 @@ export function createWebhookActivities(deps: {
       const refused = refusedUrl(endpoint.url, deps.allowInsecureEndpoints ?? false);
       if (refused) {
         await tdb.webhookDelivery.updateMany({ where: { id: delivery.id }, data: { attempts: { increment: 1 }, lastError: refused, lastStatusCode: null, lastAttemptAt: new Date() } });
+        metrics.webhookDelivery('failed');
         throw ApplicationFailure.nonRetryable(refused, WEBHOOK_ENDPOINT_REFUSED);
       }
 
@@ -157,19 +165,25 @@ export function createWebhookActivities(deps: {
           tdb.webhookDelivery.updateMany({ where: { id: delivery.id }, data: { ...attempt, status: 'delivered', deliveredAt: new Date() } }),
           tdb.webhookEndpoint.updateMany({ where: { id: endpoint.id, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } }),
         ]);
+        metrics.webhookDelivery('delivered');
         logger.debug(log, 'webhook delivered');
         return { status: 'delivered', statusCode: statusCode! };
       }
       if (statusCode === 410) {
         const reason = 'the endpoint answered 410 Gone';
-        await tdb.$transaction([
+        const [, disabled] = await tdb.$transaction([
           tdb.webhookDelivery.updateMany({ where: { id: delivery.id }, data: { ...attempt, status: 'failed' } }),
           tdb.webhookEndpoint.updateMany({ where: { id: endpoint.id, status: 'active' }, data: { status: 'disabled', disabledAt: new Date(), disabledReason: reason } }),
         ]);
+        metrics.webhookDelivery('failed');
+        if (disabled.count > 0) metrics.webhookEndpointDisabled(input.tenantId);
         logger.info(log, 'webhook endpoint disabled: 410 Gone');
         return { status: 'dropped', reason };
       }
       await tdb.webhookDelivery.updateMany({ where: { id: delivery.id }, data: attempt });
+      // Retried, as far as this attempt knows: when it was the last one, the delivery also ends
+      // `failed` (recordWebhookDeliveryExhausted).
+      metrics.webhookDelivery('retried');
       logger.info({ ...log, attempt: Context.current().info.attempt }, 'webhook attempt failed');
       throw ApplicationFailure.create({
         message: `webhook ${endpoint.id}: ${error}`,
@@ -188,23 +202,27 @@ export function createWebhookActivities(deps: {
      * disabled at `disableAfterFailures` in a row. Idempotent: only a pending delivery counts.
      */
     async recordWebhookDeliveryExhausted(input: { deliveryId: string; tenantId: string; disableAfterFailures: number }): Promise<{ endpointDisabled: boolean }> {
-      return forTenant(db, input.tenantId).$transaction(async (tx) => {
+      const ended = await forTenant(db, input.tenantId).$transaction(async (tx) => {
         const failed = await tx.webhookDelivery.updateManyAndReturn({
           where: { id: input.deliveryId, status: 'pending' },
           data: { status: 'failed' },
           select: { endpointId: true },
         });
         const endpointId = failed[0]?.endpointId;
-        if (!endpointId) return { endpointDisabled: false };
+        if (!endpointId) return { failed: false, endpointDisabled: false };
         const endpoint = await tx.webhookEndpoint.update({ where: { id: endpointId }, data: { consecutiveFailures: { increment: 1 } } });
-        if (endpoint.status !== 'active' || endpoint.consecutiveFailures < input.disableAfterFailures) return { endpointDisabled: false };
+        if (endpoint.status !== 'active' || endpoint.consecutiveFailures < input.disableAfterFailures) return { failed: true, endpointDisabled: false };
         await tx.webhookEndpoint.update({
           where: { id: endpointId },
           data: { status: 'disabled', disabledAt: new Date(), disabledReason: `${endpoint.consecutiveFailures} deliveries in a row failed after every retry` },
         });
         logger.info({ endpointId, failures: endpoint.consecutiveFailures }, 'webhook endpoint disabled after failed deliveries');
-        return { endpointDisabled: true };
+        return { failed: true, endpointDisabled: true };
       });
+      // The pending delivery's change to failed, seen once (a retry finds it failed already).
+      if (ended.failed) metrics.webhookDelivery('failed');
+      if (ended.endpointDisabled) metrics.webhookEndpointDisabled(input.tenantId);
+      return { endpointDisabled: ended.endpointDisabled };
     },
 
     /** The outbox sweep: dispatches events older than `olderThanMs` that are still undispatched. */

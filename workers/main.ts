@@ -1,6 +1,7 @@
 // The worker process: polls the task queues named in WORKER_TASK_QUEUES (all by default).
 // SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
-// stop, in-flight tasks finish within the grace time, then the database pool closes.
+// stop, in-flight tasks finish within the grace time, then the metrics endpoint and the database
+// pool close. GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { loadConfigOrExit } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
@@ -13,13 +14,18 @@ import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
+import { freeLoopbackPort, sdkMetricsTelemetry, serveWorkerMetrics, workerMetricsEnabled, type MetricsServer } from './metrics-server.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 
 // The SDK's own logs (and workflow/activity `log` calls) go through pino too.
 const temporalLevel: LogLevel = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'INFO';
+// The SDK's Prometheus exporter listens on a private loopback port; /metrics merges it in.
+const sdkMetricsAddress = workerMetricsEnabled(config) ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
 Runtime.install({
+  ...(sdkMetricsAddress && { telemetryOptions: sdkMetricsTelemetry(sdkMetricsAddress) }),
   logger: new DefaultLogger(temporalLevel, ({ level, message, meta }) => {
     const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
     logger[method]({ ...meta, sdk: 'temporal' }, message);
@@ -27,7 +33,13 @@ Runtime.install({
 });
 
 const db = createDb(config, 'metachat-worker');
+const metrics = new WorkerMetrics({ tenantLabels: config.METRICS_TENANT_LABELS });
+let metricsServer: MetricsServer | undefined;
 try {
+  if (sdkMetricsAddress) {
+    metricsServer = await serveWorkerMetrics(config, { db, logger, metrics, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` });
+    logger.info({ url: metricsServer.url, access: config.METRICS_ACCESS }, 'worker metrics served');
+  }
   const connection = await connectWorkerConnection(config);
   // The activities' client (workflow starts, signals) encrypts payloads like the workers do.
   const client = temporalClientOn(connection, config);
@@ -59,6 +71,7 @@ try {
       documentParsing: config,
       llm: llmEndpoints(config),
       webhooks: webhookOptionsFrom(config),
+      metrics,
     },
     queueName: (queue) => taskQueueName(config, queue),
   });
@@ -78,5 +91,6 @@ try {
   logger.fatal({ err }, 'worker failed');
   process.exitCode = 1;
 } finally {
+  await metricsServer?.close();
   await db.$disconnect();
 }

@@ -4,6 +4,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Keyring } from '../../lib/crypto.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Db } from '../../lib/db.ts';
+import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
@@ -14,9 +15,11 @@ import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
 import { LookupCache } from '../../lib/lookup-cache.ts';
-import { GRAPH_PERMANENT_ERROR, GRAPH_THROTTLED_ERROR, GRAPH_TRANSIENT_ERROR } from './graph-errors.ts';
+import { GRAPH_PERMANENT_ERROR, GRAPH_THROTTLED_ERROR, GRAPH_TRANSIENT_ERROR, type GraphErrorKind } from './graph-errors.ts';
 
 const isGraphFailure = (err: ApplicationFailure) => err.type === GRAPH_TRANSIENT_ERROR || err.type === GRAPH_THROTTLED_ERROR || err.type === GRAPH_PERMANENT_ERROR;
+/** The graph-errors.ts class of a failed Graph API call, the label of metachat_graph_api_errors_total. */
+const GRAPH_ERROR_CLASS: Record<string, GraphErrorKind> = { [GRAPH_TRANSIENT_ERROR]: 'transient', [GRAPH_THROTTLED_ERROR]: 'throttled', [GRAPH_PERMANENT_ERROR]: 'permanent' };
 
 export interface DeliverInput {
   id: string;
@@ -41,6 +44,8 @@ export interface DeliverInput {
    * but recorded failed as superseded.
    */
   assistantTurn?: boolean;
+  /** The assistant's reply says it does not know (metachat_unanswered_replies_total, once sent). */
+  unanswered?: boolean;
 }
 
 /** Read receipt and typing indicator for the newest inbound message. */
@@ -79,8 +84,9 @@ interface ChannelSender {
   acknowledge(to: string, lastMessageId: string): Promise<void>;
 }
 
-export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink }) {
+export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink; metrics?: WorkerMetrics }) {
   const { db, keyring, graphApiUrl } = deps;
+  const metrics = deps.metrics ?? new WorkerMetrics();
   const senders = new LookupCache<ChannelSender>({ positiveTtlMs: SENDER_CACHE_MS, negativeTtlMs: 1_000, maxEntries: 1_000 });
   /** The dispatcher never throws and the outbox sweep retries: a send does not wait for it. */
   const dispatchLater = (eventId: string | null) => {
@@ -98,6 +104,15 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     return sender;
   }
 
+  /** A Graph API call whose failure is counted by channel and class (each failed call throws once). */
+  function counted<T>(channel: ChannelKind, call: Promise<T>): Promise<T> {
+    return call.catch((err: unknown) => {
+      const errorClass = err instanceof ApplicationFailure && err.type ? GRAPH_ERROR_CLASS[err.type] : undefined;
+      if (errorClass) metrics.graphApiError(channel, errorClass);
+      throw err;
+    });
+  }
+
   async function loadSender(tenantId: string, channelId: string): Promise<ChannelSender | null> {
     const channel = await forTenant(db, tenantId).channel.findFirst({ where: { id: channelId } });
     if (!channel) return null;
@@ -105,17 +120,17 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     if (channel.type === 'whatsapp' && channel.phoneNumberId && secrets.accessToken) {
       const client = new WhatsAppClient({ graphApiUrl, phoneNumberId: channel.phoneNumberId, accessToken: secrets.accessToken });
       return {
-        sendText: (to, text, options) => client.sendText(to, text, options),
-        acknowledge: (_to, lastMessageId) => client.markReadWithTyping(lastMessageId),
+        sendText: (to, text, options) => counted('whatsapp', client.sendText(to, text, options)),
+        acknowledge: (_to, lastMessageId) => counted('whatsapp', client.markReadWithTyping(lastMessageId)),
       };
     }
     if (channel.type === 'messenger' && secrets.pageAccessToken) {
       const client = new MessengerClient({ graphApiUrl, pageAccessToken: secrets.pageAccessToken });
       return {
-        sendText: (to, text, options) => client.sendText(to, text, options),
+        sendText: (to, text, options) => counted('messenger', client.sendText(to, text, options)),
         acknowledge: async (to) => {
-          await client.senderAction(to, 'mark_seen');
-          await client.senderAction(to, 'typing_on');
+          await counted('messenger', client.senderAction(to, 'mark_seen'));
+          await counted('messenger', client.senderAction(to, 'typing_on'));
         },
       };
     }
@@ -171,7 +186,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       // The row: stored by this call (pending), or by an earlier one (read back).
       const written = outboundContent({ ...input, text: input.text ?? '', author: input.author ?? 'assistant' });
       if (input.failedReason) {
-        if (input.text !== undefined) await storeOutbound(db, { ...input, text: input.text, author: written.author });
+        if (input.text !== undefined) await storeOutbound(db, { ...input, text: input.text, author: written.author }, metrics);
         return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
       }
       const stored = input.text !== undefined ? await storePendingOutbound(db, { ...input, content: written }) : undefined;
@@ -193,7 +208,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
           ? stored.conversationStatus
           : (await tdb.conversation.findFirst({ where: { id: input.conversationId }, select: { status: true } }))?.status;
         if (status === 'handoff_requested' || status === 'assigned_human') {
-          await markOutboundFailed(db, { ...input, reason: SUPERSEDED_BY_AGENT });
+          await markOutboundFailed(db, { ...input, reason: SUPERSEDED_BY_AGENT }, metrics);
           return { status: 'failed', reason: SUPERSEDED_BY_AGENT };
         }
       }
@@ -219,19 +234,25 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         const givenUp = err instanceof ApplicationFailure && (err.nonRetryable || (isGraphFailure(err) && ctx.info.attempt >= SEND_ATTEMPTS));
         if (givenUp) {
           if (err.type === GRAPH_PERMANENT_ERROR) senders.forget((key) => key === `${input.tenantId}:${input.channelId}`);
-          await markOutboundFailed(db, { ...input, reason: err.type ?? 'send_failed', details: err.details });
+          await markOutboundFailed(db, { ...input, reason: err.type ?? 'send_failed', details: err.details }, metrics);
           return { status: 'failed', reason: err.type ?? 'send_failed' };
         }
         throw err;
       }
+      let answered: { inboundAt: Date | null };
       try {
-        await markOutboundSent(db, { ...input, content, providerMessageIds: progress.sentIds });
+        answered = await markOutboundSent(db, { ...input, content, providerMessageIds: progress.sentIds, answersInbound: input.assistantTurn === true });
       } catch (err) {
         // Every part is out: the next attempt must not send any again, so the progress goes to
         // Temporal after all (the SDK sends an attempt's last heartbeat with its failure).
         ctx.heartbeat(progress);
         throw err;
       }
+      // The attempt that sent it counts it: a retry finds the row sent and counts nothing. (A row
+      // marked sent whose attempt then died before this line is not counted at all.)
+      metrics.replyEnded(input.tenantId, input.channel, content.author ?? 'assistant', 'sent');
+      if (answered.inboundAt) metrics.replyLatency(input.channel, (Date.now() - answered.inboundAt.getTime()) / 1000);
+      if (input.unanswered) metrics.unanswered(input.tenantId, input.channel);
       dispatchLater(await recordSent(input, content, progress.sentIds));
       return { status: 'sent', messageIds: progress.sentIds };
     },

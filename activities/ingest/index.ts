@@ -17,6 +17,7 @@ import { formatOfMimeType } from '../../lib/document-formats.ts';
 import { releaseReplacedVersionFiles } from '../../lib/documents.ts';
 import { DEFAULT_EMBEDDING_MODEL, isEmbeddingModel, vectorLiteral } from '../../lib/embedding-models.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import type { DocumentStorage } from '../../lib/storage.ts';
 import { recordTenantEvent, tenantEventId, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { parseTenantSettings } from '../../lib/tenant-settings.ts';
@@ -36,6 +37,8 @@ export interface IngestionDependencies {
   parsing?: DocumentParsing;
   /** Hears of document.indexed / document.failed once their transaction has committed. */
   tenantEvents?: TenantEventSink;
+  /** Documents ready or failed, chunks stored, time to ready (default: a private registry). */
+  metrics?: WorkerMetrics;
 }
 
 export interface DocumentRef {
@@ -97,7 +100,8 @@ export async function tenantEmbeddingModels(db: Db, tenantId: string): Promise<s
 /**
  * Writes one batch of chunks for one model with their vectors, and the document's progress, in
  * one transaction. The chunks take the tenant's full-text language, read under a share lock on
- * the tenant row (see ./text-search.ts: a concurrent language change cannot miss them).
+ * the tenant row (see ./text-search.ts: a concurrent language change cannot miss them). Returns
+ * how many chunks it stored (a retried batch stores none twice).
  */
 export async function writeChunkBatch(
   db: Db,
@@ -106,19 +110,20 @@ export async function writeChunkBatch(
   batch: PlannedChunk[],
   vectors: string[],
   progress?: number,
-): Promise<void> {
-  await db.$transaction(async (tx) => {
+): Promise<number> {
+  return db.$transaction(async (tx) => {
     const language = await tenantTextSearchLanguage(tx, ref.tenantId, { lock: true });
-    await tx.$executeRaw`
+    const stored = await tx.$executeRaw`
       INSERT INTO chunks (tenant_id, document_id, ordinal, content, content_hash, metadata, embedding, embedding_model, fts_config)
       SELECT ${ref.tenantId}::uuid, ${ref.documentId}::uuid, x.o, x.c, x.h, x.m::jsonb, x.e::vector, ${model}, ${language}::regconfig
         FROM unnest(${batch.map((c) => c.ordinal)}::int[], ${batch.map((c) => c.content)}::text[], ${batch.map((c) => c.contentHash)}::text[],
                     ${batch.map((c) => JSON.stringify(c.metadata))}::text[], ${vectors}::text[]) AS x(o, c, h, m, e)
       ON CONFLICT (document_id, embedding_model, ordinal) DO NOTHING`;
-    if (progress === undefined) return;
+    if (progress === undefined) return stored;
     await tx.$executeRaw`
       UPDATE documents SET chunks_embedded = GREATEST(chunks_embedded, ${progress}), stage = 'embedding', updated_at = now()
        WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
+    return stored;
   });
 }
 
@@ -150,6 +155,7 @@ export async function vectorsFor(db: Db, embedders: EmbedderRegistry, tenantId: 
 
 export function createIngestionActivities(deps: IngestionDependencies) {
   const { db } = deps;
+  const metrics = deps.metrics ?? new WorkerMetrics();
   const storage = () => {
     if (!deps.storage) throw ApplicationFailure.nonRetryable('document storage is not configured on this worker', 'StorageNotConfigured');
     return deps.storage;
@@ -239,7 +245,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
           reused += v.reused;
           embedded += v.embedded;
           // The progress is written with the last model's batch.
-          await writeChunkBatch(db, input, model, batch, v.vectors, i === input.models.length - 1 ? end : undefined);
+          metrics.chunksStored(input.tenantId, await writeChunkBatch(db, input, model, batch, v.vectors, i === input.models.length - 1 ? end : undefined));
         }
         return end;
       };
@@ -256,9 +262,11 @@ export function createIngestionActivities(deps: IngestionDependencies) {
     async activateDocument(ref: DocumentRef): Promise<ActivateResult> {
       let indexedEvent: string | null = null;
       let documentKey: string | undefined;
+      /** Seconds from the upload stored to ready, when this call made it ready. */
+      let becameReadyAfter: number | undefined;
       const result = await db.$transaction(async (tx) => {
-        const [doc] = await tx.$queryRaw<{ document_key: string; version: number; deleted_at: Date | null; chunk_count: number }[]>`
-          SELECT document_key, version, deleted_at, chunk_count FROM documents
+        const [doc] = await tx.$queryRaw<{ document_key: string; version: number; deleted_at: Date | null; chunk_count: number; created_at: Date }[]>`
+          SELECT document_key, version, deleted_at, chunk_count, created_at FROM documents
            WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid FOR UPDATE`;
         if (!doc) return { state: 'deleted' } as const;
         documentKey = doc.document_key;
@@ -284,6 +292,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
            WHERE tenant_id = ${ref.tenantId}::uuid AND document_key = ${doc.document_key} AND version < ${doc.version} AND deleted_at IS NULL`;
         // document.indexed with the change to ready only (a retried activation finds it ready).
         if (versions.find((v) => v.id === ref.documentId)?.status !== 'ready') {
+          becameReadyAfter = (Date.now() - doc.created_at.getTime()) / 1000;
           const [{ title } = { title: '' }] = await tx.$queryRaw<{ title: string }[]>`SELECT title FROM documents WHERE id = ${ref.documentId}::uuid`;
           indexedEvent = await recordTenantEvent(tx, {
             id: tenantEventId('document.indexed', ref.documentId),
@@ -296,6 +305,8 @@ export function createIngestionActivities(deps: IngestionDependencies) {
         }
         return { state: 'ready' } as const;
       });
+      // Counted once: a retried activation finds the version ready already.
+      if (becameReadyAfter !== undefined) metrics.documentIngested('ready', becameReadyAfter);
       await deps.tenantEvents?.dispatch(indexedEvent);
       if (deps.storage) {
         await deps.storage.delete(planKey(ref.tenantId, ref.documentId));
@@ -312,6 +323,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
      */
     async failDocument(input: DocumentRef & { reason: string; errorType?: string | null }): Promise<void> {
       let failed: { storage_key: string | null; document_key: string } | undefined;
+      let becameFailed = false;
       const failedEvent = await db.$transaction(async (tx) => {
         const [before] = await tx.$queryRaw<{ status: string; title: string; version: number; document_key: string }[]>`
           SELECT status, title, version, document_key FROM documents
@@ -330,6 +342,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
            WHERE id = ${input.documentId}::uuid AND tenant_id = ${input.tenantId}::uuid AND status = 'failed'`;
         // document.failed with the change to failed only (a retried call finds it failed already).
         if (!before || before.status === 'ready' || before.status === 'failed') return null;
+        becameFailed = true;
         return recordTenantEvent(tx, {
           id: randomUUID(),
           tenantId: input.tenantId,
@@ -339,6 +352,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
           data: { documentId: input.documentId, documentKey: before.document_key, version: before.version, title: before.title, error: input.reason.slice(0, 2000) },
         });
       });
+      if (becameFailed) metrics.documentIngested('failed');
       await deps.tenantEvents?.dispatch(failedEvent);
       if (!deps.storage) return;
       await deps.storage.delete(planKey(input.tenantId, input.documentId));

@@ -54,6 +54,11 @@ export class CircuitBreakers {
     this.entries.set(key, e);
   }
 
+  /** The endpoints with failures on record (a success forgets them). */
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
   state(key: string): 'closed' | 'open' | 'half_open' {
     const e = this.entries.get(key);
     if (!e || e.failures < this.options.threshold) return 'closed';

@@ -25,6 +25,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { llmCredentialKey } from '../../lib/llm-credentials.ts';
+import { WorkerMetrics, type BreakerState } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
 import { refusedTenantUrl, tenantDispatcher, tenantFetch } from '../../lib/tenant-urls.ts';
@@ -40,7 +41,7 @@ import { createFunctionActivities } from './functions.ts';
 import { createOpenAiProvider } from './openai.ts';
 import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput } from './prompt.ts';
 import { ProviderError, type ChatProvider, type ChatResult, type ProviderName, type ToolSpec } from './provider.ts';
-import { createUsageLedger, DEFAULT_MODELS } from './usage.ts';
+import { costUsd, createUsageLedger, DEFAULT_MODELS } from './usage.ts';
 
 export type { Reply, ReplyRequest } from './local.ts';
 
@@ -79,6 +80,8 @@ export interface LlmDependencies {
   breaker?: BreakerOptions;
   /** DEFAULT_DAILY_BUDGET_USD: the budget of a tenant whose settings name none (unset: none). */
   defaultDailyBudgetUsd?: number;
+  /** Model calls, tokens, cost, budget refusals, breaker states (default: a private registry). */
+  metrics?: WorkerMetrics;
 }
 
 export type LlmRoute = 'primary' | 'fallback';
@@ -171,6 +174,8 @@ const SEND_RESERVE_MS = 15_000;
 
 export function createLlmActivities(deps: LlmDependencies) {
   const breakers = new CircuitBreakers(deps.breaker ?? DEFAULT_BREAKER);
+  const metrics = deps.metrics ?? new WorkerMetrics();
+  metrics.observeBreakers(() => platformBreakerStates(breakers));
   /** Settings are read with the platform's defaults filled in (a tenant without a budget gets the default). */
   const platform = { dailyBudgetUsd: deps.defaultDailyBudgetUsd };
   const usage = createUsageLedger(deps.db);
@@ -225,15 +230,25 @@ export function createLlmActivities(deps: LlmDependencies) {
     return parseTenantSettings(tenant.settings, platform);
   }
 
-  /** One provider call with the breaker's bookkeeping; a failure comes back as a Temporal failure. */
-  async function call(r: Resolved & { configured: true }, request: Parameters<ChatProvider['complete']>[0]): Promise<ChatResult> {
+  /**
+   * One provider call with the breaker's bookkeeping and its metrics; a failure comes back as a
+   * Temporal failure. Counted per call: a retried attempt is another call, billed again.
+   */
+  async function call(r: Resolved & { configured: true }, request: Parameters<ChatProvider['complete']>[0], of: { tenantId: string; route: LlmRoute }): Promise<ChatResult> {
     const key = r.breakerKey;
+    const started = performance.now();
+    const labels = { tenantId: of.tenantId, provider: r.client.name, model: request.model };
     try {
       const result = await r.client.complete(request);
       breakers.success(key);
+      metrics.llmCall({
+        ...labels, outcome: of.route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000,
+        inputTokens: result.promptTokens, outputTokens: result.completionTokens, costUsd: costUsd(r.client.name, request.model, result.promptTokens, result.completionTokens),
+      });
       return result;
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
+      metrics.llmCall({ ...labels, outcome: 'error', seconds: (performance.now() - started) / 1000 });
       if (err.kind === 'throttled' || err.kind === 'transient') breakers.failure(key);
       throw err;
     }
@@ -263,10 +278,14 @@ export function createLlmActivities(deps: LlmDependencies) {
       const fallback = () => extractiveSummary(input.summary, input.turns);
       if (name === 'local') return fallback();
       const resolved = await resolve(input.tenantId, name);
-      if (!resolved.configured || !breakers.allow(resolved.breakerKey)) return fallback();
+      if (!resolved.configured) return fallback();
+      const model = settings.llm.model ?? DEFAULT_MODELS[name];
+      if (!breakers.allow(resolved.breakerKey)) {
+        metrics.llmCall({ tenantId: input.tenantId, provider: name, model, outcome: 'breaker_open' });
+        return fallback();
+      }
       const budget = settings.llm.dailyBudgetUsd;
       if (budget !== undefined && (await usage.spentToday(input.tenantId)) >= budget) return fallback();
-      const model = settings.llm.model ?? DEFAULT_MODELS[name];
       try {
         const result = await call(resolved, {
           model,
@@ -277,7 +296,7 @@ export function createLlmActivities(deps: LlmDependencies) {
           maxTokens: 400,
           timeoutMs: 15_000,
           signal: Context.current().cancellationSignal,
-        });
+        }, { tenantId: input.tenantId, route: 'primary' });
         await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens);
         return result.text.trim().slice(0, SUMMARY_MAX_CHARS * 2) || fallback();
       } catch (err) {
@@ -303,12 +322,17 @@ export function createLlmActivities(deps: LlmDependencies) {
           const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question, tenant) : input.passages;
           return { ...(await reply({ ...input, passages }, tenant?.settings)), ...(input.retrieve && { passages }) } as GeneratedReply;
         });
+        // A person was asked for: the workflow hands the conversation over on this answer. (Should
+        // the answer get lost with its worker, the retry asks the model again and may count again.)
+        if (input.deliver && generated.toolCalls.some((c) => c.name === 'request_human')) metrics.handoff(input.tenantId, input.deliver.channel, 'assistant');
         // The send heartbeats its own progress (each part Meta accepted) from here on.
         if (input.deliver && deps.deliver && generated.outcome !== 'tool_calls') {
           // The read receipt and typing indicator go out before the answer, never after it
           // (bounded by ACKNOWLEDGE_WAIT_MS; it never throws).
           await acknowledged;
-          generated.delivered = await deps.deliver({ ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true });
+          generated.delivered = await deps.deliver({
+            ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true, ...(generated.unanswered && { unanswered: true }),
+          });
         }
         return generated;
       } finally {
@@ -329,6 +353,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     const text = (row?.content as { text?: unknown } | null)?.text;
     if (typeof text !== 'string') return undefined;
     await acknowledged;
+    // (Whether it said "I don't know" went with the attempt that stored it: not counted unanswered.)
     const delivered = await deps.deliver({ ...target, assistantTurn: true });
     return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
   }
@@ -353,7 +378,12 @@ export function createLlmActivities(deps: LlmDependencies) {
     const settings = known ?? (await settingsOf(input.tenantId));
     const route = input.route ?? 'primary';
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
-    if (name === 'local') return { ...localReply(input), outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
+    if (name === 'local') {
+      const started = performance.now();
+      const local = localReply(input);
+      metrics.llmCall({ tenantId: input.tenantId, provider: 'local', model: 'local', outcome: route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000 });
+      return { ...local, outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
+    }
     const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
 
     const budget = settings.llm.dailyBudgetUsd;
@@ -361,6 +391,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       const spent = await usage.spentToday(input.tenantId);
       if (spent >= budget) {
         await usage.noteBudgetExhausted(input.tenantId, budget, spent);
+        metrics.budgetExhausted(input.tenantId);
         log.warn('daily LLM budget spent: no model call', { budgetUsd: budget, spentUsd: spent });
         return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model };
       }
@@ -368,6 +399,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     const resolved = await resolve(input.tenantId, name);
     configured(name, resolved);
     if (route === 'primary' && !breakers.allow(resolved.breakerKey)) {
+      metrics.llmCall({ tenantId: input.tenantId, provider: name, model, outcome: 'breaker_open' });
       throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
     }
 
@@ -389,11 +421,11 @@ export function createLlmActivities(deps: LlmDependencies) {
     let result: ChatResult;
     try {
       try {
-        result = await call(resolved, request(prompt));
+        result = await call(resolved, request(prompt), { tenantId: input.tenantId, route });
       } catch (err) {
         if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
         log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
-        result = await call(resolved, request(trimmed(prompt)));
+        result = await call(resolved, request(trimmed(prompt)), { tenantId: input.tenantId, route });
       }
     } catch (err) {
       throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;
@@ -407,8 +439,29 @@ export function createLlmActivities(deps: LlmDependencies) {
     }
     const text = result.text.trim();
     if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
-    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model };
+    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
   }
+}
+
+/**
+ * Whether a model's reply is the "I don't know" the system prompt asks for (activities/llm/prompt.ts):
+ * it offers the handoff keyword in quotes. A tenant's own fallback instruction may word it otherwise.
+ */
+function offersPerson(text: string, handoffKeyword: string): boolean {
+  return text.includes(`"${handoffKeyword}"`);
+}
+
+/** Per provider, the worst state of the breakers of the platform's own endpoints (tenants' own keys have theirs). */
+function platformBreakerStates(breakers: CircuitBreakers): [string, BreakerState][] {
+  const rank: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+  const worst = new Map<string, BreakerState>([['openai', 'closed'], ['anthropic', 'closed']]);
+  for (const key of breakers.keys()) {
+    if (key.includes(':tenant:')) continue;
+    const provider = key.slice(0, key.indexOf(':'));
+    const state = breakers.state(key);
+    if (rank[state] > rank[worst.get(provider) ?? 'closed']) worst.set(provider, state);
+  }
+  return [...worst];
 }
 
 /**

@@ -17,6 +17,8 @@ export interface ReplyRequest {
 export interface Reply {
   text: string;
   citations: { documentId: string; title: string; page: number | null }[];
+  /** The reply says the assistant does not know (and offers a person). */
+  unanswered?: boolean;
 }
 
 const GREETING = /^(hi|hello|hey|hiya|good (morning|afternoon|evening)|ol[aá]|hola|bonjour|hallo|ciao)\b/i;
@@ -71,6 +73,7 @@ export function localReply(request: ReplyRequest): Reply {
     return {
       text: `I don't know the answer to that from what I have. Shall I get a person to help? Reply "${request.handoffKeyword}" and someone will take over.`,
       citations: [],
+      unanswered: true,
     };
   }
   const citations = used.map((p) => ({ documentId: p.documentId, title: p.title, page: p.page }));

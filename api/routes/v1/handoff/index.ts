@@ -145,12 +145,16 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['handoff'];
   const config = { allowAgentKey: true };
 
-  /** The conversation's workflow, as the conversation stored it, if the conversation is the caller tenant's. */
-  async function workflowOf(request: FastifyRequest, id: string): Promise<WorkflowHandle> {
-    const c = await request.tenantDb.conversation.findUnique({ where: { id }, select: { workflowId: true } });
+  /** The conversation's workflow, as the conversation stored it, and its channel, if the conversation is the caller tenant's. */
+  async function conversationOf(request: FastifyRequest, id: string): Promise<{ handle: WorkflowHandle; channel: string }> {
+    const c = await request.tenantDb.conversation.findUnique({ where: { id }, select: { workflowId: true, channel: { select: { type: true } } } });
     if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
     if (!c.workflowId) throw closed();
-    return app.temporal.workflow.getHandle(c.workflowId);
+    return { handle: app.temporal.workflow.getHandle(c.workflowId), channel: c.channel.type };
+  }
+
+  async function workflowOf(request: FastifyRequest, id: string): Promise<WorkflowHandle> {
+    return (await conversationOf(request, id)).handle;
   }
 
   async function withWorkflow<T>(request: FastifyRequest, id: string, deadlineMs: number, call: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
@@ -185,7 +189,10 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const reason = request.body?.reason ?? 'Requested through the API';
-      await withWorkflow(request, request.params.id, SIGNAL_DEADLINE_MS, (handle) => handle.signal(requestHandoffSignal, { reason }));
+      const { handle, channel } = await conversationOf(request, request.params.id);
+      await within(request, handle, SIGNAL_DEADLINE_MS, () => handle.signal(requestHandoffSignal, { reason }));
+      // Counted as asked: the workflow ignores a request for a conversation already with a person.
+      app.platformMetrics.handoff(request.tenantId, channel, 'agent');
       request.log.info({ conversationId: request.params.id }, 'handoff requested');
       return reply.code(202).send({ conversationId: request.params.id, accepted: true as const });
     },
