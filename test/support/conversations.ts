@@ -10,6 +10,7 @@ import { createChannel } from '../../lib/channels.ts';
 import type { Config } from '../../lib/config.ts';
 import { createDb, type Db } from '../../lib/db.ts';
 import { createLogger } from '../../lib/logger.ts';
+import type { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import type { TenantSettingsInput } from '../../lib/tenant-settings.ts';
@@ -54,8 +55,8 @@ export interface ConversationRig {
   workflowId(channel: RigChannel, userId: string): string;
   /** Adds another WhatsApp number to the tenant, with its own access token (EXTRA_WHATSAPP_TOKENS). */
   addWhatsAppChannel(): Promise<RigWhatsAppChannel>;
-  /** A real worker; `workflowBundle` runs other workflow code (e.g. an earlier build's). */
-  startWorkers(connection: NativeConnection, options?: { workflowBundle?: WorkflowBundleWithSourceMap }): Promise<void>;
+  /** A real worker; `workflowBundle` runs other workflow code (e.g. an earlier build's); `metrics` is what it counts into. */
+  startWorkers(connection: NativeConnection, options?: { workflowBundle?: WorkflowBundleWithSourceMap; metrics?: WorkerMetrics }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,6 +143,7 @@ export async function createConversationRig(
         deps: {
           db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: graph.url,
           llm: { ...llmEndpoints(config), breaker: options.llm?.breaker, allowInsecureFunctionEndpoints: options.llm?.allowInsecureFunctionEndpoints },
+          ...(start.metrics && { metrics: start.metrics }),
         },
         queueName: (queue) => taskQueueName(config, queue),
       });

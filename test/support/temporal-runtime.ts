@@ -1,4 +1,30 @@
 // Test processes log the Temporal SDK at WARN: worker state changes would drown the test output.
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+// A test that reads the SDK's lines (test/tracing.test.ts) sends them elsewhere with routeSdkLogs:
+// the runtime's logger is installed once per process, so it forwards to a replaceable target.
+// The SDK's Prometheus exporter listens on a free loopback port, as in the worker process, so that
+// a test can read the SDK's own series (test/support/temporal.ts sdkMetricsUrl).
+import { DefaultLogger, Runtime, type Logger } from '@temporalio/worker';
+import { freeLoopbackPort, sdkMetricsTelemetry } from '../../workers/metrics-server.ts';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+const quiet = new DefaultLogger('WARN');
+let target: Logger = quiet;
+
+/** Sends the SDK's log lines (workflow and activity `log` calls too) to `logger`; undefined: back to WARN on the console. */
+export function routeSdkLogs(logger: Logger | undefined): void {
+  target = logger ?? quiet;
+}
+
+const sdkMetricsPort = await freeLoopbackPort();
+process.env.METACHAT_TEST_SDK_METRICS_URL = `http://127.0.0.1:${sdkMetricsPort}/metrics`;
+
+Runtime.install({
+  telemetryOptions: sdkMetricsTelemetry(`127.0.0.1:${sdkMetricsPort}`),
+  logger: {
+    log: (level, message, meta) => target.log(level, message, meta),
+    trace: (message, meta) => target.trace(message, meta),
+    debug: (message, meta) => target.debug(message, meta),
+    info: (message, meta) => target.info(message, meta),
+    warn: (message, meta) => target.warn(message, meta),
+    error: (message, meta) => target.error(message, meta),
+  },
+});

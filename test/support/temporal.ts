@@ -24,3 +24,10 @@ export async function connectTestTemporal() {
 export function uniqueQueuePrefix(name: string): string {
   return `${name}-${randomBytes(4).toString('hex')}`;
 }
+
+/** The Temporal SDK's Prometheus exporter of this test process (installed by temporal-runtime.ts). */
+export function sdkMetricsUrl(): string {
+  const url = process.env.METACHAT_TEST_SDK_METRICS_URL;
+  if (!url) throw new Error('the Temporal runtime was installed without its Prometheus exporter (test/support/temporal-runtime.ts)');
+  return url;
+}
