@@ -6,15 +6,19 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from '../lib/config.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import { REQUEST_ID } from '../lib/request-id.ts';
+import { runForRequest } from '../lib/request-scope.ts';
+import type { Tracing } from '../lib/tracing.ts';
 import agentConsole from './console/index.ts';
 import auth from './plugins/app/auth.ts';
 import errors, { frameworkErrorReply } from './plugins/app/errors.ts';
 import cors from './plugins/external/cors.ts';
 import helmet from './plugins/external/helmet.ts';
 import metrics from './plugins/external/metrics.ts';
+import otel from './plugins/external/otel.ts';
 import rateLimit from './plugins/external/rate-limit.ts';
 import swagger from './plugins/external/swagger.ts';
-import { RedactingLogController } from './request-log.ts';
+import { logIncomingRequest, RedactingLogController } from './request-log.ts';
 import codecRoutes from './routes/codec.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
@@ -26,6 +30,8 @@ export interface AppDependencies {
   db: Db;
   temporal: Client;
   logger: Logger;
+  /** A span per request, trace ids in its log lines (lib/tracing.ts); unset: none. */
+  tracing?: Tracing;
 }
 
 declare module 'fastify' {
@@ -42,14 +48,12 @@ declare module 'fastify' {
  */
 export const MAX_PATH_PARAM_LENGTH = 512;
 
-/** A caller's request id is kept when it looks like one; otherwise a fresh one is made. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
-
 export async function buildApp(deps: AppDependencies) {
   const app = Fastify({
     loggerInstance: deps.logger,
     // Request lines name the path, never the query string or an end user's id (request-log.ts).
     logController: new RedactingLogController({ requestIdLogLabel: 'requestId' }),
+    // A caller's request id is kept when it looks like one; otherwise a fresh one is made.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -69,9 +73,15 @@ export async function buildApp(deps: AppDependencies) {
   app.decorate('config', deps.config);
   app.decorate('db', deps.db);
   app.decorate('temporal', deps.temporal);
+  if (deps.tracing) await app.register(otel, { tracing: deps.tracing });
+  app.addHook('onRequest', logIncomingRequest);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // The handler and what it awaits run in the request's scope: the Temporal client puts its id
+  // on the signals and updates it sends (lib/request-scope.ts). Not earlier: the body is read in
+  // the socket's async context, so a scope opened in onRequest would not reach the handler.
+  app.addHook('preHandler', (request, _reply, done) => runForRequest(request.id, done));
 
   await app.register(errors);
   await app.register(metrics);

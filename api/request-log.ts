@@ -40,12 +40,18 @@ function requestFields(request: FastifyRequest) {
   return { method: request.method, url: loggedPath(request), headers: {}, host: request.host, ip: request.ip, socket: request.socket };
 }
 
+/**
+ * The "incoming request" line, written by an onRequest hook (api/app.ts) rather than before the
+ * hooks as Fastify does, so that it comes after the request's span and carries its trace id.
+ */
+export async function logIncomingRequest(request: FastifyRequest): Promise<void> {
+  request.log.info({ req: requestFields(request) }, 'incoming request');
+  request.log.debug({ url: request.url }, 'request url');
+}
+
 export class RedactingLogController extends LogController {
-  override incomingRequest(request: FastifyRequest): void {
-    if (this.isLogDisabled(request)) return;
-    request.log.info({ req: requestFields(request) }, 'incoming request');
-    request.log.debug({ url: request.url }, 'request url');
-  }
+  /** Written by logIncomingRequest instead. */
+  override incomingRequest(): void {}
 
   override defaultErrorLog(error: Error, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;

@@ -1,6 +1,6 @@
 // One pino logger per process. Secrets, keys and message bodies never reach info level: the
 // redact list removes what could carry them if a caller logs a whole object by mistake.
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -19,11 +19,13 @@ export const REDACTED_PATHS = [
   '*.token',
 ];
 
-export function createLogger(options: { level: string; name: string } & Partial<LoggerOptions>): Logger {
-  return pino({
+/** Writes to stdout unless given a destination (the tests read the lines). */
+export function createLogger(options: { level: string; name: string } & Partial<LoggerOptions>, destination?: DestinationStream): Logger {
+  const settings = {
     base: { service: options.name },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     ...options,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }

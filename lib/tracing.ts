@@ -6,8 +6,8 @@
 //
 // The process then hands the Tracing to what it builds: the Temporal clients and workers
 // (lib/temporal.ts, workers/interceptors.ts), the database pool (lib/db.ts), the API
-// (api/plugins/external/otel.ts) and its loggers (traceFields below).
-import { context, propagation, trace, isSpanContextValid, type Tracer } from '@opentelemetry/api';
+// (api/plugins/external/otel.ts) and the loggers (lib/log-context.ts).
+import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -57,13 +57,4 @@ export function startTracing(
       propagation.disable();
     },
   };
-}
-
-/**
- * The active span's ids for a log line (pino `mixin`): what finds a line's trace in the tracing
- * backend. Empty outside a span, so lines written while tracing is off carry nothing extra.
- */
-export function traceFields(): { trace_id?: string; span_id?: string } {
-  const span = trace.getSpan(context.active())?.spanContext();
-  return span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
 }

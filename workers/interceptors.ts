@@ -2,7 +2,8 @@
 // workflow passes on, workers/workflow-interceptors/request-id.ts), and with tracing on Temporal's
 // OpenTelemetry interceptors, whose workflow spans leave the sandbox through the `exporter` sink.
 import { createRequire } from 'node:module';
-import type { ActivityInboundCallsInterceptor, InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import { context, isSpanContextValid, trace, type SpanContext } from '@opentelemetry/api';
+import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 import {
   makeWorkflowExporter,
   OpenTelemetryActivityInboundInterceptor,
@@ -23,20 +24,42 @@ export function workflowInterceptorModules(tracing: boolean): string[] {
   ];
 }
 
-/** Runs each activity in its request's scope: its log lines and the workflows it starts carry the id. */
-class RequestIdActivityInbound implements ActivityInboundCallsInterceptor {
-  execute: ActivityInboundCallsInterceptor['execute'] = (input, next) => {
-    const requestId = requestIdOf(input.headers);
-    return requestId ? runForRequest(requestId, () => next(input)) : next(input);
+/**
+ * Runs each activity in its request's scope, so that its log lines and the workflows it starts
+ * carry the id; and puts the id and the activity's trace ids on the SDK's own lines about it
+ * ("Activity completed", "Activity failed"), which it writes after the activity's span has ended.
+ * Inside Temporal's tracing interceptor, whose span is then the active one.
+ */
+function messageScope(): ActivityInterceptors {
+  let requestId: string | undefined;
+  let span: SpanContext | undefined;
+  return {
+    inbound: {
+      execute(input, next) {
+        requestId = requestIdOf(input.headers);
+        span = trace.getSpan(context.active())?.spanContext();
+        return requestId ? runForRequest(requestId, () => next(input)) : next(input);
+      },
+    },
+    outbound: {
+      getLogAttributes: (input, next) =>
+        next({
+          ...(requestId && { requestId }),
+          ...(span && isSpanContextValid(span) && { trace_id: span.traceId, span_id: span.spanId }),
+          ...input,
+        }),
+    },
   };
 }
 
 export function workerInterceptors(tracing?: Tracing): { interceptors: WorkerInterceptors; sinks?: InjectedSinks<OpenTelemetrySinks> } {
-  const activity: NonNullable<WorkerInterceptors['activity']> = [() => ({ inbound: new RequestIdActivityInbound() })];
-  if (!tracing) return { interceptors: { activity } };
-  activity.push((ctx) => ({
+  if (!tracing) return { interceptors: { activity: [messageScope] } };
+  const traced: ActivityInterceptorsFactory = (ctx) => ({
     inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
     outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
-  }));
-  return { interceptors: { activity }, sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } };
+  });
+  return {
+    interceptors: { activity: [traced, messageScope] },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
 }

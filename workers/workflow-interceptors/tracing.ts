@@ -16,10 +16,13 @@ import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOut
 export const interceptors = (): WorkflowInterceptors => {
   let run: otel.Span | undefined;
   let latestSignal: otel.Context | undefined;
-  /** Runs `fn` under the latest signal's span when called from the run's own span (the main loop). */
+  /**
+   * Runs `fn` under the latest signal's span when called from the run's own span (the main loop)
+   * or from no span at all (the SDK's lines about the run's end).
+   */
   const forTheLatestMessage = <T>(fn: () => T): T => {
-    const inMainLoop = run !== undefined && otel.trace.getSpan(otel.context.active()) === run;
-    return latestSignal && inMainLoop ? otel.context.with(latestSignal, fn) : fn();
+    const active = otel.trace.getSpan(otel.context.active());
+    return latestSignal && (active === undefined || active === run) ? otel.context.with(latestSignal, fn) : fn();
   };
 
   // Inside Temporal's inbound interceptor: the active span is the one it opened for the call.
