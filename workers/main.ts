@@ -2,23 +2,30 @@
 // SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
 // stop, in-flight tasks finish within the grace time, then the metrics endpoint and the database
 // pool close. GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, workflows, activities, their SQL and HTTP calls are traced
+// (lib/tracing.ts), and the spans still buffered are exported before the process ends.
+import { Runtime, type LogLevel } from '@temporalio/worker';
 import { loadConfigOrExit } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
+import { logContext } from '../lib/log-context.ts';
 import { createLogger } from '../lib/logger.ts';
+import { startTracing } from '../lib/tracing.ts';
 import { connectWorkerConnection, taskQueueName, temporalClientOn } from '../lib/temporal.ts';
 import { ensureSchedules } from '../temporal-config/schedules.ts';
 import { assertSearchAttributes } from '../temporal-config/search-attributes.ts';
 import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { createWorkers } from './create-workers.ts';
+import { sdkLogger } from './sdk-logger.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { freeLoopbackPort, sdkMetricsTelemetry, serveWorkerMetrics, workerMetricsEnabled, type MetricsServer } from './metrics-server.ts';
 
 const config = loadConfigOrExit();
-const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+// Lines written for a message (inside its activity) carry its request id and trace ids.
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker', mixin: logContext });
+const tracing = startTracing(config, 'metachat-worker');
 
 // The SDK's own logs (and workflow/activity `log` calls) go through pino too.
 const temporalLevel: LogLevel = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'INFO';
@@ -26,13 +33,10 @@ const temporalLevel: LogLevel = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL
 const sdkMetricsAddress = workerMetricsEnabled(config) ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
 Runtime.install({
   ...(sdkMetricsAddress && { telemetryOptions: sdkMetricsTelemetry(sdkMetricsAddress) }),
-  logger: new DefaultLogger(temporalLevel, ({ level, message, meta }) => {
-    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
-    logger[method]({ ...meta, sdk: 'temporal' }, message);
-  }),
+  logger: sdkLogger(logger, temporalLevel),
 });
 
-const db = createDb(config, 'metachat-worker');
+const db = createDb(config, 'metachat-worker', tracing);
 const metrics = new WorkerMetrics({ tenantLabels: config.METRICS_TENANT_LABELS });
 let metricsServer: MetricsServer | undefined;
 try {
@@ -42,7 +46,7 @@ try {
   }
   const connection = await connectWorkerConnection(config);
   // The activities' client (workflow starts, signals) encrypts payloads like the workers do.
-  const client = temporalClientOn(connection, config);
+  const client = temporalClientOn(connection, config, tracing);
   // Registered once by `npm run temporal:setup`; a worker only checks, and names what is missing.
   await assertSearchAttributes(client, config.TEMPORAL_NAMESPACE);
   if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
@@ -63,6 +67,7 @@ try {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueues: config.WORKER_TASK_QUEUES,
     tuning: config,
+    tracing,
     deps: {
       db, logger, keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: config.META_GRAPH_API_URL,
       documentStorage: createDocumentStorage(config),
@@ -93,4 +98,5 @@ try {
 } finally {
   await metricsServer?.close();
   await db.$disconnect();
+  await tracing?.shutdown();
 }
