@@ -27,6 +27,10 @@
 //       rounds of (a), as a share of those (a) rounds;
 //   (d) a burst of 200 deliveries against the naive design (LLM inline, bench/naive-webhook.ts)
 //       and against ours: ack latency of each.
+//
+// BENCH_TRACING=1 runs the API and the worker with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT at an
+// OTLP/HTTP receiver in the bench process, test/support/otlp-receiver.ts, which only counts what
+// it is sent): the same measures, with the cost of tracing in them. The report says TRACED.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +52,7 @@ import { forTenant } from '../lib/tenant-db.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../test/fakes/graph-api.ts';
+import { startOtlpReceiver, type OtlpReceiver } from '../test/support/otlp-receiver.ts';
 import { httpOk, killAllChildren, startChild, waitUntil, type Child } from './lib/children.ts';
 import { closedLoop, mergeClosedLoops, type ClosedLoopResult } from './lib/closed-loop.ts';
 import { conversationWorkflowIds } from './lib/conversation-ids.ts';
@@ -71,6 +76,7 @@ import { fmt, sleep, summarize, type Summary } from './lib/stats.ts';
 import { signedTextDelivery, userId, type BenchChannel } from './lib/whatsapp.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const TRACING = process.env.BENCH_TRACING === '1';
 const scale = (ms: number) => (QUICK ? Math.round(ms / 4) : ms);
 
 /** Durations and sizes; BENCH_QUICK=1 shortens every phase to a quarter (for trying the harness). */
@@ -164,6 +170,8 @@ interface Results {
   phases: Phase[];
   /** Cores busy machine-wide just before the run (other people's work on this machine). */
   loadBefore?: number;
+  /** BENCH_TRACING=1: what the API and the worker exported. */
+  traced?: { requests: number; bytes: number };
 }
 
 export async function runConversationsBench(): Promise<void> {
@@ -173,6 +181,7 @@ export async function runConversationsBench(): Promise<void> {
   let stack: Stack | undefined;
   let graph: FakeGraphApi | undefined;
   let llm: Server | undefined;
+  let otlp: OtlpReceiver | undefined;
   let db: Db | undefined;
   let client: { client: Client; connection: Connection } | undefined;
   let failed = false;
@@ -182,6 +191,7 @@ export async function runConversationsBench(): Promise<void> {
     await client?.connection.close().catch(() => {});
     await db?.$disconnect().catch(() => {});
     await graph?.close().catch(() => {});
+    await otlp?.close().catch(() => {});
     if (llm) {
       llm.closeAllConnections();
       await new Promise((r) => llm!.close(r));
@@ -219,6 +229,7 @@ export async function runConversationsBench(): Promise<void> {
     log(`servers up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${stack.versions.postgres}; ${stack.versions.temporalCli})`);
 
     graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN] });
+    if (TRACING) otlp = await startOtlpReceiver({ decode: false });
     /** Every text the fake Graph API accepted, per recipient, with when. */
     const replies = trackReplies(graph);
 
@@ -237,6 +248,7 @@ export async function runConversationsBench(): Promise<void> {
       // The default per-IP budget for webhooks is RATE_LIMIT_IP_PER_MINUTE × 10 = 12 000/min
       // (200/s); every request of this benchmark comes from 127.0.0.1.
       RATE_LIMIT_IP_PER_MINUTE: '100000000',
+      ...(otlp && { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url }),
     };
     const config = loadConfig(env);
     db = createDb(config, 'metachat-bench');
@@ -506,6 +518,7 @@ export async function runConversationsBench(): Promise<void> {
     log(`(d) ours: ack p50 ${fmt(oursLatency.p50)} ms, p99 ${fmt(oursLatency.p99)} ms; ${oursReplies.length}/${PLAN.burst} replies, the last ${fmt(results.oursBurst.lastReplyMs / 1000, 1)} s after the burst began`);
 
     // ---- Report ------------------------------------------------------------------------------
+    if (otlp) results.traced = { requests: otlp.requests, bytes: otlp.bytes };
     const report = renderReport(results, {
       temporalCli: stack.versions.temporalCli,
       postgres: stack.versions.postgres,
@@ -861,8 +874,12 @@ function hotPathLines(r: Results): string[] {
 function renderReport(r: Results, facts: { temporalCli: string; postgres: string; quietDefault: number }): string {
   const cpus = os.cpus();
   const lines: string[] = [];
-  lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC — commit ${gitFacts()}${QUICK ? ' — QUICK RUN (phases shortened)' : ''}`);
+  lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC — commit ${gitFacts()}${QUICK ? ' — QUICK RUN (phases shortened)' : ''}${TRACING ? ' — TRACED' : ''}`);
   lines.push('');
+  if (r.traced) {
+    lines.push(`Tracing on (BENCH_TRACING=1): API and worker exported ${r.traced.requests} OTLP requests, ${fmt(r.traced.bytes / 2 ** 20, 1)} MiB, to a receiver in the bench process that only counts them.`);
+    lines.push('');
+  }
   lines.push(
     `Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}; ` +
       `Node ${process.version}; ${facts.temporalCli} (dev server, in-memory SQLite); ${facts.postgres} (embedded, fsync off). ` +

@@ -1,5 +1,7 @@
 // An OTLP/HTTP trace receiver on a loopback port, as a collector would be: it decodes the protobuf
-// export requests with the OpenTelemetry SDK's own generated definitions and keeps every span.
+// export requests with the OpenTelemetry SDK's own generated definitions and keeps every span
+// (the tests), or only counts what it was sent (the benchmark's BENCH_TRACING=1, where decoding
+// would take CPU from the system measured).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import root from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
@@ -40,6 +42,9 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** Export requests that were not POST /v1/traces with a protobuf body. */
   refused: number;
+  /** Export requests taken, and their bytes. */
+  requests: number;
+  bytes: number;
   close(): Promise<void>;
 }
 
@@ -47,8 +52,9 @@ const hex = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString
 const valueOf = (v: AnyValue) =>
   v.stringValue ?? v.boolValue ?? v.doubleValue ?? (v.intValue != null && typeof v.intValue === 'object' ? v.intValue.toNumber() : v.intValue) ?? '';
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: Omit<OtlpReceiver, 'url' | 'close'> = { spans: [], refused: 0 };
+export async function startOtlpReceiver(options: { decode?: boolean } = {}): Promise<OtlpReceiver> {
+  const decode = options.decode ?? true;
+  const receiver: Omit<OtlpReceiver, 'url' | 'close'> = { spans: [], refused: 0, requests: 0, bytes: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,7 +64,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(404).end();
         return;
       }
-      const decoded = ExportTraceServiceRequest.decode(Buffer.concat(chunks));
+      const body = Buffer.concat(chunks);
+      receiver.requests++;
+      receiver.bytes += body.length;
+      const decoded: DecodedRequest = decode ? ExportTraceServiceRequest.decode(body) : { resourceSpans: [] };
       for (const rs of decoded.resourceSpans) {
         const service = String(valueOf(rs.resource?.attributes.find((a) => a.key === 'service.name')?.value ?? {}));
         for (const ss of rs.scopeSpans) {
@@ -88,6 +97,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     },
     get refused() {
       return receiver.refused;
+    },
+    get requests() {
+      return receiver.requests;
+    },
+    get bytes() {
+      return receiver.bytes;
     },
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
