@@ -61,6 +61,13 @@ async function startPlatform(rig: ConversationRig, temporal: Awaited<ReturnType<
   const db = createDb(rig.config, 'tracing-test', tracing);
   const apiClient = temporalClientOn(temporal.client.connection, rig.config, tracing);
   const workerClient = temporalClientOn(temporal.nativeConnection, rig.config, tracing);
+  let app: App;
+  try {
+    app = await buildApp({ config: rig.config, db, temporal: apiClient, logger: apiLogger, tracing });
+  } catch (err) {
+    await db.$disconnect();
+    throw err;
+  }
   const workers = await createWorkers({
     connection: temporal.nativeConnection,
     namespace: 'default',
@@ -71,7 +78,6 @@ async function startPlatform(rig: ConversationRig, temporal: Awaited<ReturnType<
     queueName: (queue) => taskQueueName(rig.config, queue),
   });
   const running = Promise.all(workers.map((w) => w.run()));
-  const app = await buildApp({ config: rig.config, db, temporal: apiClient, logger: apiLogger, tracing });
   return {
     app,
     db,
@@ -126,7 +132,7 @@ describe('tracing and request ids', () => {
       const worker = workerInterceptors(undefined);
       expect(worker.sinks).toBeUndefined();
       expect(worker.interceptors.activity).toHaveLength(1);
-      expect(workflowInterceptorModules(false).some((m) => m.includes('tracing'))).toBe(false);
+      expect(workflowInterceptorModules(false).map((m) => m.split('/').pop())).toEqual(['request-id.ts']);
       expect(platform.app.hasPlugin('otel')).toBe(false);
       expect(platform.app.hasRequestDecorator('opentelemetry')).toBe(false);
       expect(poolOf(platform.db).query).toBe(pg.Pool.prototype.query);
@@ -246,6 +252,42 @@ describe('tracing and request ids', () => {
         expect(l.requestId, `worker line "${l.msg}"`).toBe(requestId);
         expect(l.trace_id, `worker line "${l.msg}"`).toBe(traceId);
       }
+    });
+
+    it("answers a later message of a running conversation in that message's own trace, not the run's", async () => {
+      const from = `1557${Date.now() % 10_000_000}`;
+      const send = async (traceId: string, requestId: string) => {
+        const { payload, signature } = webhook(rig, from);
+        const res = await platform.app.inject({
+          method: 'POST',
+          url: '/webhooks/whatsapp',
+          payload,
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature, 'x-request-id': requestId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+        });
+        expect(res.statusCode).toBe(200);
+      };
+      const first = randomBytes(16).toString('hex');
+      const second = randomBytes(16).toString('hex');
+      const secondRequest = `req-${randomBytes(6).toString('hex')}`;
+      await send(first, `req-${randomBytes(6).toString('hex')}`);
+      await eventually(() => rig.graph.delivered.filter((d) => d.to === from).length === 1, 20_000, 'the first reply');
+      await send(second, secondRequest);
+      await eventually(() => rig.graph.delivered.filter((d) => d.to === from).length === 2, 20_000, 'the second reply');
+
+      const spans = await eventually(async () => {
+        await tracing.provider.forceFlush();
+        const mine = receiver.spans.filter((s) => s.traceId === second);
+        return mine.some((s) => s.name === 'StartActivity:generateReply') && mine.some((s) => s.name === 'RunActivity:generateReply') && mine;
+      }, 20_000, "the second message's spans");
+      const [handled] = spans.filter((s) => s.name === 'HandleSignal:inbound');
+      for (const s of spans.filter((s) => s.name.startsWith('StartActivity:'))) expect(s.parentSpanId, s.name).toBe(handled!.spanId);
+      // Nothing the workflow did for the second message went into the first message's trace.
+      const firstTrace = receiver.spans.filter((s) => s.traceId === first);
+      expect(firstTrace.filter((s) => s.name === 'StartActivity:generateReply')).toHaveLength(1);
+      const workflowId = conversationWorkflowId(rig.tenantId, rig.whatsappChannelId, from);
+      const afterSecond = platform.workerLines.filter((l) => l.workflowId === workflowId && l.requestId === secondRequest);
+      expect(afterSecond.some((l) => l.msg === 'Activity completed' && l.activityType === 'generateReply')).toBe(true);
+      for (const l of afterSecond) expect(l.trace_id, `worker line "${l.msg}"`).toBe(second);
     });
 
   });
