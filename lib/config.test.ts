@@ -66,6 +66,9 @@ describe('loadConfig', () => {
     ['SECRETS_KEYS', key(), /must be id:base64/],
     ['WORKER_TASK_QUEUES', 'conversations,billing', /^WORKER_TASK_QUEUES: /],
     ['LOG_LEVEL', 'verbose', /^LOG_LEVEL: /],
+    ['WORKER_METRICS_PORT', '70000', /^WORKER_METRICS_PORT: must be a port, or 0 \/ off/],
+    ['WORKER_METRICS_PORT', 'on', /^WORKER_METRICS_PORT: must be a port, or 0 \/ off/],
+    ['METRICS_TENANT_LABELS', '-1', /^METRICS_TENANT_LABELS: /],
   ])('rejects a malformed %s', (name, value, message) => {
     const found = problems({ ...valid, [name]: value });
     expect(found).toHaveLength(1);
@@ -78,6 +81,14 @@ describe('loadConfig', () => {
     ]);
     expect(loadConfig({ ...valid, NODE_ENV: 'production', ALLOW_INSECURE_TENANT_URLS: 'false' }).ALLOW_INSECURE_TENANT_URLS).toBe(false);
     expect(loadConfig({ ...valid, NODE_ENV: 'development', ALLOW_INSECURE_TENANT_URLS: 'true' }).ALLOW_INSECURE_TENANT_URLS).toBe(true);
+  });
+
+  it("reads the worker's metrics port, 0 or off for none, and the tenant label bound", () => {
+    const config = loadConfig(valid);
+    expect([config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST, config.METRICS_TENANT_LABELS]).toEqual([9464, '0.0.0.0', 50]);
+    expect(loadConfig({ ...valid, WORKER_METRICS_PORT: '9100' }).WORKER_METRICS_PORT).toBe(9100);
+    expect(loadConfig({ ...valid, WORKER_METRICS_PORT: 'off' }).WORKER_METRICS_PORT).toBe(0);
+    expect(loadConfig({ ...valid, WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
   });
 
   it('reads TRUST_PROXY as off, on, a hop count or proxy addresses', () => {

@@ -8,8 +8,9 @@
 //
 // Plain node:http rather than a second Fastify app: one read-only route, no body, no plugins.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { TelemetryOptions } from '@temporalio/worker';
+import getPort from 'get-port';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { CHECK_NAMES } from '../activities/integrity.ts';
 import type { Config } from '../lib/config.ts';
@@ -39,12 +40,8 @@ export interface MetricsServer {
 }
 
 /** A free TCP port on 127.0.0.1 for the SDK's exporter (taken by the SDK right after). */
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export function freeLoopbackPort(): Promise<number> {
+  return getPort({ host: '127.0.0.1' });
 }
 
 /**
