@@ -9,6 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, wr
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import getPort from 'get-port';
 import pinoPretty from 'pino-pretty';
 import { loadConfig } from '../lib/config.ts';
 import { applyMigrations } from '../lib/migrations.ts';
@@ -186,6 +187,10 @@ try {
     await assertPortFree(temporalPort, 'Temporal, set DEV_TEMPORAL_PORT');
     await assertPortFree(temporalUiPort, 'Temporal UI, set DEV_TEMPORAL_UI_PORT');
   }
+  // The worker's /metrics on a free port unless one is given, so that two stacks never clash.
+  const workerMetricsOff = /^(0|off)$/.test(env.WORKER_METRICS_PORT ?? '');
+  if (env.WORKER_METRICS_PORT && !workerMetricsOff) await assertPortFree(Number(env.WORKER_METRICS_PORT), 'worker metrics, set WORKER_METRICS_PORT');
+  const workerMetricsPort = env.WORKER_METRICS_PORT ?? String(await getPort({ host: '127.0.0.1' }));
 
   const [databaseUrl, temporalAddress] = await Promise.all([
     env.DATABASE_URL ?? startPostgres(),
@@ -198,7 +203,9 @@ try {
     ...secrets,
     // A tenant webhook receiver or function on this machine (http://127.0.0.1:…) is allowed here.
     ALLOW_INSECURE_TENANT_URLS: 'true',
+    WORKER_METRICS_HOST: '127.0.0.1',
     ...env,
+    WORKER_METRICS_PORT: workerMetricsPort,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: namespace,
@@ -232,6 +239,7 @@ try {
       API          ${apiUrl}
       OpenAPI      ${apiUrl}/docs
       Console      ${apiUrl}/console   (agents; web chat page: ${apiUrl}/webchat/widget/<widgetId>)
+      Metrics      ${apiUrl}/metrics, ${workerMetricsOff ? 'worker: off' : `worker: http://127.0.0.1:${workerMetricsPort}/metrics`}   (Authorization: Bearer <admin key>)
       Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")
       Admin key    ${adminKey}   (Authorization: Bearer …)
       Database     ${databaseUrl}

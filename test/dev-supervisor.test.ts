@@ -65,11 +65,21 @@ describe('npm run dev', () => {
       expect(ready.status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.api}/docs/json`)).status).toBe(200);
+      // The worker's metrics, on the free port dev chose, with the SDK's series, behind the admin key.
+      const adminKey = /Admin key\s+(\S+)/.exec(dev.output())![1]!;
+      const workerMetrics = /worker: (http:\/\/127\.0\.0\.1:(\d+)\/metrics)/.exec(dev.output());
+      expect(workerMetrics, 'the worker metrics address').not.toBeNull();
+      expect((await fetch(workerMetrics![1]!)).status).toBe(401);
+      const scraped = await fetch(workerMetrics![1]!, { headers: { authorization: `Bearer ${adminKey}` } });
+      expect(scraped.status).toBe(200);
+      const text = await scraped.text();
+      expect(text).toContain('metachat_process_cpu_user_seconds_total');
+      expect(text).toContain('temporal_worker_task_slots_available');
 
       dev.child.kill('SIGINT');
       expect(await dev.exited).toBe(0);
       expect(dev.output()).toContain('[dev] stopped');
-      for (const port of Object.values(ports)) expect(await portFree(port)).toBe(true);
+      for (const port of [...Object.values(ports), Number(workerMetrics![2])]) expect(await portFree(port)).toBe(true);
     }
   });
 
