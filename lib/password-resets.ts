@@ -1,7 +1,7 @@
 // Password reset links: single use, expiring (PASSWORD_RESET_TTL_MINUTES), only the token's
 // SHA-256 stored. A new link makes the user's earlier unused ones useless, and using one sets the
 // password and ends every session of the user.
-import type { Prisma, User } from '../generated/prisma/client.ts';
+import type { PasswordReset, Prisma, User } from '../generated/prisma/client.ts';
 import { isToken, newToken, tokenHash } from './auth-tokens.ts';
 import type { Db } from './db.ts';
 import { hashPassword } from './passwords.ts';
@@ -20,14 +20,20 @@ export async function createPasswordReset(db: Db, user: Pick<User, 'id' | 'tenan
   return { token, expiresAt };
 }
 
+/** The unused, unexpired reset a link's token names, with its user, or InvalidTokenError. */
+export async function findPasswordReset(db: Db, token: unknown, now = new Date()): Promise<PasswordReset & { user: User }> {
+  if (!isToken(token)) throw new InvalidTokenError();
+  const reset = await db.passwordReset.findUnique({ where: { tokenHash: tokenHash(token) }, include: { user: true } });
+  if (!reset || reset.usedAt || reset.expiresAt <= now) throw new InvalidTokenError();
+  return reset;
+}
+
 /**
  * Sets the password the link's owner chose, once: InvalidTokenError for a link that is unknown,
  * used or expired. Every session of the user ends.
  */
 export async function confirmPasswordReset(db: Db, token: unknown, password: string, now = new Date()): Promise<User> {
-  if (!isToken(token)) throw new InvalidTokenError();
-  const reset = await db.passwordReset.findUnique({ where: { tokenHash: tokenHash(token) } });
-  if (!reset || reset.usedAt || reset.expiresAt <= now) throw new InvalidTokenError();
+  const reset = await findPasswordReset(db, token, now);
   // Hashed once the link is known to be good: an unknown token costs no argon2 run.
   const passwordHash = await hashPassword(password);
   return forTenant(db, reset.tenantId).$transaction(async (tx) => {

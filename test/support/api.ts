@@ -24,9 +24,12 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+/** Sign-in limits no test meets unless it sets its own (test/team-accounts.test.ts does). */
+export const GENEROUS_LOGIN_LIMITS = { LOGIN_ATTEMPTS_PER_MINUTE_PER_IP: '100000', LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT: '100000', LOGIN_LOCKOUT_FAILURES: '100000' };
+
 export async function startTestApi(prefix: string, overrides: Record<string, string> = {}, beforeReady?: (app: App) => void): Promise<TestApi> {
   const graph = await startFakeGraphApi();
-  const config = testConfig({ META_GRAPH_API_URL: graph.url, DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000', ...overrides });
+  const config = testConfig({ META_GRAPH_API_URL: graph.url, DATABASE_URL: await createMigratedDatabase(prefix), RATE_LIMIT_API_PER_MINUTE: '100000', RATE_LIMIT_IP_PER_MINUTE: '100000', RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '100000', ...GENEROUS_LOGIN_LIMITS, ...overrides });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

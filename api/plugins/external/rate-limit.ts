@@ -1,5 +1,5 @@
 // Request rate limits (@fastify/rate-limit), applied to every route by default:
-// - /api/v1: per API key, RATE_LIMIT_API_PER_MINUTE. The limiter runs at preHandler, after the
+// - /api/v1: per API key (or signed-in user), RATE_LIMIT_API_PER_MINUTE. The limiter runs at preHandler, after the
 //   scope's authentication (onRequest), so the bucket is the authenticated key, not whatever a
 //   caller writes in its header. A tenant holds at most API_KEYS_PER_TENANT live keys, so keys
 //   cannot multiply its budget without bound.
@@ -48,6 +48,7 @@ export function clientOf(request: FastifyRequest): string {
 function bucket(request: FastifyRequest): string {
   const principal = request.principal;
   if (principal?.kind === 'tenant') return `key:${principal.keyId}`;
+  if (principal?.kind === 'user') return `user:${principal.userId}`;
   if (principal?.kind === 'admin') return 'admin';
   return `ip:${clientOf(request)}`;
 }

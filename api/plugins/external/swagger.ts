@@ -13,11 +13,15 @@ export default fp(
       openapi: {
         info: {
           title: 'Meta Chat Platform API',
-          description: 'Tenant REST API (`/api/v1`), Meta webhooks and health endpoints.',
+          description: 'Tenant REST API (`/api/v1`, with an API key or a signed-in user\'s session), Meta webhooks and health endpoints.',
           version: '1',
         },
         components: {
-          securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Tenant or admin API key' } },
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', description: 'Tenant or admin API key' },
+            session: { type: 'apiKey', in: 'cookie', name: '__Host-metachat_session', description: 'A signed-in user\'s session (POST /api/v1/auth/session sets it); a Bearer key, when sent too, wins' },
+            csrf: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: 'The session\'s CSRF token (GET /api/v1/me): required with the session cookie on POST, PUT, PATCH and DELETE' },
+          },
         },
       },
       transform: jsonSchemaTransform,

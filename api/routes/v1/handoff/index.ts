@@ -11,11 +11,13 @@
 //   the workflow's validator refused (e.g. the
 //   conversation is held by another agent)           → 409 handoff_conflict, a neutral message
 //                                                        (never who holds it: conflictMessage)
-//   an agent key naming another agent than its own  → 403 agent_mismatch
+//   an agent key naming another agent than its own,
+//   or a signed-in user naming anyone but themselves → 403 agent_mismatch
 //   Temporal unreachable, or no answer in time        → 503
 //
-// Who acts: a key of scope `agent` acts as the agent it was created for (`api_keys.agent_id`);
-// `agentId` in the body may be left out, and naming anyone else answers 403. A tenant key acts
+// Who acts: a signed-in user acts as themselves (the agent id is their user id), and a key of
+// scope `agent` as the agent it was created for (`api_keys.agent_id`); either way `agentId` in
+// the body may be left out, and naming anyone else answers 403. A tenant key acts
 // for whichever agent it names (the tenant's own systems are trusted to say who), and must name
 // one (400). Agent keys created before keys were bound have no agent and act like tenant keys
 // until they are replaced (README "Security and data decisions").
@@ -61,11 +63,16 @@ const agentId = z
   .min(1)
   .max(200)
   .optional()
-  .describe('Who acts: the human agent\'s id in your system. Required with a tenant key; an agent key acts as its own agent (another id answers 403)');
+  .describe('Who acts: the human agent\'s id in your system. Required with a tenant key; an agent key acts as its own agent, a signed-in user as themselves (their user id; another id answers 403)');
 
 /** The agent a request acts as (see the file comment). */
 export function actingAgent(request: FastifyRequest, named: string | undefined): string {
   const principal = request.principal;
+  // A signed-in user acts as themselves, whatever their role: the agent id is the user's id.
+  if (principal?.kind === 'user') {
+    if (named !== undefined && named !== principal.userId) throw new HttpError(403, 'agent_mismatch', 'A signed-in user acts as themselves only: agentId, if sent, must be your user id');
+    return principal.userId;
+  }
   const bound = principal?.kind === 'tenant' && principal.scope === 'agent' ? principal.agentId : null;
   if (bound !== null) {
     if (named !== undefined && named !== bound) throw new HttpError(403, 'agent_mismatch', 'This key acts for its own agent only: agentId must be the one it was created for');
@@ -119,7 +126,7 @@ const AGENT_MESSAGE_DESCRIPTION = [
   'or continues as new (a long conversation, every few thousand events), the same key is a new message.',
   'A key reused with a different text answers the first request\'s outcome.',
   '409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow.',
-  '403 agent_mismatch: an agent key named another agent than its own.',
+  '403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else.',
 ].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
