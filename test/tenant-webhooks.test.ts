@@ -21,6 +21,7 @@ import type { Prisma } from '../generated/prisma/client.ts';
 import type { Config } from '../lib/config.ts';
 import { decryptSecret } from '../lib/crypto.ts';
 import { REDACTED_PATHS } from '../lib/logger.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { TENANT_EVENT_TYPES, type TenantEventEnvelope, type TenantEventSink } from '../lib/tenant-events.ts';
@@ -32,6 +33,7 @@ import { createWorkers } from '../workers/create-workers.ts';
 import { tenantEventSweep, webhookDeliveryWorkflowId } from '../workflows/webhook-delivery.ts';
 import { bearer } from './support/api.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
+import { parsePrometheusText, valueOf } from './support/prometheus-text.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
 const WA_APP_SECRET = 'wa-app-secret';
@@ -83,6 +85,9 @@ describe('tenant webhooks', () => {
   let webhooks: WebhookOptions;
   let workers: Worker[] = [];
   let running: Promise<unknown>;
+  /** What the workers count (lib/metrics/worker-metrics.ts). */
+  const metrics = new WorkerMetrics();
+  const counted = async (name: string, labels: Record<string, string> = {}) => valueOf(parsePrometheusText(await metrics.registry.metrics()), name, labels);
   const logs: string[] = [];
   let key: string;
   let agentKey: string;
@@ -157,7 +162,7 @@ describe('tenant webhooks', () => {
       tuning: config,
       deps: {
         db: rig.db, logger, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: rig.graph.url,
-        documentStorage: createDocumentStorage(config), llm: llmEndpoints(config), webhooks,
+        documentStorage: createDocumentStorage(config), llm: llmEndpoints(config), webhooks, metrics,
       },
       queueName: (q) => taskQueueName(config, q),
     });
@@ -293,6 +298,11 @@ describe('tenant webhooks', () => {
   });
 
   it('document.indexed when a document is ready, document.failed when it cannot be read', async () => {
+    const before = {
+      ready: await counted('metachat_ingestion_documents_total', { outcome: 'ready' }),
+      failed: await counted('metachat_ingestion_documents_total', { outcome: 'failed' }),
+      chunks: await counted('metachat_ingestion_chunks_total', { tenant: rig.tenantId }),
+    };
     const up = await call('POST', '/api/v1/documents', { title: 'Opening hours', content: 'We open at nine and close at five, Monday to Friday.', format: 'text' });
     expect(up.statusCode, up.body).toBe(202);
     const docId = (up.json() as { id: string }).id;
@@ -308,14 +318,21 @@ describe('tenant webhooks', () => {
     const failed = await eventually(() => about('/all', brokenId).find((r) => r.body.type === 'document.failed'), 30_000, 'document.failed');
     expect(failed.body.data).toMatchObject({ documentId: brokenId, error: expect.stringMatching(/PDF/) });
     expect(about('/all', brokenId).filter((r) => r.body.type === 'document.failed')).toHaveLength(1);
+    // Each ingestion's end counted once, with the chunks it stored and its time to ready.
+    expect(await counted('metachat_ingestion_documents_total', { outcome: 'ready' })).toBe(before.ready + 1);
+    expect(await counted('metachat_ingestion_documents_total', { outcome: 'failed' })).toBe(before.failed + 1);
+    expect(await counted('metachat_ingestion_chunks_total', { tenant: rig.tenantId })).toBe(before.chunks + (indexed.body.data as { chunkCount: number }).chunkCount);
+    expect(await counted('metachat_ingestion_duration_seconds_count')).toBe(before.ready + 1);
   });
 
   it('retries a failing endpoint with backoff (honouring Retry-After) until it answers, and logs the attempts', async () => {
     const flaky = await quietEndpoint('/flaky');
     receiver.script('/flaky', { status: 500 }, { status: 429, headers: { 'retry-after': '0' } });
     const { eventId, deliveryId } = await ping(flaky.id);
+    const retriedBefore = await counted('metachat_tenant_webhook_deliveries_total', { outcome: 'retried' });
     const done = await settled(deliveryId);
     expect(done).toMatchObject({ status: 'delivered', attempts: 3, lastStatusCode: 200, lastError: null });
+    expect(await counted('metachat_tenant_webhook_deliveries_total', { outcome: 'retried' })).toBeGreaterThanOrEqual(retriedBefore + 2);
     expect(done.deliveredAt).not.toBeNull();
 
     const requests = receiver.at('/flaky');
@@ -358,6 +375,8 @@ describe('tenant webhooks', () => {
     }, 10_000, 'endpoint disabled');
     expect(disabled).toMatchObject({ consecutiveFailures: 2, disabledReason: '2 deliveries in a row failed after every retry' });
     expect(disabled.disabledAt).not.toBeNull();
+    expect(await counted('metachat_tenant_webhook_endpoints_disabled_total', { tenant: quiet.tenantId })).toBe(1);
+    expect(await counted('metachat_tenant_webhook_deliveries_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(3);
 
     const refused = await call('POST', `/api/v1/webhook-endpoints/${dead.id}/test`, undefined, quiet.key);
     expect(refused.statusCode).toBe(409);
@@ -377,11 +396,13 @@ describe('tenant webhooks', () => {
   });
 
   it('410 Gone disables the endpoint at once', async () => {
+    const disabledBefore = await counted('metachat_tenant_webhook_endpoints_disabled_total', { tenant: quiet.tenantId });
     const gone = await quietEndpoint('/gone');
     receiver.always('/gone', { status: 410 });
     const delivery = await settled((await ping(gone.id)).deliveryId);
     expect(delivery).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: 410 });
     expect(await endpointRow(gone.id)).toMatchObject({ status: 'disabled', disabledReason: 'the endpoint answered 410 Gone' });
+    expect(await counted('metachat_tenant_webhook_endpoints_disabled_total', { tenant: quiet.tenantId })).toBe(disabledBefore + 1);
     expect(receiver.at('/gone')).toHaveLength(1);
   });
 
