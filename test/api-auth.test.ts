@@ -1,12 +1,15 @@
 // Every /api/v1 route × every kind of credential: none, malformed, unknown, wrong secret, the
 // wrong kind of key, another tenant's key, revoked, rotated (inside and after its grace period),
-// agent scope. Failures are the same 401 envelope whatever the reason; nothing answers 5xx.
+// agent scope, and the session of a signed-in owner, admin and agent, one sent without its CSRF
+// token, and an ended one. Failures are the same 401 envelope whatever the reason; nothing
+// answers 5xx. Sign-in and the password links take no credentials and answer alike for all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../lib/crypto.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createApiKey, revokeApiKey, rotateApiKey } from '../lib/tenants.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 import { ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+import { withSession, type TestSession } from './support/team.ts';
 
 type Expect = 'ok' | 401 | 403 | 404;
 
@@ -16,15 +19,22 @@ describe('authentication on every route', () => {
   let other: SeededTenant;
   let throwaway: SeededTenant;
   const keys: Record<string, string | undefined> = {};
+  const sessions: Record<string, { session: TestSession; csrf: boolean }> = {};
   const registered: string[] = [];
+  /** Operations the document says take no credentials. */
+  const open = new Set<string>();
 
   beforeAll(async () => {
     api = await startTestApi('api_auth');
     // Every route has a schema, so the OpenAPI document lists them all.
-    const spec = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const spec = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { security?: unknown[] }>> };
     for (const [path, methods] of Object.entries(spec.paths)) {
       if (!path.startsWith('/api/v1')) continue;
-      for (const m of Object.keys(methods)) registered.push(`${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
+      for (const [m, op] of Object.entries(methods)) {
+        const entry = `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`;
+        registered.push(entry);
+        if (op.security?.length === 0) open.add(entry);
+      }
     }
     const keyring = api.config.SECRETS_KEYS;
     tenant = await seedTenant(api.db, keyring, 'Main');
@@ -56,6 +66,14 @@ describe('authentication on every route', () => {
       tenant: tenant.key,
       admin: api.adminKey,
     });
+    const s = tenant.sessions;
+    Object.assign(sessions, {
+      ownerSession: { session: s.owner, csrf: true },
+      adminSession: { session: s.admin, csrf: true },
+      agentSession: { session: s.agent, csrf: true },
+      sessionWithoutCsrf: { session: s.secondOwner, csrf: false },
+      endedSession: { session: s.ended, csrf: true },
+    });
   });
 
   afterAll(async () => {
@@ -67,11 +85,16 @@ describe('authentication on every route', () => {
     expect(registered).toEqual(expect.arrayContaining(table));
   });
 
+  it('documents exactly the sign-in and password link routes as taking no credentials', () => {
+    expect([...open].sort()).toEqual(ROUTES.filter((r) => r.who === 'public').map((r) => `${r.method} ${r.pattern}`).sort());
+  });
+
   // Routes added later without a row in the table still get every credential that must fail:
   // the scope's hook refuses them before any route-specific code runs.
   it('refuses bad credentials on every registered route, including routes not in the table', async () => {
     const failing = ['none', 'malformed', 'unknown', 'wrongSecret', 'revoked', 'expired', 'rotatedAfterGrace'];
     for (const entry of new Set(registered)) {
+      if (open.has(entry)) continue;
       const [method, pattern] = entry.split(' ') as [RouteCase['method'], string];
       const url = pattern.replace(/:channel\b/, 'whatsapp').replace(/:\w+/g, '00000000-0000-4000-8000-000000000001');
       for (const credential of failing) {
@@ -85,35 +108,55 @@ describe('authentication on every route', () => {
   });
 
   function expected(route: RouteCase, credential: string): Expect {
+    if (route.who === 'public') return 'ok';
     const admin = route.who === 'admin';
+    const sessionOnly = route.who === 'self' || route.who === 'team';
     switch (credential) {
       case 'admin':
         return admin ? 'ok' : 401;
       case 'tenant':
       case 'rotatedInGrace':
-        return admin ? 401 : 'ok';
+        return admin ? 401 : sessionOnly ? 403 : 'ok';
       case 'agent':
         return admin ? 401 : route.who === 'agent' ? 'ok' : 403;
       case 'otherTenant':
         // Lists answer with the other tenant's own (empty of ours) data; ids of ours are not found.
-        return admin ? 401 : /:id|:externalUserId/.test(route.pattern) ? 404 : 'ok';
+        return admin ? 401 : sessionOnly ? 403 : /:id|:externalUserId/.test(route.pattern) ? 404 : 'ok';
+      case 'ownerSession':
+      case 'adminSession':
+        return admin ? 401 : 'ok';
+      case 'agentSession':
+        return admin ? 401 : route.who === 'agent' || route.who === 'self' ? 'ok' : 403;
+      case 'sessionWithoutCsrf':
+        return admin ? 401 : route.method === 'GET' ? 'ok' : 403;
       default:
         return 401;
     }
   }
 
-  const credentials = ['none', 'malformed', 'unknown', 'wrongSecret', 'revoked', 'expired', 'rotatedAfterGrace', 'otherTenant', 'agent', 'rotatedInGrace', 'tenant', 'admin'];
+  const credentials = [
+    'none', 'malformed', 'unknown', 'wrongSecret', 'revoked', 'expired', 'rotatedAfterGrace', 'otherTenant', 'agent', 'rotatedInGrace', 'tenant', 'admin',
+    'endedSession', 'sessionWithoutCsrf', 'agentSession', 'adminSession', 'ownerSession',
+  ];
   const cases = credentials.flatMap((credential) => ROUTES.map((route) => ({ credential, route, name: `${route.method} ${route.pattern} with ${credential}` })));
+
+  const admin = (route: RouteCase) => route.who === 'admin';
+  /** A signed-in user acts as themselves on the handoff routes: their requests name no agentId. */
+  const bodyFor = (route: RouteCase, ids: Ids, signedIn: boolean): object => {
+    const { agentId: _, ...rest } = route.body!(ids) as { agentId?: string };
+    return signedIn ? rest : (route.body!(ids) as object);
+  };
 
   it.each(cases)('$name', async ({ credential, route }) => {
     // Admin routes act on a throwaway tenant: the valid DELETE removes it.
     const ids: Ids = route.who === 'admin' ? throwaway.ids : tenant.ids;
     const key = keys[credential];
+    const session = sessions[credential];
     const res = await api.app.inject({
       method: route.method,
       url: route.url(ids),
-      headers: { ...(key ? bearer(key) : {}), ...(route.headers ?? {}) },
-      ...(route.body ? { payload: route.body(ids) as object } : {}),
+      headers: { ...(key ? bearer(key) : {}), ...(session ? withSession(session.session, session.csrf) : {}), ...(route.headers ?? {}) },
+      ...(route.body ? { payload: bodyFor(route, ids, !!session) } : {}),
     });
     expect(res.statusCode).toBeLessThan(500);
     const want = expected(route, credential);
@@ -124,7 +167,9 @@ describe('authentication on every route', () => {
     expect(res.statusCode, res.body).toBe(want);
     const body = res.json();
     expect(body.error.requestId).toBe(res.headers['x-request-id']);
-    if (want === 401) expect(body.error).toMatchObject({ code: 'unauthorized', message: 'Missing or invalid API key' });
+    const sessionRefused = session && !admin(route);
+    if (want === 401) expect(body.error).toMatchObject({ code: 'unauthorized', message: sessionRefused ? 'The session has ended or is not valid: sign in again' : 'Missing or invalid API key' });
+    if (want === 403 && credential === 'sessionWithoutCsrf') expect(body.error.code).toBe('csrf_token_invalid');
   });
 
   it('records when a key was last used, without a write per request', async () => {
@@ -139,7 +184,8 @@ describe('authentication on every route', () => {
 
   it('logged no key, secret or token', () => {
     const text = api.logs.join('');
-    for (const s of [...tenant.secrets, ...other.secrets, ...throwaway.secrets, ...Object.values(keys).filter((k): k is string => !!k)]) {
+    const csrfTokens = Object.values(sessions).map((s) => s.session.csrfToken);
+    for (const s of [...tenant.secrets, ...other.secrets, ...throwaway.secrets, ...csrfTokens, ...Object.values(keys).filter((k): k is string => !!k)]) {
       expect(text).not.toContain(s);
     }
   });

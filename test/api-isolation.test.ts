@@ -1,14 +1,16 @@
-// Two tenants with data; every id of one is tried on every route with the other's key. Each
-// answers 404 (or, for lists and aggregates, only the caller's own data), and afterwards the
-// victim's rows are byte-for-byte what they were.
+// Two tenants with data; every id of one is tried on every route with the other's keys and the
+// sessions of its signed-in owner and agent. Each answers 404 (or, for lists and aggregates, only
+// the caller's own data), and afterwards the victim's rows are byte-for-byte what they were.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
-import { ROUTES, seedTenant, type SeededTenant } from './support/api-routes.ts';
+import { ROUTES, seedTenant, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+import { withSession } from './support/team.ts';
 
 const TABLES = [
   'tenants', 'api_keys', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'events', 'usage',
   'tenant_functions', 'tenant_llm_credentials', 'webhook_endpoints', 'webhook_deliveries',
+  'users', 'user_sessions', 'user_invitations', 'password_resets',
 ];
 
 describe('tenant isolation', () => {
@@ -40,30 +42,49 @@ describe('tenant isolation', () => {
     await api?.close();
   });
 
-  const tenantRoutes = ROUTES.filter((r) => r.who !== 'admin');
+  const tenantRoutes = ROUTES.filter((r) => r.who !== 'admin' && r.who !== 'public');
 
-  it("answers 404 for every id of another tenant, on every route, with either of the caller's keys, and changes nothing", async () => {
+  /** What a caller may reach at all (403 before any lookup otherwise). */
+  const reaches = (caller: string, route: RouteCase) =>
+    caller === 'ownerSession' || (caller === 'agentSession' && (route.who === 'agent' || route.who === 'self')) || (caller === 'key' && (route.who === 'tenant' || route.who === 'agent')) || (caller === 'agentKey' && route.who === 'agent');
+
+  it("answers 404 for every id of another tenant, on every route, with either of the caller's keys and sessions, and changes nothing", async () => {
     const before = await snapshot(victim.ids.tenantId);
     const victimIds = Object.values(victim.ids);
-    for (const key of [attacker.key, attacker.agentKey]) {
+    const callers = [
+      { name: 'key', headers: bearer(attacker.key) },
+      { name: 'agentKey', headers: bearer(attacker.agentKey) },
+      { name: 'agentSession', headers: withSession(attacker.sessions.agent) },
+      { name: 'ownerSession', headers: withSession(attacker.sessions.owner) },
+    ];
+    for (const caller of callers) {
       for (const route of tenantRoutes) {
+        const body = route.body?.(victim.ids) as Record<string, unknown> | undefined;
+        if (body && caller.name.endsWith('Session')) delete body.agentId;
         const res = await api.app.inject({
           method: route.method,
           url: route.url(victim.ids),
-          headers: { ...bearer(key), ...(route.headers ?? {}) },
-          ...(route.body ? { payload: route.body(victim.ids) as object } : {}),
+          headers: { ...caller.headers, ...(route.headers ?? {}) },
+          ...(body ? { payload: body } : {}),
         });
-        const label = `${route.method} ${route.url(victim.ids)} → ${res.statusCode} ${res.body.slice(0, 200)}`;
+        const label = `${caller.name}: ${route.method} ${route.url(victim.ids)} → ${res.statusCode} ${res.body.slice(0, 200)}`;
         expect(res.statusCode, label).toBeLessThan(500);
-        if (/:id|:externalUserId/.test(route.pattern)) {
-          if (key === attacker.agentKey && route.who !== 'agent') expect(res.statusCode, label).toBe(403);
-          else expect(res.statusCode, label).toBe(404);
-        }
+        if (!reaches(caller.name, route)) expect(res.statusCode, label).toBe(403);
+        else if (/:id|:externalUserId/.test(route.pattern)) expect(res.statusCode, label).toBe(404);
         for (const id of victimIds) expect(res.body, label).not.toContain(id);
         expect(res.body, label).not.toContain('Victim');
+        expect(res.body, label).not.toContain('victim.example.com');
       }
     }
     expect(await snapshot(victim.ids.tenantId)).toBe(before);
+  });
+
+  it("a session of one tenant reads only its own team and account", async () => {
+    const users = await api.app.inject({ url: '/api/v1/team/users', headers: withSession(attacker.sessions.admin) });
+    expect(users.statusCode).toBe(200);
+    expect(users.json().items.map((u: { email: string }) => u.email.split('@')[1])).toEqual(Array(5).fill('attacker.example.com'));
+    const me = await api.app.inject({ url: '/api/v1/me', headers: withSession(attacker.sessions.admin) });
+    expect(me.json().tenant.id).toBe(attacker.ids.tenantId);
   });
 
   it('filters naming the other tenant\'s ids find nothing', async () => {
@@ -101,6 +122,6 @@ describe('tenant isolation', () => {
 
   it('logged no key, secret or token of either tenant', () => {
     const text = api.logs.join('');
-    for (const s of [...attacker.secrets, ...victim.secrets, api.adminKey]) expect(text).not.toContain(s);
+    for (const s of [...attacker.secrets, ...victim.secrets, api.adminKey, attacker.sessions.owner.csrfToken]) expect(text).not.toContain(s);
   });
 });

@@ -60,6 +60,9 @@ export async function startFuzzTarget(options: FuzzTargetOptions): Promise<FuzzT
     RATE_LIMIT_IP_PER_MINUTE: '1000000',
     RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '1000000',
     WEBCHAT_VISITORS_PER_HOUR_PER_IP: '1000000',
+    LOGIN_ATTEMPTS_PER_MINUTE_PER_IP: '1000000',
+    LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT: '1000000',
+    LOGIN_LOCKOUT_FAILURES: '1000000',
     // Generated bodies create keys, documents and functions: the quotas would answer 409 early.
     API_KEYS_PER_TENANT: '100000',
   };

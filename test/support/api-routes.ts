@@ -11,11 +11,29 @@ import { createApiKey, createTenant } from '../../lib/tenants.ts';
 import { createTenantFunction } from '../../lib/tenant-functions.ts';
 import { setLlmCredential } from '../../lib/llm-credentials.ts';
 import { createWebhookEndpoint } from '../../lib/tenant-webhooks.ts';
+import { SESSION_COOKIE } from '../../api/plugins/app/sessions.ts';
+import { csrfTokenOf } from '../../lib/auth-tokens.ts';
+import { hashPassword } from '../../lib/passwords.ts';
+import { createSession, sessionPolicy } from '../../lib/sessions.ts';
+import { createInvitation } from '../../lib/team.ts';
+import { TEST_PASSWORD, type TestSession } from './team.ts';
+
+/** The session lifetimes every suite's API runs with (the defaults). */
+const testConfigShape = { SESSION_MAX_HOURS: 12, SESSION_IDLE_MINUTES: 60 };
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface Ids {
   tenantId: string;
+  tenantSlug: string;
+  /** A signed-in agent's email (password TEST_PASSWORD): the sign-in route's body. */
+  agentEmail: string;
+  /** A team member the team routes change and remove (role agent). */
+  userId: string;
+  /** A pending invitation. */
+  invitationId: string;
+  /** A session of the team member (not one the suites sign in with). */
+  sessionId: string;
   channelId: string;
   conversationId: string;
   apiKeyId: string;
@@ -30,7 +48,12 @@ export interface RouteCase {
   method: Method;
   /** The route pattern as Fastify registered it. */
   pattern: string;
-  who: 'admin' | 'tenant' | 'agent';
+  /**
+   * admin: the operator's key; tenant: tenant keys, owners and admins; agent: agent keys and
+   * agents too; self: signed-in users of any role, no key; team: signed-in owners and admins, no
+   * key; public: no credentials at all (sign-in and the links).
+   */
+  who: 'admin' | 'tenant' | 'agent' | 'self' | 'team' | 'public';
   url: (ids: Ids) => string;
   body?: (ids: Ids) => unknown;
   headers?: Record<string, string>;
@@ -45,6 +68,27 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks', body: () => ({}) },
   { method: 'GET', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks' },
   { method: 'GET', pattern: '/api/v1/admin/integrity-checks/:id', who: 'admin', url: () => '/api/v1/admin/integrity-checks/00000000-0000-4000-8000-000000000001' },
+  { method: 'POST', pattern: '/api/v1/tenants/:id/invitations', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}/invitations`, body: () => ({ email: 'second-owner@example.com' }) },
+
+  { method: 'POST', pattern: '/api/v1/auth/session', who: 'public', url: () => '/api/v1/auth/session', body: (i) => ({ tenant: i.tenantSlug, email: i.agentEmail, password: TEST_PASSWORD }) },
+  { method: 'POST', pattern: '/api/v1/auth/password-reset', who: 'public', url: () => '/api/v1/auth/password-reset', body: (i) => ({ tenant: i.tenantSlug, email: i.agentEmail }) },
+  // Tokens no link carries: these answer 400 invalid_token.
+  { method: 'POST', pattern: '/api/v1/auth/password-reset/confirm', who: 'public', url: () => '/api/v1/auth/password-reset/confirm', body: () => ({ token: UNKNOWN_TOKEN, password: TEST_PASSWORD }) },
+  { method: 'POST', pattern: '/api/v1/auth/invitation/accept', who: 'public', url: () => '/api/v1/auth/invitation/accept', body: () => ({ token: UNKNOWN_TOKEN, password: TEST_PASSWORD }) },
+
+  { method: 'GET', pattern: '/api/v1/me/', who: 'self', url: () => '/api/v1/me' },
+  { method: 'GET', pattern: '/api/v1/me/sessions', who: 'self', url: () => '/api/v1/me/sessions' },
+  { method: 'DELETE', pattern: '/api/v1/me/sessions/:id', who: 'self', url: (i) => `/api/v1/me/sessions/${i.sessionId}` },
+  // The same password again: it keeps working for every later request of a suite.
+  { method: 'PUT', pattern: '/api/v1/me/password', who: 'self', url: () => '/api/v1/me/password', body: () => ({ currentPassword: TEST_PASSWORD, newPassword: TEST_PASSWORD }) },
+
+  { method: 'GET', pattern: '/api/v1/team/users', who: 'team', url: () => '/api/v1/team/users' },
+  { method: 'PATCH', pattern: '/api/v1/team/users/:id', who: 'team', url: (i) => `/api/v1/team/users/${i.userId}`, body: () => ({ role: 'agent' }) },
+  { method: 'POST', pattern: '/api/v1/team/users/:id/password-reset', who: 'team', url: (i) => `/api/v1/team/users/${i.userId}/password-reset` },
+  { method: 'GET', pattern: '/api/v1/team/invitations', who: 'team', url: () => '/api/v1/team/invitations' },
+  { method: 'POST', pattern: '/api/v1/team/invitations', who: 'team', url: () => '/api/v1/team/invitations', body: () => ({ email: 'newcomer@example.com', role: 'agent' }) },
+  { method: 'DELETE', pattern: '/api/v1/team/invitations/:id', who: 'team', url: (i) => `/api/v1/team/invitations/${i.invitationId}` },
+  { method: 'DELETE', pattern: '/api/v1/team/users/:id', who: 'team', url: (i) => `/api/v1/team/users/${i.userId}` },
 
   { method: 'GET', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys' },
   { method: 'POST', pattern: '/api/v1/api-keys/', who: 'tenant', url: () => '/api/v1/api-keys', body: () => ({ name: 'k' }) },
@@ -101,23 +145,67 @@ export const ROUTES: RouteCase[] = [
 
   { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
   { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
+
+  // Last: it ends the session it is sent with.
+  { method: 'DELETE', pattern: '/api/v1/me/session', who: 'self', url: () => '/api/v1/me/session' },
 ];
+
+/** The signed-in users of a seeded tenant, one session each. */
+export interface SeededSessions {
+  owner: TestSession;
+  admin: TestSession;
+  agent: TestSession;
+  /** Another owner's, for requests sent without the CSRF token. */
+  secondOwner: TestSession;
+  /** Past its absolute expiry. */
+  ended: TestSession;
+}
 
 export interface SeededTenant {
   ids: Ids;
   key: string;
   agentKey: string;
+  sessions: SeededSessions;
   /** Every plaintext secret created for this tenant (keys, channel secrets, verify token). */
   secrets: string[];
 }
 
 let counter = 0;
 
-/** A tenant with a key, an agent key, an extra key, a WhatsApp channel, a conversation with messages, usage and events. */
+/** A token of the right shape that no link carries. */
+const UNKNOWN_TOKEN = 'A'.repeat(43);
+
+/** Every seeded user's password is TEST_PASSWORD: hashed once per process. */
+let seedPasswordHash: Promise<string> | undefined;
+
+/** The tenant's team: two owners, an admin, an agent (each signed in), a member to manage with a session of its own, a pending invitation. */
+async function seedTeam(db: Db, tenantId: string, label: string) {
+  seedPasswordHash ??= hashPassword(TEST_PASSWORD);
+  const passwordHash = await seedPasswordHash;
+  const tdb = forTenant(db, tenantId);
+  const user = (role: 'owner' | 'admin' | 'agent', name: string) =>
+    tdb.user.create({ data: tenantData<Prisma.UserUncheckedCreateInput>({ email: `${name}@${label.toLowerCase()}.example.com`, role, name, passwordHash }) });
+  const policy = sessionPolicy(testConfigShape);
+  const signedIn = async (u: { id: string; tenantId: string }): Promise<TestSession> => {
+    const { token, session } = await createSession(db, u, { userAgent: 'seed' }, policy);
+    return { cookie: `${SESSION_COOKIE}=${token}`, csrfToken: csrfTokenOf(token), sessionId: session.id, token };
+  };
+  const [owner, secondOwner, admin, agent, member] = [await user('owner', 'owner'), await user('owner', 'owner2'), await user('admin', 'admin'), await user('agent', 'agent'), await user('agent', 'member')];
+  const ended = await signedIn(admin);
+  await tdb.userSession.update({ where: { id: ended.sessionId }, data: { expiresAt: new Date(Date.now() - 1000) } });
+  const memberSession = await signedIn(member);
+  const { invitation } = await createInvitation(tdb, tenantId, { email: `invited@${label.toLowerCase()}.example.com`, role: 'agent', invitedBy: owner.id, ttlMs: 86_400_000 });
+  const sessions: SeededSessions = { owner: await signedIn(owner), secondOwner: await signedIn(secondOwner), admin: await signedIn(admin), agent: await signedIn(agent), ended };
+  return { sessions, agentEmail: agent.email, userId: member.id, invitationId: invitation.id, sessionId: memberSession.sessionId, tokens: [...Object.values(sessions).map((s) => s.token), memberSession.token] };
+}
+
+/** A tenant with a key, an agent key, an extra key, a team, a WhatsApp channel, a conversation with messages, usage and events. */
 export async function seedTenant(db: Db, keyring: Keyring, label: string): Promise<SeededTenant> {
   const n = ++counter;
-  const { tenant, apiKey } = await createTenant(db, { name: label, slug: `${label.toLowerCase()}-${n}-${Math.random().toString(36).slice(2, 8)}` });
+  const slug = `${label.toLowerCase()}-${n}-${Math.random().toString(36).slice(2, 8)}`;
+  const { tenant, apiKey } = await createTenant(db, { name: label, slug });
   const tdb = forTenant(db, tenant.id);
+  const team = await seedTeam(db, tenant.id, label);
   // Bound to the agent the ROUTES table's bodies name.
   const agent = await createApiKey(tdb, { name: 'agent', scope: 'agent', agentId: 'agent-1' });
   const extra = await createApiKey(tdb, { name: 'extra', scope: 'tenant' });
@@ -162,11 +250,12 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   });
   return {
     ids: {
-      tenantId: tenant.id, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id,
+      tenantId: tenant.id, tenantSlug: slug, agentEmail: team.agentEmail, userId: team.userId, invitationId: team.invitationId, sessionId: team.sessionId, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id,
       webhookEndpointId: hook.id, webhookDeliveryId: delivery.id,
     },
     key: apiKey.key,
     agentKey: agent.key,
-    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret, llmKey, webhookSecret],
+    sessions: team.sessions,
+    secrets: [apiKey.key, agent.key, extra.key, ...Object.values(channelSecrets), functionSecret, llmKey, webhookSecret, ...team.tokens, TEST_PASSWORD],
   };
 }
