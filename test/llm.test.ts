@@ -10,6 +10,7 @@ import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { vectorsFor, writeChunkBatch } from '../activities/ingest/index.ts';
 import { usageDay } from '../activities/llm/usage.ts';
 import { DEFAULT_EMBEDDING_MODEL } from '../lib/embedding-models.ts';
+import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { setLlmCredential } from '../lib/llm-credentials.ts';
 import { createTenantFunction } from '../lib/tenant-functions.ts';
@@ -19,6 +20,7 @@ import { FAKE_ANTHROPIC_KEY, startFakeAnthropic } from './fakes/anthropic.ts';
 import type { FakeLlmServer, LlmCall } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi } from './fakes/openai.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
+import { parsePrometheusText, valueOf } from './support/prometheus-text.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
 const RETURNS = 'Returns are accepted within 30 days of delivery. Refunds go back to the original payment method.';
@@ -52,6 +54,9 @@ describe('LLM providers', () => {
   let openai: FakeLlmServer;
   let anthropic: FakeLlmServer;
   let fn: Awaited<ReturnType<typeof startFunctionServer>>;
+  /** What the worker counts (lib/metrics/worker-metrics.ts). */
+  const metrics = new WorkerMetrics();
+  const counted = async (name: string, labels: Record<string, string> = {}) => valueOf(parsePrometheusText(await metrics.registry.metrics()), name, labels);
 
   beforeAll(async () => {
     temporal = await connectTestTemporal();
@@ -80,7 +85,7 @@ describe('LLM providers', () => {
       secret: FUNCTION_SECRET,
       timeoutMs: 5000,
     }, { allowHttp: true });
-    await rig.startWorkers(temporal.nativeConnection);
+    await rig.startWorkers(temporal.nativeConnection, { metrics });
   });
   afterAll(async () => {
     await rig?.close();
@@ -188,12 +193,14 @@ describe('LLM providers', () => {
       create: { tenantId: rig.tenantId, day: usageDay(), provider: 'anthropic', model: 'claude-opus-4', requests: 1, costUsd: 0.5 },
       update: { costUsd: { increment: 0.5 } },
     });
+    const exhaustedBefore = await counted('metachat_llm_budget_exhausted_total', { tenant: rig.tenantId });
     const reply = await ask('How many days do I have for returns?');
     expect(reply.text).toBe('Our assistant is resting until tomorrow.');
     expect(openai.requests).toHaveLength(0);
     expect(await tdb.event.count({ where: { type: 'llm.budget_exhausted' } })).toBe(1);
     await ask('And exchanges?');
     expect(await tdb.event.count({ where: { type: 'llm.budget_exhausted' } })).toBe(1); // once a day
+    expect(await counted('metachat_llm_budget_exhausted_total', { tenant: rig.tenantId })).toBe(exhaustedBefore + 2); // every turn refused
   });
 
   it("holds a tenant that set no budget to the platform's DEFAULT_DAILY_BUDGET_USD; its own budget replaces it", async () => {
@@ -219,17 +226,24 @@ describe('LLM providers', () => {
     openai.failAll({ status: 503 });
     openai.respond(() => ({ text: 'OpenAI answering.' }));
     anthropic.respond(() => ({ text: 'Anthropic answering.' }));
+    const openaiCalls = (outcome: string) => counted('metachat_llm_calls_total', { provider: 'openai', outcome });
+    const before = { error: await openaiCalls('error'), breakerOpen: await openaiCalls('breaker_open') };
     // Three failed attempts open the breaker; the next attempt fails at once and the fallback answers.
     expect((await ask('first', 40_000)).text).toBe('Anthropic answering.');
     expect(openai.requests).toHaveLength(3);
     // Open: the next conversation does not touch OpenAI at all.
     expect((await ask('second')).text).toBe('Anthropic answering.');
     expect(openai.requests).toHaveLength(3);
+    expect(await counted('metachat_llm_breaker_state', { provider: 'openai' })).toBe(2);
+    expect(await openaiCalls('error')).toBe(before.error + 3);
+    expect(await openaiCalls('breaker_open')).toBe(before.breakerOpen + 2);
+    expect(await counted('metachat_llm_calls_total', { provider: 'anthropic', outcome: 'fallback' })).toBeGreaterThanOrEqual(2);
     // Recovered provider, breaker's time up: one trial call goes through and closes it.
     openai.recover();
     await new Promise((r) => setTimeout(r, Math.max(0, openai.requests[2]!.at + BREAKER_OPEN_MS + 200 - Date.now())));
     expect((await ask('third')).text).toBe('OpenAI answering.');
     expect((await ask('fourth')).text).toBe('OpenAI answering.');
+    expect(await counted('metachat_llm_breaker_state', { provider: 'openai' })).toBe(0);
   });
 
   it('keeps the last turns verbatim and folds older ones into a rolling summary', async () => {
