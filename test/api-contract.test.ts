@@ -7,8 +7,8 @@ import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
 import { seedTenant, type SeededTenant } from './support/api-routes.ts';
 
-type Operation = { parameters?: { in: string; name: string; schema?: { pattern?: string } }[]; requestBody?: { content?: Record<string, { schema?: unknown }> }; responses: Record<string, { content?: unknown }> };
-type Spec = { paths: Record<string, Record<string, Operation>> };
+type Operation = { security?: Record<string, string[]>[]; parameters?: { in: string; name: string; schema?: { pattern?: string } }[]; requestBody?: { content?: Record<string, { schema?: unknown }> }; responses: Record<string, { content?: unknown }> };
+type Spec = { paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> } };
 
 describe('the API answers as its OpenAPI document says', () => {
   let api: TestApi;
@@ -46,6 +46,33 @@ describe('the API answers as its OpenAPI document says', () => {
         expectDocumented('POST', path!, res.statusCode);
       }
     }
+  });
+
+  it('documents the session cookie and the CSRF header, and which routes take them', () => {
+    expect(spec.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-metachat_session' });
+    expect(spec.components.securitySchemes.csrf).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-CSRF-Token' });
+    expect(operation('GET', '/api/v1/channels/').security).toEqual([{ bearer: [] }, { session: [] }]);
+    expect(operation('POST', '/api/v1/channels/').security).toEqual([{ bearer: [] }, { session: [], csrf: [] }]);
+    expect(operation('GET', '/api/v1/me/').security).toEqual([{ session: [] }]);
+    expect(operation('PATCH', '/api/v1/team/users/{id}').security).toEqual([{ session: [], csrf: [] }]);
+    expect(operation('POST', '/api/v1/auth/session').security).toEqual([]);
+    expect(operation('POST', '/api/v1/tenants/{id}/invitations').security).toEqual([{ bearer: [] }]);
+  });
+
+  it('documents what the team account routes answer', () => {
+    const answers: [string, string, number[]][] = [
+      ['POST', '/api/v1/auth/session', [200, 400, 401, 429]],
+      ['POST', '/api/v1/auth/password-reset', [202, 400, 429]],
+      ['POST', '/api/v1/auth/password-reset/confirm', [204, 400, 429]],
+      ['POST', '/api/v1/auth/invitation/accept', [201, 400, 409, 429]],
+      ['DELETE', '/api/v1/me/session', [204, 401, 403]],
+      ['PUT', '/api/v1/me/password', [204, 400, 401, 403, 429]],
+      ['POST', '/api/v1/team/invitations', [201, 400, 401, 403, 409, 503]],
+      ['PATCH', '/api/v1/team/users/{id}', [200, 403, 404, 409]],
+      ['POST', '/api/v1/team/users/{id}/password-reset', [201, 403, 404, 503]],
+      ['POST', '/api/v1/tenants/{id}/invitations', [201, 404, 409, 503]],
+    ];
+    for (const [method, path, statuses] of answers) for (const status of statuses) expectDocumented(method, path, status);
   });
 
   it('documents every 204 without a body, and sends none', async () => {
