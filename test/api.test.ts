@@ -265,7 +265,7 @@ describe('tenant REST API', () => {
     expect(docs.headers['content-security-policy']).toContain("script-src 'self'");
     const spec = (await api.app.inject({ url: '/docs/json' })).json();
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/v1/tenants/', '/api/v1/channels/{id}', '/api/v1/conversations/{id}/messages', '/api/v1/settings/']));
-    expect(spec.paths['/api/v1/channels/'].post.security).toEqual([{ bearer: [] }]);
+    expect(spec.paths['/api/v1/channels/'].post.security).toEqual([{ bearer: [] }, { session: [], csrf: [] }]);
   });
 
   it('allows tenants\' web chat origins on the web chat routes only', async () => {
