@@ -8,7 +8,8 @@ import { SESSION_COOKIE } from '../api/plugins/app/sessions.ts';
 import { tokenHash } from '../lib/auth-tokens.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
-import { createUser, sessionCookieOf, signIn, TEST_PASSWORD, tokenOfLink, withSession, type TestSession } from './support/team.ts';
+import argon2 from 'argon2';
+import { createUser, sessionCookieOf, sessionFor, signIn, TEST_PASSWORD, tokenOfLink, withSession, type TestSession } from './support/team.ts';
 
 const NEW_PASSWORD = 'another long passphrase, changed';
 
@@ -142,6 +143,17 @@ describe('team accounts', () => {
         expect(ratio, `${name}: ${median(times[name]!).toFixed(1)} ms against ${wrong.toFixed(1)} ms`).toBeGreaterThan(0.6);
         expect(ratio).toBeLessThan(1.7);
       }
+    });
+
+    it('rehashes a password stored with weaker parameters at its next sign-in', async () => {
+      const weakHash = await argon2.hash(TEST_PASSWORD, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+      await createUser(api.db, tenant.id, { email: 'old@example.com', role: 'agent' });
+      await raw.query("UPDATE users SET password_hash = $1 WHERE email = 'old@example.com'", [weakHash]);
+      const { res, session } = await signIn(api.app, { tenant: tenant.slug, email: 'old@example.com', password: TEST_PASSWORD });
+      expect(res.statusCode).toBe(200);
+      secrets.push(session!.token);
+      const { rows } = await raw.query("SELECT password_hash FROM users WHERE email = 'old@example.com'");
+      expect(rows[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,/);
     });
 
     it('refuses a body that is not JSON (no sign-in by a cross-site form)', async () => {
@@ -337,6 +349,27 @@ describe('team accounts', () => {
       expect((await inject('PATCH', `/api/v1/team/users/${olivia.id}`, withSession(owner), { role: 'admin' })).statusCode).toBe(200);
       // The demoted owner's session carries the new role at once.
       expect((await inject('POST', '/api/v1/team/invitations', withSession(owner), { email: 'boss@example.com', role: 'owner' })).statusCode).toBe(403);
+    });
+
+    it('lets one of two owners demoting each other at once through, never both', async () => {
+      const race = await newTenant('race');
+      const [a, b] = await Promise.all(['a@race.example.com', 'b@race.example.com'].map((email) => createUser(api.db, race.id, { email, role: 'owner' })));
+      const [sa, sb] = await Promise.all([sessionFor(api.db, api.config, a!), sessionFor(api.db, api.config, b!)]);
+      secrets.push(sa.token, sb.token);
+      const answers = await Promise.all([
+        inject('PATCH', `/api/v1/team/users/${b!.id}`, withSession(sa), { role: 'admin' }),
+        inject('PATCH', `/api/v1/team/users/${a!.id}`, withSession(sb), { role: 'admin' }),
+      ]);
+      expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+      expect((await raw.query("SELECT 1 FROM users WHERE tenant_id = $1 AND role = 'owner'", [race.id])).rowCount).toBe(1);
+    });
+
+    it('accepts an invitation used twice at once only once', async () => {
+      const link = await invite('twice@example.com', 'agent', owner);
+      const answers = await Promise.all([0, 1].map(() => inject('POST', '/api/v1/auth/invitation/accept', {}, { token: tokenOfLink(link), password: TEST_PASSWORD })));
+      expect(answers.map((r) => r.statusCode).sort()).toEqual([201, 400]);
+      expect((await raw.query("SELECT 1 FROM users WHERE email = 'twice@example.com'")).rowCount).toBe(1);
+      secrets.push(...answers.map((r) => sessionCookieOf(r.headers['set-cookie'])).filter((t): t is string => !!t));
     });
 
     it('ends a removed user\'s sessions at once', async () => {

@@ -48,7 +48,6 @@ export type Principal =
       kind: 'user';
       tenantId: string;
       userId: string;
-      email: string;
       role: UserRole;
       sessionId: string;
       csrfToken: string;
@@ -150,7 +149,7 @@ export default fp(
       if (!SAFE_METHODS.has(request.method) && !csrfTokenMatches(token, request.headers[CSRF_HEADER])) {
         throw new HttpError(403, 'csrf_token_invalid', `A request made with the session cookie must send the session's CSRF token in ${CSRF_HEADER} (GET /api/v1/me gives it)`);
       }
-      request.principal = { kind: 'user', tenantId: user.tenantId, userId: user.id, email: user.email, role: user.role, sessionId: session.id, csrfToken: csrfTokenOf(token) };
+      request.principal = { kind: 'user', tenantId: user.tenantId, userId: user.id, role: user.role, sessionId: session.id, csrfToken: csrfTokenOf(token) };
       request.log = request.log.child({ tenantId: user.tenantId, userId: user.id });
       const config = request.routeOptions.config;
       if (user.role === 'agent' && !config?.allowAgentKey && !config?.sessionOnly) {
