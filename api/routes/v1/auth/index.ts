@@ -12,7 +12,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { appLink, passwordResetMail } from '../../../../lib/mailer.ts';
-import { needsRehash, prepareNobody, hashPassword, verifyNobody, verifyPassword } from '../../../../lib/passwords.ts';
+import { hashPassword, needsRehash, prepareNobody, verifyNobody, verifyPassword } from '../../../../lib/passwords.ts';
 import { confirmPasswordReset, createPasswordReset, findPasswordReset } from '../../../../lib/password-resets.ts';
 import { acceptInvitation, findPendingInvitation, InvalidTokenError } from '../../../../lib/team.ts';
 import { teamRuleError } from '../../../invitations.ts';
@@ -44,6 +44,7 @@ const authRoutes: FastifyPluginAsyncZod = async (app) => {
       const { tenant: slug, email: address, password: given } = request.body;
       await app.loginLimits.attemptFromIp(request, reply);
       await app.loginLimits.attemptOnAccount(request, reply, slug, address);
+      // The platform-wide client, as for an API key: the tenant is what the request names, not yet a caller's.
       const user = await app.db.user.findFirst({ where: { email: address, tenant: { slug } }, include: { tenant: true } });
       const ok = user ? await verifyPassword(user.passwordHash, given) : await verifyNobody(given);
       if (!user || !ok) {
