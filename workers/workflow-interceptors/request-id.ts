@@ -3,11 +3,14 @@
 // workflow schedules for it, and writes it on the workflow's log lines. Headers only: the commands
 // a workflow emits are the same with or without it, so recorded histories replay unchanged.
 //
-// Which request: a signal or update handler's own work (an agent's reply scheduled by its update)
-// runs in that message's scope. The conversation's main loop, which answers inbound messages after
-// their signal handler returned, has no scope of its own: it works for the latest signal's request.
+// Which request: the latest signal's or update's. A conversation answers a message after its
+// signal handler returned, so handler scopes would not reach that work anyway; and no
+// AsyncLocalStorage here: the interceptors are made once per workflow run, and every enabled
+// AsyncLocalStorage of the process is visited at each promise the process creates (Node 20), so
+// one per cached workflow made every promise cost O(cached workflows). An update's own work (an
+// agent's message) is scheduled within a workflow task of its arrival, so it carries its id too
+// unless a signal lands in the same task.
 import {
-  AsyncLocalStorage,
   type ActivityInput,
   type LocalActivityInput,
   type Next,
@@ -18,35 +21,32 @@ import {
 import { requestIdOf, withRequestId } from '../../lib/request-id.ts';
 
 export const interceptors = (): WorkflowInterceptors => {
-  const handling = new AsyncLocalStorage<string>();
-  let started: string | undefined;
-  let latestSignal: string | undefined;
-  const current = () => handling.getStore() ?? latestSignal ?? started;
+  let latest: string | undefined;
+  const noting = (headers: Parameters<typeof requestIdOf>[0]) => {
+    latest = requestIdOf(headers) ?? latest;
+  };
 
   const inbound: WorkflowInboundCallsInterceptor = {
     execute(input, next) {
-      started = requestIdOf(input.headers);
+      noting(input.headers);
       return next(input);
     },
     handleSignal(input, next) {
-      const requestId = requestIdOf(input.headers);
-      if (!requestId) return next(input);
-      latestSignal = requestId;
-      return handling.run(requestId, () => next(input));
+      noting(input.headers);
+      return next(input);
     },
     handleUpdate(input, next) {
-      const requestId = requestIdOf(input.headers);
-      return requestId ? handling.run(requestId, () => next(input)) : next(input);
+      noting(input.headers);
+      return next(input);
     },
   };
   const outbound: WorkflowOutboundCallsInterceptor = {
     scheduleActivity: (input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>) =>
-      next({ ...input, headers: withRequestId(input.headers, current()) }),
+      next({ ...input, headers: withRequestId(input.headers, latest) }),
     scheduleLocalActivity: (input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>) =>
-      next({ ...input, headers: withRequestId(input.headers, current()) }),
+      next({ ...input, headers: withRequestId(input.headers, latest) }),
     getLogAttributes(input, next) {
-      const requestId = current();
-      return next(requestId ? { requestId, ...input } : input);
+      return next(latest ? { requestId: latest, ...input } : input);
     },
   };
   return { inbound: [inbound], outbound: [outbound] };
