@@ -8,7 +8,7 @@ import type { Config } from '../lib/config.ts';
 import { taskQueueName } from '../lib/temporal.ts';
 import { conversation, inboundSignal } from '../workflows/conversation.ts';
 import { conversationWorkflowId } from '../workflows/ids.ts';
-import { Channel, ChannelId, ConversationStatus, HandoffState, TenantId } from '../workflows/search-attributes.ts';
+import { Channel, ConversationStatus, HandoffState, TenantId } from '../workflows/search-attributes.ts';
 import type { ChannelKind, InboundMessage } from '../workflows/types.ts';
 
 /** How long a caller waits for Temporal to take its signal before giving up. */
@@ -49,7 +49,6 @@ export async function signalInbound(deps: SignalDeps, delivery: InboundDelivery)
           : new TypedSearchAttributes([
               { key: TenantId, value: tenantId },
               { key: Channel, value: channel },
-              { key: ChannelId, value: channelId },
               { key: ConversationStatus, value: 'active' },
               { key: HandoffState, value: 'none' },
             ]),

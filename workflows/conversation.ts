@@ -407,8 +407,11 @@ async function conversationV2(input: ConversationInput): Promise<void> {
    * Keeps the status attributes the run was started with current (the API starts every run with
    * them). Upserting an attribute the namespace does not know would fail every workflow task, so
    * a run started without them, e.g. on a server where they cannot be registered, leaves them be.
-   * Unchanged values are not upserted again (each upsert is a history event). Runs the API started
-   * with ChannelId (registered with ConversationId and Assignee) also show those and the memo.
+   * Unchanged values are not upserted again (each upsert is a history event). Such runs also show
+   * ConversationId, ChannelId and Assignee and the memo: workers start only on a namespace that
+   * has them (temporal-config/search-attributes.ts). ChannelId is not a start attribute: one more
+   * attribute at start cost a third of signalWithStart's throughput on the dev server, while here
+   * it rides on the ConversationId upsert a new conversation makes anyway.
    */
   function upsertStatus(): void {
     const info = workflowInfo();
@@ -420,7 +423,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
       const current = typed.get(key);
       return current !== undefined && current !== value;
     });
-    const shown = typed.get(ChannelId) !== undefined ? operatorViewChanges(typed, info.memo ?? {}) : null;
+    const shown = typed.get(ConversationStatus) !== undefined ? operatorViewChanges(typed, info.memo ?? {}) : null;
     // patched() only where the new commands are due: a run that never needs them gets no marker.
     const view = shown && (shown.attributes.length > 0 || shown.memo !== null) && patched(OPERATOR_VIEW) ? shown : null;
     const updates = [...started, ...(view?.attributes ?? [])];
@@ -429,7 +432,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   }
 
   /**
-   * What the operators' view lacks: ConversationId, Assignee (removed while nobody holds the
+   * What the operators' view lacks: ConversationId, ChannelId, Assignee (removed while nobody holds the
    * conversation) and the memo's rolling summary, the conversation in a few lines (memo payloads
    * are encrypted like every other). Status and assignee are attributes already: not repeated
    * in the memo, which costs a history event per change.
@@ -437,6 +440,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   function operatorViewChanges(typed: TypedSearchAttributes, memo: Record<string, unknown>) {
     const attributes = [
       { key: ConversationId, value: state.conversationId },
+      { key: ChannelId, value: channelId },
       { key: Assignee, value: state.assignee },
     ].filter(({ key, value }) => (typed.get(key) ?? null) !== value);
     return { attributes, memo: state.summary !== null && memo.summary !== state.summary ? { summary: state.summary } : null };
