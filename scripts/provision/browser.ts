@@ -8,9 +8,9 @@
 //   4. else an error naming what to install.
 // Only the test path asks for it (`scripts/setup.ts --browser`): the dev stack needs no browser.
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Tool } from './tools.ts';
+import { executable, type Tool } from './tools.ts';
 
 const run = promisify(execFile);
 
@@ -18,15 +18,6 @@ export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 
 const INSTALL_HINT =
   'install Debian\'s "chromium" package (apt-get install chromium) or set CHROMIUM_PATH to a Chromium or Chrome executable';
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The installed Debian package's version; fast, unlike starting the browser for `--version`. */
 async function debianVersion(): Promise<string | undefined> {

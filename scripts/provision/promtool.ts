@@ -11,10 +11,10 @@
 //   5. else an error naming what to install.
 // Only the test path asks for it (`scripts/setup.ts --promtool`, and the test itself).
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { LOCAL_DIR, type Tool } from './tools.ts';
+import { executable, LOCAL_DIR, type Tool } from './tools.ts';
 
 const run = promisify(execFile);
 
@@ -25,15 +25,6 @@ const IN_PACKAGE = './usr/bin/promtool';
 
 const INSTALL_HINT =
   'install Debian\'s "prometheus" package (apt-get install prometheus), which carries /usr/bin/promtool, or set PROMTOOL_PATH to a promtool executable';
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function promtoolVersion(path: string): Promise<string> {
   try {

@@ -8,7 +8,7 @@
 //     same virtual environment (the one Python program the project runs).
 // Every step is skipped when its pinned version is already in place, so re-runs take milliseconds.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -203,4 +203,14 @@ export async function ensureSchemathesis(): Promise<Tool> {
     }
   }
   return { path: venvBin('schemathesis'), version: PINS.schemathesis, source: `schemathesis ${PINS.schemathesis}` };
+}
+
+/** Whether `path` is a file this process may execute (a configured or packaged tool). */
+export function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
