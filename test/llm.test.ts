@@ -2,14 +2,11 @@
 // wire formats, error bodies and retry-after headers), through the real worker and conversation
 // workflow: grounded answers with citations, Temporal-owned retries, fallback, the circuit
 // breaker, usage and the daily budget, and tool calls (tenant functions and built-ins).
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
-import { vectorsFor, writeChunkBatch } from '../activities/ingest/index.ts';
 import { usageDay } from '../activities/llm/usage.ts';
-import { DEFAULT_EMBEDDING_MODEL } from '../lib/embedding-models.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { setLlmCredential } from '../lib/llm-credentials.ts';
@@ -19,6 +16,7 @@ import { HANDOFF_NOTICE, stateQuery } from '../workflows/conversation.ts';
 import { FAKE_ANTHROPIC_KEY, startFakeAnthropic } from './fakes/anthropic.ts';
 import type { FakeLlmServer, LlmCall } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi } from './fakes/openai.ts';
+import { seedReadyDocument } from './support/documents.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
 import { parsePrometheusText, valueOf } from './support/prometheus-text.ts';
 import { connectTestTemporal } from './support/temporal.ts';
@@ -71,12 +69,7 @@ describe('LLM providers', () => {
     });
     // One ready document with one chunk, as ingestion leaves it.
     const tdb = forTenant(rig.db, rig.tenantId);
-    const doc = await tdb.document.create({
-      data: { tenantId: rig.tenantId, documentKey: 'returns', title: 'Returns policy', mimeType: 'text/plain', status: 'ready', contentHash: 'h', sizeBytes: RETURNS.length, chunkCount: 1, readyAt: new Date() },
-    });
-    const planned = [{ ordinal: 0, content: RETURNS, contentHash: createHash('sha256').update(RETURNS).digest('hex'), metadata: {} }];
-    const { vectors } = await vectorsFor(rig.db, createEmbedderRegistry(), rig.tenantId, DEFAULT_EMBEDDING_MODEL, planned);
-    await writeChunkBatch(rig.db, { tenantId: rig.tenantId, documentId: doc.id }, DEFAULT_EMBEDDING_MODEL, planned, vectors);
+    await seedReadyDocument(rig.db, rig.tenantId, { key: 'returns', title: 'Returns policy', content: RETURNS });
     await createTenantFunction(tdb, rig.config.SECRETS_KEYS, {
       name: 'order_status',
       description: 'Status of an order by its id',

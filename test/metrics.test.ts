@@ -4,14 +4,11 @@
 // worker's business series (inbound, replies, latency, model calls and tokens, retrieval,
 // handoffs, unanswered, Graph errors, open conversations), the process metrics and the Temporal
 // SDK's own temporal_* series, behind the admin key.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
 import { signatureHeader } from '../api/webhooks/signature.ts';
-import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
-import { vectorsFor, writeChunkBatch } from '../activities/ingest/index.ts';
-import { DEFAULT_EMBEDDING_MODEL } from '../lib/embedding-models.ts';
 import { createLogger } from '../lib/logger.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
@@ -19,6 +16,7 @@ import { createApiKey } from '../lib/tenants.ts';
 import { serveWorkerMetrics, type MetricsServer } from '../workers/metrics-server.ts';
 import { groundedReply } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from './fakes/openai.ts';
+import { seedReadyDocument } from './support/documents.ts';
 import { createConversationRig, eventually, WA_APP_SECRET, type ConversationRig } from './support/conversations.ts';
 import { whatsappTextBody } from './support/meta-webhooks.ts';
 import { hasSeries, parsePrometheusText, valueOf, type Sample } from './support/prometheus-text.ts';
@@ -52,13 +50,7 @@ describe('metrics', () => {
       settings: { conversation: { quietWindowMs: 300 }, llm: { provider: 'openai', model: 'gpt-4o-mini' } },
       llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY } },
     });
-    const tdb = forTenant(rig.db, rig.tenantId);
-    const doc = await tdb.document.create({
-      data: { tenantId: rig.tenantId, documentKey: 'returns', title: 'Returns policy', mimeType: 'text/plain', status: 'ready', contentHash: 'h', sizeBytes: RETURNS.length, chunkCount: 1, readyAt: new Date() },
-    });
-    const planned = [{ ordinal: 0, content: RETURNS, contentHash: createHash('sha256').update(RETURNS).digest('hex'), metadata: {} }];
-    const { vectors } = await vectorsFor(rig.db, createEmbedderRegistry(), rig.tenantId, DEFAULT_EMBEDDING_MODEL, planned);
-    await writeChunkBatch(rig.db, { tenantId: rig.tenantId, documentId: doc.id }, DEFAULT_EMBEDDING_MODEL, planned, vectors);
+    await seedReadyDocument(rig.db, rig.tenantId, { key: 'returns', title: 'Returns policy', content: RETURNS });
 
     // The worker process's wiring (workers/main.ts): one WorkerMetrics for the activities and /metrics.
     const metrics = new WorkerMetrics({ tenantLabels: rig.config.METRICS_TENANT_LABELS });

@@ -1,18 +1,21 @@
 // Documents end to end on a fresh migrated database: the API (app.inject), real ingestion and
 // maintenance workers on isolated task queues of the shared Temporal dev server, local document
 // storage in a folder of its own, and tenants with their API keys.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Worker } from '@temporalio/worker';
 import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
+import { vectorsFor, writeChunkBatch } from '../../activities/ingest/index.ts';
 import { createRagActivities } from '../../activities/rag.ts';
 import { buildApp, type App } from '../../api/app.ts';
 import type { Config } from '../../lib/config.ts';
+import { DEFAULT_EMBEDDING_MODEL } from '../../lib/embedding-models.ts';
 import { createDb, type Db } from '../../lib/db.ts';
 import { createDocumentStorage, type DocumentStorage } from '../../lib/storage.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
 import { createWorkers } from '../../workers/create-workers.ts';
@@ -116,4 +119,14 @@ export async function createDocumentsRig(name: string, overrides: Record<string,
       await rm(storageDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One ready document of one chunk, written as ingestion leaves it (no workflow): for conversation tests that retrieve. */
+export async function seedReadyDocument(db: Db, tenantId: string, doc: { key: string; title: string; content: string }): Promise<void> {
+  const row = await forTenant(db, tenantId).document.create({
+    data: { tenantId, documentKey: doc.key, title: doc.title, mimeType: 'text/plain', status: 'ready', contentHash: 'h', sizeBytes: doc.content.length, chunkCount: 1, readyAt: new Date() },
+  });
+  const planned = [{ ordinal: 0, content: doc.content, contentHash: createHash('sha256').update(doc.content).digest('hex'), metadata: {} }];
+  const { vectors } = await vectorsFor(db, createEmbedderRegistry(), tenantId, DEFAULT_EMBEDDING_MODEL, planned);
+  await writeChunkBatch(db, { tenantId, documentId: row.id }, DEFAULT_EMBEDDING_MODEL, planned, vectors);
 }
