@@ -31,6 +31,9 @@
 // BENCH_TRACING=1 runs the API and the worker with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT at an
 // OTLP/HTTP receiver in the bench process, test/support/otlp-receiver.ts, which only counts what
 // it is sent): the same measures, with the cost of tracing in them. The report says TRACED.
+// BENCH_TRACING_RATIO=0.1 samples that share of the traces (the OpenTelemetry SDK's
+// parentbased_traceidratio sampler, as production would set OTEL_TRACES_SAMPLER): the API decides
+// for each request, and the worker follows the decision that travels with the message.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -77,6 +80,7 @@ import { signedTextDelivery, userId, type BenchChannel } from './lib/whatsapp.ts
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const TRACING = process.env.BENCH_TRACING === '1';
+const TRACING_RATIO = process.env.BENCH_TRACING_RATIO;
 const scale = (ms: number) => (QUICK ? Math.round(ms / 4) : ms);
 
 /** Durations and sizes; BENCH_QUICK=1 shortens every phase to a quarter (for trying the harness). */
@@ -249,6 +253,7 @@ export async function runConversationsBench(): Promise<void> {
       // (200/s); every request of this benchmark comes from 127.0.0.1.
       RATE_LIMIT_IP_PER_MINUTE: '100000000',
       ...(otlp && { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url }),
+      ...(otlp && TRACING_RATIO && { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: TRACING_RATIO }),
     };
     const config = loadConfig(env);
     db = createDb(config, 'metachat-bench');
@@ -874,7 +879,7 @@ function hotPathLines(r: Results): string[] {
 function renderReport(r: Results, facts: { temporalCli: string; postgres: string; quietDefault: number }): string {
   const cpus = os.cpus();
   const lines: string[] = [];
-  lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC — commit ${gitFacts()}${QUICK ? ' — QUICK RUN (phases shortened)' : ''}${TRACING ? ' — TRACED' : ''}`);
+  lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC — commit ${gitFacts()}${QUICK ? ' — QUICK RUN (phases shortened)' : ''}${TRACING ? ` — TRACED${TRACING_RATIO ? ` (sampled ${TRACING_RATIO})` : ''}` : ''}`);
   lines.push('');
   if (r.traced) {
     lines.push(`Tracing on (BENCH_TRACING=1): API and worker exported ${r.traced.requests} OTLP requests, ${fmt(r.traced.bytes / 2 ** 20, 1)} MiB, to a receiver in the bench process that only counts them.`);
