@@ -27,6 +27,7 @@ import codecRoutes from './routes/codec.ts';
 import healthRoutes from './routes/health.ts';
 import v1Routes from './routes/v1/index.ts';
 import webchat from './webchat/index.ts';
+import webApp from './web-app/index.ts';
 import webhooks from './webhooks/index.ts';
 
 export interface AppDependencies {
@@ -104,6 +105,7 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(webhooks, { prefix: '/webhooks' });
   await app.register(webchat, { prefix: '/webchat' });
   await app.register(agentConsole, { prefix: '/console' });
+  await app.register(webApp, { prefix: '/app' });
   return app;
 }
 

@@ -18,6 +18,7 @@ import { temporalSetup } from './temporal-setup.ts';
 import { devServerArgs, searchAttributeArgs } from '../temporal-config/dev-server.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
 import { EmbeddedPostgres } from './provision/embedded-postgres.ts';
+import { ensureWebApp } from './provision/web-app.ts';
 import { DATA_DIR, PROJECT_ROOT, ensureEmbeddedPostgres, ensureTemporalCli } from './provision/tools.ts';
 
 const started = performance.now();
@@ -195,6 +196,8 @@ try {
   const [databaseUrl, temporalAddress] = await Promise.all([
     env.DATABASE_URL ?? startPostgres(),
     env.TEMPORAL_ADDRESS ?? startTemporal(),
+    // The API reads web/dist as it starts (api/web-app); skipped when the build is current.
+    ensureWebApp(),
   ]);
   const { applied } = await applyMigrations(databaseUrl);
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
@@ -238,6 +241,7 @@ try {
   say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s
       API          ${apiUrl}
       OpenAPI      ${apiUrl}/docs
+      Web app      ${apiUrl}/app   (team members sign in)
       Console      ${apiUrl}/console   (agents; web chat page: ${apiUrl}/webchat/widget/<widgetId>)
       Metrics      ${apiUrl}/metrics, ${workerMetricsOff ? 'worker: off' : `worker: http://127.0.0.1:${workerMetricsPort}/metrics`}   (Authorization: Bearer <admin key>)
       Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")

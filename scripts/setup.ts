@@ -2,9 +2,11 @@
 // into .local/ (skipped for what is already there) and prints what is in place and how long it took.
 // The test path adds --browser, which finds or installs Chromium (scripts/provision/browser.ts),
 // --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/), and --promtool, which
-// finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts).
+// finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts). The tenant web
+// app is built into web/dist (scripts/provision/web-app.ts) unless that build is current.
 import { ensureChromium } from './provision/browser.ts';
 import { ensurePromtool } from './provision/promtool.ts';
+import { ensureWebApp } from './provision/web-app.ts';
 import { ensureEmbeddedPostgres, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
 const quiet = process.argv.includes('--quiet');
@@ -21,6 +23,7 @@ try {
     timed('Temporal CLI', ensureTemporalCli),
     timed('Temporal test server', ensureTemporalTestServer),
     ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
+    timed('Web app', ensureWebApp),
     // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.
     ...(process.argv.includes('--browser') ? [timed('Chromium', ensureChromium)] : []),
     ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),

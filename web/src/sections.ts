@@ -1,0 +1,28 @@
+// The sections of the signed-in app, in the order of the navigation. A section with a `path` is
+// built and linked; the others are named so people see what is coming. `roles` is who may use
+// it (the API decides; this only keeps the navigation honest): agents see the conversations only.
+import type { Role } from './api/client';
+
+export interface Section {
+  name: string;
+  path?: string;
+  roles: readonly Role[];
+}
+
+const EVERYONE = ['owner', 'admin', 'agent'] as const;
+const MANAGERS = ['owner', 'admin'] as const;
+
+export const SECTIONS: readonly Section[] = [
+  { name: 'Overview', path: '/', roles: EVERYONE },
+  { name: 'Inbox', roles: EVERYONE },
+  { name: 'Knowledge', roles: MANAGERS },
+  { name: 'Assistant', roles: MANAGERS },
+  { name: 'Channels', roles: MANAGERS },
+  { name: 'Functions', roles: MANAGERS },
+  { name: 'Webhooks', roles: MANAGERS },
+  { name: 'Team', path: '/team', roles: MANAGERS },
+  { name: 'API keys', roles: MANAGERS },
+  { name: 'Usage', roles: MANAGERS },
+];
+
+export const mayUse = (section: Section, role: Role) => section.roles.includes(role);
