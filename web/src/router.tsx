@@ -1,6 +1,6 @@
 // Paths of the web app under /app, on the History API. A flat list of pages needs no more than
 // this (no nested routes, loaders or data APIs); swap in a router library when pages need those.
-import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+import { useEffect, useState, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
 export const BASE = '/app';
 
@@ -39,12 +39,28 @@ export function Link({ to, ...rest }: { to: string } & AnchorHTMLAttributes<HTML
   return <a href={BASE + (to === '/' ? '/' : to)} onClick={onClick} {...rest} />;
 }
 
-/** The #token=… of a link from an email (the fragment never reaches a server's logs). */
-export function hashToken(): string | undefined {
-  return new URLSearchParams(window.location.hash.slice(1)).get('token') ?? undefined;
+/**
+ * The #token=… of a link from an email (a fragment never reaches a server's logs), also when the
+ * link is opened in a tab already on the page (only the fragment changes then). Once read, it is
+ * taken out of the address bar so that it is not left in the history.
+ */
+export function useHashToken(): string | undefined {
+  const [token, setToken] = useState(readHashToken);
+  useEffect(() => {
+    const onHash = () => {
+      const next = readHashToken();
+      if (next) setToken(next);
+      clearHash();
+    };
+    clearHash();
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  return token;
 }
 
-/** Takes the token out of the address bar once it has been read, so it is not left in history. */
-export function clearHash(): void {
+const readHashToken = () => new URLSearchParams(window.location.hash.slice(1)).get('token') ?? undefined;
+
+function clearHash(): void {
   if (window.location.hash) window.history.replaceState(null, '', window.location.pathname + window.location.search);
 }

@@ -1,18 +1,17 @@
 // The page an invitation links to (/app/accept-invitation#token=…): a name and a password, and the
 // new user is signed in (POST /api/v1/auth/invitation/accept).
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from '../api/client';
 import { Field, formValues, PASSWORD_RULES, Problem } from '../forms';
-import { clearHash, hashToken, Link, navigate } from '../router';
+import { Link, navigate, useHashToken } from '../router';
 import { useSession } from '../session';
 import { passwordProblem } from './password-problem';
 
 export function AcceptInvitationPage() {
   const { signedIn } = useSession();
-  const [token] = useState(hashToken);
+  const token = useHashToken();
   const [problem, setProblem] = useState<{ field?: string; form?: string }>({});
   const [busy, setBusy] = useState(false);
-  useEffect(clearHash, []);
 
   if (!token) {
     return (

@@ -1,14 +1,13 @@
 // Password reset: without a token, ask for a link (POST /api/v1/auth/password-reset, always 202);
 // with the link's #token=…, set the new password (POST /api/v1/auth/password-reset/confirm).
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, problemOf } from '../api/client';
 import { Field, formValues, PASSWORD_RULES, Problem } from '../forms';
-import { clearHash, hashToken, Link } from '../router';
+import { Link, useHashToken } from '../router';
 import { passwordProblem } from './password-problem';
 
 export function ResetPasswordPage() {
-  const [token] = useState(hashToken);
-  useEffect(clearHash, []);
+  const token = useHashToken();
   return token ? <ConfirmReset token={token} /> : <RequestReset />;
 }
 
