@@ -9,7 +9,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { bearer, startTestApi, type TestApi } from '../support/api.ts';
 import { launchBrowser, listen, screenshot } from '../support/browser.ts';
-import { signIn, tokenOfLink, withSession } from '../support/team.ts';
+import { createUser, signIn, tokenOfLink, withSession } from '../support/team.ts';
 
 const OWNER_PASSWORD = 'owner passphrase of some length';
 const AGENT_PASSWORD = 'agent passphrase of some length';
@@ -101,7 +101,7 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     await owner.page.click('#accept-invitation button[type=submit]');
     const fieldError = owner.page.locator('#accept-invitation .field-error');
     await fieldError.waitFor();
-    expect(await fieldError.textContent()).toMatch(/choose another/);
+    expect(await fieldError.textContent()).toBe("This password is the account's email. Choose another.");
     expect(await owner.page.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
     await screenshot(owner.page, 'web-app', 'accept-invitation-weak-password');
     expect(owner.problems).toEqual(['400 /api/v1/auth/invitation/accept']);
@@ -181,6 +181,11 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     await agentRow.locator('select').selectOption('admin');
     await expect.poll(async () => (await users()).find((u) => u.email === 'andy@example.com')?.role).toBe('admin');
     await screenshot(owner.page, 'web-app', 'team-members');
+    // On a phone the navigation goes above the page and the table scrolls on its own.
+    await owner.page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(owner.page, 'web-app', 'team-members-narrow');
+    expect(await owner.page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await owner.page.setViewportSize({ width: 1280, height: 720 });
     await agentRow.locator('button.remove').click();
     await agentRow.locator('button.confirm-remove').click();
     await agentRow.waitFor({ state: 'detached' });
@@ -207,6 +212,7 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     await page.getByLabel('New password', { exact: true }).fill('aaaaaaaaaaaaaaaa');
     await page.click('#confirm-reset button[type=submit]');
     await page.locator('#confirm-reset .field-error').waitFor();
+    expect(await page.locator('#confirm-reset .field-error').textContent()).toBe('This password is one character repeated. Choose another.');
     await screenshot(page, 'web-app', 'reset-password-confirm-weak');
     await page.getByLabel('New password', { exact: true }).fill('a brand new owner passphrase');
     await page.click('#confirm-reset button[type=submit]');
@@ -214,5 +220,34 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     await screenshot(page, 'web-app', 'reset-password-done');
     expect(problems).toEqual(['400 /api/v1/auth/password-reset/confirm']);
     expect((await signIn(api.app, { tenant: tenant.slug, email: 'olivia@example.com', password: 'a brand new owner passphrase' })).res.statusCode).toBe(200);
+  });
+
+  it('tells how long to wait when sign-in answers 429 with Retry-After', async () => {
+    const locking = await startTestApi('web_app_lockout', { LOGIN_LOCKOUT_FAILURES: '2', LOGIN_LOCKOUT_MINUTES: '15' });
+    try {
+      const lockingBase = await listen(locking.app);
+      const slug = `locked-${Math.random().toString(36).slice(2, 8)}`;
+      const { tenant: locked } = await createTenant(locking.db, { name: 'Locked Ltd', slug });
+      await createUser(locking.db, locked.id, { email: 'lee@example.com', role: 'agent' });
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${lockingBase}/app/sign-in`);
+      await page.getByLabel('Tenant').fill(slug);
+      await page.getByLabel('Email').fill('lee@example.com');
+      await page.getByLabel('Password').fill('not my password at all');
+      const answers: number[] = [];
+      page.on('response', (res) => {
+        if (new URL(res.url()).pathname === '/api/v1/auth/session') answers.push(res.status());
+      });
+      const problem = page.locator('#sign-in .problem');
+      for (let attempt = 1; attempt <= 4 && !answers.includes(429); attempt++) {
+        await page.click('#sign-in button[type=submit]');
+        await expect.poll(() => answers.length).toBe(attempt);
+      }
+      expect(answers).toEqual([401, 401, 429]);
+      await expect.poll(() => problem.textContent()).toBe('Too many attempts. Try again in 15 minutes.');
+      await screenshot(page, 'web-app', 'sign-in-locked');
+    } finally {
+      await locking.close();
+    }
   });
 });

@@ -8,6 +8,8 @@ export function passwordProblem(error: unknown, response: Response): { field?: s
   const details = (error as { error?: { details?: { path?: string }[] } } | undefined)?.error?.details;
   const aboutPassword = code === 'weak_password' || (code === 'validation_error' && details?.some((d) => d.path === '/password'));
   if (!aboutPassword) return { form: message };
-  const reason = message.replace(/^Invalid body: \/password /, '');
-  return { field: reason.charAt(0).toUpperCase() + reason.slice(1) };
+  // "Invalid body: /password is one character repeated; choose another" → "This password is one
+  // character repeated. Choose another."; a length message reads as the server gives it.
+  const reason = message.replace(/^Invalid body: \/password /, '').replace(/; choose another$/, '');
+  return { field: code === 'weak_password' ? `This password ${reason}. Choose another.` : reason.charAt(0).toUpperCase() + reason.slice(1) };
 }
