@@ -20,10 +20,12 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-export function webAppIsCurrent(): boolean {
-  if (!existsSync(BUILT)) return false;
-  const sources = Math.max(newestSource(WEB_DIR), statSync(join(PROJECT_ROOT, 'package-lock.json')).mtimeMs);
-  return statSync(BUILT).mtimeMs >= sources;
+/** Whether webDir/dist was built after every source changed (root: where package-lock.json is). */
+export function webAppIsCurrent(webDir = WEB_DIR, root = PROJECT_ROOT): boolean {
+  const built = join(webDir, 'dist', 'index.html');
+  if (!existsSync(built)) return false;
+  const sources = Math.max(newestSource(webDir), statSync(join(root, 'package-lock.json')).mtimeMs);
+  return statSync(built).mtimeMs >= sources;
 }
 
 export async function ensureWebApp(): Promise<Tool> {

@@ -1,0 +1,36 @@
+// The web app is rebuilt exactly when a source or the lock changed after the last build.
+import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { webAppIsCurrent } from './web-app.ts';
+
+describe('webAppIsCurrent', () => {
+  const at = (path: string, seconds: number) => utimesSync(path, seconds, seconds);
+
+  it('is current only while the build is newer than every source and the lock', () => {
+    const root = mkdtempSync(join(tmpdir(), 'web-app-'));
+    const web = join(root, 'web');
+    mkdirSync(join(web, 'src', 'pages'), { recursive: true });
+    const page = join(web, 'src', 'pages', 'team.tsx');
+    const lock = join(root, 'package-lock.json');
+    const built = join(web, 'dist', 'index.html');
+    for (const file of [page, lock]) writeFileSync(file, '');
+    at(page, 1000);
+    at(lock, 1000);
+    expect(webAppIsCurrent(web, root)).toBe(false); // never built
+
+    mkdirSync(join(web, 'dist'));
+    writeFileSync(built, '');
+    at(built, 2000);
+    expect(webAppIsCurrent(web, root)).toBe(true);
+
+    at(page, 3000); // a page edited after the build, however deep
+    expect(webAppIsCurrent(web, root)).toBe(false);
+    at(built, 3000);
+    expect(webAppIsCurrent(web, root)).toBe(true);
+
+    at(lock, 4000); // a library upgraded
+    expect(webAppIsCurrent(web, root)).toBe(false);
+  });
+});
