@@ -20,11 +20,12 @@ export const WEB_APP_CSP = pageCsp({ connectSrc: ["'self'"], frameAncestors: ["'
 
 const notBuilt = () => new HttpError(503, 'web_app_not_built', 'The web app is not built: run `npm run setup` (or `npm run web:build`)');
 
-const webAppPlugin: FastifyPluginAsyncZod = async (app) => {
-  const built = existsSync(join(WEB_APP_DIST, 'index.html'));
-  if (!built) app.log.warn({ dir: WEB_APP_DIST }, 'the web app is not built: /app answers 503');
-  const assets = built ? readPageFiles(join(WEB_APP_DIST, 'assets'), readdirSync(join(WEB_APP_DIST, 'assets'))) : new Map();
-  const page = built ? readPageFiles(WEB_APP_DIST, ['index.html']).get('index.html')! : undefined;
+const webAppPlugin: FastifyPluginAsyncZod<{ dist?: string }> = async (app, options) => {
+  const dist = options.dist ?? WEB_APP_DIST;
+  const built = existsSync(join(dist, 'index.html'));
+  if (!built) app.log.warn({ dir: dist }, 'the web app is not built: /app answers 503');
+  const assets = built ? readPageFiles(join(dist, 'assets'), readdirSync(join(dist, 'assets'))) : new Map();
+  const page = built ? readPageFiles(dist, ['index.html']).get('index.html')! : undefined;
 
   // Runs after the global security headers hook (root hooks first), so this policy wins here.
   app.addHook('onSend', async (_request, reply, payload) => {
