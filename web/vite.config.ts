@@ -1,4 +1,4 @@
-// The tenant web app's build: web/ → web/dist, served by the API under /app (api/web-app.ts).
+// The tenant web app's build: web/ → web/dist, served by the API under /app (api/web-app/index.ts).
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
