@@ -432,10 +432,10 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   }
 
   /**
-   * What the operators' view lacks: ConversationId, ChannelId, Assignee (removed while nobody holds the
-   * conversation) and the memo's rolling summary, the conversation in a few lines (memo payloads
-   * are encrypted like every other). Status and assignee are attributes already: not repeated
-   * in the memo, which costs a history event per change.
+   * What the operators' view lacks: ConversationId, ChannelId, Assignee (removed while nobody
+   * holds the conversation) and the memo's rolling summary, the conversation in a few lines (memo
+   * payloads are encrypted like every other). Status and assignee are attributes already: not
+   * repeated in the memo, which costs a history event per change.
    */
   function operatorViewChanges(typed: TypedSearchAttributes, memo: Record<string, unknown>) {
     const attributes = [
