@@ -9,7 +9,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { createApiKey, revokeApiKey } from '../../lib/tenants.ts';
 import { HANDOFF_NOTICE } from '../../workflows/conversation.ts';
 import { bearer } from '../support/api.ts';
-import { launchBrowser, listen, screenshot } from '../support/browser.ts';
+import { launchBrowser, listen, openWatchedPage, screenshot } from '../support/browser.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from '../support/conversations.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
 
@@ -55,22 +55,8 @@ describe('agent console in a browser', { timeout: 180_000 }, () => {
     return { user, conversationId };
   }
 
-  /** A fresh browser context (its own sessionStorage) on the console; page errors fail the test. */
-  async function openConsole(): Promise<{ page: Page; problems: string[] }> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // Failed loads are checked by URL below, so that a test can expect its own 401 or 409.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
-    });
-    page.on('response', (res) => {
-      if (res.status() >= 400) problems.push(`${res.status()} ${new URL(res.url()).pathname}`);
-    });
-    await page.goto(`${base}/console`);
-    return { page, problems };
-  }
+  /** The console in a fresh context (its own sessionStorage); page errors fail the test. */
+  const openConsole = () => openWatchedPage(browser, `${base}/console`);
 
   async function signIn(page: Page, key: string, agentId: string) {
     await page.fill('#login input[name=apiKey]', key);

@@ -3,12 +3,12 @@
 // through the link, invites an agent from the Team page; the agent joins in a browser of their own
 // and meets only what an agent may; passwords the server refuses and a wrong password are shown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { WEB_APP_CSP } from '../../api/web-app/index.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { bearer, startTestApi, type TestApi } from '../support/api.ts';
-import { launchBrowser, listen, screenshot } from '../support/browser.ts';
+import { launchBrowser, listen, openWatchedPage, screenshot } from '../support/browser.ts';
 import { createUser, signIn, tokenOfLink, withSession } from '../support/team.ts';
 
 const OWNER_PASSWORD = 'owner passphrase of some length';
@@ -32,24 +32,8 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     await api?.close();
   });
 
-  /** A fresh browser context (its own cookies) on a page of the app; page errors fail the test. */
-  async function open(path: string): Promise<{ page: Page; problems: string[] }> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // Failed loads are checked by URL below, so that a step can expect its own 400 or 401.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
-    });
-    page.on('response', (res) => {
-      const what = `${res.status()} ${new URL(res.url()).pathname}`;
-      // A signed-out start asks GET /api/v1/me/ who is signed in: its 401 is the answer "nobody".
-      if (res.status() >= 400 && what !== '401 /api/v1/me/') problems.push(what);
-    });
-    await page.goto(`${base}/app${path}`);
-    return { page, problems };
-  }
+  /** A page of the app in a fresh context; page errors fail the test. A signed-out start asks GET /api/v1/me/ who is signed in: its 401 is the answer "nobody". */
+  const open = (path: string) => openWatchedPage(browser, `${base}/app${path}`, ['401 /api/v1/me/']);
 
   const users = () => forTenant(api.db, tenant.id).user.findMany({ orderBy: { createdAt: 'asc' } });
 

@@ -46,3 +46,25 @@ export async function screenshot(page: Page, test: string, step: string): Promis
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * A fresh browser context (its own cookies and storage) on `url`, with what went wrong on the page
+ * collected: page errors, console errors, and every answer of 400 or more that `expected` does not
+ * name (as "401 /api/v1/me/"). Failed loads are reported by URL, not by their console line, so a
+ * test can expect its own 401 or 409.
+ */
+export async function openWatchedPage(browser: Browser, url: string, expected: readonly string[] = []): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
+  });
+  page.on('response', (res) => {
+    const what = `${res.status()} ${new URL(res.url()).pathname}`;
+    if (res.status() >= 400 && !expected.includes(what)) problems.push(what);
+  });
+  await page.goto(url);
+  return { page, problems };
+}
