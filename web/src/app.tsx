@@ -2,7 +2,16 @@
 // the shell, and a page the role may not use says so instead of calling the API.
 import { useEffect, type ReactNode } from 'react';
 import type { Me } from './api/client';
+import { AccountPage } from './pages/account';
 import { AcceptInvitationPage } from './pages/accept-invitation';
+import { ApiKeysPage } from './pages/api-keys';
+import { AssistantPage } from './pages/assistant';
+import { ChannelsPage } from './pages/channels';
+import { FunctionsPage } from './pages/functions';
+import { InboxPage } from './pages/inbox';
+import { KnowledgePage } from './pages/knowledge';
+import { UsagePage } from './pages/usage';
+import { WebhooksPage } from './pages/webhooks';
 import { OverviewPage } from './pages/overview';
 import { ResetPasswordPage } from './pages/reset-password';
 import { SignInPage } from './pages/sign-in';
@@ -20,7 +29,16 @@ const PUBLIC: Record<string, () => ReactNode> = {
 
 const SIGNED_IN: Record<string, (me: Me) => ReactNode> = {
   '/': (me) => <OverviewPage me={me} />,
+  '/inbox': (me) => <InboxPage me={me} />,
+  '/knowledge': (me) => <KnowledgePage me={me} />,
+  '/assistant': (me) => <AssistantPage me={me} />,
+  '/channels': (me) => <ChannelsPage me={me} />,
+  '/functions': (me) => <FunctionsPage me={me} />,
+  '/webhooks': (me) => <WebhooksPage me={me} />,
   '/team': (me) => <TeamPage me={me} />,
+  '/api-keys': (me) => <ApiKeysPage me={me} />,
+  '/usage': (me) => <UsagePage me={me} />,
+  '/account': (me) => <AccountPage me={me} />,
 };
 
 export function App() {

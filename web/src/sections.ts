@@ -14,15 +14,15 @@ const MANAGERS = ['owner', 'admin'] as const;
 
 export const SECTIONS: readonly Section[] = [
   { name: 'Overview', path: '/', roles: EVERYONE },
-  { name: 'Inbox', roles: EVERYONE },
-  { name: 'Knowledge', roles: MANAGERS },
-  { name: 'Assistant', roles: MANAGERS },
-  { name: 'Channels', roles: MANAGERS },
-  { name: 'Functions', roles: MANAGERS },
-  { name: 'Webhooks', roles: MANAGERS },
+  { name: 'Inbox', path: '/inbox', roles: EVERYONE },
+  { name: 'Knowledge', path: '/knowledge', roles: MANAGERS },
+  { name: 'Assistant', path: '/assistant', roles: MANAGERS },
+  { name: 'Channels', path: '/channels', roles: MANAGERS },
+  { name: 'Functions', path: '/functions', roles: MANAGERS },
+  { name: 'Webhooks', path: '/webhooks', roles: MANAGERS },
   { name: 'Team', path: '/team', roles: MANAGERS },
-  { name: 'API keys', roles: MANAGERS },
-  { name: 'Usage', roles: MANAGERS },
+  { name: 'API keys', path: '/api-keys', roles: MANAGERS },
+  { name: 'Usage', path: '/usage', roles: MANAGERS },
 ];
 
 export const mayUse = (section: Section, role: Role) => section.roles.includes(role);

@@ -21,7 +21,7 @@ export function Shell({ me, children }: { me: Me; children: ReactNode }) {
         <span className="brand">Meta Chat</span>
         <span className="tenant" id="tenant-name">{me.tenant.name}</span>
         <span className="whoami" id="whoami">
-          <span className="user">{me.user.name ?? me.user.email}</span>
+          <Link to="/account" className="user" aria-current={path === '/account' ? 'page' : undefined}>{me.user.name ?? me.user.email}</Link>
           <span className={`role role-${me.user.role}`} id="role">{me.user.role}</span>
         </span>
         <button type="button" className="secondary" id="sign-out" onClick={onSignOut}>Sign out</button>
