@@ -68,3 +68,20 @@ export async function openWatchedPage(browser: Browser, url: string, expected: r
   await page.goto(url);
   return { page, problems };
 }
+
+/**
+ * A watched page signed in through the app's own sign-in form, then on `path` under /app. The
+ * signed-out start's 401 from GET /api/v1/me/ is expected; nothing else is.
+ */
+export async function openSignedInPage(browser: Browser, base: string, path: string, who: { tenant: string; email: string; password: string }, expected: readonly string[] = []): Promise<{ page: Page; problems: string[] }> {
+  const opened = await openWatchedPage(browser, `${base}/app/sign-in`, ['401 /api/v1/me/', ...expected]);
+  const { page } = opened;
+  await page.getByLabel('Tenant').fill(who.tenant);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.click('#sign-in button[type=submit]');
+  await page.locator('#whoami').waitFor();
+  if (path !== '/') await page.goto(`${base}/app${path}`);
+  await page.locator('main.content h1').first().waitFor();
+  return opened;
+}
