@@ -4947,6 +4947,10 @@ export interface paths {
                                     [key: string]: string;
                                 };
                                 hasVerifyToken: boolean;
+                                /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                                webhookUrl: string | null;
+                                /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
+                                widgetUrl: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             }[];
@@ -5117,6 +5121,10 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
+                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            webhookUrl: string | null;
+                            /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
+                            widgetUrl: string | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -5301,6 +5309,10 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
+                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            webhookUrl: string | null;
+                            /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
+                            widgetUrl: string | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -5612,6 +5624,10 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
+                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            webhookUrl: string | null;
+                            /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
+                            widgetUrl: string | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -5765,6 +5781,178 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a WhatsApp or Messenger channel's connection with its stored token
+         * @description Asks the Graph API with the stored token: WhatsApp GET /{phone-number-id}?fields=display_phone_number,verified_name, Messenger GET /me?fields=id,name (which must be the page). 200 with ok and what was found, or ok false and the problem (invalid_token, missing_permission, wrong_id, throttled, unreachable, token_unreadable, graph_error) with what Meta said. Waits at most 5 s for Meta; 10 tests per channel per minute (429 with Retry-After beyond).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            /** @description What the Graph API answered: the number (WhatsApp) or the page the token belongs to (Messenger) */
+                            found: {
+                                id: string;
+                                displayPhoneNumber: string | null;
+                                verifiedName: string | null;
+                                name: string | null;
+                            } | null;
+                            problem: {
+                                /** @enum {string} */
+                                kind: "invalid_token" | "missing_permission" | "wrong_id" | "throttled" | "unreachable" | "token_unreadable" | "graph_error";
+                                message: string;
+                                httpStatus: number | null;
+                                graphCode: number | null;
+                                graphSubcode: number | null;
+                                fbtraceId: string | null;
+                            } | null;
+                            durationMs: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A web chat channel has no Graph API connection to test */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/": {
         parameters: {
             query?: never;
@@ -5783,7 +5971,14 @@ export interface paths {
                     channelId?: string;
                     /** @description Channel type */
                     channel?: "whatsapp" | "messenger" | "webchat";
+                    /** @description Held by this agent */
                     assignee?: string;
+                    /** @description Held by the caller (a signed-in user, or an agent key), by any agent, or by none */
+                    assigned?: "me" | "anyone" | "unassigned";
+                    /** @description true: waiting for a person (handed over and not taken yet, or held and the customer spoke last); false: the others */
+                    waiting?: "true" | "false";
+                    /** @description Text in one of the conversation's recent messages, or in the end user's id (any case) */
+                    q?: string;
                     externalUserId?: string;
                     /** @description lastMessageAt at or after */
                     since?: string;
@@ -5815,6 +6010,8 @@ export interface paths {
                                 status: "active" | "handoff_requested" | "assigned_human" | "closed";
                                 assignee: string | null;
                                 workflowId: string | null;
+                                /** @description The conversation's workflow in the Temporal Web UI (TEMPORAL_UI_URL); null when that is not configured, and for agents */
+                                workflowUrl: string | null;
                                 lastInboundAt: string | null;
                                 lastMessageAt: string | null;
                                 createdAt: string;
@@ -5967,6 +6164,8 @@ export interface paths {
                             status: "active" | "handoff_requested" | "assigned_human" | "closed";
                             assignee: string | null;
                             workflowId: string | null;
+                            /** @description The conversation's workflow in the Temporal Web UI (TEMPORAL_UI_URL); null when that is not configured, and for agents */
+                            workflowUrl: string | null;
                             lastInboundAt: string | null;
                             lastMessageAt: string | null;
                             createdAt: string;
@@ -6137,6 +6336,25 @@ export interface paths {
                                 externalMessageId: string | null;
                                 /** @enum {string} */
                                 direction: "inbound" | "outbound";
+                                /**
+                                 * @description Who wrote it: the end user (inbound), the assistant or a human agent
+                                 * @enum {string}
+                                 */
+                                author: "customer" | "assistant" | "agent";
+                                /** @description The agent who sent it (author agent) */
+                                agentId: string | null;
+                                /** @description The message's text, when it has one */
+                                text: string | null;
+                                /** @description An assistant's reply: the passages it used (none for other messages) */
+                                sources: {
+                                    documentId: string;
+                                    chunkId: string | null;
+                                    title: string;
+                                    page: number | null;
+                                    section: string | null;
+                                    /** @description The start of the passage */
+                                    excerpt: string;
+                                }[];
                                 type: string;
                                 content: unknown;
                                 status: string;
@@ -6829,7 +7047,179 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List a document's versions, newest first
+         * @description Every version of the document that `id` is a version of, the replaced ones (`deletedAt` set) included until the purge removes them (DOCUMENT_PURGE_AFTER_HOURS after they were replaced). The live version is the one without `deletedAt`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Opaque cursor from a previous page's nextCursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description Identifies the logical document across its versions */
+                                documentKey: string;
+                                version: number;
+                                title: string;
+                                filename: string | null;
+                                /** @enum {string|null} */
+                                format: "text" | "markdown" | "html" | "pdf" | "docx" | null;
+                                mimeType: string;
+                                /** @enum {string} */
+                                status: "pending" | "processing" | "ready" | "failed";
+                                /** @description parsing, embedding, … while processing */
+                                stage: string | null;
+                                /** @description Why ingestion failed */
+                                error: string | null;
+                                tags: string[];
+                                sizeBytes: number;
+                                chunkCount: number;
+                                chunksEmbedded: number;
+                                /** @description 0..1 */
+                                progress: number;
+                                workflowId: string;
+                                createdAt: string;
+                                updatedAt: string;
+                                readyAt: string | null;
+                                deletedAt: string | null;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Upload a new version of a document
@@ -7585,6 +7975,533 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an earlier version of a document the live one again
+         * @description The version `id` (one that was ready) becomes the version retrieval uses, with the chunks it kept; the live version is replaced in the same transaction (retrieval sees one or the other, never neither) and stays listed, restorable in turn, until the purge. No new ingestion runs. 409 when the version never became ready, when its chunks belong to an embedding model the tenant switched away from, or when it would pass the chunk quota; 404 when the document was deleted.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Identifies the logical document across its versions */
+                            documentKey: string;
+                            version: number;
+                            title: string;
+                            filename: string | null;
+                            /** @enum {string|null} */
+                            format: "text" | "markdown" | "html" | "pdf" | "docx" | null;
+                            mimeType: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "ready" | "failed";
+                            /** @description parsing, embedding, … while processing */
+                            stage: string | null;
+                            /** @description Why ingestion failed */
+                            error: string | null;
+                            tags: string[];
+                            sizeBytes: number;
+                            chunkCount: number;
+                            chunksEmbedded: number;
+                            /** @description 0..1 */
+                            progress: number;
+                            workflowId: string;
+                            createdAt: string;
+                            updatedAt: string;
+                            readyAt: string | null;
+                            deletedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/chunks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the chunks of a document version, in document order
+         * @description Paged by position. A version still being ingested lists the chunks written so far; a failed one has none.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Opaque cursor from a previous page's nextCursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description 0-based place of the chunk in the document */
+                                position: number;
+                                content: string;
+                                characters: number;
+                                /** @description 1-based page of a PDF */
+                                page: number | null;
+                                /** @description The heading path the chunk sits under (Markdown, HTML, DOCX) */
+                                section: string | null;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description The version's chunk count */
+                            total: number;
+                            /** @description The model whose chunks are listed (the one retrieval uses) */
+                            embeddingModel: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the assistant would retrieve for a question
+         * @description The passages the assistant's retrieval returns for `question`, best first, with their scores: the conversation's own retrieval (the tenant's embedding model and `rag` settings), run by a worker. 503 when no worker answered within 20 s.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        question: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            passages: {
+                                /** Format: uuid */
+                                chunkId: string;
+                                /** Format: uuid */
+                                documentId: string;
+                                /** @description The document's title */
+                                title: string;
+                                page: number | null;
+                                section: string | null;
+                                content: string;
+                                /** @description Fused score, 0..1 (1: first in every list that has a weight) */
+                                score: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -8455,6 +9372,358 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/settings/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The settings' history, newest first: each version's settings, who wrote it and when */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Only versions older than this (the last item's version, for the next page) */
+                    before?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                version: number;
+                                /** @description What the tenant stored in this version */
+                                settings: {
+                                    [key: string]: unknown;
+                                };
+                                author: {
+                                    /**
+                                     * @description platform: the operator, or the settings from before their history was kept
+                                     * @enum {string}
+                                     */
+                                    kind: "api_key" | "user" | "platform";
+                                    id: string | null;
+                                    /** @description The key's name or the user's email, when written */
+                                    name: string | null;
+                                };
+                                /** @description The version this one restored */
+                                restoredFrom: number | null;
+                                createdAt: string;
+                            }[];
+                            /** @description Pass as `before` for the next page; null on the last */
+                            nextBefore: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/settings/versions/{version}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make an earlier version's settings current again (a new version; needs the current version: If-Match or body.version) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "if-match"?: string;
+                };
+                path: {
+                    version: number;
+                };
+                cookie?: never;
+            };
+            /** @description Optional with If-Match; no body is fine */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The current version, as read with GET (or send If-Match) */
+                        version?: number;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            version: number;
+                            /** @description Effective settings, defaults filled in */
+                            settings: {
+                                llm: {
+                                    /** @description USD per UTC day for model calls and embeddings: the tenant's own, else the platform's DEFAULT_DAILY_BUDGET_USD (PATCH null to return to it) */
+                                    dailyBudgetUsd: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** @description What the tenant set */
+                            stored: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/": {
         parameters: {
             query?: never;
@@ -8500,6 +9769,28 @@ export interface paths {
                                 promptTokens: number;
                                 completionTokens: number;
                                 costUsd: number;
+                            };
+                            /** @description Messages stored in the range */
+                            messages: {
+                                inbound: number;
+                                outbound: number;
+                            };
+                            /** @description Documents not deleted, now (whatever the range); chunks: those of the ready documents */
+                            documents: {
+                                total: number;
+                                ready: number;
+                                processing: number;
+                                failed: number;
+                                bytes: number;
+                                chunks: number;
+                            };
+                            limits: {
+                                /** @description llm.dailyBudgetUsd: the tenant's own, else the platform's default */
+                                dailyBudgetUsd: number;
+                                /** @description Model and embedding cost of the current UTC day, counted against dailyBudgetUsd */
+                                spentTodayUsd: number;
+                                /** @description The largest document an upload may be */
+                                documentMaxBytes: number;
                             };
                         };
                     };
@@ -8617,7 +9908,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Analytics in [from, to) (at most 366 days) */
+        /**
+         * Analytics in [from, to) (at most 366 days)
+         * @description Per-day lists hold the days that have figures; days without any are left out. Unanswered replies are assistant replies that offer a person by quoting the first handoff keyword (the "I don't know" answer), or that are the budget-exhausted or unavailable message, as the tenant's settings word them now.
+         */
         get: {
             parameters: {
                 query: {
@@ -8642,9 +9936,23 @@ export interface paths {
                             from: string;
                             to: string;
                             messagesPerDay: {
+                                /** @description A UTC day, YYYY-MM-DD */
                                 day: string;
                                 inbound: number;
                                 outbound: number;
+                            }[];
+                            messagesPerDayByChannel: {
+                                /** @description A UTC day, YYYY-MM-DD */
+                                day: string;
+                                channelId: string;
+                                inbound: number;
+                                outbound: number;
+                            }[];
+                            /** @description The channels named by messagesPerDayByChannel */
+                            channels: {
+                                id: string;
+                                name: string;
+                                type: string;
                             }[];
                             totals: {
                                 inbound: number;
@@ -8656,16 +9964,50 @@ export interface paths {
                                 completion: number;
                             };
                             costUsd: number;
+                            costPerDay: {
+                                /** @description A UTC day, YYYY-MM-DD */
+                                day: string;
+                                costUsd: number;
+                            }[];
+                            budget: {
+                                /** @description Today's llm.dailyBudgetUsd (the tenant's own, else the platform's default): past days are shown against it too */
+                                dailyBudgetUsd: number;
+                            };
                             handoff: {
                                 conversations: number;
                                 rate: number;
                             };
+                            handoffPerDay: {
+                                /** @description A UTC day, YYYY-MM-DD */
+                                day: string;
+                                conversations: number;
+                                handedOff: number;
+                                rate: number;
+                            }[];
                             responseLatencyMs: {
                                 count: number;
                                 avg: number | null;
                                 p50: number | null;
                                 p95: number | null;
                             };
+                            responseLatencyPerDay: {
+                                /** @description A UTC day, YYYY-MM-DD */
+                                day: string;
+                                count: number;
+                                p50: number | null;
+                                p95: number | null;
+                            }[];
+                            unanswered: {
+                                replies: number;
+                                unanswered: number;
+                                rate: number;
+                            };
+                            unansweredPerDay: {
+                                /** @description A UTC day, YYYY-MM-DD */
+                                day: string;
+                                replies: number;
+                                unanswered: number;
+                            }[];
                         };
                     };
                 };
@@ -8818,6 +10160,25 @@ export interface paths {
                                 externalMessageId: string | null;
                                 /** @enum {string} */
                                 direction: "inbound" | "outbound";
+                                /**
+                                 * @description Who wrote it: the end user (inbound), the assistant or a human agent
+                                 * @enum {string}
+                                 */
+                                author: "customer" | "assistant" | "agent";
+                                /** @description The agent who sent it (author agent) */
+                                agentId: string | null;
+                                /** @description The message's text, when it has one */
+                                text: string | null;
+                                /** @description An assistant's reply: the passages it used (none for other messages) */
+                                sources: {
+                                    documentId: string;
+                                    chunkId: string | null;
+                                    title: string;
+                                    page: number | null;
+                                    section: string | null;
+                                    /** @description The start of the passage */
+                                    excerpt: string;
+                                }[];
                                 type: string;
                                 content: unknown;
                                 status: string;

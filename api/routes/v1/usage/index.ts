@@ -1,6 +1,8 @@
-// LLM and embedding usage (tokens, requests, cost) per day, provider and model, with totals.
+// LLM and embedding usage (tokens, requests, cost) per day, provider and model, with totals; the
+// range's messages; the tenant's documents and chunks now; and the limits that apply to them.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { parseTenantSettings } from '../../../../lib/tenant-settings.ts';
 import { dateRange, errorResponses } from '../../../schemas/common.ts';
 
 export const MAX_RANGE_DAYS = 366;
@@ -21,6 +23,15 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
               z.object({ day: z.string(), provider: z.string(), model: z.string(), requests: z.number(), promptTokens: z.number(), completionTokens: z.number(), costUsd: z.number() }),
             ),
             totals: z.object({ requests: z.number(), promptTokens: z.number(), completionTokens: z.number(), costUsd: z.number() }),
+            messages: z.object({ inbound: z.number(), outbound: z.number() }).describe('Messages stored in the range'),
+            documents: z
+              .object({ total: z.number(), ready: z.number(), processing: z.number(), failed: z.number(), bytes: z.number(), chunks: z.number() })
+              .describe('Documents not deleted, now (whatever the range); chunks: those of the ready documents'),
+            limits: z.object({
+              dailyBudgetUsd: z.number().describe("llm.dailyBudgetUsd: the tenant's own, else the platform's default"),
+              spentTodayUsd: z.number().describe('Model and embedding cost of the current UTC day, counted against dailyBudgetUsd'),
+              documentMaxBytes: z.number().describe('The largest document an upload may be'),
+            }),
           }),
           ...errorResponses,
         },
@@ -29,10 +40,18 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const from = new Date(request.query.from);
       const to = new Date(request.query.to);
-      const rows = await request.tenantDb.usage.findMany({
-        where: { day: { gte: from, lt: to } },
-        orderBy: [{ day: 'asc' }, { provider: 'asc' }, { model: 'asc' }],
-      });
+      const tdb = request.tenantDb;
+      const today = new Date(new Date().toISOString().slice(0, 10));
+      const [rows, directions, documents, tenant, spentToday] = await Promise.all([
+        tdb.usage.findMany({ where: { day: { gte: from, lt: to } }, orderBy: [{ day: 'asc' }, { provider: 'asc' }, { model: 'asc' }] }),
+        tdb.message.groupBy({ by: ['direction'], where: { createdAt: { gte: from, lt: to } }, _count: { _all: true } }),
+        tdb.document.groupBy({ by: ['status'], where: { deletedAt: null }, _count: { _all: true }, _sum: { sizeBytes: true, chunkCount: true } }),
+        tdb.tenant.findUniqueOrThrow({ where: { id: request.tenantId }, select: { settings: true } }),
+        tdb.usage.aggregate({ where: { day: today }, _sum: { costUsd: true } }),
+      ]);
+      const settings = parseTenantSettings(tenant.settings, { dailyBudgetUsd: app.config.DEFAULT_DAILY_BUDGET_USD });
+      const messages = (direction: string) => directions.find((d) => d.direction === direction)?._count._all ?? 0;
+      const docs = (status: string) => documents.filter((d) => d.status === status).reduce((n, d) => n + d._count._all, 0);
       const days = rows.map((r) => ({
         day: r.day.toISOString().slice(0, 10),
         provider: r.provider,
@@ -46,7 +65,22 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
         (t, d) => ({ requests: t.requests + d.requests, promptTokens: t.promptTokens + d.promptTokens, completionTokens: t.completionTokens + d.completionTokens, costUsd: t.costUsd + d.costUsd }),
         { requests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
       );
-      return { from: from.toISOString(), to: to.toISOString(), days, totals: { ...totals, costUsd: Math.round(totals.costUsd * 1e6) / 1e6 } };
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        days,
+        totals: { ...totals, costUsd: Math.round(totals.costUsd * 1e6) / 1e6 },
+        messages: { inbound: messages('inbound'), outbound: messages('outbound') },
+        documents: {
+          total: documents.reduce((n, d) => n + d._count._all, 0),
+          ready: docs('ready'),
+          processing: docs('pending') + docs('processing'),
+          failed: docs('failed'),
+          bytes: documents.reduce((n, d) => n + (d._sum.sizeBytes ?? 0), 0),
+          chunks: documents.find((d) => d.status === 'ready')?._sum.chunkCount ?? 0,
+        },
+        limits: { dailyBudgetUsd: settings.llm.dailyBudgetUsd!, spentTodayUsd: Number(spentToday._sum.costUsd ?? 0), documentMaxBytes: app.config.DOCUMENT_MAX_BYTES },
+      };
     },
   );
 };
