@@ -87,6 +87,18 @@ export const configSchema = z.object({
     .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && new URL(v).origin === v.replace(/\/$/, ''), 'must be an origin: http(s)://host[:port], no path')
     .transform((v) => new URL(v).origin)
     .optional(),
+  /**
+   * Where people open the Temporal Web UI (e.g. http://localhost:8233, or a URL with the UI's
+   * public path): the inbox links each conversation to its workflow there for owners and admins.
+   * Unset: no links.
+   */
+  TEMPORAL_UI_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && !new URL(v).search && !new URL(v).hash, 'must be an http(s) URL without query or fragment')
+    .transform((v) => v.replace(/\/+$/, ''))
+    .optional(),
+  /** Open inbox event streams (GET /api/v1/conversations/events) per tenant on one API instance. */
+  INBOX_STREAMS_PER_TENANT: positiveInt.default(50),
 
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
@@ -149,7 +161,11 @@ export const configSchema = z.object({
     .refine((v) => URL.canParse(v) && /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587')
     .optional(),
   SMTP_FROM: z.string().min(3).max(200).default('Meta Chat Platform <no-reply@localhost>'),
-  /** Where the links in invitations and reset emails point (the web app's origin); unset: http://localhost:PORT. */
+  /**
+   * The API's public origin, as browsers and Meta reach it (the web app is served by the API, so
+   * it is the web app's too): emailed links, channels' webhook URLs and widget addresses start
+   * with it (lib/public-urls.ts); unset: http://localhost:PORT.
+   */
   APP_BASE_URL: z
     .string()
     .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && new URL(v).origin === v.replace(/\/$/, ''), 'must be an origin: http(s)://host[:port], no path')

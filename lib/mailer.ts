@@ -4,6 +4,7 @@
 // message text names the tenant and the link, never a password.
 import nodemailer from 'nodemailer';
 import type { Config } from './config.ts';
+import { publicBaseUrl } from './public-urls.ts';
 
 export interface Mail {
   to: string;
@@ -39,7 +40,7 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'SMTP_FROM'>): Ma
 export function appLink(config: Pick<Config, 'APP_BASE_URL' | 'PORT'>, page: 'accept-invitation' | 'reset-password', token: string): string {
   // The token travels in the fragment, which browsers never send to a server (no access log or
   // Referer carries it); the web app reads it and posts it.
-  return `${config.APP_BASE_URL ?? `http://localhost:${config.PORT}`}/app/${page}#token=${token}`;
+  return `${publicBaseUrl(config)}/app/${page}#token=${token}`;
 }
 
 export function invitationMail(to: string, tenantName: string, role: string, link: string, expiresAt: Date): Mail {

@@ -9,6 +9,10 @@
 // WhatsApp Cloud API error codes (…/docs/whatsapp/cloud-api/support/error-codes) and the Messenger
 // Send API error codes (…/docs/messenger-platform/error-codes).
 import { ApplicationFailure } from '@temporalio/common';
+import { classifyGraphError, parseGraphErrorBody, redact, type GraphErrorKind } from '../../lib/graph-api.ts';
+
+// The classification is shared with the API's connection test (lib/graph-api.ts).
+export { classifyGraphError, redact, type GraphErrorKind };
 
 /** Failure types (ApplicationFailure.type) the channel clients throw. */
 export const GRAPH_TRANSIENT_ERROR = 'GraphTransientError';
@@ -21,8 +25,6 @@ export const DEFAULT_THROTTLE_DELAY_MS = 30_000;
 /** A provider's wait is honoured up to this; beyond it the retry policy's own backoff takes over. */
 export const MAX_THROTTLE_DELAY_MS = 60 * 60_000;
 
-export type GraphErrorKind = 'transient' | 'throttled' | 'permanent';
-
 /** `details[0]` of every failure from this module: what the workflow records as the reason. */
 export interface GraphErrorDetails {
   /** HTTP status; null when no response arrived (network error, timeout). */
@@ -31,39 +33,6 @@ export interface GraphErrorDetails {
   subcode: number | null;
   message: string;
   fbtraceId: string | null;
-}
-
-// Rate limits: app/user/page level (4, 17, 32, 613, 341), Business Use Case limits (80000–80014,
-// 80007 is WhatsApp's), WhatsApp's per-number throughput and pair rate limits (130429, 131056) and
-// its spam rate limit (131048). Retrying works, but not immediately.
-const THROTTLING_CODES = new Set([4, 17, 32, 341, 613, 130429, 131048, 131056]);
-const isThrottlingCode = (code: number) => THROTTLING_CODES.has(code) || (code >= 80000 && code <= 80014);
-
-// Meta's own "temporary, try again": unknown/service errors (1, 2), Messenger's temporary send
-// failure (1200), WhatsApp's "something went wrong" / "service unavailable" (131000, 131016) and
-// "server temporarily unavailable" (133004).
-const TRANSIENT_CODES = new Set([1, 2, 1200, 131000, 131016, 133004]);
-
-// Known permanent errors, listed for the reader (any other 4xx is treated the same way): bad or
-// expired token (190, 102), permissions (10, 200–299), invalid parameter (100), account
-// restricted/blocked (368, 131031), user unavailable (551), undeliverable (131026), outside the
-// 24-hour customer service window (131047; Messenger: code 10 subcode 2018278), unsupported message
-// type (131051), media download failed (131052), recipient not in the test allow-list (131030),
-// Messenger "no matching user" (100 subcode 2018001).
-const PERMANENT_CODES = new Set([10, 100, 102, 190, 368, 551, 131008, 131009, 131021, 131026, 131030, 131031, 131047, 131051, 131052]);
-const isPermanentCode = (code: number) => PERMANENT_CODES.has(code) || (code >= 200 && code <= 299);
-
-/**
- * The decision itself, on the parsed fields. A known code wins over the HTTP status (Meta sends
- * some permanent errors with 500); an unknown code falls back to the status: 5xx retry, 4xx don't.
- */
-export function classifyGraphError(e: { httpStatus: number | null; code: number | null; isTransient?: boolean }): GraphErrorKind {
-  const { httpStatus, code } = e;
-  if (httpStatus === 429 || (code !== null && isThrottlingCode(code))) return 'throttled';
-  if (e.isTransient || (code !== null && TRANSIENT_CODES.has(code))) return 'transient';
-  if (code !== null && isPermanentCode(code)) return 'permanent';
-  if (httpStatus === null || httpStatus >= 500) return 'transient';
-  return 'permanent';
 }
 
 /** Where the call was and what to keep out of failure messages. */
@@ -132,42 +101,6 @@ function toFailure(kind: GraphErrorKind, details: GraphErrorDetails, ctx: Failur
   });
 }
 
-interface GraphErrorBody {
-  message?: string;
-  type?: string;
-  code?: number;
-  error_subcode?: number;
-  error_user_msg?: string;
-  is_transient?: boolean;
-  fbtrace_id?: string;
-  error_data?: { details?: string };
-}
-
-/** `{ error: {...} }` from the body, or undefined if the body is not one (HTML from a proxy, empty). */
-function parseGraphErrorBody(body: string): GraphErrorBody | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    const error = (parsed as { error?: unknown } | null)?.error;
-    if (typeof error !== 'object' || error === null) return undefined;
-    const e = error as Record<string, unknown>;
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const data = typeof e.error_data === 'object' && e.error_data !== null ? (e.error_data as Record<string, unknown>) : undefined;
-    return {
-      message: str(e.message),
-      type: str(e.type),
-      code: num(e.code),
-      error_subcode: num(e.error_subcode),
-      error_user_msg: str(e.error_user_msg),
-      is_transient: e.is_transient === true,
-      fbtrace_id: str(e.fbtrace_id),
-      error_data: { details: str(data?.details) },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * How long Meta asks us to wait: `Retry-After` (seconds or an HTTP date), else the longest
  * `estimated_time_to_regain_access` (minutes) in the Business Use Case usage header, else the default.
@@ -198,16 +131,6 @@ function regainAccessMinutes(header: string | null): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Removes the given secrets and anything shaped like a Meta access token (they start with "EAA")
- * from a message. Meta does not echo tokens in errors, but a proxy or a future message might.
- */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
-  return out.replace(/\bEAA[A-Za-z0-9]{20,}/g, '[redacted]');
 }
 
 export const DEFAULT_GRAPH_TIMEOUT_MS = 10_000;

@@ -99,6 +99,8 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/api/v1/channels/', who: 'tenant', url: () => '/api/v1/channels', body: () => ({ type: 'webchat', name: 'w', allowedOrigins: [] }) },
   { method: 'GET', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}` },
   { method: 'PATCH', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}`, body: () => ({ name: 'renamed' }) },
+  // The seeded number is no token's in the fake Graph API: the test answers 200 with problem wrong_id.
+  { method: 'POST', pattern: '/api/v1/channels/:id/test', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}/test` },
   { method: 'DELETE', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}` },
 
   { method: 'GET', pattern: '/api/v1/conversations/', who: 'agent', url: () => '/api/v1/conversations' },
@@ -115,10 +117,19 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/documents/:id', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}` },
   { method: 'POST', pattern: '/api/v1/documents/:id/versions', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/versions`, body: () => ({ content: 'Opening hours: 9 to 6.', format: 'text' }) },
   { method: 'POST', pattern: '/api/v1/documents/:id/retry', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/retry`, body: () => ({}) },
+  { method: 'GET', pattern: '/api/v1/documents/:id/versions', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/versions` },
+  { method: 'GET', pattern: '/api/v1/documents/:id/chunks', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/chunks` },
+  // The seeded document failed: 409, it never became ready.
+  { method: 'POST', pattern: '/api/v1/documents/:id/restore', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}/restore` },
+  // The seeded tenant has nothing ready: no passages, without asking a worker.
+  { method: 'POST', pattern: '/api/v1/documents/search', who: 'tenant', url: () => '/api/v1/documents/search', body: () => ({ question: 'Opening hours?' }) },
   { method: 'DELETE', pattern: '/api/v1/documents/:id', who: 'tenant', url: (i) => `/api/v1/documents/${i.documentId}` },
 
   { method: 'GET', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings' },
   { method: 'PATCH', pattern: '/api/v1/settings/', who: 'tenant', url: () => '/api/v1/settings', body: () => ({ settings: { locale: 'en' } }), headers: { 'if-match': '"1"' } },
+  { method: 'GET', pattern: '/api/v1/settings/versions', who: 'tenant', url: () => '/api/v1/settings/versions' },
+  // Version 1 is recorded by the first write above (or absent: 404); a stale If-Match answers 409.
+  { method: 'POST', pattern: '/api/v1/settings/versions/:version/restore', who: 'tenant', url: () => '/api/v1/settings/versions/1/restore', headers: { 'if-match': '"1"' } },
 
   { method: 'GET', pattern: '/api/v1/usage/', who: 'tenant', url: () => '/api/v1/usage?from=2025-01-01&to=2025-02-01' },
   { method: 'GET', pattern: '/api/v1/analytics/', who: 'tenant', url: () => '/api/v1/analytics?from=2025-01-01&to=2025-02-01' },

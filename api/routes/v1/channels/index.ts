@@ -1,5 +1,7 @@
 // The tenant's channels (WhatsApp numbers, Messenger pages, web chat widgets). Secrets are
-// write-only: responses show them masked (`••••abcd`), the verify token not at all.
+// write-only: responses show them masked (`••••`), the verify token not at all. Each channel
+// carries the address to paste elsewhere (its webhook URL, its widget's page), and WhatsApp and
+// Messenger channels can be tested against the Graph API with their stored token.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -22,6 +24,8 @@ import {
   ownershipClaimOfUpdate,
   verifyChannelOwnership,
 } from '../../../../lib/channel-ownership.ts';
+import { CONNECTION_PROBLEMS, testChannelConnection } from '../../../../lib/channel-connection-test.ts';
+import { publicBaseUrl, webhookUrlOf, widgetUrlOf } from '../../../../lib/public-urls.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
@@ -38,13 +42,33 @@ const channelSchema = z.object({
   allowedOrigins: z.array(z.string()),
   secrets: z.record(z.string(), z.string()).describe('Masked: only the last 4 characters are shown'),
   hasVerifyToken: z.boolean(),
+  webhookUrl: z.string().nullable().describe("WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>)"),
+  widgetUrl: z.string().nullable().describe("Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>)"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
-function out(view: ChannelView): z.infer<typeof channelSchema> {
-  return { ...view, createdAt: iso(view.createdAt)!, updatedAt: iso(view.updatedAt)! };
-}
+const connectionTestSchema = z.object({
+  ok: z.boolean(),
+  found: z
+    .object({ id: z.string(), displayPhoneNumber: z.string().nullable(), verifiedName: z.string().nullable(), name: z.string().nullable() })
+    .nullable()
+    .describe('What the Graph API answered: the number (WhatsApp) or the page the token belongs to (Messenger)'),
+  problem: z
+    .object({
+      kind: z.enum(CONNECTION_PROBLEMS),
+      message: z.string(),
+      httpStatus: z.number().int().nullable(),
+      graphCode: z.number().int().nullable(),
+      graphSubcode: z.number().int().nullable(),
+      fbtraceId: z.string().nullable(),
+    })
+    .nullable(),
+  durationMs: z.number().int(),
+});
+
+/** Tests of one channel per minute: each is a Graph API call counted against the tenant's Meta app. */
+export const CONNECTION_TESTS_PER_MINUTE = 10;
 
 function mapErrors(err: unknown): never {
   if (err instanceof ChannelConflictError) throw new HttpError(409, 'conflict', err.message);
@@ -68,6 +92,19 @@ const OWNERSHIP =
 const channelRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['channels'];
   const keyring = app.config.SECRETS_KEYS;
+  const baseUrl = publicBaseUrl(app.config);
+  const out = (view: ChannelView): z.infer<typeof channelSchema> => ({
+    ...view,
+    webhookUrl: webhookUrlOf(baseUrl, view.type),
+    widgetUrl: widgetUrlOf(baseUrl, view.widgetId),
+    createdAt: iso(view.createdAt)!,
+    updatedAt: iso(view.updatedAt)!,
+  });
+  const connectionTests = app.createRateLimit({
+    max: CONNECTION_TESTS_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `channel-test:${(request.params as { id: string }).id}`,
+  });
 
   app.get(
     '/',
@@ -159,6 +196,43 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!view) throw new HttpError(404, 'not_found', 'Channel not found');
       request.log.info({ channelId: view.id, fields: Object.keys(request.body) }, 'channel updated');
       return out(view);
+    },
+  );
+
+  app.post(
+    '/:id/test',
+    {
+      schema: {
+        tags,
+        summary: "Test a WhatsApp or Messenger channel's connection with its stored token",
+        description:
+          'Asks the Graph API with the stored token: WhatsApp GET /{phone-number-id}?fields=display_phone_number,verified_name, ' +
+          'Messenger GET /me?fields=id,name (which must be the page). 200 with ok and what was found, or ok false and the problem ' +
+          '(invalid_token, missing_permission, wrong_id, throttled, unreachable, token_unreadable, graph_error) with what Meta said. ' +
+          `Waits at most 5 s for Meta; ${CONNECTION_TESTS_PER_MINUTE} tests per channel per minute (429 with Retry-After beyond).`,
+        params: idParams,
+        response: {
+          200: connectionTestSchema,
+          ...errorResponses,
+          409: errorBody.describe('A web chat channel has no Graph API connection to test'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const channel = await request.tenantDb.channel.findUnique({ where: { id: request.params.id } });
+      if (!channel) throw new HttpError(404, 'not_found', 'Channel not found');
+      if (channel.type === 'webchat') throw new HttpError(409, 'not_testable', 'A web chat channel has no Graph API connection to test');
+      const limit = await connectionTests(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        const after = Math.max(1, limit.ttlInSeconds);
+        reply.header('retry-after', String(after));
+        throw new HttpError(429, 'rate_limited', `At most ${CONNECTION_TESTS_PER_MINUTE} connection tests of a channel per minute; retry in ${after} s`);
+      }
+      const started = performance.now();
+      const result = await testChannelConnection(app.db, keyring, app.config.META_GRAPH_API_URL, { ...channel, type: channel.type });
+      const durationMs = Math.round(performance.now() - started);
+      request.log.info({ channelId: channel.id, ok: result.ok, problem: result.problem?.kind, durationMs }, 'channel connection tested');
+      return { ...result, durationMs };
     },
   );
 
