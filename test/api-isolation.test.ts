@@ -10,7 +10,7 @@ import { withSession } from './support/team.ts';
 const TABLES = [
   'tenants', 'api_keys', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'events', 'usage',
   'tenant_functions', 'tenant_llm_credentials', 'webhook_endpoints', 'webhook_deliveries',
-  'users', 'user_sessions', 'user_invitations', 'password_resets',
+  'users', 'user_sessions', 'user_invitations', 'password_resets', 'settings_versions',
 ];
 
 describe('tenant isolation', () => {
