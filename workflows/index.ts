@@ -10,3 +10,4 @@ export { tenantWebhookDelivery, tenantEventSweep } from './webhook-delivery.ts';
 export { textSearchReindex } from './text-search-reindex.ts';
 export { documentPurge } from './document-purge.ts';
 export { tenantCleanup } from './tenant-cleanup.ts';
+export { retrievalPreview } from './retrieval-preview.ts';

@@ -11,7 +11,7 @@ import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
 import { vectorsFor, writeChunkBatch } from '../../activities/ingest/index.ts';
 import { createRagActivities } from '../../activities/rag.ts';
 import { buildApp, type App } from '../../api/app.ts';
-import type { Config } from '../../lib/config.ts';
+import type { Config, TaskQueue } from '../../lib/config.ts';
 import { DEFAULT_EMBEDDING_MODEL } from '../../lib/embedding-models.ts';
 import { createDb, type Db } from '../../lib/db.ts';
 import { createDocumentStorage, type DocumentStorage } from '../../lib/storage.ts';
@@ -52,7 +52,8 @@ export interface DocumentsRig {
   close(): Promise<void>;
 }
 
-export async function createDocumentsRig(name: string, overrides: Record<string, string> = {}): Promise<DocumentsRig> {
+/** `taskQueues`: the queues the rig's workers poll (the retrieval preview runs on `conversations`). */
+export async function createDocumentsRig(name: string, overrides: Record<string, string> = {}, taskQueues: TaskQueue[] = ['ingestion', 'maintenance']): Promise<DocumentsRig> {
   const temporal = await connectTestTemporal();
   const storageDir = await mkdtemp(join(tmpdir(), `metachat-${name}-`));
   const config = testConfig({
@@ -69,7 +70,7 @@ export async function createDocumentsRig(name: string, overrides: Record<string,
   const workers: Worker[] = await createWorkers({
     connection: temporal.nativeConnection,
     namespace: 'default',
-    taskQueues: ['ingestion', 'maintenance'],
+    taskQueues,
     tuning: config,
     deps: {
       db, logger, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,

@@ -1,5 +1,6 @@
 // The tenant's documents: upload (multipart file, or JSON text/Markdown), list, get with
-// ingestion progress, soft-delete, new versions, retry of a failed ingestion. An upload is
+// ingestion progress, soft-delete, new versions, retry of a failed ingestion; versions and
+// restore (./versions.ts), chunks (./chunks.ts) and the retrieval preview (./search.ts). An upload is
 // stored (lib/storage.ts), recorded as a pending document version, and handed to the ingestion
 // workflow (workflows/ingestion.ts); the response is 202 and GET shows the progress.
 //
@@ -14,53 +15,22 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Document } from '../../../../generated/prisma/client.ts';
-import { DOCUMENT_FORMATS, FormatMismatchError, sniffDocumentFormat, type DocumentFormat } from '../../../../lib/document-formats.ts';
-import { createDocumentVersion, deleteDocument, DocumentQuotaError, documentView, type NewDocumentInput } from '../../../../lib/documents.ts';
+import { FormatMismatchError, sniffDocumentFormat, type DocumentFormat } from '../../../../lib/document-formats.ts';
+import { createDocumentVersion, deleteDocument, DocumentQuotaError, type NewDocumentInput } from '../../../../lib/documents.ts';
 import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { ingestDocument, ingestionWorkflowId } from '../../../../workflows/ingestion.ts';
 import { TenantId } from '../../../../workflows/search-attributes.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, errorBody, errorResponses, idParams, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { documentOut as out, documentSchema } from '../../../schemas/documents.ts';
+import documentChunkRoutes from './chunks.ts';
+import documentSearchRoutes from './search.ts';
+import documentVersionRoutes from './versions.ts';
 
 const tag = z.string().trim().min(1).max(64).regex(/^[^,]+$/, 'must not contain commas');
 const tagsSchema = z.array(tag).max(20);
 const titleSchema = z.string().trim().min(1).max(300);
-
-const documentSchema = z.object({
-  id: z.uuid(),
-  documentKey: z.string().describe('Identifies the logical document across its versions'),
-  version: z.number().int(),
-  title: z.string(),
-  filename: z.string().nullable(),
-  format: z.enum(DOCUMENT_FORMATS).nullable(),
-  mimeType: z.string(),
-  status: z.enum(['pending', 'processing', 'ready', 'failed']),
-  stage: z.string().nullable().describe('parsing, embedding, … while processing'),
-  error: z.string().nullable().describe('Why ingestion failed'),
-  tags: z.array(z.string()),
-  sizeBytes: z.number().int(),
-  chunkCount: z.number().int(),
-  chunksEmbedded: z.number().int(),
-  progress: z.number().describe('0..1'),
-  workflowId: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  readyAt: z.string().nullable(),
-  deletedAt: z.string().nullable(),
-});
-
-function out(d: Document): z.infer<typeof documentSchema> {
-  const v = documentView(d);
-  return {
-    ...v,
-    workflowId: ingestionWorkflowId(d.id, d.version),
-    createdAt: iso(v.createdAt)!,
-    updatedAt: iso(v.updatedAt)!,
-    readyAt: iso(v.readyAt),
-    deletedAt: iso(v.deletedAt),
-  };
-}
 
 const jsonUpload = z
   .object({
@@ -259,6 +229,10 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
       return reply.status(204).send();
     },
   );
+
+  await app.register(documentVersionRoutes);
+  await app.register(documentChunkRoutes);
+  await app.register(documentSearchRoutes);
 };
 
 export default documentRoutes;
