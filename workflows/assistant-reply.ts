@@ -64,6 +64,15 @@ export interface AssistantHooks {
   memory: ConversationMemory;
   /** The model called request_human: the conversation starts a handoff. */
   requestHuman(reason: string): void;
+  /** Sees each step as it completes (the playground shows them); changes nothing of the turn. */
+  observe?: TurnObserver;
+}
+
+export interface TurnObserver {
+  /** A model call answered (a reply, tool calls, or the budget's refusal). */
+  modelReply(reply: GeneratedReply): void;
+  /** A tool the model asked for ran: its result as the model sees it, or the handoff. */
+  toolResult(call: ToolCall, result: { content: string; isError: boolean } | 'handoff'): void;
 }
 
 /** The text to send, or null when the model handed the conversation to a person (the first version's form). */
@@ -85,11 +94,13 @@ export async function assistantTurn(input: AssistantTurn, hooks: AssistantHooks)
 
   for (let iteration = 0; iteration < policy.maxToolIterations; iteration++) {
     const reply = await modelStep();
+    if (reply) hooks.observe?.modelReply(reply);
     if (!reply) return { text: policy.unavailableMessage };
     if (reply.outcome !== 'tool_calls') return { text: reply.text, ...(reply.delivered && { delivered: reply.delivered }) };
     steps.push({ role: 'assistant', text: reply.text, toolCalls: reply.toolCalls });
     for (const call of reply.toolCalls) {
       const result = await runTool(call);
+      hooks.observe?.toolResult(call, result);
       if (result === 'handoff') return null;
       steps.push({ role: 'tool', callId: call.id, name: call.name, content: result.content.slice(0, TOOL_RESULT_MAX_CHARS), isError: result.isError });
     }

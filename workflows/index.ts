@@ -10,4 +10,5 @@ export { tenantWebhookDelivery, tenantEventSweep } from './webhook-delivery.ts';
 export { textSearchReindex } from './text-search-reindex.ts';
 export { documentPurge } from './document-purge.ts';
 export { tenantCleanup } from './tenant-cleanup.ts';
+export { playground } from './playground.ts';
 export { retrievalPreview } from './retrieval-preview.ts';

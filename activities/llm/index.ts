@@ -124,6 +124,8 @@ export interface GeneratedReply extends Reply {
   passages?: Passage[];
   /** What became of the reply, when the call was asked to deliver it. */
   delivered?: DeliverResult;
+  /** A paid model's tokens and their estimated cost, as recorded in `usage`. */
+  usage?: { promptTokens: number; completionTokens: number; costUsd: number };
 }
 
 export interface TurnPolicy {
@@ -434,12 +436,13 @@ export function createLlmActivities(deps: LlmDependencies) {
     await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens).catch((err: unknown) => {
       log.error('usage not recorded', { provider: name, model, promptTokens: result.promptTokens, completionTokens: result.completionTokens, error: String(err) });
     });
+    const spent = { promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: costUsd(name, model, result.promptTokens, result.completionTokens) };
     if (result.toolCalls.length > 0 && tools.length > 0) {
-      return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model };
+      return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model, usage: spent };
     }
     const text = result.text.trim();
     if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
-    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
+    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
   }
 }
 

@@ -12,6 +12,13 @@ import { runSchemathesis, type Binding, type Finding, type RunResult } from './s
  */
 const KEY_REVOKING = ['DELETE /api/v1/api-keys/{id}', 'POST /api/v1/api-keys/{id}/rotate'];
 
+/**
+ * The playground answers through a worker, which the fuzz target does not run: a valid question
+ * waits out the turn's budget and answers 504 by design. The agent pass still reaches it (403);
+ * its validation and answers are tested with a worker in test/playground-api.test.ts.
+ */
+export const NEEDS_WORKER = ['POST /api/v1/playground/messages'];
+
 export interface Pass {
   name: string;
   /** What the pass is for, for the results. */
@@ -33,7 +40,7 @@ export const PASSES: Pass[] = [
       tenantOfRevocationPass = tenant;
       return { key: tenant.tenantKey, ids: tenant.ids };
     },
-    exclude: KEY_REVOKING,
+    exclude: [...KEY_REVOKING, ...NEEDS_WORKER],
   },
   {
     name: 'tenant, key revocation',

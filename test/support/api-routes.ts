@@ -134,6 +134,10 @@ export const ROUTES: RouteCase[] = [
   // Version 1 is recorded by the first write above (or absent: 404); a stale If-Match answers 409.
   { method: 'POST', pattern: '/api/v1/settings/versions/:version/restore', who: 'tenant', url: () => '/api/v1/settings/versions/1/restore', headers: { 'if-match': '"1"' } },
 
+  // An empty earlier turn: refused (400) before any run starts, since these suites run no worker
+  // (test/playground-api.test.ts answers real questions).
+  { method: 'POST', pattern: '/api/v1/playground/messages', who: 'tenant', url: () => '/api/v1/playground/messages', body: () => ({ message: 'What are your opening hours?', previous: [{ role: 'user', text: '' }] }) },
+
   { method: 'GET', pattern: '/api/v1/usage/', who: 'tenant', url: () => '/api/v1/usage?from=2025-01-01&to=2025-02-01' },
   { method: 'GET', pattern: '/api/v1/analytics/', who: 'tenant', url: () => '/api/v1/analytics?from=2025-01-01&to=2025-02-01' },
 

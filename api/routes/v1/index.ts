@@ -26,6 +26,7 @@ import functionRoutes from './functions/index.ts';
 import llmCredentialRoutes from './llm-credentials/index.ts';
 import handoffRoutes from './handoff/index.ts';
 import meRoutes from './me/index.ts';
+import playgroundRoutes from './playground/index.ts';
 import settingsRoutes from './settings/index.ts';
 import teamRoutes from './team/index.ts';
 import tenantRoutes from './tenants/index.ts';
@@ -99,6 +100,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(documentRoutes, { prefix: '/documents' });
     await tenant.register(handoffRoutes, { prefix: '/conversations' });
     await tenant.register(settingsRoutes, { prefix: '/settings' });
+    await tenant.register(playgroundRoutes, { prefix: '/playground' });
     await tenant.register(usageRoutes, { prefix: '/usage' });
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });
     await tenant.register(endUserRoutes, { prefix: '/end-users' });

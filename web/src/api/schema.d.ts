@@ -9867,6 +9867,234 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/playground/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the assistant as a customer would, and see how it answered
+         * @description The reply a customer would get (the tenant's settings, handoff keywords, retrieval, prompt, model and fallback, tools including the tenant's functions, which are called for real), with its sources, tool calls, model, tokens and cost. Nothing is sent on a channel and no conversation is stored; the model's spend counts against the daily budget (429 budget_exhausted once it is spent). 504 when no answer came within the turn's budget (llm.turnBudgetSeconds) and a few seconds; 502 when the run failed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The question */
+                        message: string;
+                        /**
+                         * @description The earlier turns of this playground chat, oldest first
+                         * @default []
+                         */
+                        previous?: {
+                            /** @enum {string} */
+                            role: "user" | "assistant";
+                            text: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description reply: the model answered; handoff: the customer would be handed to a person; no_answer: every provider failed or the tool loop ran out (the tenant's polite message)
+                             * @enum {string}
+                             */
+                            outcome: "reply" | "handoff" | "budget_exhausted" | "no_answer";
+                            /** @description What the customer would read */
+                            text: string;
+                            /** @description keyword, or the reason the model gave */
+                            handoffReason: string | null;
+                            sources: {
+                                documentId: string;
+                                chunkId: string;
+                                title: string;
+                                page: number | null;
+                                section: string | null;
+                                /** @description Fused retrieval score, 0..1 */
+                                score: number;
+                                excerpt: string;
+                                /** @description The reply cites this passage */
+                                cited: boolean;
+                            }[];
+                            toolCalls: {
+                                name: string;
+                                /** @description The model's arguments, as JSON text */
+                                arguments: string;
+                                outcome: {
+                                    /** @enum {string} */
+                                    kind: "result";
+                                    content: string;
+                                    isError: boolean;
+                                } | {
+                                    /** @enum {string} */
+                                    kind: "handoff";
+                                };
+                            }[];
+                            provider: string | null;
+                            model: string | null;
+                            modelCalls: number;
+                            promptTokens: number;
+                            completionTokens: number;
+                            /** @description Estimated from the price table, as recorded in usage */
+                            costUsd: number;
+                            /** @description From the request to the answer */
+                            latencyMs: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/": {
         parameters: {
             query?: never;
