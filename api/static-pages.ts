@@ -28,16 +28,17 @@ export function readPageFiles(dir: string, names: string[]): Map<string, PageFil
 
 /**
  * A page's policy: scripts and styles from this origin only (no inline code), no form
- * submission, fetches and sockets to `connectSrc`, framing by `frameAncestors` (last, so that a
- * reader can see at the end who may frame the page).
+ * submission, fetches and sockets to `connectSrc`, frames of `frameSrc` only (none unless given),
+ * framing by `frameAncestors` (last, so that a reader can see at the end who may frame the page).
  */
-export function pageCsp(options: { connectSrc: string[]; frameAncestors: string[] }): string {
+export function pageCsp(options: { connectSrc: string[]; frameAncestors: string[]; frameSrc?: string[] }): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     `connect-src ${options.connectSrc.join(' ')}`,
+    ...(options.frameSrc ? [`frame-src ${options.frameSrc.join(' ')}`] : []),
     "base-uri 'none'",
     "form-action 'none'",
     `frame-ancestors ${options.frameAncestors.join(' ')}`,

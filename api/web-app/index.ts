@@ -5,7 +5,9 @@
 // The built files are read once at start-up into a fixed list, so no request path ever reaches
 // the file system; an asset name not in it is a 404. Hashed asset names change with their content,
 // so they are cached for good, and index.html is always revalidated. The policy is the console's:
-// scripts, styles and fetches from this origin only, no inline code, no framing.
+// scripts, styles and fetches from this origin only, no inline code, framed by nobody; it may
+// frame pages of this origin only (the Channels page previews the web chat widget, whose own
+// policy lets this origin frame it).
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +18,7 @@ import { HttpError } from '../plugins/app/errors.ts';
 import { pageCsp, readPageFiles } from '../static-pages.ts';
 
 export const WEB_APP_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'dist');
-export const WEB_APP_CSP = pageCsp({ connectSrc: ["'self'"], frameAncestors: ["'none'"] });
+export const WEB_APP_CSP = pageCsp({ connectSrc: ["'self'"], frameSrc: ["'self'"], frameAncestors: ["'none'"] });
 
 const notBuilt = () => new HttpError(503, 'web_app_not_built', 'The web app is not built: run `npm run setup` (or `npm run web:build`)');
 
