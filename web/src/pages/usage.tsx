@@ -1,6 +1,153 @@
-// The usage page (being built).
-import type { Me } from '../api/client';
+// The usage report (GET /api/v1/usage) for a calendar month (UTC): messages, model and embedding
+// tokens and cost, today's spend against the daily budget, the documents and their chunks, and the
+// limits that apply to them. The daily budget is the only spending limit the platform enforces.
+import { useEffect, useState } from 'react';
+import { api, problemOf, type Me } from '../api/client';
+import type { paths } from '../api/schema';
+import { Problem } from '../forms';
+import './usage.css';
+
+type Usage = paths['/api/v1/usage/']['get']['responses'][200]['content']['application/json'];
+
+const PERIODS = [
+  { id: 'this-month', name: 'This month', offset: 0 },
+  { id: 'last-month', name: 'Last month', offset: -1 },
+] as const;
+
+/** [from, to) of the UTC month `offset` months from this one. */
+function month(offset: number): { from: string; to: string } {
+  const now = new Date();
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+  return { from: start.toISOString().slice(0, 10), to: end.toISOString().slice(0, 10) };
+}
+
+const count = (n: number) => n.toLocaleString();
+const usd = (v: number, digits = 2) => `$${v.toFixed(digits)}`;
+const utcDay = (iso: string) => new Date(iso).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
 
 export function UsagePage(_: { me: Me }) {
-  return <h1>Usage</h1>;
+  const [period, setPeriod] = useState<(typeof PERIODS)[number]['id']>('this-month');
+  const [usage, setUsage] = useState<Usage>();
+  const [problem, setProblem] = useState('');
+
+  useEffect(() => {
+    let current = true;
+    const range = month(PERIODS.find((p) => p.id === period)!.offset);
+    setProblem('');
+    void api.GET('/api/v1/usage/', { params: { query: range } }).then(({ data, error, response }) => {
+      if (!current) return;
+      if (data) setUsage(data);
+      else setProblem(problemOf(error, response));
+    });
+    return () => {
+      current = false;
+    };
+  }, [period]);
+
+  const lastDay = usage && new Date(Date.parse(usage.to) - 1).toISOString();
+  const spentShare = usage && usage.limits.dailyBudgetUsd > 0 ? usage.limits.spentTodayUsd / usage.limits.dailyBudgetUsd : 1;
+
+  return (
+    <>
+      <h1>Usage</h1>
+      <div role="group" aria-label="Period" className="period-switch">
+        {PERIODS.map((p) => (
+          <button key={p.id} type="button" className={p.id === period ? undefined : 'secondary'} aria-pressed={p.id === period} onClick={() => setPeriod(p.id)}>
+            {p.name}
+          </button>
+        ))}
+      </div>
+      <Problem>{problem}</Problem>
+      {!usage ? (
+        <p aria-busy="true">Loading…</p>
+      ) : (
+        <div id="usage" data-from={usage.from.slice(0, 10)}>
+          <p id="period">
+            From {utcDay(usage.from)} to {utcDay(lastDay!)} (UTC days).
+          </p>
+
+          <section aria-labelledby="budget-title" className="usage-panel">
+            <h2 id="budget-title">Today's spend</h2>
+            <p id="budget">
+              {usd(usage.limits.spentTodayUsd)} of the daily budget of {usd(usage.limits.dailyBudgetUsd)} spent today (UTC).
+              {spentShare >= 1 && ' The budget is spent: the assistant sends the budget-exhausted message instead of answering until tomorrow.'}
+            </p>
+            <meter id="budget-meter" min={0} max={Math.max(usage.limits.dailyBudgetUsd, usage.limits.spentTodayUsd, 0.01)} high={usage.limits.dailyBudgetUsd * 0.8} optimum={0} value={usage.limits.spentTodayUsd} aria-labelledby="budget-title budget" />
+            <p className="muted">Owners and admins set the budget in the assistant's settings (llm.dailyBudgetUsd).</p>
+          </section>
+
+          <section aria-labelledby="totals-title">
+            <h2 id="totals-title">In this period</h2>
+            <dl className="facts usage-facts" id="totals">
+              <dt>Messages in</dt>
+              <dd>{count(usage.messages.inbound)}</dd>
+              <dt>Messages out</dt>
+              <dd>{count(usage.messages.outbound)}</dd>
+              <dt>Model and embedding calls</dt>
+              <dd>{count(usage.totals.requests)}</dd>
+              <dt>Prompt tokens</dt>
+              <dd>{count(usage.totals.promptTokens)}</dd>
+              <dt>Completion tokens</dt>
+              <dd>{count(usage.totals.completionTokens)}</dd>
+              <dt>Cost</dt>
+              <dd>{usd(usage.totals.costUsd, 4)}</dd>
+            </dl>
+          </section>
+
+          <section aria-labelledby="documents-title">
+            <h2 id="documents-title">Documents now</h2>
+            <dl className="facts usage-facts" id="documents">
+              <dt>Documents</dt>
+              <dd>{count(usage.documents.total)} ({count(usage.documents.ready)} ready, {count(usage.documents.processing)} processing, {count(usage.documents.failed)} failed)</dd>
+              <dt>Size</dt>
+              <dd>{bytes(usage.documents.bytes)}</dd>
+              <dt>Chunks</dt>
+              <dd>{count(usage.documents.chunks)}</dd>
+              <dt>Largest upload</dt>
+              <dd>{bytes(usage.limits.documentMaxBytes)} per document</dd>
+            </dl>
+          </section>
+
+          <section aria-labelledby="days-title">
+            <h2 id="days-title">By day and model</h2>
+            {usage.days.length === 0 ? (
+              <p className="empty" id="days-empty">No model or embedding calls in this period.</p>
+            ) : (
+              <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="days-title">
+                <table id="usage-days">
+                  <thead>
+                    <tr>
+                      <th scope="col">Day</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">Calls</th>
+                      <th scope="col">Prompt tokens</th><th scope="col">Completion tokens</th><th scope="col">Cost</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {usage.days.map((d) => (
+                      <tr key={`${d.day}-${d.provider}-${d.model}`} data-day={d.day}>
+                        <th scope="row">{d.day}</th><td>{d.provider}</td><td>{d.model}</td><td>{count(d.requests)}</td>
+                        <td>{count(d.promptTokens)}</td><td>{count(d.completionTokens)}</td><td>{usd(d.costUsd, 4)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </section>
+        </div>
+      )}
+    </>
+  );
 }
