@@ -17,6 +17,9 @@ export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
 }
 
+/** The token for the one write that cannot go through `api`: an upload that reports its progress (XMLHttpRequest). */
+export const currentCsrfToken = (): string | undefined => csrfToken;
+
 const csrf: Middleware = {
   onRequest({ request }) {
     if (csrfToken && request.method !== 'GET' && request.method !== 'HEAD') request.headers.set('x-csrf-token', csrfToken);

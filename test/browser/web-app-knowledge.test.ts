@@ -1,0 +1,178 @@
+// The Knowledge page in a real browser against the real ingestion path: the API listening on a
+// port, Postgres, and ingestion and conversations workers on the Temporal dev server. An owner
+// drops two files on the drop zone and watches them upload and become ready without a reload,
+// sees a refused upload's reason and an unreadable file fail with its reason, reads a document's
+// chunks, asks what the assistant would retrieve, uploads a new version, restores the old one and
+// deletes a document; what the page shows is checked against what Postgres then holds.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
+import { createDocumentStorage } from '../../lib/storage.ts';
+import { forTenant } from '../../lib/tenant-db.ts';
+import { taskQueueName } from '../../lib/temporal.ts';
+import { createTenant } from '../../lib/tenants.ts';
+import { createWorkers } from '../../workers/create-workers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
+import { seriousA11yViolations } from '../support/axe.ts';
+import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
+import { createUser, TEST_PASSWORD } from '../support/team.ts';
+import { connectTestTemporal, uniqueQueuePrefix } from '../support/temporal.ts';
+
+const SHOT = 'web-app-knowledge';
+
+describe('knowledge page in a browser', { timeout: 120_000 }, () => {
+  let api: TestApi;
+  let base: string;
+  let browser: Browser;
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let workers: Worker[] = [];
+  let running: Promise<unknown>;
+  let storageDir: string;
+  let tenant: { id: string; slug: string };
+
+  beforeAll(async () => {
+    storageDir = await mkdtemp(join(tmpdir(), 'metachat-web-knowledge-'));
+    api = await startTestApi('web_app_knowledge', { DOCUMENT_STORAGE_DIR: storageDir, TEMPORAL_TASK_QUEUE_PREFIX: `${uniqueQueuePrefix('web-knowledge')}-` });
+    temporal = await connectTestTemporal();
+    const { config, db } = api;
+    workers = await createWorkers({
+      connection: temporal.nativeConnection,
+      namespace: 'default',
+      taskQueues: ['ingestion', 'conversations'],
+      tuning: config,
+      deps: {
+        db, logger: api.app.log, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,
+        documentStorage: createDocumentStorage(config), embedders: createEmbedderRegistry(config), chunkQuota: config.CHUNK_QUOTA_PER_TENANT, documentParsing: config,
+      },
+      queueName: (q) => taskQueueName(config, q),
+    });
+    running = Promise.all(workers.map((w) => w.run()));
+    base = await listen(api.app);
+    const slug = `shelf-${Math.random().toString(36).slice(2, 8)}`;
+    tenant = { id: (await createTenant(api.db, { name: 'Shelf & Co', slug })).tenant.id, slug };
+    await createUser(api.db, tenant.id, { email: 'olga@example.com', role: 'owner' });
+    browser = await launchBrowser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+    await temporal?.close();
+    await api?.close();
+    await rm(storageDir, { recursive: true, force: true });
+  });
+
+  const documents = () => forTenant(api.db, tenant.id).document.findMany({ orderBy: [{ title: 'asc' }, { version: 'asc' }] });
+  const row = (page: Page, title: string) => page.locator(`#documents tr[data-title="${title}"]`);
+
+  async function shot(page: Page, step: string) {
+    await screenshot(page, SHOT, step);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  }
+
+  /** Drops files on the drop zone the way a browser does: a drop event carrying a DataTransfer. */
+  async function drop(page: Page, selector: string, files: { name: string; type: string; text: string }[]) {
+    // A string: the page's own DataTransfer and File (this project is type-checked without the DOM's types).
+    const dataTransfer = await page.evaluateHandle(
+      `(() => { const dt = new DataTransfer(); for (const f of ${JSON.stringify(files)}) dt.items.add(new File([f.text], f.name, { type: f.type })); return dt; })()`,
+    );
+    await page.dispatchEvent(selector, 'dragover', { dataTransfer });
+    await page.dispatchEvent(selector, 'drop', { dataTransfer });
+  }
+
+  it('uploads by drop and by the file input, shows progress, statuses and failures, chunks, retrieval, versions, restore and delete', async () => {
+    // The refused upload (its type disagrees with its name) answers 415: expected, and shown.
+    const { page, problems } = await openSignedInPage(browser, base, '/knowledge', { tenant: tenant.slug, email: 'olga@example.com', password: TEST_PASSWORD }, ['415 /api/v1/documents']);
+    await page.locator('#no-documents').waitFor();
+    await shot(page, 'empty');
+
+    // Two files dropped at once: a progress bar each, then both ready without a reload.
+    await drop(page, '#drop-zone', [
+      { name: 'opening-hours.md', type: 'text/markdown', text: '# Opening hours\n\nThe shop opens at nine in the morning and closes at six in the evening.' },
+      { name: 'returns.txt', type: 'text/plain', text: 'Returns are accepted within thirty days when the receipt is shown.' },
+    ]);
+    const bars = page.locator('#uploads progress');
+    await expect.poll(() => bars.count()).toBe(2);
+    await expect.poll(() => bars.evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))).toEqual([1, 1]);
+    await row(page, 'opening-hours').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
+    await row(page, 'returns').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
+    expect((await documents()).map((d) => [d.title, d.status, d.deletedAt])).toEqual([['opening-hours', 'ready', null], ['returns', 'ready', null]]);
+    await shot(page, 'uploaded');
+
+    // Through the plain file input: a text file named .pdf is refused with the server's reason,
+    // and a file that is a PDF only by its first bytes fails in ingestion with its reason.
+    await page.locator('#drop-zone input[type=file]').setInputFiles([
+      { name: 'notes.pdf', mimeType: 'application/pdf', buffer: Buffer.from('Plain text, not a PDF at all.') },
+    ]);
+    await page.locator('#uploads li[data-name="notes.pdf"] [role=alert]').filter({ hasText: /PDF|type/i }).waitFor();
+    await page.locator('#drop-zone input[type=file]').setInputFiles([
+      { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n%\u00e2\u00e3\nthis is not the rest of a PDF\n%%EOF\n') },
+    ]);
+    await row(page, 'scan').and(page.locator('[data-status="failed"]')).waitFor({ timeout: 30_000 });
+    const failed = (await documents()).find((d) => d.title === 'scan')!;
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toBeTruthy();
+    expect(await row(page, 'scan').locator('.failure').textContent()).toBe(failed.error);
+    expect((await documents()).some((d) => d.title === 'notes')).toBe(false);
+    await shot(page, 'failed');
+
+    // The chunk preview of a document.
+    await row(page, 'opening-hours').getByRole('button', { name: 'Details of opening-hours' }).click();
+    const chunks = page.locator('#chunk-preview .chunk');
+    await expect.poll(() => chunks.count()).toBe(1);
+    expect(await chunks.first().textContent()).toContain('The shop opens at nine in the morning');
+    expect(await page.locator('#chunk-range').textContent()).toContain('of 1');
+    await shot(page, 'chunks');
+
+    // What the assistant would retrieve, with a score.
+    const ask = async (question: string) => {
+      await page.getByLabel('Question').fill(question);
+      await page.getByRole('button', { name: 'Show passages' }).click();
+    };
+    await ask('When does the shop open in the morning?');
+    const firstPassage = page.locator('#passages .passage').first();
+    await firstPassage.filter({ hasText: 'opens at nine' }).waitFor();
+    expect(await firstPassage.locator('.score').textContent()).toMatch(/^score \d\.\d{3}$/);
+    expect(await firstPassage.textContent()).toContain('opening-hours');
+    await shot(page, 'retrieval');
+
+    // A new version through the detail's input; the list follows it to ready by itself.
+    await page.locator('#version-drop-zone input[type=file]').setInputFiles([
+      { name: 'opening-hours.md', mimeType: 'text/markdown', buffer: Buffer.from('# Opening hours\n\nThe shop opens at ten in the morning since the works began.') },
+    ]);
+    await page.locator('#versions tr[data-version="2"]').waitFor();
+    await row(page, 'opening-hours').and(page.locator('[data-status="ready"]')).locator('td:nth-child(3)', { hasText: '2' }).waitFor({ timeout: 30_000 });
+    await ask('When does the shop open in the morning?');
+    await firstPassage.filter({ hasText: 'opens at ten' }).waitFor();
+    const hours = async () => (await documents()).filter((d) => d.title === 'opening-hours').map((d) => [d.version, d.deletedAt === null]);
+    expect(await hours()).toEqual([[1, false], [2, true]]);
+
+    // Restore version 1: it is the live one again, and retrieval finds it.
+    await page.getByRole('button', { name: 'Restore version 1' }).click();
+    await expect.poll(hours).toEqual([[1, true], [2, false]]);
+    await row(page, 'opening-hours').locator('td:nth-child(3)', { hasText: '1' }).waitFor();
+    await page.getByRole('button', { name: 'Restore version 2' }).waitFor();
+    await ask('When does the shop open in the morning?');
+    await firstPassage.filter({ hasText: 'opens at nine' }).waitFor();
+    await shot(page, 'restored');
+
+    // Delete, after a confirmation.
+    await row(page, 'returns').getByRole('button', { name: 'Delete returns' }).click();
+    await row(page, 'returns').locator('button.confirm-delete').click();
+    await row(page, 'returns').waitFor({ state: 'detached' });
+    expect((await documents()).find((d) => d.title === 'returns')!.deletedAt).not.toBeNull();
+    await shot(page, 'deleted');
+
+    // A phone's width: nothing wider than the screen.
+    await page.setViewportSize({ width: 360, height: 800 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await shot(page, 'narrow');
+
+    expect(problems).toEqual([]);
+  });
+});
