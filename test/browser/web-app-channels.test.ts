@@ -2,8 +2,9 @@
 // Graph API: an owner connects WhatsApp, Messenger and web chat (each after a value the API
 // refuses, shown at its field), sees the webhook URL and verify token to paste into Meta, tests
 // the WhatsApp connection (once connected, once with a token Meta refuses), sees the web chat
-// snippet and the widget's live preview, edits a channel and disconnects one. After each step the
-// test reads what the server now holds.
+// snippet and the widget's live preview, edits a channel, disconnects one, and makes a new verify
+// token once the page no longer holds the one it set. After each step the test reads what the
+// server now holds.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
@@ -172,6 +173,7 @@ describe('the Channels page in a browser', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Edit Support line' }).click();
     const edit = page.locator(`#edit-channel-${wa!.id}`);
     expect(await edit.getByLabel('Access token').inputValue()).toBe(''); // never shown back
+    await edit.getByText('Leave empty to keep the stored one.', { exact: false }).first().waitFor();
     expect(await edit.getByLabel('Phone number ID').inputValue()).toBe(number);
     await edit.getByLabel('Name').fill('Sales line');
     await look(page, 'edit');
@@ -191,6 +193,16 @@ describe('the Channels page in a browser', { timeout: 120_000 }, () => {
     await page.getByText('Acme page is disconnected.').waitFor();
     expect((await channels()).map((c) => c.name)).toEqual(['Sales line', 'Shop chat']);
     await look(page, 'after-disconnect');
+
+    // After a reload the verify token is gone from the page (the server holds its hash only): a new one can be made.
+    await page.reload();
+    await page.getByRole('button', { name: 'Set up Sales line' }).click();
+    await setup.getByText('Set, and not shown again: the platform keeps only its fingerprint.', { exact: false }).waitFor();
+    await setup.getByRole('button', { name: 'Make a new verify token' }).click();
+    const newVerifyToken = await setup.getByLabel('Verify token').inputValue();
+    expect(newVerifyToken).not.toBe(verifyToken);
+    expect(Buffer.from((await channels())[0]!.verifyTokenHash!)).toEqual(sha256(newVerifyToken));
+    await look(page, 'new-verify-token');
 
     // A phone's width: nothing wider than the screen.
     await page.getByRole('button', { name: 'Set up Shop chat' }).click();

@@ -99,6 +99,15 @@ function plain(message: string): string {
 
 const originsOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
+/** What a field starts with: the stored value, except secrets (never shown back) and a suggested verify token. */
+function initialValue(spec: FieldSpec, channel: Channel | undefined, suggestedVerifyToken: string): string {
+  if (spec.secret) return '';
+  if (spec.name === 'verifyToken') return suggestedVerifyToken;
+  if (spec.name === 'allowedOrigins') return (channel?.allowedOrigins ?? []).join(' ');
+  const publicId = spec.name === 'phoneNumberId' || spec.name === 'wabaId' || spec.name === 'pageId' ? spec.name : undefined;
+  return (publicId && channel?.[publicId]) || '';
+}
+
 export interface ChannelFormProps {
   type: ChannelType;
   /** The channel to edit; absent: connect a new one. */
@@ -129,12 +138,12 @@ export function ChannelForm({ type, channel, onSaved, onCancel }: ChannelFormPro
       if (name === 'allowedOrigins') given[name] = originsOf(v);
       else if (v !== '') given[name] = v;
     }
-    let verifyTokenSet: string | undefined;
+    const verifyTokenOf = (body: Record<string, unknown>) => (typeof body.verifyToken === 'string' ? body.verifyToken : undefined);
     setBusy(true);
     try {
       if (!editing) {
         const { data, error, response } = await api.POST('/api/v1/channels/', { body: { type, ...given } as CreateBody });
-        if (data) return onSaved(data, typeof given.verifyToken === 'string' ? given.verifyToken : undefined);
+        if (data) return onSaved(data, verifyTokenOf(given));
         return showError(error, response);
       }
       const body: Record<string, unknown> = {};
@@ -143,9 +152,8 @@ export function ChannelForm({ type, channel, onSaved, onCancel }: ChannelFormPro
         if (JSON.stringify(value) !== JSON.stringify(before)) body[name] = value;
       }
       if (Object.keys(body).length === 0) return onSaved(channel, undefined);
-      if (typeof body.verifyToken === 'string') verifyTokenSet = body.verifyToken;
       const { data, error, response } = await api.PATCH('/api/v1/channels/{id}', { params: { path: { id: channel.id } }, body: body as UpdateBody });
-      if (data) return onSaved(data, verifyTokenSet);
+      if (data) return onSaved(data, verifyTokenOf(body));
       return showError(error, response);
     } finally {
       setBusy(false);
@@ -181,16 +189,14 @@ export function ChannelForm({ type, channel, onSaved, onCancel }: ChannelFormPro
         autoComplete="off"
       />
       {specs.map((spec) => {
-        const stored = channel ? channel[spec.name as keyof Channel] : undefined;
-        const keepHint = editing && (spec.secret || spec.name === 'verifyToken') ? ' Leave empty to keep the stored one.' : '';
-        const value =
-          spec.name === 'allowedOrigins' ? (channel?.allowedOrigins ?? []).join(' ') : spec.secret || spec.name === 'verifyToken' ? (spec.name === 'verifyToken' ? suggested : '') : typeof stored === 'string' ? stored : '';
+        const writeOnly = spec.secret || spec.name === 'verifyToken';
+        const keepHint = editing && writeOnly ? ' Leave empty to keep the stored one.' : '';
         return (
           <Field
             key={spec.name}
             label={spec.label}
             name={spec.name}
-            defaultValue={value}
+            defaultValue={initialValue(spec, channel, suggested)}
             hint={<>{spec.hint}{keepHint}</>}
             error={errors[spec.name]}
             autoComplete="off"
