@@ -4,8 +4,10 @@
 // authenticated tenant's id (request.tenantId). Covered by the isolation suite.
 //
 // The range's messages are read once (the (tenant_id, created_at) index, pruned to the range's
-// monthly partitions) into a materialised CTE that every message figure aggregates from, so the
-// per-day and per-channel figures cost one scan and one sort, not one each.
+// monthly partitions) into a materialised CTE that every message figure aggregates from (through
+// its per-conversation-and-day counts, for the channels and conversation figures), so the per-day
+// and per-channel figures cost one scan and one sort, not one each. No index was added: the range
+// scan is the one (tenant_id, created_at) serves, and the window needs its sort by conversation.
 import type { Db } from './db.ts';
 import { DEFAULT_TENANT_SETTINGS, type TenantSettings } from './tenant-settings.ts';
 
@@ -76,7 +78,7 @@ export async function tenantAnalytics(db: Db, tenantId: string, range: Analytics
       WITH m AS MATERIALIZED (
         SELECT (created_at AT TIME ZONE 'UTC')::date AS day, conversation_id, direction, created_at,
                direction = 'outbound' AND coalesce(content->>'author', 'assistant') = 'assistant' AS by_assistant,
-               content->>'text' AS text,
+               direction = 'outbound' AND (strpos(content->>'text', ${`"${markers.handoffKeyword}"`}) > 0 OR content->>'text' = ANY(${markers.fallbackTexts}::text[])) AS declined,
                lag(direction) OVER w AS prev_direction,
                lag(created_at) OVER w AS prev_at
           FROM messages
@@ -85,20 +87,22 @@ export async function tenantAnalytics(db: Db, tenantId: string, range: Analytics
       ), replies AS (
         SELECT day, extract(epoch FROM created_at - prev_at) * 1000 AS ms FROM m
          WHERE direction = 'outbound' AND prev_direction = 'inbound'
+      ), conversation_days AS MATERIALIZED (
+        SELECT day, conversation_id,
+               count(*) FILTER (WHERE direction = 'inbound') AS inbound,
+               count(*) FILTER (WHERE direction = 'outbound') AS outbound
+          FROM m GROUP BY 1, 2
       )
       SELECT
         (SELECT coalesce(json_agg(x ORDER BY x.day, x.name, x.channel_id), '[]') FROM (
            SELECT s.day, ch.id AS channel_id, ch.name, ch.type, sum(s.inbound)::int AS inbound, sum(s.outbound)::int AS outbound
-             FROM (SELECT day, conversation_id,
-                          count(*) FILTER (WHERE direction = 'inbound') AS inbound,
-                          count(*) FILTER (WHERE direction = 'outbound') AS outbound
-                     FROM m GROUP BY 1, 2) s
+             FROM conversation_days s
              JOIN conversations c ON c.id = s.conversation_id AND c.tenant_id = ${tenantId}::uuid
              JOIN channels ch ON ch.id = c.channel_id AND ch.tenant_id = ${tenantId}::uuid
             GROUP BY 1, 2) x) AS by_channel,
         (SELECT coalesce(json_agg(x ORDER BY x.day), '[]') FROM (
-           SELECT day, count(DISTINCT conversation_id) AS n FROM m GROUP BY 1) x) AS conversations_per_day,
-        (SELECT count(DISTINCT conversation_id) FROM m) AS conversations,
+           SELECT day, count(*) AS n FROM conversation_days GROUP BY 1) x) AS conversations_per_day,
+        (SELECT count(DISTINCT conversation_id) FROM conversation_days) AS conversations,
         (SELECT json_build_object('count', count(*), 'avg', avg(ms),
                                   'p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
                                   'p95', percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)) FROM replies) AS latency,
@@ -109,7 +113,7 @@ export async function tenantAnalytics(db: Db, tenantId: string, range: Analytics
              FROM replies GROUP BY 1) x) AS latency_per_day,
         (SELECT coalesce(json_agg(x ORDER BY x.day), '[]') FROM (
            SELECT day, count(*) AS replies,
-                  count(*) FILTER (WHERE strpos(text, ${`"${markers.handoffKeyword}"`}) > 0 OR text = ANY(${markers.fallbackTexts}::text[])) AS unanswered
+                  count(*) FILTER (WHERE declined) AS unanswered
              FROM m WHERE by_assistant GROUP BY 1) x) AS replies_per_day`,
     db.$queryRaw<{ day: Date; prompt: bigint | null; completion: bigint | null; cost: string | null }[]>`
       SELECT day, sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion, sum(cost_usd)::text AS cost FROM usage
