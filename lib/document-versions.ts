@@ -4,7 +4,7 @@
 // therefore reuses those chunks instead of ingesting again: in one transaction the version
 // becomes the live one and every other live version of the document is soft-deleted, the same
 // atomic swap ingestion's activation makes, so a retrieval sees either version, never neither.
-import type { Document } from '../generated/prisma/client.ts';
+import { Prisma, type Document } from '../generated/prisma/client.ts';
 import type { Db } from './db.ts';
 import { parseTenantSettings } from './tenant-settings.ts';
 
@@ -22,6 +22,19 @@ export class VersionRestoreError extends Error {
  * or it would pass the chunk quota). Restoring the live version again changes nothing.
  */
 export async function restoreDocumentVersion(db: Db, tenantId: string, id: string, maxChunks: number): Promise<Document | null> {
+  // An activation locks its own version before the others: meeting this transaction's locks,
+  // one of the two is chosen as a deadlock victim (P2034), and this one simply runs again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await restoreOnce(db, tenantId, id, maxChunks);
+    } catch (err) {
+      if (attempt < 3 && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2034') continue;
+      throw err;
+    }
+  }
+}
+
+async function restoreOnce(db: Db, tenantId: string, id: string, maxChunks: number): Promise<Document | null> {
   return db.$transaction(async (tx) => {
     // A share lock, as ingestion takes: a concurrent language change waits, then re-indexes these chunks too.
     const [tenant] = await tx.$queryRaw<{ settings: unknown; embedding_model: string }[]>`

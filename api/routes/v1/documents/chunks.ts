@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { decodeCursor, encodeCursor, errorResponses, idParams, page, paginationQuery } from '../../../schemas/common.ts';
 
+/** Ordinals are Postgres integers: a cursor past them is not one this API returned. */
+const MAX_ORDINAL = 2 ** 31 - 1;
+
 const chunkSchema = z.object({
   id: z.uuid(),
   position: z.number().int().describe('0-based place of the chunk in the document'),
@@ -41,7 +44,7 @@ const documentChunkRoutes: FastifyPluginAsyncZod = async (app) => {
       let after = -1;
       if (cursor) {
         const { value } = decodeCursor(cursor);
-        if (typeof value !== 'number' || !Number.isInteger(value)) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_ORDINAL) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
         after = value;
       }
       const rows = await request.tenantDb.chunk.findMany({
