@@ -65,7 +65,7 @@ export function problemKindOf(failure: Pick<GraphCallFailure, 'kind' | 'httpStat
 function problem(kind: ConnectionProblemKind, failure?: GraphCallFailure): ConnectionTestResult['problem'] {
   return {
     kind,
-    message: failure ? `${WHAT_TO_DO[kind]} Meta said: ${failure.message}` : WHAT_TO_DO[kind],
+    message: !failure ? WHAT_TO_DO[kind] : failure.httpStatus === null ? `${WHAT_TO_DO[kind]} (${failure.message})` : `${WHAT_TO_DO[kind]} Meta said: ${failure.message}`,
     httpStatus: failure?.httpStatus ?? null,
     graphCode: failure?.code ?? null,
     graphSubcode: failure?.subcode ?? null,

@@ -126,8 +126,9 @@ export async function getGraph(options: { graphApiUrl: string; path: string; acc
     });
     status = response.status;
     text = await response.text();
-  } catch (err) {
-    const message = timeout.aborted ? `no response within ${timeoutMs / 1000} s` : `no connection (${err instanceof Error && err.cause instanceof Error ? err.cause.message : 'network error'})`;
+  } catch {
+    // Which network error it was stays out: it would describe the operator's network to whoever asked.
+    const message = timeout.aborted ? `no response within ${timeoutMs / 1000} s` : 'no connection';
     return fail({ httpStatus: null, code: null, subcode: null, fbtraceId: null, kind: 'transient', message });
   }
   if (status >= 200 && status < 300) {

@@ -96,7 +96,7 @@ describe('channel connection test', () => {
       api.graph.delay(0);
     }
     const closed = await testChannelConnection(api.db, api.config.SECRETS_KEYS, 'http://127.0.0.1:9/v21.0', channel);
-    expect(closed).toMatchObject({ ok: false, problem: { kind: 'unreachable', httpStatus: null } });
+    expect(closed).toMatchObject({ ok: false, problem: { kind: 'unreachable', httpStatus: null, message: 'The Graph API could not be reached or failed: try again later. (no connection)' } });
   });
 
   it("tests a Messenger page with GET /me, which must be this page's token", async () => {
