@@ -33,10 +33,17 @@ export function ChannelsPage(_: { me: Me }) {
   // Verify tokens set from this page, by channel id: the API keeps only their hashes.
   const [verifyTokens, setVerifyTokens] = useState<Record<string, string>>({});
 
+  // Every page of the list: a tenant has a handful of channels, rarely more than one page of 100.
   const load = useCallback(async () => {
-    const { data, error, response } = await api.GET('/api/v1/channels/', { params: { query: { limit: 100 } } });
-    if (data) setChannels(data.items);
-    else setProblem(problemOf(error, response));
+    const items: Channel[] = [];
+    let cursor: string | undefined;
+    do {
+      const { data, error, response } = await api.GET('/api/v1/channels/', { params: { query: { limit: 100, ...(cursor && { cursor }) } } });
+      if (!data) return setProblem(problemOf(error, response));
+      items.push(...data.items);
+      cursor = data.nextCursor ?? undefined;
+    } while (cursor);
+    setChannels(items);
   }, []);
   useEffect(() => void load(), [load]);
 
