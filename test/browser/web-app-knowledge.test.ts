@@ -91,17 +91,18 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
     await page.locator('#no-documents').waitFor();
     await shot(page, 'empty');
 
-    // Two files dropped at once: a progress bar each, then both ready without a reload.
+    // Three files dropped at once: a progress bar each, then all ready without a reload.
+    const handbook = Array.from({ length: 8 }, (_, i) => `## Step ${i + 1}\n\n` + `Step ${i + 1} of the handbook covers the shelves of aisle ${i + 1}. `.repeat(14)).join('\n\n');
     await drop(page, '#drop-zone', [
       { name: 'opening-hours.md', type: 'text/markdown', text: '# Opening hours\n\nThe shop opens at nine in the morning and closes at six in the evening.' },
       { name: 'returns.txt', type: 'text/plain', text: 'Returns are accepted within thirty days when the receipt is shown.' },
+      { name: 'handbook.md', type: 'text/markdown', text: handbook },
     ]);
     const bars = page.locator('#uploads progress');
-    await expect.poll(() => bars.count()).toBe(2);
-    await expect.poll(() => bars.evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))).toEqual([1, 1]);
-    await row(page, 'opening-hours').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
-    await row(page, 'returns').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
-    expect((await documents()).map((d) => [d.title, d.status, d.deletedAt])).toEqual([['opening-hours', 'ready', null], ['returns', 'ready', null]]);
+    await expect.poll(() => bars.count()).toBe(3);
+    await expect.poll(() => bars.evaluateAll((els) => els.map((e) => (e as unknown as { value: number }).value))).toEqual([1, 1, 1]);
+    for (const title of ['opening-hours', 'returns', 'handbook']) await row(page, title).and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
+    expect((await documents()).map((d) => [d.title, d.status, d.deletedAt])).toEqual([['handbook', 'ready', null], ['opening-hours', 'ready', null], ['returns', 'ready', null]]);
     await shot(page, 'uploaded');
 
     // Through the plain file input: a text file named .pdf is refused with the server's reason,
@@ -121,7 +122,16 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
     expect((await documents()).some((d) => d.title === 'notes')).toBe(false);
     await shot(page, 'failed');
 
-    // The chunk preview of a document.
+    // The chunk preview of a document, a page at a time.
+    const handbookChunks = (await documents()).find((d) => d.title === 'handbook')!.chunkCount;
+    expect(handbookChunks).toBeGreaterThan(5);
+    await row(page, 'handbook').getByRole('button', { name: 'Details of handbook' }).click();
+    await page.locator('#chunk-range', { hasText: `Chunks 1–5 of ${handbookChunks}` }).waitFor();
+    await page.getByRole('button', { name: 'Next chunks' }).click();
+    await page.locator('#chunk-range', { hasText: `Chunks 6–${Math.min(10, handbookChunks)} of ${handbookChunks}` }).waitFor();
+    expect(await page.locator('#chunk-preview .chunk').first().textContent()).toMatch(/^#6 · \d+ characters/);
+    await page.getByRole('button', { name: 'Previous chunks' }).click();
+    await page.locator('#chunk-range', { hasText: 'Chunks 1–5' }).waitFor();
     await row(page, 'opening-hours').getByRole('button', { name: 'Details of opening-hours' }).click();
     const chunks = page.locator('#chunk-preview .chunk');
     await expect.poll(() => chunks.count()).toBe(1);

@@ -1,5 +1,6 @@
 // The chunks of one document version as retrieval holds them (GET /api/v1/documents/{id}/chunks):
-// position, size, page and section, and the text, a page at a time.
+// position, size, page and section, and the text, a page at a time. Give it a `key` per version:
+// its pages start over for another one.
 import { useEffect, useState } from 'react';
 import { api, problemOf } from '../api/client';
 import type { paths } from '../api/schema';
@@ -15,11 +16,6 @@ export function ChunkPreview({ documentId, label }: { documentId: string; label:
   const [cursor, setCursor] = useState<string>();
   const [page, setPage] = useState<ChunkPage>();
   const [problem, setProblem] = useState('');
-
-  useEffect(() => {
-    setTrail([]);
-    setCursor(undefined);
-  }, [documentId]);
 
   useEffect(() => {
     let current = true;

@@ -216,7 +216,7 @@ export function KnowledgePage(_: { me: Me }) {
           {chunksOf && (
             <>
               <h3>{chunksOf.label}</h3>
-              <ChunkPreview documentId={chunksOf.id} label={chunksOf.label} />
+              <ChunkPreview key={chunksOf.id} documentId={chunksOf.id} label={chunksOf.label} />
             </>
           )}
         </section>
