@@ -72,7 +72,7 @@ describe('the playground', () => {
   });
   beforeEach(() => openai.reset());
 
-  const useLlm = (llm: Record<string, unknown>) => rig.db.tenant.update({ where: { id: rig.tenantId }, data: { settings: { llm } } });
+  const useLlm = (llm: Record<string, string | number>) => rig.db.tenant.update({ where: { id: rig.tenantId }, data: { settings: { llm } } });
   const ask = (payload: unknown, headers: Record<string, string> = { authorization: `Bearer ${key}` }) =>
     app.inject({ method: 'POST', url: '/api/v1/playground/messages', headers, payload: payload as object });
 
