@@ -111,7 +111,10 @@ describe('analytics and usage of a seeded history', () => {
     const u = await get(`/api/v1/usage?from=${daysAgo(6)}&to=${daysAgo(-1)}`);
     expect(u.messages).toEqual({ inbound: 7, outbound: 6 });
     expect(u.totals).toEqual({ requests: 9, promptTokens: 4200, completionTokens: 600, costUsd: 1.92 });
-    expect(u.documents).toEqual({ total: 4, ready: 2, processing: 1, failed: 1, bytes: 3510, chunks: 15 });
-    expect(u.limits).toEqual({ dailyBudgetUsd: 1, spentTodayUsd: 0.25, documentMaxBytes: api.config.DOCUMENT_MAX_BYTES });
+    // The failed version keeps no file, so the document quota does not count it (lib/documents.ts).
+    expect(u.documents).toEqual({ documents: 3, chunks: 15, versions: { ready: 2, processing: 1, failed: 1 }, bytes: 3510 });
+    expect(u.limits).toEqual({
+      dailyBudgetUsd: 1, spentTodayUsd: 0.25, documentMaxBytes: api.config.DOCUMENT_MAX_BYTES, documents: api.config.DOCUMENT_QUOTA_PER_TENANT, chunks: api.config.CHUNK_QUOTA_PER_TENANT,
+    });
   });
 });

@@ -140,7 +140,10 @@ describe('web app: overview, usage and account', { timeout: 120_000 }, () => {
       await check(page, `usage-${period}`);
     }
     expect(await page.locator('#budget').textContent()).toBe('$0.00 of the daily budget of $1.00 spent today (UTC).');
-    expect(await page.locator('#documents dd').first().textContent()).toBe('0 (0 ready, 0 processing, 0 failed)');
+    expect((await page.locator('#documents dd').allTextContents()).slice(0, 2)).toEqual([
+      `0 of ${api.config.DOCUMENT_QUOTA_PER_TENANT.toLocaleString('en-US')} allowed`,
+      `0 of ${api.config.CHUNK_QUOTA_PER_TENANT.toLocaleString('en-US')} allowed`,
+    ]);
     await checkNarrow(page, 'usage-narrow');
     expect(problems).toEqual([]);
   });

@@ -10146,22 +10146,32 @@ export interface paths {
                                 inbound: number;
                                 outbound: number;
                             };
-                            /** @description Documents not deleted, now (whatever the range); chunks: those of the ready documents */
+                            /** @description Now, whatever the range */
                             documents: {
-                                total: number;
-                                ready: number;
-                                processing: number;
-                                failed: number;
-                                bytes: number;
+                                /** @description Documents (not versions) as the document quota counts them */
+                                documents: number;
+                                /** @description Chunks of the ready versions, as the chunk quota counts them */
                                 chunks: number;
+                                /** @description Versions not deleted, by status (pending counts as processing) */
+                                versions: {
+                                    ready: number;
+                                    processing: number;
+                                    failed: number;
+                                };
+                                /** @description Size of the versions not deleted */
+                                bytes: number;
                             };
                             limits: {
                                 /** @description llm.dailyBudgetUsd: the tenant's own, else the platform's default */
                                 dailyBudgetUsd: number;
                                 /** @description Model and embedding cost of the current UTC day, counted against dailyBudgetUsd */
                                 spentTodayUsd: number;
-                                /** @description The largest document an upload may be */
+                                /** @description The largest document an upload may be (DOCUMENT_MAX_BYTES) */
                                 documentMaxBytes: number;
+                                /** @description DOCUMENT_QUOTA_PER_TENANT */
+                                documents: number;
+                                /** @description CHUNK_QUOTA_PER_TENANT */
+                                chunks: number;
                             };
                         };
                     };

@@ -1,6 +1,6 @@
 // The usage report (GET /api/v1/usage) for a calendar month (UTC): messages, model and embedding
-// tokens and cost, today's spend against the daily budget, the documents and their chunks, and the
-// limits that apply to them. The daily budget is the only spending limit the platform enforces.
+// tokens and cost, today's spend against the daily budget, and the documents and their chunks
+// against the tenant's quotas. The daily budget is the only spending limit the platform enforces.
 import { useEffect, useState } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
@@ -111,14 +111,17 @@ export function UsagePage(_: { me: Me }) {
             <h2 id="documents-title">Documents now</h2>
             <dl className="facts usage-facts" id="documents">
               <dt>Documents</dt>
-              <dd>{count(usage.documents.total)} ({count(usage.documents.ready)} ready, {count(usage.documents.processing)} processing, {count(usage.documents.failed)} failed)</dd>
+              <dd>{count(usage.documents.documents)} of {count(usage.limits.documents)} allowed</dd>
+              <dt>Chunks</dt>
+              <dd>{count(usage.documents.chunks)} of {count(usage.limits.chunks)} allowed</dd>
+              <dt>Versions</dt>
+              <dd>{count(usage.documents.versions.ready)} ready, {count(usage.documents.versions.processing)} processing, {count(usage.documents.versions.failed)} failed</dd>
               <dt>Size</dt>
               <dd>{bytes(usage.documents.bytes)}</dd>
-              <dt>Chunks</dt>
-              <dd>{count(usage.documents.chunks)}</dd>
               <dt>Largest upload</dt>
               <dd>{bytes(usage.limits.documentMaxBytes)} per document</dd>
             </dl>
+            <p className="muted">Uploads are refused once either quota is reached; deleting documents frees room.</p>
           </section>
 
           <section aria-labelledby="days-title">

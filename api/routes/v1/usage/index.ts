@@ -1,7 +1,9 @@
 // LLM and embedding usage (tokens, requests, cost) per day, provider and model, with totals; the
-// range's messages; the tenant's documents and chunks now; and the limits that apply to them.
+// range's messages; the tenant's documents and chunks now (as their quotas count them); and the
+// limits that apply: the daily budget, the document size and the document and chunk quotas.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { documentUsage } from '../../../../lib/documents.ts';
 import { parseTenantSettings } from '../../../../lib/tenant-settings.ts';
 import { dateRange, errorResponses } from '../../../schemas/common.ts';
 
@@ -25,12 +27,19 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
             totals: z.object({ requests: z.number(), promptTokens: z.number(), completionTokens: z.number(), costUsd: z.number() }),
             messages: z.object({ inbound: z.number(), outbound: z.number() }).describe('Messages stored in the range'),
             documents: z
-              .object({ total: z.number(), ready: z.number(), processing: z.number(), failed: z.number(), bytes: z.number(), chunks: z.number() })
-              .describe('Documents not deleted, now (whatever the range); chunks: those of the ready documents'),
+              .object({
+                documents: z.number().describe('Documents (not versions) as the document quota counts them'),
+                chunks: z.number().describe('Chunks of the ready versions, as the chunk quota counts them'),
+                versions: z.object({ ready: z.number(), processing: z.number(), failed: z.number() }).describe('Versions not deleted, by status (pending counts as processing)'),
+                bytes: z.number().describe('Size of the versions not deleted'),
+              })
+              .describe('Now, whatever the range'),
             limits: z.object({
               dailyBudgetUsd: z.number().describe("llm.dailyBudgetUsd: the tenant's own, else the platform's default"),
               spentTodayUsd: z.number().describe('Model and embedding cost of the current UTC day, counted against dailyBudgetUsd'),
-              documentMaxBytes: z.number().describe('The largest document an upload may be'),
+              documentMaxBytes: z.number().describe('The largest document an upload may be (DOCUMENT_MAX_BYTES)'),
+              documents: z.number().describe('DOCUMENT_QUOTA_PER_TENANT'),
+              chunks: z.number().describe('CHUNK_QUOTA_PER_TENANT'),
             }),
           }),
           ...errorResponses,
@@ -42,10 +51,11 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
       const to = new Date(request.query.to);
       const tdb = request.tenantDb;
       const today = new Date(new Date().toISOString().slice(0, 10));
-      const [rows, directions, documents, tenant, spentToday] = await Promise.all([
+      const [rows, directions, documents, quotaUsage, tenant, spentToday] = await Promise.all([
         tdb.usage.findMany({ where: { day: { gte: from, lt: to } }, orderBy: [{ day: 'asc' }, { provider: 'asc' }, { model: 'asc' }] }),
         tdb.message.groupBy({ by: ['direction'], where: { createdAt: { gte: from, lt: to } }, _count: { _all: true } }),
-        tdb.document.groupBy({ by: ['status'], where: { deletedAt: null }, _count: { _all: true }, _sum: { sizeBytes: true, chunkCount: true } }),
+        tdb.document.groupBy({ by: ['status'], where: { deletedAt: null }, _count: { _all: true }, _sum: { sizeBytes: true } }),
+        documentUsage(app.db, request.tenantId),
         tdb.tenant.findUniqueOrThrow({ where: { id: request.tenantId }, select: { settings: true } }),
         tdb.usage.aggregate({ where: { day: today }, _sum: { costUsd: true } }),
       ]);
@@ -72,14 +82,18 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
         totals: { ...totals, costUsd: Math.round(totals.costUsd * 1e6) / 1e6 },
         messages: { inbound: messages('inbound'), outbound: messages('outbound') },
         documents: {
-          total: documents.reduce((n, d) => n + d._count._all, 0),
-          ready: docs('ready'),
-          processing: docs('pending') + docs('processing'),
-          failed: docs('failed'),
+          documents: quotaUsage.documents,
+          chunks: quotaUsage.chunks,
+          versions: { ready: docs('ready'), processing: docs('pending') + docs('processing'), failed: docs('failed') },
           bytes: documents.reduce((n, d) => n + (d._sum.sizeBytes ?? 0), 0),
-          chunks: documents.find((d) => d.status === 'ready')?._sum.chunkCount ?? 0,
         },
-        limits: { dailyBudgetUsd: settings.llm.dailyBudgetUsd!, spentTodayUsd: Number(spentToday._sum.costUsd ?? 0), documentMaxBytes: app.config.DOCUMENT_MAX_BYTES },
+        limits: {
+          dailyBudgetUsd: settings.llm.dailyBudgetUsd!,
+          spentTodayUsd: Number(spentToday._sum.costUsd ?? 0),
+          documentMaxBytes: app.config.DOCUMENT_MAX_BYTES,
+          documents: app.config.DOCUMENT_QUOTA_PER_TENANT,
+          chunks: app.config.CHUNK_QUOTA_PER_TENANT,
+        },
       };
     },
   );
