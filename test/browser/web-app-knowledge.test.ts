@@ -156,7 +156,7 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
       { name: 'opening-hours.md', mimeType: 'text/markdown', buffer: Buffer.from('# Opening hours\n\nThe shop opens at ten in the morning since the works began.') },
     ]);
     await page.locator('#versions tr[data-version="2"]').waitFor();
-    await row(page, 'opening-hours').and(page.locator('[data-status="ready"]')).locator('td:nth-child(3)', { hasText: '2' }).waitFor({ timeout: 30_000 });
+    await row(page, 'opening-hours').and(page.locator('[data-status="ready"]')).locator('td.doc-version', { hasText: '2' }).waitFor({ timeout: 30_000 });
     await ask('When does the shop open in the morning?');
     await firstPassage.filter({ hasText: 'opens at ten' }).waitFor();
     const hours = async () => (await documents()).filter((d) => d.title === 'opening-hours').map((d) => [d.version, d.deletedAt === null]);
@@ -165,7 +165,7 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
     // Restore version 1: it is the live one again, and retrieval finds it.
     await page.getByRole('button', { name: 'Restore version 1' }).click();
     await expect.poll(hours).toEqual([[1, true], [2, false]]);
-    await row(page, 'opening-hours').locator('td:nth-child(3)', { hasText: '1' }).waitFor();
+    await row(page, 'opening-hours').locator('td.doc-version', { hasText: '1' }).waitFor();
     await page.getByRole('button', { name: 'Restore version 2' }).waitFor();
     await ask('When does the shop open in the morning?');
     await firstPassage.filter({ hasText: 'opens at nine' }).waitFor();

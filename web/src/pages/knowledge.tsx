@@ -168,17 +168,17 @@ export function KnowledgePage(_: { me: Me }) {
               <tbody>
                 {groups.map(([d, ...older]) => (
                   <tr key={d!.documentKey} data-title={d!.title} data-status={d!.status} aria-current={selected === d!.documentKey ? 'true' : undefined}>
-                    <td>
+                    <td data-label="Title">
                       <span className="doc-title">{d!.title}</span>
                       {d!.filename && <span className="muted doc-file">{d!.filename}</span>}
                     </td>
-                    <td>
+                    <td data-label="Status">
                       <span className={`status status-${d!.status}`}>{statusText(d!)}</span>
                       {d!.status === 'failed' && d!.error && <p className="failure">{d!.error}</p>}
                       {older.some((o) => o.status === 'ready') && <p className="muted small">Version {older.find((o) => o.status === 'ready')!.version} answers until this one is ready.</p>}
                     </td>
-                    <td>{d!.version}</td>
-                    <td>{d!.chunkCount}</td>
+                    <td data-label="Version" className="doc-version">{d!.version}</td>
+                    <td data-label="Chunks">{d!.chunkCount}</td>
                     <td className="actions">
                       <button type="button" className="secondary inspect" onClick={() => inspect(d!)} aria-label={`Details of ${d!.title}`}>Details</button>
                       {d!.status === 'failed' && <button type="button" className="secondary retry" onClick={() => void retry(d!)} aria-label={`Retry ${d!.title}`}>Retry</button>}
