@@ -168,6 +168,8 @@ describe('web app: overview, usage and account', { timeout: 120_000 }, () => {
     await page.getByLabel('New password').fill(NEW_PASSWORD);
     await page.click('#change-password button[type=submit]');
     await expect.poll(() => page.locator('#change-password .field-error').textContent()).toBe('This is not your current password.');
+    expect(await page.getByLabel('Current password').getAttribute('aria-invalid')).toBe('true');
+    await check(page, 'account-wrong-password');
     await page.getByLabel('Current password').fill(owner.password);
     await page.getByLabel('New password').fill('aaaaaaaaaaaaaaaa');
     await page.click('#change-password button[type=submit]');

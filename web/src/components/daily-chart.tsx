@@ -74,7 +74,7 @@ export function DailyChart({ title, days, series, kind, format, summary, referen
 
   return (
     <figure className="daily-chart">
-      <h3 className="chart-title">{title}</h3>
+      <h4 className="chart-title">{title}</h4>
       <div ref={box} className="chart-box">
       <svg viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-labelledby={`${id}-summary`} className={`chart chart-${kind}`}>
         {[0, 0.5, 1].map((f) => (
