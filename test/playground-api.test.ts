@@ -157,6 +157,22 @@ describe('the playground', () => {
     expect(res.statusCode, res.body).toBe(200);
   });
 
+  it('is limited per key to a thirtieth of the API limit', async () => {
+    await useLlm({ provider: 'local' });
+    // RATE_LIMIT_API_PER_MINUTE 30: one playground message a minute.
+    const limited = await buildApp({ config: { ...rig.config, RATE_LIMIT_API_PER_MINUTE: 30 }, db: rig.db, temporal: temporal.client, logger: pino({ level: 'silent' }) });
+    await limited.ready();
+    try {
+      const send = () => limited.inject({ method: 'POST', url: '/api/v1/playground/messages', headers: { authorization: `Bearer ${key}` }, payload: { message: 'How many days do I have for returns?' } });
+      expect((await send()).statusCode).toBe(200);
+      const refused = await send();
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error.code).toBe('rate_limited');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers 504 when no worker answers within the turn\'s budget, and the run does not linger', async () => {
     await useLlm({ provider: 'local', turnBudgetSeconds: 5 });
     // The same API on a queue no worker polls.
