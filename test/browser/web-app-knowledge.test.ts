@@ -105,6 +105,19 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
     expect((await documents()).map((d) => [d.title, d.status, d.deletedAt])).toEqual([['handbook', 'ready', null], ['opening-hours', 'ready', null], ['returns', 'ready', null]]);
     await shot(page, 'uploaded');
 
+    // On a slow connection the bar moves while the bytes go: part of the way, then all of it.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 48 * 1024 });
+    const catalogue = Array.from({ length: 1600 }, (_, i) => `Catalogue line ${i + 1}: article ${i + 1} is kept on shelf ${i % 40}.`).join('\n');
+    await page.locator('#drop-zone input[type=file]').setInputFiles([{ name: 'catalogue.txt', mimeType: 'text/plain', buffer: Buffer.from(catalogue) }]);
+    const catalogueBar = page.locator('#uploads li[data-name="catalogue.txt"] progress');
+    const sent = () => catalogueBar.evaluate((bar) => (bar as unknown as { value: number }).value);
+    await expect.poll(async () => { const v = await sent(); return v > 0 && v < 1; }, { intervals: [50] }).toBe(true);
+    await shot(page, 'uploading');
+    await expect.poll(sent, { timeout: 20_000 }).toBe(1);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await row(page, 'catalogue').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 30_000 });
+
     // Through the plain file input: a text file named .pdf is refused with the server's reason,
     // and a file that is a PDF only by its first bytes fails in ingestion with its reason.
     await page.locator('#drop-zone input[type=file]').setInputFiles([
