@@ -93,6 +93,12 @@ describe('analytics and usage of a seeded history', () => {
     const bad = await api.app.inject({ url: `/api/v1/analytics?from=${daysAgo(1)}&to=${daysAgo(3)}`, headers });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_error');
+    // Agents answer conversations; the tenant's figures are the owners' and admins'.
+    const agent = await createUser(api.db, seeded.tenant.id, { email: 'agent@analytics.example.com', role: 'agent' });
+    const agentHeaders = withSession(await sessionFor(api.db, api.config, agent), false);
+    for (const url of [`/api/v1/analytics?from=${daysAgo(6)}&to=${daysAgo(-1)}`, `/api/v1/usage?from=${daysAgo(6)}&to=${daysAgo(-1)}`]) {
+      expect((await api.app.inject({ url, headers: agentHeaders })).statusCode, url).toBe(403);
+    }
 
     const tdb = forTenant(api.db, seeded.tenant.id);
     const doc = (status: 'ready' | 'failed' | 'processing', sizeBytes: number, chunkCount: number, deleted = false) =>
