@@ -59,6 +59,22 @@ export async function writeSettings(
   });
 }
 
+/**
+ * The operator's replacement of a tenant's settings (no version to match: the operator does not
+ * edit against one), recorded like any write. Retried when a tenant write lands in between.
+ */
+export async function replaceSettings(tdb: TenantDb, tenantId: string, settings: Record<string, unknown>): Promise<Tenant> {
+  for (let attempt = 1; ; attempt++) {
+    const { settingsVersion } = await tdb.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { settingsVersion: true } });
+    try {
+      return await writeSettings(tdb, tenantId, { fromVersion: settingsVersion, settings, author: { kind: 'platform' } });
+    } catch (err) {
+      const lostRace = err instanceof SettingsVersionConflict || (err as { code?: string }).code === 'P2025';
+      if (!lostRace || attempt === 3) throw err;
+    }
+  }
+}
+
 /** The tenant's versions, newest first (`before`: only versions older than it). */
 export function listSettingsVersions(tdb: TenantDb, options: { limit: number; before?: number }): Promise<SettingsVersion[]> {
   return tdb.settingsVersion.findMany({

@@ -88,12 +88,22 @@ describe('settings versions', () => {
     expect((await api.app.inject({ method: 'POST', url: '/api/v1/settings/versions/1/restore', headers: agentHeaders, payload: { version: 4 } })).statusCode).toBe(403);
   });
 
+  it("records the operator's replacement as a platform version, which the tenant can restore from", async () => {
+    const res = await api.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${tenantId}`, headers: bearer(api.adminKey), payload: { settings: { locale: 'fr' } } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ settingsVersion: 5, settings: { locale: 'fr' } });
+    const [latest] = (await api.app.inject({ url: '/api/v1/settings/versions?limit=1', headers: bearer(key) })).json().items;
+    expect(latest).toMatchObject({ version: 5, settings: { locale: 'fr' }, author: { kind: 'platform', id: null } });
+    const restored = await api.app.inject({ method: 'POST', url: '/api/v1/settings/versions/4/restore', headers: { ...bearer(key), 'if-match': '"5"' } });
+    expect(restored.json()).toMatchObject({ version: 6, stored: { locale: 'de', llm: { temperature: 0.7 } } });
+  });
+
   it("another tenant sees none of it and cannot restore it", async () => {
     const other = await createTenant(api.db, { name: 'Other', slug: `versions-other-${Date.now()}` });
     const list = (await api.app.inject({ url: '/api/v1/settings/versions', headers: bearer(other.apiKey.key) })).json();
     expect(list.items).toEqual([]);
     const restore = await api.app.inject({ method: 'POST', url: '/api/v1/settings/versions/2/restore', headers: bearer(other.apiKey.key), payload: { version: 1 } });
     expect(restore.statusCode).toBe(404);
-    expect((await forTenant(api.db, tenantId).tenant.findFirstOrThrow()).settingsVersion).toBe(4);
+    expect((await forTenant(api.db, tenantId).tenant.findFirstOrThrow()).settingsVersion).toBe(6);
   });
 });

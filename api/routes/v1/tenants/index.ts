@@ -5,6 +5,8 @@ import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../../../../generated/prisma/client.ts';
+import { replaceSettings } from '../../../../lib/settings-versions.ts';
+import { forTenant } from '../../../../lib/tenant-db.ts';
 import { createTenant, TenantSlugTakenError } from '../../../../lib/tenants.ts';
 import { validateStoredSettings } from '../../../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
@@ -124,13 +126,19 @@ const tenantRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { name, settings } = request.body;
-      const data = {
-        ...(name === undefined ? {} : { name }),
-        ...(settings === undefined ? {} : { settings: settingsOrThrow(settings) as object, settingsVersion: { increment: 1 } }),
-      };
-      const { count } = await app.db.tenant.updateMany({ where: { id: request.params.id }, data });
-      if (count === 0) throw new HttpError(404, 'not_found', 'Tenant not found');
-      return tenantView(await app.db.tenant.findUniqueOrThrow({ where: { id: request.params.id } }));
+      const id = request.params.id;
+      const stored = settings === undefined ? undefined : settingsOrThrow(settings);
+      if (!(await app.db.tenant.findUnique({ where: { id }, select: { id: true } }))) throw new HttpError(404, 'not_found', 'Tenant not found');
+      // Through the settings' history (author: platform), like the tenant's own writes.
+      try {
+        if (stored !== undefined) await replaceSettings(forTenant(app.db, id), id, stored);
+        if (name !== undefined) await app.db.tenant.update({ where: { id }, data: { name } });
+        return tenantView(await app.db.tenant.findUniqueOrThrow({ where: { id } }));
+      } catch (err) {
+        // Deleted meanwhile.
+        if ((err as { code?: string }).code === 'P2025') throw new HttpError(404, 'not_found', 'Tenant not found');
+        throw err;
+      }
     },
   );
 
