@@ -116,7 +116,10 @@ export async function playground(input: PlaygroundInput): Promise<PlaygroundResu
   result.model = last?.model ?? null;
   result.costUsd = Math.round(result.costUsd * 1e6) / 1e6;
   if (outcome === null) return { ...result, outcome: 'handoff', text: HANDOFF_NOTICE };
-  for (const source of result.sources) source.cited = (last?.citations ?? []).some((c) => c.documentId === source.documentId && c.page === source.page);
+  // A citation names its passage when the provider says which (chunkId), else its document and page.
+  const cites = (c: { documentId: string; page: number | null; chunkId?: string }, s: PlaygroundSource) =>
+    c.chunkId ? c.chunkId === s.chunkId : c.documentId === s.documentId && c.page === s.page;
+  for (const source of result.sources) source.cited = (last?.citations ?? []).some((c) => cites(c, source));
   const kind = last?.outcome === 'reply' ? 'reply' : last?.outcome === 'budget_exhausted' ? 'budget_exhausted' : 'no_answer';
   return { ...result, outcome: kind, text: outcome.text };
 }
