@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRY_AFTER_MS, nextWebhookRetryDelay, refusedUrl, webhookEnvelope } from './webhooks.ts';
+import { webhookEnvelope } from '../lib/tenant-events.ts';
+import { MAX_RETRY_AFTER_MS, nextWebhookRetryDelay, refusedUrl } from './webhooks.ts';
 
 describe('webhook delivery helpers', () => {
   it('refuses at send time what registration refuses, unless insecure endpoints are allowed (tests)', () => {

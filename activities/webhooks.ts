@@ -20,7 +20,7 @@ import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
-import type { TenantEventEnvelope } from '../lib/tenant-events.ts';
+import { webhookEnvelope } from '../lib/tenant-events.ts';
 import { signWebhook, webhookSecret, type WebhookDispatcher } from '../lib/tenant-webhooks.ts';
 import { networkFailureDetail, refusedTenantUrl, tenantDispatcher, UNREACHABLE } from '../lib/tenant-urls.ts';
 import type { Agent } from 'undici';
@@ -46,10 +46,6 @@ export interface WebhookAttemptInput {
 export function nextWebhookRetryDelay(attempt: number, retryAfter: number, policy: { initialIntervalMs: number; maximumIntervalMs: number }): number {
   const backoff = Math.min(policy.initialIntervalMs * 2 ** (attempt - 1), policy.maximumIntervalMs);
   return Math.min(Math.max(retryAfter, backoff), Math.max(MAX_RETRY_AFTER_MS, policy.maximumIntervalMs));
-}
-
-export function webhookEnvelope(event: { id: string; type: string; createdAt: Date; tenantId: string | null; payload: unknown }): TenantEventEnvelope {
-  return { id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), tenantId: event.tenantId ?? '', data: event.payload };
 }
 
 /** Why the platform will not call this URL as written, or undefined. Checked again at send time. */

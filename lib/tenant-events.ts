@@ -81,6 +81,11 @@ export interface TenantEventEnvelope {
   data: unknown;
 }
 
+/** The body POSTed for an event row; the delivery log shows the same one (GET /api/v1/webhook-deliveries/:id). */
+export function webhookEnvelope(event: { id: string; type: string; createdAt: Date; tenantId: string | null; payload: unknown }): TenantEventEnvelope {
+  return { id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), tenantId: event.tenantId ?? '', data: event.payload };
+}
+
 /**
  * A deterministic event id (a name-based UUID, RFC 9562 v8 layout over SHA-256) for events that
  * happen once per subject, so that writing one twice is a no-op.

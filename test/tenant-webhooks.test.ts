@@ -240,6 +240,19 @@ describe('tenant webhooks', () => {
     expect(await rig.db.webhookDelivery.count({ where: { eventId: { in: events.map((r) => r.body.id) } } })).toBe(0);
   });
 
+  it('reads a delivery of the log with the very body it POSTed', async () => {
+    const { eventId, deliveryId } = await ping(all.id, key);
+    await settled(deliveryId);
+    const received = receiver.at('/all').find((r) => r.body.id === eventId)!;
+    const res = await call('GET', `/api/v1/webhook-deliveries/${deliveryId}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { id: string; endpointId: string; eventId: string; status: string; event: unknown };
+    expect(body).toMatchObject({ id: deliveryId, endpointId: all.id, eventId, status: 'delivered', event: { id: eventId, type: 'ping', tenantId: rig.tenantId } });
+    // The raw body that was signed, byte for byte.
+    expect(JSON.stringify(body.event)).toBe(received.raw);
+    expect((await call('GET', `/api/v1/webhook-deliveries/${randomUUID()}`)).statusCode).toBe(404);
+  });
+
   it('a store step that crashed after its rows and before their events writes the events on its retry, once', async () => {
     const user = `1555${Math.floor(Math.random() * 1e7)}`;
     const input = {
@@ -471,7 +484,7 @@ describe('tenant webhooks', () => {
     const spec = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining([
       '/api/v1/webhook-endpoints/', '/api/v1/webhook-endpoints/{id}', '/api/v1/webhook-endpoints/{id}/rotate-secret',
-      '/api/v1/webhook-endpoints/{id}/test', '/api/v1/webhook-endpoints/{id}/deliveries', '/api/v1/webhook-deliveries/{id}/redeliver',
+      '/api/v1/webhook-endpoints/{id}/test', '/api/v1/webhook-endpoints/{id}/deliveries', '/api/v1/webhook-deliveries/{id}', '/api/v1/webhook-deliveries/{id}/redeliver',
     ]));
     expect(JSON.stringify(spec.paths['/api/v1/webhook-endpoints/']!.post!.requestBody)).toContain('handoff.assigned');
   });
@@ -504,6 +517,7 @@ describe('tenant webhooks', () => {
       ['POST', `/api/v1/webhook-endpoints/${all.id}/rotate-secret`],
       ['POST', `/api/v1/webhook-endpoints/${all.id}/test`],
       ['GET', `/api/v1/webhook-endpoints/${all.id}/deliveries`],
+      ['GET', `/api/v1/webhook-deliveries/${delivery.id}`],
       ['POST', `/api/v1/webhook-deliveries/${delivery.id}/redeliver`],
     ] as const) {
       const res = await call(method, url, method === 'PATCH' ? { description: 'mine now' } : undefined, quiet.key);

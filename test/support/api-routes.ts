@@ -158,6 +158,7 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/api/v1/webhook-endpoints/:id/rotate-secret', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/rotate-secret` },
   { method: 'POST', pattern: '/api/v1/webhook-endpoints/:id/test', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/test` },
   { method: 'GET', pattern: '/api/v1/webhook-endpoints/:id/deliveries', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}/deliveries?status=failed` },
+  { method: 'GET', pattern: '/api/v1/webhook-deliveries/:id', who: 'tenant', url: (i) => `/api/v1/webhook-deliveries/${i.webhookDeliveryId}` },
   { method: 'POST', pattern: '/api/v1/webhook-deliveries/:id/redeliver', who: 'tenant', url: (i) => `/api/v1/webhook-deliveries/${i.webhookDeliveryId}/redeliver` },
   { method: 'DELETE', pattern: '/api/v1/webhook-endpoints/:id', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}` },
 

@@ -1,13 +1,33 @@
-// Redelivery of one webhook delivery from the log (e.g. after the tenant fixed its endpoint):
+// One webhook delivery of the log: read it with the event body it POSTs (what the receiver got,
+// byte for byte, before signing), and redeliver it (e.g. after the tenant fixed its endpoint):
 // the same event, the same delivery row (attempts keep counting), a fresh round of retries.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { webhookEnvelope } from '../../../../lib/tenant-events.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { idParams } from '../../../schemas/common.ts';
+import { errorResponses, idParams } from '../../../schemas/common.ts';
 import { apiDispatcher, deliverySchema, deliveryView, responses, temporalError } from './index.ts';
+
+const withEvent = deliverySchema.extend({
+  event: z
+    .object({ id: z.uuid(), type: z.string(), createdAt: z.string(), tenantId: z.string(), data: z.unknown() })
+    .describe('The body POSTed to the endpoint (JSON.stringify of it is the signed raw body)'),
+});
 
 const webhookDeliveryRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['webhooks'];
   const dispatcher = apiDispatcher(app);
+  const notFound = () => new HttpError(404, 'not_found', 'Webhook delivery not found');
+
+  app.get(
+    '/:id',
+    { schema: { tags, summary: 'Get a delivery with the event body it POSTs', params: idParams, response: { 200: withEvent, ...errorResponses } } },
+    async (request) => {
+      const delivery = await request.tenantDb.webhookDelivery.findFirst({ where: { id: request.params.id }, include: { event: true } });
+      if (!delivery) throw notFound();
+      return { ...deliveryView(delivery), event: webhookEnvelope(delivery.event) };
+    },
+  );
 
   app.post(
     '/:id/redeliver',
@@ -22,7 +42,7 @@ const webhookDeliveryRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const tdb = request.tenantDb;
       const delivery = await tdb.webhookDelivery.findFirst({ where: { id: request.params.id }, include: { endpoint: { select: { status: true } } } });
-      if (!delivery) throw new HttpError(404, 'not_found', 'Webhook delivery not found');
+      if (!delivery) throw notFound();
       if (delivery.status === 'pending') throw new HttpError(409, 'delivery_in_progress', 'This delivery is still being attempted');
       if (delivery.endpoint.status !== 'active') throw new HttpError(409, 'endpoint_disabled', 'The endpoint is disabled: re-enable it first (PATCH status "active")');
 
