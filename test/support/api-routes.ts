@@ -130,9 +130,6 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/settings/versions', who: 'tenant', url: () => '/api/v1/settings/versions' },
   // Version 1 is recorded by the first write above (or absent: 404); a stale If-Match answers 409.
   { method: 'POST', pattern: '/api/v1/settings/versions/:version/restore', who: 'tenant', url: () => '/api/v1/settings/versions/1/restore', headers: { 'if-match': '"1"' } },
-  { method: 'GET', pattern: '/api/v1/settings/versions', who: 'tenant', url: () => '/api/v1/settings/versions' },
-  // Version 1 is recorded by the first write above (or absent: 404); a stale If-Match answers 409.
-  { method: 'POST', pattern: '/api/v1/settings/versions/:version/restore', who: 'tenant', url: () => '/api/v1/settings/versions/1/restore', headers: { 'if-match': '"1"' } },
 
   // An empty earlier turn: refused (400) before any run starts, since these suites run no worker
   // (test/playground-api.test.ts answers real questions).
