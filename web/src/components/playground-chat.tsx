@@ -68,6 +68,7 @@ export function PlaygroundChat() {
   const [problem, setProblem] = useState('');
   const [error, setError] = useState<string>();
   const [asking, setAsking] = useState(false);
+  const [said, setSaid] = useState('');
 
   async function ask(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -77,10 +78,12 @@ export function PlaygroundChat() {
     if (!message) return setError('Type a question');
     if (message.length > 4096) return setError('At most 4096 characters');
     setError(undefined);
+    setSaid('The assistant is answering…');
     setAsking(true);
     const previous = entries.map((e) => ({ role: e.role, text: e.text }));
     const { data, error: failed, response } = await api.POST('/api/v1/playground/messages', { body: { message, previous } });
     setAsking(false);
+    setSaid(data ? `The assistant answered: ${data.text}` : '');
     if (!data) {
       // The budget's refusal says what customers are sent meanwhile; a rate limit says how long to wait.
       return setProblem(codeOf(failed) === 'budget_exhausted' ? (failed as ApiError).error.message : problemOf(failed, response));
@@ -107,9 +110,9 @@ export function PlaygroundChat() {
         <TextAreaField label="Question" name="message" rows={2} error={error} hint="Answered as a customer would be: same documents, prompt, model and tools. Model spend counts against the budget." />
         <div className="playground-actions">
           <button type="submit" disabled={asking}>{asking ? 'Asking…' : 'Ask'}</button>
-          {entries.length > 0 && <button type="button" className="secondary" onClick={() => setEntries([])}>New chat</button>}
+          {entries.length > 0 && <button type="button" className="secondary" onClick={() => { setEntries([]); setSaid(''); }}>New chat</button>}
         </div>
-        <p role="status" className="visually-hidden">{asking ? 'The assistant is answering…' : ''}</p>
+        <p role="status" className="visually-hidden">{said}</p>
       </form>
     </div>
   );
