@@ -3,8 +3,8 @@
 // tenant's system (ALLOW_INSECURE_TENANT_URLS lets a loopback http:// URL through, as in
 // development). An owner adds an endpoint (its secret shown once, and the one the events are
 // signed with), sends a test event the receiver refuses and sees the failure in the log,
-// redelivers it once the receiver answers, rotates the secret, edits, disables and re-enables
-// the endpoint, pages through its log and deletes it.
+// redelivers it once the receiver answers and reads the body it POSTed, rotates the secret,
+// edits, disables and re-enables the endpoint, pages through its log and deletes it.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
@@ -132,7 +132,7 @@ describe('web app: webhooks page', { timeout: 150_000 }, () => {
     // A test event the receiver refuses: retried, then failed, as the log shows.
     receiver.state.status = 500;
     await endpointCard(page).locator('button.test').click();
-    const row = page.locator('#deliveries tbody tr').first();
+    const row = page.locator('#deliveries tr[data-delivery-id]').first();
     await vi.waitFor(async () => expect(await row.getAttribute('data-status')).toBe('failed'), { timeout: 20_000, interval: 200 });
     expect(await row.locator('.attempts').textContent()).toBe('2');
     expect(await row.locator('.answer').textContent()).toContain('HTTP 500');
@@ -152,6 +152,12 @@ describe('web app: webhooks page', { timeout: 150_000 }, () => {
     expect(await row.locator('.answer').textContent()).toContain('HTTP 200');
     expect(await tdb().webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId } })).toMatchObject({ status: 'delivered', attempts: 3, lastStatusCode: 200 });
     expect(receiver.received).toHaveLength(3);
+    // Its body, as the receiver got it.
+    await row.locator('button.details').click();
+    const body = page.getByLabel('Body of the ping delivery');
+    await body.waitFor();
+    expect(JSON.parse((await body.textContent())!)).toEqual(JSON.parse(receiver.received[2]!.raw));
+    expect(await row.locator('button.details').getAttribute('aria-expanded')).toBe('true');
     await check(page, 'redelivered');
 
     // Rotated: a new secret is shown once, and the next event is signed with it, not the old one.
@@ -196,11 +202,11 @@ describe('web app: webhooks page', { timeout: 150_000 }, () => {
     await vi.waitFor(async () => expect(await tdb().webhookDelivery.count({ where: { status: 'delivered' } })).toBe(12), { timeout: 30_000, interval: 200 });
     await page.reload();
     await endpointCard(page).locator('button.log').click();
-    await vi.waitFor(async () => expect(await page.locator('#deliveries tbody tr').count()).toBe(10));
+    await vi.waitFor(async () => expect(await page.locator('#deliveries tr[data-delivery-id]').count()).toBe(10));
     await page.click('.delivery-log button.older');
-    await vi.waitFor(async () => expect(await page.locator('#deliveries tbody tr').count()).toBe(12));
+    await vi.waitFor(async () => expect(await page.locator('#deliveries tr[data-delivery-id]').count()).toBe(12));
     expect(await page.locator('.delivery-log button.older').count()).toBe(0);
-    expect(new Set(await page.locator('#deliveries tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-delivery-id')))).size).toBe(12);
+    expect(new Set(await page.locator('#deliveries tr[data-delivery-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-delivery-id')))).size).toBe(12);
     await check(page, 'paged-log');
 
     await page.setViewportSize({ width: 360, height: 800 });

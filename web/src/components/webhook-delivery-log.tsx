@@ -1,8 +1,9 @@
 // One webhook endpoint's delivery log, newest first, a page at a time: each delivery's event,
-// status, attempts, last answer and time, and a redeliver button for one that is finished. While
+// status, attempts, last answer and time, the body it POSTs on request, and a redeliver button
+// for one that is finished. While
 // a delivery shown is still being attempted the log refreshes itself, so a test event or a
 // redelivery is seen to land.
-import { useCallback, useEffect, useState } from 'react';
+import { Fragment, useCallback, useEffect, useState } from 'react';
 import { api, problemOf } from '../api/client';
 import type { paths } from '../api/schema';
 import { Problem } from '../forms';
@@ -18,6 +19,7 @@ export function WebhookDeliveryLog({ endpointId, url, active, version }: { endpo
   const [deliveries, setDeliveries] = useState<Delivery[]>();
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState('');
+  const [opened, setOpened] = useState<{ id: string; body?: string }>();
   const shown = deliveries?.length ?? 0;
 
   // Reloads as many as are shown (at least a page), so a refresh keeps the older pages opened.
@@ -47,6 +49,14 @@ export function WebhookDeliveryLog({ endpointId, url, active, version }: { endpo
     setNext(data.nextCursor);
   }
 
+  async function details(d: Delivery) {
+    if (opened?.id === d.id) return setOpened(undefined);
+    setOpened({ id: d.id });
+    const { data, error, response } = await api.GET('/api/v1/webhook-deliveries/{id}', { params: { path: { id: d.id } } });
+    if (!data) return setProblem(problemOf(error, response));
+    setOpened({ id: d.id, body: JSON.stringify(data.event, null, 2) });
+  }
+
   async function redeliver(d: Delivery) {
     setProblem('');
     const { error, response } = await api.POST('/api/v1/webhook-deliveries/{id}/redeliver', { params: { path: { id: d.id } } });
@@ -70,22 +80,30 @@ export function WebhookDeliveryLog({ endpointId, url, active, version }: { endpo
             </thead>
             <tbody>
               {deliveries.map((d) => (
-                <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
-                  <th scope="row"><code>{d.eventType}</code></th>
-                  <td><span className={`delivery-status delivery-${d.status}`}>{d.status}</span></td>
-                  <td className="attempts">{d.attempts}</td>
-                  <td className="answer">
-                    {d.lastStatusCode !== null ? <>HTTP {d.lastStatusCode}</> : <span className="muted">none</span>}
-                    {d.lastDurationMs !== null && <span className="muted"> in {d.lastDurationMs} ms</span>}
-                    {d.lastError && <p className="muted last-error">{d.lastError}</p>}
-                  </td>
-                  <td><Timestamp at={d.lastAttemptAt ?? d.createdAt} /></td>
-                  <td className="actions">
-                    {d.status !== 'pending' && (
-                      <button type="button" className="secondary redeliver" disabled={!active} aria-label={`Redeliver ${d.eventType} of ${new Date(d.createdAt).toLocaleString()}`} onClick={() => void redeliver(d)}>Redeliver</button>
-                    )}
-                  </td>
-                </tr>
+                <Fragment key={d.id}>
+                  <tr data-delivery-id={d.id} data-status={d.status}>
+                    <th scope="row"><code>{d.eventType}</code></th>
+                    <td><span className={`delivery-status delivery-${d.status}`}>{d.status}</span></td>
+                    <td className="attempts">{d.attempts}</td>
+                    <td className="answer">
+                      {d.lastStatusCode !== null ? <>HTTP {d.lastStatusCode}</> : <span className="muted">none</span>}
+                      {d.lastDurationMs !== null && <span className="muted"> in {d.lastDurationMs} ms</span>}
+                      {d.lastError && <p className="muted last-error">{d.lastError}</p>}
+                    </td>
+                    <td><Timestamp at={d.lastAttemptAt ?? d.createdAt} /></td>
+                    <td className="actions">
+                      <button type="button" className="secondary details" aria-expanded={opened?.id === d.id} aria-controls={opened?.id === d.id ? `body-${d.id}` : undefined} aria-label={`Body of ${d.eventType} of ${new Date(d.createdAt).toLocaleString()}`} onClick={() => void details(d)}>Body</button>
+                      {d.status !== 'pending' && (
+                        <button type="button" className="secondary redeliver" disabled={!active} aria-label={`Redeliver ${d.eventType} of ${new Date(d.createdAt).toLocaleString()}`} onClick={() => void redeliver(d)}>Redeliver</button>
+                      )}
+                    </td>
+                  </tr>
+                  {opened?.id === d.id && (
+                    <tr className="delivery-body" id={`body-${d.id}`}>
+                      <td colSpan={6}>{opened.body === undefined ? <p aria-busy="true">Loading…</p> : <pre aria-label={`Body of the ${d.eventType} delivery`} tabIndex={0}>{opened.body}</pre>}</td>
+                    </tr>
+                  )}
+                </Fragment>
               ))}
             </tbody>
           </table>
