@@ -90,7 +90,7 @@ function bindings(ids: Ids): Binding[] {
     half('^/api/v1/documents/\\{id\\}', ['GET', 'POST'], 'path.id', ids.documentId),
     half('^/api/v1/functions/\\{id\\}$', ['GET', 'PATCH'], 'path.id', ids.functionId),
     half('^/api/v1/webhook-endpoints/\\{id\\}', ['GET', 'PATCH', 'POST'], 'path.id', ids.webhookEndpointId),
-    half('^/api/v1/webhook-deliveries/\\{id\\}', ['POST'], 'path.id', ids.webhookDeliveryId),
+    half('^/api/v1/webhook-deliveries/\\{id\\}', ['GET', 'POST'], 'path.id', ids.webhookDeliveryId),
     half('^/api/v1/end-users/', ['GET'], 'path.channel', 'whatsapp'),
     half('^/api/v1/end-users/', ['GET'], 'path.externalUserId', ids.externalUserId),
     half('^/api/v1/api-keys/\\{id\\}', ['POST'], 'path.id', ids.apiKeyId),
