@@ -18,6 +18,7 @@ import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSi
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { findOrCreateConversation, storeInboundRows, type ConversationRowState } from './inbound-rows.ts';
 import { storePendingOutbound } from './outbound-rows.ts';
+import { announceToInbox } from './inbox-events.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
@@ -288,6 +289,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       messages: input.messages.map((m) => ({ id: m.rowId, externalMessageId: m.externalMessageId, sentAt: m.sentAt, type: STORED_KIND[m.kind], content: { text: m.text, ...m.content } })),
     });
     const fresh = input.messages.filter((m) => stored.fresh.has(m.rowId));
+    for (const m of fresh) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId: input.conversationId, messageId: m.rowId });
     // Counted by the statement that stored them: a retry after a commit, or a redelivery, counts none.
     metrics.inboundStored(input.tenantId, input.channel, stored.inserted);
     if (fresh.length > 0 && (await tenantHasWebhooks(db, input.tenantId))) await announceReceived(input, fresh, stored.fresh);
@@ -421,6 +423,7 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
         return { eventId, before };
       });
       dispatchLater(eventId);
+      announceToInbox(db, { kind: 'conversation', tenantId: change.tenantId, conversationId: change.conversationId, status: change.status, assignee: change.assignee });
       if (before) countHandoff(change, before);
     },
   };
@@ -444,12 +447,29 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
  * no-op. Returns whether this call stored it.
  */
 /** An outbound row's content, made storable. */
-export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string }) {
-  return storable({ text: message.text, author: message.author, ...(message.agentId ? { agentId: message.agentId } : {}) });
+/** A passage an assistant's reply cites, as its message records it (GET …/messages shows it). */
+export interface ReplySource {
+  documentId: string;
+  chunkId: string;
+  title: string;
+  page: number | null;
+  section: string | null;
+  /** The passage's first SOURCE_EXCERPT_CHARS characters. */
+  excerpt: string;
+}
+
+export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string; sources?: ReplySource[] }) {
+  return storable({
+    text: message.text,
+    author: message.author,
+    ...(message.agentId ? { agentId: message.agentId } : {}),
+    ...(message.sources?.length ? { sources: message.sources } : {}),
+  });
 }
 
 export async function storeOutbound(db: Db, input: OutboundInput, metrics?: WorkerMetrics): Promise<boolean> {
   const { inserted } = await storePendingOutbound(db, { ...input, content: outboundContent(input) });
+  if (inserted) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId: input.conversationId, messageId: input.id });
   if (input.failedReason) await markOutboundFailed(db, { ...input, reason: input.failedReason }, metrics);
   return inserted;
 }

@@ -1,5 +1,6 @@
 // The web chat's bus between the workers and the API instances holding visitors' sockets:
-// Postgres LISTEN/NOTIFY on the channel `webchat_outbound`. A worker's web chat sender publishes
+// Postgres LISTEN/NOTIFY on the channel `webchat_outbound` (NotifyListener, also the inbox's bus:
+// lib/inbox-bus.ts). A worker's web chat sender publishes
 // a small event (tenant, channel, visitor, message id or typing state); every API instance
 // LISTENs on one dedicated connection and forwards the event to the sockets it holds for that
 // visitor (api/webchat/hub.ts), reading the message itself from the messages table by id, so a
@@ -57,12 +58,24 @@ export interface WebchatListenerOptions {
   healthCheckMs?: number;
 }
 
+/** What a NotifyListener listens for: its channel, how an event is read, and its name in logs. */
+export interface NotifyChannel<E> {
+  channel: string;
+  /** Parses a payload's JSON; throws on a malformed one. */
+  parse: (payload: unknown) => E;
+  /** Names the listener in its log lines ("web chat"). */
+  name: string;
+}
+
+type ListenerOptions<E> = Omit<WebchatListenerOptions, 'onEvent'> & { onEvent: (event: E) => void };
+
 /**
- * One dedicated pg connection that LISTENs on `webchat_outbound` and reconnects with backoff
+ * One dedicated pg connection that LISTENs on one NOTIFY channel and reconnects with backoff
  * whenever it fails, until close(). Malformed payloads are logged and dropped.
  */
-export class WebchatListener {
-  readonly #options: Required<Omit<WebchatListenerOptions, 'onResubscribed'>> & Pick<WebchatListenerOptions, 'onResubscribed'>;
+export class NotifyListener<E> {
+  readonly #channel: NotifyChannel<E>;
+  readonly #options: Required<Omit<ListenerOptions<E>, 'onResubscribed'>> & Pick<ListenerOptions<E>, 'onResubscribed'>;
   #client: pg.Client | undefined;
   #closed = false;
   #failures = 0;
@@ -72,9 +85,10 @@ export class WebchatListener {
   #healthTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<boolean> | undefined;
 
-  constructor(options: WebchatListenerOptions) {
+  constructor(channel: NotifyChannel<E>, options: ListenerOptions<E>) {
+    this.#channel = channel;
     this.#options = {
-      applicationName: 'metachat-webchat-listener',
+      applicationName: `metachat-${channel.channel.replaceAll('_', '-')}-listener`,
       connectTimeoutMs: 5_000,
       minBackoffMs: 250,
       maxBackoffMs: 10_000,
@@ -128,36 +142,36 @@ export class WebchatListener {
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       if (this.#closed) return;
-      logger.warn({ err }, 'web chat listener lost its connection; reconnecting');
+      logger.warn({ err }, `${this.#channel.name} listener lost its connection; reconnecting`);
       this.#scheduleRetry();
     };
     client.on('error', (err) => onLost(err));
     client.on('end', () => onLost());
     client.on('notification', (message) => {
-      if (message.channel !== WEBCHAT_NOTIFY_CHANNEL) return;
-      let event: WebchatEvent;
+      if (message.channel !== this.#channel.channel) return;
+      let event: E;
       try {
-        event = webchatEventSchema.parse(JSON.parse(message.payload ?? ''));
+        event = this.#channel.parse(JSON.parse(message.payload ?? ''));
       } catch {
-        logger.warn({ bytes: message.payload?.length ?? 0 }, 'malformed web chat event dropped');
+        logger.warn({ bytes: message.payload?.length ?? 0 }, `malformed ${this.#channel.name} event dropped`);
         return;
       }
       try {
         this.#options.onEvent(event);
       } catch (err) {
-        logger.error({ err }, 'web chat event handler failed');
+        logger.error({ err }, `${this.#channel.name} event handler failed`);
       }
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${WEBCHAT_NOTIFY_CHANNEL}`);
+      await client.query(`LISTEN ${this.#channel.channel}`);
     } catch (err) {
       lost = true;
       // Sockets may already be open (the first attempt failed): the eventual LISTEN resyncs them.
       this.#mayHaveMissed = true;
       await client.end().catch(() => undefined);
       if (!this.#closed) {
-        logger.warn({ err }, 'web chat listener could not connect; retrying');
+        logger.warn({ err }, `${this.#channel.name} listener could not connect; retrying`);
         this.#scheduleRetry();
       }
       return false;
@@ -178,12 +192,12 @@ export class WebchatListener {
     this.#healthTimer.unref();
     const resubscribed = this.#mayHaveMissed;
     this.#mayHaveMissed = false;
-    logger.info({ resubscribed }, 'web chat listener is listening');
+    logger.info({ resubscribed }, `${this.#channel.name} listener is listening`);
     if (resubscribed) {
       try {
         this.#options.onResubscribed?.();
       } catch (err) {
-        logger.error({ err }, 'web chat resubscribe handler failed');
+        logger.error({ err }, `${this.#channel.name} resubscribe handler failed`);
       }
     }
     return true;
@@ -200,5 +214,12 @@ export class WebchatListener {
       void this.#connect();
     }, delay);
     this.#retryTimer.unref();
+  }
+}
+
+/** The web chat's listener: `webchat_outbound`, events as webchatEventSchema reads them. */
+export class WebchatListener extends NotifyListener<WebchatEvent> {
+  constructor(options: WebchatListenerOptions) {
+    super({ channel: WEBCHAT_NOTIFY_CHANNEL, parse: (payload) => webchatEventSchema.parse(payload), name: 'web chat' }, { applicationName: 'metachat-webchat-listener', ...options });
   }
 }

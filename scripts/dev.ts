@@ -207,6 +207,8 @@ try {
     // A tenant webhook receiver or function on this machine (http://127.0.0.1:…) is allowed here.
     ALLOW_INSECURE_TENANT_URLS: 'true',
     WORKER_METRICS_HOST: '127.0.0.1',
+    // The inbox links conversations to the dev server's Web UI it started.
+    ...(!env.TEMPORAL_ADDRESS && { TEMPORAL_UI_URL: `http://localhost:${temporalUiPort}` }),
     ...env,
     WORKER_METRICS_PORT: workerMetricsPort,
     DATABASE_URL: databaseUrl,

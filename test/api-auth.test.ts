@@ -8,7 +8,7 @@ import { generateApiKey } from '../lib/crypto.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createApiKey, revokeApiKey, rotateApiKey } from '../lib/tenants.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
-import { ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+import { injectRoute, ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
 import { withSession, type TestSession } from './support/team.ts';
 
 type Expect = 'ok' | 401 | 403 | 404;
@@ -152,7 +152,7 @@ describe('authentication on every route', () => {
     const ids: Ids = route.who === 'admin' ? throwaway.ids : tenant.ids;
     const key = keys[credential];
     const session = sessions[credential];
-    const res = await api.app.inject({
+    const res = await injectRoute(api.app, route, {
       method: route.method,
       url: route.url(ids),
       headers: { ...(key ? bearer(key) : {}), ...(session ? withSession(session.session, session.csrf) : {}), ...(route.headers ?? {}) },

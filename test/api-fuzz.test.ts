@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
-import { ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+import { injectRoute, ROUTES, seedTenant, type Ids, type RouteCase, type SeededTenant } from './support/api-routes.ts';
 
 const FIELDS = [
   'name', 'slug', 'settings', 'type', 'phoneNumberId', 'wabaId', 'pageId', 'accessToken', 'appSecret', 'pageAccessToken', 'verifyToken',
@@ -49,7 +49,7 @@ describe('fuzzing /api/v1', () => {
   async function send(route: RouteCase, url: string, payload?: unknown, raw?: string) {
     requests++;
     const key = route.who === 'admin' ? api.adminKey : tenant.key;
-    const res = await api.app.inject({
+    const res = await injectRoute(api.app, route, {
       method: route.method,
       url,
       headers: { ...bearer(key), ...(raw !== undefined ? { 'content-type': 'application/json' } : {}) },

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
-import { ROUTES, seedTenant, type RouteCase, type SeededTenant } from './support/api-routes.ts';
+import { injectRoute, ROUTES, seedTenant, type RouteCase, type SeededTenant } from './support/api-routes.ts';
 import { withSession } from './support/team.ts';
 
 const TABLES = [
@@ -61,7 +61,7 @@ describe('tenant isolation', () => {
       for (const route of tenantRoutes) {
         const body = route.body?.(victim.ids) as Record<string, unknown> | undefined;
         if (body && caller.name.endsWith('Session')) delete body.agentId;
-        const res = await api.app.inject({
+        const res = await injectRoute(api.app, route, {
           method: route.method,
           url: route.url(victim.ids),
           headers: { ...caller.headers, ...(route.headers ?? {}) },

@@ -9,8 +9,9 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
+import { announceToInbox } from '../inbox-events.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
-import { markOutboundFailed, outboundContent, storeOutbound } from '../store.ts';
+import { markOutboundFailed, outboundContent, storeOutbound, type ReplySource } from '../store.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
@@ -46,6 +47,8 @@ export interface DeliverInput {
   assistantTurn?: boolean;
   /** The assistant's reply says it does not know (metachat_unanswered_replies_total, once sent). */
   unanswered?: boolean;
+  /** An assistant's reply: the passages it cites, stored with the message (the inbox shows them). */
+  sources?: ReplySource[];
 }
 
 /** Read receipt and typing indicator for the newest inbound message. */
@@ -190,6 +193,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
       }
       const stored = input.text !== undefined ? await storePendingOutbound(db, { ...input, content: written }) : undefined;
+      if (stored?.inserted) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId: input.conversationId, messageId: input.id });
       const row = stored?.inserted
         ? { status: 'pending' as const, content: written, error: null }
         : await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });

@@ -36,6 +36,7 @@ import { tenantRetrievalSettings, type Passage, type RetrievalTenant, type Retri
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
+import type { ReplySource } from '../store.ts';
 import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
 import { createOpenAiProvider } from './openai.ts';
@@ -332,8 +333,9 @@ export function createLlmActivities(deps: LlmDependencies) {
           // The read receipt and typing indicator go out before the answer, never after it
           // (bounded by ACKNOWLEDGE_WAIT_MS; it never throws).
           await acknowledged;
+          const sources = sourcesOf(generated.citations, generated.passages ?? input.passages);
           generated.delivered = await deps.deliver({
-            ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true, ...(generated.unanswered && { unanswered: true }),
+            ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true, ...(generated.unanswered && { unanswered: true }), ...(sources.length > 0 && { sources }),
           });
         }
         return generated;
@@ -444,6 +446,17 @@ export function createLlmActivities(deps: LlmDependencies) {
     if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
     return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
   }
+}
+
+/** How much of a cited passage its reply's message keeps (enough to recognise it). */
+export const SOURCE_EXCERPT_CHARS = 280;
+
+/** The cited passages, as the reply's message records them. */
+function sourcesOf(citations: Reply['citations'], passages: Passage[]): ReplySource[] {
+  return citations.flatMap((c) => {
+    const p = passages.find((x) => x.chunkId === c.chunkId);
+    return p ? [{ documentId: p.documentId, chunkId: p.chunkId, title: p.title, page: p.page, section: p.section, excerpt: p.content.slice(0, SOURCE_EXCERPT_CHARS) }] : [];
+  });
 }
 
 /**

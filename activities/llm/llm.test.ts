@@ -79,7 +79,7 @@ describe('prompt', () => {
   it('lists the cited passages as sources', () => {
     expect(withSources('Yes [2], see also [9].', [passage(1), passage(2)])).toEqual({
       text: 'Yes [2], see also [9].\n\nSources:\n[2] Doc 2, p. 7',
-      citations: [{ documentId: 'd2', title: 'Doc 2', page: 7 }],
+      citations: [{ documentId: 'd2', chunkId: 'c2', title: 'Doc 2', page: 7 }],
     });
     expect(withSources('No citation.', [passage(1)]).citations).toEqual([]);
   });

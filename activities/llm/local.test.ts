@@ -14,7 +14,7 @@ describe('local provider', () => {
       passage('The workshop opens at eight on weekdays. It opens at ten on Saturdays. Parking is free.', 'Guide', 3),
     ]);
     expect(reply.text).toBe('The workshop opens at eight on weekdays. It opens at ten on Saturdays.\n\nSources:\n[1] Guide, p. 3');
-    expect(reply.citations).toEqual([{ documentId: 'd1', title: 'Guide', page: 3 }]);
+    expect(reply.citations).toEqual([{ documentId: 'd1', chunkId: 'c1', title: 'Guide', page: 3 }]);
   });
 
   it('treats Markdown headings and list items as their own sentences, without their markers', () => {

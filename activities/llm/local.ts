@@ -16,7 +16,8 @@ export interface ReplyRequest {
 
 export interface Reply {
   text: string;
-  citations: { documentId: string; title: string; page: number | null }[];
+  /** The passages the text cites, in its order (chunkId: which passage). */
+  citations: { documentId: string; chunkId?: string; title: string; page: number | null }[];
   /** The reply says the assistant does not know (and offers a person). */
   unanswered?: boolean;
 }
@@ -76,7 +77,7 @@ export function localReply(request: ReplyRequest): Reply {
       unanswered: true,
     };
   }
-  const citations = used.map((p) => ({ documentId: p.documentId, title: p.title, page: p.page }));
+  const citations = used.map((p) => ({ documentId: p.documentId, chunkId: p.chunkId, title: p.title, page: p.page }));
   const sources = citations.map((c, i) => `[${i + 1}] ${c.title}${c.page ? `, p. ${c.page}` : ''}`).join('\n');
   return { text: `${text}\n\nSources:\n${sources}`, citations };
 }

@@ -66,12 +66,12 @@ export function trimmed(input: PromptInput): PromptInput {
 }
 
 /** The passages the text cites as [n], and the text with a Sources list (as the local provider writes it). */
-export function withSources(text: string, passages: Passage[]): { text: string; citations: { documentId: string; title: string; page: number | null }[] } {
+export function withSources(text: string, passages: Passage[]): { text: string; citations: { documentId: string; chunkId: string; title: string; page: number | null }[] } {
   const cited = [...new Set([...text.matchAll(/\[(\d{1,2})\]/g)].map((m) => Number(m[1])))]
     .filter((n) => n >= 1 && n <= passages.length)
     .sort((a, b) => a - b);
   if (cited.length === 0) return { text: text.trim(), citations: [] };
-  const citations = cited.map((n) => ({ documentId: passages[n - 1]!.documentId, title: passages[n - 1]!.title, page: passages[n - 1]!.page }));
+  const citations = cited.map((n) => ({ documentId: passages[n - 1]!.documentId, chunkId: passages[n - 1]!.chunkId, title: passages[n - 1]!.title, page: passages[n - 1]!.page }));
   if (/\n\s*Sources:/i.test(text)) return { text: text.trim(), citations };
   const sources = cited.map((n, i) => `[${n}] ${citations[i]!.title}${citations[i]!.page ? `, p. ${citations[i]!.page}` : ''}`).join('\n');
   return { text: `${text.trim()}\n\nSources:\n${sources}`, citations };

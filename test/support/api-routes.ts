@@ -17,6 +17,8 @@ import { hashPassword } from '../../lib/passwords.ts';
 import { createSession, sessionPolicy } from '../../lib/sessions.ts';
 import { createInvitation } from '../../lib/team.ts';
 import { TEST_PASSWORD, type TestSession } from './team.ts';
+import type { InjectOptions } from 'light-my-request';
+import type { App } from '../../api/app.ts';
 
 /** The session lifetimes every suite's API runs with (the defaults). */
 const testConfigShape = { SESSION_MAX_HOURS: 12, SESSION_IDLE_MINUTES: 60 };
@@ -57,6 +59,8 @@ export interface RouteCase {
   url: (ids: Ids) => string;
   body?: (ids: Ids) => unknown;
   headers?: Record<string, string>;
+  /** Answers an endless event stream when allowed (see injectRoute). */
+  stream?: true;
 }
 
 export const ROUTES: RouteCase[] = [
@@ -104,6 +108,7 @@ export const ROUTES: RouteCase[] = [
   { method: 'DELETE', pattern: '/api/v1/channels/:id', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}` },
 
   { method: 'GET', pattern: '/api/v1/conversations/', who: 'agent', url: () => '/api/v1/conversations' },
+  { method: 'GET', pattern: '/api/v1/conversations/events', who: 'agent', url: () => '/api/v1/conversations/events', stream: true },
   { method: 'GET', pattern: '/api/v1/conversations/:id', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}` },
   { method: 'GET', pattern: '/api/v1/conversations/:id/messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/messages` },
   // The seeded conversation names no workflow: these answer 409 conversation_closed without asking Temporal.
@@ -190,6 +195,31 @@ let counter = 0;
 
 /** A token of the right shape that no link carries. */
 const UNKNOWN_TOKEN = 'A'.repeat(43);
+
+/** What the table-driven suites read of an answer. */
+export interface RouteAnswer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+  json(): any;
+}
+
+/**
+ * A route's request, answered like inject's. An event stream (route.stream) never ends by
+ * itself: its answer is its status, headers and first frame, and then the stream is closed.
+ */
+export async function injectRoute(app: App, route: Pick<RouteCase, 'stream'>, options: InjectOptions): Promise<RouteAnswer> {
+  if (!route.stream) return app.inject(options);
+  const res = await app.inject({ ...options, payloadAsStream: true });
+  const stream = res.stream();
+  let body = '';
+  for await (const chunk of stream) {
+    body += String(chunk);
+    if (res.statusCode === 200 && body.includes('\n\n')) break;
+  }
+  stream.destroy();
+  return { statusCode: res.statusCode, headers: res.headers, body, json: () => JSON.parse(body) };
+}
 
 /** Every seeded user's password is TEST_PASSWORD: hashed once per process. */
 let seedPasswordHash: Promise<string> | undefined;

@@ -1,10 +1,14 @@
 // Conversations, read side: the inbox list with filters, one conversation, its messages. Keys of
 // scope `agent` may use these routes. (Handoff take/release and agent replies live with the
-// conversation workflow's routes.)
+// conversation workflow's routes; the live feed of changes is ./events.ts.)
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Conversation, Message } from '../../../../generated/prisma/client.ts';
+import type { Config } from '../../../../lib/config.ts';
+import { conversationsMentioning } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
+import eventRoutes from './events.ts';
 import { afterCursor, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const status = z.enum(['active', 'handoff_requested', 'assigned_human', 'closed']);
@@ -19,10 +23,24 @@ export const conversationSchema = z.object({
   status,
   assignee: z.string().nullable(),
   workflowId: z.string().nullable(),
+  workflowUrl: z
+    .string()
+    .nullable()
+    .describe("The conversation's workflow in the Temporal Web UI (TEMPORAL_UI_URL); null when that is not configured, and for agents"),
   lastInboundAt: z.string().nullable(),
   lastMessageAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+});
+
+/** A passage an assistant's reply was answered from (recorded with the reply, activities/llm). */
+export const sourceSchema = z.object({
+  documentId: z.string(),
+  chunkId: z.string().nullable(),
+  title: z.string(),
+  page: z.number().int().nullable(),
+  section: z.string().nullable(),
+  excerpt: z.string().describe('The start of the passage'),
 });
 
 export const messageSchema = z.object({
@@ -31,6 +49,10 @@ export const messageSchema = z.object({
   channel: channelType,
   externalMessageId: z.string().nullable(),
   direction: z.enum(['inbound', 'outbound']),
+  author: z.enum(['customer', 'assistant', 'agent']).describe('Who wrote it: the end user (inbound), the assistant or a human agent'),
+  agentId: z.string().nullable().describe('The agent who sent it (author agent)'),
+  text: z.string().nullable().describe("The message's text, when it has one"),
+  sources: z.array(sourceSchema).describe("An assistant's reply: the passages it used (none for other messages)"),
   type: z.string(),
   content: z.unknown(),
   status: z.string(),
@@ -39,7 +61,16 @@ export const messageSchema = z.object({
   updatedAt: z.string(),
 });
 
-export function conversationView(c: Conversation & { channel: { type: z.infer<typeof channelType> } }): z.infer<typeof conversationSchema> {
+/** Where the Temporal Web UI shows a workflow, for owners, admins and tenant keys (agents get none). */
+export function workflowUrlFor(request: FastifyRequest, config: Config, workflowId: string | null): string | null {
+  const base = config.TEMPORAL_UI_URL;
+  const p = request.principal;
+  const agent = (p?.kind === 'user' && p.role === 'agent') || (p?.kind === 'tenant' && p.scope === 'agent');
+  if (!base || !workflowId || agent) return null;
+  return `${base}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export function conversationView(c: Conversation & { channel: { type: z.infer<typeof channelType> } }, workflowUrl: string | null = null): z.infer<typeof conversationSchema> {
   return {
     id: c.id,
     channelId: c.channelId,
@@ -48,6 +79,7 @@ export function conversationView(c: Conversation & { channel: { type: z.infer<ty
     status: c.status,
     assignee: c.assignee,
     workflowId: c.workflowId,
+    workflowUrl,
     lastInboundAt: iso(c.lastInboundAt),
     lastMessageAt: iso(c.lastMessageAt),
     createdAt: iso(c.createdAt)!,
@@ -55,13 +87,22 @@ export function conversationView(c: Conversation & { channel: { type: z.infer<ty
   };
 }
 
+const storedSources = z.array(sourceSchema.partial({ chunkId: true, section: true, excerpt: true }));
+
 export function messageView(m: Message): z.infer<typeof messageSchema> {
+  const content = (m.content ?? {}) as { text?: unknown; author?: unknown; agentId?: unknown; sources?: unknown };
+  const agent = m.direction === 'outbound' && content.author === 'agent';
+  const sources = storedSources.safeParse(content.sources ?? []);
   return {
     id: m.id,
     conversationId: m.conversationId,
     channel: m.channel,
     externalMessageId: m.externalMessageId,
     direction: m.direction,
+    author: m.direction === 'inbound' ? 'customer' : agent ? 'agent' : 'assistant',
+    agentId: agent && typeof content.agentId === 'string' ? content.agentId : null,
+    text: typeof content.text === 'string' ? content.text : null,
+    sources: sources.success ? sources.data.map((s) => ({ chunkId: null, section: null, excerpt: '', ...s })) : [],
     type: m.type,
     content: m.content,
     status: m.status,
@@ -74,6 +115,7 @@ export function messageView(m: Message): z.infer<typeof messageSchema> {
 const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['conversations'];
   const config = { allowAgentKey: true };
+  await app.register(eventRoutes);
 
   app.get(
     '/',
@@ -87,7 +129,16 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
             status: status.optional(),
             channelId: z.uuid().optional(),
             channel: channelType.optional().describe('Channel type'),
-            assignee: z.string().min(1).max(200).optional(),
+            assignee: z.string().min(1).max(200).optional().describe('Held by this agent'),
+            assigned: z
+              .enum(['me', 'anyone', 'unassigned'])
+              .optional()
+              .describe('Held by the caller (a signed-in user, or an agent key), by any agent, or by none'),
+            waiting: z
+              .enum(['true', 'false'])
+              .optional()
+              .describe('true: waiting for a person (handed over and not taken yet, or held and the customer spoke last); false: the others'),
+            q: z.string().trim().min(1).max(200).optional().describe("Text in one of the conversation's recent messages, or in the end user's id (any case)"),
             externalUserId: z.string().min(1).max(200).optional(),
             since: datetime.optional().describe('lastMessageAt at or after'),
             until: datetime.optional().describe('lastMessageAt before'),
@@ -98,8 +149,15 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const q = request.query;
+      const tdb = request.tenantDb;
+      const lastMessageAt = tdb.conversation.fields.lastMessageAt;
+      // The customer spoke last: last_inbound_at and last_message_at move together on an inbound message.
+      const waitingNow = { OR: [{ status: 'handoff_requested' as const }, { status: 'assigned_human' as const, lastInboundAt: { equals: lastMessageAt } }] };
+      const waiting = q.waiting === undefined ? {} : q.waiting === 'true' ? waitingNow : { NOT: waitingNow };
+      const assigned = q.assigned === undefined ? {} : q.assigned === 'me' ? { assignee: callerAgent(request) } : { assignee: q.assigned === 'anyone' ? { not: null } : null };
+      const text = q.q === undefined ? {} : { OR: [{ id: { in: await conversationsMentioning(app.db, request.tenantId, q.q) } }, { externalUserId: { contains: q.q, mode: 'insensitive' as const } }] };
       const range = q.since || q.until ? { lastMessageAt: { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } } : {};
-      const rows = await request.tenantDb.conversation.findMany({
+      const rows = await tdb.conversation.findMany({
         where: {
           AND: [
             {
@@ -110,6 +168,9 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
               ...(q.externalUserId ? { externalUserId: q.externalUserId } : {}),
               ...range,
             },
+            waiting,
+            assigned,
+            text,
             afterCursor('lastMessageAt', q.cursor, { date: true, nullable: true }),
           ],
         },
@@ -118,7 +179,7 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         include: { channel: { select: { type: true } } },
       });
       const p = toPage(rows, q.limit, (c) => c.lastMessageAt);
-      return { items: p.items.map(conversationView), nextCursor: p.nextCursor };
+      return { items: p.items.map((c) => conversationView(c, workflowUrlFor(request, app.config, c.workflowId))), nextCursor: p.nextCursor };
     },
   );
 
@@ -128,7 +189,7 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const c = await request.tenantDb.conversation.findUnique({ where: { id: request.params.id }, include: { channel: { select: { type: true } } } });
       if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
-      return conversationView(c);
+      return conversationView(c, workflowUrlFor(request, app.config, c.workflowId));
     },
   );
 
@@ -169,5 +230,13 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
+
+/** The agent "me" names: a signed-in user, or the agent an agent key is bound to. */
+function callerAgent(request: FastifyRequest): string {
+  const p = request.principal;
+  if (p?.kind === 'user') return p.userId;
+  if (p?.kind === 'tenant' && p.scope === 'agent' && p.agentId) return p.agentId;
+  throw new HttpError(400, 'validation_error', 'Invalid query: /assigned "me" needs a signed-in user or an agent key bound to an agent');
+}
 
 export default conversationRoutes;
