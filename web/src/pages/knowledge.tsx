@@ -1,8 +1,8 @@
 // Knowledge (owners and admins): the documents the assistant answers from. Upload several at once
 // (dropped or chosen), each with its progress; the list with each document's status, read again
-// by itself while one is processing (backing off), failure reasons, retry and delete; a document's
-// versions (a new one, restoring an earlier one) and chunks; and what the assistant would retrieve
-// for a question.
+// by itself while one is processing or after a failed read (backing off), failure reasons, retry
+// and delete; a document's versions (a new one, restoring an earlier one) and chunks; and what
+// the assistant would retrieve for a question.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
@@ -50,6 +50,8 @@ export function KnowledgePage(_: { me: Me }) {
   const [docs, setDocs] = useState<Doc[]>();
   const [more, setMore] = useState(false);
   const [problem, setProblem] = useState('');
+  /** Why the list could not be read, until it is read again. */
+  const [listProblem, setListProblem] = useState('');
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [selected, setSelected] = useState<string>();
   const [chunksOf, setChunksOf] = useState<{ id: string; label: string }>();
@@ -57,17 +59,29 @@ export function KnowledgePage(_: { me: Me }) {
   const pollDelay = useRef(POLL_FIRST_MS);
   const nextUpload = useRef(0);
 
+  // Counts the reads of the list, answered or not: each one schedules the next poll, so a failed one does not stop them.
+  const [reads, setReads] = useState(0);
+
   const load = useCallback(async () => {
-    const { data, error, response } = await api.GET('/api/v1/documents/', { params: { query: { limit: LIST_LIMIT } } });
-    if (!data) return setProblem(problemOf(error, response));
-    setDocs(data.items);
-    setMore(data.nextCursor !== null);
+    try {
+      const { data, error, response } = await api.GET('/api/v1/documents/', { params: { query: { limit: LIST_LIMIT } } });
+      if (!data) return setListProblem(problemOf(error, response));
+      setListProblem('');
+      setDocs(data.items);
+      setMore(data.nextCursor !== null);
+    } catch {
+      setListProblem('The documents could not be read: the server did not answer.');
+    } finally {
+      setReads((n) => n + 1);
+    }
   }, []);
   useEffect(() => void load(), [load]);
 
   const processing = docs?.some(busy) ?? false;
+  // Read again while something is processing, and after a read that failed (the list may be stale).
+  const polling = processing || listProblem !== '';
   useEffect(() => {
-    if (!processing) {
+    if (!polling) {
       pollDelay.current = POLL_FIRST_MS;
       return;
     }
@@ -76,7 +90,7 @@ export function KnowledgePage(_: { me: Me }) {
       void load();
     }, pollDelay.current);
     return () => clearTimeout(timer);
-  }, [processing, docs, load]);
+  }, [polling, reads, load]);
 
   const changed = () => {
     pollDelay.current = POLL_FIRST_MS;
@@ -155,6 +169,7 @@ export function KnowledgePage(_: { me: Me }) {
 
       <section aria-labelledby="documents-title">
         <h2 id="documents-title">Documents</h2>
+        <Problem>{listProblem}</Problem>
         {!docs ? (
           <p>Loading…</p>
         ) : groups.length === 0 ? (
