@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger.ts';
 import { REQUEST_ID } from '../lib/request-id.ts';
 import { runForRequest } from '../lib/request-scope.ts';
 import type { Tracing } from '../lib/tracing.ts';
-import agentConsole from './console/index.ts';
+import consoleRedirect from './console/index.ts';
 import auth from './plugins/app/auth.ts';
 import errors, { frameworkErrorReply } from './plugins/app/errors.ts';
 import loginLimits from './plugins/app/login-limits.ts';
@@ -104,7 +104,7 @@ export async function buildApp(deps: AppDependencies) {
   await app.register(v1Routes, { prefix: '/api/v1' });
   await app.register(webhooks, { prefix: '/webhooks' });
   await app.register(webchat, { prefix: '/webchat' });
-  await app.register(agentConsole, { prefix: '/console' });
+  await app.register(consoleRedirect, { prefix: '/console' });
   await app.register(webApp, { prefix: '/app' });
   return app;
 }

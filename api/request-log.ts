@@ -5,14 +5,14 @@
 // is the path without its query string, and a path parameter's value is kept only when it is a
 // UUID (a row id) or names a channel type or a provider: any other value is written as its
 // `:name` (`/api/v1/end-users/whatsapp/:externalUserId/export`), and a wildcard's only when it is
-// a static file's name (`/console/console.js`, else `/console/*`). At debug level the line also
+// a static file's name (`/app/favicon.ico`, else `/app/*`). At debug level the line also
 // carries the full URL, for local troubleshooting.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Parameters whose values are names chosen by the platform, never an end user's data. */
 const NAMING_PARAMS = new Set(['channel', 'provider']);
-/** A wildcard's value kept as it is: a static file's path (`console.js`, `static/index.css`). */
+/** A wildcard's value kept as it is: a static file's path (`favicon.ico`, `static/index.css`). */
 const STATIC_FILE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*\.[a-z0-9]{1,8}$/;
 
 function safeParam(name: string, value: unknown): boolean {

@@ -1,4 +1,4 @@
-// What the API's own pages (the web chat widget, the agent console) share: their files, read once
+// What the API's own pages (the web chat widget) share: their files, read once
 // from a fixed list so that no request path ever reaches the file system, and the shape of their
 // Content-Security-Policy (the API's own forbids everything: it answers JSON).
 import { readFileSync } from 'node:fs';

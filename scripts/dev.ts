@@ -244,7 +244,7 @@ try {
       API          ${apiUrl}
       OpenAPI      ${apiUrl}/docs
       Web app      ${apiUrl}/app   (team members sign in)
-      Console      ${apiUrl}/console   (agents; web chat page: ${apiUrl}/webchat/widget/<widgetId>)
+      Web chat     ${apiUrl}/webchat/widget/<widgetId>   (agents answer in the web app's Inbox)
       Metrics      ${apiUrl}/metrics, ${workerMetricsOff ? 'worker: off' : `worker: http://127.0.0.1:${workerMetricsPort}/metrics`}   (Authorization: Bearer <admin key>)
       Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")
       Admin key    ${adminKey}   (Authorization: Bearer …)

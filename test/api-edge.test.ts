@@ -63,7 +63,7 @@ describe('the API edge', () => {
       await api.app.inject({ url: `/webchat?widgetId=${randomBytes(8).toString('hex')}&visitorId=${visitor}` });
       expect((await call('GET', `/api/v1/end-users/whatsapp/${phone}/export`, tenant.key)).statusCode).toBe(200);
       await call('GET', `/api/v1/conversations/${tenant.ids.conversationId}`, tenant.key);
-      await api.app.inject({ url: '/console/console.js' });
+      await api.app.inject({ url: '/app/favicon.ico' });
 
       const info = lines(api).filter((l) => l.level >= 30);
       for (const line of info) {
@@ -79,7 +79,7 @@ describe('the API edge', () => {
           '/webchat',
           '/api/v1/end-users/whatsapp/:externalUserId/export',
           `/api/v1/conversations/${tenant.ids.conversationId}`,
-          '/console/console.js',
+          '/app/favicon.ico',
         ]),
       );
     });
