@@ -60,9 +60,10 @@ describe('web app inbox in a browser', { timeout: 180_000 }, () => {
   const newUser = () => `1555${Math.floor(1e6 + Math.random() * 9e6)}`;
   let messageNo = 0;
 
-  /** The customer writes on WhatsApp: a webhook signed with the app secret, as Meta sends it. */
-  async function says(user: string, text: string) {
-    const body = whatsappTextBody({ phoneNumberId: rig.phoneNumberId, from: user, id: `wamid.inbox${Date.now()}${messageNo++}`, text });
+  /** The customer writes on WhatsApp: a webhook signed with the app secret, as Meta sends it (`sentAt`: its timestamp, ms). */
+  async function says(user: string, text: string, sentAt?: number) {
+    let body = whatsappTextBody({ phoneNumberId: rig.phoneNumberId, from: user, id: `wamid.inbox${Date.now()}${messageNo++}`, text });
+    if (sentAt !== undefined) body = body.replace(/"timestamp":"\d+"/, `"timestamp":"${Math.floor(sentAt / 1000)}"`);
     const signature = `sha256=${createHmac('sha256', WA_APP_SECRET).update(body).digest('hex')}`;
     const res = await fetch(`${base}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
     expect(res.status).toBe(200);
@@ -210,6 +211,31 @@ describe('web app inbox in a browser', { timeout: 180_000 }, () => {
     await page.locator('#conversation .thread-facts').filter({ hasText: 'held by bob' }).waitFor();
     expect(await page.locator('#reply-text').count()).toBe(0);
     await check(page, 'conflict');
+    expect(problems).toEqual([]);
+  });
+
+  it("says why a reply was not sent when the customer's 24-hour window has closed", async () => {
+    // The customer last wrote 25 hours ago (Meta redelivers for days, with the first timestamp).
+    const user = newUser();
+    await says(user, 'Where is my parcel?', Date.now() - 25 * 3600_000);
+    const c = await eventually(() => tdb().conversation.findFirst({ where: { externalUserId: user } }).then((r) => r ?? undefined), 20_000, 'the conversation');
+    await eventually(() => tdb().message.count({ where: { conversationId: c.id, direction: 'inbound' } }).then((n) => n > 0 || undefined), 20_000, 'the message stored');
+    const handoff = await app.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/handoff`, headers: bearer(tenantKey), payload: {} });
+    expect(handoff.statusCode, handoff.body).toBe(202);
+    await eventually(() => tdb().conversation.findFirst({ where: { id: c.id, status: 'handoff_requested' } }).then((r) => r ?? undefined), 10_000, 'handoff_requested');
+
+    const { page, problems } = await signIn('agent@example.com');
+    await page.click(`button.conversation[data-id="${c.id}"]`);
+    await page.click('#take');
+    await page.fill('#reply-text', 'Sorry for the wait!');
+    await page.click('#reply button[type=submit]');
+    const alert = page.locator('.inbox .problem[role=alert]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('more than 24 hours ago');
+    await page.locator('#conversation .from-agent .thread-failed').waitFor();
+    expect(sentTo(user).some((d) => d.text === 'Sorry for the wait!')).toBe(false);
+    expect(await tdb().message.findFirst({ where: { conversationId: c.id, direction: 'outbound', status: 'failed', content: { path: ['author'], equals: 'agent' } } })).not.toBeNull();
+    await check(page, 'window-closed');
     expect(problems).toEqual([]);
   });
 
