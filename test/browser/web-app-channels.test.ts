@@ -6,7 +6,6 @@
 // token once the page no longer holds the one it set. After each step the test reads what the
 // server now holds.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChannelSecrets } from '../../lib/channels.ts';
@@ -14,20 +13,11 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
-import { launchBrowser, openSignedInPage, screenshot } from '../support/browser.ts';
+import { freePort, launchBrowser, openSignedInPage, screenshot } from '../support/browser.ts';
 import { createUser, TEST_PASSWORD } from '../support/team.ts';
 
 const SHOT = 'web-app-channels';
 const digits = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 10)).join('');
-
-/** A free loopback port, so that APP_BASE_URL can name the address the API will listen on. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the Channels page in a browser', { timeout: 120_000 }, () => {
   let api: TestApi;
