@@ -108,8 +108,7 @@ describe('web app inbox in a browser', { timeout: 180_000 }, () => {
     // The conversation arrives while the page is open: no reload.
     const { user, conversationId } = await waitingCustomer();
     const item = page.locator(`#conversation-list button.conversation[data-id="${conversationId}"]`);
-    await item.waitFor({ timeout: 15_000 });
-    expect(await item.textContent()).toContain('Waiting for a person');
+    await item.filter({ hasText: 'Waiting for a person' }).waitFor({ timeout: 15_000 });
 
     // Filters: only what waits for a person.
     await tabTo(page, '#inbox-waiting');

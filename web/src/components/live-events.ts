@@ -26,3 +26,32 @@ export function useConversationEvents(onEvent: (event: ConversationEvent) => voi
     return () => source.close();
   }, []);
 }
+
+/**
+ * `run`, at most once per `intervalMs`: calls while it waits (or runs) fold into one more run at
+ * the end. A busy tenant sends many events a second; the page refetches once for all of them,
+ * within the API's per-caller rate limit.
+ */
+export function useCoalesced(run: () => Promise<void>, intervalMs = 1_000): () => void {
+  const latest = useRef(run);
+  latest.current = run;
+  const state = useRef<{ timer?: ReturnType<typeof setTimeout>; last: number; pending: boolean }>({ last: 0, pending: false });
+  useEffect(() => () => clearTimeout(state.current.timer), []);
+  const fire = useRef(() => {
+    const s = state.current;
+    if (s.timer) {
+      s.pending = true;
+      return;
+    }
+    const wait = Math.max(0, s.last + intervalMs - Date.now());
+    s.timer = setTimeout(() => {
+      s.last = Date.now();
+      s.pending = false;
+      void latest.current().finally(() => {
+        s.timer = undefined;
+        if (s.pending) fire.current();
+      });
+    }, wait);
+  });
+  return fire.current;
+}

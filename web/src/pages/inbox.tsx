@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent, type Keyboard
 import { api, codeOf, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
 import { ConversationThread, type ThreadMessage } from '../components/conversation-thread';
-import { useConversationEvents, type ConversationEvent } from '../components/live-events';
+import { useCoalesced, useConversationEvents, type ConversationEvent } from '../components/live-events';
 import { Problem } from '../forms';
 import './inbox.css';
 
@@ -50,6 +50,8 @@ export function InboxPage({ me }: { me: Me }) {
   const replyKey = useRef(newKey());
   const listRef = useRef<HTMLUListElement>(null);
   const threadHeading = useRef<HTMLHeadingElement>(null);
+  const listAsked = useRef(0);
+  const threadAsked = useRef(0);
 
   const loadList = useCallback(async () => {
     const query: ListQuery = {
@@ -60,16 +62,21 @@ export function InboxPage({ me }: { me: Me }) {
       ...(filters.waiting && { waiting: 'true' as const }),
       ...(filters.q && { q: filters.q }),
     };
+    const asked = ++listAsked.current;
     const { data, error, response } = await api.GET('/api/v1/conversations/', { params: { query } });
+    // An answer to an earlier question (other filters, or overtaken by an event's refetch) is dropped.
+    if (asked !== listAsked.current) return;
     if (data) setConversations(data.items);
     else setProblem(problemOf(error, response));
   }, [filters]);
 
   const loadThread = useCallback(async (id: string) => {
+    const asked = ++threadAsked.current;
     const [c, m] = await Promise.all([
       api.GET('/api/v1/conversations/{id}', { params: { path: { id } } }),
       api.GET('/api/v1/conversations/{id}/messages', { params: { path: { id }, query: { order: 'asc', limit: 100 } } }),
     ]);
+    if (asked !== threadAsked.current) return;
     if (c.data) setConversation(c.data);
     else setProblem(problemOf(c.error, c.response));
     if (m.data) setMessages(m.data.items);
@@ -81,9 +88,13 @@ export function InboxPage({ me }: { me: Me }) {
     if (openId) void loadThread(openId);
   }, [openId, loadThread]);
 
+  const refreshList = useCoalesced(loadList);
+  const refreshThread = useCoalesced(async () => {
+    if (openId) await loadThread(openId);
+  });
   useConversationEvents((event: ConversationEvent) => {
-    void loadList();
-    if (openId && (event.kind === 'ready' || event.conversationId === openId)) void loadThread(openId);
+    refreshList();
+    if (openId && (event.kind === 'ready' || event.conversationId === openId)) refreshThread();
   });
 
   function open(id: string) {

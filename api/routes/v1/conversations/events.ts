@@ -28,8 +28,17 @@ const EVENTS_DESCRIPTION = [
   'Lines starting with `:` are heartbeats. At most INBOX_STREAMS_PER_TENANT streams per tenant are open on one API instance (429 beyond).',
 ].join('\n\n');
 
+/** What a stream may hold unread before it is closed (its client reconnects and refetches). */
+export const MAX_BUFFERED_BYTES = 256 * 1024;
+
 /** One SSE frame. */
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** Writes to one stream; a client that stopped reading is let go rather than buffered for. */
+function send(stream: PassThrough, text: string): void {
+  if (stream.writableLength > MAX_BUFFERED_BYTES) stream.end();
+  else stream.write(text);
+}
 
 const eventRoutes: FastifyPluginAsyncZod = async (app) => {
   const streams = new Map<string, Set<PassThrough>>();
@@ -41,20 +50,20 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
     const data = event.kind === 'message'
       ? { conversationId: event.conversationId, messageId: event.messageId }
       : { conversationId: event.conversationId, status: event.status, assignee: event.assignee };
-    each((s) => s.write(frame(event.kind, data)), event.tenantId);
+    each((s) => send(s, frame(event.kind, data)), event.tenantId);
   };
   const listener = new InboxListener({
     connectionString: app.config.DATABASE_URL,
     logger: log,
     connectTimeoutMs: app.config.DATABASE_CONNECT_TIMEOUT_MS,
     onEvent: dispatch,
-    onResubscribed: () => each((s) => s.write(frame('ready', {}))),
+    onResubscribed: () => each((s) => send(s, frame('ready', {}))),
   });
   let heartbeat: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     // As the web chat's: awaited once, then retried in the background while Postgres is away.
     await listener.start();
-    heartbeat = setInterval(() => each((s) => s.write(': heartbeat\n\n')), HEARTBEAT_MS);
+    heartbeat = setInterval(() => each((s) => send(s, ': heartbeat\n\n')), HEARTBEAT_MS);
     heartbeat.unref();
   });
   // Before the server stops taking connections: open streams would hold its close forever.
