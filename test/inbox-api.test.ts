@@ -5,6 +5,7 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Prisma } from '../generated/prisma/client.ts';
+import { conversationsMentioning } from '../lib/conversation-search.ts';
 import { publishInboxEvent } from '../lib/inbox-bus.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../lib/tenants.ts';
@@ -104,6 +105,11 @@ describe('inbox API', { timeout: 60_000 }, () => {
     expect(await list('q=refund&waiting=true')).toEqual([]);
     const user = (await forTenant(api.db, tenantId).conversation.findUniqueOrThrow({ where: { id: ids.assistant! } })).externalUserId;
     expect(await list(`q=${user.slice(2, 9)}`)).toEqual(['assistant']);
+
+    // The scan is bounded: with a window of the newest message only, older text is not found.
+    expect(await conversationsMentioning(api.db, tenantId, 'refund')).toEqual([ids.heldAnswered]);
+    expect(await conversationsMentioning(api.db, tenantId, 'refund', 1)).toEqual([]);
+    expect(await conversationsMentioning(api.db, tenantId, 'HUMAN', 1)).toEqual([ids.requested]);
   });
 
   it('says who wrote each message, and which passages an assistant reply used', async () => {

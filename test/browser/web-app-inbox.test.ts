@@ -178,6 +178,13 @@ describe('web app inbox in a browser', { timeout: 180_000 }, () => {
     await page.locator(`button.conversation[data-id="${conversationId}"]`).waitFor();
     const all = await buttons.count();
     expect(all).toBeGreaterThanOrEqual(2);
+    // The arrow keys move through the list.
+    const order = await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
+    await tabTo(page, 'button.conversation');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate<string | null>("document.activeElement.getAttribute('data-id')")).toBe(order[1]);
+    await page.keyboard.press('ArrowUp');
+    expect(await page.evaluate<string | null>("document.activeElement.getAttribute('data-id')")).toBe(order[0]);
 
     // Status: only this one waits; search by the text the customer wrote.
     await page.selectOption('#inbox-status', 'handoff_requested');
