@@ -99,6 +99,8 @@ export const configSchema = z.object({
     .optional(),
   /** Open inbox event streams (GET /api/v1/conversations/events) per tenant on one API instance. */
   INBOX_STREAMS_PER_TENANT: positiveInt.default(50),
+  /** How often an open inbox event stream gets a heartbeat comment (proxies close idle streams). */
+  INBOX_HEARTBEAT_MS: positiveInt.default(20_000),
 
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),

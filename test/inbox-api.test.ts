@@ -28,7 +28,7 @@ describe('inbox API', { timeout: 60_000 }, () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    api = await startTestApi('inbox_api', { TEMPORAL_UI_URL: `${UI}/`, INBOX_STREAMS_PER_TENANT: '2' });
+    api = await startTestApi('inbox_api', { TEMPORAL_UI_URL: `${UI}/`, INBOX_STREAMS_PER_TENANT: '2', INBOX_HEARTBEAT_MS: '200' });
     base = await listen(api.app);
     const created = await createTenant(api.db, { name: 'Inbox', slug: `inbox-${Math.random().toString(36).slice(2, 8)}` });
     tenantId = created.tenant.id;
@@ -176,6 +176,7 @@ describe('inbox API', { timeout: 60_000 }, () => {
     expect(text).toContain(`event: message\ndata: {"conversationId":"${ids.requested}","messageId":"00000000-0000-4000-8000-00000000000b"}\n\n`);
     expect(text).toContain(`event: conversation\ndata: {"conversationId":"${ids.requested}","status":"assigned_human","assignee":"ann"}`);
     expect(text).not.toContain('00000000-0000-4000-8000-00000000000a');
+    await until(': heartbeat\n\n');
 
     // Two per tenant here: the third is refused until one closes.
     const second = new AbortController();

@@ -7,8 +7,8 @@
 // Nothing is replayed: NOTIFY keeps no history, so a stream starts with `ready`, sent again on
 // every reconnect (EventSource reconnects by itself, after `retry`), and the page refetches what
 // it shows on each `ready`; Last-Event-ID is therefore not needed. The same `ready` follows the
-// listener's own reconnect, when events may have been missed. A comment line every HEARTBEAT_MS
-// keeps proxies from closing an idle stream and lets a dead connection be noticed.
+// listener's own reconnect, when events may have been missed. A comment line every
+// INBOX_HEARTBEAT_MS keeps proxies from closing an idle stream and lets a dead connection be noticed.
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -16,7 +16,6 @@ import { InboxListener, type InboxEvent } from '../../../../lib/inbox-bus.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses } from '../../../schemas/common.ts';
 
-export const HEARTBEAT_MS = 20_000;
 /** How long a browser waits before it reconnects a dropped stream. */
 export const RETRY_MS = 3_000;
 
@@ -25,7 +24,7 @@ const EVENTS_DESCRIPTION = [
   '`ready` (data `{}`): sent first and after any gap in which events may have been missed; refetch what you show.',
   '`message` (data `{"conversationId","messageId"}`): a message was stored (from the customer, the assistant or an agent).',
   '`conversation` (data `{"conversationId","status","assignee"}`): its status or assignee changed.',
-  'Lines starting with `:` are heartbeats. At most INBOX_STREAMS_PER_TENANT streams per tenant are open on one API instance (429 beyond).',
+  'Lines starting with `:` are heartbeats (every INBOX_HEARTBEAT_MS, 20 s by default). At most INBOX_STREAMS_PER_TENANT streams per tenant are open on one API instance (429 beyond).',
 ].join('\n\n');
 
 /** What a stream may hold unread before it is closed (its client reconnects and refetches). */
@@ -63,7 +62,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onReady', async () => {
     // As the web chat's: awaited once, then retried in the background while Postgres is away.
     await listener.start();
-    heartbeat = setInterval(() => each((s) => send(s, ': heartbeat\n\n')), HEARTBEAT_MS);
+    heartbeat = setInterval(() => each((s) => send(s, ': heartbeat\n\n')), app.config.INBOX_HEARTBEAT_MS);
     heartbeat.unref();
   });
   // Before the server stops taking connections: open streams would hold its close forever.
