@@ -5970,7 +5970,7 @@ export interface paths {
          *
          *     `conversation` (data `{"conversationId","status","assignee"}`): its status or assignee changed.
          *
-         *     Lines starting with `:` are heartbeats. At most INBOX_STREAMS_PER_TENANT streams per tenant are open on one API instance (429 beyond).
+         *     Lines starting with `:` are heartbeats (every INBOX_HEARTBEAT_MS, 20 s by default). At most INBOX_STREAMS_PER_TENANT streams per tenant are open on one API instance (429 beyond).
          */
         get: {
             parameters: {
