@@ -442,11 +442,6 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
   }
 }
 
-/**
- * The outbound row before sending (pending), or at once failed with a reason; a repeat is a
- * no-op. Returns whether this call stored it.
- */
-/** An outbound row's content, made storable. */
 /** A passage an assistant's reply cites, as its message records it (GET …/messages shows it). */
 export interface ReplySource {
   documentId: string;
@@ -458,6 +453,7 @@ export interface ReplySource {
   excerpt: string;
 }
 
+/** An outbound row's content, made storable. */
 export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string; sources?: ReplySource[] }) {
   return storable({
     text: message.text,
@@ -467,6 +463,10 @@ export function outboundContent(message: { text: string; author: 'assistant' | '
   });
 }
 
+/**
+ * The outbound row before sending (pending), or at once failed with a reason; a repeat is a
+ * no-op. Returns whether this call stored it.
+ */
 export async function storeOutbound(db: Db, input: OutboundInput, metrics?: WorkerMetrics): Promise<boolean> {
   const { inserted } = await storePendingOutbound(db, { ...input, content: outboundContent(input) });
   if (inserted) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId: input.conversationId, messageId: input.id });
