@@ -7,27 +7,19 @@
 // page shows is checked against what Postgres then holds; the page fits a phone's width.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
 import { llmEndpoints } from '../../activities/llm/index.ts';
-import { createDocumentStorage } from '../../lib/storage.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenantFunction } from '../../lib/tenant-functions.ts';
-import { taskQueueName } from '../../lib/temporal.ts';
 import { createTenant } from '../../lib/tenants.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
 import type { FakeLlmServer } from '../fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi } from '../fakes/openai.ts';
-import { bearer, startTestApi, type TestApi } from '../support/api.ts';
+import { bearer, type TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
-import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
+import { launchBrowser, openSignedInPage, screenshot } from '../support/browser.ts';
 import { createUser, TEST_PASSWORD } from '../support/team.ts';
-import { connectTestTemporal, uniqueQueuePrefix } from '../support/temporal.ts';
+import { startWebAppRig, type WebAppRig } from '../support/web-app-rig.ts';
 
 const SHOT = 'web-app-assistant';
 const RETURNS = 'Returns are accepted within 30 days of delivery. Refunds go back to the original payment method.';
@@ -49,34 +41,16 @@ describe('assistant page in a browser', { timeout: 120_000 }, () => {
   let api: TestApi;
   let base: string;
   let browser: Browser;
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let workers: Worker[] = [];
-  let running: Promise<unknown>;
-  let storageDir: string;
+  let rig: WebAppRig;
   let openai: FakeLlmServer;
   let fn: Awaited<ReturnType<typeof startOrderStatus>>;
   let tenant: { id: string; slug: string; key: string };
 
   beforeAll(async () => {
-    storageDir = await mkdtemp(join(tmpdir(), 'metachat-web-assistant-'));
     [openai, fn] = await Promise.all([startFakeOpenAi(), startOrderStatus()]);
-    api = await startTestApi('web_app_assistant', { DOCUMENT_STORAGE_DIR: storageDir, TEMPORAL_TASK_QUEUE_PREFIX: `${uniqueQueuePrefix('web-assistant')}-` });
-    temporal = await connectTestTemporal();
-    const { config, db } = api;
-    workers = await createWorkers({
-      connection: temporal.nativeConnection,
-      namespace: 'default',
-      taskQueues: ['ingestion', 'conversations'],
-      tuning: config,
-      deps: {
-        db, logger: api.app.log, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,
-        documentStorage: createDocumentStorage(config), embedders: createEmbedderRegistry(config), chunkQuota: config.CHUNK_QUOTA_PER_TENANT, documentParsing: config,
-        llm: llmEndpoints({ OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: openai.url, ALLOW_INSECURE_TENANT_URLS: true }),
-      },
-      queueName: (q) => taskQueueName(config, q),
-    });
-    running = Promise.all(workers.map((w) => w.run()));
-    base = await listen(api.app);
+    rig = await startWebAppRig('web-app-assistant', { llm: llmEndpoints({ OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: openai.url, ALLOW_INSECURE_TENANT_URLS: true }) });
+    ({ api, base } = rig);
+    const { config } = api;
     const slug = `assist-${Math.random().toString(36).slice(2, 8)}`;
     const created = await createTenant(api.db, { name: 'Bikes & Co', slug });
     tenant = { id: created.tenant.id, slug, key: created.apiKey.key };
@@ -94,12 +68,8 @@ describe('assistant page in a browser', { timeout: 120_000 }, () => {
 
   afterAll(async () => {
     await browser?.close();
-    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    await running;
-    await temporal?.close();
-    await api?.close();
+    await rig?.close();
     await Promise.all([openai?.close(), fn?.close()]);
-    await rm(storageDir, { recursive: true, force: true });
   });
 
   const tenantRow = () => forTenant(api.db, tenant.id).tenant.findFirstOrThrow();

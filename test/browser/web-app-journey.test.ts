@@ -5,60 +5,32 @@
 // become ready, asks the playground; a visitor chats on the widget and asks for a person; the
 // agent takes the conversation over in the inbox, answers and releases it; the owner reads the
 // overview's charts. Every page is screenshotted and checked with axe.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { createDocumentStorage } from '../../lib/storage.ts';
-import { taskQueueName } from '../../lib/temporal.ts';
 import { createTenant } from '../../lib/tenants.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
 import { HANDOFF_NOTICE } from '../../workflows/conversation.ts';
-import { startTestApi, type TestApi } from '../support/api.ts';
+import type { TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
-import { freePort, launchBrowser, openSignedInPage, openWatchedPage, screenshot } from '../support/browser.ts';
+import { launchBrowser, openSignedInPage, openWatchedPage, screenshot } from '../support/browser.ts';
 import { eventually } from '../support/conversations.ts';
 import { createUser, TEST_PASSWORD, tokenOfLink } from '../support/team.ts';
-import { connectTestTemporal, uniqueQueuePrefix } from '../support/temporal.ts';
+import { startWebAppRig, type WebAppRig } from '../support/web-app-rig.ts';
 
 const SHOT = 'web-app-journey';
 const GUIDE = '# Opening hours\n\nThe Acme Bikes store opens at 9 am on weekdays and at 11 am on Sundays.\n\n# Returns\n\nBikes can be returned within 30 days with the receipt.';
 const AGENT_PASSWORD = 'agent passphrase of some length';
 
 describe('a first day in the web app', { timeout: 240_000 }, () => {
+  let rig: WebAppRig;
   let api: TestApi;
   let base: string;
   let browser: Browser;
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let workers: Worker[] = [];
-  let running: Promise<unknown>;
-  let storageDir: string;
   let tenant: { id: string; slug: string };
 
   beforeAll(async () => {
-    storageDir = await mkdtemp(join(tmpdir(), 'metachat-web-journey-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    api = await startTestApi('web_app_journey', { APP_BASE_URL: base, DOCUMENT_STORAGE_DIR: storageDir, TEMPORAL_TASK_QUEUE_PREFIX: `${uniqueQueuePrefix('web-journey')}-` });
-    temporal = await connectTestTemporal();
-    const { config, db } = api;
-    workers = await createWorkers({
-      connection: temporal.nativeConnection,
-      namespace: 'default',
-      taskQueues: ['ingestion', 'conversations'],
-      tuning: config,
-      deps: {
-        db, logger: api.app.log, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,
-        documentStorage: createDocumentStorage(config), embedders: createEmbedderRegistry(config), chunkQuota: config.CHUNK_QUOTA_PER_TENANT, documentParsing: config,
-      },
-      queueName: (q) => taskQueueName(config, q),
-    });
-    running = Promise.all(workers.map((w) => w.run()));
-    await api.app.listen({ host: '127.0.0.1', port });
+    rig = await startWebAppRig('web-app-journey');
+    ({ api, base } = rig);
     const slug = `bikes-${Math.random().toString(36).slice(2, 8)}`;
     tenant = { id: (await createTenant(api.db, { name: 'Acme Bikes', slug })).tenant.id, slug };
     await createUser(api.db, tenant.id, { email: 'olivia@example.com', role: 'owner', name: 'Olivia' });
@@ -67,11 +39,7 @@ describe('a first day in the web app', { timeout: 240_000 }, () => {
 
   afterAll(async () => {
     await browser?.close();
-    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    await running;
-    await temporal?.close();
-    await api?.close();
-    if (storageDir) await rm(storageDir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   const tdb = () => forTenant(api.db, tenant.id);

@@ -4,23 +4,15 @@
 // sees a refused upload's reason and an unreadable file fail with its reason, reads a document's
 // chunks, asks what the assistant would retrieve, uploads a new version, restores the old one and
 // deletes a document; what the page shows is checked against what Postgres then holds.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
-import { createDocumentStorage } from '../../lib/storage.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { taskQueueName } from '../../lib/temporal.ts';
 import { createTenant } from '../../lib/tenants.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
-import { startTestApi, type TestApi } from '../support/api.ts';
+import type { TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
-import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
+import { launchBrowser, openSignedInPage, screenshot } from '../support/browser.ts';
 import { createUser, TEST_PASSWORD } from '../support/team.ts';
-import { connectTestTemporal, uniqueQueuePrefix } from '../support/temporal.ts';
+import { startWebAppRig, type WebAppRig } from '../support/web-app-rig.ts';
 
 const SHOT = 'web-app-knowledge';
 
@@ -28,30 +20,12 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
   let api: TestApi;
   let base: string;
   let browser: Browser;
-  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
-  let workers: Worker[] = [];
-  let running: Promise<unknown>;
-  let storageDir: string;
+  let rig: WebAppRig;
   let tenant: { id: string; slug: string };
 
   beforeAll(async () => {
-    storageDir = await mkdtemp(join(tmpdir(), 'metachat-web-knowledge-'));
-    api = await startTestApi('web_app_knowledge', { DOCUMENT_STORAGE_DIR: storageDir, TEMPORAL_TASK_QUEUE_PREFIX: `${uniqueQueuePrefix('web-knowledge')}-` });
-    temporal = await connectTestTemporal();
-    const { config, db } = api;
-    workers = await createWorkers({
-      connection: temporal.nativeConnection,
-      namespace: 'default',
-      taskQueues: ['ingestion', 'conversations'],
-      tuning: config,
-      deps: {
-        db, logger: api.app.log, keyring: config.SECRETS_KEYS, temporal: temporal.client, graphApiUrl: config.META_GRAPH_API_URL,
-        documentStorage: createDocumentStorage(config), embedders: createEmbedderRegistry(config), chunkQuota: config.CHUNK_QUOTA_PER_TENANT, documentParsing: config,
-      },
-      queueName: (q) => taskQueueName(config, q),
-    });
-    running = Promise.all(workers.map((w) => w.run()));
-    base = await listen(api.app);
+    rig = await startWebAppRig('web-app-knowledge');
+    ({ api, base } = rig);
     const slug = `shelf-${Math.random().toString(36).slice(2, 8)}`;
     tenant = { id: (await createTenant(api.db, { name: 'Shelf & Co', slug })).tenant.id, slug };
     await createUser(api.db, tenant.id, { email: 'olga@example.com', role: 'owner' });
@@ -60,11 +34,7 @@ describe('knowledge page in a browser', { timeout: 120_000 }, () => {
 
   afterAll(async () => {
     await browser?.close();
-    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    await running;
-    await temporal?.close();
-    await api?.close();
-    await rm(storageDir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   const documents = () => forTenant(api.db, tenant.id).document.findMany({ orderBy: [{ title: 'asc' }, { version: 'asc' }] });
