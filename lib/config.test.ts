@@ -83,6 +83,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, NODE_ENV: 'development', ALLOW_INSECURE_TENANT_URLS: 'true' }).ALLOW_INSECURE_TENANT_URLS).toBe(true);
   });
 
+  it('stores documents in the local folder unless DOCUMENT_STORAGE=s3 names a bucket and a region', () => {
+    expect(loadConfig(valid)).toMatchObject({ DOCUMENT_STORAGE: 'local', DOCUMENT_STORAGE_DIR: '.data/documents', S3_FORCE_PATH_STYLE: false, S3_MAX_ATTEMPTS: 3 });
+    const s3 = { ...valid, DOCUMENT_STORAGE: 's3', S3_BUCKET: 'metachat-docs', S3_REGION: 'eu-west-1' };
+    expect(loadConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'true', S3_REQUEST_TIMEOUT_MS: '1000' })).toMatchObject({
+      DOCUMENT_STORAGE: 's3', S3_BUCKET: 'metachat-docs', S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: true, S3_REQUEST_TIMEOUT_MS: 1000, S3_CONNECT_TIMEOUT_MS: 5000,
+    });
+    expect(problems({ ...valid, DOCUMENT_STORAGE: 's3' })).toEqual(['S3_BUCKET: is required when DOCUMENT_STORAGE=s3', expect.stringMatching(/^S3_REGION: is required when DOCUMENT_STORAGE=s3/)]);
+    expect(problems({ ...valid, DOCUMENT_STORAGE: 'gcs' })).toEqual([expect.stringMatching(/^DOCUMENT_STORAGE: /)]);
+    expect(problems({ ...s3, S3_BUCKET: 'My_Bucket' })).toEqual([expect.stringMatching(/^S3_BUCKET: must be a bucket name/)]);
+    expect(problems({ ...s3, S3_ENDPOINT: 'http://key:secret@minio:9000' })).toEqual([expect.stringMatching(/^S3_ENDPOINT: must be an http\(s\):\/\/ URL without credentials/)]);
+    expect(problems({ ...s3, S3_SSE_KMS_KEY_ID: 'alias/docs' })).toEqual(['S3_SSE_KMS_KEY_ID: is set but S3_SERVER_SIDE_ENCRYPTION is not aws:kms']);
+    expect(problems({ ...s3, DOCUMENT_MAX_BYTES: String(6 * 1024 ** 3) })).toEqual([expect.stringMatching(/^DOCUMENT_MAX_BYTES: must be at most 5368709120/)]);
+    expect(problems({ ...s3, S3_MAX_ATTEMPTS: '0' })).toEqual([expect.stringMatching(/^S3_MAX_ATTEMPTS: /)]);
+    // A bucket without DOCUMENT_STORAGE=s3 would leave the files on one machine's disk unnoticed.
+    expect(problems({ ...valid, S3_BUCKET: 'metachat-docs' })).toEqual([expect.stringMatching(/^S3_BUCKET: is set but DOCUMENT_STORAGE is not s3/)]);
+  });
+
   it("reads the worker's metrics port, 0 or off for none, and the tenant label bound", () => {
     const config = loadConfig(valid);
     expect([config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST, config.METRICS_TENANT_LABELS]).toEqual([9464, '0.0.0.0', 50]);
