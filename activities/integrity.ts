@@ -8,13 +8,13 @@
 // No secret value is ever read into a finding, an event or a log line: the secret checks name
 // channels and secret names only.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ChannelStatus, ConversationStatus, DocumentStatus, MessageStatus, Prisma } from '../generated/prisma/client.ts';
 import { decryptSecret, type Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
+import { PROJECT_ROOT } from '../lib/project-root.ts';
 import { legacyConversationWorkflowId, type ChannelKind } from '../workflows/ids.ts';
 import { countDefaultPartitionRows, createPartitionsAhead, drainDefaultPartitions, findMissingPartitions, MONTHS_BACK, PARTITIONED_TABLES, PARTITIONED_TABLE_NAMES } from './maintenance.ts';
 
@@ -238,7 +238,7 @@ export interface ExpectedSchemaObject {
   statement: string;
 }
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'prisma', 'migrations');
+const MIGRATIONS_DIR = join(PROJECT_ROOT, 'prisma', 'migrations');
 
 /**
  * Indexes and constraints the migrations create (and do not drop later), read from their SQL in

@@ -6,8 +6,7 @@
 // supervisor, the test global setup and scripts/db-diff.ts.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
   bindMigrationAwareSqlAdapterFactory,
@@ -21,6 +20,7 @@ import type { SchemaEngineWasm as SchemaEngineWasmType } from '@prisma/migrate/d
 import type { listMigrations as ListMigrations } from '@prisma/migrate/dist/src/utils/listMigrations.js';
 import type { DiffParams, DiffTarget } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
+import { PROJECT_ROOT } from './project-root.ts';
 
 // Both packages are CommonJS whose exports Node cannot detect statically (named ESM imports
 // fail), and @prisma/migrate's "types" entry points at a file it does not ship: load them with
@@ -34,7 +34,7 @@ const { listMigrations } = require('@prisma/migrate/dist/utils/listMigrations.js
 };
 const { wasmSchemaEngineLoader } = require('@prisma/internals') as typeof Internals;
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = PROJECT_ROOT;
 export const MIGRATIONS_DIR = join(root, 'prisma', 'migrations');
 export const SCHEMA_PATH = join(root, 'prisma', 'schema.prisma');
 

@@ -1,18 +1,16 @@
 // Builds one Temporal worker per task queue with explicit performance options. The workflow code
 // is bundled once and shared by all of them. Used by the worker process and by the tests.
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
 import type { Config, TaskQueue } from '../lib/config.ts';
 import { temporalDataConverter } from '../lib/temporal.ts';
 import type { Tracing } from '../lib/tracing.ts';
-import { workerInterceptors, workflowInterceptorModules } from './interceptors.ts';
-
-const require = createRequire(import.meta.url);
+import { MODULE_EXTENSION, workerInterceptors, workflowInterceptorModules } from './interceptors.ts';
 
 export type WorkerTuning = Pick<
   Config,
-  'WORKER_MAX_CONCURRENT_ACTIVITIES' | 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS' | 'WORKER_MAX_CACHED_WORKFLOWS'
+  'WORKER_MAX_CONCURRENT_ACTIVITIES' | 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS' | 'WORKER_MAX_CACHED_WORKFLOWS' | 'WORKER_SHUTDOWN_GRACE_MS'
 >;
 
 /**
@@ -34,10 +32,13 @@ function optionsFor(queue: TaskQueue, tuning: WorkerTuning) {
   }
 }
 
+/** What activities cancelled at the end of the shutdown grace time get to acknowledge it. */
+export const CANCELLATION_ACK_MS = 5_000;
+
 /** The workflow code with its sandbox interceptors; `tracing` adds the OpenTelemetry ones. */
 export function bundleWorkflows(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows/index.ts'),
+    workflowsPath: fileURLToPath(new URL(`../workflows/index${MODULE_EXTENSION}`, import.meta.url)),
     workflowInterceptorModules: workflowInterceptorModules(Boolean(options.tracing)),
     // The bundler's INFO output is webpack's module table: useful only when bundling fails.
     logger: new DefaultLogger('WARN'),
@@ -76,8 +77,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
         // Payloads are encrypted under SECRETS_KEYS (the clients decode with the same keyring).
         dataConverter: temporalDataConverter(options.deps.keyring),
         ...optionsFor(queue, options.tuning),
-        // Finish in-flight activities on shutdown before their tasks are given back to the server.
-        shutdownGraceTime: '10 seconds',
+        // Finish in-flight activities on shutdown before they are cancelled; run() fails past the
+        // force time, so that a stuck activity cannot hold the process beyond its stop deadline.
+        shutdownGraceTime: options.tuning.WORKER_SHUTDOWN_GRACE_MS,
+        shutdownForceTime: options.tuning.WORKER_SHUTDOWN_GRACE_MS + CANCELLATION_ACK_MS,
         stickyQueueScheduleToStartTimeout: '10 seconds',
       }),
     ),

@@ -1,7 +1,8 @@
 // What a worker runs its workflows and activities with: the request id always (a header the
 // workflow passes on, workers/workflow-interceptors/request-id.ts), and with tracing on Temporal's
 // OpenTelemetry interceptors, whose workflow spans leave the sandbox through the `exporter` sink.
-import { createRequire } from 'node:module';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { context, isSpanContextValid, trace, type SpanContext } from '@opentelemetry/api';
 import type { ActivityInterceptors, ActivityInterceptorsFactory, InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 import {
@@ -14,14 +15,16 @@ import { requestIdOf } from '../lib/request-id.ts';
 import { runForRequest } from '../lib/request-scope.ts';
 import type { Tracing } from '../lib/tracing.ts';
 
-const require = createRequire(import.meta.url);
+/**
+ * `.ts` from the sources, `.js` from the build (dist/): the workflow bundler reads the modules
+ * beside this one, so it bundles what is there, without a TypeScript loader in production.
+ */
+export const MODULE_EXTENSION = extname(fileURLToPath(import.meta.url));
+const sibling = (path: string) => fileURLToPath(new URL(`${path}${MODULE_EXTENSION}`, import.meta.url));
 
 /** The sandbox's interceptor modules, in the bundle (workers/create-workers.ts bundleWorkflows). */
 export function workflowInterceptorModules(tracing: boolean): string[] {
-  return [
-    require.resolve('./workflow-interceptors/request-id.ts'),
-    ...(tracing ? [require.resolve('./workflow-interceptors/tracing.ts')] : []),
-  ];
+  return [sibling('./workflow-interceptors/request-id'), ...(tracing ? [sibling('./workflow-interceptors/tracing')] : [])];
 }
 
 /**

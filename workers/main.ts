@@ -1,7 +1,8 @@
 // The worker process: polls the task queues named in WORKER_TASK_QUEUES (all by default).
 // SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
-// stop, in-flight tasks finish within the grace time, then the metrics endpoint and the database
-// pool close. GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
+// stop, in-flight activities finish within WORKER_SHUTDOWN_GRACE_MS, then the metrics endpoint and
+// the database pool close and the process exits 0. A second signal exits at once (1); so does a
+// shutdown still running past the grace time and the force time after it (workers/create-workers.ts). GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, workflows, activities, their SQL and HTTP calls are traced
 // (lib/tracing.ts), and the spans still buffered are exported before the process ends.
 import { Runtime, type LogLevel } from '@temporalio/worker';
@@ -35,6 +36,16 @@ Runtime.install({
   ...(sdkMetricsAddress && { telemetryOptions: sdkMetricsTelemetry(sdkMetricsAddress) }),
   logger: sdkLogger(logger, temporalLevel),
 });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    logger.info({ signal, graceMs: config.WORKER_SHUTDOWN_GRACE_MS }, 'shutting down: finishing in-flight activities');
+    process.once(signal, () => {
+      logger.error({ signal }, 'second signal: exiting without waiting for in-flight activities');
+      process.exit(1);
+    });
+  });
+}
 
 const db = createDb(config, 'metachat-worker', tracing);
 const metrics = new WorkerMetrics({ tenantLabels: config.METRICS_TENANT_LABELS });

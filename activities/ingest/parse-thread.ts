@@ -25,7 +25,11 @@ export const DEFAULT_DOCUMENT_PARSING: DocumentParsing = configSchema
   .pick({ DOCUMENT_MAX_PDF_PAGES: true, DOCUMENT_MAX_INFLATED_BYTES: true, DOCUMENT_PARSE_TIMEOUT_SECONDS: true, DOCUMENT_PARSE_MAX_HEAP_MB: true, DOCUMENT_PARSE_THREADS: true })
   .parse({});
 
-const ENTRY = new URL('./parse-worker-entry.mjs', import.meta.url);
+// Built (dist/, plain node) the body is JavaScript and starts as it is; from the sources the .mjs
+// entry loads it through tsx.
+const ENTRY = import.meta.url.endsWith('.js')
+  ? new URL('./parse-worker.js', import.meta.url)
+  : new URL('./parse-worker-entry.mjs', import.meta.url);
 /** Idle threads kept, and for how long; a thread is replaced after this many documents (pdf.js caches). */
 const MAX_IDLE_THREADS = 2;
 const IDLE_MS = 60_000;

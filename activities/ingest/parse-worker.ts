@@ -1,4 +1,4 @@
-// The body of a parse thread (./parse-thread.ts starts it through ./parse-worker-entry.mjs):
+// The body of a parse thread (./parse-thread.ts starts it, through ./parse-worker-entry.mjs from the sources):
 // parses and chunks one document per message, and answers with the chunks or why there are none.
 import { parentPort } from 'node:worker_threads';
 import { ApplicationFailure } from '@temporalio/common';

@@ -9,15 +9,15 @@
 // frame pages of this origin only (the Channels page previews the web chat widget, whose own
 // policy lets this origin frame it).
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpError } from '../plugins/app/errors.ts';
+import { PROJECT_ROOT } from '../../lib/project-root.ts';
 import { pageCsp, readPageFiles } from '../static-pages.ts';
 
-export const WEB_APP_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web', 'dist');
+export const WEB_APP_DIST = join(PROJECT_ROOT, 'web', 'dist');
 export const WEB_APP_CSP = pageCsp({ connectSrc: ["'self'"], frameSrc: ["'self'"], frameAncestors: ["'none'"] });
 
 const notBuilt = () => new HttpError(503, 'web_app_not_built', 'The web app is not built: run `npm run setup` (or `npm run web:build`)');

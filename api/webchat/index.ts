@@ -18,6 +18,12 @@ import { WidgetLookup } from './widget-lookup.ts';
 export const KEEPALIVE_MS = 30_000;
 
 const webchat: FastifyPluginAsync = async (app) => {
+  // On shutdown every socket hears that the server is going away (1001), so the widget reconnects
+  // at once, to another instance. Added before the plugin, so this runs before its own preClose
+  // (which closes with no code and stops upgrades).
+  app.addHook('preClose', async () => {
+    for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
+  });
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
 
   const log = app.log.child({ component: 'webchat' });

@@ -3,9 +3,9 @@
 // gets its own, on these routes only: scripts and styles from this origin (no inline ones), a
 // socket to this host, and framing by this origin and the origins the widget allows (it is meant
 // to sit in an iframe on the tenant's site, so X-Frame-Options is dropped for it).
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { PROJECT_ROOT } from '../../lib/project-root.ts';
 import { HttpError } from '../plugins/app/errors.ts';
 import { pageCsp, readPageFiles } from '../static-pages.ts';
 import { WIDGET_ID, type WidgetLookup } from './widget-lookup.ts';
@@ -13,7 +13,7 @@ import { WIDGET_ID, type WidgetLookup } from './widget-lookup.ts';
 const ASSETS = ['widget.js', 'widget.css'];
 
 /** Read once: they are part of the release. */
-const files = readPageFiles(join(dirname(fileURLToPath(import.meta.url)), 'public'), ['widget.html', ...ASSETS]);
+const files = readPageFiles(join(PROJECT_ROOT, 'api', 'webchat', 'public'), ['widget.html', ...ASSETS]);
 
 /** A Host header fit to be written into a CSP source (host[:port]); anything else gets none. */
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;

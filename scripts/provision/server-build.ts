@@ -1,0 +1,46 @@
+// Compiles the server code to JavaScript in dist/ (`npm run build`, tsconfig.build.json), what the
+// image and `npm run start:api` / `start:worker` run, unless the build is newer than every source
+// it comes from, so that repeated `npm run dev` and `npm test` runs skip it in milliseconds.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT, type Tool } from './tools.ts';
+
+const run = promisify(execFile);
+/** Written by every build (tsc rewrites all of its outputs). */
+export const SERVER_BUILT = join(PROJECT_ROOT, 'dist', 'api', 'server.js');
+/** What tsconfig.build.json compiles, and the files that decide how. */
+const SOURCES = [
+  'api', 'workflows', 'activities', 'workers', 'lib', 'temporal-config', 'generated',
+  'scripts/db-migrate.ts', 'scripts/temporal-setup.ts', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json',
+];
+
+/** The newest modification time of path (a file, or the files under a folder). */
+function newest(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let latest = 0;
+  for (const entry of readdirSync(path)) latest = Math.max(latest, newest(join(path, entry)));
+  return latest;
+}
+
+export function serverBuildIsCurrent(root = PROJECT_ROOT): boolean {
+  const built = join(root, 'dist', 'api', 'server.js');
+  if (!existsSync(built)) return false;
+  const sources = Math.max(...SOURCES.map((s) => join(root, s)).filter(existsSync).map(newest));
+  return statSync(built).mtimeMs >= sources;
+}
+
+export async function ensureServerBuild(): Promise<Tool> {
+  const require = createRequire(import.meta.url);
+  const version = `tsc ${(require('typescript/package.json') as { version: string }).version}`;
+  if (serverBuildIsCurrent()) return { path: SERVER_BUILT, version, source: 'up to date' };
+  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], {
+    cwd: PROJECT_ROOT,
+    timeout: 5 * 60_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return { path: SERVER_BUILT, version, source: 'built' };
+}

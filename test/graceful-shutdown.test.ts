@@ -1,0 +1,190 @@
+// SIGTERM as a container runtime sends it (`docker stop`): to the compiled API and worker, started
+// with plain node from dist/ as the image starts them, each in a process group of its own. Work in
+// flight completes, the process exits 0 within its grace period, and nothing of it is left running.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createChannel } from '../lib/channels.ts';
+import { PROJECT_ROOT } from '../lib/project-root.ts';
+import { forTenant } from '../lib/tenant-db.ts';
+import { ensureServerBuild } from '../scripts/provision/server-build.ts';
+import { createConversationRig, text, type ConversationRig } from './support/conversations.ts';
+import { connectTestTemporal } from './support/temporal.ts';
+import { requestVisitor, Visitor } from './support/webchat.ts';
+
+interface Service {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** Everything it wrote (pino's JSON lines on stdout, anything else on stderr). */
+  output: string[];
+}
+
+/** `node dist/<entry>`: no npm, no tsx; detached, so that the child leads a process group of its own. */
+function startCompiled(entry: string, env: Record<string, string>): Service {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', entry)], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk: Buffer) => output.push(String(chunk)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return { child, exited, output };
+}
+
+/** Whether any process of the group `pgid` is still alive (signal 0 only checks). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('SIGTERM to the compiled services', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  let rig: ConversationRig;
+  const services: Service[] = [];
+
+  const env = () => ({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: rig.config.DATABASE_URL,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE_PREFIX: rig.config.TEMPORAL_TASK_QUEUE_PREFIX,
+    META_GRAPH_API_URL: rig.graph.url,
+    ADMIN_API_KEY: rig.config.ADMIN_API_KEY,
+    SECRETS_KEYS: rig.config.SECRETS_KEYS.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
+    DOCUMENT_STORAGE_DIR: rig.config.DOCUMENT_STORAGE_DIR,
+  });
+
+  beforeAll(async () => {
+    // What `npm test`'s setup step has already done; milliseconds when the build is current.
+    await ensureServerBuild();
+    temporal = await connectTestTemporal();
+    rig = await createConversationRig(temporal.client); // no in-process worker: only the child process polls
+  }, 300_000);
+  afterAll(async () => {
+    for (const s of services) if (s.child.pid && groupAlive(s.child.pid)) process.kill(-s.child.pid, 'SIGKILL');
+    await rig?.close();
+    await temporal?.close();
+  });
+
+  it('the API finishes the request in flight, closes web chat sockets and event streams, and exits 0', { timeout: 120_000 }, async () => {
+    const port = await getPort();
+    const base = `http://127.0.0.1:${port}`;
+    const graceMs = 10_000;
+    const api = startCompiled('api/server.js', { ...env(), PORT: String(port), SHUTDOWN_GRACE_MS: String(graceMs) });
+    services.push(api);
+    await until(async () => ((await fetch(`${base}/health/live`)).ok ? true : undefined), 60_000, 'the API to listen');
+    const admin = { authorization: `Bearer ${rig.config.ADMIN_API_KEY}`, 'content-type': 'application/json' };
+
+    // A tenant key for an inbox event stream, and a web chat visitor's socket.
+    const created = await fetch(`${base}/api/v1/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Stream', slug: `stream-${port}` }) });
+    expect(created.status).toBe(201);
+    const { apiKey } = (await created.json()) as { apiKey: { key: string } };
+    const events = await fetch(`${base}/api/v1/conversations/events`, { headers: { authorization: `Bearer ${apiKey.key}` } });
+    expect(events.status).toBe(200);
+    const reader = events.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: ready');
+    const streamEnded = (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })();
+
+    const channel = await createChannel(forTenant(rig.db, rig.tenantId), rig.config.SECRETS_KEYS, { type: 'webchat', name: 'Site' });
+    const { body: visitor } = await requestVisitor(base, channel.widgetId!);
+    const socket = await Visitor.connect(base, { widgetId: channel.widgetId!, token: visitor.token }, base);
+    await socket.next((f) => f.type === 'ready', 'the socket to be ready');
+
+    // A request in flight: its headers and half of its body are in when the signal arrives.
+    const body = JSON.stringify({ name: 'In flight', slug: `in-flight-${port}` });
+    const inFlight: ClientRequest = request(`${base}/api/v1/tenants`, {
+      method: 'POST',
+      headers: { ...admin, 'content-length': Buffer.byteLength(body) },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      inFlight.once('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      inFlight.once('error', reject);
+    });
+    inFlight.write(body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 300));
+
+    const signalled = Date.now();
+    process.kill(api.child.pid!, 'SIGTERM');
+    // Streams and sockets are closed first; the server stops taking connections.
+    expect(await socket.closed()).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await streamEnded).toBe('ended');
+    await until(async () => (await fetch(`${base}/health/live`).then(() => undefined, () => 'refused')), 5_000, 'new connections to be refused');
+    expect(groupAlive(api.child.pid!)).toBe(true); // still draining
+
+    inFlight.end(body.slice(10));
+    const answered = await response;
+    expect(answered.status).toBe(201);
+    expect(JSON.parse(answered.body)).toMatchObject({ tenant: { name: 'In flight' } });
+
+    const exit = await api.exited;
+    expect(exit, api.output.join('')).toMatchObject({ code: 0, signal: null });
+    expect(exit.at - signalled).toBeLessThan(graceMs);
+    expect(groupAlive(api.child.pid!)).toBe(false);
+    expect(api.output.join('')).toContain('"msg":"shutting down"');
+    expect(await rig.db.tenant.count({ where: { slug: `in-flight-${port}` } })).toBe(1);
+  });
+
+  it('the worker lets the activity in flight finish its Graph API call, then exits 0', { timeout: 180_000 }, async () => {
+    const graceMs = 15_000;
+    const worker = startCompiled('workers/main.js', { ...env(), WORKER_TASK_QUEUES: 'conversations', WORKER_SHUTDOWN_GRACE_MS: String(graceMs) });
+    services.push(worker);
+    const user = '15557771111';
+    const sendMs = 4_000;
+    rig.graph.delay(sendMs); // the read receipt takes 4 s to be answered
+    await rig.deliver('whatsapp', user, [text('hello')]);
+    await rig.graph.waitForRequests(1, 90_000);
+    expect(rig.graph.requests[0]?.kind).toBe('whatsapp.read');
+
+    const signalled = Date.now();
+    process.kill(worker.child.pid!, 'SIGTERM');
+    const exit = await worker.exited;
+    expect(exit, worker.output.join('')).toMatchObject({ code: 0, signal: null });
+    // It waited for the send (not cancelled at once), and no longer than its grace time.
+    expect(exit.at - signalled).toBeGreaterThan(sendMs - 1_500);
+    expect(exit.at - signalled).toBeLessThan(graceMs);
+    expect(groupAlive(worker.child.pid!)).toBe(false);
+    expect(worker.output.join('')).toContain('"msg":"shutting down: finishing in-flight activities"');
+
+    // The activity that was sending completed, and Temporal recorded it so: nothing to redo.
+    const history = await temporal.client.workflow.getHandle(rig.workflowId('whatsapp', user)).fetchHistory();
+    const kinds = (history.events ?? []).map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof typeof e]));
+    const started = kinds.filter((k) => k === 'activityTaskStartedEventAttributes').length;
+    expect(started).toBeGreaterThan(0);
+    expect(kinds.filter((k) => k === 'activityTaskCompletedEventAttributes').length).toBe(started);
+    expect(kinds.filter((k) => k === 'activityTaskFailedEventAttributes' || k === 'activityTaskTimedOutEventAttributes' || k === 'activityTaskCanceledEventAttributes')).toEqual([]);
+  });
+
+  it('the compiled migration step finds prisma/migrations and applies nothing twice', { timeout: 60_000 }, async () => {
+    const migrate = startCompiled('scripts/db-migrate.js', { DATABASE_URL: rig.config.DATABASE_URL });
+    services.push(migrate);
+    expect(await migrate.exited, migrate.output.join('')).toMatchObject({ code: 0 });
+    expect(migrate.output.join('')).toContain('Database is up to date.');
+  });
+});
