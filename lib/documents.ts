@@ -17,6 +17,14 @@ export class DocumentQuotaError extends Error {
   }
 }
 
+/** The upload's bytes could not be stored (the storage is unreachable or failing); nothing was kept. */
+export class DocumentStorageError extends Error {
+  constructor(cause: unknown) {
+    super('the document could not be stored', { cause });
+    this.name = 'DocumentStorageError';
+  }
+}
+
 export interface DocumentQuotas {
   maxDocuments: number;
   maxChunks: number;
@@ -43,7 +51,8 @@ export async function documentUsage(db: Db, tenantId: string): Promise<{ documen
 
 /**
  * Adds a document version: version 1 of a new document, or the next version of `documentKey`.
- * The bytes are stored first, then the row (pending) points at them. Earlier failed versions of
+ * The row is created (pending), the bytes stored, then the row points at them; a failed write
+ * removes the row again (DocumentStorageError). Earlier failed versions of
  * the document are replaced by the new one: soft-deleted, and their files deleted.
  */
 export async function createDocumentVersion(
@@ -80,7 +89,15 @@ export async function createDocumentVersion(
       stage: 'pending',
     }),
   });
-  const storageKey = await storage.put(tenantId, doc.id, input.bytes);
+  let storageKey: string;
+  try {
+    storageKey = await storage.put(tenantId, doc.id, input.bytes);
+  } catch (err) {
+    // Nothing points at the file yet: the row goes too, so a failed write (an object store
+    // unreachable) leaves no pending version without bytes that no ingestion could read.
+    await tdb.document.delete({ where: { id: doc.id } }).catch(() => undefined);
+    throw new DocumentStorageError(err);
+  }
   const created = await tdb.document.update({ where: { id: doc.id }, data: { storageKey } });
   if (input.documentKey) {
     await tdb.document.updateMany({ where: { documentKey, version: { lt: version }, status: 'failed', deletedAt: null }, data: { deletedAt: new Date() } });

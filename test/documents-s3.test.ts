@@ -1,17 +1,23 @@
 // Documents end to end on S3 storage (DOCUMENT_STORAGE=s3, a real S3-compatible server: moto): a
 // DOCX uploaded through the API is stored as an object under its tenant's prefix, a real ingestion
 // worker reads it back and the document becomes ready and answers retrieval; nothing lands on local
-// disk; deleting the document removes its object when the purge runs. Real Temporal and Postgres.
+// disk; deleting the document removes its object when the purge runs. A bucket that cannot be
+// reached answers the upload 503 and keeps no document. Real Temporal and Postgres.
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { pino } from 'pino';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../api/app.ts';
+import { loadConfig } from '../lib/config.ts';
 import { taskQueueName } from '../lib/temporal.ts';
 import { documentPurge } from '../workflows/document-purge.ts';
 import { eventually } from './support/conversations.ts';
 import { docxFile } from './support/document-files.ts';
 import { createDocumentsRig, type DocumentsRig, type DocumentView } from './support/documents.ts';
 import { startS3Server, type S3Server } from './support/s3-server.ts';
+import { testEnv } from './support/config.ts';
 
 async function multipart(bytes: Uint8Array, filename: string, type: string) {
   const form = new FormData();
@@ -76,5 +82,29 @@ describe('documents on S3 storage', () => {
     expect(purged).toEqual({ purged: 1 });
     expect(await objects(`${tenantId}/`)).toEqual([]);
     await expect(rig.storage.get(storageKey!)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('answers an upload 503 when the bucket cannot be reached, and keeps no document for it', async () => {
+    const { tenantId, key } = await rig.tenant();
+    // A port that was just free: nothing listens there, every connection is refused.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as { port: number };
+    await new Promise((r) => closed.close(r));
+    const config = loadConfig(testEnv({ ...s3.env, DATABASE_URL: rig.config.DATABASE_URL, TEMPORAL_TASK_QUEUE_PREFIX: rig.config.TEMPORAL_TASK_QUEUE_PREFIX, S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_MAX_ATTEMPTS: '2' }));
+    const app = await buildApp({ config, db: rig.db, temporal: rig.temporal.client, logger: pino({ level: 'silent' }) });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/documents',
+        headers: { authorization: `Bearer ${key}` },
+        payload: { title: 'Opening hours', content: 'The shop opens at nine.', format: 'text' },
+      });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.json()).toMatchObject({ error: { code: 'storage_unavailable', message: expect.stringMatching(/could not be stored/) } });
+      expect(await rig.db.document.count({ where: { tenantId } })).toBe(0);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -7,6 +7,7 @@
 //   the type is sniffed from the bytes; declared type/extension disagreeing → 415
 //   larger than DOCUMENT_MAX_BYTES → 413; document or chunk quota reached → 409
 //   Temporal unreachable → 503 (the document is marked failed: retry it later)
+//   document storage failing (an unreachable bucket) → 503, nothing kept: upload again later
 import type { MultipartFile } from '@fastify/multipart';
 import multipart from '@fastify/multipart';
 import { isGrpcServiceError, ServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
@@ -16,7 +17,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Document } from '../../../../generated/prisma/client.ts';
 import { FormatMismatchError, sniffDocumentFormat, type DocumentFormat } from '../../../../lib/document-formats.ts';
-import { createDocumentVersion, deleteDocument, DocumentQuotaError, type NewDocumentInput } from '../../../../lib/documents.ts';
+import { createDocumentVersion, deleteDocument, DocumentQuotaError, DocumentStorageError, type NewDocumentInput } from '../../../../lib/documents.ts';
 import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { ingestDocument, ingestionWorkflowId } from '../../../../workflows/ingestion.ts';
@@ -127,8 +128,12 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     request.log.info({ documentId: doc.id, version: doc.version, workflowId }, 'document ingestion started');
   }
 
-  const mapErrors = (err: unknown): never => {
+  const mapErrors = (request: FastifyRequest) => (err: unknown): never => {
     if (err instanceof DocumentQuotaError) throw new HttpError(409, 'quota_exceeded', err.message);
+    if (err instanceof DocumentStorageError) {
+      request.log.warn({ err: err.cause }, 'could not store an uploaded document');
+      throw new HttpError(503, 'storage_unavailable', 'The document could not be stored right now; upload it again later');
+    }
     throw err;
   };
 
@@ -137,7 +142,7 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     { bodyLimit: maxBytes + 1024 * 1024, schema: { tags, summary: 'Upload a document', description: uploadDescription, consumes: ['multipart/form-data', 'application/json'], response: { 202: documentSchema, ...responses } } },
     async (request, reply) => {
       const upload = await readUpload(request, { title: true });
-      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, quotas, request.tenantId, { ...upload, title: upload.title! }).catch(mapErrors);
+      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, quotas, request.tenantId, { ...upload, title: upload.title! }).catch(mapErrors(request));
       await startIngestion(request, doc);
       return reply.status(202).send(out(doc));
     },
@@ -158,7 +163,7 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
         title: upload.title ?? previous.title,
         tags: upload.tags ?? previous.tags,
         documentKey: previous.documentKey,
-      }).catch(mapErrors);
+      }).catch(mapErrors(request));
       await startIngestion(request, doc);
       return reply.status(202).send(out(doc));
     },
