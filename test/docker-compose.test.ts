@@ -5,8 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import ts from 'typescript';
 import { parse } from 'yaml';
+import { DEFAULT_GRAPH_TIMEOUT_MS } from '../activities/channels/graph-errors.ts';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config.ts';
+import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
 import { DASHBOARD_PATH } from '../observability/grafana/metachat-dashboard.ts';
 import { catalogProblems } from './support/metric-catalog.ts';
 
@@ -15,6 +18,7 @@ interface Service {
   build?: string;
   restart?: string;
   command?: string[];
+  stop_grace_period?: string;
   secrets?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }> | string[];
@@ -28,6 +32,20 @@ const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true 
   secrets?: Record<string, { environment?: string; file?: string }>;
 };
 const { services } = compose;
+
+/** A compose duration such as `30s` or `1m30s`, in seconds (0 when unset: Docker's 10 s default is not enough). */
+function seconds(duration: string | undefined): number {
+  const parts = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration ?? '');
+  return parts ? Number(parts[1] ?? 0) * 60 + Number(parts[2] ?? 0) : 0;
+}
+
+/** dist/ paths of the entry points tsconfig.build.json compiles (each a source file it includes). */
+function compiledEntryPoints(): string[] {
+  const build = ts.readConfigFile('tsconfig.build.json', ts.sys.readFile).config as { include: string[] };
+  return ['api/server.ts', 'workers/main.ts', 'scripts/db-migrate.ts', 'scripts/temporal-setup.ts']
+    .filter((source) => existsSync(source) && build.include.some((dir) => source === dir || source.startsWith(`${dir}/`)))
+    .map((source) => `dist/${source.replace(/\.ts$/, '.js')}`);
+}
 
 const readYaml = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
 
@@ -90,20 +108,31 @@ describe('docker-compose.yml', () => {
   });
 
   it('registers the search attributes in a setup step the worker waits for', () => {
-    expect(services['temporal-setup']?.command).toEqual(['npm', 'run', 'temporal:setup']);
+    expect(services['temporal-setup']?.command).toEqual(['node', 'dist/scripts/temporal-setup.js']);
     expect(services.worker?.depends_on).toMatchObject({ 'temporal-setup': { condition: 'service_completed_successfully' } });
     const env = Object.fromEntries(Object.entries(services['temporal-setup']?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)]));
     for (const key of Object.keys(env)) expect(CONFIG_VARIABLES).toContain(key);
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
   });
 
-  it('runs the package scripts that exist', () => {
-    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+  it('runs the compiled entry points with plain node, no npm or TypeScript loader in between', () => {
+    const compiled = compiledEntryPoints();
     for (const name of ['api', 'worker', 'migrate', 'temporal-setup']) {
-      const command = services[name]?.command ?? [];
-      expect(command.slice(0, 2)).toEqual(['npm', 'run']);
-      expect(scripts).toHaveProperty(command[2] ?? '');
+      const [node, entry, ...rest] = services[name]?.command ?? [];
+      expect(node, name).toBe('node');
+      expect(rest, name).toEqual([]);
+      expect(compiled, name).toContain(entry);
     }
+  });
+
+  it('waits longer than each service drains before it kills it', () => {
+    const config = (name: string) => loadConfig(Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)])));
+    const api = config('api');
+    const worker = config('worker');
+    expect(seconds(services.api?.stop_grace_period) * 1000).toBeGreaterThan(api.SHUTDOWN_GRACE_MS);
+    expect(seconds(services.worker?.stop_grace_period) * 1000).toBeGreaterThan(worker.WORKER_SHUTDOWN_GRACE_MS + CANCELLATION_ACK_MS);
+    // The worker's grace is longer than the longest send of an activity.
+    expect(worker.WORKER_SHUTDOWN_GRACE_MS).toBeGreaterThan(Math.max(DEFAULT_GRAPH_TIMEOUT_MS, worker.WEBHOOK_TIMEOUT_MS));
   });
 
   it('starts api and worker only after migrations and a healthy Temporal', () => {

@@ -181,10 +181,13 @@ describe('SIGTERM to the compiled services', () => {
     expect(kinds.filter((k) => k === 'activityTaskFailedEventAttributes' || k === 'activityTaskTimedOutEventAttributes' || k === 'activityTaskCanceledEventAttributes')).toEqual([]);
   });
 
-  it('the compiled migration step finds prisma/migrations and applies nothing twice', { timeout: 60_000 }, async () => {
+  it("the compiled one-shot steps find prisma/migrations and the namespace's search attributes", { timeout: 60_000 }, async () => {
     const migrate = startCompiled('scripts/db-migrate.js', { DATABASE_URL: rig.config.DATABASE_URL });
-    services.push(migrate);
+    const setup = startCompiled('scripts/temporal-setup.js', { TEMPORAL_ADDRESS: inject('temporalAddress') });
+    services.push(migrate, setup);
     expect(await migrate.exited, migrate.output.join('')).toMatchObject({ code: 0 });
     expect(migrate.output.join('')).toContain('Database is up to date.');
+    expect(await setup.exited, setup.output.join('')).toMatchObject({ code: 0 });
+    expect(setup.output.join('')).toContain('Namespace "default": search attributes already in place.');
   });
 });
