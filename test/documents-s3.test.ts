@@ -2,7 +2,8 @@
 // DOCX uploaded through the API is stored as an object under its tenant's prefix, a real ingestion
 // worker reads it back and the document becomes ready and answers retrieval; nothing lands on local
 // disk; deleting the document removes its object when the purge runs. A bucket that cannot be
-// reached answers the upload 503 and keeps no document. Real Temporal and Postgres.
+// reached answers the upload 503 and keeps no document. Deleting a tenant empties its prefix and
+// leaves the others'. Real Temporal and Postgres.
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -82,6 +83,18 @@ describe('documents on S3 storage', () => {
     expect(purged).toEqual({ purged: 1 });
     expect(await objects(`${tenantId}/`)).toEqual([]);
     await expect(rig.storage.get(storageKey!)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it("deletes a deleted tenant's objects and nobody else's", async () => {
+    const [doomed, kept] = [await rig.tenant(), await rig.tenant()];
+    await rig.addDocument(doomed.key, 'Opening hours', 'The shop opens at nine.');
+    await rig.addDocument(kept.key, 'Opening hours', 'The workshop opens at ten.');
+    expect(await objects(`${doomed.tenantId}/`)).toHaveLength(1);
+
+    const res = await rig.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${doomed.tenantId}`, headers: { authorization: `Bearer ${rig.config.ADMIN_API_KEY}` } });
+    expect(res.statusCode, res.body).toBe(204);
+    await eventually(async () => (await objects(`${doomed.tenantId}/`)).length === 0, 30_000, "the tenant's objects deleted");
+    expect(await objects(`${kept.tenantId}/`)).toHaveLength(1);
   });
 
   it('answers an upload 503 when the bucket cannot be reached, and keeps no document for it', async () => {
