@@ -1,12 +1,13 @@
-// Parse threads for real: a document is planned in a worker thread (loaded under vitest here, and
-// under tsx as `npm start` runs it), the thread is reused for the next document, and a parse
-// past its deadline or its heap limit is ended, failing that document with a clear reason while
-// the event loop of the process keeps turning.
+// Parse threads for real: a document is planned in a worker thread (loaded under vitest here,
+// under tsx as `npm run dev` runs it, and from the build under plain node as the image runs it),
+// the thread is reused for the next document, and a parse past its deadline or its heap limit is
+// ended, failing that document with a clear reason while the event loop of the process keeps turning.
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ensureServerBuild } from '../../scripts/provision/server-build.ts';
 import { docxWithParagraphs } from '../../test/support/document-files.ts';
 import { DEFAULT_DOCUMENT_PARSING, ParseThreads, type DocumentParsing } from './parse-thread.ts';
 import { TooManyChunksError } from './parse.ts';
@@ -91,14 +92,24 @@ describe('parse threads', () => {
     expect(await next).toHaveLength(1);
   }, 60_000);
 
-  it('runs under tsx, as the worker process does', async () => {
+  /** Plans one markdown document in a fresh process that imports `module` (a URL) under `runner`. */
+  const planIn = async (runner: string, module: string) => {
     const script = `
-      const { ParseThreads } = await import(${JSON.stringify(new URL('./parse-thread.ts', import.meta.url).href)});
+      const { ParseThreads } = await import(${JSON.stringify(module)});
       const pool = new ParseThreads();
       const chunks = await pool.plan(new TextEncoder().encode('# Warranty\\n\\nFrames: lifetime.'), 'markdown');
       console.log(JSON.stringify({ sections: chunks.map((c) => c.metadata.section), started: pool.started }));
       await pool.close();`;
-    const { stdout } = await promisify(execFile)(`${ROOT}node_modules/.bin/tsx`, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
-    expect(JSON.parse(stdout)).toEqual({ sections: ['Warranty'], started: 1 });
+    const { stdout } = await promisify(execFile)(runner, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
+    return JSON.parse(stdout) as unknown;
+  };
+
+  it('runs under tsx, as `npm run dev` runs the worker', async () => {
+    expect(await planIn(`${ROOT}node_modules/.bin/tsx`, new URL('./parse-thread.ts', import.meta.url).href)).toEqual({ sections: ['Warranty'], started: 1 });
   });
+
+  it('runs from the build under plain node, as the image runs the worker', async () => {
+    await ensureServerBuild();
+    expect(await planIn(process.execPath, pathToFileURL(`${ROOT}dist/activities/ingest/parse-thread.js`).href)).toEqual({ sections: ['Warranty'], started: 1 });
+  }, 120_000);
 });
