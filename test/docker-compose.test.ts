@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { DEFAULT_GRAPH_TIMEOUT_MS } from '../activities/channels/graph-errors.ts';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config.ts';
 import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
+import { shutdownDeadlineMs } from '../workers/shutdown-signals.ts';
 import { DASHBOARD_PATH } from '../observability/grafana/metachat-dashboard.ts';
 import { catalogProblems } from './support/metric-catalog.ts';
 
@@ -130,7 +131,7 @@ describe('docker-compose.yml', () => {
     const api = config('api');
     const worker = config('worker');
     expect(seconds(services.api?.stop_grace_period) * 1000).toBeGreaterThan(api.SHUTDOWN_GRACE_MS);
-    expect(seconds(services.worker?.stop_grace_period) * 1000).toBeGreaterThan(worker.WORKER_SHUTDOWN_GRACE_MS + CANCELLATION_ACK_MS);
+    expect(seconds(services.worker?.stop_grace_period) * 1000).toBeGreaterThan(shutdownDeadlineMs(worker.WORKER_SHUTDOWN_GRACE_MS, CANCELLATION_ACK_MS));
     // The worker's grace is longer than the longest send of an activity.
     expect(worker.WORKER_SHUTDOWN_GRACE_MS).toBeGreaterThan(Math.max(DEFAULT_GRAPH_TIMEOUT_MS, worker.WEBHOOK_TIMEOUT_MS));
   });

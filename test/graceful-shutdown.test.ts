@@ -10,6 +10,8 @@ import { createChannel } from '../lib/channels.ts';
 import { PROJECT_ROOT } from '../lib/project-root.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { ensureServerBuild } from '../scripts/provision/server-build.ts';
+import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
+import { shutdownDeadlineMs } from '../workers/shutdown-signals.ts';
 import { createConversationRig, text, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 import { requestVisitor, Visitor } from './support/webchat.ts';
@@ -151,6 +153,29 @@ describe('SIGTERM to the compiled services', () => {
     expect(await rig.db.tenant.count({ where: { slug: `in-flight-${port}` } })).toBe(1);
   });
 
+  it('a second SIGTERM ends the API at once, with 1, though a request is still in flight', { timeout: 90_000 }, async () => {
+    const port = await getPort();
+    const base = `http://127.0.0.1:${port}`;
+    const api = startCompiled('api/server.js', { ...env(), PORT: String(port), SHUTDOWN_GRACE_MS: '30000' });
+    services.push(api);
+    await until(async () => ((await fetch(`${base}/health/live`)).ok ? true : undefined), 60_000, 'the API to listen');
+    const stalled = request(`${base}/api/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${rig.config.ADMIN_API_KEY}`, 'content-type': 'application/json', 'content-length': 100 } });
+    stalled.on('error', () => undefined); // the connection dies with the process
+    stalled.write('{"name":');
+    await new Promise((r) => setTimeout(r, 300));
+
+    process.kill(api.child.pid!, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(groupAlive(api.child.pid!)).toBe(true); // draining: the request holds it
+    const signalled = Date.now();
+    process.kill(api.child.pid!, 'SIGTERM');
+    const exit = await api.exited;
+    expect(exit, api.output.join('')).toMatchObject({ code: 1, signal: null });
+    expect(exit.at - signalled).toBeLessThan(2_000);
+    expect(groupAlive(api.child.pid!)).toBe(false);
+    stalled.destroy();
+  });
+
   it('the worker lets the activity in flight finish its Graph API call, then exits 0', { timeout: 180_000 }, async () => {
     const graceMs = 15_000;
     const worker = startCompiled('workers/main.js', { ...env(), WORKER_TASK_QUEUES: 'conversations', WORKER_SHUTDOWN_GRACE_MS: String(graceMs) });
@@ -179,6 +204,27 @@ describe('SIGTERM to the compiled services', () => {
     expect(started).toBeGreaterThan(0);
     expect(kinds.filter((k) => k === 'activityTaskCompletedEventAttributes').length).toBe(started);
     expect(kinds.filter((k) => k === 'activityTaskFailedEventAttributes' || k === 'activityTaskTimedOutEventAttributes' || k === 'activityTaskCanceledEventAttributes')).toEqual([]);
+  });
+
+  it('the worker cancels a send still running at the end of its grace time and exits within its deadline', { timeout: 180_000 }, async () => {
+    const graceMs = 2_000;
+    // A grace this short needs a shorter webhook timeout (the config refuses one shorter than it).
+    const worker = startCompiled('workers/main.js', { ...env(), WORKER_TASK_QUEUES: 'conversations', WORKER_SHUTDOWN_GRACE_MS: String(graceMs), WEBHOOK_TIMEOUT_MS: '1000' });
+    services.push(worker);
+    rig.graph.reset();
+    rig.graph.delay(60_000); // the Graph API does not answer within the grace time
+    const user = '15557772222';
+    await rig.deliver('whatsapp', user, [text('hello')]);
+    await rig.graph.waitForRequests(1, 90_000);
+
+    const signalled = Date.now();
+    process.kill(worker.child.pid!, 'SIGTERM');
+    const exit = await worker.exited;
+    expect(exit, worker.output.join('')).toMatchObject({ code: 0, signal: null });
+    expect(exit.at - signalled).toBeGreaterThan(graceMs - 500);
+    expect(exit.at - signalled).toBeLessThan(shutdownDeadlineMs(graceMs, CANCELLATION_ACK_MS));
+    expect(groupAlive(worker.child.pid!)).toBe(false);
+    rig.graph.reset();
   });
 
   it("the compiled one-shot steps find prisma/migrations and the namespace's search attributes", { timeout: 60_000 }, async () => {

@@ -2,7 +2,7 @@
 // SIGINT/SIGTERM start a graceful shutdown (the Temporal runtime handles the signals): pollers
 // stop, in-flight activities finish within WORKER_SHUTDOWN_GRACE_MS, then the metrics endpoint and
 // the database pool close and the process exits 0. A second signal exits at once (1); so does a
-// shutdown still running past the grace time and the force time after it (workers/create-workers.ts). GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
+// shutdown still running at its deadline (workers/shutdown-signals.ts). GET /metrics (WORKER_METRICS_PORT) carries the SDK's series too: workers/metrics-server.ts.
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, workflows, activities, their SQL and HTTP calls are traced
 // (lib/tracing.ts), and the spans still buffered are exported before the process ends.
 import { Runtime, type LogLevel } from '@temporalio/worker';
@@ -16,7 +16,8 @@ import { ensureSchedules } from '../temporal-config/schedules.ts';
 import { assertSearchAttributes } from '../temporal-config/search-attributes.ts';
 import { createEmbedderRegistry } from '../activities/embeddings/index.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
-import { createWorkers } from './create-workers.ts';
+import { CANCELLATION_ACK_MS, createWorkers } from './create-workers.ts';
+import { boundShutdown, shutdownDeadlineMs } from './shutdown-signals.ts';
 import { sdkLogger } from './sdk-logger.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
@@ -37,15 +38,10 @@ Runtime.install({
   logger: sdkLogger(logger, temporalLevel),
 });
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    logger.info({ signal, graceMs: config.WORKER_SHUTDOWN_GRACE_MS }, 'shutting down: finishing in-flight activities');
-    process.once(signal, () => {
-      logger.error({ signal }, 'second signal: exiting without waiting for in-flight activities');
-      process.exit(1);
-    });
-  });
-}
+boundShutdown(logger, {
+  graceMs: config.WORKER_SHUTDOWN_GRACE_MS,
+  deadlineMs: shutdownDeadlineMs(config.WORKER_SHUTDOWN_GRACE_MS, CANCELLATION_ACK_MS),
+});
 
 const db = createDb(config, 'metachat-worker', tracing);
 const metrics = new WorkerMetrics({ tenantLabels: config.METRICS_TENANT_LABELS });
@@ -110,4 +106,7 @@ try {
   await metricsServer?.close();
   await db.$disconnect();
   await tracing?.shutdown();
+  // All the worker owns is closed. A best-effort call of a cancelled activity (a read receipt its
+  // reply stopped waiting for) may still hold a socket until its own timeout: it must not hold the stop.
+  process.exit();
 }
