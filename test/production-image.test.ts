@@ -56,12 +56,12 @@ describe('the production image', () => {
     expect(last('STOPSIGNAL')?.args).toBe('SIGTERM');
   });
 
-  it('takes dist/ from a stage that compiles it with npm run build (tsc with tsconfig.build.json)', () => {
+  it('takes dist/ from a stage that compiles it with npm run build (tsc, then the workflow bundles)', () => {
     const copy = final.instructions.find((i) => i.keyword === 'COPY' && /\s\/build\/dist\s+dist$/.test(i.args));
     const from = /--from=(\S+)/.exec(copy?.args ?? '')?.[1];
     const builder = all.find((s) => s.name === from);
     expect(builder?.instructions.some((i) => i.keyword === 'RUN' && i.args === 'npm run build')).toBe(true);
-    expect(scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(scripts.build).toBe('tsc -p tsconfig.build.json && node dist/workers/write-workflow-bundles.js');
     // The image's RUN steps install and prepare; none of them starts the service through npm.
     expect(final.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n')).not.toMatch(/npm (run )?start/);
   });

@@ -1,5 +1,6 @@
 // Builds one Temporal worker per task queue with explicit performance options. The workflow code
-// is bundled once and shared by all of them. Used by the worker process and by the tests.
+// is bundled once (by the build, or at start from the sources) and shared by all of them. Used by
+// the worker process and by the tests.
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
@@ -45,6 +46,19 @@ export function bundleWorkflows(options: { tracing?: boolean } = {}): Promise<Wo
   });
 }
 
+/**
+ * Where the build keeps its prebuilt bundle (workers/write-workflow-bundles.ts): in dist/, beside
+ * the compiled workflow code it was made from, so the two always come from the same build.
+ */
+export function prebuiltBundlePath(tracing: boolean): string {
+  return fileURLToPath(new URL(`../workflows/bundle${tracing ? '-tracing' : ''}.js`, import.meta.url));
+}
+
+/** From the build, its prebuilt bundle; from the sources (dev, tests), the sources bundled now. */
+async function workflowCode(tracing: boolean): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+  return MODULE_EXTENSION === '.js' ? { codePath: prebuiltBundlePath(tracing) } : bundleWorkflows({ tracing });
+}
+
 export interface CreateWorkersOptions {
   connection: NativeConnection;
   namespace: string;
@@ -61,7 +75,7 @@ export interface CreateWorkersOptions {
 }
 
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(options.tracing) }));
+  const workflowBundle = options.workflowBundle ?? (await workflowCode(Boolean(options.tracing)));
   const activities = createActivities(options.deps);
   const { interceptors, sinks } = workerInterceptors(options.tracing);
   return Promise.all(

@@ -1,6 +1,7 @@
-// Compiles the server code to JavaScript in dist/ (`npm run build`, tsconfig.build.json), what the
-// image and `npm run start:api` / `start:worker` run, unless the build is newer than every source
-// it comes from, so that repeated `npm run dev` and `npm test` runs skip it in milliseconds.
+// Compiles the server code to JavaScript in dist/ (tsconfig.build.json) and prebuilds the workflow
+// bundles from it, as `npm run build` does: what the image and `npm run start:api` / `start:worker`
+// run. Skipped when the build is newer than every source it comes from, so that repeated
+// `npm run dev` and `npm test` runs pass in milliseconds.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,8 +10,9 @@ import { promisify } from 'node:util';
 import { PROJECT_ROOT, type Tool } from './tools.ts';
 
 const run = promisify(execFile);
-/** Written by every build (tsc rewrites all of its outputs). */
-export const SERVER_BUILT = join(PROJECT_ROOT, 'dist', 'api', 'server.js');
+/** Written last by every build (tsc rewrites all of its outputs before). */
+const LAST_OUTPUT = join('dist', 'workflows', 'bundle-tracing.js');
+export const SERVER_BUILT = join(PROJECT_ROOT, LAST_OUTPUT);
 /** What tsconfig.build.json compiles, and the files that decide how. */
 const SOURCES = [
   'api', 'workflows', 'activities', 'workers', 'lib', 'temporal-config', 'generated',
@@ -27,7 +29,7 @@ function newest(path: string): number {
 }
 
 export function serverBuildIsCurrent(root = PROJECT_ROOT): boolean {
-  const built = join(root, 'dist', 'api', 'server.js');
+  const built = join(root, LAST_OUTPUT);
   if (!existsSync(built)) return false;
   const sources = Math.max(...SOURCES.map((s) => join(root, s)).filter(existsSync).map(newest));
   return statSync(built).mtimeMs >= sources;
@@ -37,10 +39,8 @@ export async function ensureServerBuild(): Promise<Tool> {
   const require = createRequire(import.meta.url);
   const version = `tsc ${(require('typescript/package.json') as { version: string }).version}`;
   if (serverBuildIsCurrent()) return { path: SERVER_BUILT, version, source: 'up to date' };
-  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], {
-    cwd: PROJECT_ROOT,
-    timeout: 5 * 60_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const options = { cwd: PROJECT_ROOT, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 };
+  await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], options);
+  await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'workers', 'write-workflow-bundles.js')], options);
   return { path: SERVER_BUILT, version, source: 'built' };
 }
