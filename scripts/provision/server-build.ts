@@ -1,7 +1,7 @@
 // Compiles the server code to JavaScript in dist/ (tsconfig.build.json) and prebuilds the workflow
 // bundles from it, as `npm run build` does: what the image and `npm run start:api` / `start:worker`
 // run. Skipped when the build is newer than every source it comes from, so that repeated
-// `npm run dev` and `npm test` runs pass in milliseconds.
+// `npm run setup` and `npm test` runs pass in milliseconds (`npm run dev` runs the sources).
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
