@@ -227,6 +227,27 @@ describe('SIGTERM to the compiled services', () => {
     rig.graph.reset();
   });
 
+  it('a second SIGTERM ends the worker at once, with 1, though a send is in flight', { timeout: 180_000 }, async () => {
+    const worker = startCompiled('workers/main.js', { ...env(), WORKER_TASK_QUEUES: 'conversations' });
+    services.push(worker);
+    rig.graph.reset();
+    rig.graph.delay(60_000);
+    const user = '15557773333';
+    await rig.deliver('whatsapp', user, [text('hello')]);
+    await rig.graph.waitForRequests(1, 90_000);
+
+    process.kill(worker.child.pid!, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(groupAlive(worker.child.pid!)).toBe(true); // draining: the send holds it
+    const signalled = Date.now();
+    process.kill(worker.child.pid!, 'SIGTERM');
+    const exit = await worker.exited;
+    expect(exit, worker.output.join('')).toMatchObject({ code: 1, signal: null });
+    expect(exit.at - signalled).toBeLessThan(2_000);
+    expect(groupAlive(worker.child.pid!)).toBe(false);
+    rig.graph.reset();
+  });
+
   it("the compiled one-shot steps find prisma/migrations and the namespace's search attributes", { timeout: 60_000 }, async () => {
     const migrate = startCompiled('scripts/db-migrate.js', { DATABASE_URL: rig.config.DATABASE_URL });
     const setup = startCompiled('scripts/temporal-setup.js', { TEMPORAL_ADDRESS: inject('temporalAddress') });
