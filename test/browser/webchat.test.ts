@@ -1,4 +1,4 @@
-// The web chat widget and the agent console in a real browser (Debian's Chromium through
+// The web chat widget and the web app's inbox in a real browser (Debian's Chromium through
 // playwright-core), against two API instances on one database (as two replicas behind a load
 // balancer), a real conversation worker answering from an uploaded document, an ingestion
 // worker, Temporal and Postgres. Replies reach the visitor's socket through Postgres NOTIFY on
@@ -20,14 +20,15 @@ import { taskQueueName } from '../../lib/temporal.ts';
 import { createWorkers } from '../../workers/create-workers.ts';
 import { HANDOFF_NOTICE } from '../../workflows/conversation.ts';
 import { bearer } from '../support/api.ts';
-import { launchBrowser, listen, screenshot } from '../support/browser.ts';
+import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
 import { createConversationRig, eventually, type ConversationRig } from '../support/conversations.ts';
+import { createUser, TEST_PASSWORD } from '../support/team.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
 
 const GUIDE = '# Opening hours\n\nThe Acme Bikes store opens at 9 am on weekdays and at 11 am on Sundays.\n\n# Returns\n\nBikes can be returned within 30 days with the receipt.';
 
 // Each step waits on real servers and a browser sharing two cores with the rest of the suite.
-describe('web chat and agent console in a browser', { timeout: 180_000 }, () => {
+describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let rig: ConversationRig;
   let ingestion: Worker[] = [];
@@ -40,6 +41,7 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
   let browser: Browser;
   let widgetId: string;
   let agentKey: string;
+  let tenantSlug: string;
   const logger = createLogger({ level: 'silent', name: 'test' });
   const contexts: BrowserContext[] = [];
 
@@ -63,6 +65,8 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
     const tdb = forTenant(rig.db, rig.tenantId);
     widgetId = (await createChannel(tdb, rig.config.SECRETS_KEYS, { type: 'webchat', name: 'Site chat', allowedOrigins: [] })).widgetId!;
     agentKey = (await createApiKey(tdb, { name: 'agents', scope: 'agent' })).key;
+    await createUser(rig.db, rig.tenantId, { email: 'ann@example.com', role: 'agent', name: 'Ann' });
+    tenantSlug = (await rig.db.tenant.findUniqueOrThrow({ where: { id: rig.tenantId } })).slug;
     const tenantKey = (await createApiKey(tdb, { name: 'docs', scope: 'tenant' })).key;
 
     apiA = await buildApp({ config: rig.config, db: rig.db, temporal: temporal.client, logger });
@@ -187,7 +191,7 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
     expect(problems).toEqual([]);
   });
 
-  it('hands the visitor over to an agent on the console of instance B and back to the assistant', async () => {
+  it('hands the visitor over to an agent in the inbox of instance B and back to the assistant', async () => {
     const visitor = await openWidget(baseA);
     const visitorId = (await visitorIdOf(visitor.page))!;
     await visitorSays(visitor.page, 'I would like to talk to a human');
@@ -196,38 +200,36 @@ describe('web chat and agent console in a browser', { timeout: 180_000 }, () => 
     const conversation = await conversationOf(visitorId);
     await statusIs(conversation.id, 'handoff_requested');
 
-    // The agent works on instance B: the visitor's socket is on A.
-    const agent = await newPage();
-    await agent.page.goto(`${baseB}/console`);
-    await agent.page.fill('#login input[name=apiKey]', agentKey);
-    await agent.page.fill('#login input[name=agentId]', 'ann');
-    await agent.page.click('#login button[type=submit]');
-    const waiting = agent.page.locator(`#queue .conversation[data-id="${conversation.id}"]`);
+    // The agent works in the web app's inbox on instance B: the visitor's socket is on A.
+    const agent = await openSignedInPage(browser, baseB, '/inbox', { tenant: tenantSlug, email: 'ann@example.com', password: TEST_PASSWORD });
+    const waiting = agent.page.locator(`#conversation-list button.conversation[data-id="${conversation.id}"]`);
     await waiting.waitFor();
-    expect(await waiting.textContent()).toContain(`webchat · ${visitorId}`);
-    await waiting.locator('button.take').click();
-    await agent.page.locator('#thread .message[data-author="visitor"]').waitFor();
-    expect(await agent.page.locator('#thread .message[data-author="visitor"] .text').allTextContents()).toEqual(['I would like to talk to a human']);
+    expect(await waiting.textContent()).toContain(visitorId);
+    await waiting.click();
+    const customerTexts = () => agent.page.locator('#conversation .thread-message[data-author="customer"] .thread-text').allTextContents();
+    await agent.page.locator('#conversation .thread-message[data-author="customer"]').waitFor();
+    expect(await customerTexts()).toEqual(['I would like to talk to a human']);
+    await agent.page.click('#take');
     await statusIs(conversation.id, 'assigned_human');
 
-    await agent.page.fill('#reply textarea[name=text]', 'Hi, Ann here. How can I help?');
-    await agent.page.press('#reply textarea[name=text]', 'Enter');
+    await agent.page.fill('#reply-text', 'Hi, Ann here. How can I help?');
+    await agent.page.press('#reply-text', 'Enter');
     await widgetShows(visitor.page, 'agent', 1);
     expect(await widgetTexts(visitor.page, 'agent')).toEqual(['Hi, Ann here. How can I help?']);
 
     await visitorSays(visitor.page, 'Can I return a bike I bought last week?');
-    await agent.page.locator('#thread .message[data-author="visitor"]').nth(1).waitFor();
-    expect(await agent.page.locator('#thread .message[data-author="visitor"] .text').allTextContents()).toEqual(['I would like to talk to a human', 'Can I return a bike I bought last week?']);
-    await agent.page.fill('#reply textarea[name=text]', 'Yes, within 30 days with the receipt.');
-    await agent.page.click('#reply button[type=submit]');
+    await agent.page.locator('#conversation .thread-message[data-author="customer"]').nth(1).waitFor();
+    expect(await customerTexts()).toEqual(['I would like to talk to a human', 'Can I return a bike I bought last week?']);
+    await agent.page.fill('#reply-text', 'Yes, within 30 days with the receipt.');
+    await agent.page.press('#reply-text', 'Enter');
     await widgetShows(visitor.page, 'agent', 2);
     expect(await widgetTexts(visitor.page, 'agent')).toEqual(['Hi, Ann here. How can I help?', 'Yes, within 30 days with the receipt.']);
     expect(await widgetTexts(visitor.page, 'assistant')).toEqual([HANDOFF_NOTICE]); // the assistant kept quiet
     await screenshot(visitor.page, 'webchat-handoff', 'visitor');
-    await screenshot(agent.page, 'webchat-handoff', 'console');
+    await screenshot(agent.page, 'webchat-handoff', 'inbox');
 
     await agent.page.click('#release');
-    await agent.page.locator('#conversation').waitFor({ state: 'hidden' });
+    await agent.page.locator('#take').waitFor();
     await statusIs(conversation.id, 'active');
     await visitorSays(visitor.page, 'When does the store open on Sundays?');
     await widgetShows(visitor.page, 'assistant', 2);
