@@ -141,6 +141,10 @@ describe('inbox API', { timeout: 60_000 }, () => {
     const spec = (await api.app.inject({ url: '/docs/json' })).json();
     const op = spec.paths['/api/v1/conversations/events'].get;
     expect(Object.keys(op.responses['200'].content)).toEqual(['text/event-stream']);
+    // Each event as an SSE parser hands it over: its name and its JSON text.
+    const event = op.responses['200'].content['text/event-stream'].schema;
+    expect(event.properties.event.enum).toEqual(['ready', 'message', 'conversation']);
+    expect(event.required).toEqual(['event', 'data']);
     expect(op.responses['429']).toBeDefined();
   });
 
@@ -163,7 +167,7 @@ describe('inbox API', { timeout: 60_000 }, () => {
       }
     };
     await until('event: ready\ndata: {}\n\n');
-    expect(text).toMatch(/^retry: \d+\n\n/);
+    expect(text).toMatch(/^retry: \d+\nevent: ready\ndata: \{\}\n\n/); // every block is an event
 
     const fail = (e: string) => {
       throw new Error(e);

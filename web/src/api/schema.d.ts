@@ -5987,7 +5987,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/event-stream": string;
+                        "text/event-stream": {
+                            /** @enum {string} */
+                            event: "ready" | "message" | "conversation";
+                            data: string;
+                            retry?: number;
+                        };
                     };
                 };
                 /** @description Default Response */

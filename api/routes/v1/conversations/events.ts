@@ -30,6 +30,12 @@ const EVENTS_DESCRIPTION = [
 /** What a stream may hold unread before it is closed (its client reconnects and refetches). */
 export const MAX_BUFFERED_BYTES = 256 * 1024;
 
+const SSE_EVENT = z.object({
+  event: z.enum(['ready', 'message', 'conversation']),
+  data: z.string(),
+  retry: z.number().int().optional(),
+});
+
 /** One SSE frame. */
 const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -83,7 +89,8 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: "Live changes to the tenant's conversations (server-sent events)",
         description: EVENTS_DESCRIPTION,
         response: {
-          200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+          // Each event as an SSE parser hands it over (its `data` is JSON text); heartbeats are comments.
+          200: { description: 'An event stream', content: { 'text/event-stream': { schema: SSE_EVENT } } },
           ...errorResponses,
         },
       },
@@ -104,7 +111,8 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       };
       reply.raw.once('close', done);
       stream.once('close', done);
-      stream.write(`retry: ${RETRY_MS}\n\n${frame('ready', {})}`);
+      // The reconnect delay rides on the first event, so that every block of the stream is an event.
+      stream.write(`retry: ${RETRY_MS}\n${frame('ready', {})}`);
       request.log.info({ streams: open.size }, 'inbox event stream opened');
       return reply
         .header('content-type', 'text/event-stream; charset=utf-8')
@@ -112,7 +120,7 @@ const eventRoutes: FastifyPluginAsyncZod = async (app) => {
         // A buffering proxy (nginx) would hold the events back.
         .header('x-accel-buffering', 'no')
         // The type provider types a body by the JSON schemas; an event stream is sent as a stream.
-        .send(stream as unknown as string);
+        .send(stream as unknown as z.infer<typeof SSE_EVENT>);
     },
   );
 };
