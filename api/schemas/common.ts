@@ -52,6 +52,16 @@ export function decodeCursor(cursor: string): { value: CursorValue; id: string }
 }
 
 /**
+ * A cursor's date, if it is one a stored row could have: a valid instant in years 1 to 9999 (what
+ * Postgres takes in ISO form; year 0 and six-digit years are refused there, as a 500).
+ */
+export function cursorDate(value: unknown): Date | undefined {
+  const d = value instanceof Date ? value : new Date(String(value));
+  const year = d.getUTCFullYear();
+  return Number.isNaN(d.getTime()) || year < 1 || year > 9999 ? undefined : d;
+}
+
+/**
  * The `where` that continues after the cursor for rows ordered by `field` desc, then id desc
  * (nulls last when `nullable`). Dates travel as ISO strings in the cursor.
  */
@@ -61,8 +71,8 @@ export function afterCursor(field: string, cursor: string | undefined, opts: { d
   if (!uuid.safeParse(id).success) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
   let v: unknown = value;
   if (opts.date && value !== null) {
-    const d = new Date(String(value));
-    if (Number.isNaN(d.getTime())) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
+    const d = cursorDate(value);
+    if (!d) throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
     v = d;
   }
   if (v === null) {

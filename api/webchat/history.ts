@@ -6,6 +6,7 @@ import type { Message } from '../../generated/prisma/client.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { MessageFrame } from './frames.ts';
+import { cursorDate } from '../schemas/common.ts';
 
 export interface VisitorKey {
   tenantId: string;
@@ -34,8 +35,8 @@ export function decodeCursor(text: string): Cursor | null {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(text)) return null;
   const match = /^(\d{1,15})\.(.+)$/.exec(Buffer.from(text, 'base64url').toString('utf8'));
   if (!match || !UUID.test(match[2]!)) return null;
-  const at = new Date(Number(match[1]));
-  return Number.isNaN(at.getTime()) ? null : { at, id: match[2]! };
+  const at = cursorDate(new Date(Number(match[1])));
+  return at ? { at, id: match[2]! } : null;
 }
 
 /**

@@ -10,6 +10,7 @@ import { Prisma } from '../../../../generated/prisma/client.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { integrityCheck, integrityCheckWorkflowId } from '../../../../workflows/integrity.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
+import { cursorDate } from '../../../schemas/common.ts';
 
 export interface IntegrityRoutesOptions {
   /** Task queue of the maintenance workers (default: `maintenance` under TEMPORAL_TASK_QUEUE_PREFIX). */
@@ -78,7 +79,9 @@ const cursorShape = z.tuple([z.iso.datetime(), z.uuid()]);
 function decodeCursor(cursor: string): { startedAt: Date; id: string } {
   try {
     const [startedAt, id] = cursorShape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return { startedAt: new Date(startedAt), id };
+    const at = cursorDate(startedAt);
+    if (!at) throw new Error('out of range');
+    return { startedAt: at, id };
   } catch {
     throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
   }

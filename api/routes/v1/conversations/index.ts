@@ -9,7 +9,7 @@ import type { Config } from '../../../../lib/config.ts';
 import { conversationsMentioning } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import eventRoutes from './events.ts';
-import { afterCursor, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { afterCursor, cursorDate, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const status = z.enum(['active', 'handoff_requested', 'assigned_human', 'closed']);
 const channelType = z.enum(['whatsapp', 'messenger', 'webchat']);
@@ -212,8 +212,8 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
       let after = {};
       if (cursor) {
         const { value, id } = decodeCursor(cursor);
-        const at = new Date(String(value));
-        if (value === null || Number.isNaN(at.getTime()) || !z.uuid().safeParse(id).success) {
+        const at = value === null ? undefined : cursorDate(value);
+        if (!at || !z.uuid().safeParse(id).success) {
           throw new HttpError(400, 'invalid_cursor', 'cursor is not one this API returned');
         }
         const op = order === 'desc' ? 'lt' : 'gt';
