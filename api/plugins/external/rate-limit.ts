@@ -55,6 +55,14 @@ function bucket(request: FastifyRequest): string {
 
 const WINDOW_MS = 60_000;
 
+/**
+ * The route option of a costly /api/v1 route: a share of RATE_LIMIT_API_PER_MINUTE per key or
+ * user (at least one a minute), in the same window as the API's own limit.
+ */
+export function costlyRouteLimit(apiPerMinute: number, divisor: number): { rateLimit: { max: number; timeWindow: number } } {
+  return { rateLimit: { max: Math.max(1, Math.floor(apiPerMinute / divisor)), timeWindow: WINDOW_MS } };
+}
+
 export default fp(
   async (app) => {
     const { config } = app;

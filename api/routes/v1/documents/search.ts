@@ -15,6 +15,7 @@ import { retrievalPreview, retrievalPreviewWorkflowId } from '../../../../workfl
 import { TenantId } from '../../../../workflows/search-attributes.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses } from '../../../schemas/common.ts';
+import { costlyRouteLimit } from '../../../plugins/external/rate-limit.ts';
 
 /** The preview's share of the per-key API limit. */
 export const RETRIEVAL_PREVIEW_RATE_LIMIT_DIVISOR = 10;
@@ -30,12 +31,10 @@ const passageSchema = z.object({
 });
 
 const documentSearchRoutes: FastifyPluginAsyncZod = async (app) => {
-  const max = Math.max(1, Math.floor(app.config.RATE_LIMIT_API_PER_MINUTE / RETRIEVAL_PREVIEW_RATE_LIMIT_DIVISOR));
-
   app.post(
     '/search',
     {
-      config: { rateLimit: { max, timeWindow: 60_000 } },
+      config: costlyRouteLimit(app.config.RATE_LIMIT_API_PER_MINUTE, RETRIEVAL_PREVIEW_RATE_LIMIT_DIVISOR),
       schema: {
         tags: ['documents'],
         summary: 'What the assistant would retrieve for a question',

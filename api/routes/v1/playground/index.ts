@@ -20,6 +20,7 @@ import { playground, playgroundWorkflowId } from '../../../../workflows/playgrou
 import { TenantId } from '../../../../workflows/search-attributes.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses } from '../../../schemas/common.ts';
+import { costlyRouteLimit } from '../../../plugins/external/rate-limit.ts';
 
 /** The playground's share of the per-key API limit. */
 export const PLAYGROUND_RATE_LIMIT_DIVISOR = 30;
@@ -74,12 +75,10 @@ function secondsUntilTomorrowUtc(now = new Date()): number {
 }
 
 const playgroundRoutes: FastifyPluginAsyncZod = async (app) => {
-  const max = Math.max(1, Math.floor(app.config.RATE_LIMIT_API_PER_MINUTE / PLAYGROUND_RATE_LIMIT_DIVISOR));
-
   app.post(
     '/messages',
     {
-      config: { rateLimit: { max, timeWindow: 60_000 } },
+      config: costlyRouteLimit(app.config.RATE_LIMIT_API_PER_MINUTE, PLAYGROUND_RATE_LIMIT_DIVISOR),
       schema: {
         tags: ['playground'],
         summary: 'Ask the assistant as a customer would, and see how it answered',
