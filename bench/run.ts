@@ -1,10 +1,11 @@
 // `npm run bench`: every benchmark of the project, in one run on this machine (about 11 minutes).
 // Results are printed and appended to bench/RESULTS.md; what each measures is in bench/README.md.
-// `npm run bench -- conversations` or `-- rag` runs one of them.
+// `npm run bench -- conversations`, `-- rag` or `-- answers` (also `npm run bench:answers`) runs one of them.
+import { runAnswersBench } from './answers.ts';
 import { runConversationsBench } from './conversations.ts';
 import { runRagBench } from './rag.ts';
 
-const benches = { conversations: runConversationsBench, rag: runRagBench };
+const benches = { conversations: runConversationsBench, rag: runRagBench, answers: runAnswersBench };
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in benches));
 if (unknown.length) {
