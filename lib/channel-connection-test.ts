@@ -1,8 +1,10 @@
-// "Test connection" of a WhatsApp or Messenger channel: asks the Graph API, with the channel's
-// stored token, for what the channel sends as, and says what it found or why it could not:
+// "Test connection" of a WhatsApp, Messenger or Instagram channel: asks the Graph API, with the
+// channel's stored token, for what the channel sends as, and says what it found or why it could not:
 //
 //   WhatsApp   GET /{phone-number-id}?fields=display_phone_number,verified_name   (the access token)
 //   Messenger  GET /me?fields=id,name   (the page access token; must answer the channel's page id)
+//   Instagram  GET /me?fields=id,name,instagram_business_account{id,username}   (the page access
+//              token; must answer the channel's page, linked to the channel's Instagram account)
 //
 // The Graph API's answer is put in the words a tenant can act on (a bad token, a missing
 // permission, a wrong id, Meta throttling, Meta unreachable). Nothing of the token is in it.
@@ -19,7 +21,10 @@ export type ConnectionProblemKind = (typeof CONNECTION_PROBLEMS)[number];
 
 export interface ConnectionTestResult {
   ok: boolean;
-  /** What the Graph API said the channel is (on success, and for a Messenger token of another page). */
+  /**
+   * What the Graph API said the channel is (on success, and for a Messenger or Instagram token of
+   * another page). Instagram: the linked account's id, `name` its username.
+   */
   found: { id: string; displayPhoneNumber: string | null; verifiedName: string | null; name: string | null } | null;
   problem: {
     kind: ConnectionProblemKind;
@@ -33,14 +38,16 @@ export interface ConnectionTestResult {
 
 export interface TestableChannel {
   id: string;
-  type: 'whatsapp' | 'messenger';
+  type: 'whatsapp' | 'messenger' | 'instagram';
   phoneNumberId: string | null;
   pageId: string | null;
+  instagramAccountId?: string | null;
 }
 
 const WHAT_TO_DO: Record<ConnectionProblemKind, string> = {
   invalid_token: 'Meta refused the token (invalid, expired or revoked): paste a new one.',
-  missing_permission: 'The token lacks a permission this channel needs (WhatsApp: whatsapp_business_messaging and whatsapp_business_management; Messenger: pages_messaging).',
+  missing_permission:
+    'The token lacks a permission this channel needs (WhatsApp: whatsapp_business_messaging and whatsapp_business_management; Messenger: pages_messaging; Instagram: instagram_basic, instagram_manage_messages and pages_manage_metadata).',
   wrong_id: 'Meta does not know this id, or the token cannot see it: check the id against the app dashboard.',
   throttled: 'Meta is throttling calls for this app right now: try again in a few minutes.',
   unreachable: 'The Graph API could not be reached or failed: try again later.',
@@ -94,7 +101,11 @@ export async function testChannelConnection(
   const objectId = whatsapp ? channel.phoneNumberId : channel.pageId;
   if (!accessToken || !objectId) return { ok: false, found: null, problem: problem('token_unreadable') };
 
-  const path = whatsapp ? `/${encodeURIComponent(objectId)}?fields=display_phone_number,verified_name` : '/me?fields=id,name';
+  const path = whatsapp
+    ? `/${encodeURIComponent(objectId)}?fields=display_phone_number,verified_name`
+    : channel.type === 'instagram'
+      ? '/me?fields=id,name,instagram_business_account{id,username}'
+      : '/me?fields=id,name';
   const answer = await getGraph({ graphApiUrl, path, accessToken, timeoutMs });
   if (!answer.ok) return { ok: false, found: null, problem: problem(problemKindOf(answer.failure), answer.failure) };
 
@@ -108,5 +119,23 @@ export async function testChannelConnection(
       problem: { ...problem('wrong_id')!, message: `The page access token belongs to ${found.name ?? 'another object'} (${found.id}), not to page ${objectId}: paste the token of this page.` },
     };
   }
+  if (channel.type === 'instagram') return instagramAnswer(channel, body);
   return { ok: true, found, problem: null };
+}
+
+/** The page answered /me as itself: it must be linked to the channel's Instagram account. */
+function instagramAnswer(channel: TestableChannel, body: Record<string, unknown>): ConnectionTestResult {
+  const linked = (body.instagram_business_account ?? null) as Record<string, unknown> | null;
+  const accountId = text(linked?.id);
+  const found = { id: accountId ?? text(body.id) ?? '', displayPhoneNumber: null, verifiedName: null, name: accountId ? text(linked?.username) : text(body.name) };
+  if (accountId === channel.instagramAccountId) return { ok: true, found, problem: null };
+  const linkedTo = accountId ? `Instagram account ${found.name ? `@${found.name} ` : ''}(${accountId})` : 'no Instagram professional account';
+  return {
+    ok: false,
+    found,
+    problem: {
+      ...problem('wrong_id')!,
+      message: `Page ${channel.pageId} is linked to ${linkedTo}, not to ${channel.instagramAccountId}: link the account to this page in its Instagram settings, or fix the ids.`,
+    },
+  };
 }

@@ -1,11 +1,14 @@
-// A tenant registers a WhatsApp number or a Messenger page only with a token that owns it: the
-// Graph API (META_GRAPH_API_URL) is asked with the channel's own token, at registration and when
-// the id or the token changes.
+// A tenant registers a WhatsApp number, a Messenger page or an Instagram account only with a token
+// that owns it: the Graph API (META_GRAPH_API_URL) is asked with the channel's own token, at
+// registration and when the id or the token changes.
 //
 //   WhatsApp   GET /{phone-number-id}?fields=id,display_phone_number   (the access token)
 //              must answer that id: Meta answers error 100 (subcode 33) for an id the token's
 //              business does not own, 190 for a bad token.
 //   Messenger  GET /me?fields=id   (the page access token)  must answer the page id.
+//   Instagram  GET /me?fields=id,instagram_business_account   (the page access token)  must
+//              answer the page id, and the Instagram account linked to that page must be the
+//              channel's (a page links to one professional account at most).
 //
 // A claim that fails, and a claim of an id another tenant has registered, get the same answer
 // (ChannelNotOwnedError, 422): the API never confirms that an id exists elsewhere. The same tenant
@@ -23,11 +26,12 @@ export const OWNERSHIP_CHECK_TIMEOUT_MS = 10_000;
 
 export type OwnershipClaim =
   | { type: 'whatsapp'; phoneNumberId: string; accessToken: string }
-  | { type: 'messenger'; pageId: string; pageAccessToken: string };
+  | { type: 'messenger'; pageId: string; pageAccessToken: string }
+  | { type: 'instagram'; instagramAccountId: string; pageId: string; pageAccessToken: string };
 
 export class ChannelNotOwnedError extends Error {
   constructor(claim: Pick<OwnershipClaim, 'type'>) {
-    const what = claim.type === 'whatsapp' ? 'phone number id' : 'page id';
+    const what = claim.type === 'whatsapp' ? 'phone number id' : claim.type === 'instagram' ? 'page id and Instagram account id' : 'page id';
     super(`The ${claim.type === 'whatsapp' ? 'access token' : 'page access token'} does not own this ${what}, or this ${what} cannot be registered`);
     this.name = 'ChannelNotOwnedError';
   }
@@ -49,7 +53,9 @@ export async function verifyChannelOwnership(graphApiUrl: string, claim: Ownersh
   const [path, expected, token] =
     claim.type === 'whatsapp'
       ? [`/${encodeURIComponent(claim.phoneNumberId)}?fields=id,display_phone_number`, claim.phoneNumberId, claim.accessToken]
-      : ['/me?fields=id', claim.pageId, claim.pageAccessToken];
+      : claim.type === 'instagram'
+        ? ['/me?fields=id,instagram_business_account', claim.pageId, claim.pageAccessToken]
+        : ['/me?fields=id', claim.pageId, claim.pageAccessToken];
   let response: Response;
   let body: unknown;
   try {
@@ -63,7 +69,9 @@ export async function verifyChannelOwnership(graphApiUrl: string, claim: Ownersh
     throw new ChannelOwnershipUnavailableError();
   }
   if (response.ok) {
-    if ((body as { id?: unknown } | undefined)?.id === expected) return;
+    const answer = body as { id?: unknown; instagram_business_account?: { id?: unknown } } | undefined;
+    const linked = claim.type !== 'instagram' || answer?.instagram_business_account?.id === claim.instagramAccountId;
+    if (answer?.id === expected && linked) return;
     throw new ChannelNotOwnedError(claim);
   }
   const error = (body as { error?: { code?: unknown; is_transient?: unknown } } | undefined)?.error;
@@ -77,6 +85,7 @@ export async function verifyChannelOwnership(graphApiUrl: string, claim: Ownersh
 export function ownershipClaimOf(input: CreateChannelInput): OwnershipClaim | undefined {
   if (input.type === 'whatsapp') return { type: 'whatsapp', phoneNumberId: input.phoneNumberId, accessToken: input.accessToken };
   if (input.type === 'messenger') return { type: 'messenger', pageId: input.pageId, pageAccessToken: input.pageAccessToken };
+  if (input.type === 'instagram') return { type: 'instagram', instagramAccountId: input.instagramAccountId, pageId: input.pageId, pageAccessToken: input.pageAccessToken };
   return undefined;
 }
 
@@ -100,6 +109,13 @@ export async function ownershipClaimOfUpdate(tdb: TenantDb, db: Db, keyring: Key
     const pageAccessToken = patch.pageAccessToken ?? stored.pageAccessToken;
     return pageId && pageAccessToken ? { type: 'messenger', pageId, pageAccessToken } : undefined;
   }
+  if (channel.type === 'instagram' && (patch.instagramAccountId !== undefined || patch.pageId !== undefined || patch.pageAccessToken !== undefined)) {
+    const stored = patch.pageAccessToken === undefined ? await readChannelSecrets(db, keyring, id) : {};
+    const instagramAccountId = patch.instagramAccountId ?? channel.instagramAccountId;
+    const pageId = patch.pageId ?? channel.pageId;
+    const pageAccessToken = patch.pageAccessToken ?? stored.pageAccessToken;
+    return instagramAccountId && pageId && pageAccessToken ? { type: 'instagram', instagramAccountId, pageId, pageAccessToken } : undefined;
+  }
   return undefined;
 }
 
@@ -111,12 +127,13 @@ export async function ownershipClaimOfUpdate(tdb: TenantDb, db: Db, keyring: Key
 export async function conflictAsSeenByTenant(
   tdb: TenantDb,
   err: unknown,
-  wanted: { type: Channel['type']; exceptId?: string; phoneNumberId?: string; pageId?: string; verifyToken?: string },
+  wanted: { type: Channel['type']; exceptId?: string; phoneNumberId?: string; pageId?: string; instagramAccountId?: string; verifyToken?: string },
 ): Promise<never> {
   if (!(err instanceof ChannelConflictError) || wanted.type === 'webchat') throw err;
   const held = [
     ...(wanted.phoneNumberId ? [{ phoneNumberId: wanted.phoneNumberId }] : []),
     ...(wanted.pageId ? [{ pageId: wanted.pageId }] : []),
+    ...(wanted.instagramAccountId ? [{ instagramAccountId: wanted.instagramAccountId }] : []),
     ...(wanted.verifyToken ? [{ verifyTokenHash: new Uint8Array(sha256(wanted.verifyToken)) }] : []),
   ];
   const own = held.length

@@ -1,5 +1,5 @@
-// Channels of a tenant and their secrets. Public ids (phone_number_id, waba_id, page_id, the web
-// chat widget id) are columns the webhooks look channels up by; the verify token is only kept
+// Channels of a tenant and their secrets. Public ids (phone_number_id, waba_id, page_id, the
+// Instagram account id, the web chat widget id) are columns the webhooks look channels up by; the verify token is only kept
 // as its SHA-256 (GET verification finds the channel by it); access tokens and app secrets are
 // AES-256-GCM ciphertext in channel_secrets, bound to `${channelId}:${name}` so a ciphertext
 // copied to another row does not decrypt. Secrets leave this module only through
@@ -12,10 +12,15 @@ import type { Db } from './db.ts';
 import { tenantData, type TenantDb } from './tenant-db.ts';
 import { webOriginSchema } from './tenant-settings.ts';
 
+/** Every channel type, in the order the API documents them. */
+export const CHANNEL_TYPES = ['whatsapp', 'messenger', 'instagram', 'webchat'] as const satisfies readonly ChannelType[];
+
 /** The secret names per channel type, exactly as stored in channel_secrets.name. */
 export const CHANNEL_SECRET_NAMES = {
   whatsapp: ['accessToken', 'appSecret'],
   messenger: ['pageAccessToken', 'appSecret'],
+  // The Messenger Platform's Instagram API: the token of the Facebook Page the account is linked to.
+  instagram: ['pageAccessToken', 'appSecret'],
   webchat: [],
 } as const satisfies Record<ChannelType, readonly string[]>;
 
@@ -50,6 +55,22 @@ export const messengerChannelSchema = z
   })
   .strict();
 
+/**
+ * An Instagram professional account, messaged through the Page it is linked to: webhooks name the
+ * account (`entry[].id`), replies go to the Page's messages edge with the Page's token.
+ */
+export const instagramChannelSchema = z
+  .object({
+    type: z.literal('instagram'),
+    name,
+    instagramAccountId: metaId,
+    pageId: metaId,
+    pageAccessToken: graphToken,
+    appSecret: secret,
+    verifyToken,
+  })
+  .strict();
+
 export const webchatChannelSchema = z
   .object({
     type: z.literal('webchat'),
@@ -58,7 +79,7 @@ export const webchatChannelSchema = z
   })
   .strict();
 
-export const createChannelSchema = z.discriminatedUnion('type', [whatsappChannelSchema, messengerChannelSchema, webchatChannelSchema]);
+export const createChannelSchema = z.discriminatedUnion('type', [whatsappChannelSchema, messengerChannelSchema, instagramChannelSchema, webchatChannelSchema]);
 export type CreateChannelInput = z.input<typeof createChannelSchema>;
 
 /** PATCH: any subset of the type's fields except `type`; a secret given is replaced. */
@@ -69,6 +90,7 @@ export const updateChannelSchema = z
     phoneNumberId: metaId.optional(),
     wabaId: metaId.optional(),
     pageId: metaId.optional(),
+    instagramAccountId: metaId.optional(),
     accessToken: graphToken.optional(),
     pageAccessToken: graphToken.optional(),
     appSecret: secret.optional(),
@@ -82,6 +104,7 @@ export type UpdateChannelInput = z.infer<typeof updateChannelSchema>;
 const UPDATABLE: Record<ChannelType, readonly string[]> = {
   whatsapp: ['phoneNumberId', 'wabaId', 'accessToken', 'appSecret', 'verifyToken'],
   messenger: ['pageId', 'pageAccessToken', 'appSecret', 'verifyToken'],
+  instagram: ['instagramAccountId', 'pageId', 'pageAccessToken', 'appSecret', 'verifyToken'],
   webchat: ['allowedOrigins'],
 };
 
@@ -95,7 +118,7 @@ export class ChannelInputError extends Error {
 /** A public id or verify token is already used by another channel (of any tenant). */
 export class ChannelConflictError extends Error {
   constructor() {
-    super('another channel already uses this phone number id, page id or verify token');
+    super('another channel already uses this phone number id, page id, Instagram account id or verify token');
     this.name = 'ChannelConflictError';
   }
 }
@@ -113,6 +136,7 @@ export interface ChannelView {
   phoneNumberId: string | null;
   wabaId: string | null;
   pageId: string | null;
+  instagramAccountId: string | null;
   widgetId: string | null;
   allowedOrigins: string[];
   /** Masked secrets by name; the verify token is never kept, only whether one is set. */
@@ -167,6 +191,7 @@ export function channelView(keyring: Keyring, channel: Channel, secrets: Channel
     phoneNumberId: channel.phoneNumberId,
     wabaId: channel.wabaId,
     pageId: channel.pageId,
+    instagramAccountId: channel.instagramAccountId,
     widgetId: channel.widgetId,
     allowedOrigins: allowedOriginsOf(channel),
     secrets: masked,
@@ -195,6 +220,10 @@ export async function createChannel(tdb: TenantDb, keyring: Keyring, input: Crea
       break;
     case 'messenger':
       Object.assign(columns, { pageId: parsed.pageId, verifyTokenHash: new Uint8Array(sha256(parsed.verifyToken)) });
+      Object.assign(secretValues, { pageAccessToken: parsed.pageAccessToken, appSecret: parsed.appSecret });
+      break;
+    case 'instagram':
+      Object.assign(columns, { instagramAccountId: parsed.instagramAccountId, pageId: parsed.pageId, verifyTokenHash: new Uint8Array(sha256(parsed.verifyToken)) });
       Object.assign(secretValues, { pageAccessToken: parsed.pageAccessToken, appSecret: parsed.appSecret });
       break;
     case 'webchat':
@@ -245,6 +274,7 @@ export async function updateChannel(tdb: TenantDb, keyring: Keyring, id: string,
       if (patch.phoneNumberId !== undefined) data.phoneNumberId = patch.phoneNumberId;
       if (patch.wabaId !== undefined) data.wabaId = patch.wabaId;
       if (patch.pageId !== undefined) data.pageId = patch.pageId;
+      if (patch.instagramAccountId !== undefined) data.instagramAccountId = patch.instagramAccountId;
       if (patch.verifyToken !== undefined) data.verifyTokenHash = new Uint8Array(sha256(patch.verifyToken));
       if (patch.allowedOrigins !== undefined) data.config = { ...(channel.config as object), allowedOrigins: patch.allowedOrigins };
       const updated = await tx.channel.update({ where: { id }, data });

@@ -1,5 +1,5 @@
 // Workflow ids, built in one place: the API signals the same ids the workflows run under.
-export type ChannelKind = 'whatsapp' | 'messenger' | 'webchat';
+export type ChannelKind = 'whatsapp' | 'messenger' | 'instagram' | 'webchat';
 
 /**
  * One conversation workflow per external user of one of a tenant's channels: the channel by its

@@ -110,7 +110,7 @@ export async function createConversationRig(
   });
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
-  const firstOfType: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, webchat: '' };
+  const firstOfType: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, instagram: '', webchat: '' };
   const resolve = (channel: RigChannel) => (typeof channel === 'string' ? { id: firstOfType[channel], type: channel } : channel);
   let extraNumbers = 0;
 

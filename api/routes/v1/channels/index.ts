@@ -1,10 +1,11 @@
-// The tenant's channels (WhatsApp numbers, Messenger pages, web chat widgets). Secrets are
+// The tenant's channels (WhatsApp numbers, Messenger pages, Instagram accounts, web chat widgets). Secrets are
 // write-only: responses show them masked (`••••`), the verify token not at all. Each channel
-// carries the address to paste elsewhere (its webhook URL, its widget's page), and WhatsApp and
-// Messenger channels can be tested against the Graph API with their stored token.
+// carries the address to paste elsewhere (its webhook URL, its widget's page), and WhatsApp,
+// Messenger and Instagram channels can be tested against the Graph API with their stored token.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  CHANNEL_TYPES,
   ChannelConflictError,
   ChannelInputError,
   channelView,
@@ -29,20 +30,22 @@ import { publicBaseUrl, webhookUrlOf, widgetUrlOf } from '../../../../lib/public
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { enforcePlanLimit, planLimitResponses } from '../../../plan-limits.ts';
 
 const channelSchema = z.object({
   id: z.uuid(),
-  type: z.enum(['whatsapp', 'messenger', 'webchat']),
+  type: z.enum(CHANNEL_TYPES),
   name: z.string(),
   status: z.enum(['active', 'disabled']),
   phoneNumberId: z.string().nullable(),
   wabaId: z.string().nullable(),
-  pageId: z.string().nullable(),
+  pageId: z.string().nullable().describe('Messenger: the page; Instagram: the Facebook Page the Instagram account is linked to'),
+  instagramAccountId: z.string().nullable().describe('Instagram: the professional account id, which Instagram webhooks name'),
   widgetId: z.string().nullable(),
   allowedOrigins: z.array(z.string()),
   secrets: z.record(z.string(), z.string()).describe('Masked: only the last 4 characters are shown'),
   hasVerifyToken: z.boolean(),
-  webhookUrl: z.string().nullable().describe("WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>)"),
+  webhookUrl: z.string().nullable().describe("WhatsApp, Messenger and Instagram: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>)"),
   widgetUrl: z.string().nullable().describe("Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>)"),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -53,7 +56,7 @@ const connectionTestSchema = z.object({
   found: z
     .object({ id: z.string(), displayPhoneNumber: z.string().nullable(), verifiedName: z.string().nullable(), name: z.string().nullable() })
     .nullable()
-    .describe('What the Graph API answered: the number (WhatsApp) or the page the token belongs to (Messenger)'),
+    .describe('What the Graph API answered: the number (WhatsApp), the page the token belongs to (Messenger), or the Instagram account linked to that page (Instagram)'),
   problem: z
     .object({
       kind: z.enum(CONNECTION_PROBLEMS),
@@ -80,13 +83,14 @@ function mapErrors(err: unknown): never {
 
 /** Registration's answers besides the usual ones: see lib/channel-ownership.ts. */
 const ownershipResponses = {
-  409: errorBody.describe('This tenant already has a channel with this phone number id, page id or verify token'),
-  422: errorBody.describe("The channel's token does not own the phone number id or page id (the Graph API says so), or the id cannot be registered"),
+  409: errorBody.describe('This tenant already has a channel with this phone number id, page id, Instagram account id or verify token'),
+  422: errorBody.describe("The channel's token does not own the phone number id, page id or Instagram account (the Graph API says so), or the id cannot be registered"),
   503: errorBody.describe('The Graph API could not be asked; nothing was registered'),
 };
 const OWNERSHIP =
   "The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API " +
-  '(GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id) and answers 422 when it does not, or when the id cannot be ' +
+  '(GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which ' +
+  'must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be ' +
   'registered for another reason; 503 when the Graph API cannot be asked.';
 
 const channelRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -113,7 +117,7 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'List channels, newest first',
         querystring: paginationQuery
-          .extend({ type: z.enum(['whatsapp', 'messenger', 'webchat']).optional(), status: z.enum(['active', 'disabled']).optional() })
+          .extend({ type: z.enum(CHANNEL_TYPES).optional(), status: z.enum(['active', 'disabled']).optional() })
           .strict(),
         response: { 200: page(channelSchema), ...errorResponses },
       },
@@ -143,13 +147,15 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Add a channel',
         description:
           'WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. ' +
+          'Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page\'s), appSecret, verifyToken. ' +
           'Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. ' +
           OWNERSHIP,
         body: createChannelSchema,
-        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses },
+        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses, ...planLimitResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanLimit(app, request, reply, 'channels');
       const claim = ownershipClaimOf(request.body);
       if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
       const view = await createChannel(request.tenantDb, keyring, request.body)
@@ -204,10 +210,11 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        summary: "Test a WhatsApp or Messenger channel's connection with its stored token",
+        summary: "Test a WhatsApp, Messenger or Instagram channel's connection with its stored token",
         description:
           'Asks the Graph API with the stored token: WhatsApp GET /{phone-number-id}?fields=display_phone_number,verified_name, ' +
-          'Messenger GET /me?fields=id,name (which must be the page). 200 with ok and what was found, or ok false and the problem ' +
+          'Messenger GET /me?fields=id,name (which must be the page), Instagram GET /me?fields=id,name,instagram_business_account{id,username} ' +
+          '(which must be the page, linked to the channel\'s Instagram account). 200 with ok and what was found, or ok false and the problem ' +
           '(invalid_token, missing_permission, wrong_id, throttled, unreachable, token_unreadable, graph_error) with what Meta said. ' +
           `Waits at most 5 s for Meta; ${CONNECTION_TESTS_PER_MINUTE} tests per channel per minute (429 with Retry-After beyond).`,
         params: idParams,

@@ -6,13 +6,14 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Conversation, Message } from '../../../../generated/prisma/client.ts';
 import type { Config } from '../../../../lib/config.ts';
+import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
 import { conversationsMentioning } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import eventRoutes from './events.ts';
 import { afterCursor, cursorDate, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const status = z.enum(['active', 'handoff_requested', 'assigned_human', 'closed']);
-const channelType = z.enum(['whatsapp', 'messenger', 'webchat']);
+const channelType = z.enum(CHANNEL_TYPES);
 const datetime = z.iso.datetime({ offset: true });
 
 export const conversationSchema = z.object({

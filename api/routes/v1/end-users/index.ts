@@ -8,6 +8,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
 import { endUserWorkflowIds, eraseEndUser, exportEndUser } from '../../../../lib/end-users.ts';
 import { legacyConversationWorkflowId } from '../../../../workflows/ids.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
@@ -18,7 +19,7 @@ import { messageSchema, messageView } from '../conversations/index.ts';
 const TERMINATE_DEADLINE_MS = 5_000;
 
 const params = z.object({
-  channel: z.enum(['whatsapp', 'messenger', 'webchat']),
+  channel: z.enum(CHANNEL_TYPES),
   /** As long as a webhook may give it (api/webhooks/envelopes.ts), and the router takes (MAX_PATH_PARAM_LENGTH). */
   externalUserId: z.string().min(1).max(512),
 });
