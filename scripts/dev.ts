@@ -1,6 +1,8 @@
 // `npm run dev`: the whole platform on one machine with its embedded defaults.
 //   Postgres + pgvector (embedded, unless DATABASE_URL is set) → Temporal dev server with Web UI
 //   (unless TEMPORAL_ADDRESS is set) → migrations → API and worker processes.
+// `npm run dev -- --cluster` runs a real Temporal server on that Postgres instead of the dev
+// server (scripts/provision/temporal-cluster.ts; built from source the first time, no Web UI).
 // State lives in .data/ (or METACHAT_DATA_DIR) and is reused by the next run. Ctrl-C stops the
 // API and worker first (they drain), then Temporal, then Postgres.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +20,8 @@ import { temporalSetup } from './temporal-setup.ts';
 import { devServerArgs, searchAttributeArgs } from '../temporal-config/dev-server.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
 import { EmbeddedPostgres } from './provision/embedded-postgres.ts';
+import { clusterPorts, prepareTemporalCluster, setUpClusterNamespace } from './provision/temporal-cluster.ts';
+import { DYNAMIC_CONFIG_FILE } from './provision/temporal-cluster-config.ts';
 import { ensureWebApp } from './provision/web-app.ts';
 import { DATA_DIR, PROJECT_ROOT, ensureEmbeddedPostgres, ensureTemporalCli } from './provision/tools.ts';
 
@@ -30,6 +34,7 @@ const postgresPort = Number(env.DEV_POSTGRES_PORT ?? 54329);
 const temporalPort = Number(env.DEV_TEMPORAL_PORT ?? 7233);
 const temporalUiPort = Number(env.DEV_TEMPORAL_UI_PORT ?? 8233);
 const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+const cluster = process.argv.includes('--cluster');
 
 const services: { name: string; stop: () => Promise<void> }[] = [];
 let stopping = false;
@@ -142,6 +147,23 @@ async function startTemporal(): Promise<string> {
   return address;
 }
 
+/** The real server on the platform's Postgres (its own role and databases), namespace set up. */
+async function startTemporalCluster(databaseUrl: string): Promise<string> {
+  // Creating the role and databases takes a superuser: the embedded one's, or DATABASE_URL's.
+  const adminUrl = new URL(databaseUrl);
+  adminUrl.pathname = '/postgres';
+  const prepared = await prepareTemporalCluster({
+    adminUrl: adminUrl.href,
+    dir: join(dataDir, 'temporal-cluster'),
+    ports: await clusterPorts(temporalPort),
+    dynamicConfigFile: DYNAMIC_CONFIG_FILE,
+    log: say,
+  });
+  startProcess('Temporal server', prepared.command, prepared.args, prepared.env, 'temporal');
+  for (const done of await setUpClusterNamespace(prepared.address, namespace)) say(`Temporal: ${done}`);
+  return prepared.address;
+}
+
 async function startPostgres(): Promise<string> {
   const install = await ensureEmbeddedPostgres();
   const postgres = new EmbeddedPostgres({
@@ -186,16 +208,17 @@ try {
   if (!env.DATABASE_URL) await assertPortFree(postgresPort, 'embedded Postgres, set DEV_POSTGRES_PORT');
   if (!env.TEMPORAL_ADDRESS) {
     await assertPortFree(temporalPort, 'Temporal, set DEV_TEMPORAL_PORT');
-    await assertPortFree(temporalUiPort, 'Temporal UI, set DEV_TEMPORAL_UI_PORT');
+    if (!cluster) await assertPortFree(temporalUiPort, 'Temporal UI, set DEV_TEMPORAL_UI_PORT');
   }
   // The worker's /metrics on a free port unless one is given, so that two stacks never clash.
   const workerMetricsOff = /^(0|off)$/.test(env.WORKER_METRICS_PORT ?? '');
   if (env.WORKER_METRICS_PORT && !workerMetricsOff) await assertPortFree(Number(env.WORKER_METRICS_PORT), 'worker metrics, set WORKER_METRICS_PORT');
   const workerMetricsPort = env.WORKER_METRICS_PORT ?? String(await getPort({ host: '127.0.0.1' }));
 
+  const database = env.DATABASE_URL ? Promise.resolve(env.DATABASE_URL) : startPostgres();
   const [databaseUrl, temporalAddress] = await Promise.all([
-    env.DATABASE_URL ?? startPostgres(),
-    env.TEMPORAL_ADDRESS ?? startTemporal(),
+    database,
+    env.TEMPORAL_ADDRESS ?? (cluster ? database.then(startTemporalCluster) : startTemporal()),
     // The API reads web/dist as it starts (api/web-app); skipped when the build is current.
     ensureWebApp(),
   ]);
@@ -208,7 +231,7 @@ try {
     ALLOW_INSECURE_TENANT_URLS: 'true',
     WORKER_METRICS_HOST: '127.0.0.1',
     // The inbox links conversations to the dev server's Web UI it started.
-    ...(!env.TEMPORAL_ADDRESS && { TEMPORAL_UI_URL: `http://localhost:${temporalUiPort}` }),
+    ...(!env.TEMPORAL_ADDRESS && !cluster && { TEMPORAL_UI_URL: `http://localhost:${temporalUiPort}` }),
     ...env,
     WORKER_METRICS_PORT: workerMetricsPort,
     DATABASE_URL: databaseUrl,
@@ -246,7 +269,7 @@ try {
       Web app      ${apiUrl}/app   (team members sign in)
       Web chat     ${apiUrl}/webchat/widget/<widgetId>   (agents answer in the web app's Inbox)
       Metrics      ${apiUrl}/metrics, ${workerMetricsOff ? 'worker: off' : `worker: http://127.0.0.1:${workerMetricsPort}/metrics`}   (Authorization: Bearer <admin key>)
-      Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")
+      Temporal UI  ${env.TEMPORAL_ADDRESS ? '(external Temporal server)' : cluster ? `(Temporal server ${temporalAddress}: no Web UI)` : `http://127.0.0.1:${temporalUiPort}`}   (payloads are encrypted; decoded: temporal workflow show -w <id> --codec-endpoint ${`http://127.0.0.1:${apiPort}/codec`} --codec-auth "Bearer <admin key>")
       Admin key    ${adminKey}   (Authorization: Bearer …)
       Database     ${databaseUrl}
       Data         ${dataDir}   (logs in ${logDir})

@@ -5,10 +5,12 @@
 // finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts), and --s3, which
 // installs moto's S3-compatible server for the S3 document storage tests. The tenant web
 // app is built into web/dist (scripts/provision/web-app.ts) and the server code into dist/
-// (scripts/provision/server-build.ts), each unless that build is current.
+// (scripts/provision/server-build.ts), each unless that build is current. --cluster builds the real
+// Temporal server from source (scripts/provision/temporal-cluster.ts; minutes the first time).
 import { ensureChromium } from './provision/browser.ts';
 import { ensurePromtool } from './provision/promtool.ts';
 import { ensureServerBuild } from './provision/server-build.ts';
+import { ensureTemporalServer } from './provision/temporal-cluster.ts';
 import { ensureWebApp } from './provision/web-app.ts';
 import { ensureEmbeddedPostgres, ensureMoto, ensureSchemathesis, ensureTemporalCli, ensureTemporalTestServer, type Tool } from './provision/tools.ts';
 
@@ -33,6 +35,7 @@ try {
     ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),
     ...(process.argv.includes('--promtool') ? [timed('promtool', () => ensurePromtool())] : []),
     ...(process.argv.includes('--s3') ? [timed('moto (S3 server)', ensureMoto)] : []),
+    ...(process.argv.includes('--cluster') ? [timed('Temporal server', () => ensureTemporalServer((line) => console.log(line)))] : []),
   ]);
   const total = performance.now() - started;
   if (!quiet || total > 2000) {
