@@ -36,7 +36,7 @@ const MIN_TEMPORAL_CLI = [1, 4, 0];
 
 const VENV_DIR = join(LOCAL_DIR, 'venv');
 const MOTO_VENV_DIR = join(LOCAL_DIR, 'moto-venv');
-const venvBin = (name: string, venv = VENV_DIR) => join(venv, 'bin', name);
+export const venvBin = (name: string, venv = VENV_DIR) => join(venv, 'bin', name);
 
 export interface Tool {
   path: string;
@@ -57,7 +57,7 @@ async function output(cmd: string, args: string[]): Promise<string> {
 
 const venvsReady = new Map<string, Promise<void>>();
 /** Callers run in parallel; one venv creation serves them all. */
-function ensureVenv(venv = VENV_DIR): Promise<void> {
+export function ensureVenv(venv = VENV_DIR): Promise<void> {
   let ready = venvsReady.get(venv);
   if (!ready) venvsReady.set(venv, (ready = createVenv(venv)));
   return ready;
@@ -77,7 +77,7 @@ async function createVenv(venv: string): Promise<void> {
 
 let pipQueue: Promise<unknown> = Promise.resolve();
 /** One pip at a time: concurrent installs into one environment can clobber each other. */
-function pip(args: string[], venv = VENV_DIR): Promise<void> {
+export function pip(args: string[], venv = VENV_DIR): Promise<void> {
   const next = pipQueue.then(() =>
     run(venvBin('pip', venv), ['install', '--disable-pip-version-check', '--no-input', '--quiet', ...args], { timeout: 600_000 }),
   );
