@@ -48,6 +48,7 @@ export const WORKFLOW_SAMPLE_SIZE = 200;
 export const REQUIRED_CHANNEL_SECRETS: Partial<Record<ChannelKind, readonly string[]>> = {
   whatsapp: ['accessToken', 'appSecret'],
   messenger: ['pageAccessToken', 'appSecret'],
+  instagram: ['pageAccessToken', 'appSecret'],
 };
 
 export interface IntegrityDependencies {

@@ -12,6 +12,7 @@ import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts'
 import { announceToInbox } from '../inbox-events.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
 import { markOutboundFailed, outboundContent, storeOutbound, type ReplySource } from '../store.ts';
+import { InstagramClient } from './instagram.ts';
 import { MessengerClient } from './messenger.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
@@ -134,6 +135,16 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         acknowledge: async (to) => {
           await counted('messenger', client.senderAction(to, 'mark_seen'));
           await counted('messenger', client.senderAction(to, 'typing_on'));
+        },
+      };
+    }
+    if (channel.type === 'instagram' && channel.pageId && secrets.pageAccessToken) {
+      const client = new InstagramClient({ graphApiUrl, pageId: channel.pageId, pageAccessToken: secrets.pageAccessToken });
+      return {
+        sendText: (to, text, options) => counted('instagram', client.sendText(to, text, options)),
+        acknowledge: async (to) => {
+          await counted('instagram', client.senderAction(to, 'mark_seen'));
+          await counted('instagram', client.senderAction(to, 'typing_on'));
         },
       };
     }

@@ -12,6 +12,8 @@ import { ApplicationFailure } from '@temporalio/common';
 export const WHATSAPP_TEXT_LIMIT = 4096;
 /** Messenger Send API: `message.text` is at most 2000 characters. */
 export const MESSENGER_TEXT_LIMIT = 2000;
+/** The Messenger Platform's Instagram API: `message.text` is at most 1000 bytes of UTF-8. */
+export const INSTAGRAM_TEXT_LIMIT_BYTES = 1000;
 
 /**
  * A preferred break is taken only if it leaves the part at least this full; otherwise the next,
@@ -57,6 +59,24 @@ export function splitMessage(text: string, limit: number): string[] {
   }
   if (rest) parts.push(rest);
   return parts;
+}
+
+/**
+ * Splits `text` into parts of at most `maxBytes` bytes of UTF-8, at the same kinds of breaks as
+ * splitMessage: a part of `maxBytes` code units that encodes longer (accents, emoji, CJK take 2–4
+ * bytes) is split again with a limit scaled by how much it overshot, so a plain-ASCII reply
+ * still goes in parts as long as the channel allows. Deterministic, like splitMessage.
+ */
+export function splitMessageUtf8(text: string, maxBytes: number): string[] {
+  // splitMessage's least limit is 2 code units, which take at most 6 bytes: from 6 every part fits.
+  if (!Number.isInteger(maxBytes) || maxBytes < 6) throw new RangeError(`maxBytes must be an integer >= 6, got ${maxBytes}`);
+  const fit = (part: string): string[] => {
+    const bytes = Buffer.byteLength(part, 'utf8');
+    if (bytes <= maxBytes) return [part];
+    // Fewer code units than the part has (bytes > maxBytes), so each round shortens the parts.
+    return splitMessage(part, Math.max(2, Math.floor((part.length * maxBytes) / bytes))).flatMap(fit);
+  };
+  return splitMessage(text, maxBytes).flatMap(fit);
 }
 
 /**

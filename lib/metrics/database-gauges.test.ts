@@ -46,7 +46,7 @@ describe('gauges read from Postgres', () => {
     expect(valueOf(first, 'metachat_active_conversations', { channel: 'webchat', status: 'active' })).toBe(2);
     expect(valueOf(first, 'metachat_active_conversations', { channel: 'webchat', status: 'handoff_requested' })).toBe(1);
     expect(valueOf(first, 'metachat_active_conversations', { channel: 'whatsapp', status: 'assigned_human' })).toBe(0);
-    expect(first.filter((s) => s.name === 'metachat_active_conversations')).toHaveLength(9); // 3 channels × 3 open statuses
+    expect(first.filter((s) => s.name === 'metachat_active_conversations')).toHaveLength(12); // 4 channel types × 3 open statuses
     expect(first.some((s) => s.labels.status === 'closed')).toBe(false);
 
     await conversation('active');

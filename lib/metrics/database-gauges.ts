@@ -4,11 +4,11 @@
 // knows them at once. Both queries run at most once per `maxAgeMs` (15 s), however many scrapers
 // ask; a failed read keeps the last values.
 import { Gauge, type Registry } from 'prom-client';
+import { CHANNEL_TYPES } from '../channels.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 
 export const DATABASE_GAUGES_MAX_AGE_MS = 15_000;
-const CHANNELS = ['whatsapp', 'messenger', 'webchat'] as const;
 const OPEN_STATUSES = ['active', 'handoff_requested', 'assigned_human'] as const;
 
 export interface DatabaseGaugeOptions {
@@ -56,7 +56,7 @@ export function observeDatabase(registry: Registry, options: DatabaseGaugeOption
       const s = await current();
       if (!s) return;
       this.reset();
-      for (const channel of CHANNELS) for (const status of OPEN_STATUSES) this.set({ channel, status }, 0);
+      for (const channel of CHANNEL_TYPES) for (const status of OPEN_STATUSES) this.set({ channel, status }, 0);
       for (const row of s.conversations) this.set({ channel: row.channel, status: row.status }, row.n);
     },
   });

@@ -4,8 +4,10 @@
 //
 //   POST /{version}/{phone-number-id}/messages   WhatsApp: text (and other types) or mark-as-read
 //   POST /{version}/me/messages                  Messenger: message or sender_action
+//   POST /{version}/{page-id}/messages           Instagram (a page linked to an account): message or sender_action
 //   GET  /{version}/{phone-number-id}?fields=…   WhatsApp: the number, if the token's business owns it
 //   GET  /{version}/me?fields=id                 Messenger: the page a page token belongs to
+//        …,instagram_business_account{id,username}   Instagram: and the account linked to that page
 //
 // Which ids a token owns is told per token (`owners` option, `own()`); an id no token was told to
 // own answers like Meta answers a number of another business (error 100, subcode 33).
@@ -40,6 +42,8 @@ export type RequestKind =
   | 'whatsapp.read'
   | 'messenger.message'
   | 'messenger.sender_action'
+  | 'instagram.message'
+  | 'instagram.sender_action'
   | 'whatsapp.phone_number'
   | 'messenger.me'
   | 'unknown';
@@ -60,8 +64,8 @@ export interface RecordedRequest {
 
 /** A text message the fake accepted, for asserting what a user would have seen. */
 export interface DeliveredText {
-  channel: 'whatsapp' | 'messenger';
-  /** phone_number_id for WhatsApp, "me" (the page) for Messenger. */
+  channel: 'whatsapp' | 'messenger' | 'instagram';
+  /** phone_number_id for WhatsApp, "me" (the page) for Messenger, the linked page's id for Instagram. */
   from: string;
   to: string;
   text: string;
@@ -92,6 +96,8 @@ export interface FakeGraphApi {
 export interface FakeChannelOwnership {
   phoneNumberIds?: string[];
   pageId?: string;
+  /** The Instagram professional account linked to `pageId`: its page then takes Instagram sends. */
+  instagramAccountId?: string;
 }
 
 export interface FakeGraphApiOptions {
@@ -105,6 +111,8 @@ export interface FakeGraphApiOptions {
 
 const WHATSAPP_TEXT_MAX = 4096;
 const MESSENGER_TEXT_MAX = 2000;
+/** Instagram counts bytes of UTF-8. */
+const INSTAGRAM_TEXT_MAX_BYTES = 1000;
 
 // Meta's messages for the codes tests use most; anything else gets a generic one.
 const DEFAULT_MESSAGES: Record<number, string> = {
@@ -142,11 +150,12 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
   let delayMs = 0;
   let waiters: { count: number; resolve: () => void }[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const owners = new Map<string, { phoneNumberIds: Set<string>; pageId?: string }>();
+  const owners = new Map<string, { phoneNumberIds: Set<string>; pageId?: string; instagramAccountId?: string }>();
   const own = (token: string, owned: FakeChannelOwnership) => {
     const entry = owners.get(token) ?? { phoneNumberIds: new Set<string>() };
     for (const id of owned.phoneNumberIds ?? []) entry.phoneNumberIds.add(id);
     if (owned.pageId !== undefined) entry.pageId = owned.pageId;
+    if (owned.instagramAccountId !== undefined) entry.instagramAccountId = owned.instagramAccountId;
     owners.set(token, entry);
   };
   for (const [token, owned] of Object.entries(options.owners ?? {})) own(token, owned);
@@ -202,6 +211,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     if (object) req.kind = object === 'me' ? 'messenger.me' : 'whatsapp.phone_number';
     const b = (bodyIsJson && typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
     if (node === 'me') req.kind = b.sender_action !== undefined ? 'messenger.sender_action' : 'messenger.message';
+    else if (node && instagramPage(node)) req.kind = b.sender_action !== undefined ? 'instagram.sender_action' : 'instagram.message';
     else if (node) req.kind = b.status === 'read' ? 'whatsapp.read' : 'whatsapp.message';
 
     // The order Meta checks in: the token first, then injected trouble, then the request itself.
@@ -217,16 +227,46 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       return graphError({ code: 2500, status: 400, message: `Unknown path components: ${req.path}` });
     }
     if (!bodyIsJson || typeof req.body !== 'object' || req.body === null) return invalidParam('(#100) The request body must be JSON');
+    if (node !== 'me' && instagramPage(node)) return instagram(node, token, b);
     return node === 'me' ? messenger(b) : whatsapp(node, b);
+  }
+
+  /** Whether some token told the fake this page is linked to an Instagram account. */
+  function instagramPage(pageId: string): boolean {
+    return [...owners.values()].some((o) => o.pageId === pageId && o.instagramAccountId !== undefined);
+  }
+
+  /** The Messenger Platform's Instagram API on /{page-id}/messages: only that page's token may send. */
+  function instagram(pageId: string, token: string, b: Record<string, any>): Answer {
+    if (owners.get(token)?.pageId !== pageId) return graphError({ code: 200, message: '(#200) The page access token is not the token of this page' });
+    const recipientId = b.recipient?.id;
+    if (typeof recipientId !== 'string' || !recipientId) return invalidParam('(#100) The parameter recipient is required');
+    if (b.sender_action !== undefined) {
+      if (!['typing_on', 'typing_off', 'mark_seen'].includes(b.sender_action)) return invalidParam('(#100) Param sender_action must be one of {MARK_SEEN, TYPING_ON, TYPING_OFF}');
+      return { status: 200, body: { recipient_id: recipientId } };
+    }
+    // messaging_type is optional on Instagram; the one tag it takes is HUMAN_AGENT.
+    if (b.messaging_type !== undefined && !['RESPONSE', 'UPDATE', 'MESSAGE_TAG'].includes(b.messaging_type)) return invalidParam('(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}');
+    if (b.messaging_type === 'MESSAGE_TAG' && b.tag !== 'HUMAN_AGENT') return invalidParam('(#100) Param tag must be HUMAN_AGENT for an Instagram message');
+    if (typeof b.message !== 'object' || b.message === null) return invalidParam('(#100) The parameter message is required');
+    const text = b.message.text;
+    if (typeof text !== 'string' || !text) return invalidParam('(#100) Param message[text] must be a non-empty UTF-8 encoded string');
+    if (Buffer.byteLength(text, 'utf8') > INSTAGRAM_TEXT_MAX_BYTES) return invalidParam(`(#100) Length of param message[text] must be less than or equal to ${INSTAGRAM_TEXT_MAX_BYTES} bytes`);
+    const messageId = `aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlE${randomBytes(18).toString('base64url')}`;
+    delivered.push({ channel: 'instagram', from: pageId, to: recipientId, text, messageId });
+    return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
   }
 
   function ownedObject(object: string, token: string, fields = 'id'): Answer {
     const owned = owners.get(token);
-    const wanted = fields.split(',').map((f) => f.trim());
+    // Top-level fields: commas inside a field's {subfields} do not separate.
+    const wanted = fields.split(/,(?![^{]*\})/).map((f) => f.trim());
     if (object === 'me') {
       // A token that is no page token is a user or system user: /me is that user.
       const id = owned?.pageId ?? `1000${[...token].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1e9, 7)}`;
-      return { status: 200, body: { id, ...(wanted.includes('name') && { name: owned?.pageId ? 'Test Page' : 'Test User' }) } };
+      const linked = wanted.find((f) => f.startsWith('instagram_business_account'));
+      const account = linked && owned?.instagramAccountId && { id: owned.instagramAccountId, ...(linked.includes('username') && { username: 'test_shop' }) };
+      return { status: 200, body: { id, ...(wanted.includes('name') && { name: owned?.pageId ? 'Test Page' : 'Test User' }), ...(account && { instagram_business_account: account }) } };
     }
     if (!owned?.phoneNumberIds.has(object)) {
       return graphError({

@@ -1,4 +1,4 @@
-// A tenant with WhatsApp and Messenger channels (more WhatsApp numbers on request), a real worker
+// A tenant with WhatsApp, Messenger and Instagram channels (more WhatsApp numbers on request), a real worker
 // on isolated task queues, the fake Graph API, and a way to deliver end-user messages through the
 // very function the webhooks call (api/conversation-signal.ts).
 import { randomBytes } from 'node:crypto';
@@ -25,6 +25,8 @@ import { createMigratedDatabase } from './database.ts';
 
 export const WHATSAPP_TOKEN = 'EAAG-test-whatsapp-token';
 export const PAGE_TOKEN = 'EAAG-test-page-token';
+/** The token of the Facebook Page the rig's Instagram account is linked to. */
+export const INSTAGRAM_PAGE_TOKEN = 'EAAG-test-instagram-page-token';
 /** The access tokens of the WhatsApp numbers added by addWhatsAppChannel, in order. */
 export const EXTRA_WHATSAPP_TOKENS = ['EAAG-test-whatsapp-token-2', 'EAAG-test-whatsapp-token-3'];
 /** The app secret of every WhatsApp channel of the rig (one Meta app serves all the numbers). */
@@ -47,8 +49,12 @@ export interface ConversationRig {
   tenantId: string;
   whatsappChannelId: string;
   messengerChannelId: string;
+  instagramChannelId: string;
   phoneNumberId: string;
   pageId: string;
+  /** The Instagram channel's account id (webhooks' entry[].id) and the page it is linked to. */
+  instagramAccountId: string;
+  instagramPageId: string;
   /** Delivers messages of one user as a webhook would (signalInbound: signalWithStart). */
   deliver(channel: RigChannel, userId: string, messages: InboundMessage[]): Promise<void>;
   /** The conversation workflow id of one user of one channel. */
@@ -84,7 +90,7 @@ export async function createConversationRig(
     };
   } = {},
 ): Promise<ConversationRig> {
-  const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN, ...EXTRA_WHATSAPP_TOKENS] });
+  const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN, INSTAGRAM_PAGE_TOKEN, ...EXTRA_WHATSAPP_TOKENS] });
   const prefix = `t${randomBytes(4).toString('hex')}-`;
   const config = testConfig({
     DATABASE_URL: await createMigratedDatabase('conversation'),
@@ -108,14 +114,20 @@ export async function createConversationRig(
   const messenger = await createChannel(tdb, config.SECRETS_KEYS, {
     type: 'messenger', name: 'Messenger', pageId, pageAccessToken: PAGE_TOKEN, appSecret: 'page-app-secret', verifyToken: `verify-${prefix}fb`,
   });
+  const instagramAccountId = `1784${String(Math.floor(Math.random() * 1e11)).padStart(11, '0')}`;
+  const instagramPageId = String(Number(pageId) + 1_000_000);
+  graph.own(INSTAGRAM_PAGE_TOKEN, { pageId: instagramPageId, instagramAccountId });
+  const instagram = await createChannel(tdb, config.SECRETS_KEYS, {
+    type: 'instagram', name: 'Instagram', instagramAccountId, pageId: instagramPageId, pageAccessToken: INSTAGRAM_PAGE_TOKEN, appSecret: 'ig-app-secret', verifyToken: `verify-${prefix}ig`,
+  });
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
-  const firstOfType: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, instagram: '', webchat: '' };
+  const firstOfType: Record<ChannelKind, string> = { whatsapp: whatsapp.id, messenger: messenger.id, instagram: instagram.id, webchat: '' };
   const resolve = (channel: RigChannel) => (typeof channel === 'string' ? { id: firstOfType[channel], type: channel } : channel);
   let extraNumbers = 0;
 
   const rig: ConversationRig = {
-    config, db, graph, tenantId: tenant.id, whatsappChannelId: whatsapp.id, messengerChannelId: messenger.id, phoneNumberId, pageId,
+    config, db, graph, tenantId: tenant.id, whatsappChannelId: whatsapp.id, messengerChannelId: messenger.id, instagramChannelId: instagram.id, phoneNumberId, pageId, instagramAccountId, instagramPageId,
     workflowId: (channel, userId) => conversationWorkflowId(tenant.id, resolve(channel).id, userId),
     async deliver(channel, userId, messages) {
       const { id, type } = resolve(channel);

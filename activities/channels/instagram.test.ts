@@ -1,0 +1,82 @@
+// The Instagram client against the fake Graph API over real HTTP, and the UTF-8 split it sends by.
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeGraphApi, type FakeGraphApi } from '../../test/fakes/graph-api.ts';
+import { GRAPH_PERMANENT_ERROR } from './graph-errors.ts';
+import { InstagramClient } from './instagram.ts';
+import { INSTAGRAM_TEXT_LIMIT_BYTES, splitMessage, splitMessageUtf8 } from './split-message.ts';
+
+const TOKEN = 'EAAigPageToken0123456789abcdefABCDEF';
+const OTHER_TOKEN = 'EAAotherPageToken0123456789abcdefAB';
+const PAGE_ID = '112233445566778';
+const IG_ID = '17841400000000001';
+const IGSID = '6543210987654321';
+
+let fake: FakeGraphApi;
+let client: InstagramClient;
+
+beforeAll(async () => {
+  fake = await startFakeGraphApi({ accessTokens: [TOKEN, OTHER_TOKEN], owners: { [TOKEN]: { pageId: PAGE_ID, instagramAccountId: IG_ID }, [OTHER_TOKEN]: { pageId: '999' } } });
+  client = new InstagramClient({ graphApiUrl: `${fake.url}/`, pageId: PAGE_ID, pageAccessToken: TOKEN, timeoutMs: 2000 });
+});
+afterAll(() => fake.close());
+beforeEach(() => fake.reset());
+
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+describe('splitMessageUtf8', () => {
+  it('keeps ASCII parts as long as the limit, and splits multi-byte text so every part fits in bytes', () => {
+    const ascii = Array.from({ length: 40 }, (_, i) => `Sentence ${i} says a little more.`).join(' ');
+    expect(splitMessageUtf8(ascii, INSTAGRAM_TEXT_LIMIT_BYTES)).toEqual(splitMessage(ascii, INSTAGRAM_TEXT_LIMIT_BYTES));
+
+    const mixed = Array.from({ length: 60 }, (_, i) => `第${i}句：送料は無料です 🚚✨ ça coûte zéro.`).join(' ');
+    const parts = splitMessageUtf8(mixed, INSTAGRAM_TEXT_LIMIT_BYTES);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.every((p) => bytes(p) <= INSTAGRAM_TEXT_LIMIT_BYTES)).toBe(true);
+    expect(parts.join(' ')).toBe(mixed);
+    expect(splitMessageUtf8(mixed, INSTAGRAM_TEXT_LIMIT_BYTES)).toEqual(parts); // the same parts on a retry
+  });
+
+  it('cuts a single long run of emoji between graphemes', () => {
+    const parts = splitMessageUtf8('😀'.repeat(600), 1000);
+    expect(parts.every((p) => bytes(p) <= 1000 && !/^[\udc00-\udfff]|[\ud800-\udbff]$/.test(p))).toBe(true);
+    expect(parts.join('')).toBe('😀'.repeat(600));
+  });
+});
+
+describe('InstagramClient', () => {
+  it("sends Meta's Instagram shape to /{page-id}/messages with the page token in the header only", async () => {
+    const result = await client.sendText(IGSID, 'Hi from the shop');
+    const [req] = fake.requests;
+    expect(req).toMatchObject({ method: 'POST', path: `/v21.0/${PAGE_ID}/messages`, query: {}, kind: 'instagram.message' });
+    expect(req!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(req!.body).toEqual({ recipient: { id: IGSID }, message: { text: 'Hi from the shop' } });
+    expect(fake.delivered).toEqual([{ channel: 'instagram', from: PAGE_ID, to: IGSID, text: 'Hi from the shop', messageId: result.messageIds[0] }]);
+  });
+
+  it('sends a reply longer than 1000 bytes in parts the fake accepts', async () => {
+    const reply = Array.from({ length: 30 }, (_, i) => `Paso ${i}: la talla única le queda bien a casi todo el mundo — ¡genial! 👍`).join(' ');
+    expect(bytes(reply)).toBeGreaterThan(2 * INSTAGRAM_TEXT_LIMIT_BYTES);
+    const result = await client.sendText(IGSID, reply);
+    expect(result.partCount).toBeGreaterThan(2);
+    expect(fake.requests.every((r) => r.status === 200)).toBe(true);
+    expect(fake.delivered.map((d) => d.text).join(' ')).toBe(reply);
+  });
+
+  it('marks seen and types through the same endpoint', async () => {
+    await client.senderAction(IGSID, 'mark_seen');
+    await client.senderAction(IGSID, 'typing_on');
+    expect(fake.requests.map((r) => [r.kind, (r.body as { sender_action: string }).sender_action])).toEqual([
+      ['instagram.sender_action', 'mark_seen'],
+      ['instagram.sender_action', 'typing_on'],
+    ]);
+  });
+
+  it("fails for good with another page's token (Meta's permission error)", async () => {
+    const wrong = new InstagramClient({ graphApiUrl: fake.url, pageId: PAGE_ID, pageAccessToken: OTHER_TOKEN, timeoutMs: 2000 });
+    const err = await wrong.sendText(IGSID, 'hello').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: GRAPH_PERMANENT_ERROR, nonRetryable: true });
+    expect(fake.delivered).toEqual([]);
+  });
+});
