@@ -123,6 +123,30 @@ describe('channel connection test', () => {
     expect(wrong.problem.message).toContain(`not to page ${pageId}`);
   });
 
+  it('tests an Instagram account through its page: the page token must see the account linked to the page', async () => {
+    const [pageId, accountId] = [digits(15), `1784${digits(11)}`];
+    const pageToken = token();
+    api.graph.own(pageToken, { pageId, instagramAccountId: accountId });
+    const created = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/channels',
+      headers: bearer(key),
+      payload: { type: 'instagram', name: 'Shop', instagramAccountId: accountId, pageId, pageAccessToken: pageToken, appSecret: randomBytes(16).toString('hex'), verifyToken: `verify-${randomBytes(8).toString('hex')}` },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().webhookUrl).toBe(`${PUBLIC_ORIGIN}/webhooks/instagram`);
+    const id = created.json().id as string;
+    api.graph.reset();
+    expect((await runTest(id)).json()).toMatchObject({ ok: true, found: { id: accountId, name: 'test_shop' }, problem: null });
+    expect(api.graph.requests[0]).toMatchObject({ path: '/v21.0/me', query: { fields: 'id,name,instagram_business_account{id,username}' } });
+
+    // The account was unlinked from the page (Meta then leaves the field out).
+    api.graph.own(pageToken, { pageId, instagramAccountId: `1784${digits(11)}` });
+    const moved = (await runTest(id)).json();
+    expect(moved).toMatchObject({ ok: false, problem: { kind: 'wrong_id' } });
+    expect(moved.problem.message).toContain(`not to ${accountId}`);
+  });
+
   it("refuses web chat (409), another tenant's channel (404), and more than its limit per minute (429 with Retry-After)", async () => {
     const webchat = await api.app.inject({ method: 'POST', url: '/api/v1/channels', headers: bearer(key), payload: { type: 'webchat', name: 'Site', allowedOrigins: [] } });
     const { id: webchatId, widgetId, widgetUrl, webhookUrl } = webchat.json();

@@ -80,6 +80,28 @@ describe('channel ownership at registration', () => {
     expect(api.graph.requests[0]).toMatchObject({ method: 'GET', path: '/v21.0/me', query: { fields: 'id' }, kind: 'messenger.me' });
   });
 
+  it('registers an Instagram account only with the token of the page it is linked to, and checks a changed account id', async () => {
+    const [pageId, accountId] = [digits(15), `1784${digits(11)}`];
+    const pageToken = token();
+    const account = (instagramAccountId = accountId) => ({
+      type: 'instagram', name: 'Shop', instagramAccountId, pageId, pageAccessToken: pageToken, appSecret: randomBytes(16).toString('hex'), verifyToken: `verify-${randomBytes(8).toString('hex')}`,
+    });
+    api.graph.own(pageToken, { pageId });
+    expect((await post(keyA, account())).statusCode).toBe(422); // the page has no Instagram account linked
+    api.graph.own(pageToken, { pageId, instagramAccountId: accountId });
+    api.graph.reset();
+    const created = await post(keyA, account());
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ type: 'instagram', instagramAccountId: accountId, pageId, secrets: { pageAccessToken: '••••', appSecret: '••••' }, hasVerifyToken: true });
+    expect(api.graph.requests[0]).toMatchObject({ method: 'GET', path: '/v21.0/me', query: { fields: 'id,instagram_business_account' } });
+    expect(api.graph.requests[0]!.headers.authorization).toBe(`Bearer ${pageToken}`);
+
+    expect((await patch(keyA, created.json().id, { instagramAccountId: `1784${digits(11)}` })).statusCode).toBe(422); // not the page's account
+    expect((await patch(keyA, created.json().id, { phoneNumberId: digits(15) })).statusCode).toBe(400); // not an Instagram field
+    expect((await post(keyA, account())).statusCode).toBe(409); // its own account again
+    expect((await post(keyB, account())).statusCode).toBe(422); // another tenant's: as if not owned
+  });
+
   it('answers 503 and registers nothing when the Graph API cannot be asked', async () => {
     const number = digits(15);
     const accessToken = token();
