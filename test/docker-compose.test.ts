@@ -1,10 +1,15 @@
 // docker-compose.yml cannot run here (no Docker engine), so it is checked against what the code
 // expects: its services, that the app services' variables are exactly ones the config knows and
-// pass its validation once compose has substituted them, and that Prometheus and Grafana are wired
-// to the files of observability/, whose dashboard and rules read only series of the metric catalog.
+// pass its validation once compose has substituted them, that Prometheus and Grafana are wired
+// to the files of observability/, whose dashboard and rules read only series of the metric catalog,
+// and that Temporal runs as in production. The Postgres init script that gives Temporal its own role
+// and databases runs for real, against the test run's Postgres.
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
 import ts from 'typescript';
 import { parse } from 'yaml';
 import { DEFAULT_GRAPH_TIMEOUT_MS } from '../activities/channels/graph-errors.ts';
@@ -13,6 +18,7 @@ import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
 import { shutdownDeadlineMs } from '../workers/shutdown-signals.ts';
 import { DASHBOARD_PATH } from '../observability/grafana/metachat-dashboard.ts';
 import { catalogProblems } from './support/metric-catalog.ts';
+import { createTestDatabase } from './support/database.ts';
 
 interface Service {
   image?: string;
@@ -26,6 +32,9 @@ interface Service {
   volumes?: string[];
   ports?: unknown[];
   expose?: unknown[];
+  entrypoint?: string[];
+  healthcheck?: { test: string[] };
+  profiles?: string[];
 }
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
@@ -75,6 +84,7 @@ function substitute(value: string, vars: Record<string, string>): string {
 
 const vars = {
   POSTGRES_PASSWORD: 'pw',
+  TEMPORAL_DB_PASSWORD: 'temporal-pw',
   GRAFANA_ADMIN_PASSWORD: 'grafana-pw',
   ADMIN_API_KEY: randomBytes(32).toString('base64url'),
   SECRETS_KEYS: `k1:${randomBytes(32).toString('base64')}`,
@@ -82,7 +92,9 @@ const vars = {
 
 describe('docker-compose.yml', () => {
   it('has the production services', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'grafana', 'migrate', 'postgres', 'prometheus', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'api', 'grafana', 'migrate', 'postgres', 'prometheus', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker',
+    ]);
     expect(services.postgres?.image).toMatch(/^pgvector\/pgvector:pg1[6-9]$/);
     expect(services.temporal?.environment?.DB).toBe('postgres12');
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -104,8 +116,12 @@ describe('docker-compose.yml', () => {
   });
 
   it("keeps closed histories for the retention the README states (GDPR erasure's deadline in Temporal)", () => {
-    expect(services.temporal?.environment?.DEFAULT_NAMESPACE_RETENTION).toBe('72h');
-    expect(readFileSync('README.md', 'utf8')).toContain('`DEFAULT_NAMESPACE_RETENTION: 72h`');
+    const step = services['temporal-namespace'];
+    expect(step?.environment?.NAMESPACE_RETENTION).toBe('72h');
+    // Created with it, or set to it when the namespace exists.
+    expect(step?.command?.join(' ')).toMatch(/namespace update .*--retention "\$\$NAMESPACE_RETENTION".*namespace create .*--retention "\$\$NAMESPACE_RETENTION"/s);
+    expect(step?.environment?.TEMPORAL_NAMESPACE).toBe(services['temporal-setup']?.environment?.TEMPORAL_NAMESPACE);
+    expect(readFileSync('README.md', 'utf8')).toContain('`NAMESPACE_RETENTION: 72h`');
   });
 
   it('registers the search attributes in a setup step the worker waits for', () => {
@@ -173,7 +189,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('restarts the long-running services unless stopped, and runs the one-shot steps once', () => {
-    const oneShot = ['migrate', 'temporal-setup'];
+    const oneShot = ['migrate', 'temporal-schema', 'temporal-namespace', 'temporal-setup'];
     for (const [name, service] of Object.entries(services)) {
       if (oneShot.includes(name)) expect(service.restart, name).toBeUndefined();
       else expect(service.restart, name).toBe('unless-stopped');
@@ -184,6 +200,120 @@ describe('docker-compose.yml', () => {
     for (const name of Object.keys(services)) {
       for (const [host] of bindMounts(name)) expect(existsSync(host), `${name} mounts ${host}`).toBe(true);
     }
+  });
+});
+
+const run = promisify(execFile);
+const INIT_SCRIPT = 'deploy/compose/postgres-init/10-temporal.sh';
+/** Services that run to completion; every other one keeps running. */
+const ONE_SHOT = ['migrate', 'temporal-schema', 'temporal-namespace', 'temporal-setup'];
+const dependencies = (s: Service) => (Array.isArray(s.depends_on) ? Object.fromEntries(s.depends_on.map((d) => [d, { condition: 'service_started' }])) : (s.depends_on ?? {}));
+
+describe('Temporal in docker-compose.yml', () => {
+  const temporal = services.temporal ?? {};
+  const schema = services['temporal-schema'] ?? {};
+  const postgres = services.postgres ?? {};
+
+  it('runs the server image of a current release, with its schema set up by the admin tools of the same release (no auto-setup image)', () => {
+    const [, version] = /^temporalio\/server:(\d+\.\d+\.\d+)$/.exec(temporal.image ?? '') ?? [];
+    expect(version).toBeDefined();
+    const [major, minor] = (version ?? '').split('.').map(Number);
+    expect(major === 1 && minor! >= 30, `temporalio/server:${version}`).toBe(true);
+    for (const step of ['temporal-schema', 'temporal-namespace']) expect(services[step]?.image, step).toBe(`temporalio/admin-tools:${version}`);
+    expect(readFileSync('docker-compose.yml', 'utf8')).not.toMatch(/temporalio\/auto-setup/);
+    expect(temporal.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    // The embedded configuration template (no --env/--config), listening on every interface and
+    // announcing the container's own address to the cluster's members.
+    expect(temporal.entrypoint?.at(-1)).toMatch(/export TEMPORAL_BROADCAST_ADDRESS=\$\$\(getent hosts .*\); exec temporal-server start$/);
+    expect(temporal.environment?.BIND_ON_IP).toBe('0.0.0.0');
+  });
+
+  it('fixes the number of history shards, which cannot change once the cluster has started', () => {
+    expect(temporal.environment?.NUM_HISTORY_SHARDS).toBe('512');
+    expect(readFileSync('README.md', 'utf8')).toContain('`NUM_HISTORY_SHARDS: "512"`');
+  });
+
+  it('connects Temporal and its schema step as a role of their own, to the databases the init script gives that role', () => {
+    const env = temporal.environment ?? {};
+    const pgEnv = postgres.environment ?? {};
+    expect(postgres.volumes).toContain('./deploy/compose/postgres-init:/docker-entrypoint-initdb.d:ro');
+    expect(existsSync(INIT_SCRIPT)).toBe(true);
+    expect(env.POSTGRES_USER).toBe(pgEnv.TEMPORAL_DB_USER);
+    expect(env.POSTGRES_USER).not.toBe(pgEnv.POSTGRES_USER);
+    expect(schema.environment?.SQL_USER).toBe(pgEnv.TEMPORAL_DB_USER);
+    expect([env.DBNAME, env.VISIBILITY_DBNAME]).toEqual([pgEnv.TEMPORAL_DB_NAME, pgEnv.TEMPORAL_VISIBILITY_DB_NAME]);
+    for (const db of [env.DBNAME, env.VISIBILITY_DBNAME]) expect(schema.command?.join(' ')).toContain(`--database ${db} update-schema`);
+    // Its own password, required, never the platform's.
+    for (const value of [env.POSTGRES_PWD, schema.environment?.SQL_PASSWORD, pgEnv.TEMPORAL_DB_PASSWORD]) {
+      expect(substitute(String(value), vars)).toBe(vars.TEMPORAL_DB_PASSWORD);
+      expect(() => substitute(String(value), { ...vars, TEMPORAL_DB_PASSWORD: '' })).toThrow(/TEMPORAL_DB_PASSWORD is required/);
+    }
+  });
+
+  it("the init script creates Temporal's role and databases, idempotently, and keeps that role out of the platform's database", async () => {
+    const admin = new URL(inject('postgresAdminUrl'));
+    const appDb = new URL(await createTestDatabase('compose_app')).pathname.slice(1);
+    const id = randomBytes(4).toString('hex');
+    const names = { TEMPORAL_DB_USER: `temporal_${id}`, TEMPORAL_DB_NAME: `temporal_${id}`, TEMPORAL_VISIBILITY_DB_NAME: `temporal_visibility_${id}` };
+    // psql from PATH (Debian's postgresql-client, 15 or later for \getenv), as in the postgres image.
+    const env = {
+      PATH: process.env.PATH,
+      PGHOST: admin.hostname, PGPORT: admin.port,
+      POSTGRES_USER: decodeURIComponent(admin.username), POSTGRES_DB: appDb,
+      ...names,
+    };
+    const connect = async (user: string, database: string) => {
+      const client = new pg.Client({ host: admin.hostname, port: Number(admin.port), user, database });
+      await client.connect();
+      return client;
+    };
+    const superuser = await connect(env.POSTGRES_USER, appDb);
+    try {
+      await run('sh', [INIT_SCRIPT], { env: { ...env, TEMPORAL_DB_PASSWORD: "first 'pw'" } });
+      // Once more, as on an existing volume by hand: nothing fails, the password is reset.
+      await run('sh', [INIT_SCRIPT], { env: { ...env, TEMPORAL_DB_PASSWORD: 'second' } });
+      const owners = await superuser.query<{ datname: string; owner: string }>(
+        'SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ANY($1) ORDER BY datname',
+        [[names.TEMPORAL_DB_NAME, names.TEMPORAL_VISIBILITY_DB_NAME]],
+      );
+      expect(owners.rows).toEqual([names.TEMPORAL_DB_NAME, names.TEMPORAL_VISIBILITY_DB_NAME].sort().map((datname) => ({ datname, owner: names.TEMPORAL_DB_USER })));
+      const role = await superuser.query('SELECT rolsuper, rolcreatedb, rolcreaterole, rolpassword IS NOT NULL AS has_password FROM pg_authid WHERE rolname = $1', [names.TEMPORAL_DB_USER]);
+      expect(role.rows).toEqual([{ rolsuper: false, rolcreatedb: false, rolcreaterole: false, has_password: true }]);
+      // The role creates Temporal's tables in its databases.
+      for (const db of [names.TEMPORAL_DB_NAME, names.TEMPORAL_VISIBILITY_DB_NAME]) {
+        const client = await connect(names.TEMPORAL_DB_USER, db);
+        await client.query('CREATE TABLE schema_version (version_partition int PRIMARY KEY)');
+        await client.end();
+      }
+      await expect(connect(names.TEMPORAL_DB_USER, appDb)).rejects.toThrow(/permission denied for database/);
+    } finally {
+      for (const db of [names.TEMPORAL_DB_NAME, names.TEMPORAL_VISIBILITY_DB_NAME]) await superuser.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await superuser.query(`DROP ROLE IF EXISTS ${names.TEMPORAL_DB_USER}`);
+      await superuser.end();
+    }
+  });
+
+  it('publishes no Temporal port, and keeps the Web UI optional behind a profile that nothing waits for', () => {
+    for (const name of ['temporal', 'temporal-ui', 'temporal-schema', 'temporal-namespace']) expect(services[name]?.ports, name).toBeUndefined();
+    expect(services['temporal-ui']?.profiles).toEqual(['ui']);
+    for (const [name, service] of Object.entries(services)) expect(Object.keys(dependencies(service)), name).not.toContain('temporal-ui');
+  });
+
+  it('starts every service after its dependencies are healthy or done, and health-checks every long-running one', () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (!ONE_SHOT.includes(name) && name !== 'temporal-ui') expect(service.healthcheck?.test, `${name} has a health check`).toBeDefined();
+      for (const [dependency, { condition }] of Object.entries(dependencies(service))) {
+        const target = services[dependency];
+        expect(target, `${name} depends on ${dependency}`).toBeDefined();
+        expect(condition, `${name} → ${dependency}`).toBe(ONE_SHOT.includes(dependency) ? 'service_completed_successfully' : 'service_healthy');
+        if (condition === 'service_healthy') expect(target?.healthcheck, `${dependency} has a health check`).toBeDefined();
+      }
+    }
+    // The chain: Postgres → Temporal's schema → Temporal → its namespace → search attributes → the worker.
+    expect(Object.keys(dependencies(schema))).toEqual(['postgres']);
+    expect(Object.keys(dependencies(services['temporal-namespace'] ?? {}))).toEqual(['temporal']);
+    expect(Object.keys(dependencies(services['temporal-setup'] ?? {}))).toEqual(['temporal-namespace']);
+    expect(Object.keys(dependencies(services.api ?? {})).sort()).toEqual(['migrate', 'temporal', 'temporal-namespace']);
   });
 });
 
