@@ -4,6 +4,7 @@ import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
+import { createBillingActivities } from './billing.ts';
 import { createChannelActivities } from './channels/index.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
@@ -17,6 +18,7 @@ import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
 import { createTenantCleanupActivities } from './tenant-cleanup.ts';
 import { createWebhookActivities } from './webhooks.ts';
+import type { Billing } from '../lib/billing.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
 import type { DocumentParsing } from './ingest/parse-thread.ts';
 import { createWebhookDispatcher, DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from '../lib/tenant-webhooks.ts';
@@ -44,6 +46,8 @@ export interface ActivityDependencies {
   webhooks?: WebhookOptions;
   /** The process's business metrics (served by workers/metrics-server.ts); default: a private registry nobody reads. */
   metrics?: WorkerMetrics;
+  /** Stripe (lib/billing.ts billingOf); unset: billing is off. */
+  billing?: Billing;
 }
 
 export function createActivities(given: ActivityDependencies) {
@@ -67,6 +71,7 @@ export function createActivities(given: ActivityDependencies) {
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints, metrics }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
+    ...createBillingActivities({ db: deps.db, logger: deps.logger, billing: deps.billing }),
     // A turn's first model call retrieves and acknowledges, and its final one delivers, in the
     // same activity: the hot path is one activity per reply.
     ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, metrics, ...deps.llm }),

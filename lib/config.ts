@@ -16,6 +16,12 @@ const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g.
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = z.string().url().optional();
+/** `a:x,b:y` as { a: 'x', b: 'y' }. */
+const pairList = (shape: string) =>
+  z
+    .string()
+    .refine((raw) => raw.split(',').filter((p) => p.trim()).every((p) => /^[a-z0-9_-]+:[A-Za-z0-9_.-]+$/.test(p.trim())), `must be ${shape} pairs, comma-separated`)
+    .transform((raw) => Object.fromEntries(raw.split(',').filter((p) => p.trim()).map((p) => p.trim().split(':') as [string, string])));
 
 /**
  * SECRETS_KEYS is `id1:base64,id2:base64`: AES-256 keys by id, the first one current. Older ids
@@ -288,6 +294,20 @@ export const configSchema = z.object({
    * function endpoints (a receiver on the developer's machine). `npm run dev` turns it on.
    */
   ALLOW_INSECURE_TENANT_URLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /**
+   * Billing with Stripe (lib/billing.ts): the secret key turns it on (unset: billing off, every
+   * tenant on its plan as operators set it, the billing routes 404 billing_disabled), the webhook
+   * signing secret verifies POST /webhooks/stripe, STRIPE_PRICES maps plans to Stripe prices
+   * (`pro:price_123,business:price_456`: checkout subscribes to them, subscriptions name them) and
+   * STRIPE_METER_EVENTS meters to the event names of Stripe Billing Meters for metered prices
+   * (`messages:metachat_messages,model_tokens:metachat_tokens`). STRIPE_API_URL points the SDK
+   * elsewhere than https://api.stripe.com (a local fake in tests).
+   */
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_[A-Za-z0-9_]+$/, 'must be a Stripe secret or restricted key (sk_… or rk_…)').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=_]+$/, 'must be a Stripe webhook signing secret (whsec_…)').optional(),
+  STRIPE_API_URL: z.string().refine((v) => URL.canParse(v) && /^https?:\/\/[^/]+\/?$/.test(v), 'must be an http(s) origin, e.g. http://127.0.0.1:12111').optional(),
+  STRIPE_PRICES: pairList('plan:price_id').default({}),
+  STRIPE_METER_EVENTS: pairList('meter:event_name').default({}),
 });
 
 /** The TLS variables that only make sense together (also applied by scripts that pick from configSchema). */
@@ -326,6 +346,10 @@ function checkDocumentStorage(c: z.infer<typeof configSchema>, ctx: z.Refinement
 
 /** Rules across variables, kept off configSchema so that scripts can still pick from it. */
 const checkedConfigSchema = configSchema
+  .refine((c) => !c.STRIPE_SECRET_KEY === !c.STRIPE_WEBHOOK_SECRET, {
+    path: ['STRIPE_WEBHOOK_SECRET'],
+    message: 'and STRIPE_SECRET_KEY go together (subscription state comes from verified webhooks)',
+  })
   .refine((c) => !(c.NODE_ENV === 'production' && c.ALLOW_INSECURE_TENANT_URLS), {
     path: ['ALLOW_INSECURE_TENANT_URLS'],
     message: 'must not be true when NODE_ENV=production (it lets tenants point the platform at http:// and private addresses)',

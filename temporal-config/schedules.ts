@@ -6,6 +6,7 @@
 //   partition-maintenance  daily 02:17 UTC  partitionMaintenance (months ahead, retention)
 //   integrity-check        daily 03:41 UTC  integrityCheck, dry run (fixes need an operator)
 //   document-purge         hourly at :23    documentPurge (documents deleted over the grace period ago)
+//   stripe-usage-report    hourly at :47    stripeUsageReport (meter events to Stripe Billing Meters; with billing on)
 // All SKIP overlaps: a run still going when the next is due means the next is not needed.
 import {
   ScheduleAlreadyRunning,
@@ -18,6 +19,7 @@ import { DEFAULT_DOCUMENT_PURGE_AFTER_HOURS, documentPurge, type DocumentPurgeIn
 import { integrityCheck } from '../workflows/integrity.ts';
 import { partitionMaintenance, type PartitionMaintenanceInput } from '../workflows/maintenance.ts';
 import { tenantEventSweep } from '../workflows/webhook-delivery.ts';
+import { stripeUsageReport } from '../workflows/stripe-usage-report.ts';
 
 export interface EnsureSchedulesOptions {
   /** Where the scheduled workflows run (default `maintenance`). */
@@ -29,6 +31,8 @@ export interface EnsureSchedulesOptions {
   retentionMonths?: number | undefined;
   /** The tenant webhook outbox sweep (every minute), for workers that deliver webhooks. */
   tenantEventSweep?: boolean;
+  /** The hourly report of metered usage to Stripe (workflows/stripe-usage-report.ts), when billing is on. */
+  stripeUsageReport?: boolean;
   /** DOCUMENT_PURGE_AFTER_HOURS: deleted documents are purged after this grace period (default 24). */
   documentPurgeAfterHours?: number | undefined;
 }
@@ -103,6 +107,21 @@ function tenantEventSweepSchedule(options: EnsureSchedulesOptions): Wanted[] {
   ];
 }
 
+export const STRIPE_USAGE_REPORT_SCHEDULE_ID = 'stripe-usage-report';
+
+function stripeUsageReportSchedule(options: EnsureSchedulesOptions): Wanted[] {
+  if (!options.stripeUsageReport) return [];
+  const id = `${options.idPrefix ?? ''}${STRIPE_USAGE_REPORT_SCHEDULE_ID}`;
+  return [
+    {
+      scheduleId: id,
+      spec: { intervals: [{ every: '1 hour', offset: '47 minutes' }] },
+      action: { type: 'startWorkflow', workflowType: stripeUsageReport, args: [], taskQueue: options.taskQueue ?? 'maintenance', workflowId: id, workflowExecutionTimeout: '1 hour' },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    },
+  ];
+}
+
 export interface EnsureSchedulesResult {
   created: string[];
   updated: string[];
@@ -110,7 +129,7 @@ export interface EnsureSchedulesResult {
 
 export async function ensureSchedules(client: Client, options: EnsureSchedulesOptions): Promise<EnsureSchedulesResult> {
   const result: EnsureSchedulesResult = { created: [], updated: [] };
-  for (const wanted of [...wantedSchedules(options), ...tenantEventSweepSchedule(options)]) {
+  for (const wanted of [...wantedSchedules(options), ...tenantEventSweepSchedule(options), ...stripeUsageReportSchedule(options)]) {
     try {
       await client.schedule.create(wanted as ScheduleOptions);
       result.created.push(wanted.scheduleId);

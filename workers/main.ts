@@ -21,6 +21,7 @@ import { boundShutdown, shutdownDeadlineMs } from './shutdown-signals.ts';
 import { sdkLogger } from './sdk-logger.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
+import { billingOf } from '../lib/billing.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { freeLoopbackPort, sdkMetricsTelemetry, serveWorkerMetrics, workerMetricsEnabled, type MetricsServer } from './metrics-server.ts';
 
@@ -65,6 +66,7 @@ try {
       retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
       tenantEventSweep: true,
       documentPurgeAfterHours: config.DOCUMENT_PURGE_AFTER_HOURS,
+      stripeUsageReport: Object.keys(config.STRIPE_METER_EVENTS).length > 0 && Boolean(config.STRIPE_SECRET_KEY),
     });
     logger.info(schedules, 'maintenance schedules in place');
   }
@@ -83,6 +85,7 @@ try {
       documentParsing: config,
       llm: llmEndpoints(config),
       webhooks: webhookOptionsFrom(config),
+      billing: billingOf(config),
       metrics,
     },
     queueName: (queue) => taskQueueName(config, queue),

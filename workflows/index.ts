@@ -12,3 +12,5 @@ export { documentPurge } from './document-purge.ts';
 export { tenantCleanup } from './tenant-cleanup.ts';
 export { playground } from './playground.ts';
 export { retrievalPreview } from './retrieval-preview.ts';
+export { stripeEvent } from './stripe-events.ts';
+export { stripeUsageReport } from './stripe-usage-report.ts';

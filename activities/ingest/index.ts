@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../../lib/db.ts';
 import { formatOfMimeType } from '../../lib/document-formats.ts';
 import { releaseReplacedVersionFiles } from '../../lib/documents.ts';
+import { planOfTenant } from '../../lib/plans.ts';
 import { DEFAULT_EMBEDDING_MODEL, isEmbeddingModel, vectorLiteral } from '../../lib/embedding-models.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
@@ -31,7 +32,7 @@ export interface IngestionDependencies {
   logger: Logger;
   storage?: DocumentStorage;
   embedders: EmbedderRegistry;
-  /** CHUNK_QUOTA_PER_TENANT. */
+  /** CHUNK_QUOTA_PER_TENANT: the default plan's chunk limit (other plans set their own); unset: no limit is checked. */
   chunkQuota?: number;
   /** Parse limits (DOCUMENT_MAX_PDF_PAGES, …); default: the configuration's defaults. */
   parsing?: DocumentParsing;
@@ -187,10 +188,12 @@ export function createIngestionActivities(deps: IngestionDependencies) {
          WHERE id = ${ref.documentId}::uuid AND tenant_id = ${ref.tenantId}::uuid`;
 
       const models = await tenantEmbeddingModels(db, ref.tenantId);
+      // The plan's chunk limit (CHUNK_QUOTA_PER_TENANT on the default plan); null: none.
+      const chunkQuota = deps.chunkQuota === undefined ? undefined : ((await planOfTenant(db, ref.tenantId, { documents: 0, chunks: deps.chunkQuota })).limits.chunks ?? undefined);
       // Other live documents' chunks, of the active model; earlier versions of this document do
       // not count, since this version replaces them. Chunking stops as soon as the rest is used.
       let used = 0;
-      if (deps.chunkQuota !== undefined) {
+      if (chunkQuota !== undefined) {
         const [row] = await db.$queryRaw<{ n: bigint }[]>`
           SELECT count(*) AS n FROM chunks c JOIN documents d ON d.id = c.document_id
            WHERE c.tenant_id = ${ref.tenantId}::uuid AND c.embedding_model = ${models[0]!}
@@ -201,13 +204,13 @@ export function createIngestionActivities(deps: IngestionDependencies) {
       let chunks: PlannedChunk[];
       try {
         chunks = await parseThreads.plan(bytes, format, {
-          maxChunks: deps.chunkQuota === undefined ? undefined : Math.max(0, deps.chunkQuota - used),
+          maxChunks: chunkQuota === undefined ? undefined : Math.max(0, chunkQuota - used),
           signal: Context.current().cancellationSignal,
         });
       } catch (err) {
         if (!(err instanceof TooManyChunksError)) throw err;
         throw ApplicationFailure.nonRetryable(
-          `Chunk quota exceeded: this document has more than ${err.maxChunks} chunks and the tenant's other documents ${used}, above the limit of ${deps.chunkQuota} (parsing stopped there)`,
+          `Chunk quota exceeded: this document has more than ${err.maxChunks} chunks and the tenant's other documents ${used}, above the limit of ${chunkQuota} (parsing stopped there)`,
           'ChunkQuotaExceeded',
         );
       }

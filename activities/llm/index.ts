@@ -36,6 +36,7 @@ import { tenantRetrievalSettings, type Passage, type RetrievalTenant, type Retri
 import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
+import { answerLanguage } from './local-terms.ts';
 import type { ReplySource } from '../store.ts';
 import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
@@ -384,7 +385,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
     if (name === 'local') {
       const started = performance.now();
-      const local = localReply(input);
+      const local = localReply({ ...input, language: answerLanguage(settings) });
       metrics.llmCall({ tenantId: input.tenantId, provider: 'local', model: 'local', outcome: route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000 });
       return { ...local, outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
     }

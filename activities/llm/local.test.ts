@@ -1,15 +1,23 @@
-// The offline provider's extractive answers (activities/llm/local.ts).
+// The offline provider's extractive answers (activities/llm/local.ts, local-terms.ts).
 import { describe, expect, it } from 'vitest';
 import type { Passage } from '../rag.ts';
-import { localReply } from './local.ts';
+import { localReply, rankSentences } from './local.ts';
+import { answerLanguage, termAnalyzer } from './local-terms.ts';
 
 const passage = (content: string, title = 'Store guide', page: number | null = null): Passage => ({
   chunkId: 'c1', documentId: 'd1', title, page, section: null, content, score: 1,
 });
 const ask = (question: string, passages: Passage[]) => localReply({ question, passages, history: [], attachments: [], handoffKeyword: 'human' });
+const answer = (question: string, passages: Passage[]) => ask(question, passages).text.split('\n\n')[0];
+
+const RETURNS = passage(
+  '# Returns\n\n## Returning an item\n\nBikes can be returned within 30 days of delivery.\nAccessories can be returned within 60 days.\n\n' +
+    '## Refunds\n\nRefunds are paid to the original payment method within 5 business days.\n\n## Shipping\n\nStandard delivery costs £4.95. Orders over £50 ship free.',
+  'Returns and refunds',
+);
 
 describe('local provider', () => {
-  it('answers with the sentences that share words with the question, and cites their document', () => {
+  it('answers with the sentences that answer, and cites their document', () => {
     const reply = ask('When does the workshop open on Saturdays?', [
       passage('The workshop opens at eight on weekdays. It opens at ten on Saturdays. Parking is free.', 'Guide', 3),
     ]);
@@ -17,12 +25,37 @@ describe('local provider', () => {
     expect(reply.citations).toEqual([{ documentId: 'd1', chunkId: 'c1', title: 'Guide', page: 3 }]);
   });
 
-  it('treats Markdown headings and list items as their own sentences, without their markers', () => {
-    const reply = ask('Can I return a bike?', [passage('# Opening hours\n\nWe open at eight.\n\n## Returns\n\n- Bikes can be returned within 30 days\n- Keep the receipt')]);
-    expect(reply.text.split('\n\n')[0]).toBe('Bikes can be returned within 30 days');
+  it('matches other word forms and synonyms: "return a bike" finds "Bikes can be returned"', () => {
+    expect(answer('Can I return a bike?', [RETURNS])).toBe('Bikes can be returned within 30 days of delivery.');
+    expect(answer('Can bicycles be returned?', [RETURNS])).toBe('Bikes can be returned within 30 days of delivery.');
   });
 
-  it('offers a person when nothing in the passages matches', () => {
-    expect(ask('Do you sell scooters?', [passage('We open at eight.')]).text).toContain('Reply "human"');
+  it('prefers the sentence with the kind of fact asked for, and keeps amounts and addresses whole', () => {
+    expect(answer('How much does shipping cost?', [RETURNS])).toBe('Standard delivery costs £4.95.');
+    expect(answer('Where does my refund go?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
+  });
+
+  it('never answers with a heading', () => {
+    expect(rankSentences('refunds', [RETURNS]).map((s) => s.text)).not.toContain('Refunds');
+  });
+
+  it('declines and offers a person when the passages are about something else', () => {
+    for (const question of ['Do you sell skateboards?', 'Can I bring my dog into the shop?', 'What is the capital of Australia?']) {
+      const reply = ask(question, [RETURNS]);
+      expect(reply.unanswered, question).toBe(true);
+      expect(reply.text).toContain('Reply "human"');
+      expect(reply.citations).toEqual([]);
+    }
+  });
+});
+
+describe('local provider terms', () => {
+  it('stems in the tenant language, or in its locale while the text search language is simple', () => {
+    expect(termAnalyzer('english').terms('The bikes were returned')).toEqual(['bike', 'return']);
+    expect(termAnalyzer('german').terms('Die Minuten')).toEqual(termAnalyzer('german').terms('Minute'));
+    expect(answerLanguage({ locale: 'pt-BR', rag: { language: 'simple' } })).toBe('portuguese');
+    expect(answerLanguage({ locale: 'en', rag: { language: 'german' } })).toBe('german');
+    expect(answerLanguage({ locale: 'xx', rag: { language: 'simple' } })).toBe('simple');
+    expect(termAnalyzer('simple').terms('Bikes returned')).toEqual(['bikes', 'returned']);
   });
 });

@@ -1,8 +1,18 @@
 // The offline provider: answers without any model or network, deterministically. It greets,
 // thanks, answers extractively from the retrieved passages with their citations, and says
 // plainly when it does not know, offering a person. It is the default with no keys configured.
-import { questionTerms, type Passage } from '../rag.ts';
+//
+// The answer is the sentence of the passages that best answers the question: sentences (and
+// Markdown list items) are compared by their terms (activities/llm/local-terms.ts: stop words
+// out, Snowball stems, a few synonyms), each question term weighted by how rare it is among the
+// passages' sentences (idf), so "return" in "Can I return a bike?" counts less than "bike" where
+// every sentence is about returns. A term of the sentence's heading counts for part of a match.
+// The sentence must cover at least MIN_COVERAGE of the question's weight: below that, nothing in
+// the passages is about the question, and the reply says so and offers a person.
+import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
+import type { Passage } from '../rag.ts';
 import type { InboundKind, Turn } from '../../workflows/types.ts';
+import { answerKinds, givesKind, termAnalyzer, type TermAnalyzer } from './local-terms.ts';
 
 export interface ReplyRequest {
   question: string;
@@ -12,6 +22,8 @@ export interface ReplyRequest {
   attachments: InboundKind[];
   /** The word that asks for a person, offered when the assistant does not know. */
   handoffKeyword: string;
+  /** The language questions and passages are read in (activities/llm/local-terms.ts answerLanguage); default English. */
+  language?: TextSearchLanguage;
 }
 
 export interface Reply {
@@ -24,36 +36,112 @@ export interface Reply {
 
 const GREETING = /^(hi|hello|hey|hiya|good (morning|afternoon|evening)|ol[aá]|hola|bonjour|hallo|ciao)\b/i;
 const THANKS = /^(thanks|thank you|thx|cheers|obrigad[oa]|gracias|merci|danke)\b/i;
-const MAX_SENTENCES = 3;
 
-/** A passage's sentences; a Markdown line (heading, list item) ends one too, and loses its marker. */
-function sentences(text: string): string[] {
-  return text
-    .split(/\n+/)
-    .map((line) => line.replace(/^\s*(#{1,6}|[-*+>]|\d+[.)])\s+/, ''))
-    .flatMap((line) => line.replace(/\s+/g, ' ').match(/[^.!?]+[.!?]*/g) ?? [])
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+/** Share of the question's term weight the answering sentence must match. */
+export const MIN_COVERAGE = 0.5;
+/** How much a term counts when it is only in the sentence's heading, or only in its section's other sentences. */
+const HEADING_MATCH = 0.8;
+const SECTION_MATCH = 0.3;
+/**
+ * A question term in none of the passages' sentences weighs this many times a term in one: the
+ * question is about something the passages do not mention ("Do you sell skateboards?").
+ */
+const UNSEEN_WEIGHT = 1.5;
+/** Preference for a sentence giving the kind of fact asked for (an amount for "how much"). */
+const KIND_BONUS = 0.1;
+/** A second sentence joins the answer when it follows the best one and covers nearly as much. */
+const SECOND_SHARE = 0.9;
+
+interface Candidate {
+  text: string;
+  passage: Passage;
+  pi: number;
+  si: number;
+  terms: Set<string>;
+  /** Terms of the heading the sentence sits under and of its document's title. */
+  context: Set<string>;
+  /** Terms of every sentence under the same heading: the topic the sentence is part of. */
+  section: Set<string>;
 }
 
-/** The passages' sentences that share the most words with the question, in passage order. */
-function extract(question: string, passages: Passage[]): { text: string; used: Passage[] } {
-  const terms = new Set(questionTerms(question));
-  const scored = passages.flatMap((p, pi) =>
-    sentences(p.content).map((s, si) => {
-      const words = new Set(questionTerms(s));
-      let overlap = 0;
-      for (const t of terms) if (words.has(t)) overlap++;
-      return { s, p, pi, si, overlap };
-    }),
-  );
-  const best = scored
-    .filter((x) => x.overlap > 0)
-    .sort((a, b) => b.overlap - a.overlap || a.pi - b.pi || a.si - b.si)
-    .slice(0, MAX_SENTENCES)
-    .sort((a, b) => a.pi - b.pi || a.si - b.si);
-  const used = [...new Set(best.map((x) => x.p))];
-  return { text: best.map((x) => x.s).join(' '), used };
+const HEADING = /^\s*#{1,6}\s+(.*)$/;
+const LIST_MARKER = /^\s*([-*+>]|\d+[.)])\s+/;
+const segmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
+
+/** The passages' sentences; a Markdown line (list item) ends one too and loses its marker; headings are context, not answers. */
+function candidates(passages: Passage[], analyzer: TermAnalyzer): Candidate[] {
+  const out: Candidate[] = [];
+  passages.forEach((passage, pi) => {
+    const base = analyzer.terms(`${passage.title} ${passage.section ?? ''}`);
+    let context = new Set(base);
+    let section = new Set<string>();
+    let si = 0;
+    for (const line of passage.content.split(/\n+/)) {
+      const heading = HEADING.exec(line);
+      if (heading) {
+        context = new Set([...base, ...analyzer.terms(heading[1]!)]);
+        section = new Set<string>();
+        continue;
+      }
+      const text = line.replace(LIST_MARKER, '').replace(/\s+/g, ' ').trim();
+      for (const { segment } of segmenter.segment(text)) {
+        const sentence = segment.trim();
+        if (!sentence) continue;
+        const terms = new Set(analyzer.terms(sentence));
+        for (const t of terms) section.add(t);
+        out.push({ text: sentence, passage, pi, si: si++, terms, context, section });
+      }
+    }
+  });
+  return out;
+}
+
+function matchOf(term: string, c: Candidate): number {
+  if (c.terms.has(term)) return 1;
+  if (c.context.has(term)) return HEADING_MATCH;
+  return c.section.has(term) ? SECTION_MATCH : 0;
+}
+
+export interface RankedSentence {
+  text: string;
+  passage: Passage;
+  /** Share of the question's term weight the sentence matches (0..1). */
+  coverage: number;
+  /** Which passage, and which sentence of the passages in order. */
+  pi: number;
+  si: number;
+}
+
+/** The passages' sentences by how well they answer the question, best first (only those matching any term). */
+export function rankSentences(question: string, passages: Passage[], language: TextSearchLanguage = 'english'): RankedSentence[] {
+  const analyzer = termAnalyzer(language);
+  const terms = [...new Set(analyzer.terms(question))];
+  if (terms.length === 0) return [];
+  const all = candidates(passages, analyzer);
+  const df = new Map<string, number>();
+  for (const c of all) for (const t of c.terms) df.set(t, (df.get(t) ?? 0) + 1);
+  const idf = (t: string) => Math.log(1 + (all.length + 1) / ((df.get(t) ?? 1) + 0.5));
+  const weights = terms.map((t) => idf(t) * (df.has(t) ? 1 : UNSEEN_WEIGHT));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const kinds = answerKinds(language, question);
+  return all
+    .map((c) => {
+      const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, c), 0) / total;
+      const bonus = kinds.some((k) => givesKind(c.text, k)) ? KIND_BONUS : 0;
+      return { c, coverage, rank: coverage + bonus };
+    })
+    .filter((x) => x.coverage > 0)
+    .sort((a, b) => b.rank - a.rank || a.c.pi - b.c.pi || a.c.si - b.c.si)
+    .map(({ c, coverage }) => ({ text: c.text, passage: c.passage, coverage, pi: c.pi, si: c.si }));
+}
+
+/** The answering sentence, and the one right after it when that covers nearly as much. */
+function extract(question: string, passages: Passage[], language: TextSearchLanguage | undefined): { text: string; used: Passage[] } {
+  const ranked = rankSentences(question, passages, language);
+  const best = ranked[0];
+  if (!best || best.coverage < MIN_COVERAGE) return { text: '', used: [] };
+  const next = ranked.find((r) => r.pi === best.pi && r.si === best.si + 1 && r.coverage >= Math.max(MIN_COVERAGE, best.coverage * SECOND_SHARE));
+  return { text: next ? `${best.text} ${next.text}` : best.text, used: [best.passage] };
 }
 
 export function localReply(request: ReplyRequest): Reply {
@@ -69,7 +157,7 @@ export function localReply(request: ReplyRequest): Reply {
   if (request.passages.length === 0 && GREETING.test(question) && question.split(/\s+/).length <= 4) {
     return { text: 'Hello! How can I help you today?', citations: [] };
   }
-  const { text, used } = extract(question, request.passages);
+  const { text, used } = extract(question, request.passages, request.language);
   if (!text) {
     return {
       text: `I don't know the answer to that from what I have. Shall I get a person to help? Reply "${request.handoffKeyword}" and someone will take over.`,

@@ -3,8 +3,12 @@
 // tokens), so they count against the same budget. Prices are list prices in USD per million
 // tokens; a model not in the table is priced by its longest known prefix, else at its provider's
 // default (deliberately on the expensive side, so an unknown model cannot spend a budget unnoticed).
+// Every call is metered for billing too (meter_events, lib/metering.ts), once per call by its key.
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { Db } from '../../lib/db.ts';
 import { EMBEDDING_MODELS, isEmbeddingModel } from '../../lib/embedding-models.ts';
+import { recordMeterEvent } from '../../lib/metering.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { ProviderName } from './provider.ts';
 
@@ -57,12 +61,35 @@ export function usageDay(now = new Date()): Date {
 
 export const BUDGET_EXHAUSTED_EVENT = 'llm.budget_exhausted';
 
+/** Provider calls made so far by each activity attempt (keyed by its Context, so a retry starts at 0). */
+const callsOfAttempt = new WeakMap<object, number>();
+
+/**
+ * The meter key of a provider call: the activity (workflow run and activity id) and the call's
+ * place in it. A retried attempt makes the same calls in the same order, so its calls get the keys
+ * of the first attempt's and are metered once; outside an activity every call is its own event.
+ */
+function providerCallKey(): string {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return `call:${randomUUID()}`;
+  }
+  const n = callsOfAttempt.get(ctx) ?? 0;
+  callsOfAttempt.set(ctx, n + 1);
+  const { workflowExecution, activityId } = ctx.info;
+  return `call:${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}/${n}`;
+}
+
 export function createUsageLedger(db: Db) {
   const ledger = {
-    async record(tenantId: string, provider: ProviderName, model: string, promptTokens: number, completionTokens: number): Promise<void> {
+    async record(tenantId: string, provider: ProviderName, model: string, promptTokens: number, completionTokens: number, meter: 'model_tokens' | 'embedding_tokens' = 'model_tokens'): Promise<void> {
       const tdb = forTenant(db, tenantId);
       const day = usageDay();
       const cost = costUsd(provider, model, promptTokens, completionTokens);
+      // The billing meter first: it is written once per call whatever happens to the report row below.
+      await recordMeterEvent(db, { tenantId, key: providerCallKey(), meter, provider, model, quantity: promptTokens + completionTokens, costUsd: cost });
       const upsert = () =>
         tdb.usage.upsert({
           where: { tenantId_day_provider_model: { tenantId, day, provider, model } },
@@ -86,7 +113,7 @@ export function createUsageLedger(db: Db) {
     async recordEmbedding(tenantId: string, model: string, tokens: number): Promise<void> {
       const provider = isEmbeddingModel(model) ? EMBEDDING_MODELS[model].provider : 'openai';
       if (provider === 'local') return;
-      await ledger.record(tenantId, provider, model, tokens, 0);
+      await ledger.record(tenantId, provider, model, tokens, 0, 'embedding_tokens');
     },
 
     async spentToday(tenantId: string): Promise<number> {

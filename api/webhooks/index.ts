@@ -2,11 +2,13 @@
 // No tenant in the URL and no API key: the tenant is found from the channel the payload names,
 // and the delivery is proven by its signature over the raw body. So, in this scope only, JSON
 // bodies are kept as the Buffer received (the signature is over those exact bytes) and parsed
-// by the route itself.
+// by the route itself. Stripe's deliveries (`POST /webhooks/stripe`, stripe.ts) are signed over
+// the raw body too.
 import type { FastifyPluginAsync } from 'fastify';
 import { ChannelLookup } from './channel-lookup.ts';
 import { messengerProvider } from './messenger.ts';
 import { metaWebhookRoutes } from './meta-webhook.ts';
+import { stripeWebhookRoutes } from './stripe.ts';
 import { whatsappProvider } from './whatsapp.ts';
 
 export { invalidateChannelLookups } from './channel-lookup.ts';
@@ -19,6 +21,7 @@ const webhooks: FastifyPluginAsync = async (app) => {
 
   await app.register(metaWebhookRoutes, { prefix: '/whatsapp', provider: whatsappProvider, lookup });
   await app.register(metaWebhookRoutes, { prefix: '/messenger', provider: messengerProvider, lookup });
+  await app.register(stripeWebhookRoutes, { prefix: '/stripe' });
 };
 
 export default webhooks;

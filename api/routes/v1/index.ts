@@ -17,6 +17,8 @@ import { errorBody } from '../../schemas/common.ts';
 import integrityRoutes from './admin/integrity.ts';
 import analyticsRoutes from './analytics/index.ts';
 import apiKeyRoutes from './api-keys/index.ts';
+import billingRoutes from './billing/index.ts';
+import operatorBillingRoutes from './billing/operators.ts';
 import authRoutes from './auth/index.ts';
 import channelRoutes from './channels/index.ts';
 import conversationRoutes from './conversations/index.ts';
@@ -87,6 +89,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await admin.register(tenantRoutes, { prefix: '/tenants' });
     await admin.register(tenantInvitationRoutes, { prefix: '/tenants' });
     await admin.register(integrityRoutes, { prefix: '/admin' });
+    await admin.register(operatorBillingRoutes, { prefix: '/admin' });
   });
 
   await app.register(async (tenant) => {
@@ -102,6 +105,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(settingsRoutes, { prefix: '/settings' });
     await tenant.register(playgroundRoutes, { prefix: '/playground' });
     await tenant.register(usageRoutes, { prefix: '/usage' });
+    await tenant.register(billingRoutes, { prefix: '/billing' });
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });
     await tenant.register(endUserRoutes, { prefix: '/end-users' });
     await tenant.register(functionRoutes, { prefix: '/functions' });

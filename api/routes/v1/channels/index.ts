@@ -30,6 +30,7 @@ import { publicBaseUrl, webhookUrlOf, widgetUrlOf } from '../../../../lib/public
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
+import { enforcePlanLimit, planLimitResponses } from '../../../plan-limits.ts';
 
 const channelSchema = z.object({
   id: z.uuid(),
@@ -150,10 +151,11 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
           'Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. ' +
           OWNERSHIP,
         body: createChannelSchema,
-        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses },
+        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses, ...planLimitResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanLimit(app, request, reply, 'channels');
       const claim = ownershipClaimOf(request.body);
       if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
       const view = await createChannel(request.tenantDb, keyring, request.body)

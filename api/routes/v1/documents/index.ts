@@ -17,6 +17,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Document } from '../../../../generated/prisma/client.ts';
 import { FormatMismatchError, sniffDocumentFormat, type DocumentFormat } from '../../../../lib/document-formats.ts';
+import { documentQuotasOf, planDefaultsOf } from '../../../../lib/plans.ts';
 import { createDocumentVersion, deleteDocument, DocumentQuotaError, DocumentStorageError, type NewDocumentInput } from '../../../../lib/documents.ts';
 import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
@@ -46,7 +47,7 @@ const uploadDescription =
   'multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional ' +
   '`title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. ' +
   'Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the ' +
-  'declared type or extension disagrees with the bytes, 409 when a quota is reached.';
+  'declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan\'s document or chunk limit is reached.';
 
 const responses = { ...errorResponses, 413: errorBody, 415: errorBody, 503: errorBody } as const;
 
@@ -54,7 +55,8 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['documents'];
   const maxBytes = app.config.DOCUMENT_MAX_BYTES;
   const storage = createDocumentStorage(app.config);
-  const quotas = { maxDocuments: app.config.DOCUMENT_QUOTA_PER_TENANT, maxChunks: app.config.CHUNK_QUOTA_PER_TENANT };
+  // The tenant's plan's limits, read per upload so that a plan change applies to the next one.
+  const planDefaults = planDefaultsOf(app.config);
 
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 } });
 
@@ -142,7 +144,7 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     { bodyLimit: maxBytes + 1024 * 1024, schema: { tags, summary: 'Upload a document', description: uploadDescription, consumes: ['multipart/form-data', 'application/json'], response: { 202: documentSchema, ...responses } } },
     async (request, reply) => {
       const upload = await readUpload(request, { title: true });
-      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, quotas, request.tenantId, { ...upload, title: upload.title! }).catch(mapErrors(request));
+      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, await documentQuotasOf(app.db, request.tenantId, planDefaults), request.tenantId, { ...upload, title: upload.title! }).catch(mapErrors(request));
       await startIngestion(request, doc);
       return reply.status(202).send(out(doc));
     },
@@ -158,7 +160,7 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
       const previous = await request.tenantDb.document.findUnique({ where: { id: request.params.id } });
       if (!previous || previous.deletedAt) throw new HttpError(404, 'not_found', 'Document not found');
       const upload = await readUpload(request, { title: false });
-      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, quotas, request.tenantId, {
+      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, await documentQuotasOf(app.db, request.tenantId, planDefaults), request.tenantId, {
         ...upload,
         title: upload.title ?? previous.title,
         tags: upload.tags ?? previous.tags,

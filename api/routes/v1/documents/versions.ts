@@ -5,6 +5,7 @@ import { restoreDocumentVersion, VersionRestoreError } from '../../../../lib/doc
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { afterCursor, errorResponses, idParams, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 import { documentOut, documentSchema } from '../../../schemas/documents.ts';
+import { documentQuotasOf, planDefaultsOf } from '../../../../lib/plans.ts';
 
 const documentVersionRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['documents'];
@@ -47,13 +48,13 @@ const documentVersionRoutes: FastifyPluginAsyncZod = async (app) => {
           'The version `id` (one that was ready) becomes the version retrieval uses, with the chunks it kept; the live version is replaced ' +
           'in the same transaction (retrieval sees one or the other, never neither) and stays listed, restorable in turn, until the purge. ' +
           'No new ingestion runs. 409 when the version never became ready, when its chunks belong to an embedding model the tenant ' +
-          'switched away from, or when it would pass the chunk quota; 404 when the document was deleted.',
+          'switched away from, or when it would pass the plan\'s chunk limit; 404 when the document was deleted.',
         params: idParams,
         response: { 200: documentSchema, ...errorResponses },
       },
     },
     async (request) => {
-      const restored = await restoreDocumentVersion(app.db, request.tenantId, request.params.id, app.config.CHUNK_QUOTA_PER_TENANT).catch((err: unknown) => {
+      const restored = await restoreDocumentVersion(app.db, request.tenantId, request.params.id, (await documentQuotasOf(app.db, request.tenantId, planDefaultsOf(app.config))).maxChunks).catch((err: unknown) => {
         if (err instanceof VersionRestoreError) throw new HttpError(409, 'conflict', err.message);
         throw err;
       });

@@ -12,6 +12,7 @@ import { HttpError } from '../../../plugins/app/errors.ts';
 import type { Principal } from '../../../plugins/app/auth.ts';
 import { errorBody, errorResponses, idParams, iso, noContent } from '../../../schemas/common.ts';
 import { email, invitationSchema, invitationView, issuedInvitation, role, userSchema, userView } from '../../../schemas/team.ts';
+import { enforcePlanLimit, planLimitResponses } from '../../../plan-limits.ts';
 
 const teamRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['team'];
@@ -120,14 +121,15 @@ const teamRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Invite someone to the team with a role',
         description:
           'The single-use link, valid for INVITATION_TTL_HOURS, is emailed when SMTP is configured (delivery `email`; 503 email_unavailable and no invitation when sending fails), else shown here once (delivery `link`). ' +
-          'An earlier pending invitation for the same email stops working. 409 user_exists: the email is already in the team; 403 owner_required: only an owner invites an owner.',
+          'An earlier pending invitation for the same email stops working. 402 plan_limit_reached: the plan\'s seats (members and pending invitations) are taken. 409 user_exists: the email is already in the team; 403 owner_required: only an owner invites an owner.',
         body: z.object({ email, role }).strict(),
-        response: { 201: issuedInvitation, ...errorResponses, 503: errorBody },
+        response: { 201: issuedInvitation, ...errorResponses, 503: errorBody, ...planLimitResponses },
       },
     },
     async (request, reply) => {
       const actor = actorOf(request.principal);
       if (!mayManage(actor.role, request.body.role)) throw new HttpError(403, 'owner_required', 'Only an owner can manage owners');
+      await enforcePlanLimit(app, request, reply, 'seats');
       const tenant = await request.tenantDb.tenant.findUniqueOrThrow({ where: { id: request.tenantId }, select: { id: true, name: true } });
       return reply.code(201).send(await issueInvitation(app, request, tenant, { ...request.body, invitedBy: actor.userId }));
     },

@@ -1,0 +1,197 @@
+// The words the offline provider compares a question and a sentence by: lower-cased words of
+// letters and digits, without the language's stop words, reduced to their Snowball stem (the
+// same algorithms as Postgres's text search configurations, so "returned", "returns" and
+// "return" are one term), with a few common customer-service synonyms mapped to one term.
+// Stemmers and stop-word lists are Orama's (@orama/stemmers, @orama/stopwords): maintained,
+// dependency-free ports of Snowball and of the usual stop-word lists.
+import { stemmer as arabic } from '@orama/stemmers/arabic';
+import { stemmer as armenian } from '@orama/stemmers/armenian';
+import { stemmer as danish } from '@orama/stemmers/danish';
+import { stemmer as dutch } from '@orama/stemmers/dutch';
+import { stemmer as english } from '@orama/stemmers/english';
+import { stemmer as finnish } from '@orama/stemmers/finnish';
+import { stemmer as french } from '@orama/stemmers/french';
+import { stemmer as german } from '@orama/stemmers/german';
+import { stemmer as greek } from '@orama/stemmers/greek';
+import { stemmer as hungarian } from '@orama/stemmers/hungarian';
+import { stemmer as indonesian } from '@orama/stemmers/indonesian';
+import { stemmer as irish } from '@orama/stemmers/irish';
+import { stemmer as italian } from '@orama/stemmers/italian';
+import { stemmer as lithuanian } from '@orama/stemmers/lithuanian';
+import { stemmer as nepali } from '@orama/stemmers/nepali';
+import { stemmer as norwegian } from '@orama/stemmers/norwegian';
+import { stemmer as portuguese } from '@orama/stemmers/portuguese';
+import { stemmer as romanian } from '@orama/stemmers/romanian';
+import { stemmer as russian } from '@orama/stemmers/russian';
+import { stemmer as serbian } from '@orama/stemmers/serbian';
+import { stemmer as spanish } from '@orama/stemmers/spanish';
+import { stemmer as swedish } from '@orama/stemmers/swedish';
+import { stemmer as tamil } from '@orama/stemmers/tamil';
+import { stemmer as turkish } from '@orama/stemmers/turkish';
+import { stopwords as arabicStop } from '@orama/stopwords/arabic';
+import { stopwords as armenianStop } from '@orama/stopwords/armenian';
+import { stopwords as danishStop } from '@orama/stopwords/danish';
+import { stopwords as dutchStop } from '@orama/stopwords/dutch';
+import { stopwords as englishStop } from '@orama/stopwords/english';
+import { stopwords as finnishStop } from '@orama/stopwords/finnish';
+import { stopwords as frenchStop } from '@orama/stopwords/french';
+import { stopwords as germanStop } from '@orama/stopwords/german';
+import { stopwords as greekStop } from '@orama/stopwords/greek';
+import { stopwords as hungarianStop } from '@orama/stopwords/hungarian';
+import { stopwords as indonesianStop } from '@orama/stopwords/indonesian';
+import { stopwords as irishStop } from '@orama/stopwords/irish';
+import { stopwords as italianStop } from '@orama/stopwords/italian';
+import { stopwords as lithuanianStop } from '@orama/stopwords/lithuanian';
+import { stopwords as nepaliStop } from '@orama/stopwords/nepali';
+import { stopwords as norwegianStop } from '@orama/stopwords/norwegian';
+import { stopwords as portugueseStop } from '@orama/stopwords/portuguese';
+import { stopwords as romanianStop } from '@orama/stopwords/romanian';
+import { stopwords as russianStop } from '@orama/stopwords/russian';
+import { stopwords as serbianStop } from '@orama/stopwords/serbian';
+import { stopwords as spanishStop } from '@orama/stopwords/spanish';
+import { stopwords as swedishStop } from '@orama/stopwords/swedish';
+import { stopwords as tamilStop } from '@orama/stopwords/tamil';
+import { stopwords as turkishStop } from '@orama/stopwords/turkish';
+import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
+
+type Stemmer = (word: string) => string;
+
+/** The tenant's text search languages the offline provider stems (the others only lower-case). */
+const LANGUAGES: Partial<Record<TextSearchLanguage, { stem: Stemmer; stopwords: readonly string[] }>> = {
+  arabic: { stem: arabic, stopwords: arabicStop },
+  armenian: { stem: armenian, stopwords: armenianStop },
+  danish: { stem: danish, stopwords: danishStop },
+  dutch: { stem: dutch, stopwords: dutchStop },
+  english: { stem: english, stopwords: englishStop },
+  finnish: { stem: finnish, stopwords: finnishStop },
+  french: { stem: french, stopwords: frenchStop },
+  german: { stem: german, stopwords: germanStop },
+  greek: { stem: greek, stopwords: greekStop },
+  hungarian: { stem: hungarian, stopwords: hungarianStop },
+  indonesian: { stem: indonesian, stopwords: indonesianStop },
+  irish: { stem: irish, stopwords: irishStop },
+  italian: { stem: italian, stopwords: italianStop },
+  lithuanian: { stem: lithuanian, stopwords: lithuanianStop },
+  nepali: { stem: nepali, stopwords: nepaliStop },
+  norwegian: { stem: norwegian, stopwords: norwegianStop },
+  portuguese: { stem: portuguese, stopwords: portugueseStop },
+  romanian: { stem: romanian, stopwords: romanianStop },
+  russian: { stem: russian, stopwords: russianStop },
+  serbian: { stem: serbian, stopwords: serbianStop },
+  spanish: { stem: spanish, stopwords: spanishStop },
+  swedish: { stem: swedish, stopwords: swedishStop },
+  tamil: { stem: tamil, stopwords: tamilStop },
+  turkish: { stem: turkish, stopwords: turkishStop },
+};
+
+/** The text search language of a BCP 47 locale's primary subtag (en-GB → english). */
+const LOCALE_LANGUAGES: Record<string, TextSearchLanguage> = {
+  ar: 'arabic', hy: 'armenian', eu: 'basque', ca: 'catalan', da: 'danish', nl: 'dutch', en: 'english', fi: 'finnish', fr: 'french',
+  de: 'german', el: 'greek', hi: 'hindi', hu: 'hungarian', id: 'indonesian', ga: 'irish', it: 'italian', lt: 'lithuanian', ne: 'nepali',
+  no: 'norwegian', nb: 'norwegian', nn: 'norwegian', pt: 'portuguese', ro: 'romanian', ru: 'russian', sr: 'serbian', es: 'spanish',
+  sv: 'swedish', ta: 'tamil', tr: 'turkish', yi: 'yiddish',
+};
+
+/**
+ * The language a tenant's questions are read in: its full-text language, or, while that is
+ * `simple` (the default, which does not stem), the language of its locale.
+ */
+export function answerLanguage(settings: { locale: string; rag: { language: TextSearchLanguage } }): TextSearchLanguage {
+  if (settings.rag.language !== 'simple') return settings.rag.language;
+  return LOCALE_LANGUAGES[settings.locale.split('-')[0]!.toLowerCase()] ?? 'simple';
+}
+
+/**
+ * Words that customers and documents use for one thing, per language: each group becomes its
+ * first word's term. Kept to equivalences that hold in any shop's documents; a word with a
+ * second meaning there ("charge": a price, or a battery's) is left out.
+ */
+const SYNONYMS: Partial<Record<TextSearchLanguage, string[][]>> = {
+  english: [
+    ['bike', 'bicycle'],
+    ['store', 'shop'],
+    ['warranty', 'guarantee', 'guaranteed'],
+    ['delivery', 'deliver', 'delivered', 'ship', 'shipping', 'shipped'],
+    ['parcel', 'package'],
+    ['cost', 'price', 'priced'],
+    ['repair', 'fix'],
+    ['buy', 'purchase', 'bought'],
+    ['instalment', 'installment'],
+    ['colour', 'color'],
+    ['email', 'mail'],
+  ],
+};
+
+/**
+ * Words of a question that say what kind of answer is wanted rather than what it is about
+ * ("how long", "is it possible"): not terms, but the kind of answer (see answerKinds).
+ */
+const QUESTION_WORDS: Partial<Record<TextSearchLanguage, string[]>> = {
+  english: ['long', 'much', 'many', 'often', 'far', 'fast', 'quickly', 'soon', 'possible', 'please', 'tell', 'know', 'want', 'like', 'still', 'anything', 'also', 'go', 'goes', 'get'],
+};
+
+/** What a question asks for, from its wording; a sentence that gives that kind of fact is preferred. */
+export type AnswerKind = 'amount' | 'duration' | 'time' | 'distance';
+
+const ANSWER_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> = {
+  english: [
+    ['amount', /\b(how much|cost|costs|price|fee|pay for)\b/i],
+    ['duration', /\b(how long|how quickly|how soon|how fast|how often|when|until when|within)\b/i],
+    ['time', /\b(what time|when|hours|open|close)\b/i],
+    ['distance', /\b(how far|range|distance)\b/i],
+  ],
+};
+
+/** Facts of each kind, in any language (currency, numbers with their units). */
+const FACT_PATTERNS: Record<AnswerKind, RegExp> = {
+  amount: /[£$€¥₹]\s?\d|\d\s?(eur|usd|gbp|%)|\bfree\b/i,
+  duration: /\d[\d,.]*\s*(business |working )?(minutes?|hours?|days?|weeks?|months?|years?|cycles?)\b|\b(instantly|next (business )?day|lifetime)\b/i,
+  time: /\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b/i,
+  distance: /\d[\d,.]*\s?(km|kilometres?|kilometers?|miles?|mi)\b/i,
+};
+
+export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
+  return (ANSWER_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
+}
+
+export function givesKind(sentence: string, kind: AnswerKind): boolean {
+  return FACT_PATTERNS[kind].test(sentence);
+}
+
+export interface TermAnalyzer {
+  /** The text's terms in order (repeats kept). */
+  terms(text: string): string[];
+}
+
+const analyzers = new Map<TextSearchLanguage, TermAnalyzer>();
+
+export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
+  let analyzer = analyzers.get(language);
+  if (analyzer) return analyzer;
+  const spec = LANGUAGES[language];
+  const stem: Stemmer = spec?.stem ?? ((w) => w);
+  const stopwords = new Set([...(spec?.stopwords ?? []), ...(QUESTION_WORDS[language] ?? [])]);
+  const canonical = new Map<string, string>();
+  for (const group of SYNONYMS[language] ?? []) for (const word of group) canonical.set(stem(word), stem(group[0]!));
+  const cache = new Map<string, string | null>();
+  const term = (word: string): string | null => {
+    let t = cache.get(word);
+    if (t !== undefined) return t;
+    // Stop words, and single letters other than digits ("a", "s" of "it's"), carry no subject.
+    if (stopwords.has(word) || (word.length < 2 && !/\d/.test(word))) t = null;
+    else {
+      const stemmed = stem(word);
+      t = canonical.get(stemmed) ?? stemmed;
+    }
+    if (cache.size < 50_000) cache.set(word, t);
+    return t;
+  };
+  analyzer = {
+    terms(text) {
+      const words = text.toLocaleLowerCase().replace(/['’]s\b/g, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+      return words.map(term).filter((t): t is string => t !== null);
+    },
+  };
+  analyzers.set(language, analyzer);
+  return analyzer;
+}
