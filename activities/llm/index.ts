@@ -18,7 +18,8 @@
 //   the fallback instead of waiting through retries.
 // - Paid calls are metered in `usage`; once the tenant's daily budget (its own, else the
 //   platform's DEFAULT_DAILY_BUDGET_USD) is spent, no call is made and the reply is the tenant's
-//   budget message (an event records it, once a day).
+//   budget message (an event records it, once a day). So is it once the plan's monthly messages or
+//   model spend are used up (lib/plan-limits.ts turnLimitReached).
 import { createHash } from 'node:crypto';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -44,6 +45,7 @@ import { createOpenAiProvider } from './openai.ts';
 import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput } from './prompt.ts';
 import { ProviderError, type ChatProvider, type ChatResult, type ProviderName, type ToolSpec } from './provider.ts';
 import { costUsd, createUsageLedger, DEFAULT_MODELS } from './usage.ts';
+import { turnLimitReached } from '../../lib/plan-limits.ts';
 
 export type { Reply, ReplyRequest } from './local.ts';
 
@@ -383,6 +385,12 @@ export function createLlmActivities(deps: LlmDependencies) {
     const settings = known ?? (await settingsOf(input.tenantId));
     const route = input.route ?? 'primary';
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
+    // The plan's monthly messages or model spend used up: the customer gets the budget message.
+    const planLimit = await turnLimitReached(deps.db, input.tenantId);
+    if (planLimit) {
+      log.warn('plan limit reached: no model call', { limit: planLimit.limit, plan: planLimit.planId, used: planLimit.used, max: planLimit.max });
+      return { text: settings.llm.budgetExhaustedMessage, citations: [], outcome: 'budget_exhausted', toolCalls: [], provider: name, model: 'none' };
+    }
     if (name === 'local') {
       const started = performance.now();
       const local = localReply({ ...input, language: answerLanguage(settings) });
