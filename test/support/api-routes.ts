@@ -72,6 +72,8 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks', body: () => ({}) },
   { method: 'GET', pattern: '/api/v1/admin/integrity-checks', who: 'admin', url: () => '/api/v1/admin/integrity-checks' },
   { method: 'GET', pattern: '/api/v1/admin/integrity-checks/:id', who: 'admin', url: () => '/api/v1/admin/integrity-checks/00000000-0000-4000-8000-000000000001' },
+  { method: 'PUT', pattern: '/api/v1/admin/tenants/:id/plan', who: 'admin', url: (i) => `/api/v1/admin/tenants/${i.tenantId}/plan`, body: () => ({ plan: 'default', operator: 'ops', reason: 'matrix' }) },
+  { method: 'GET', pattern: '/api/v1/admin/tenants/:id/plan-changes', who: 'admin', url: (i) => `/api/v1/admin/tenants/${i.tenantId}/plan-changes` },
   { method: 'POST', pattern: '/api/v1/tenants/:id/invitations', who: 'admin', url: (i) => `/api/v1/tenants/${i.tenantId}/invitations`, body: () => ({ email: 'second-owner@example.com' }) },
 
   { method: 'POST', pattern: '/api/v1/auth/session', who: 'public', url: () => '/api/v1/auth/session', body: (i) => ({ tenant: i.tenantSlug, email: i.agentEmail, password: TEST_PASSWORD }) },
@@ -140,6 +142,12 @@ export const ROUTES: RouteCase[] = [
   // (test/playground-api.test.ts answers real questions).
   { method: 'POST', pattern: '/api/v1/playground/messages', who: 'tenant', url: () => '/api/v1/playground/messages', body: () => ({ message: 'What are your opening hours?', previous: [{ role: 'user', text: '' }] }) },
 
+  // Billing is off in these suites: checkout, portal and invoices answer 404 billing_disabled (test/billing.test.ts runs them on).
+  { method: 'GET', pattern: '/api/v1/billing/', who: 'tenant', url: () => '/api/v1/billing' },
+  { method: 'GET', pattern: '/api/v1/billing/plans', who: 'tenant', url: () => '/api/v1/billing/plans' },
+  { method: 'POST', pattern: '/api/v1/billing/checkout', who: 'tenant', url: () => '/api/v1/billing/checkout', body: () => ({ plan: 'pro' }) },
+  { method: 'POST', pattern: '/api/v1/billing/portal', who: 'tenant', url: () => '/api/v1/billing/portal' },
+  { method: 'GET', pattern: '/api/v1/billing/invoices', who: 'tenant', url: () => '/api/v1/billing/invoices?limit=5' },
   { method: 'GET', pattern: '/api/v1/usage/', who: 'tenant', url: () => '/api/v1/usage?from=2025-01-01&to=2025-02-01' },
   { method: 'GET', pattern: '/api/v1/analytics/', who: 'tenant', url: () => '/api/v1/analytics?from=2025-01-01&to=2025-02-01' },
 
