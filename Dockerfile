@@ -1,10 +1,11 @@
-# One image for the api, worker, migrate and temporal-setup services of docker-compose.yml. It runs
-# the server compiled to JavaScript (dist/, `npm run build`) with plain node: no npm and no
-# TypeScript loader between the container runtime and the service.
+# One image for the api, worker, migrate and temporal-setup services of docker-compose.yml (and the
+# Helm chart's pods). It runs the server compiled to JavaScript (dist/, `npm run build`) with plain
+# node: no npm and no TypeScript loader between the container runtime and the service. Every stage
+# is on Node 24 LTS, the release CI's second pass of the suite runs (scripts/provision/node24.ts).
 
 # The tenant web app (web/) is built with the dev dependencies, in a stage of its own; the image
 # keeps only its output, web/dist, which the API serves at /app.
-FROM node:20-bookworm-slim AS web
+FROM node:24.19.0-bookworm-slim AS web
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -13,7 +14,7 @@ RUN npx vite build --config web/vite.config.ts
 
 # The server code, compiled by tsc (a dev dependency) with the generated Prisma client; the image
 # keeps only dist/.
-FROM node:20-bookworm-slim AS server
+FROM node:24.19.0-bookworm-slim AS server
 WORKDIR /build
 COPY package.json package-lock.json ./
 COPY scripts/postinstall.mjs scripts/postinstall.mjs
@@ -30,7 +31,7 @@ COPY temporal-config temporal-config
 COPY scripts/db-migrate.ts scripts/temporal-setup.ts scripts/
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24.19.0-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

@@ -7,7 +7,10 @@
 // app is built into web/dist (scripts/provision/web-app.ts) and the server code into dist/
 // (scripts/provision/server-build.ts), each unless that build is current. --cluster builds the real
 // Temporal server from source (scripts/provision/temporal-cluster.ts; minutes the first time).
+// --helm builds helm and kubeconform from their Go modules and fetches the Kubernetes schemas, for
+// the Helm chart's test (scripts/provision/kubernetes-tools.ts; minutes the first time).
 import { ensureChromium } from './provision/browser.ts';
+import { ensureHelm, ensureKubeconform, ensureKubernetesSchemas } from './provision/kubernetes-tools.ts';
 import { ensurePromtool } from './provision/promtool.ts';
 import { ensureServerBuild } from './provision/server-build.ts';
 import { ensureTemporalServer } from './provision/temporal-cluster.ts';
@@ -35,6 +38,9 @@ try {
     ...(process.argv.includes('--fuzzer') ? [timed('schemathesis', ensureSchemathesis)] : []),
     ...(process.argv.includes('--promtool') ? [timed('promtool', () => ensurePromtool())] : []),
     ...(process.argv.includes('--s3') ? [timed('moto (S3 server)', ensureMoto)] : []),
+    ...(process.argv.includes('--helm')
+      ? [timed('helm', ensureHelm), timed('kubeconform', ensureKubeconform), timed('Kubernetes schemas', ensureKubernetesSchemas)]
+      : []),
     ...(process.argv.includes('--cluster') ? [timed('Temporal server', () => ensureTemporalServer((line) => console.log(line)))] : []),
   ]);
   const total = performance.now() - started;

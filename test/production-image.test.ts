@@ -3,6 +3,7 @@
 // sends SIGTERM to), never npm or a TypeScript loader, which would take the signal and orphan it.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { NODE24_VERSION } from '../scripts/provision/node24.ts';
 
 interface Instruction {
   keyword: string;
@@ -50,6 +51,11 @@ describe('the production image', () => {
   it('runs the compiled API with node as its main process, in exec form, with no entrypoint in front', () => {
     expect(last('ENTRYPOINT')).toBeUndefined();
     expect(execForm(last('CMD')?.args ?? '')).toEqual(['node', 'dist/api/server.js']);
+  });
+
+  it('builds and runs on Node 24 LTS in every stage, the release of CI\'s second pass of the suite', () => {
+    expect(all.map((s) => s.from)).toEqual(all.map(() => `node:${NODE24_VERSION}-bookworm-slim`));
+    expect(Number(NODE24_VERSION.split('.')[0])).toBe(24);
   });
 
   it('stops with SIGTERM, which the services drain on', () => {
