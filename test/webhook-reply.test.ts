@@ -1,12 +1,16 @@
 // The platform as Meta sees it: a signed webhook over HTTP, one reply on the same channel at the
-// (fake) Graph API, and the delivery status webhook recorded on the reply.
+// (fake) Graph API, and the delivery status webhook recorded on the reply. Instagram's direct
+// messages too, with a person taking over through the REST API.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../api/app.ts';
 import { signatureHeader } from '../api/webhooks/signature.ts';
 import { createPartitionsAhead, drainDefaultPartitions, MONTHS_BACK } from '../activities/maintenance.ts';
 import { createLogger } from '../lib/logger.ts';
+import { updateChannel } from '../lib/channels.ts';
 import { forTenant } from '../lib/tenant-db.ts';
+import { createApiKey } from '../lib/tenants.ts';
+import { bearer } from './support/api.ts';
 import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
@@ -119,5 +123,141 @@ describe('webhook to reply', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await forTenant(rig.db, rig.tenantId).conversation.count({ where: { externalUserId: from } })).toBe(0);
     expect(rig.graph.delivered.filter((d) => d.to === from)).toHaveLength(0);
+  });
+
+  // Instagram direct messages: the Messenger Platform's Instagram API, answered from the linked page.
+  describe('on Instagram', () => {
+    const IG_APP_SECRET = 'ig-app-secret';
+    const GREETING = 'Hello! How can I help you today?';
+    let agentKey: string;
+    beforeAll(async () => {
+      agentKey = (await createApiKey(forTenant(rig.db, rig.tenantId), { name: 'agents', scope: 'agent' })).key;
+    });
+
+    const tdb = () => forTenant(rig.db, rig.tenantId);
+    const igsid = () => `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+    const mid = () => `aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlE${randomBytes(9).toString('base64url')}`;
+    const sentTo = (to: string) => rig.graph.delivered.filter((d) => d.to === to);
+
+    /** One delivery of `events` (sender and recipient default to the user and the account). */
+    const delivery = (user: string, events: Record<string, unknown>[]) => ({
+      object: 'instagram',
+      entry: [{ id: rig.instagramAccountId, time: Date.now(), messaging: events.map((e) => ({ sender: { id: user }, recipient: { id: rig.instagramAccountId }, timestamp: Date.now(), ...e })) }],
+    });
+    const postInstagram = (body: unknown, secret = IG_APP_SECRET) => {
+      const payload = JSON.stringify(body);
+      return app.inject({
+        method: 'POST',
+        url: '/webhooks/instagram',
+        payload,
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureHeader(payload, secret) },
+      });
+    };
+    const says = async (user: string, text: string, id = mid()) => {
+      const res = await postInstagram(delivery(user, [{ message: { mid: id, text } }]));
+      expect(res.statusCode, res.body).toBe(200);
+      return id;
+    };
+
+    it("verifies the subscription with the Instagram channel's verify token, and no other channel's", async () => {
+      await updateChannel(tdb(), rig.config.SECRETS_KEYS, rig.instagramChannelId, { verifyToken: 'ig-verify-token-1' });
+      await updateChannel(tdb(), rig.config.SECRETS_KEYS, rig.messengerChannelId, { verifyToken: 'fb-verify-token-1' });
+      const verify = (type: string, token: string) => app.inject({ url: `/webhooks/${type}?hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=1158201444` });
+      const ok = await verify('instagram', 'ig-verify-token-1');
+      expect(ok.statusCode).toBe(200);
+      expect(ok.body).toBe('1158201444');
+      expect((await verify('instagram', 'fb-verify-token-1')).statusCode).toBe(403);
+      expect((await verify('messenger', 'ig-verify-token-1')).statusCode).toBe(403);
+    });
+
+    it('answers a signed message once on Instagram, from the linked page, and records the read receipt', async () => {
+      const user = igsid();
+      const id = mid();
+      const body = delivery(user, [{ message: { mid: id, text: 'Hello!' } }]);
+      const first = await postInstagram(body);
+      expect(first.statusCode).toBe(200);
+      expect(first.body).toBe('EVENT_RECEIVED');
+      expect((await postInstagram(body)).statusCode).toBe(200); // Meta redelivers
+
+      const [reply] = await eventually(() => sentTo(user).length > 0 && sentTo(user), 20_000, 'a reply on Instagram');
+      expect(reply).toMatchObject({ channel: 'instagram', from: rig.instagramPageId, text: GREETING });
+      const actions = rig.graph.requests.filter((r) => r.kind === 'instagram.sender_action' && (r.body as { recipient: { id: string } }).recipient.id === user);
+      expect(actions.map((r) => [r.path, (r.body as { sender_action: string }).sender_action])).toEqual([
+        [`/v21.0/${rig.instagramPageId}/messages`, 'mark_seen'],
+        [`/v21.0/${rig.instagramPageId}/messages`, 'typing_on'],
+      ]);
+
+      const conversation = await tdb().conversation.findFirstOrThrow({ where: { externalUserId: user } });
+      expect(conversation.channelId).toBe(rig.instagramChannelId);
+      expect(await tdb().message.count({ where: { conversationId: conversation.id, direction: 'inbound', externalMessageId: id } })).toBe(1);
+      await eventually(async () => (await tdb().message.findFirst({ where: { externalMessageId: reply!.messageId } }))?.status === 'sent', 10_000, 'reply stored as sent');
+      expect((await tdb().message.findFirstOrThrow({ where: { externalMessageId: reply!.messageId } })).channel).toBe('instagram');
+
+      expect((await postInstagram(delivery(user, [{ read: { mid: reply!.messageId } }]))).statusCode).toBe(200);
+      expect((await tdb().message.findFirstOrThrow({ where: { externalMessageId: reply!.messageId } })).status).toBe('read');
+      expect(sentTo(user)).toHaveLength(1);
+    });
+
+    it("refuses a delivery not signed with the Instagram channel's app secret, and signals nothing", async () => {
+      const user = igsid();
+      const body = delivery(user, [{ message: { mid: mid(), text: 'hi' } }]);
+      expect((await postInstagram(body, 'not-the-app-secret')).statusCode).toBe(401);
+      expect((await postInstagram(body, 'page-app-secret')).statusCode).toBe(401); // the Messenger channel's
+      const unsigned = await app.inject({ method: 'POST', url: '/webhooks/instagram', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      expect(unsigned.statusCode).toBe(401);
+      const malformed = await postInstagram({ object: 'instagram', entry: [{ id: rig.instagramAccountId, messaging: [{ sender: { id: user }, timestamp: 'now' }] }] });
+      expect(malformed.statusCode).toBe(400);
+      expect(malformed.json().error.code).toBe('invalid_payload');
+      expect(await tdb().conversation.count({ where: { externalUserId: user } })).toBe(0);
+    });
+
+    it("ignores the account's own echoes and unsent messages", async () => {
+      const user = igsid();
+      const echo = { sender: { id: rig.instagramAccountId }, recipient: { id: user }, message: { mid: mid(), text: 'Sent from the Instagram app', is_echo: true } };
+      const res = await postInstagram(delivery(user, [echo, { message: { mid: mid(), is_deleted: true } }]));
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toBe('EVENT_RECEIVED');
+      expect(await tdb().conversation.count({ where: { externalUserId: { in: [user, rig.instagramAccountId] } } })).toBe(0);
+      await expect(temporal.client.workflow.getHandle(rig.workflowId('instagram', user)).describe()).rejects.toThrow();
+    });
+
+    it('keeps a story mention unanswered and answers a reply to a story with the story kept', async () => {
+      const user = igsid();
+      const mention = mid();
+      const url = 'https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000001&signature=abc';
+      expect((await postInstagram(delivery(user, [{ message: { mid: mention, attachments: [{ type: 'story_mention', payload: { url } }] } }]))).statusCode).toBe(200);
+      const stored = await eventually(() => tdb().message.findFirst({ where: { externalMessageId: mention } }).then((m) => m ?? undefined), 10_000, 'the mention stored');
+      expect(stored).toMatchObject({ direction: 'inbound', type: 'unsupported', content: expect.objectContaining({ type: 'story_mention', url }) });
+
+      const reply = mid();
+      const story = { id: '17900000000000002', url: 'https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000002' };
+      expect((await postInstagram(delivery(user, [{ message: { mid: reply, text: 'Hello!', reply_to: { story } } }]))).statusCode).toBe(200);
+      await eventually(() => sentTo(user).length > 0, 20_000, 'a reply');
+      // The workflow answers in order: a reply to the mention would have come first.
+      expect(sentTo(user).map((d) => d.text)).toEqual([GREETING]);
+      expect((await tdb().message.findFirstOrThrow({ where: { externalMessageId: reply } })).content).toMatchObject({ storyReply: story });
+    });
+
+    it("hands over to a person on request, and the agent's reply goes out on Instagram", async () => {
+      const user = igsid();
+      await says(user, 'I need a human please');
+      await eventually(() => sentTo(user).length === 1, 20_000, 'the handoff notice');
+      const conversation = await eventually(
+        () => tdb().conversation.findFirst({ where: { externalUserId: user, status: 'handoff_requested' } }).then((c) => c ?? undefined),
+        10_000,
+        'handoff requested',
+      );
+      const api = (path: string, payload: object) => app.inject({ method: 'POST', url: `/api/v1/conversations/${conversation.id}/${path}`, headers: bearer(agentKey), payload });
+      const taken = await api('take', { agentId: 'ann' });
+      expect(taken.statusCode, taken.body).toBe(200);
+      expect(taken.json()).toMatchObject({ status: 'assigned_human', assignee: 'ann' });
+
+      await says(user, 'Are you there?'); // held by a person: the assistant stays silent
+      const sent = await api('messages', { agentId: 'ann', text: 'Hi, Ann here. Your order ships today.' });
+      expect(sent.statusCode, sent.body).toBe(200);
+      expect(sent.json()).toMatchObject({ status: 'sent' });
+      await eventually(() => sentTo(user).length === 2, 10_000, "the agent's reply");
+      expect(sentTo(user)[1]).toMatchObject({ channel: 'instagram', from: rig.instagramPageId, text: 'Hi, Ann here. Your order ships today.' });
+    });
   });
 });

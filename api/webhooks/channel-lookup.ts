@@ -1,4 +1,5 @@
-// Which tenant's channel a webhook delivery is for: (type, phone_number_id | page_id) →
+// Which tenant's channel a webhook delivery is for: (type, phone_number_id | page_id |
+// Instagram account id) →
 // { tenantId, channelId, appSecret }. Every POST needs this before it can verify the signature,
 // so answers are cached in process memory: found channels for POSITIVE_TTL_MS, unknown ones for
 // NEGATIVE_TTL_MS (a flood of deliveries for a number we do not serve costs one query per few
@@ -9,19 +10,19 @@
 // Decrypted app secrets live only in this cache (never logged, never returned by the API).
 // A change to a channel is seen by every replica within POSITIVE_TTL_MS; the API calls
 // invalidateChannelLookups() on update/delete so that this replica sees it at once.
-import type { ChannelType } from '../../generated/prisma/client.ts';
+import type { Channel, ChannelType, Prisma } from '../../generated/prisma/client.ts';
 import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { LookupCache } from '../../lib/lookup-cache.ts';
 
-export type MetaChannelType = Extract<ChannelType, 'whatsapp' | 'messenger'>;
+export type MetaChannelType = Extract<ChannelType, 'whatsapp' | 'messenger' | 'instagram'>;
 
 export interface ResolvedChannel {
   tenantId: string;
   channelId: string;
   type: MetaChannelType;
-  /** phone_number_id (WhatsApp) or page id (Messenger). */
+  /** phone_number_id (WhatsApp), page id (Messenger) or Instagram account id (Instagram). */
   publicId: string;
   appSecret: string;
 }
@@ -36,6 +37,15 @@ export interface ChannelLookupOptions {
 export const POSITIVE_TTL_MS = 30_000;
 export const NEGATIVE_TTL_MS = 5_000;
 export const MAX_ENTRIES = 10_000;
+
+/** The column a webhook names each type's channels by (each unique per type). */
+const PUBLIC_ID_COLUMN = { whatsapp: 'phoneNumberId', messenger: 'pageId', instagram: 'instagramAccountId' } as const satisfies Record<MetaChannelType, keyof Channel>;
+
+function uniquePublicId(type: MetaChannelType, publicId: string): Prisma.ChannelWhereUniqueInput {
+  if (type === 'whatsapp') return { type_phoneNumberId: { type, phoneNumberId: publicId } };
+  if (type === 'instagram') return { type_instagramAccountId: { type, instagramAccountId: publicId } };
+  return { type_pageId: { type, pageId: publicId } };
+}
 
 /** What to forget: everything, one channel by id, or one public id. */
 export type ChannelLookupInvalidation = { channelId: string } | { type: MetaChannelType; publicId: string } | undefined;
@@ -109,21 +119,16 @@ export class ChannelLookup {
   }
 
   async #load(type: MetaChannelType, publicId: string): Promise<ResolvedChannel | null> {
-    const channel =
-      type === 'whatsapp'
-        ? await this.#db.channel.findUnique({ where: { type_phoneNumberId: { type, phoneNumberId: publicId } } })
-        : await this.#db.channel.findUnique({ where: { type_pageId: { type, pageId: publicId } } });
+    const channel = await this.#db.channel.findUnique({ where: uniquePublicId(type, publicId) });
     return channel ? this.#resolve(type, publicId, channel) : null;
   }
 
   async #loadMany(type: MetaChannelType, publicIds: string[]): Promise<Map<string, ResolvedChannel | null>> {
-    const channels = await this.#db.channel.findMany({
-      where: type === 'whatsapp' ? { type, phoneNumberId: { in: publicIds } } : { type, pageId: { in: publicIds } },
-    });
+    const channels = await this.#db.channel.findMany({ where: { type, [PUBLIC_ID_COLUMN[type]]: { in: publicIds } } });
     const out = new Map<string, ResolvedChannel | null>();
     await Promise.all(
       channels.map(async (channel) => {
-        const publicId = (type === 'whatsapp' ? channel.phoneNumberId : channel.pageId) ?? '';
+        const publicId = channel[PUBLIC_ID_COLUMN[type]] ?? '';
         out.set(publicId, await this.#resolve(type, publicId, channel));
       }),
     );

@@ -1,4 +1,5 @@
-// Meta webhooks: `GET|POST /webhooks/whatsapp` and `/webhooks/messenger` (meta-webhook.ts).
+// Meta webhooks: `GET|POST /webhooks/whatsapp`, `/webhooks/messenger` and `/webhooks/instagram`
+// (meta-webhook.ts).
 // No tenant in the URL and no API key: the tenant is found from the channel the payload names,
 // and the delivery is proven by its signature over the raw body. So, in this scope only, JSON
 // bodies are kept as the Buffer received (the signature is over those exact bytes) and parsed
@@ -6,6 +7,7 @@
 // the raw body too.
 import type { FastifyPluginAsync } from 'fastify';
 import { ChannelLookup } from './channel-lookup.ts';
+import { instagramProvider } from './instagram.ts';
 import { messengerProvider } from './messenger.ts';
 import { metaWebhookRoutes } from './meta-webhook.ts';
 import { stripeWebhookRoutes } from './stripe.ts';
@@ -21,6 +23,7 @@ const webhooks: FastifyPluginAsync = async (app) => {
 
   await app.register(metaWebhookRoutes, { prefix: '/whatsapp', provider: whatsappProvider, lookup });
   await app.register(metaWebhookRoutes, { prefix: '/messenger', provider: messengerProvider, lookup });
+  await app.register(metaWebhookRoutes, { prefix: '/instagram', provider: instagramProvider, lookup });
   await app.register(stripeWebhookRoutes, { prefix: '/stripe' });
 };
 
