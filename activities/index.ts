@@ -16,6 +16,8 @@ import { createLlmActivities, type LlmDependencies } from './llm/index.ts';
 import { createMaintenanceActivities } from './maintenance.ts';
 import { createRagActivities } from './rag.ts';
 import { createStoreActivities } from './store.ts';
+import { createCampaignActivities } from './campaigns.ts';
+import { createTemplateActivities, createTemplateSender } from './templates.ts';
 import { createTenantCleanupActivities } from './tenant-cleanup.ts';
 import { createWebhookActivities } from './webhooks.ts';
 import type { Billing } from '../lib/billing.ts';
@@ -59,12 +61,15 @@ export function createActivities(given: ActivityDependencies) {
   const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
   const rag = createRagActivities(deps.db, embedders, metrics);
   const channels = createChannelActivities({ ...deps, tenantEvents });
+  const sendTemplateMessage = createTemplateSender(deps);
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
     ...createIntegrityActivities(deps),
     ...createStoreActivities(deps.db, tenantEvents, deps.temporal, metrics),
     ...channels,
+    ...createTemplateActivities(deps, sendTemplateMessage),
+    ...createCampaignActivities({ db: deps.db, sendTemplateMessage }),
     ...rag,
     ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents, metrics }),
     ...createTenantCleanupActivities({ db: deps.db, temporal: deps.temporal, logger: deps.logger, storage: deps.documentStorage }),

@@ -242,6 +242,12 @@ export const configSchema = z.object({
   /** Per-tenant quotas: live (not deleted) documents, and chunks across them (409 when reached). */
   DOCUMENT_QUOTA_PER_TENANT: positiveInt.default(1000),
   CHUNK_QUOTA_PER_TENANT: positiveInt.default(200_000),
+  /**
+   * Campaign sends per second from one WhatsApp number (workflows/campaign.ts): the default of a
+   * campaign that names none, and the most one may name. Meta allows 80 per second per number.
+   */
+  CAMPAIGN_RATE_PER_SECOND: z.coerce.number().int().min(1).max(80).default(20),
+  CAMPAIGN_MAX_RATE_PER_SECOND: z.coerce.number().int().min(1).max(80).default(60),
   /** Deleted documents (rows, chunks, stored files) are purged this many hours after deletion (document-purge schedule). */
   DOCUMENT_PURGE_AFTER_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
   /** Parse limits (activities/ingest/parse.ts): a PDF's pages, and what a DOCX's parts may inflate to, in bytes. */

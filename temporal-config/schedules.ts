@@ -6,6 +6,7 @@
 //   partition-maintenance  daily 02:17 UTC  partitionMaintenance (months ahead, retention)
 //   integrity-check        daily 03:41 UTC  integrityCheck, dry run (fixes need an operator)
 //   document-purge         hourly at :23    documentPurge (documents deleted over the grace period ago)
+//   template-sync          hourly at :07    templateSync (every WhatsApp channel's message templates; opt-in)
 //   stripe-usage-report    hourly at :47    stripeUsageReport (meter events to Stripe Billing Meters; with billing on)
 // All SKIP overlaps: a run still going when the next is due means the next is not needed.
 import {
@@ -18,6 +19,7 @@ import {
 import { DEFAULT_DOCUMENT_PURGE_AFTER_HOURS, documentPurge, type DocumentPurgeInput } from '../workflows/document-purge.ts';
 import { integrityCheck } from '../workflows/integrity.ts';
 import { partitionMaintenance, type PartitionMaintenanceInput } from '../workflows/maintenance.ts';
+import { templateSync } from '../workflows/template-sync.ts';
 import { tenantEventSweep } from '../workflows/webhook-delivery.ts';
 import { stripeUsageReport } from '../workflows/stripe-usage-report.ts';
 
@@ -33,6 +35,8 @@ export interface EnsureSchedulesOptions {
   tenantEventSweep?: boolean;
   /** The hourly report of metered usage to Stripe (workflows/stripe-usage-report.ts), when billing is on. */
   stripeUsageReport?: boolean;
+  /** The hourly WhatsApp template sync (workflows/template-sync.ts), for workers that run it. */
+  templateSync?: boolean;
   /** DOCUMENT_PURGE_AFTER_HOURS: deleted documents are purged after this grace period (default 24). */
   documentPurgeAfterHours?: number | undefined;
 }
@@ -122,6 +126,22 @@ function stripeUsageReportSchedule(options: EnsureSchedulesOptions): Wanted[] {
   ];
 }
 
+export const TEMPLATE_SYNC_SCHEDULE_ID = 'template-sync';
+
+/** Hourly: templates created, edited or deleted in WhatsApp Manager, which no webhook reports. */
+function templateSyncSchedule(options: EnsureSchedulesOptions): Wanted[] {
+  if (!options.templateSync) return [];
+  const id = `${options.idPrefix ?? ''}${TEMPLATE_SYNC_SCHEDULE_ID}`;
+  return [
+    {
+      scheduleId: id,
+      spec: { intervals: [{ every: '1 hour', offset: '7 minutes' }] },
+      action: { type: 'startWorkflow', workflowType: templateSync, args: [], taskQueue: options.taskQueue ?? 'maintenance', workflowId: id, workflowExecutionTimeout: '1 hour' },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    },
+  ];
+}
+
 export interface EnsureSchedulesResult {
   created: string[];
   updated: string[];
@@ -129,7 +149,7 @@ export interface EnsureSchedulesResult {
 
 export async function ensureSchedules(client: Client, options: EnsureSchedulesOptions): Promise<EnsureSchedulesResult> {
   const result: EnsureSchedulesResult = { created: [], updated: [] };
-  for (const wanted of [...wantedSchedules(options), ...tenantEventSweepSchedule(options), ...stripeUsageReportSchedule(options)]) {
+  for (const wanted of [...wantedSchedules(options), ...tenantEventSweepSchedule(options), ...templateSyncSchedule(options), ...stripeUsageReportSchedule(options)]) {
     try {
       await client.schedule.create(wanted as ScheduleOptions);
       result.created.push(wanted.scheduleId);

@@ -65,6 +65,7 @@ try {
       monthsAhead: config.MAINTENANCE_PARTITION_MONTHS_AHEAD,
       retentionMonths: config.MAINTENANCE_RETENTION_MONTHS,
       tenantEventSweep: true,
+      templateSync: true,
       documentPurgeAfterHours: config.DOCUMENT_PURGE_AFTER_HOURS,
       stripeUsageReport: Object.keys(config.STRIPE_METER_EVENTS).length > 0 && Boolean(config.STRIPE_SECRET_KEY),
     });

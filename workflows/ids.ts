@@ -18,3 +18,13 @@ export function conversationWorkflowId(tenantId: string, channelId: string, exte
 export function legacyConversationWorkflowId(tenantId: string, channel: ChannelKind, externalUserId: string): string {
   return `conversation:${tenantId}:${channel}:${externalUserId}`;
 }
+
+/** One templateMessage workflow per outbound template message (its row id). */
+export function templateMessageWorkflowId(tenantId: string, messageId: string): string {
+  return `template-message:${tenantId}:${messageId}`;
+}
+
+/** One campaign workflow per campaign (continued as new under the same id). */
+export function campaignWorkflowId(tenantId: string, campaignId: string): string {
+  return `campaign:${tenantId}:${campaignId}`;
+}

@@ -2,6 +2,7 @@
 // It does not retry: Temporal retries the activity around it, driven by the failure types from
 // graph-errors.ts (transient, throttled with nextRetryDelay, permanent).
 import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
+import type { WireComponent } from '../../lib/whatsapp-templates.ts';
 import { sendInParts, splitMessage, WHATSAPP_TEXT_LIMIT, type SendTextOptions, type SendTextResult } from './split-message.ts';
 
 export interface WhatsAppClientOptions {
@@ -47,6 +48,29 @@ export class WhatsAppClient {
       if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'WhatsApp send', extraDetails: { ...progress } });
       return id;
     });
+  }
+
+  /**
+   * Sends an approved template (Meta's `type: "template"` message), the one message allowed
+   * outside the 24-hour customer service window. `components` come from renderTemplate
+   * (lib/whatsapp-templates.ts). Returns the message id Meta assigned.
+   */
+  async sendTemplate(to: string, template: { name: string; language: string; components: WireComponent[] }, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const response = await this.#post(
+      {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to,
+        type: 'template',
+        template: { name: template.name, language: { code: template.language }, ...(template.components.length && { components: template.components }) },
+      },
+      'WhatsApp template send',
+      undefined,
+      options.signal,
+    );
+    const id = (response as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
+    if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'WhatsApp template send' });
+    return id;
   }
 
   /**

@@ -15,7 +15,9 @@
 //      match the app secret of EVERY known one, else             → 401, nothing processed
 //      Channels we do not serve are skipped with a warning (a 4xx would make Meta retry forever).
 //   6. end-user messages grouped by (channel, user), one signalWithStart per user, in parallel;
-//      delivery statuses applied to stored outbound messages (statuses.ts)
+//      delivery statuses applied to stored outbound messages (statuses.ts); WhatsApp template
+//      statuses (template-status.ts, signed by the business account's channels) and customers'
+//      STOP / START words (opt-out-keywords.ts) recorded
 //      Temporal unreachable or failing                           → 503 (Meta redelivers; the
 //      workflow and the store dedupe by message id, so a redelivery is harmless)
 //   7.                                                           → 200 (`EVENT_RECEIVED` for Messenger)
@@ -32,6 +34,7 @@ import { errorBody } from '../schemas/common.ts';
 import type { ChannelLookup, MetaChannelType, ResolvedChannel } from './channel-lookup.ts';
 import { groupByUser, type NormalizedDelivery, type StatusItem } from './normalize.ts';
 import { parseSignatureHeader, SIGNATURE_HEADER, signatureMatches } from './signature.ts';
+import { recordOptOutKeywords } from './opt-out-keywords.ts';
 import { applyStatuses } from './statuses.ts';
 import { withAcceptedTimestamps } from './timestamps.ts';
 
@@ -42,6 +45,11 @@ export interface WebhookProvider {
   read(json: unknown): z.ZodSafeParseResult<NormalizedDelivery>;
   /** The text/plain body of a successful POST. */
   ack: string;
+  /**
+   * Changes that name a business account rather than a channel (WhatsApp template statuses):
+   * checked against those channels' own app secrets and applied before the 200.
+   */
+  accountChanges?: (app: FastifyInstance, delivery: { json: unknown; raw: Buffer; digest: Buffer }) => Promise<void>;
 }
 
 export interface MetaWebhookOptions {
@@ -177,6 +185,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       if (unknown.length > 0) {
         request.log.warn({ channel: type, unknownChannelIds: unknown }, 'webhook names channels this platform does not serve; their events are ignored');
       }
+      await provider.accountChanges?.(app, { json, raw, digest });
 
       const batches: UserBatch[] = [];
       for (const group of groupByUser(delivery.inbound)) {
@@ -234,6 +243,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       }
       const statusFailure = statuses.find((s) => s.status === 'rejected');
       if (statusFailure) throw statusFailure.reason;
+      if (type === 'whatsapp') await recordOptOutKeywords(app.db, batches.map((b) => ({ tenantId: b.channel.tenantId, userId: b.userId, messages: b.messages })));
 
       for (const [tenantId, c] of perTenant) request.log.info({ tenantId, channel: type, ...c }, 'webhook delivery accepted');
       if (perTenant.size === 0) request.log.info({ channel: type }, 'webhook delivery had nothing for us');

@@ -12,10 +12,14 @@
 // Which ids a token owns is told per token (`owners` option, `own()`); an id no token was told to
 // own answers like Meta answers a number of another business (error 100, subcode 33).
 //
+// WhatsApp message templates (graph-templates.ts): GET /{version}/{waba-id}/message_templates,
+// and POST /{version}/{phone-number-id}/messages with type "template", checked against them.
+//
 // Every request is recorded, failed ones included, so a test can assert exactly what reached Meta.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFakeTemplates, type FakeTemplates } from './graph-templates.ts';
 
 export const FAKE_GRAPH_API_VERSION = 'v21.0';
 
@@ -40,6 +44,7 @@ export interface FakeGraphError {
 export type RequestKind =
   | 'whatsapp.message'
   | 'whatsapp.read'
+  | 'whatsapp.message_templates'
   | 'messenger.message'
   | 'messenger.sender_action'
   | 'instagram.message'
@@ -77,6 +82,8 @@ export interface FakeGraphApi {
   url: string;
   requests: RecordedRequest[];
   delivered: DeliveredText[];
+  /** WhatsApp message templates per business account, and the template messages delivered. */
+  templates: FakeTemplates;
   /** The next `count` requests fail with `error`. */
   failNext(count: number, error: FakeGraphError): void;
   /** Every request matching `predicate` fails with `error` until removed (or reset). */
@@ -150,6 +157,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
   let delayMs = 0;
   let waiters: { count: number; resolve: () => void }[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const templates = createFakeTemplates();
   const owners = new Map<string, { phoneNumberIds: Set<string>; pageId?: string; instagramAccountId?: string }>();
   const own = (token: string, owned: FakeChannelOwnership) => {
     const entry = owners.get(token) ?? { phoneNumberIds: new Set<string>() };
@@ -208,6 +216,8 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.path);
     const node = match?.[1];
     const object = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)$/.exec(req.path)?.[1] : undefined;
+    const templateAccount = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)\/message_templates$/.exec(req.path)?.[1] : undefined;
+    if (templateAccount) req.kind = 'whatsapp.message_templates';
     if (object) req.kind = object === 'me' ? 'messenger.me' : 'whatsapp.phone_number';
     const b = (bodyIsJson && typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
     if (node === 'me') req.kind = b.sender_action !== undefined ? 'messenger.sender_action' : 'messenger.message';
@@ -222,6 +232,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     const injected = queued.shift() ?? rules.find((r) => r.predicate(req))?.error;
     if (injected) return graphError(injected);
 
+    if (templateAccount) return templates.list(templateAccount, req.query);
     if (object) return ownedObject(object, token, req.query.fields);
     if (req.method !== 'POST' || !node) {
       return graphError({ code: 2500, status: 400, message: `Unknown path components: ${req.path}` });
@@ -295,6 +306,11 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     if (typeof b.to !== 'string' || !b.to) return invalidParam('(#100) The parameter to is required.');
     const type = b.type ?? 'text';
     if (typeof b[type] !== 'object' || b[type] === null) return invalidParam(`(#100) The parameter ${type} is required.`);
+    if (type === 'template') {
+      const sent = templates.send(phoneNumberId, b.to, b.template);
+      if ('refusal' in sent) return graphError({ ...sent.refusal, status: 400 });
+      return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: b.to, wa_id: b.to.replace(/\D/g, '') }], messages: [{ id: sent.messageId, message_status: 'accepted' }] } };
+    }
     if (type === 'text') {
       const text = b.text.body;
       if (typeof text !== 'string' || !text) return invalidParam("(#100) The parameter text['body'] is required.");
@@ -373,6 +389,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     url: `http://127.0.0.1:${port}/${FAKE_GRAPH_API_VERSION}`,
     requests,
     delivered,
+    templates,
     failNext(count, error) {
       queued.push(...Array.from({ length: count }, () => error));
     },
@@ -390,6 +407,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     reset() {
       requests.length = 0;
       delivered.length = 0;
+      templates.reset();
       queued = [];
       rules = [];
       delayMs = 0;
