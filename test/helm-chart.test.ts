@@ -48,7 +48,7 @@ interface PodSpec {
   containers: Container[];
   securityContext?: Record<string, unknown>;
   terminationGracePeriodSeconds?: number;
-  volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+  volumes?: { name: string; persistentVolumeClaim?: { claimName: string }; secret?: { secretName: string } }[];
 }
 interface Manifest {
   apiVersion: string;
@@ -67,6 +67,7 @@ interface Manifest {
 const OTHER_VALUES = {
   image: { repository: 'registry.example.com/metachat', tag: '1.2.3' },
   secrets: { existingSecret: 'metachat-prod' },
+  temporalTls: { existingSecret: 'temporal-client', ca: true },
   config: { TEMPORAL_ADDRESS: 'prod-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'prod-ns.a1b2c', TEMPORAL_TLS: 'true', LOG_LEVEL: 'warn' },
   documents: { storage: 's3', s3: { bucket: 'metachat-documents', region: 'eu-west-1', endpoint: 'https://minio.storage.svc:9000', forcePathStyle: true } },
   serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/metachat' } },
@@ -308,6 +309,23 @@ describe('the Helm chart', () => {
       expect(Object.entries(pdb?.spec.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v)).toBe(true);
       expect(pdb?.spec.selector?.matchLabels).toEqual(d.spec.selector?.matchLabels);
     }
+  });
+
+  it('hands the client certificate for mTLS to Temporal from a Secret to every process that connects to Temporal, and to no other', () => {
+    for (const m of podTemplates('other')) {
+      const c = container(m);
+      const config = loadConfig({ ...processEnv(c), ...(m.kind === 'Job' ? SECRET : {}) });
+      const files = [config.TEMPORAL_TLS_CERT_FILE, config.TEMPORAL_TLS_KEY_FILE, config.TEMPORAL_TLS_CA_FILE];
+      if (m.metadata.name.endsWith('-migrate')) {
+        expect(files, m.metadata.name).toEqual([undefined, undefined, undefined]);
+        expect(m.spec.template!.spec.volumes?.map((v) => v.name)).toEqual(['tmp']);
+        continue;
+      }
+      const mount = c.volumeMounts?.find((v) => v.name === 'temporal-tls');
+      expect(files.map((f) => f?.slice(0, f.lastIndexOf('/'))), m.metadata.name).toEqual([mount?.mountPath, mount?.mountPath, mount?.mountPath]);
+      expect(m.spec.template!.spec.volumes).toContainEqual(expect.objectContaining({ name: 'temporal-tls', secret: expect.objectContaining({ secretName: 'temporal-client' }) }));
+    }
+    for (const m of podTemplates('default')) expect(container(m).volumeMounts?.map((v) => v.name), m.metadata.name).not.toContain('temporal-tls');
   });
 
   it('shares one ReadWriteMany document volume between the API and the workers, or none with S3', () => {

@@ -72,6 +72,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else }}
 {{- fail "documents.storage must be local or s3" }}
 {{- end }}
+{{- include "metachat.temporalTlsEnv" . }}
 {{- range list "DATABASE_URL" "ADMIN_API_KEY" "SECRETS_KEYS" }}
 {{ include "metachat.secretEnv" (dict "key" . "secret" $secret) }}
 {{- end }}
@@ -80,10 +81,56 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
+{{/* The client certificate's files for mTLS to Temporal (temporalTls), where they are mounted. */}}
+{{- define "metachat.temporalTlsEnv" -}}
+{{- with .Values.temporalTls }}
+{{- if .existingSecret }}
+- name: TEMPORAL_TLS_CERT_FILE
+  value: /etc/metachat/temporal-tls/tls.crt
+- name: TEMPORAL_TLS_KEY_FILE
+  value: /etc/metachat/temporal-tls/tls.key
+{{- if .ca }}
+- name: TEMPORAL_TLS_CA_FILE
+  value: /etc/metachat/temporal-tls/ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The temporal-setup hook's environment: the connection to Temporal only (scripts/temporal-setup.ts). */}}
+{{- define "metachat.temporalSetupEnv" -}}
+{{- range $name, $value := .Values.config }}
+{{- if hasPrefix "TEMPORAL_" $name }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- include "metachat.temporalTlsEnv" . }}
+{{ include "metachat.secretEnv" (dict "key" "TEMPORAL_API_KEY" "secret" (include "metachat.secretName" .) "optional" true) }}
+{{- end -}}
+
+{{- define "metachat.temporalTlsVolume" -}}
+{{- if .Values.temporalTls.existingSecret }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .Values.temporalTls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{- define "metachat.temporalTlsMount" -}}
+{{- if .Values.temporalTls.existingSecret }}
+- name: temporal-tls
+  mountPath: /etc/metachat/temporal-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{/* Volumes of API and worker pods: a writable /tmp (the root file system is read-only) and the documents. */}}
 {{- define "metachat.volumes" -}}
 - name: tmp
   emptyDir: {}
+{{- include "metachat.temporalTlsVolume" . }}
 {{- if eq .Values.documents.storage "local" }}
 - name: documents
   persistentVolumeClaim:
@@ -94,6 +141,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "metachat.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- include "metachat.temporalTlsMount" . }}
 {{- if eq .Values.documents.storage "local" }}
 - name: documents
   mountPath: {{ .Values.documents.dir }}
