@@ -121,6 +121,7 @@ describe('analytics and usage of a seeded history', () => {
     expect(u.documents).toEqual({ documents: 3, chunks: 15, versions: { ready: 2, processing: 1, failed: 1 }, bytes: 3510 });
     expect(u.limits).toEqual({
       dailyBudgetUsd: 1, spentTodayUsd: 0.25, documentMaxBytes: api.config.DOCUMENT_MAX_BYTES, documents: api.config.DOCUMENT_QUOTA_PER_TENANT, chunks: api.config.CHUNK_QUOTA_PER_TENANT,
+      plan: { id: 'default', name: 'Default' },
     });
   });
 });

@@ -1,9 +1,11 @@
 // LLM and embedding usage (tokens, requests, cost) per day, provider and model, with totals; the
 // range's messages; the tenant's documents and chunks now (as their quotas count them); and the
-// limits that apply: the daily budget, the document size and the document and chunk quotas.
+// limits that apply: the daily budget, the document size and the plan's document and chunk limits
+// (GET /api/v1/billing has every limit of the plan with its usage).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { documentUsage } from '../../../../lib/documents.ts';
+import { planDefaultsOf, planOfTenant } from '../../../../lib/plans.ts';
 import { parseTenantSettings } from '../../../../lib/tenant-settings.ts';
 import { dateRange, errorResponses } from '../../../schemas/common.ts';
 
@@ -38,8 +40,9 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
               dailyBudgetUsd: z.number().describe("llm.dailyBudgetUsd: the tenant's own, else the platform's default"),
               spentTodayUsd: z.number().describe('Model and embedding cost of the current UTC day, counted against dailyBudgetUsd'),
               documentMaxBytes: z.number().describe('The largest document an upload may be (DOCUMENT_MAX_BYTES)'),
-              documents: z.number().describe('DOCUMENT_QUOTA_PER_TENANT'),
-              chunks: z.number().describe('CHUNK_QUOTA_PER_TENANT'),
+              documents: z.number().nullable().describe("The plan's document limit (DOCUMENT_QUOTA_PER_TENANT on the default plan); null: none"),
+              chunks: z.number().nullable().describe("The plan's chunk limit (CHUNK_QUOTA_PER_TENANT on the default plan); null: none"),
+              plan: z.object({ id: z.string(), name: z.string() }).describe("The tenant's plan (GET /api/v1/billing: all its limits and their usage)"),
             }),
           }),
           ...errorResponses,
@@ -51,13 +54,14 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
       const to = new Date(request.query.to);
       const tdb = request.tenantDb;
       const today = new Date(new Date().toISOString().slice(0, 10));
-      const [rows, directions, documents, quotaUsage, tenant, spentToday] = await Promise.all([
+      const [rows, directions, documents, quotaUsage, tenant, spentToday, plan] = await Promise.all([
         tdb.usage.findMany({ where: { day: { gte: from, lt: to } }, orderBy: [{ day: 'asc' }, { provider: 'asc' }, { model: 'asc' }] }),
         tdb.message.groupBy({ by: ['direction'], where: { createdAt: { gte: from, lt: to } }, _count: { _all: true } }),
         tdb.document.groupBy({ by: ['status'], where: { deletedAt: null }, _count: { _all: true }, _sum: { sizeBytes: true } }),
         documentUsage(app.db, request.tenantId),
         tdb.tenant.findUniqueOrThrow({ where: { id: request.tenantId }, select: { settings: true } }),
         tdb.usage.aggregate({ where: { day: today }, _sum: { costUsd: true } }),
+        planOfTenant(app.db, request.tenantId, planDefaultsOf(app.config)),
       ]);
       const settings = parseTenantSettings(tenant.settings, { dailyBudgetUsd: app.config.DEFAULT_DAILY_BUDGET_USD });
       const messages = (direction: string) => directions.find((d) => d.direction === direction)?._count._all ?? 0;
@@ -91,8 +95,9 @@ const usageRoutes: FastifyPluginAsyncZod = async (app) => {
           dailyBudgetUsd: settings.llm.dailyBudgetUsd!,
           spentTodayUsd: Number(spentToday._sum.costUsd ?? 0),
           documentMaxBytes: app.config.DOCUMENT_MAX_BYTES,
-          documents: app.config.DOCUMENT_QUOTA_PER_TENANT,
-          chunks: app.config.CHUNK_QUOTA_PER_TENANT,
+          documents: plan.limits.documents,
+          chunks: plan.limits.chunks,
+          plan: { id: plan.id, name: plan.name },
         },
       };
     },
