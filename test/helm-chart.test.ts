@@ -151,6 +151,12 @@ describe('the Helm chart', () => {
     await helm(['lint', '--strict', CHART, '-f', otherValuesFile]);
   });
 
+  it('refuses values its schema does not know, such as a task queue the workers do not poll', async () => {
+    const typo = join(dir, 'typo-values.json');
+    writeFileSync(typo, JSON.stringify({ workers: { conversation: { replicas: 2 } }, documents: { storage: 'nfs' } }));
+    await expect(render([typo], KUBERNETES_VERSIONS.at(-1)!)).rejects.toThrow(/additional properties 'conversation' not allowed[\s\S]*'\/documents\/storage': value must be one of 'local', 's3'/);
+  });
+
   it.each(KUBERNETES_VERSIONS)('renders manifests that kubeconform -strict finds valid for Kubernetes %s', async (version) => {
     const files = ['default', 'other'].map((which) => join(dir, `${which}-${version}.yaml`));
     const result = await kubeconform(files, version);

@@ -66,11 +66,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 - name: S3_FORCE_PATH_STYLE
   value: {{ .Values.documents.s3.forcePathStyle | toString | quote }}
-{{- else if eq .Values.documents.storage "local" }}
+{{- else }}
 - name: DOCUMENT_STORAGE_DIR
   value: {{ .Values.documents.dir | quote }}
-{{- else }}
-{{- fail "documents.storage must be local or s3" }}
 {{- end }}
 {{- include "metachat.temporalTlsEnv" . }}
 {{- range list "DATABASE_URL" "ADMIN_API_KEY" "SECRETS_KEYS" }}
