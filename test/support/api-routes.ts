@@ -172,6 +172,20 @@ export const ROUTES: RouteCase[] = [
   { method: 'POST', pattern: '/api/v1/webhook-deliveries/:id/redeliver', who: 'tenant', url: (i) => `/api/v1/webhook-deliveries/${i.webhookDeliveryId}/redeliver` },
   { method: 'DELETE', pattern: '/api/v1/webhook-endpoints/:id', who: 'tenant', url: (i) => `/api/v1/webhook-endpoints/${i.webhookEndpointId}` },
 
+  { method: 'GET', pattern: '/api/v1/channels/:id/templates', who: 'agent', url: (i) => `/api/v1/channels/${i.channelId}/templates` },
+  // The seeded business account is none of the fake Graph API's: 409 template_sync_refused.
+  { method: 'POST', pattern: '/api/v1/channels/:id/templates/sync', who: 'tenant', url: (i) => `/api/v1/channels/${i.channelId}/templates/sync` },
+  // No template is synced in these suites: the sends answer 404 template_not_found without asking a worker.
+  { method: 'POST', pattern: '/api/v1/conversations/:id/template-messages', who: 'agent', url: (i) => `/api/v1/conversations/${i.conversationId}/template-messages`, body: () => ({ agentId: 'agent-1', template: { name: 'order_update', language: 'en_US' } }), headers: { 'idempotency-key': 'template-1' } },
+  { method: 'POST', pattern: '/api/v1/template-messages', who: 'tenant', url: () => '/api/v1/template-messages', body: (i) => ({ channelId: i.channelId, to: '+15550109999', template: { name: 'order_update', language: 'en_US' } }) },
+  { method: 'GET', pattern: '/api/v1/opt-outs/:phone', who: 'tenant', url: (i) => `/api/v1/opt-outs/${i.externalUserId}` },
+  { method: 'PUT', pattern: '/api/v1/opt-outs/:phone', who: 'tenant', url: (i) => `/api/v1/opt-outs/${i.externalUserId}`, body: () => ({ optedOut: true }) },
+  { method: 'POST', pattern: '/api/v1/campaigns/', who: 'tenant', url: () => '/api/v1/campaigns', body: (i) => ({ name: 'Spring', channelId: i.channelId, template: { name: 'order_update', language: 'en_US' }, recipients: [{ to: '+15550109999' }] }) },
+  { method: 'GET', pattern: '/api/v1/campaigns/', who: 'tenant', url: () => '/api/v1/campaigns' },
+  { method: 'GET', pattern: '/api/v1/campaigns/:id', who: 'tenant', url: () => '/api/v1/campaigns/00000000-0000-4000-8000-000000000001' },
+  { method: 'GET', pattern: '/api/v1/campaigns/:id/recipients', who: 'tenant', url: () => '/api/v1/campaigns/00000000-0000-4000-8000-000000000001/recipients' },
+  { method: 'POST', pattern: '/api/v1/campaigns/:id/cancel', who: 'tenant', url: () => '/api/v1/campaigns/00000000-0000-4000-8000-000000000001/cancel' },
+
   { method: 'GET', pattern: '/api/v1/end-users/:channel/:externalUserId/export', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}/export` },
   { method: 'DELETE', pattern: '/api/v1/end-users/:channel/:externalUserId', who: 'tenant', url: (i) => `/api/v1/end-users/whatsapp/${i.externalUserId}` },
 
