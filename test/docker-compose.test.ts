@@ -237,6 +237,8 @@ describe('Temporal in docker-compose.yml', () => {
     const env = temporal.environment ?? {};
     const pgEnv = postgres.environment ?? {};
     expect(postgres.volumes).toContain('./deploy/compose/postgres-init:/docker-entrypoint-initdb.d:ro');
+    // Healthy only once the init scripts are done: the image runs them on a server without TCP.
+    expect(postgres.healthcheck?.test.join(' ')).toMatch(/pg_isready -h 127\.0\.0\.1 /);
     expect(existsSync(INIT_SCRIPT)).toBe(true);
     expect(env.POSTGRES_USER).toBe(pgEnv.TEMPORAL_DB_USER);
     expect(env.POSTGRES_USER).not.toBe(pgEnv.POSTGRES_USER);
