@@ -18,12 +18,13 @@ import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSi
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { findOrCreateConversation, storeInboundRows, type ConversationRowState } from './inbound-rows.ts';
 import { storePendingOutbound } from './outbound-rows.ts';
+import { storeEchoRows } from './echo-rows.ts';
 import { announceToInbox } from './inbox-events.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
 import { inboundSignal } from '../workflows/conversation-messages.ts';
-import { SUPERSEDED_BY_AGENT, type ChannelKind, type ConversationStatus, type InboundKind, type InboundMessage, type Turn } from '../workflows/types.ts';
+import { BUSINESS_APP_AGENT, SUPERSEDED_BY_AGENT, type BusinessEcho, type ChannelKind, type ChoiceSet, type ConversationStatus, type InboundKind, type InboundMessage, type Turn } from '../workflows/types.ts';
 
 export interface OpenConversationInput {
   tenantId: string;
@@ -68,6 +69,17 @@ export interface ReceivedInbound {
   forwardedTo?: string;
 }
 
+export interface StoreBusinessEchoesInput extends Omit<ReceiveInboundInput, 'messages'> {
+  echoes: (BusinessEcho & { rowId: string })[];
+}
+
+export interface StoredBusinessEchoes {
+  /** The provider ids of the echoes stored as new by this call (any attempt of it). */
+  fresh: string[];
+  /** The conversation as the database knows it, when this call opened it. */
+  opened?: Omit<OpenedConversation, 'settings'>;
+}
+
 export interface OutboundInput {
   /** Chosen by the workflow, so that a retried persist finds its own row. */
   id: string;
@@ -92,7 +104,7 @@ export interface ConversationChange {
 
 const STORED_KIND: Record<InboundKind, Prisma.MessageCreateManyInput['type']> = {
   text: 'text', image: 'image', audio: 'audio', video: 'video', document: 'document', sticker: 'sticker',
-  location: 'location', contacts: 'contacts', interactive: 'interactive', reaction: 'reaction', unsupported: 'unsupported',
+  location: 'location', contacts: 'contacts', interactive: 'interactive', reaction: 'reaction', order: 'order', system: 'system', unsupported: 'unsupported',
 };
 
 /**
@@ -116,6 +128,7 @@ function settingsFrom(stored: unknown): ConversationSettings {
     agentInactivityMs: s.handoff.agentInactivityMinutes * 60_000,
     locale: s.locale,
     turn: turnPolicyOf(s.llm),
+    commerce: s.commerce,
   };
 }
 
@@ -175,7 +188,7 @@ function stepScopedId(...parts: string[]): string {
 }
 
 /** The id a step's new conversation row gets: the same on every attempt of the step, and this step's only. */
-export function newConversationId(input: Pick<ReceiveInboundInput, 'workflowId' | 'messages'>): string {
+export function newConversationId(input: { workflowId: string; messages: { rowId: string }[] }): string {
   return tenantEventId('conversation', input.workflowId, ...input.messages.map((m) => m.rowId));
 }
 
@@ -372,6 +385,29 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       return { fresh: stored.fresh, settings, ...(opened && { opened }) };
     },
 
+    /**
+     * Stores the business's own messages (echoes) as the business app's sent messages, opening
+     * the conversation first if the business wrote before the customer did.
+     */
+    async storeBusinessEchoes(given: StoreBusinessEchoesInput): Promise<StoredBusinessEchoes> {
+      const input = storable(given);
+      let opened: Omit<OpenedConversation, 'settings'> | undefined;
+      if (!input.conversationId) opened = await openRow(input, newConversationId({ workflowId: input.workflowId, messages: input.echoes }));
+      const conversationId = input.conversationId ?? opened!.conversationId;
+      const fresh = await storeEchoRows(db, {
+        tenantId: input.tenantId,
+        conversationId,
+        channel: input.channel,
+        receivedAt: Date.now(),
+        echoes: input.echoes.map((e) => ({
+          id: e.rowId, externalMessageId: e.externalMessageId, sentAt: e.sentAt, type: STORED_KIND[e.kind],
+          content: { ...e.content, text: e.text, author: 'agent', agentId: BUSINESS_APP_AGENT },
+        })),
+      });
+      for (const id of fresh) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId, messageId: id });
+      return { fresh: given.echoes.filter((e) => fresh.has(e.rowId)).map((e) => e.externalMessageId), ...(opened && { opened }) };
+    },
+
     // ---- The steps of the first workflow version (workflows/legacy/conversation-v1.ts) ----
 
     async openConversation(input: OpenConversationInput): Promise<OpenedConversation> {
@@ -454,12 +490,13 @@ export interface ReplySource {
 }
 
 /** An outbound row's content, made storable. */
-export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string; sources?: ReplySource[] }) {
+export function outboundContent(message: { text: string; author: 'assistant' | 'agent'; agentId?: string; sources?: ReplySource[]; choices?: ChoiceSet }) {
   return storable({
     text: message.text,
     author: message.author,
     ...(message.agentId ? { agentId: message.agentId } : {}),
     ...(message.sources?.length ? { sources: message.sources } : {}),
+    ...(message.choices?.items.length ? { choices: message.choices } : {}),
   });
 }
 

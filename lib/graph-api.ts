@@ -149,3 +149,11 @@ export async function getGraph(options: { graphApiUrl: string; path: string; acc
     message: error?.error_user_msg ?? error?.message ?? `HTTP ${status} without a Graph API error body`,
   });
 }
+
+/**
+ * The `metadata` attached to every Messenger message the platform sends. Meta echoes it back
+ * (`is_echo`), which tells the platform's own messages from the ones people send from the Page
+ * inbox (api/webhooks/normalize.ts): the channel does not record which Meta app id is the
+ * platform's, so the echo's `app_id` alone cannot say it.
+ */
+export const PLATFORM_SEND_METADATA = 'metachat';

@@ -38,6 +38,15 @@ export const TEXT_SEARCH_LANGUAGES = [
 ] as const;
 export type TextSearchLanguage = (typeof TEXT_SEARCH_LANGUAGES)[number];
 
+/** Who handles an order or a completed Flow (workflows/commerce-routing.ts). */
+const commerceRouteSchema = z
+  .discriminatedUnion('handledBy', [
+    z.object({ handledBy: z.literal('assistant') }).strict(),
+    z.object({ handledBy: z.literal('human') }).strict(),
+    z.object({ handledBy: z.literal('function'), function: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must be a function name') }).strict(),
+  ])
+  .default({ handledBy: 'assistant' });
+
 export const tenantSettingsSchema = z
   .object({
     /** BCP 47 language tag used for system messages and as the assistant's default language. */
@@ -93,7 +102,21 @@ export const tenantSettingsSchema = z
         maxToolIterations: z.number().int().min(1).max(20).default(5),
         /** Turns sent verbatim; older ones reach the model as a rolling summary. */
         historyTurns: z.number().int().min(2).max(40).default(12),
+        /**
+         * A reply that offers a person (the "I don't know" of any provider) carries a button with
+         * the first handoff keyword, whose tap asks for the person (WhatsApp and Messenger).
+         */
+        handoffButton: z.boolean().default(false),
       })
+      .strict()
+      .prefault({}),
+    /**
+     * WhatsApp catalog orders and completed Flows: answered by the assistant (from a readable
+     * rendering), handed to a person, or to one of the tenant's functions (called with the
+     * message; a `{"reply": "..."}` result is sent to the customer, a failure hands over to a person).
+     */
+    commerce: z
+      .object({ order: commerceRouteSchema, flow: commerceRouteSchema })
       .strict()
       .prefault({}),
     rag: z

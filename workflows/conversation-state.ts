@@ -1,6 +1,7 @@
 // The conversation's state and rules, free of Temporal so that they are testable on their own.
 // The workflow (conversation.ts) owns one instance and delegates every decision to it.
 import type { TurnPolicy } from '../activities/llm/index.ts';
+import { BUSINESS_APP_AGENT } from './types.ts';
 import type {
   CarriedState,
   ChannelKind,
@@ -19,6 +20,8 @@ export const MAX_TURNS = 20;
 export const SUMMARY_BATCH = 4;
 /** Meta's customer-service window: free-form messages only within 24 h of the user's last one. */
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Messenger's HUMAN_AGENT tag: a person may still answer within 7 days of the user's last message. */
+export const HUMAN_AGENT_WINDOW_MS = 7 * SERVICE_WINDOW_MS;
 const MINUTE = 60_000;
 
 /** The settings a conversation runs by (tenant settings, resolved by an activity). */
@@ -31,7 +34,20 @@ export interface ConversationSettings {
   locale: string;
   /** How an assistant turn runs (budget, tool iterations, memory, fallback). */
   turn: TurnPolicy;
+  /** Who handles orders and completed Flows (absent in settings carried by older runs: the assistant). */
+  commerce?: CommerceSettings;
 }
+
+/** Who handles one kind of commerce message: the assistant, a person, or one of the tenant's functions. */
+export type CommerceRoute = { handledBy: 'assistant' } | { handledBy: 'human' } | { handledBy: 'function'; function: string };
+
+export interface CommerceSettings {
+  order: CommerceRoute;
+  flow: CommerceRoute;
+}
+
+/** When an outbound message may go out: now (Messenger agents: with the HUMAN_AGENT tag), or not, and why. */
+export type OutboundWindow = { open: true; tag?: 'HUMAN_AGENT' } | { open: false; reason: string };
 
 export class ConversationRuleError extends Error {
   constructor(message: string) {
@@ -180,6 +196,16 @@ export class Conversation {
     return this.lastInboundAt !== null && now - this.lastInboundAt < SERVICE_WINDOW_MS;
   }
 
+  /**
+   * Messenger lets a person (never the assistant) answer for 7 days after the user's last
+   * message, tagged HUMAN_AGENT once the 24-hour window has closed.
+   */
+  messengerAgentWindow(now: number): OutboundWindow {
+    if (this.withinServiceWindow(now, 'messenger')) return { open: true };
+    if (this.lastInboundAt !== null && now - this.lastInboundAt < HUMAN_AGENT_WINDOW_MS) return { open: true, tag: 'HUMAN_AGENT' };
+    return { open: false, reason: 'outside_human_agent_window' };
+  }
+
   // ---- Outbound ----
 
   addTurn(turn: Turn): void {
@@ -225,7 +251,8 @@ export class Conversation {
   assertCanTakeOver(agentId: string): void {
     if (!agentId.trim()) throw new ConversationRuleError('agentId is required');
     if (this.status === 'closed') throw new ConversationRuleError('the conversation is closed');
-    if (this.status === 'assigned_human' && this.assignee !== agentId) {
+    // A person may take over from the business app (whose echoes paused the assistant), not from another person.
+    if (this.status === 'assigned_human' && this.assignee !== agentId && this.assignee !== BUSINESS_APP_AGENT) {
       throw new ConversationRuleError(`the conversation is held by another agent (${this.assignee})`);
     }
   }

@@ -31,11 +31,12 @@ import {
 } from '@temporalio/workflow';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
-import type { DeliverResult } from '../activities/channels/index.ts';
-import type { ReceivedInbound } from '../activities/store.ts';
+import type { DeliverInput, DeliverResult } from '../activities/channels/index.ts';
+import type { ReceivedInbound, StoredBusinessEchoes } from '../activities/store.ts';
 import { assistantTurn, type AssistantOutcome } from './assistant-reply.ts';
 import {
   agentMessageUpdate,
+  businessEchoSignal,
   closeSignal,
   HANDOFF_NOTICE,
   inboundSignal,
@@ -44,11 +45,21 @@ import {
   stateQuery,
   takeOverUpdate,
 } from './conversation-messages.ts';
+import { commerceArguments, commerceRoute, functionReply } from './commerce-routing.ts';
 import { Conversation, type ConversationSettings } from './conversation-state.ts';
 import { LazyTimer } from './lazy-timer.ts';
 import { conversationV1 } from './legacy/conversation-v1.ts';
 import { Assignee, ChannelId, ConversationId, ConversationStatus, HandoffState } from './search-attributes.ts';
-import { SUPERSEDED_BY_AGENT, type AgentMessageResult, type CarriedState, type ConversationInput, type InboundMessage } from './types.ts';
+import {
+  BUSINESS_APP_AGENT,
+  SUPERSEDED_BY_AGENT,
+  type AgentMessageResult,
+  type BusinessEcho,
+  type CarriedState,
+  type ChoiceSet,
+  type ConversationInput,
+  type InboundMessage,
+} from './types.ts';
 
 export * from './conversation-messages.ts';
 export { SUPERSEDED_BY_AGENT } from './types.ts';
@@ -64,6 +75,13 @@ export const CONVERSATION_V2 = 'conversation-v2';
  * Assignee search attributes and the memo. Runs recorded before it upserted neither.
  */
 export const OPERATOR_VIEW = 'operator-view';
+
+/** Marks runs that stored the business's own messages (echoes) and paused the assistant for them. */
+export const BUSINESS_ECHO = 'business-app-echo';
+/** Marks runs that sent a Messenger agent's message with the HUMAN_AGENT tag, or refused it after 7 days. */
+export const HUMAN_AGENT_TAG = 'messenger-human-agent-tag';
+/** Marks runs that routed an order or a completed Flow by the tenant's commerce setting. */
+export const COMMERCE_ROUTING = 'commerce-routing';
 
 // ---- Activities, each with the timeout and retries its side effect calls for ----
 
@@ -84,6 +102,12 @@ const sending = proxyActivities<Activities>({
   startToCloseTimeout: '60 seconds',
   heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Tenant functions that handle orders and Flows: the function's own timeout (at most 30 s) is enforced inside. */
+const functions = proxyActivities<Activities>({
+  startToCloseTimeout: '35 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
 /** Continue-as-new at this history length even if the server has not suggested it yet. */
@@ -110,11 +134,16 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   /** The tenant or channel is gone: nothing can be stored any more. */
   let ended = false;
   const deadlines = new LazyTimer();
+  /** The business's own messages, signalled and not stored yet. */
+  const echoes: BusinessEcho[] = [];
 
   const opened = () => condition(() => state.conversationId !== null);
 
   setHandler(inboundSignal, (messages) => {
     if (state.receive(messages, Date.now()) > 0) lastActivityAt = Date.now();
+  });
+  setHandler(businessEchoSignal, (messages) => {
+    echoes.push(...messages);
   });
   setHandler(requestHandoffSignal, ({ reason }) => {
     state.handoffRequest ??= reason;
@@ -127,7 +156,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     takeOverUpdate,
     async ({ agentId }) => {
       await opened();
-      const changed = state.status !== 'assigned_human';
+      const changed = state.status !== 'assigned_human' || state.assignee !== agentId;
       state.takeOver(agentId, Date.now());
       agentChanges++;
       if (changed) await recordChange('handoff.assigned', { agentId });
@@ -147,12 +176,12 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   );
   setHandler(
     agentMessageUpdate,
-    async ({ agentId, text, messageId }) => {
+    async ({ agentId, text, messageId, choices }) => {
       await opened();
       state.agentActivity(Date.now());
       lastActivityAt = Date.now();
       agentChanges++;
-      return send(text, 'agent', { agentId, ...(messageId && { message: outboundMessage(messageId, Date.now()) }) });
+      return send(text, 'agent', { agentId, ...(choices && { choices }), ...(messageId && { message: outboundMessage(messageId, Date.now(), 'agent') }) });
     },
     {
       validator: ({ agentId, text, messageId }) => {
@@ -170,7 +199,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     // Closed, forwarded or ended: update handlers in flight finish first, and a message that
     // arrived meanwhile is not dropped: it reopens the conversation (or is forwarded again).
     await condition(allHandlersFinished);
-    if (ended || (state.pending.length === 0 && state.unanswered.length === 0)) return;
+    if (ended || (state.pending.length === 0 && state.unanswered.length === 0 && echoes.length === 0)) return;
     forwarded = false;
   }
 
@@ -180,8 +209,11 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     for (;;) {
       if (state.pending.length > 0) await storePending();
       if (forwarded || ended) return;
+      // patched() only where echoes are stored: runs that never get one record no marker.
+      if (echoes.length > 0 && patched(BUSINESS_ECHO)) await storeEchoes();
+      if (ended) return;
       if (!state.conversationId) {
-        await condition(() => state.pending.length > 0); // started without a message: wait for one
+        await condition(() => state.pending.length > 0 || echoes.length > 0); // started without a message: wait for one
         continue;
       }
       // A run carried over without them.
@@ -207,7 +239,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
         continue;
       }
       if (deadlines.consume()) await deadlinesDue(s);
-      if (state.closed && state.pending.length === 0) return;
+      if (state.closed && state.pending.length === 0 && echoes.length === 0) return;
 
       if (continueAsNewDue() && idle()) {
         await condition(allHandlersFinished);
@@ -220,6 +252,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
       await condition(
         () =>
           state.pending.length > 0 ||
+          echoes.length > 0 ||
           state.handoffRequest !== null ||
           state.closeRequest !== null ||
           deadlines.fired ||
@@ -271,6 +304,41 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     if (!state.botSilent) state.unanswered.push(...fresh);
   }
 
+  /**
+   * Stores the business's own messages (sent from its WhatsApp Business app or the Page inbox)
+   * and hands the conversation to the business app as a take-over would: the assistant stays
+   * silent until the agent inactivity timeout gives it back, or a person takes it over.
+   */
+  async function storeEchoes(): Promise<void> {
+    const batch = echoes.splice(0);
+    let stored: StoredBusinessEchoes;
+    try {
+      stored = await store.storeBusinessEchoes.executeWithOptions({ summary: `store ${plural(batch.length, 'business app message')}` }, [
+        { tenantId, channel, channelId, externalUserId, workflowId, conversationId: state.conversationId, echoes: batch.map((e) => ({ ...e, rowId: uuid4() })) },
+      ]);
+    } catch (err) {
+      log.error('business app messages cannot be stored: the conversation ends', { error: String(err instanceof ActivityFailure ? err.cause : err) });
+      ended = true;
+      return;
+    }
+    if (stored.opened) {
+      state.open(stored.opened);
+      upsertStatus();
+    }
+    const freshIds = new Set(stored.fresh);
+    const fresh = batch.filter((e) => freshIds.has(e.externalMessageId)).sort(bySentAt);
+    if (fresh.length === 0) return; // redeliveries
+    for (const e of fresh) if (e.text) state.addTurn({ role: 'agent', text: e.text, at: e.sentAt });
+    lastActivityAt = Date.now();
+    if (state.reopen()) await recordChange('conversation.reopened');
+    if (state.status === 'assigned_human') {
+      state.agentActivity(Date.now()); // whoever holds it keeps it; the inactivity clock restarts
+      return;
+    }
+    state.takeOver(BUSINESS_APP_AGENT, Date.now());
+    await recordChange('handoff.assigned', { agentId: BUSINESS_APP_AGENT, reason: 'business_app' });
+  }
+
   /** Waits until no new message has arrived for the quiet window (bounded), to answer a burst once. */
   async function quietWindow(quietMs: number): Promise<void> {
     if (quietMs <= 0) return; // even a 1 ms timer costs a server round trip
@@ -284,15 +352,19 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     }
   }
 
-  async function answer(batch: InboundMessage[], s: ConversationSettings): Promise<void> {
-    if (batch.length === 0 || state.botSilent || state.closed) return;
+  async function answer(given: InboundMessage[], s: ConversationSettings): Promise<void> {
+    if (given.length === 0 || state.botSilent || state.closed) return;
+    // patched() only for a batch with an order or a Flow in it.
+    const batch = given.some((m) => commerceRoute(m, s.commerce) !== null) && patched(COMMERCE_ROUTING) ? await routeCommerce(given, s) : given;
+    if (batch.length === 0 || state.botSilent) return;
     const question = batch.map((m) => m.text).filter((t): t is string => !!t).join('\n');
     if (question && state.asksForHuman(question, s.handoffKeywords)) return startHandoff('keyword');
     if (state.flooded(Date.now(), s.floodMaxPerMinute)) {
       log.warn('flood guard: no reply', { perMinute: s.floodMaxPerMinute });
       return;
     }
-    const attachments = batch.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported').map((m) => m.kind);
+    // Meta's notices (system, request_welcome, referral, optin) are the customer saying nothing.
+    const attachments = batch.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported' && m.kind !== 'system').map((m) => m.kind);
     if (!question && attachments.length === 0) return; // reactions and the like need no answer
 
     // One activity per reply: the model call retrieves first and acknowledges the messages (read
@@ -322,6 +394,39 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     await send(outcome.text, 'assistant', { message: reply, assistantTurn: true });
   }
 
+  /**
+   * Orders and Flows the tenant has a person or a function handle (commerce-routing.ts); returns
+   * the messages left for the assistant. A function that fails, or refuses the call, hands the
+   * conversation to a person: such a message is never left unanswered.
+   */
+  async function routeCommerce(batch: InboundMessage[], s: ConversationSettings): Promise<InboundMessage[]> {
+    const rest: InboundMessage[] = [];
+    for (const m of batch) {
+      const route = commerceRoute(m, s.commerce);
+      if (!route || route.handledBy === 'assistant') rest.push(m);
+      else if (route.handledBy === 'human') await startHandoff(`${route.kind}_received`);
+      else {
+        let result: { content: string; isError: boolean };
+        try {
+          result = await functions.callTenantFunction.executeWithOptions({ summary: `tenant function ${route.function} for an ${route.kind}` }, [
+            { tenantId, name: route.function, arguments: commerceArguments(m, route.kind, state.conversationId!, externalUserId), callId: `${route.kind}:${m.externalMessageId}` },
+          ]);
+        } catch (err) {
+          const cause = err instanceof ActivityFailure ? err.cause : err;
+          result = { content: cause instanceof Error ? cause.message : String(cause), isError: true };
+        }
+        if (result.isError) {
+          log.warn('commerce function failed: handed to a person', { function: route.function, kind: route.kind });
+          await startHandoff(`${route.kind}_function_failed`);
+          continue;
+        }
+        const reply = functionReply(result.content);
+        if (reply) await send(reply, 'assistant');
+      }
+    }
+    return state.botSilent ? [] : rest;
+  }
+
   async function startHandoff(reason: string): Promise<void> {
     if (!state.requestHandoff()) return;
     await recordChange('handoff.requested', { reason });
@@ -347,10 +452,19 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     return Math.min(lastActivityAt + s.idleCloseMs, inactivity === null ? Number.POSITIVE_INFINITY : Date.now() + inactivity);
   }
 
-  /** The identity of an outbound message, fixed before it is stored so that every retry finds it. */
-  function outboundMessage(id: string, createdAt: number) {
-    const failedReason = state.withinServiceWindow(createdAt, channel) ? undefined : 'outside_customer_service_window';
-    return { id, createdAt, tenantId, conversationId: state.conversationId!, channelId, channel, to: externalUserId, ...(failedReason && { failedReason }) };
+  /**
+   * The identity of an outbound message, fixed before it is stored so that every retry finds it.
+   * Outside Meta's 24-hour window it is stored failed, except a Messenger agent's within 7 days,
+   * which goes out tagged HUMAN_AGENT (the assistant never uses the tag).
+   */
+  function outboundMessage(id: string, createdAt: number, author: 'assistant' | 'agent' = 'assistant'): OutboundMessage {
+    const base = { id, createdAt, tenantId, conversationId: state.conversationId!, channelId, channel, to: externalUserId };
+    if (state.withinServiceWindow(createdAt, channel)) return base;
+    if (author === 'agent' && channel === 'messenger' && patched(HUMAN_AGENT_TAG)) {
+      const window = state.messengerAgentWindow(createdAt);
+      return window.open ? { ...base, ...(window.tag && { messageTag: window.tag }) } : { ...base, failedReason: window.reason };
+    }
+    return { ...base, failedReason: 'outside_customer_service_window' };
   }
 
   /**
@@ -361,14 +475,17 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   async function send(
     text: string,
     author: 'assistant' | 'agent',
-    options: { agentId?: string; message?: ReturnType<typeof outboundMessage>; assistantTurn?: boolean } = {},
+    options: { agentId?: string; message?: OutboundMessage; assistantTurn?: boolean; choices?: ChoiceSet } = {},
   ): Promise<AgentMessageResult> {
     await opened();
-    const message = options.message ?? outboundMessage(uuid4(), Date.now());
+    const message = options.message ?? outboundMessage(uuid4(), Date.now(), author);
     let result: DeliverResult;
     try {
       result = await sending.deliverMessage.executeWithOptions({ summary: `send the ${author}'s message` }, [
-        { ...message, text, author, ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }) },
+        {
+          ...message, text, author,
+          ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }), ...(options.choices && { choices: options.choices }),
+        },
       ]);
     } catch (err) {
       // The channel could not be given it at all (retries cannot fix it).
@@ -447,7 +564,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   }
 
   function idle(): boolean {
-    return state.pending.length === 0 && state.unanswered.length === 0 && state.handoffRequest === null && state.closeRequest === null;
+    return state.pending.length === 0 && echoes.length === 0 && state.unanswered.length === 0 && state.handoffRequest === null && state.closeRequest === null;
   }
 
   function carry(): CarriedState {
@@ -459,6 +576,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
   }
 }
+
+/** An outbound message's identity and where it goes, before its content. */
+type OutboundMessage = Pick<DeliverInput, 'id' | 'createdAt' | 'tenantId' | 'conversationId' | 'channelId' | 'channel' | 'to' | 'failedReason' | 'messageTag'>;
 
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -9,7 +9,7 @@ export type HandoffState = 'none' | 'requested' | 'assigned';
 
 export type InboundKind =
   | 'text' | 'image' | 'audio' | 'video' | 'document' | 'sticker' | 'location' | 'contacts'
-  | 'interactive' | 'reaction' | 'unsupported';
+  | 'interactive' | 'reaction' | 'order' | 'system' | 'unsupported';
 
 /** One message from an end user, as the webhook normalised it. */
 export interface InboundMessage {
@@ -25,6 +25,37 @@ export interface InboundMessage {
   text: string | null;
   /** Provider metadata kept with the message (media id and mime type, location, reaction…). */
   content: Record<string, unknown>;
+}
+
+/**
+ * A message the business sent from its own app (WhatsApp Business app in coexistence, the
+ * Page inbox), not through this platform: stored as an agent's message, and it pauses the
+ * assistant (api/webhooks/normalize.ts tells them from the platform's own echoes).
+ */
+export type BusinessEcho = InboundMessage;
+
+/**
+ * Who holds a conversation the business answered from its own app: the assistant stays silent
+ * as for any agent, until the agent inactivity timeout or a person in the inbox takes it over.
+ */
+export const BUSINESS_APP_AGENT = 'business_app';
+
+/** One option of a choice offered to the customer; `id` comes back with the customer's pick. */
+export interface Choice {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+/**
+ * Options offered with a message. Each channel renders them as it can (activities/channels/
+ * interactive.ts): WhatsApp reply buttons or a list, Messenger a button template or quick
+ * replies, otherwise numbered lines of text.
+ */
+export interface ChoiceSet {
+  items: Choice[];
+  /** The label of the button that opens a WhatsApp list (default "Options"). */
+  button?: string;
 }
 
 /** Starts (or joins) the conversation workflow of one external user. */
@@ -103,6 +134,8 @@ export interface AgentMessageInput {
    * retried request names the same message); absent from older callers, then the workflow picks one.
    */
   messageId?: string;
+  /** Options sent with the text (see ChoiceSet). */
+  choices?: ChoiceSet;
 }
 
 export interface AgentMessageResult {

@@ -8,7 +8,7 @@ import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
-import { SUPERSEDED_BY_AGENT, type ChannelKind } from '../../workflows/types.ts';
+import { SUPERSEDED_BY_AGENT, type ChannelKind, type ChoiceSet } from '../../workflows/types.ts';
 import { announceToInbox } from '../inbox-events.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
 import { markOutboundFailed, outboundContent, storeOutbound, type ReplySource } from '../store.ts';
@@ -40,6 +40,10 @@ export interface DeliverInput {
   agentId?: string;
   /** Store the message failed with this reason and send nothing (e.g. outside the service window). */
   failedReason?: string;
+  /** Messenger: sent as MESSAGE_TAG with this tag (a person's reply after the 24-hour window). */
+  messageTag?: 'HUMAN_AGENT';
+  /** Options offered with the text, rendered as the channel can (interactive.ts); stored with the message. */
+  choices?: ChoiceSet;
   /**
    * An assistant's reply to the user: not sent once the conversation waits for or is held by a
    * person (its status in the database, which the workflow writes as a take-over is accepted),
@@ -84,7 +88,7 @@ interface StoredMessageRef {
 }
 
 interface ChannelSender {
-  sendText(to: string, text: string, options: SendTextOptions & { message: StoredMessageRef }): Promise<SendTextResult>;
+  sendText(to: string, text: string, options: SendTextOptions & { message: StoredMessageRef; choices?: ChoiceSet; tag?: 'HUMAN_AGENT' }): Promise<SendTextResult>;
   acknowledge(to: string, lastMessageId: string): Promise<void>;
 }
 
@@ -124,7 +128,8 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     if (channel.type === 'whatsapp' && channel.phoneNumberId && secrets.accessToken) {
       const client = new WhatsAppClient({ graphApiUrl, phoneNumberId: channel.phoneNumberId, accessToken: secrets.accessToken });
       return {
-        sendText: (to, text, options) => counted('whatsapp', client.sendText(to, text, options)),
+        // WhatsApp has no message tags: the workflow refuses a reply after its 24-hour window.
+        sendText: (to, text, { tag: _tag, ...options }) => counted('whatsapp', client.sendText(to, text, options)),
         acknowledge: (_to, lastMessageId) => counted('whatsapp', client.markReadWithTyping(lastMessageId)),
       };
     }
@@ -209,7 +214,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         ? { status: 'pending' as const, content: written, error: null }
         : await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
-      const content = row.content as { text: string; author?: 'assistant' | 'agent'; agentId?: string; providerMessageIds?: string[] };
+      const content = row.content as { text: string; author?: 'assistant' | 'agent'; agentId?: string; providerMessageIds?: string[]; choices?: ChoiceSet };
       if (row.status === 'failed') return { status: 'failed', reason: (row.error as { reason?: string } | null)?.reason ?? 'failed' };
       if (row.status !== 'pending') {
         // Sent by an earlier attempt, whose event may not have been written (it crashed first).
@@ -233,6 +238,9 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         const sender = await senderFor(input.tenantId, input.channelId);
         await sender.sendText(input.to, content.text, {
           message: { id: input.id, createdAt: input.createdAt },
+          // The stored choices: a retry, or a send of a row stored earlier, offers the same ones.
+          ...(content.choices && { choices: content.choices }),
+          ...(input.messageTag && { tag: input.messageTag }),
           startAtPart: progress.nextPart,
           signal: ctx.cancellationSignal,
           onPartSent: (part) => {

@@ -38,7 +38,7 @@ describe('MessengerClient.sendText', () => {
     const [req] = fake.requests;
     expect(req).toMatchObject({ method: 'POST', path: '/v21.0/me/messages', query: {}, kind: 'messenger.message' });
     expect(req!.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(req!.body).toEqual({ recipient: { id: PSID }, messaging_type: 'RESPONSE', message: { text: 'Hello from the page' } });
+    expect(req!.body).toEqual({ recipient: { id: PSID }, messaging_type: 'RESPONSE', message: { text: 'Hello from the page', metadata: 'metachat' } });
     expect(req!.response).toEqual({ recipient_id: PSID, message_id: result.messageIds[0] });
   });
 

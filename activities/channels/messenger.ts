@@ -2,7 +2,16 @@
 // It does not retry: Temporal retries the activity around it, driven by the failure types from
 // graph-errors.ts (transient, throttled with nextRetryDelay, permanent).
 import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
+import { PLATFORM_SEND_METADATA } from '../../lib/graph-api.ts';
+import type { ChoiceSet } from '../../workflows/types.ts';
+import { choicesAsText, messengerMessage, messengerStyle } from './interactive.ts';
 import { MESSENGER_TEXT_LIMIT, sendInParts, splitMessage, type SendTextOptions, type SendTextResult } from './split-message.ts';
+
+export interface MessengerSendOptions extends SendTextOptions {
+  choices?: ChoiceSet;
+  /** HUMAN_AGENT: a person's reply after the 24-hour window (up to 7 days after the user's last message). */
+  tag?: 'HUMAN_AGENT';
+}
 
 export interface MessengerClientOptions {
   /** META_GRAPH_API_URL, e.g. https://graph.facebook.com/v21.0 */
@@ -30,10 +39,16 @@ export class MessengerClient {
    * characters sent in order. On failure, details[0] says which parts were delivered
    * (PartialSendDetails); see sendInParts for resuming with `startAtPart`.
    */
-  sendText(recipientId: string, text: string, options: SendTextOptions = {}): Promise<SendTextResult> {
-    return sendInParts(splitMessage(text, MESSENGER_TEXT_LIMIT), options, async (part, progress) => {
-      // RESPONSE: a reply to a message the user sent, allowed within the 24-hour window.
-      const body = { recipient: { id: recipientId }, messaging_type: 'RESPONSE', message: { text: part } };
+  sendText(recipientId: string, text: string, options: MessengerSendOptions = {}): Promise<SendTextResult> {
+    const style = options.choices ? messengerStyle(text, options.choices) : null;
+    const full = options.choices && !style ? choicesAsText(text, options.choices) : text;
+    // RESPONSE: a reply to a message the user sent, allowed within the 24-hour window; a tagged
+    // message is the exception Meta allows after it.
+    const type = options.tag ? { messaging_type: 'MESSAGE_TAG', tag: options.tag } : { messaging_type: 'RESPONSE' };
+    return sendInParts(splitMessage(full, MESSENGER_TEXT_LIMIT), options, async (part, progress) => {
+      const last = progress.failedPartIndex === progress.partCount - 1;
+      const message = style && last ? messengerMessage(part, options.choices!, style) : { text: part };
+      const body = { recipient: { id: recipientId }, ...type, message: { ...message, metadata: PLATFORM_SEND_METADATA } };
       const response = await this.#post(body, 'Messenger send', progress, options.signal);
       const id = (response as { message_id?: unknown } | null)?.message_id;
       if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Messenger send', extraDetails: { ...progress } });

@@ -4,6 +4,8 @@
 import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
 import type { WireComponent } from '../../lib/whatsapp-templates.ts';
 import { sendInParts, splitMessage, WHATSAPP_TEXT_LIMIT, type SendTextOptions, type SendTextResult } from './split-message.ts';
+import type { ChoiceSet } from '../../workflows/types.ts';
+import { choicesAsText, whatsappBodyLimit, whatsappInteractive, whatsappStyle } from './interactive.ts';
 
 export interface WhatsAppClientOptions {
   /** META_GRAPH_API_URL, e.g. https://graph.facebook.com/v21.0 */
@@ -29,17 +31,20 @@ export class WhatsAppClient {
    * 4096 characters sent in order. On failure, details[0] says which parts were delivered
    * (PartialSendDetails); see sendInParts for resuming with `startAtPart`.
    */
-  sendText(to: string, text: string, options: SendTextOptions = {}): Promise<SendTextResult> {
-    return sendInParts(splitMessage(text, WHATSAPP_TEXT_LIMIT), options, async (body, progress) => {
+  sendText(to: string, text: string, options: SendTextOptions & { choices?: ChoiceSet } = {}): Promise<SendTextResult> {
+    // Choices: reply buttons or a list on the last part (whose body limit is shorter), else as text.
+    const style = options.choices ? whatsappStyle(options.choices) : null;
+    const full = options.choices && !style ? choicesAsText(text, options.choices) : text;
+    const parts = splitMessage(full, style ? whatsappBodyLimit(style) : WHATSAPP_TEXT_LIMIT);
+    return sendInParts(parts, options, async (body, progress) => {
+      const last = progress.failedPartIndex === progress.partCount - 1;
+      const content =
+        style && last
+          ? { type: 'interactive', interactive: whatsappInteractive(body, options.choices!, style) }
+          : // WhatsApp renders a preview of the first link only if asked.
+            { type: 'text', text: { body, preview_url: /https?:\/\/\S/.test(body) } };
       const response = await this.#post(
-        {
-          messaging_product: 'whatsapp',
-          recipient_type: 'individual',
-          to,
-          type: 'text',
-          // WhatsApp renders a preview of the first link only if asked.
-          text: { body, preview_url: /https?:\/\/\S/.test(body) },
-        },
+        { messaging_product: 'whatsapp', recipient_type: 'individual', to, ...content },
         'WhatsApp send',
         progress,
         options.signal,

@@ -31,7 +31,8 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
 import { refusedTenantUrl, tenantDispatcher, tenantFetch } from '../../lib/tenant-urls.ts';
 import type { Agent } from 'undici';
-import type { ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
+import { CHOICE_LIMITS, fitChoices } from '../../lib/choices.ts';
+import type { ChoiceSet, ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
 import type { AcknowledgeInput, DeliverInput, DeliverResult } from '../channels/index.ts';
 import { tenantRetrievalSettings, type Passage, type RetrievalTenant, type RetrieveInput } from '../rag.ts';
 import { createAnthropicProvider } from './anthropic.ts';
@@ -130,6 +131,8 @@ export interface GeneratedReply extends Reply {
   delivered?: DeliverResult;
   /** A paid model's tokens and their estimated cost, as recorded in `usage`. */
   usage?: { promptTokens: number; completionTokens: number; costUsd: number };
+  /** Options offered with the reply (offer_choices, or the handoff button): sent and stored with it. */
+  choices?: ChoiceSet;
 }
 
 export interface TurnPolicy {
@@ -164,7 +167,55 @@ export const BUILTIN_TOOLS: ToolSpec[] = [
     description: "Search the company's documents for passages about a topic.",
     parameters: { type: 'object', properties: { query: { type: 'string', description: 'What to look for' } }, required: ['query'], additionalProperties: false },
   },
+  {
+    name: 'offer_choices',
+    description:
+      'Reply with a short message and a few options the customer can tap (buttons or a list), when they should pick one of a few known options. ' +
+      'This is your reply: nothing else is sent. Their pick comes back as their next message.',
+    parameters: {
+      type: 'object',
+      properties: {
+        text: { type: 'string', description: 'The message shown above the options' },
+        choices: {
+          type: 'array',
+          minItems: 1,
+          maxItems: CHOICE_LIMITS.maxItems,
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string', description: 'A short id for the option' },
+              title: { type: 'string', description: `The option, at most ${CHOICE_LIMITS.whatsappButtonTitleMax} characters` },
+              description: { type: 'string', description: 'Optional detail, shown in lists' },
+            },
+            required: ['title'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['text', 'choices'],
+      additionalProperties: false,
+    },
+  },
 ];
+
+/** The model's offer_choices call as the turn's reply, or null when its arguments hold no text or no option. */
+function offeredChoices(call: ToolCall, fallbackText: string): { text: string; choices: ChoiceSet } | null {
+  let args: { text?: unknown; choices?: unknown } | null;
+  try {
+    args = JSON.parse(call.arguments || '{}') as { text?: unknown; choices?: unknown } | null;
+  } catch {
+    return null;
+  }
+  const text = (typeof args?.text === 'string' && args.text.trim() ? args.text : fallbackText).trim();
+  const choices = fitChoices(args?.choices);
+  return text && choices ? { text, choices } : null;
+}
+
+/** The handoff button on a reply that offers a person, when the tenant wants it (llm.handoffButton). */
+function withHandoffButton<R extends { unanswered?: boolean; choices?: ChoiceSet }>(reply: R, settings: TenantSettings, handoffKeyword: string): R {
+  if (!settings.llm.handoffButton || !reply.unanswered || reply.choices) return reply;
+  return { ...reply, choices: { items: [{ id: 'handoff', title: handoffKeyword.slice(0, CHOICE_LIMITS.whatsappButtonTitleMax) }] } };
+}
 
 /** SDK clients kept per worker (oldest dropped first). */
 const MAX_CACHED = 1000;
@@ -339,6 +390,7 @@ export function createLlmActivities(deps: LlmDependencies) {
           const sources = sourcesOf(generated.citations, generated.passages ?? input.passages);
           generated.delivered = await deps.deliver({
             ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true, ...(generated.unanswered && { unanswered: true }), ...(sources.length > 0 && { sources }),
+            ...(generated.choices && { choices: generated.choices }),
           });
         }
         return generated;
@@ -395,7 +447,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       const started = performance.now();
       const local = localReply({ ...input, language: answerLanguage(settings) });
       metrics.llmCall({ tenantId: input.tenantId, provider: 'local', model: 'local', outcome: route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000 });
-      return { ...local, outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' };
+      return withHandoffButton<GeneratedReply>({ ...local, outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' }, settings, input.handoffKeyword);
     }
     const model = (route === 'primary' ? settings.llm.model : settings.llm.fallbackModel) ?? DEFAULT_MODELS[name];
 
@@ -448,12 +500,17 @@ export function createLlmActivities(deps: LlmDependencies) {
       log.error('usage not recorded', { provider: name, model, promptTokens: result.promptTokens, completionTokens: result.completionTokens, error: String(err) });
     });
     const spent = { promptTokens: result.promptTokens, completionTokens: result.completionTokens, costUsd: costUsd(name, model, result.promptTokens, result.completionTokens) };
+    // offer_choices is the reply itself (the workflow never sees it as a tool to run).
+    const offer = tools.length > 0 ? result.toolCalls.find((c) => c.name === 'offer_choices') : undefined;
+    const offered = offer ? offeredChoices(offer, result.text) : null;
+    if (offered) return { ...withSources(offered.text, input.passages), choices: offered.choices, outcome: 'reply', toolCalls: [], provider: name, model, usage: spent };
     if (result.toolCalls.length > 0 && tools.length > 0) {
       return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model, usage: spent };
     }
     const text = result.text.trim();
     if (!text) throw ApplicationFailure.retryable(`${name} answered with no text`, LLM_UNAVAILABLE);
-    return { ...withSources(text, input.passages), outcome: 'reply', toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
+    const answered = { ...withSources(text, input.passages), outcome: 'reply' as const, toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
+    return withHandoffButton(answered, settings, input.handoffKeyword);
   }
 }
 

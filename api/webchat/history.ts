@@ -3,6 +3,7 @@
 // replay uses), the replay after a cursor, and marking outbound messages delivered.
 import { createHash } from 'node:crypto';
 import type { Message } from '../../generated/prisma/client.ts';
+import { choicesAsText } from '../../lib/choices.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { MessageFrame } from './frames.ts';
@@ -53,9 +54,11 @@ type Row = Pick<Message, 'id' | 'createdAt' | 'direction' | 'content' | 'externa
 
 /** The frame of a stored message, or null for one the widget cannot show (no text). */
 export function frameOf(row: Row): MessageFrame | null {
-  const content = (row.content ?? {}) as { text?: unknown; author?: unknown; clientMessageId?: unknown };
+  const content = (row.content ?? {}) as { text?: unknown; author?: unknown; clientMessageId?: unknown; choices?: { items?: unknown } };
   if (typeof content.text !== 'string' || !content.text) return null;
-  const base = { type: 'message' as const, text: content.text, at: row.createdAt.toISOString(), cursor: encodeCursor(row) };
+  // Choices offered with a message show as numbered lines: the visitor answers by typing.
+  const text = Array.isArray(content.choices?.items) ? choicesAsText(content.text, content.choices as { items: { title: string }[] }) : content.text;
+  const base = { type: 'message' as const, text, at: row.createdAt.toISOString(), cursor: encodeCursor(row) };
   if (row.direction === 'inbound') {
     return {
       ...base,

@@ -15,6 +15,7 @@
 //      match the app secret of EVERY known one, else             → 401, nothing processed
 //      Channels we do not serve are skipped with a warning (a 4xx would make Meta retry forever).
 //   6. end-user messages grouped by (channel, user), one signalWithStart per user, in parallel;
+//      the business's own messages (echoes, normalize.ts) likewise, with their own signal;
 //      delivery statuses applied to stored outbound messages (statuses.ts); WhatsApp template
 //      statuses (template-status.ts, signed by the business account's channels) and customers'
 //      STOP / START words (opt-out-keywords.ts) recorded
@@ -27,8 +28,8 @@ import { z } from 'zod';
 import { sha256 } from '../../lib/crypto.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { conversationWorkflowId } from '../../workflows/ids.ts';
-import type { InboundMessage } from '../../workflows/types.ts';
-import { signalInbound } from '../conversation-signal.ts';
+import type { BusinessEcho, InboundMessage } from '../../workflows/types.ts';
+import { signalBusinessEchoes, signalInbound } from '../conversation-signal.ts';
 import { HttpError } from '../plugins/app/errors.ts';
 import { errorBody } from '../schemas/common.ts';
 import type { ChannelLookup, MetaChannelType, ResolvedChannel } from './channel-lookup.ts';
@@ -96,11 +97,15 @@ interface UserBatch {
   channel: ResolvedChannel;
   userId: string;
   messages: InboundMessage[];
+  echoes: BusinessEcho[];
 }
 
 async function signalConversation(app: FastifyInstance, batch: UserBatch): Promise<void> {
-  const { channel, userId, messages } = batch;
-  await signalInbound(app, { tenantId: channel.tenantId, channel: channel.type, channelId: channel.channelId, externalUserId: userId, messages });
+  const { channel, userId, messages, echoes } = batch;
+  const to = { tenantId: channel.tenantId, channel: channel.type, channelId: channel.channelId, externalUserId: userId };
+  // The customer's messages first: a business reply echoed in the same delivery answers them.
+  if (messages.length > 0) await signalInbound(app, { ...to, messages });
+  if (echoes.length > 0) await signalBusinessEchoes(app, { ...to, echoes });
 }
 
 export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = async (app, { provider, lookup }) => {
@@ -188,9 +193,25 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       await provider.accountChanges?.(app, { json, raw, digest });
 
       const batches: UserBatch[] = [];
+      const batchOf = new Map<string, UserBatch>();
       for (const group of groupByUser(delivery.inbound)) {
         const channel = channels.get(group.publicId);
-        if (channel) batches.push({ channel, userId: group.userId, messages: group.messages });
+        if (!channel) continue;
+        const batch: UserBatch = { channel, userId: group.userId, messages: group.messages, echoes: [] };
+        batches.push(batch);
+        batchOf.set(JSON.stringify([group.publicId, group.userId]), batch);
+      }
+      for (const { publicId, userId, echo } of delivery.echoes) {
+        const channel = channels.get(publicId);
+        if (!channel) continue;
+        const key = JSON.stringify([publicId, userId]);
+        let batch = batchOf.get(key);
+        if (!batch) {
+          batch = { channel, userId, messages: [], echoes: [] };
+          batchOf.set(key, batch);
+          batches.push(batch);
+        }
+        batch.echoes.push(echo);
       }
       const statusesByChannel = new Map<string, { channel: ResolvedChannel; items: StatusItem[] }>();
       for (const item of delivery.statuses) {
@@ -218,7 +239,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       batches.forEach((batch) => {
         const c = counts(batch.channel.tenantId);
         c.users++;
-        c.messages += batch.messages.length;
+        c.messages += batch.messages.length + batch.echoes.length;
       });
       [...statusesByChannel.values()].forEach(({ channel, items }, i) => {
         const c = counts(channel.tenantId);
@@ -228,7 +249,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       });
       // Message bodies at debug level only.
       for (const batch of batches) {
-        request.log.debug({ tenantId: batch.channel.tenantId, channel: type, externalUserId: batch.userId, messages: batch.messages }, 'webhook messages');
+        request.log.debug({ tenantId: batch.channel.tenantId, channel: type, externalUserId: batch.userId, messages: batch.messages, echoes: batch.echoes }, 'webhook messages');
       }
 
       const signalFailures = signals.flatMap((s, i) => (s.status === 'rejected' ? [{ err: s.reason as unknown, batch: batches[i]! }] : []));

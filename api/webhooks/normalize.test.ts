@@ -115,10 +115,19 @@ describe('normalizeWhatsApp', () => {
     expect(oneWhatsApp({ type: 'contacts', contacts }).message).toMatchObject({ kind: 'contacts', text: null, content: { contacts } });
   });
 
-  it('unsupported, unknown types and unknown interactive replies: unsupported', () => {
-    expect(oneWhatsApp({ type: 'unsupported', errors: [{ code: 131051, title: 'Message type unknown' }] }).message).toMatchObject({ kind: 'unsupported', text: null, content: { type: 'unsupported' } });
-    expect(oneWhatsApp({ type: 'order', order: { catalog_id: '1' } }).message).toMatchObject({ kind: 'unsupported' });
-    expect(oneWhatsApp({ type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: { response_json: '{}' } } }).message).toMatchObject({ kind: 'unsupported' });
+  it('unsupported, unknown types and unknown interactive replies: unsupported, with Meta\'s errors', () => {
+    expect(oneWhatsApp({ type: 'unsupported', errors: [{ code: 131051, title: 'Message type unknown' }] }).message).toMatchObject({
+      kind: 'unsupported', text: null, content: { type: 'unsupported', errors: [{ code: 131051, title: 'Message type unknown' }] },
+    });
+    expect(oneWhatsApp({ type: 'poll' }).message).toMatchObject({ kind: 'unsupported' });
+    expect(oneWhatsApp({ type: 'interactive', interactive: { type: 'product_reply' } }).message).toMatchObject({ kind: 'unsupported' });
+  });
+
+  it('an order without items and a Flow answering nothing are still an order and a Flow', () => {
+    expect(oneWhatsApp({ type: 'order', order: { catalog_id: '1' } }).message).toMatchObject({ kind: 'order', content: { catalogId: '1', items: [] } });
+    expect(oneWhatsApp({ type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: { response_json: '{}' } } }).message).toMatchObject({
+      kind: 'interactive', text: '📋 Form completed:\n(no answers)', content: { interactiveType: 'nfm_reply', response: {} },
+    });
   });
 
   it('statuses: sent/delivered/read/failed with errors; unknown statuses ignored', () => {
@@ -172,7 +181,7 @@ describe('normalizeWhatsApp', () => {
       ['111', '16505551234', 'a'],
       ['222', '99', 'b'],
     ]);
-    expect(normalizeWhatsApp(whatsappEnvelopeSchema.parse({ object: 'instagram', entry: [] }))).toEqual({ publicIds: [], inbound: [], statuses: [] });
+    expect(normalizeWhatsApp(whatsappEnvelopeSchema.parse({ object: 'instagram', entry: [] }))).toEqual({ publicIds: [], inbound: [], statuses: [], echoes: [] });
   });
 
   it('rejects malformed messages changes but not unknown fields', () => {
@@ -255,10 +264,10 @@ describe('normalizeMessenger', () => {
     expect(oneMessenger({ reaction: { reaction: 'love', action: 'unreact', mid: 'm_ours' } }).message.content).toMatchObject({ emoji: null, action: 'unreact' });
   });
 
-  it('echoes, optins and unknown events are not inbound; delivery and read are statuses', () => {
+  it('our own echoes and user_ref optins are not inbound; a referral is a notice; delivery and read are statuses', () => {
     const out = normalizeMessenger(
       messenger([
-        { sender: { id: PAGE_ID }, recipient: { id: PSID }, timestamp: 1, message: { mid: 'm_echo', is_echo: true, app_id: 1517776481860111, text: 'our reply' } },
+        { sender: { id: PAGE_ID }, recipient: { id: PSID }, timestamp: 1, message: { mid: 'm_echo', is_echo: true, app_id: 1517776481860111, metadata: 'metachat', text: 'our reply' } },
         { recipient: { id: PAGE_ID }, timestamp: 2, optin: { ref: 'x', user_ref: 'UNIQUE_REF_PARAM' } },
         { ...mBase, timestamp: 3, referral: { ref: 'ad', source: 'ADS', type: 'OPEN_THREAD' } },
         { ...mBase, timestamp: 4, delivery: { mids: ['m_a', 'm_b'], watermark: 1458668856253 } },
@@ -266,7 +275,10 @@ describe('normalizeMessenger', () => {
         { ...mBase, timestamp: 6, read: { watermark: 1458668856400 } },
       ]),
     );
-    expect(out.inbound).toEqual([]);
+    expect(out.echoes).toEqual([]);
+    expect(out.inbound.map((i) => i.message)).toEqual([
+      { externalMessageId: `referral:${PSID}:3`, sentAt: 3, kind: 'system', text: null, content: { systemType: 'referral', ref: 'ad', source: 'ADS', type: 'OPEN_THREAD' } },
+    ]);
     expect(out.publicIds).toEqual([PAGE_ID]);
     expect(out.statuses).toEqual([
       { kind: 'message', publicId: PAGE_ID, externalMessageId: 'm_a', status: 'delivered', at: 1458668856253 },

@@ -22,7 +22,7 @@ describe('withAcceptedSentAt', () => {
 
   it('applies to every inbound message of a delivery and leaves statuses alone', () => {
     const status = { kind: 'message' as const, publicId: 'p', externalMessageId: 'wamid.0', status: 'read' as const, at: 0 };
-    const out = withAcceptedTimestamps({ publicIds: ['p'], inbound: [{ publicId: 'p', userId: 'u', message: message(0) }], statuses: [status] }, NOW);
+    const out = withAcceptedTimestamps({ publicIds: ['p'], inbound: [{ publicId: 'p', userId: 'u', message: message(0) }], statuses: [status], echoes: [] }, NOW);
     expect(out.inbound[0]?.message.sentAt).toBe(NOW);
     expect(out.statuses).toEqual([status]);
   });

@@ -19,13 +19,17 @@ export const SENT_AT_MAX_AHEAD_MS = 5 * 60_000;
  * minutes], else with the receive time as sentAt and the provider's value, as given, in
  * `content.providerSentAt` (so the tenant can see what was replaced).
  */
-export function withAcceptedSentAt(message: InboundMessage, receivedAt: number): InboundMessage {
+export function withAcceptedSentAt<M extends Pick<InboundMessage, 'sentAt' | 'content'>>(message: M, receivedAt: number): M {
   const { sentAt } = message;
   if (Number.isFinite(sentAt) && sentAt >= receivedAt - SENT_AT_MAX_AGE_MS && sentAt <= receivedAt + SENT_AT_MAX_AHEAD_MS) return message;
   return { ...message, sentAt: receivedAt, content: { ...message.content, providerSentAt: Number.isFinite(sentAt) ? sentAt : null } };
 }
 
-/** The delivery with every inbound message's timestamp accepted or replaced (withAcceptedSentAt). */
+/** The delivery with every inbound message's and echo's timestamp accepted or replaced (withAcceptedSentAt). */
 export function withAcceptedTimestamps(delivery: NormalizedDelivery, receivedAt: number): NormalizedDelivery {
-  return { ...delivery, inbound: delivery.inbound.map((item) => ({ ...item, message: withAcceptedSentAt(item.message, receivedAt) })) };
+  return {
+    ...delivery,
+    inbound: delivery.inbound.map((item) => ({ ...item, message: withAcceptedSentAt(item.message, receivedAt) })),
+    echoes: delivery.echoes.map((item) => ({ ...item, echo: withAcceptedSentAt(item.echo, receivedAt) })),
+  };
 }

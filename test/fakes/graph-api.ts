@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MESSENGER_TAGS, messengerQuickRepliesError, messengerTemplateError, whatsappInteractiveError } from './interactive-limits.ts';
 import { createFakeTemplates, type FakeTemplates } from './graph-templates.ts';
 
 export const FAKE_GRAPH_API_VERSION = 'v21.0';
@@ -75,6 +76,8 @@ export interface DeliveredText {
   to: string;
   text: string;
   messageId: string;
+  /** The titles of the buttons, list rows or quick replies the message offered. */
+  choices?: string[];
 }
 
 export interface FakeGraphApi {
@@ -317,8 +320,11 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       if (text.length > WHATSAPP_TEXT_MAX) return invalidParam(`(#100) Param text['body'] must be at most ${WHATSAPP_TEXT_MAX} characters long.`);
       if (b.text.preview_url !== undefined && typeof b.text.preview_url !== 'boolean') return invalidParam("(#100) Param text['preview_url'] must be a boolean.");
     }
+    const interactiveError = type === 'interactive' ? whatsappInteractiveError(b.interactive) : null;
+    if (interactiveError) return invalidParam(interactiveError);
     const messageId = `wamid.${randomBytes(24).toString('base64url')}`;
     if (type === 'text') delivered.push({ channel: 'whatsapp', from: phoneNumberId, to: b.to, text: b.text.body, messageId });
+    if (type === 'interactive') delivered.push({ channel: 'whatsapp', from: phoneNumberId, to: b.to, text: b.interactive.body.text, messageId, choices: interactiveTitles(b.interactive) });
     return {
       status: 200,
       body: { messaging_product: 'whatsapp', contacts: [{ input: b.to, wa_id: b.to.replace(/\D/g, '') }], messages: [{ id: messageId }] },
@@ -333,13 +339,25 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       return { status: 200, body: { recipient_id: recipientId } };
     }
     if (!['RESPONSE', 'UPDATE', 'MESSAGE_TAG'].includes(b.messaging_type)) return invalidParam('(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}');
-    if (b.messaging_type === 'MESSAGE_TAG' && !b.tag) return invalidParam('(#100) Param tag is required for messaging_type MESSAGE_TAG');
+    if (b.messaging_type === 'MESSAGE_TAG' && !MESSENGER_TAGS.includes(b.tag)) return invalidParam(`(#100) Param tag must be one of {${MESSENGER_TAGS.join(', ')}}`);
     const text = b.message?.text;
     if (typeof b.message !== 'object' || b.message === null) return invalidParam('(#100) The parameter message is required');
     if (text !== undefined && (typeof text !== 'string' || !text)) return invalidParam('(#100) Param message[text] must be a non-empty UTF-8 encoded string');
     if (typeof text === 'string' && text.length > MESSENGER_TEXT_MAX) return invalidParam(`(#100) Length of param message[text] must be less than or equal to ${MESSENGER_TEXT_MAX}`);
+    const quickRepliesError = b.message.quick_replies === undefined ? null : messengerQuickRepliesError(b.message.quick_replies);
+    if (quickRepliesError) return invalidParam(quickRepliesError);
+    if (b.message.attachment?.type === 'template') {
+      const templateError = messengerTemplateError(b.message.attachment.payload);
+      if (templateError) return invalidParam(templateError);
+      const messageId = `m_${randomBytes(24).toString('base64url')}`;
+      const payload = b.message.attachment.payload;
+      delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text: payload.text, messageId, choices: payload.buttons.map((x: { title: string }) => x.title) });
+      return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
+    }
     const messageId = `m_${randomBytes(24).toString('base64url')}`;
-    if (typeof text === 'string') delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text, messageId });
+    if (typeof text === 'string') {
+      delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text, messageId, ...(b.message.quick_replies && { choices: b.message.quick_replies.map((q: { title: string }) => q.title) }) });
+    }
     return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
   }
 
@@ -435,4 +453,10 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return m?.[1];
+}
+
+/** The titles a WhatsApp interactive message offers (buttons or list rows). */
+function interactiveTitles(i: Record<string, any>): string[] {
+  if (i.type === 'button') return i.action.buttons.map((b: { reply: { title: string } }) => b.reply.title);
+  return i.action.sections.flatMap((s: { rows: { title: string }[] }) => s.rows.map((r) => r.title));
 }

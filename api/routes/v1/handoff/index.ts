@@ -41,6 +41,7 @@ import { z } from 'zod';
 import { agentMessageUpdate, releaseUpdate, requestHandoffSignal, takeOverUpdate } from '../../../../workflows/conversation.ts';
 import type { AgentMessageResult } from '../../../../workflows/types.ts';
 import { conversationUpdateId, freshIdempotencyKey, idempotencyHeaders, messageIdOfUpdate } from '../../../idempotency.ts';
+import { choiceSetSchema } from '../../../../lib/choices.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses, idParams } from '../../../schemas/common.ts';
 
@@ -127,6 +128,10 @@ const AGENT_MESSAGE_DESCRIPTION = [
   'A key reused with a different text answers the first request\'s outcome.',
   '409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow.',
   '403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else.',
+  '`choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines);',
+  'the pick comes back as the customer\'s next message. Outside the customer\'s 24-hour window a message is not sent (status failed, reason',
+  'outside_customer_service_window), except on Messenger, where a person\'s reply within 7 days of the customer\'s last message goes out',
+  'with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window.',
 ].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
@@ -263,7 +268,9 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
         description: AGENT_MESSAGE_DESCRIPTION,
         params: idParams,
         headers: idempotencyHeaders,
-        body: z.object({ agentId, text: z.string().min(1).max(4096) }).strict(),
+        body: z
+          .object({ agentId, text: z.string().min(1).max(4096), choices: choiceSetSchema.optional() })
+          .strict(),
         response: { 200: agentMessageResult, 202: agentMessagePending, ...responses },
       },
     },
@@ -277,7 +284,11 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       const handle = await workflowOf(request, id);
       // Accepted (the validator passed and the update is in the workflow's history) or refused.
       const update = await within(request, handle, UPDATE_DEADLINE_MS, () =>
-        handle.startUpdate(agentMessageUpdate, { args: [{ agentId: agent, text, messageId }], updateId, waitForStage: WorkflowUpdateStage.ACCEPTED }),
+        handle.startUpdate(agentMessageUpdate, {
+          args: [{ agentId: agent, text, messageId, ...(request.body.choices && { choices: request.body.choices }) }],
+          updateId,
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        }),
       );
       let result: AgentMessageResult;
       try {

@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "message_type" ADD VALUE 'order';
