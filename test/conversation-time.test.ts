@@ -72,6 +72,22 @@ describe('conversation over time (time-skipping server)', () => {
     expect(await handle.query(stateQuery)).toMatchObject({ status: 'assigned_human', assignee: 'ann' });
   });
 
+  it("keeps Instagram to the same 24-hour window: an agent's reply after it is refused and not sent", async () => {
+    const u = '6543210000000001';
+    const handle = env.client.workflow.getHandle(rig.workflowId('instagram', u));
+    await rig.deliver('instagram', u, [await now('I need a human please')]);
+    await eventually(() => sentTo(u).length === 1, 20_000, 'handoff notice');
+    expect(sentTo(u)[0]).toMatchObject({ channel: 'instagram', from: rig.instagramPageId });
+    await handle.executeUpdate(takeOverUpdate, { args: [{ agentId: 'ann' }] });
+
+    await env.sleep('23 hours');
+    expect(await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Still there?' }] })).toMatchObject({ status: 'sent' });
+    await env.sleep('2 hours');
+    const late = await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Hello again' }] });
+    expect(late).toMatchObject({ status: 'failed', reason: 'outside_customer_service_window' });
+    expect(sentTo(u).map((d) => d.text)).toEqual([sentTo(u)[0]!.text, 'Still there?']);
+  });
+
   it('gives a conversation back to the assistant after the agent goes quiet', async () => {
     // Runs last: it shortens the tenant's agent inactivity for conversations started from now.
     await rig.db.tenant.update({

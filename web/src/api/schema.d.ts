@@ -2421,6 +2421,357 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/tenants/{id}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a tenant's plan (audited; effective at its next request)
+         * @description 404 not_found: no such tenant; 404 unknown_plan: no such plan. Setting the plan it is on changes and audits nothing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        plan: string;
+                        /** @description Who makes the change, for the audit (default `admin`) */
+                        operator?: string;
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            tenantId: string;
+                            from: string;
+                            plan: {
+                                id: string;
+                                name: string;
+                                isDefault: boolean;
+                                /** @description null: no limit */
+                                limits: {
+                                    /** @description Messages stored (both directions, every channel) per billing period */
+                                    monthlyMessages: number | null;
+                                    documents: number | null;
+                                    chunks: number | null;
+                                    /** @description Team members plus pending invitations */
+                                    seats: number | null;
+                                    channels: number | null;
+                                    /** @description Model and embedding cost per billing period, USD */
+                                    monthlyModelSpendUsd: number | null;
+                                };
+                                features: string[];
+                                /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
+                                purchasable: boolean;
+                            };
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tenants/{id}/plan-changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's plan changes, newest first (the last 100) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                fromPlan: string;
+                                toPlan: string;
+                                /** @enum {string} */
+                                actorKind: "operator" | "stripe";
+                                /** @description The operator's name as given, or the Stripe event id */
+                                actor: string;
+                                reason: string | null;
+                                requestId: string | null;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/": {
         parameters: {
             query?: never;
@@ -3927,7 +4278,7 @@ export interface paths {
         put?: never;
         /**
          * Invite someone to the team with a role
-         * @description The single-use link, valid for INVITATION_TTL_HOURS, is emailed when SMTP is configured (delivery `email`; 503 email_unavailable and no invitation when sending fails), else shown here once (delivery `link`). An earlier pending invitation for the same email stops working. 409 user_exists: the email is already in the team; 403 owner_required: only an owner invites an owner.
+         * @description The single-use link, valid for INVITATION_TTL_HOURS, is emailed when SMTP is configured (delivery `email`; 503 email_unavailable and no invitation when sending fails), else shown here once (delivery `link`). An earlier pending invitation for the same email stops working. 402 plan_limit_reached: the plan's seats (members and pending invitations) are taken. 409 user_exists: the email is already in the team; 403 owner_required: only an owner invites an owner.
          */
         post: {
             parameters: {
@@ -4005,6 +4356,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); an operator or a subscription moves it to a larger plan */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4913,7 +5280,7 @@ export interface paths {
                     limit?: number;
                     /** @description Opaque cursor from a previous page's nextCursor */
                     cursor?: string;
-                    type?: "whatsapp" | "messenger" | "webchat";
+                    type?: "whatsapp" | "messenger" | "instagram" | "webchat";
                     status?: "active" | "disabled";
                 };
                 header?: never;
@@ -4933,13 +5300,16 @@ export interface paths {
                                 /** Format: uuid */
                                 id: string;
                                 /** @enum {string} */
-                                type: "whatsapp" | "messenger" | "webchat";
+                                type: "whatsapp" | "messenger" | "instagram" | "webchat";
                                 name: string;
                                 /** @enum {string} */
                                 status: "active" | "disabled";
                                 phoneNumberId: string | null;
                                 wabaId: string | null;
+                                /** @description Messenger: the page; Instagram: the Facebook Page the Instagram account is linked to */
                                 pageId: string | null;
+                                /** @description Instagram: the professional account id, which Instagram webhooks name */
+                                instagramAccountId: string | null;
                                 widgetId: string | null;
                                 allowedOrigins: string[];
                                 /** @description Masked: only the last 4 characters are shown */
@@ -4947,7 +5317,7 @@ export interface paths {
                                     [key: string]: string;
                                 };
                                 hasVerifyToken: boolean;
-                                /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                                /** @description WhatsApp, Messenger and Instagram: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
                                 webhookUrl: string | null;
                                 /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
                                 widgetUrl: string | null;
@@ -5059,7 +5429,7 @@ export interface paths {
         put?: never;
         /**
          * Add a channel
-         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
+         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page's), appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
          */
         post: {
             parameters: {
@@ -5089,6 +5459,15 @@ export interface paths {
                         verifyToken: string;
                     } | {
                         /** @enum {string} */
+                        type: "instagram";
+                        name: string;
+                        instagramAccountId: string;
+                        pageId: string;
+                        pageAccessToken: string;
+                        appSecret: string;
+                        verifyToken: string;
+                    } | {
+                        /** @enum {string} */
                         type: "webchat";
                         name: string;
                         /** @default [] */
@@ -5107,13 +5486,16 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "whatsapp" | "messenger" | "webchat";
+                            type: "whatsapp" | "messenger" | "instagram" | "webchat";
                             name: string;
                             /** @enum {string} */
                             status: "active" | "disabled";
                             phoneNumberId: string | null;
                             wabaId: string | null;
+                            /** @description Messenger: the page; Instagram: the Facebook Page the Instagram account is linked to */
                             pageId: string | null;
+                            /** @description Instagram: the professional account id, which Instagram webhooks name */
+                            instagramAccountId: string | null;
                             widgetId: string | null;
                             allowedOrigins: string[];
                             /** @description Masked: only the last 4 characters are shown */
@@ -5121,7 +5503,7 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
-                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            /** @description WhatsApp, Messenger and Instagram: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
                             webhookUrl: string | null;
                             /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
                             widgetUrl: string | null;
@@ -5148,6 +5530,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); an operator or a subscription moves it to a larger plan */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5194,7 +5592,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description This tenant already has a channel with this phone number id, page id or verify token */
+                /** @description This tenant already has a channel with this phone number id, page id, Instagram account id or verify token */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5210,7 +5608,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The channel's token does not own the phone number id or page id (the Graph API says so), or the id cannot be registered */
+                /** @description The channel's token does not own the phone number id, page id or Instagram account (the Graph API says so), or the id cannot be registered */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -5295,13 +5693,16 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "whatsapp" | "messenger" | "webchat";
+                            type: "whatsapp" | "messenger" | "instagram" | "webchat";
                             name: string;
                             /** @enum {string} */
                             status: "active" | "disabled";
                             phoneNumberId: string | null;
                             wabaId: string | null;
+                            /** @description Messenger: the page; Instagram: the Facebook Page the Instagram account is linked to */
                             pageId: string | null;
+                            /** @description Instagram: the professional account id, which Instagram webhooks name */
+                            instagramAccountId: string | null;
                             widgetId: string | null;
                             allowedOrigins: string[];
                             /** @description Masked: only the last 4 characters are shown */
@@ -5309,7 +5710,7 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
-                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            /** @description WhatsApp, Messenger and Instagram: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
                             webhookUrl: string | null;
                             /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
                             widgetUrl: string | null;
@@ -5571,7 +5972,7 @@ export interface paths {
         head?: never;
         /**
          * Update a channel (a secret given replaces the stored one)
-         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
+         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
          */
         patch: {
             parameters: {
@@ -5591,6 +5992,7 @@ export interface paths {
                         phoneNumberId?: string;
                         wabaId?: string;
                         pageId?: string;
+                        instagramAccountId?: string;
                         accessToken?: string;
                         pageAccessToken?: string;
                         appSecret?: string;
@@ -5610,13 +6012,16 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "whatsapp" | "messenger" | "webchat";
+                            type: "whatsapp" | "messenger" | "instagram" | "webchat";
                             name: string;
                             /** @enum {string} */
                             status: "active" | "disabled";
                             phoneNumberId: string | null;
                             wabaId: string | null;
+                            /** @description Messenger: the page; Instagram: the Facebook Page the Instagram account is linked to */
                             pageId: string | null;
+                            /** @description Instagram: the professional account id, which Instagram webhooks name */
+                            instagramAccountId: string | null;
                             widgetId: string | null;
                             allowedOrigins: string[];
                             /** @description Masked: only the last 4 characters are shown */
@@ -5624,7 +6029,7 @@ export interface paths {
                                 [key: string]: string;
                             };
                             hasVerifyToken: boolean;
-                            /** @description WhatsApp and Messenger: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
+                            /** @description WhatsApp, Messenger and Instagram: the callback URL to enter in the Meta app's webhook settings (APP_BASE_URL + /webhooks/<type>) */
                             webhookUrl: string | null;
                             /** @description Web chat: the widget's page, to frame on the tenant's site (APP_BASE_URL + /webchat/widget/<widgetId>) */
                             widgetUrl: string | null;
@@ -5697,7 +6102,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description This tenant already has a channel with this phone number id, page id or verify token */
+                /** @description This tenant already has a channel with this phone number id, page id, Instagram account id or verify token */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5729,7 +6134,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The channel's token does not own the phone number id or page id (the Graph API says so), or the id cannot be registered */
+                /** @description The channel's token does not own the phone number id, page id or Instagram account (the Graph API says so), or the id cannot be registered */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -5791,8 +6196,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Test a WhatsApp or Messenger channel's connection with its stored token
-         * @description Asks the Graph API with the stored token: WhatsApp GET /{phone-number-id}?fields=display_phone_number,verified_name, Messenger GET /me?fields=id,name (which must be the page). 200 with ok and what was found, or ok false and the problem (invalid_token, missing_permission, wrong_id, throttled, unreachable, token_unreadable, graph_error) with what Meta said. Waits at most 5 s for Meta; 10 tests per channel per minute (429 with Retry-After beyond).
+         * Test a WhatsApp, Messenger or Instagram channel's connection with its stored token
+         * @description Asks the Graph API with the stored token: WhatsApp GET /{phone-number-id}?fields=display_phone_number,verified_name, Messenger GET /me?fields=id,name (which must be the page), Instagram GET /me?fields=id,name,instagram_business_account{id,username} (which must be the page, linked to the channel's Instagram account). 200 with ok and what was found, or ok false and the problem (invalid_token, missing_permission, wrong_id, throttled, unreachable, token_unreadable, graph_error) with what Meta said. Waits at most 5 s for Meta; 10 tests per channel per minute (429 with Retry-After beyond).
          */
         post: {
             parameters: {
@@ -5813,7 +6218,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             ok: boolean;
-                            /** @description What the Graph API answered: the number (WhatsApp) or the page the token belongs to (Messenger) */
+                            /** @description What the Graph API answered: the number (WhatsApp), the page the token belongs to (Messenger), or the Instagram account linked to that page (Instagram) */
                             found: {
                                 id: string;
                                 displayPhoneNumber: string | null;
@@ -6118,7 +6523,7 @@ export interface paths {
                     status?: "active" | "handoff_requested" | "assigned_human" | "closed";
                     channelId?: string;
                     /** @description Channel type */
-                    channel?: "whatsapp" | "messenger" | "webchat";
+                    channel?: "whatsapp" | "messenger" | "instagram" | "webchat";
                     /** @description Held by this agent */
                     assignee?: string;
                     /** @description Held by the caller (a signed-in user, or an agent key), by any agent, or by none */
@@ -6152,7 +6557,7 @@ export interface paths {
                                 /** Format: uuid */
                                 channelId: string;
                                 /** @enum {string} */
-                                channel: "whatsapp" | "messenger" | "webchat";
+                                channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                                 externalUserId: string;
                                 /** @enum {string} */
                                 status: "active" | "handoff_requested" | "assigned_human" | "closed";
@@ -6306,7 +6711,7 @@ export interface paths {
                             /** Format: uuid */
                             channelId: string;
                             /** @enum {string} */
-                            channel: "whatsapp" | "messenger" | "webchat";
+                            channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                             externalUserId: string;
                             /** @enum {string} */
                             status: "active" | "handoff_requested" | "assigned_human" | "closed";
@@ -6480,7 +6885,7 @@ export interface paths {
                                 /** Format: uuid */
                                 conversationId: string;
                                 /** @enum {string} */
-                                channel: "whatsapp" | "messenger" | "webchat";
+                                channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                                 externalMessageId: string | null;
                                 /** @enum {string} */
                                 direction: "inbound" | "outbound";
@@ -6988,7 +7393,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 when a quota is reached.
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached.
          */
         post: {
             parameters: {
@@ -7371,7 +7776,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new version of a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 when a quota is reached. The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached. The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
          */
         post: {
             parameters: {
@@ -8139,7 +8544,7 @@ export interface paths {
         put?: never;
         /**
          * Make an earlier version of a document the live one again
-         * @description The version `id` (one that was ready) becomes the version retrieval uses, with the chunks it kept; the live version is replaced in the same transaction (retrieval sees one or the other, never neither) and stays listed, restorable in turn, until the purge. No new ingestion runs. 409 when the version never became ready, when its chunks belong to an embedding model the tenant switched away from, or when it would pass the chunk quota; 404 when the document was deleted.
+         * @description The version `id` (one that was ready) becomes the version retrieval uses, with the chunks it kept; the live version is replaced in the same transaction (retrieval sees one or the other, never neither) and stays listed, restorable in turn, until the purge. No new ingestion runs. 409 when the version never became ready, when its chunks belong to an embedding model the tenant switched away from, or when it would pass the plan's chunk limit; 404 when the document was deleted.
          */
         post: {
             parameters: {
@@ -10173,10 +10578,15 @@ export interface paths {
                                 spentTodayUsd: number;
                                 /** @description The largest document an upload may be (DOCUMENT_MAX_BYTES) */
                                 documentMaxBytes: number;
-                                /** @description DOCUMENT_QUOTA_PER_TENANT */
-                                documents: number;
-                                /** @description CHUNK_QUOTA_PER_TENANT */
-                                chunks: number;
+                                /** @description The plan's document limit (DOCUMENT_QUOTA_PER_TENANT on the default plan); null: none */
+                                documents: number | null;
+                                /** @description The plan's chunk limit (CHUNK_QUOTA_PER_TENANT on the default plan); null: none */
+                                chunks: number | null;
+                                /** @description The tenant's plan (GET /api/v1/billing: all its limits and their usage) */
+                                plan: {
+                                    id: string;
+                                    name: string;
+                                };
                             };
                         };
                     };
@@ -10263,6 +10673,883 @@ export interface paths {
                 };
                 /** @description Default Response */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's plan, its usage against the plan's limits this period, and its subscription */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stripe is configured: checkout, portal and invoices are available */
+                            billingEnabled: boolean;
+                            plan: {
+                                id: string;
+                                name: string;
+                                isDefault: boolean;
+                                /** @description null: no limit */
+                                limits: {
+                                    /** @description Messages stored (both directions, every channel) per billing period */
+                                    monthlyMessages: number | null;
+                                    documents: number | null;
+                                    chunks: number | null;
+                                    /** @description Team members plus pending invitations */
+                                    seats: number | null;
+                                    channels: number | null;
+                                    /** @description Model and embedding cost per billing period, USD */
+                                    monthlyModelSpendUsd: number | null;
+                                };
+                                features: string[];
+                                /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
+                                purchasable: boolean;
+                            };
+                            /** @description null: the tenant has no billing account (default plan) */
+                            subscription: {
+                                status: string | null;
+                                currentPeriodEnd: string | null;
+                                /** @description A Stripe customer exists for the tenant */
+                                customer: boolean;
+                            } | null;
+                            /** @description The billing period: the current UTC calendar month */
+                            period: {
+                                start: string;
+                                end: string;
+                            };
+                            usage: {
+                                monthlyMessages: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                                documents: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                                chunks: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                                seats: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                                channels: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                                monthlyModelSpendUsd: {
+                                    used: number;
+                                    limit: number | null;
+                                    /** @description used / limit (0 without a limit) */
+                                    ratio: number;
+                                    /** @description At or above 80 % of the limit */
+                                    warning: boolean;
+                                    /** @description Nothing more may be added */
+                                    reached: boolean;
+                                };
+                            };
+                            /** @description Limits at or above the warning share */
+                            warnings: ("monthlyMessages" | "documents" | "chunks" | "seats" | "channels" | "monthlyModelSpendUsd")[];
+                            /** @description The period's metered events: model_tokens and embedding_tokens per provider and model, messages per channel, storage_bytes uploaded */
+                            meters: {
+                                meter: string;
+                                provider: string | null;
+                                model: string | null;
+                                channel: string | null;
+                                events: number;
+                                quantity: number;
+                                costUsd: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every plan, in order */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                isDefault: boolean;
+                                /** @description null: no limit */
+                                limits: {
+                                    /** @description Messages stored (both directions, every channel) per billing period */
+                                    monthlyMessages: number | null;
+                                    documents: number | null;
+                                    chunks: number | null;
+                                    /** @description Team members plus pending invitations */
+                                    seats: number | null;
+                                    channels: number | null;
+                                    /** @description Model and embedding cost per billing period, USD */
+                                    monthlyModelSpendUsd: number | null;
+                                };
+                                features: string[];
+                                /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
+                                purchasable: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start subscribing to a plan: a Stripe Checkout session, whose URL the browser opens
+         * @description The subscription takes effect when Stripe reports it (POST /webhooks/stripe), not here. 404 billing_disabled without Stripe; 404 unknown_plan; 409 plan_not_purchasable when the plan has no Stripe price (STRIPE_PRICES); 502 billing_provider_error when Stripe fails.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A plan id from GET /api/v1/billing/plans */
+                        plan: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            url: string;
+                            /** @description The Checkout session id */
+                            id: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_disabled: no Stripe key is configured on this platform */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_provider_error: Stripe refused or could not be reached */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A Stripe customer portal session (payment methods, invoices, cancelling): its URL
+         * @description 404 billing_disabled without Stripe; 409 no_billing_account before the first checkout; 502 billing_provider_error when Stripe fails.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_disabled: no Stripe key is configured on this platform */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_provider_error: Stripe refused or could not be reached */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's invoices, newest first, as Stripe has them
+         * @description Empty before the first checkout. 404 billing_disabled without Stripe; 502 billing_provider_error when Stripe fails.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                number: string | null;
+                                status: string | null;
+                                currency: string;
+                                /** @description In the currency's smallest unit */
+                                amountDue: number;
+                                amountPaid: number;
+                                createdAt: string;
+                                periodStart: string;
+                                periodEnd: string;
+                                hostedInvoiceUrl: string | null;
+                                invoicePdf: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_disabled: no Stripe key is configured on this platform */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description billing_provider_error: Stripe refused or could not be reached */
+                502: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10516,7 +11803,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    channel: "whatsapp" | "messenger" | "webchat";
+                    channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                     externalUserId: string;
                 };
                 cookie?: never;
@@ -10542,7 +11829,7 @@ export interface paths {
                                 /** Format: uuid */
                                 conversationId: string;
                                 /** @enum {string} */
-                                channel: "whatsapp" | "messenger" | "webchat";
+                                channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                                 externalMessageId: string | null;
                                 /** @enum {string} */
                                 direction: "inbound" | "outbound";
@@ -10719,7 +12006,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    channel: "whatsapp" | "messenger" | "webchat";
+                    channel: "whatsapp" | "messenger" | "instagram" | "webchat";
                     externalUserId: string;
                 };
                 cookie?: never;
@@ -13714,6 +15001,2100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/{id}/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The channel's WhatsApp message templates, as last synced (every one, by name and language) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only templates in this status, e.g. APPROVED */
+                    status?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description Meta's template id */
+                                externalId: string;
+                                name: string;
+                                language: string;
+                                /** @description As Meta says: APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …; only APPROVED ones can be sent */
+                                status: string;
+                                /** @description MARKETING, UTILITY or AUTHENTICATION */
+                                category: string | null;
+                                /** @enum {string} */
+                                parameterFormat: "POSITIONAL" | "NAMED";
+                                /** @description Meta's components (HEADER, BODY, FOOTER, BUTTONS) as listed by the Graph API */
+                                components: unknown[];
+                                /** @description The placeholders to fill, in order: ["1", "2"] (positional) or names */
+                                placeholders: {
+                                    header: string[];
+                                    body: string[];
+                                };
+                                /** @description Why Meta rejected, paused or disabled it */
+                                reason: string | null;
+                                statusAt: string;
+                                /** @description Null for a template only a status webhook has told of yet: sync to read its components */
+                                syncedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{id}/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads the channel's templates from the Graph API now (every page of GET /{waba-id}/message_templates)
+         * @description 409 not_whatsapp: not a WhatsApp channel; 409 channel_incomplete: no wabaId or access token; 409 template_sync_refused: the Graph API refused (e.g. the token lacks whatsapp_business_management, or the wabaId is not its business account). 503 graph_unavailable: it did not answer or throttled.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            synced: number;
+                            /** @description Templates no longer listed, deleted */
+                            removed: number;
+                            /** @description Listed entries not in the expected shape */
+                            skipped: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/template-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends an approved WhatsApp template in the conversation (allowed when the 24-hour service window is closed)
+         * @description Answers 200 with the outcome, or 202 pending when the send takes longer. The message is stored in the conversation with its rendered text. The same Idempotency-Key on the same conversation is the same message. Agents send to customers who opted out of proactive messages too: they are answering the customer.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Your id for this request (1–200 visible ASCII characters, e.g. a UUID). A retry with the same key on the same conversation joins the first request instead of acting again, and answers what it answered. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description An APPROVED template of the channel, as last synced (GET /channels/{id}/templates) */
+                        template: {
+                            /** @description The template's name, as in WhatsApp Manager */
+                            name: string;
+                            /** @description Its language code, e.g. en_US */
+                            language: string;
+                        };
+                        /** @description The values of the template's placeholders, checked against its components (count, required, length) before sending */
+                        parameters?: {
+                            /** @description Values of the TEXT header's placeholders: an array for {{1}}…, an object for named ones */
+                            header?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description The file of an IMAGE, VIDEO or DOCUMENT header: a public https link Meta downloads */
+                            headerMedia?: {
+                                /** Format: uri */
+                                link: string;
+                            };
+                            /** @description Values of the body's placeholders: an array for {{1}}…, an object for named ones */
+                            body?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description Per button with a variable (a URL ending in {{1}}, a COPY_CODE coupon): its index among the buttons and the value */
+                            buttons?: {
+                                index: number;
+                                text: string;
+                            }[];
+                        };
+                        /** @description Who sends it (see POST /conversations/{id}/messages) */
+                        agentId?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description pending: still sending when the route stopped waiting; the message row shows the outcome
+                             * @enum {string}
+                             */
+                            status: "sent" | "failed" | "skipped" | "pending";
+                            /** Format: uuid */
+                            messageId: string;
+                            /** Format: uuid */
+                            conversationId: string | null;
+                            /** @description Why it failed or was skipped (opted_out) */
+                            reason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description pending: still sending when the route stopped waiting; the message row shows the outcome
+                             * @enum {string}
+                             */
+                            status: "sent" | "failed" | "skipped" | "pending";
+                            /** Format: uuid */
+                            messageId: string;
+                            /** Format: uuid */
+                            conversationId: string | null;
+                            /** @description Why it failed or was skipped (opted_out) */
+                            reason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/template-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a conversation: sends an approved WhatsApp template to a phone number (a proactive message)
+         * @description The message is stored in the customer's conversation on the channel (created if there is none), which the assistant answers from when the customer writes back. 409 opted_out: the customer asked for no proactive messages (PUT /opt-outs/{phone}). Answers 200 with the outcome, or 202 pending. Send an Idempotency-Key: the same key is the same message, however often it is retried.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Your id for this request (1–200 visible ASCII characters, e.g. a UUID). A retry with the same key on the same conversation joins the first request instead of acting again, and answers what it answered. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description The WhatsApp channel (number) to send from
+                         */
+                        channelId: string;
+                        /** @description The customer's phone number with its country code (E.164, e.g. +15550109999), or their WhatsApp id */
+                        to: string;
+                        /** @description An APPROVED template of the channel, as last synced (GET /channels/{id}/templates) */
+                        template: {
+                            /** @description The template's name, as in WhatsApp Manager */
+                            name: string;
+                            /** @description Its language code, e.g. en_US */
+                            language: string;
+                        };
+                        /** @description The values of the template's placeholders, checked against its components (count, required, length) before sending */
+                        parameters?: {
+                            /** @description Values of the TEXT header's placeholders: an array for {{1}}…, an object for named ones */
+                            header?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description The file of an IMAGE, VIDEO or DOCUMENT header: a public https link Meta downloads */
+                            headerMedia?: {
+                                /** Format: uri */
+                                link: string;
+                            };
+                            /** @description Values of the body's placeholders: an array for {{1}}…, an object for named ones */
+                            body?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description Per button with a variable (a URL ending in {{1}}, a COPY_CODE coupon): its index among the buttons and the value */
+                            buttons?: {
+                                index: number;
+                                text: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description pending: still sending when the route stopped waiting; the message row shows the outcome
+                             * @enum {string}
+                             */
+                            status: "sent" | "failed" | "skipped" | "pending";
+                            /** Format: uuid */
+                            messageId: string;
+                            /** Format: uuid */
+                            conversationId: string | null;
+                            /** @description Why it failed or was skipped (opted_out) */
+                            reason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description pending: still sending when the route stopped waiting; the message row shows the outcome
+                             * @enum {string}
+                             */
+                            status: "sent" | "failed" | "skipped" | "pending";
+                            /** Format: uuid */
+                            messageId: string;
+                            /** Format: uuid */
+                            conversationId: string | null;
+                            /** @description Why it failed or was skipped (opted_out) */
+                            reason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/opt-outs/{phone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the customer opted out of proactive messages */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The customer's phone number with its country code (E.164, e.g. +15550109999), or their WhatsApp id */
+                    phone: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The WhatsApp id (digits) */
+                            externalUserId: string;
+                            optedOut: boolean;
+                            /** @description keyword (the customer wrote STOP or START) or api; null: never set */
+                            source: string | null;
+                            changedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Opts the customer out of proactive messages (templates through the API, campaigns), or back in */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The customer's phone number with its country code (E.164, e.g. +15550109999), or their WhatsApp id */
+                    phone: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        optedOut: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The WhatsApp id (digits) */
+                            externalUserId: string;
+                            optedOut: boolean;
+                            /** @description keyword (the customer wrote STOP or START) or api; null: never set */
+                            source: string | null;
+                            changedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's campaigns, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Opaque cursor from a previous page's nextCursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                /** Format: uuid */
+                                channelId: string;
+                                template: {
+                                    name: string;
+                                    language: string;
+                                };
+                                /** @enum {string} */
+                                status: "running" | "completed" | "cancelled";
+                                ratePerSecond: number;
+                                /** @description Recipients by outcome; sending: handed to Meta, not yet recorded */
+                                progress: {
+                                    total: number;
+                                    pending: number;
+                                    sending: number;
+                                    sent: number;
+                                    failed: number;
+                                    skipped: number;
+                                };
+                                createdAt: string;
+                                finishedAt: string | null;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Creates a campaign and starts sending it
+         * @description Answers 201 with the campaign; 200 with the existing one when the Idempotency-Key was used before. 409 campaign_running: another campaign is running on this channel. Opted-out customers stay on the list and are skipped.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Your id for this request (1–200 visible ASCII characters, e.g. a UUID). A retry with the same key on the same conversation joins the first request instead of acting again, and answers what it answered. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description The WhatsApp channel (number) to send from
+                         */
+                        channelId: string;
+                        /** @description An APPROVED template of the channel, as last synced (GET /channels/{id}/templates) */
+                        template: {
+                            /** @description The template's name, as in WhatsApp Manager */
+                            name: string;
+                            /** @description Its language code, e.g. en_US */
+                            language: string;
+                        };
+                        /** @description Every recipient's parameters unless the recipient has its own */
+                        parameters?: {
+                            /** @description Values of the TEXT header's placeholders: an array for {{1}}…, an object for named ones */
+                            header?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description The file of an IMAGE, VIDEO or DOCUMENT header: a public https link Meta downloads */
+                            headerMedia?: {
+                                /** Format: uri */
+                                link: string;
+                            };
+                            /** @description Values of the body's placeholders: an array for {{1}}…, an object for named ones */
+                            body?: string[] | {
+                                [key: string]: string;
+                            };
+                            /** @description Per button with a variable (a URL ending in {{1}}, a COPY_CODE coupon): its index among the buttons and the value */
+                            buttons?: {
+                                index: number;
+                                text: string;
+                            }[];
+                        };
+                        /** @description 1 to 10000 recipients; a phone number listed twice gets one message (the first entry's) */
+                        recipients: {
+                            /** @description The customer's phone number with its country code (E.164, e.g. +15550109999), or their WhatsApp id */
+                            to: string;
+                            /** @description The values of the template's placeholders, checked against its components (count, required, length) before sending */
+                            parameters?: {
+                                /** @description Values of the TEXT header's placeholders: an array for {{1}}…, an object for named ones */
+                                header?: string[] | {
+                                    [key: string]: string;
+                                };
+                                /** @description The file of an IMAGE, VIDEO or DOCUMENT header: a public https link Meta downloads */
+                                headerMedia?: {
+                                    /** Format: uri */
+                                    link: string;
+                                };
+                                /** @description Values of the body's placeholders: an array for {{1}}…, an object for named ones */
+                                body?: string[] | {
+                                    [key: string]: string;
+                                };
+                                /** @description Per button with a variable (a URL ending in {{1}}, a COPY_CODE coupon): its index among the buttons and the value */
+                                buttons?: {
+                                    index: number;
+                                    text: string;
+                                }[];
+                            };
+                        }[];
+                        /** @description Messages per second (default CAMPAIGN_RATE_PER_SECOND, at most CAMPAIGN_MAX_RATE_PER_SECOND) */
+                        ratePerSecond?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** Format: uuid */
+                            channelId: string;
+                            template: {
+                                name: string;
+                                language: string;
+                            };
+                            /** @enum {string} */
+                            status: "running" | "completed" | "cancelled";
+                            ratePerSecond: number;
+                            /** @description Recipients by outcome; sending: handed to Meta, not yet recorded */
+                            progress: {
+                                total: number;
+                                pending: number;
+                                sending: number;
+                                sent: number;
+                                failed: number;
+                                skipped: number;
+                            };
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** Format: uuid */
+                            channelId: string;
+                            template: {
+                                name: string;
+                                language: string;
+                            };
+                            /** @enum {string} */
+                            status: "running" | "completed" | "cancelled";
+                            ratePerSecond: number;
+                            /** @description Recipients by outcome; sending: handed to Meta, not yet recorded */
+                            progress: {
+                                total: number;
+                                pending: number;
+                                sending: number;
+                                sent: number;
+                                failed: number;
+                                skipped: number;
+                            };
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign and its progress */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** Format: uuid */
+                            channelId: string;
+                            template: {
+                                name: string;
+                                language: string;
+                            };
+                            /** @enum {string} */
+                            status: "running" | "completed" | "cancelled";
+                            ratePerSecond: number;
+                            /** @description Recipients by outcome; sending: handed to Meta, not yet recorded */
+                            progress: {
+                                total: number;
+                                pending: number;
+                                sending: number;
+                                sent: number;
+                                failed: number;
+                                skipped: number;
+                            };
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A campaign's recipients and their outcomes, in list order */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "pending" | "sending" | "sent" | "failed" | "skipped";
+                    limit?: number;
+                    /** @description Only recipients after this position (the last one of the previous page) */
+                    after?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: uuid
+                                 * @description Also the id of the message sent to the recipient
+                                 */
+                                id: string;
+                                position: number;
+                                to: string;
+                                /** @enum {string} */
+                                status: "pending" | "sending" | "sent" | "failed" | "skipped";
+                                /** @description failed: why (a Graph API error type, outcome_unknown after a crash mid-send…); skipped: opted_out or cancelled */
+                                reason: string | null;
+                                externalMessageId: string | null;
+                                /** Format: uuid */
+                                conversationId: string | null;
+                                updatedAt: string;
+                            }[];
+                            nextAfter: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels a running campaign: no message is sent after the batch in flight notices (within a few sends)
+         * @description Recipients not sent become skipped (cancelled). 409 campaign_finished: the campaign has completed or was cancelled already.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** Format: uuid */
+                            channelId: string;
+                            template: {
+                                name: string;
+                                language: string;
+                            };
+                            /** @enum {string} */
+                            status: "running" | "completed" | "cancelled";
+                            ratePerSecond: number;
+                            /** @description Recipients by outcome; sending: handed to Meta, not yet recorded */
+                            progress: {
+                                total: number;
+                                pending: number;
+                                sending: number;
+                                sent: number;
+                                failed: number;
+                                skipped: number;
+                            };
+                            createdAt: string;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/whatsapp/": {
         parameters: {
             query?: never;
@@ -14058,6 +17439,319 @@ export interface paths {
                 };
                 /** @description Default Response */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/instagram/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Meta's instagram webhook verification: echoes hub.challenge when hub.verify_token is a instagram channel's verify token */
+        get: {
+            parameters: {
+                query?: {
+                    "hub.mode"?: string;
+                    "hub.verify_token"?: string;
+                    "hub.challenge"?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description hub.challenge, as text/plain */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Meta's instagram webhook deliveries (signed with X-Hub-Signature-256)
+         * @description 400 too_many_channels: the body names more than 10 distinct channel ids (refused before any is looked up).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description "EVENT_RECEIVED", as text/plain */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/stripe/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook deliveries (signed with Stripe-Signature)
+         * @description Subscription events set the tenant's plan (STRIPE_PRICES names the price of each plan). 200 `{ received: true }` once the event is stored (a redelivery answers the same and changes nothing); 400 invalid_signature when the signature or its timestamp does not verify; 404 billing_disabled without STRIPE_SECRET_KEY; 503 when the event could not be stored or handed on (Stripe delivers it again).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            received: true;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -13,10 +13,10 @@ export type ChannelType = Channel['type'];
 type CreateBody = paths['/api/v1/channels/']['post']['requestBody']['content']['application/json'];
 type UpdateBody = NonNullable<paths['/api/v1/channels/{id}']['patch']['requestBody']>['content']['application/json'];
 
-export const TYPE_NAMES: Record<ChannelType, string> = { whatsapp: 'WhatsApp', messenger: 'Messenger', webchat: 'Web chat' };
+export const TYPE_NAMES: Record<ChannelType, string> = { whatsapp: 'WhatsApp', messenger: 'Messenger', instagram: 'Instagram', webchat: 'Web chat' };
 
 interface FieldSpec {
-  name: 'phoneNumberId' | 'wabaId' | 'accessToken' | 'pageId' | 'pageAccessToken' | 'appSecret' | 'verifyToken' | 'allowedOrigins';
+  name: 'phoneNumberId' | 'wabaId' | 'accessToken' | 'pageId' | 'instagramAccountId' | 'pageAccessToken' | 'appSecret' | 'verifyToken' | 'allowedOrigins';
   label: string;
   hint: ReactNode;
   secret?: boolean;
@@ -70,6 +70,28 @@ const FIELDS: Record<ChannelType, readonly FieldSpec[]> = {
     APP_SECRET,
     verifyToken('Messenger → Messenger API Settings → Configure webhooks'),
   ],
+  instagram: [
+    {
+      name: 'instagramAccountId',
+      label: 'Instagram account ID',
+      hint: 'App dashboard → Messenger → Instagram settings lists each connected Instagram professional account with its ID (also: Graph API Explorer, GET /{page-id}?fields=instagram_business_account).',
+      numeric: true,
+    },
+    {
+      name: 'pageId',
+      label: 'Facebook Page ID',
+      hint: 'The Page the Instagram account is linked to (Instagram app → Settings → Business tools → Connect a Facebook Page; its ID under About → Page transparency). Replies are sent through it.',
+      numeric: true,
+    },
+    {
+      name: 'pageAccessToken',
+      label: 'Page access token',
+      hint: "That Page's token, generated in the app dashboard (the app needs instagram_basic, instagram_manage_messages and pages_manage_metadata).",
+      secret: true,
+    },
+    APP_SECRET,
+    verifyToken('Messenger → Instagram settings → Webhooks (the Instagram object)'),
+  ],
   webchat: [
     {
       name: 'allowedOrigins',
@@ -104,7 +126,7 @@ function initialValue(spec: FieldSpec, channel: Channel | undefined, suggestedVe
   if (spec.secret) return '';
   if (spec.name === 'verifyToken') return suggestedVerifyToken;
   if (spec.name === 'allowedOrigins') return (channel?.allowedOrigins ?? []).join(' ');
-  const publicId = spec.name === 'phoneNumberId' || spec.name === 'wabaId' || spec.name === 'pageId' ? spec.name : undefined;
+  const publicId = spec.name === 'phoneNumberId' || spec.name === 'wabaId' || spec.name === 'pageId' || spec.name === 'instagramAccountId' ? spec.name : undefined;
   return (publicId && channel?.[publicId]) || '';
 }
 
@@ -168,7 +190,7 @@ export function ChannelForm({ type, channel, onSaved, onCancel }: ChannelFormPro
       return;
     }
     if (codeOf(error) === 'channel_not_owned') {
-      const idField = type === 'whatsapp' ? 'phoneNumberId' : 'pageId';
+      const idField = type === 'whatsapp' ? 'phoneNumberId' : type === 'instagram' ? 'instagramAccountId' : 'pageId';
       setErrors({ [idField]: problemOf(error, response) });
       setProblem('Meta says the token does not own this id: check both against the app dashboard.');
       return;

@@ -1,4 +1,4 @@
-// What to do with a connected channel outside the platform. WhatsApp and Messenger: the webhook
+// What to do with a connected channel outside the platform. WhatsApp, Messenger and Instagram: the webhook
 // URL and verify token to paste into the Meta app's webhook settings, and a test of the stored
 // token against the Graph API. Web chat: the snippet to paste into the tenant's site and a live
 // preview of the widget as a visitor sees it.
@@ -28,6 +28,7 @@ const PROBLEM_TITLES: Record<NonNullable<TestResult['problem']>['kind'], string>
 const WEBHOOK_PLACE = {
   whatsapp: { where: 'WhatsApp → Configuration → Webhook → Edit', fields: 'messages' },
   messenger: { where: 'Messenger → Messenger API Settings → Configure webhooks', fields: 'messages, messaging_postbacks' },
+  instagram: { where: 'Webhooks, the Instagram object', fields: 'messages, messaging_postbacks, message_reactions, messaging_seen' },
 } as const;
 
 export function ChannelSetup({ channel, verifyToken, onVerifyToken }: { channel: Channel; verifyToken: string | undefined; onVerifyToken: (token: string) => void }) {
@@ -38,7 +39,7 @@ function MetaSetup({ channel, verifyToken, onVerifyToken }: { channel: Channel; 
   const [problem, setProblem] = useState('');
   const [result, setResult] = useState<TestResult>();
   const [testing, setTesting] = useState(false);
-  const place = WEBHOOK_PLACE[channel.type as 'whatsapp' | 'messenger'];
+  const place = WEBHOOK_PLACE[channel.type as keyof typeof WEBHOOK_PLACE];
 
   async function newVerifyToken() {
     setProblem('');
@@ -91,7 +92,9 @@ function MetaSetup({ channel, verifyToken, onVerifyToken }: { channel: Channel; 
             <strong>Connected.</strong>{' '}
             {channel.type === 'whatsapp'
               ? `Meta knows this number as ${[result.found.displayPhoneNumber, result.found.verifiedName].filter(Boolean).join(', ') || result.found.id}.`
-              : `The token is the page ${result.found.name ?? ''} (${result.found.id}).`}
+              : channel.type === 'instagram'
+                ? `The page's linked Instagram account is ${result.found.name ? `@${result.found.name} ` : ''}(${result.found.id}).`
+                : `The token is the page ${result.found.name ?? ''} (${result.found.id}).`}
           </p>
         )}
         {result && !result.ok && result.problem && (

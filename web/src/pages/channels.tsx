@@ -1,5 +1,5 @@
-// Channels (owners and admins): the tenant's WhatsApp numbers, Messenger pages and web chat
-// widgets. Connect one with the guided form of its type, set it up outside the platform (the
+// Channels (owners and admins): the tenant's WhatsApp numbers, Messenger pages, Instagram
+// accounts and web chat widgets. Connect one with the guided form of its type, set it up outside the platform (the
 // webhook URL and verify token for Meta, or the embed snippet and a preview of the widget), test
 // a Meta channel's token, edit one, and disconnect one after a confirmation.
 import { useCallback, useEffect, useState } from 'react';
@@ -12,6 +12,7 @@ import './channels.css';
 const TYPES: readonly { type: ChannelType; what: string }[] = [
   { type: 'whatsapp', what: 'A WhatsApp Business number of the Cloud API.' },
   { type: 'messenger', what: 'A Facebook Page, answered in Messenger.' },
+  { type: 'instagram', what: 'An Instagram professional account, answered in its direct messages.' },
   { type: 'webchat', what: 'A chat window on your own website.' },
 ];
 
@@ -19,6 +20,7 @@ const TYPES: readonly { type: ChannelType; what: string }[] = [
 function addressOf(c: Channel): string {
   if (c.type === 'whatsapp') return `number ${c.phoneNumberId ?? '—'}`;
   if (c.type === 'messenger') return `page ${c.pageId ?? '—'}`;
+  if (c.type === 'instagram') return `account ${c.instagramAccountId ?? '—'}`;
   return `widget ${c.widgetId ?? '—'}`;
 }
 
