@@ -1,8 +1,9 @@
 // `npm run dev`: the whole platform on one machine with its embedded defaults.
 //   Postgres + pgvector (embedded, unless DATABASE_URL is set) → Temporal dev server with Web UI
 //   (unless TEMPORAL_ADDRESS is set) → migrations → API and worker processes.
-// `npm run dev -- --cluster` runs a real Temporal server on that Postgres instead of the dev
-// server (scripts/provision/temporal-cluster.ts; built from source the first time, no Web UI).
+// `npm run dev -- --cluster` runs a real Temporal server instead of the dev server, on a Postgres
+// server of its own (scripts/provision/temporal-cluster.ts; built from source the first time, no
+// Web UI).
 // State lives in .data/ (or METACHAT_DATA_DIR) and is reused by the next run. Ctrl-C stops the
 // API and worker first (they drain), then Temporal, then Postgres.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +21,7 @@ import { temporalSetup } from './temporal-setup.ts';
 import { devServerArgs, searchAttributeArgs } from '../temporal-config/dev-server.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
 import { EmbeddedPostgres } from './provision/embedded-postgres.ts';
-import { clusterPorts, prepareTemporalCluster, setUpClusterNamespace } from './provision/temporal-cluster.ts';
+import { clusterPorts, prepareTemporalCluster, setUpClusterNamespace, temporalPostgresBinDir } from './provision/temporal-cluster.ts';
 import { DYNAMIC_CONFIG_FILE } from './provision/temporal-cluster-config.ts';
 import { ensureWebApp } from './provision/web-app.ts';
 import { DATA_DIR, PROJECT_ROOT, ensureEmbeddedPostgres, ensureTemporalCli } from './provision/tools.ts';
@@ -147,13 +148,18 @@ async function startTemporal(): Promise<string> {
   return address;
 }
 
-/** The real server on the platform's Postgres (its own role and databases), namespace set up. */
-async function startTemporalCluster(databaseUrl: string): Promise<string> {
-  // Creating the role and databases takes a superuser: the embedded one's, or DATABASE_URL's.
-  const adminUrl = new URL(databaseUrl);
-  adminUrl.pathname = '/postgres';
+/** The real server on a Postgres of its own (its own role and databases), namespace set up. */
+async function startTemporalCluster(): Promise<string> {
+  const postgres = new EmbeddedPostgres({
+    binDir: await temporalPostgresBinDir(),
+    dataDir: join(dataDir, 'temporal-postgres'),
+    port: await getPort({ host: '127.0.0.1' }),
+    logFile: join(logDir, 'temporal-postgres.log'),
+  });
+  await postgres.start();
+  services.push({ name: "Temporal's Postgres", stop: () => postgres.stop() });
   const prepared = await prepareTemporalCluster({
-    adminUrl: adminUrl.href,
+    adminUrl: postgres.url(),
     dir: join(dataDir, 'temporal-cluster'),
     ports: await clusterPorts(temporalPort),
     dynamicConfigFile: DYNAMIC_CONFIG_FILE,
@@ -215,10 +221,9 @@ try {
   if (env.WORKER_METRICS_PORT && !workerMetricsOff) await assertPortFree(Number(env.WORKER_METRICS_PORT), 'worker metrics, set WORKER_METRICS_PORT');
   const workerMetricsPort = env.WORKER_METRICS_PORT ?? String(await getPort({ host: '127.0.0.1' }));
 
-  const database = env.DATABASE_URL ? Promise.resolve(env.DATABASE_URL) : startPostgres();
   const [databaseUrl, temporalAddress] = await Promise.all([
-    database,
-    env.TEMPORAL_ADDRESS ?? (cluster ? database.then(startTemporalCluster) : startTemporal()),
+    env.DATABASE_URL ?? startPostgres(),
+    env.TEMPORAL_ADDRESS ?? (cluster ? startTemporalCluster() : startTemporal()),
     // The API reads web/dist as it starts (api/web-app); skipped when the build is current.
     ensureWebApp(),
   ]);

@@ -1,26 +1,29 @@
-// A real Temporal server (not the CLI's dev server) on the platform's Postgres, as production runs
-// it, for `npm run dev -- --cluster`, `npm run test:cluster` and `npm run bench:cluster`:
+// A real Temporal server (not the CLI's dev server) on Postgres, as production runs it, for
+// `npm run dev -- --cluster`, `npm run test:cluster` and `npm run bench:cluster`:
 //   - built from the official Go module go.temporal.io/server at TEMPORAL_SERVER_VERSION
 //     (`go install` of cmd/server and of the SQL schema tool cmd/tools/sql) into .local/, with
 //     GOPATH and GOCACHE under .local/ too, so a clone needs nothing but Go; a few minutes cold,
 //     so only `npm run setup -- --cluster` and the cluster scripts build it;
 //   - its own role (with a password Postgres checks) and two databases, persistence and SQL
-//     visibility, whose schema Temporal's own tool applies from the module's schema files;
+//     visibility, whose schema Temporal's own tool applies from the module's schema files. The
+//     visibility schema needs the btree_gin extension, which the embedded Postgres build lacks:
+//     Temporal's databases get a Postgres server of their own from binaries that have it
+//     (temporalPostgresBinDir), as production often gives Temporal its own database server;
 //   - a config file rendered from temporal-cluster.yaml (temporal-cluster-config.ts);
 //   - the namespace registered and the platform's search attributes added through the
 //     operator API (temporal-config/search-attributes.ts), as `npm run temporal:setup` does.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import getPort from 'get-port';
+import getPort, { portNumbers } from 'get-port';
 import pg from 'pg';
 import { registerSearchAttributes } from '../../temporal-config/search-attributes.ts';
 import { PORT_NAMES, renderClusterConfig, TEMPORAL_SERVER_VERSION, type ClusterConfig, type ClusterPorts } from './temporal-cluster-config.ts';
-import { LOCAL_DIR, type Tool } from './tools.ts';
+import { ensureEmbeddedPostgres, LOCAL_DIR, type Tool } from './tools.ts';
 
 const run = promisify(execFile);
 
@@ -86,6 +89,30 @@ export async function ensureTemporalServer(log: (line: string) => void = () => {
   return { path: serverPath, sqlToolPath, schemaDir: schemaDir(), version: TEMPORAL_SERVER_VERSION, source: built ? `built ${MODULE}` : `go install ${MODULE}@v${TEMPORAL_SERVER_VERSION}` };
 }
 
+/**
+ * A Postgres bin folder whose installation has btree_gin (Temporal's SQL visibility indexes need
+ * it): TEMPORAL_POSTGRES_BIN_DIR, the embedded one, or the system's (/usr/lib/postgresql/<v>/bin,
+ * Debian's postgresql-contrib), newest first.
+ */
+export async function temporalPostgresBinDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const system = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => join('/usr/lib/postgresql', v, 'bin'))
+    : [];
+  const candidates = [...(env.TEMPORAL_POSTGRES_BIN_DIR ? [env.TEMPORAL_POSTGRES_BIN_DIR] : []), (await ensureEmbeddedPostgres()).binDir, ...system];
+  for (const binDir of candidates) {
+    try {
+      const { stdout } = await run(join(binDir, 'pg_config'), ['--sharedir']);
+      if (existsSync(join(stdout.trim(), 'extension', 'btree_gin.control')) && existsSync(join(binDir, 'postgres'))) return binDir;
+    } catch {
+      // not a Postgres installation
+    }
+  }
+  throw new Error(
+    `Temporal's SQL visibility schema needs the Postgres extension btree_gin, and none of ${candidates.join(', ')} has it: ` +
+      'install postgresql-contrib (Debian, Ubuntu) or set TEMPORAL_POSTGRES_BIN_DIR to the bin folder of a Postgres that has it',
+  );
+}
+
 export interface TemporalDatabases {
   user: string;
   password: string;
@@ -140,23 +167,40 @@ export async function applyTemporalSchemas(install: TemporalServerInstall, postg
       throw new Error(`temporal-sql-tool ${args[0]} on ${db}: ${(err.stderr || err.message).trim()}`);
     });
     // setup-schema creates the version table; a database that has it only needs the update.
-    if (!(await hasSchemaVersion(postgres, dbs, db))) await tool(['setup-schema', '--version', '0.0']);
-    await tool(['update-schema', '--schema-dir', join(install.schemaDir, dir, 'versioned')]);
+    if ((await schemaVersion(postgres, dbs, db)) === undefined) await tool(['setup-schema', '--version', '0.0']);
+    const versioned = join(install.schemaDir, dir, 'versioned');
+    await tool(['update-schema', '--schema-dir', versioned]);
+    // The tool logs a failed step and carries on: the version reached is what counts.
+    const latest = readdirSync(versioned).map((v) => v.slice(1)).sort(compareVersions).at(-1);
+    const reached = await schemaVersion(postgres, dbs, db);
+    if (reached !== latest) throw new Error(`temporal-sql-tool left ${db} at schema version ${reached ?? 'none'}, not ${latest}: see the Postgres log`);
   }
 }
 
-async function hasSchemaVersion(postgres: { host: string; port: number }, dbs: TemporalDatabases, db: string): Promise<boolean> {
+const compareVersions = (a: string, b: string) => {
+  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
+  return (x[0]! - y[0]!) || (x[1]! - y[1]!);
+};
+
+/** The schema version Temporal's tool recorded, or undefined before its set-up. */
+async function schemaVersion(postgres: { host: string; port: number }, dbs: TemporalDatabases, db: string): Promise<string | undefined> {
   const client = new pg.Client({ host: postgres.host, port: postgres.port, user: dbs.user, password: dbs.password, database: db });
   await client.connect();
   try {
     const { rows } = await client.query<{ found: boolean }>("SELECT to_regclass('public.schema_version') IS NOT NULL AS found");
-    return rows[0]?.found === true;
+    if (!rows[0]?.found) return undefined;
+    const version = await client.query<{ curr_version: string }>('SELECT curr_version FROM schema_version LIMIT 1');
+    return version.rows[0]?.curr_version;
   } finally {
     await client.end();
   }
 }
 
-/** Free ports for the services; `frontend` (the address clients use) when given. */
+/**
+ * Free ports for the services; `frontend` (the address clients use) when given. Below 32768: the
+ * server records membership ports in a smallint column, and the kernel's ephemeral ports (where
+ * a bare free port comes from) start above it.
+ */
 export async function clusterPorts(frontend?: number): Promise<ClusterPorts> {
   const ports: Partial<ClusterPorts> = {};
   const taken = new Set<number>(frontend ? [frontend] : []);
@@ -166,7 +210,7 @@ export async function clusterPorts(frontend?: number): Promise<ClusterPorts> {
       continue;
     }
     let port: number;
-    do port = await getPort({ host: '127.0.0.1' });
+    do port = await getPort({ host: '127.0.0.1', port: portNumbers(20_000 + Math.floor(Math.random() * 10_000), 32_767) });
     while (taken.has(port));
     taken.add(port);
     ports[name] = port;

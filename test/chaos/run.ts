@@ -276,13 +276,16 @@ export function platformDuplicates(t: KindFigures): number {
 
 // ---- Tenant -----------------------------------------------------------------------------
 
-interface ChaosTenant {
+/** What the tenant's set-up needs of a stack (this suite's, or test/cluster's). */
+type TenantStack = Pick<ChaosStack, 'apiUrl' | 'adminKey' | 'graph'>;
+
+export interface ChaosTenant {
   tenantId: string;
   whatsapp: { phoneNumberId: string; appSecret: string };
   webchat: { widgetId: string; channelId: string };
 }
 
-async function rest<T>(stack: ChaosStack, method: string, path: string, key: string, body: unknown): Promise<T> {
+async function rest<T>(stack: TenantStack, method: string, path: string, key: string, body: unknown): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -295,7 +298,7 @@ async function rest<T>(stack: ChaosStack, method: string, path: string, key: str
 }
 
 /** Admin key → tenant (OpenAI through the fake, quiet window 0) → WhatsApp and web chat channels. */
-async function setUpTenant(stack: ChaosStack): Promise<ChaosTenant> {
+export async function setUpTenant(stack: TenantStack): Promise<ChaosTenant> {
   const suffix = randomBytes(4).toString('hex');
   const settings = {
     conversation: { quietWindowMs: 0, floodMaxPerMinute: 1000 },

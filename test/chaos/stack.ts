@@ -100,7 +100,7 @@ export function snapshotSource(dir: string, mode: SourceMode): string {
  * a real model takes its time to answer, so that a kill finds turns in flight as it would in
  * production.
  */
-async function startLatencyProxy(target: string, latency: () => number): Promise<{ url: string; close(): Promise<void> }> {
+export async function startLatencyProxy(target: string, latency: () => number): Promise<{ url: string; close(): Promise<void> }> {
   const to = new URL(target);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
