@@ -7036,7 +7036,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message to the end user as the human agent holding the conversation
-         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else.
+         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window.
          */
         post: {
             parameters: {
@@ -7056,6 +7056,19 @@ export interface paths {
                         /** @description Who acts: the human agent's id in your system. Required with a tenant key; an agent key acts as its own agent, a signed-in user as themselves (their user id; another id answers 403) */
                         agentId?: string;
                         text: string;
+                        /** @description Options sent with the text: WhatsApp reply buttons (up to 3) or a list (up to 10), Messenger a button template or quick replies, web chat numbered lines */
+                        choices?: {
+                            items: {
+                                /** @description Comes back with the customer's pick */
+                                id: string;
+                                /** @description At most 24 characters (buttons: 20) */
+                                title: string;
+                                /** @description WhatsApp lists only */
+                                description?: string;
+                            }[];
+                            /** @description The label of the button that opens a WhatsApp list */
+                            button?: string;
+                        };
                     };
                 };
             };
