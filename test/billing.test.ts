@@ -21,6 +21,7 @@ import { taskQueueName, temporalDataConverter } from '../lib/temporal.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { fakeStripeEnv, startFakeStripe, type FakeStripe } from './fakes/stripe.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
+import { createUser, sessionFor, withSession } from './support/team.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
 const PRO_PRICE = 'price_pro_monthly';
@@ -131,6 +132,21 @@ describe('plans, metering and billing', () => {
     ]);
     expect((await setPlan(t.id, { plan: 'platinum' })).json().error.code).toBe('unknown_plan');
     expect((await setPlan(randomUUID(), { plan: 'pro' })).statusCode).toBe(404);
+  });
+
+  it('counts members and pending invitations as seats: an owner cannot invite past the plan', async () => {
+    const t = await newTenant();
+    await setPlan(t.id, { plan: 'starter' }); // 3 seats
+    const owner = await createUser(api.db, t.id, { email: 'owner@shop.example', role: 'owner' });
+    const session = await sessionFor(api.db, api.config, owner);
+    const invite = (email: string) => api.app.inject({ method: 'POST', url: '/api/v1/team/invitations', headers: withSession(session), payload: { email, role: 'agent' } });
+    expect((await invite('a@shop.example')).statusCode).toBe(201);
+    const third = await invite('b@shop.example');
+    expect(third.statusCode, third.body).toBe(201);
+    expect(third.headers['x-plan-warning']).toBe('seats=100%');
+    const fourth = await invite('c@shop.example');
+    expect(fourth.statusCode).toBe(402);
+    expect(fourth.json().error.details).toEqual({ limit: 'seats', used: 3, max: 3, plan: 'starter' });
   });
 
   it("stops the assistant at the plan's monthly messages, warning first (plans are rows: a new one applies)", async () => {

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { usageDay } from '../activities/llm/usage.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
+import { setTenantPlan } from '../lib/billing-accounts.ts';
+import { recordMeterEvent } from '../lib/metering.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { setLlmCredential } from '../lib/llm-credentials.ts';
 import { createTenantFunction } from '../lib/tenant-functions.ts';
@@ -116,7 +118,7 @@ describe('LLM providers', () => {
     expect(body.messages[0]!.content).toContain('friendly and brief');
     expect(body.messages[0]!.content).toContain(`[1] (Returns policy)\n${RETURNS}`);
     expect(body.messages.at(-1)).toEqual({ role: 'user', content: 'How many days do I have for returns?' });
-    expect(body.tools.map((t) => t.function.name).sort()).toEqual(['order_status', 'request_human', 'search_knowledge']);
+    expect(body.tools.map((t) => t.function.name).sort()).toEqual(['offer_choices', 'order_status', 'request_human', 'search_knowledge']);
 
     const usage = await eventually(() => forTenant(rig.db, rig.tenantId).usage.findFirst({ where: { provider: 'openai', model: 'gpt-4o-mini' } }).then((u) => u ?? undefined), 5000, 'usage');
     expect(usage.requests).toBeGreaterThanOrEqual(1);
@@ -194,6 +196,20 @@ describe('LLM providers', () => {
     await ask('And exchanges?');
     expect(await tdb.event.count({ where: { type: 'llm.budget_exhausted' } })).toBe(1); // once a day
     expect(await counted('metachat_llm_budget_exhausted_total', { tenant: rig.tenantId })).toBe(exhaustedBefore + 2); // every turn refused
+  });
+
+  it("stops calling models once the plan's monthly model spend is used up, with the tenant's budget message", async () => {
+    await useLlm({ provider: 'openai', budgetExhaustedMessage: 'Our assistant is resting until next month.' });
+    await rig.db.plan.upsert({ where: { id: 'spend-cap' }, create: { id: 'spend-cap', name: 'Spend cap', monthlyModelSpendUsd: 0.5 }, update: {} });
+    await setTenantPlan(rig.db, rig.tenantId, 'spend-cap', { kind: 'operator', name: 'test' });
+    try {
+      await recordMeterEvent(rig.db, { tenantId: rig.tenantId, key: 'call:spent-elsewhere', meter: 'model_tokens', provider: 'anthropic', model: 'claude-opus-4', quantity: 10_000, costUsd: 0.5 });
+      const reply = await ask('How many days do I have for returns?');
+      expect(reply.text).toBe('Our assistant is resting until next month.');
+      expect(openai.requests).toHaveLength(0);
+    } finally {
+      await setTenantPlan(rig.db, rig.tenantId, 'default', { kind: 'operator', name: 'test' });
+    }
   });
 
   it("holds a tenant that set no budget to the platform's DEFAULT_DAILY_BUDGET_USD; its own budget replaces it", async () => {
@@ -320,6 +336,30 @@ describe('LLM providers', () => {
       expect(reply.text).toBe(HANDOFF_NOTICE);
       const handle = temporal.client.workflow.getHandle(rig.workflowId('whatsapp', reply.user));
       expect((await handle.query(stateQuery)).handoff).toBe('requested');
+    });
+
+    it('offer_choices is the reply: its text with reply buttons (OpenAI) or a list (Anthropic), titles fitted', async () => {
+      await useLlm({ provider: 'openai' });
+      openai.respond(() => ({ toolCalls: [{ name: 'offer_choices', arguments: { text: 'Which size?', choices: [{ id: 's', title: 'Small' }, { id: 'm', title: 'Medium' }] } }] }));
+      const sized = await ask('I want the blue bike');
+      expect(sized.text).toBe('Which size?');
+      expect(rig.graph.delivered.find((d) => d.to === sized.user)!.choices).toEqual(['Small', 'Medium']);
+      expect(openai.answered).toBe(1); // no second model call: the offer is the answer
+
+      await useLlm({ provider: 'anthropic' });
+      const stores = ['Lisbon', 'Porto', 'Faro', 'Coimbra and the whole Centro region'];
+      anthropic.respond(() => ({ toolCalls: [{ name: 'offer_choices', arguments: { text: 'Which store?', choices: stores } }] }));
+      const picked = await ask('Where can I pick it up?');
+      const request = rig.graph.requests.find((r) => (r.body as { to?: string }).to === picked.user && (r.body as { type?: string }).type === 'interactive')!;
+      expect(request.body).toMatchObject({ interactive: { type: 'list', body: { text: 'Which store?' } } });
+      expect(rig.graph.delivered.find((d) => d.to === picked.user)!.choices).toEqual(['Lisbon', 'Porto', 'Faro', 'Coimbra and the whole C…']);
+    });
+
+    it('the handoff button rides on a reply that offers a person (llm.handoffButton)', async () => {
+      await useLlm({ provider: 'local', handoffButton: true });
+      const reply = await ask('Can you repair a carbon frame?');
+      expect(reply.text).toContain("I don't know");
+      expect(rig.graph.delivered.find((d) => d.to === reply.user)!.choices).toEqual(['human']);
     });
   });
 
