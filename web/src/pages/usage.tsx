@@ -1,6 +1,7 @@
 // The usage report (GET /api/v1/usage) for a calendar month (UTC): messages, model and embedding
 // tokens and cost, today's spend against the daily budget, and the documents and their chunks
-// against the tenant's quotas. The daily budget is the only spending limit the platform enforces.
+// against the plan's limits; and the plan (GET /api/v1/billing): each monthly limit with its use,
+// flagged from 80 %, and, with billing on, the way to subscribe or manage the subscription.
 import { useEffect, useState } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
@@ -8,6 +9,17 @@ import { Problem } from '../forms';
 import './usage.css';
 
 type Usage = paths['/api/v1/usage/']['get']['responses'][200]['content']['application/json'];
+type Billing = paths['/api/v1/billing/']['get']['responses'][200]['content']['application/json'];
+type Plans = paths['/api/v1/billing/plans']['get']['responses'][200]['content']['application/json'];
+
+const LIMIT_NAMES: Record<keyof Billing['usage'], string> = {
+  monthlyMessages: 'Messages this month',
+  monthlyModelSpendUsd: 'Model spend this month',
+  documents: 'Documents',
+  chunks: 'Chunks',
+  seats: 'Team seats',
+  channels: 'Channels',
+};
 
 const PERIODS = [
   { id: 'this-month', name: 'This month', offset: 0 },
@@ -22,7 +34,7 @@ function month(offset: number): { from: string; to: string } {
   return { from: start.toISOString().slice(0, 10), to: end.toISOString().slice(0, 10) };
 }
 
-const count = (n: number) => n.toLocaleString();
+const count = (n: number | null) => (n === null ? 'unlimited' : n.toLocaleString());
 const usd = (v: number, digits = 2) => `$${v.toFixed(digits)}`;
 const utcDay = (iso: string) => new Date(iso).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
 
@@ -42,6 +54,20 @@ export function UsagePage(_: { me: Me }) {
   const [period, setPeriod] = useState<(typeof PERIODS)[number]['id']>('this-month');
   const [usage, setUsage] = useState<Usage>();
   const [problem, setProblem] = useState('');
+  const [billing, setBilling] = useState<Billing>();
+  const [plans, setPlans] = useState<Plans['items']>([]);
+
+  useEffect(() => {
+    void api.GET('/api/v1/billing/').then(({ data }) => data && setBilling(data));
+    void api.GET('/api/v1/billing/plans').then(({ data }) => data && setPlans(data.items));
+  }, []);
+
+  /** Opens Stripe Checkout, or the customer portal, in this tab. */
+  async function goToStripe(plan?: string) {
+    const { data, error, response } = plan ? await api.POST('/api/v1/billing/checkout', { body: { plan } }) : await api.POST('/api/v1/billing/portal');
+    if (data) window.location.assign(data.url);
+    else setProblem(problemOf(error, response));
+  }
 
   useEffect(() => {
     let current = true;
@@ -78,6 +104,36 @@ export function UsagePage(_: { me: Me }) {
           <p id="period">
             From {utcDay(usage.from)} to {utcDay(lastDay!)} (UTC days).
           </p>
+
+          {billing && (
+            <section aria-labelledby="plan-title" className="usage-panel" id="plan">
+              <h2 id="plan-title">Plan: {billing.plan.name}</h2>
+              <dl className="facts usage-facts" id="plan-limits">
+                {(Object.keys(LIMIT_NAMES) as (keyof Billing['usage'])[]).map((name) => {
+                  const u = billing.usage[name];
+                  const shown = (n: number | null) => (n === null ? 'unlimited' : name === 'monthlyModelSpendUsd' ? usd(n) : count(n));
+                  return [
+                    <dt key={`${name}-t`}>{LIMIT_NAMES[name]}</dt>,
+                    <dd key={`${name}-d`} data-limit={name} className={u.warning ? 'warning' : undefined}>
+                      {shown(u.used)} of {shown(u.limit)}
+                      {u.reached ? ' — limit reached' : u.warning ? ' — nearly used up' : ''}
+                    </dd>,
+                  ];
+                })}
+              </dl>
+              {billing.warnings.length > 0 && <p role="status">Some limits are nearly used up: a larger plan raises them.</p>}
+              {billing.billingEnabled && (
+                <p>
+                  {plans.filter((p) => p.purchasable && p.id !== billing.plan.id).map((p) => (
+                    <button key={p.id} type="button" onClick={() => void goToStripe(p.id)}>Subscribe to {p.name}</button>
+                  ))}{' '}
+                  {billing.subscription?.customer && (
+                    <button type="button" className="secondary" onClick={() => void goToStripe()}>Manage subscription</button>
+                  )}
+                </p>
+              )}
+            </section>
+          )}
 
           <section aria-labelledby="budget-title" className="usage-panel">
             <h2 id="budget-title">Today's spend</h2>
@@ -121,7 +177,7 @@ export function UsagePage(_: { me: Me }) {
               <dt>Largest upload</dt>
               <dd>{bytes(usage.limits.documentMaxBytes)} per document</dd>
             </dl>
-            <p className="muted">Uploads are refused once either quota is reached; deleting documents frees room.</p>
+            <p className="muted">Uploads are refused once either limit of the plan is reached; deleting documents frees room.</p>
           </section>
 
           <section aria-labelledby="days-title">
