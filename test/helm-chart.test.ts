@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import healthRoutes from '../api/routes/health.ts';
 import { CONFIG_VARIABLES, loadConfig, TASK_QUEUES } from '../lib/config.ts';
+import { taskQueueName } from '../lib/temporal.ts';
 import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
 import { shutdownDeadlineMs } from '../workers/shutdown-signals.ts';
 import { ensureKubernetesTools, KUBERNETES_SCHEMA_LOCATION, KUBERNETES_VERSIONS, type KubernetesTools } from '../scripts/provision/kubernetes-tools.ts';
@@ -58,7 +59,12 @@ interface Manifest {
     selector?: { matchLabels: Record<string, string> };
     template?: { metadata: { labels: Record<string, string> }; spec: PodSpec };
     scaleTargetRef?: { kind: string; name: string };
-    metrics?: { type: string; resource?: { name: string }; pods?: { metric: { name: string }; target: { averageValue: string } } }[];
+    metrics?: {
+      type: string;
+      resource?: { name: string };
+      pods?: { metric: { name: string }; target: { averageValue: string } };
+      external?: { metric: { name: string; selector: { matchLabels: Record<string, string> } }; target: { averageValue: string } };
+    }[];
     maxUnavailable?: number;
   };
 }
@@ -68,14 +74,15 @@ const OTHER_VALUES = {
   image: { repository: 'registry.example.com/metachat', tag: '1.2.3' },
   secrets: { existingSecret: 'metachat-prod' },
   temporalTls: { existingSecret: 'temporal-client', ca: true },
-  config: { TEMPORAL_ADDRESS: 'prod-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'prod-ns.a1b2c', TEMPORAL_TLS: 'true', LOG_LEVEL: 'warn' },
+  config: { TEMPORAL_ADDRESS: 'prod-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'prod-ns.a1b2c', TEMPORAL_TLS: 'true', TEMPORAL_TASK_QUEUE_PREFIX: 'eu-', LOG_LEVEL: 'warn' },
   documents: { storage: 's3', s3: { bucket: 'metachat-documents', region: 'eu-west-1', endpoint: 'https://minio.storage.svc:9000', forcePathStyle: true } },
   serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/metachat' } },
   api: { shutdownGraceMs: 25_000, preStopSleepSeconds: 10, autoscaling: { enabled: false }, replicas: 3, env: { TEMPORAL_UI_ORIGIN: 'https://temporal.example.com' } },
   workerDefaults: { shutdownGraceMs: 45_000 },
   workers: {
     conversations: { autoscaling: { maxReplicas: 40, scheduleToStart: { enabled: true, targetAverageValue: '500m' } }, env: { WEBHOOK_TIMEOUT_MS: '30000' } },
-    ingestion: { autoscaling: { enabled: false }, replicas: 4 },
+    ingestion: { autoscaling: { scheduleToStart: { enabled: false }, backlog: { enabled: true, targetAverageValue: '10' } } },
+    maintenance: { replicas: 1 },
   },
 };
 
@@ -154,7 +161,10 @@ describe('the Helm chart', () => {
   it('refuses values its schema does not know, such as a task queue the workers do not poll', async () => {
     const typo = join(dir, 'typo-values.json');
     writeFileSync(typo, JSON.stringify({ workers: { conversation: { replicas: 2 } }, documents: { storage: 'nfs' } }));
-    await expect(render([typo], KUBERNETES_VERSIONS.at(-1)!)).rejects.toThrow(/additional properties 'conversation' not allowed[\s\S]*'\/documents\/storage': value must be one of 'local', 's3'/);
+    const refusal = await render([typo], KUBERNETES_VERSIONS.at(-1)!).then(() => '', (err: Error) => err.message);
+    // Each problem named, in no particular order.
+    expect(refusal).toMatch(/at '\/workers': additional properties 'conversation' not allowed/);
+    expect(refusal).toMatch(/at '\/documents\/storage': value must be one of 'local', 's3'/);
   });
 
   it.each(KUBERNETES_VERSIONS)('renders manifests that kubeconform -strict finds valid for Kubernetes %s', async (version) => {
@@ -297,11 +307,25 @@ describe('the Helm chart', () => {
       expect(named('default', 'Deployment', hpa.spec.scaleTargetRef!.name.slice(prefix.length)).spec).not.toHaveProperty('replicas');
     }
     const other = hpas('other');
-    expect(Object.keys(other)).toEqual([`${prefix}worker-conversations`]);
+    expect(Object.keys(other).sort()).toEqual([`${prefix}worker-conversations`, `${prefix}worker-ingestion`]);
     expect(other[`${prefix}worker-conversations`]?.spec.metrics?.[1]).toEqual({
       type: 'Pods',
       pods: { metric: { name: 'temporal_activity_schedule_to_start_seconds_p95' }, target: { type: 'AverageValue', averageValue: '500m' } },
     });
+    // The server's backlog count of the very queue the Deployment's workers poll (prefix included).
+    const ingestion = named('other', 'Deployment', 'worker-ingestion');
+    const config = loadConfig(processEnv(container(ingestion)));
+    expect(other[`${prefix}worker-ingestion`]?.spec.metrics).toEqual([
+      expect.objectContaining({ type: 'Resource' }),
+      {
+        type: 'External',
+        external: {
+          metric: { name: 'temporal_approximate_backlog_count', selector: { matchLabels: { taskqueue: taskQueueName(config, 'ingestion') } } },
+          target: { type: 'AverageValue', averageValue: '10' },
+        },
+      },
+    ]);
+    expect(taskQueueName(config, 'ingestion')).toBe('eu-ingestion');
     expect(named('other', 'Deployment', 'api').spec).toHaveProperty('replicas', 3);
   });
 
