@@ -3,12 +3,14 @@
 // thread with the sources of the assistant's replies; take over, reply and release. Changes
 // arrive by push (components/live-events.ts), never by polling. The agent acting is the signed-in
 // user: the API takes the agent id from the session. Owners and admins get a link to the
-// conversation's workflow in the Temporal Web UI when the API has one configured.
+// conversation's workflow in the Temporal Web UI when the API has one configured. Once a WhatsApp
+// customer's 24-hour window has closed, the composer offers the number's approved templates.
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, codeOf, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
 import { ConversationThread, type ThreadMessage } from '../components/conversation-thread';
 import { useCoalesced, useConversationEvents, type ConversationEvent } from '../components/live-events';
+import { serviceWindowClosed, TemplateComposer } from '../components/template-composer';
 import { Problem } from '../forms';
 import './inbox.css';
 
@@ -269,7 +271,9 @@ export function InboxPage({ me }: { me: Me }) {
                 {mine && <button type="button" id="release" className="secondary" disabled={busy} onClick={() => void act('release')}>Release to the assistant</button>}
               </div>
               <ConversationThread messages={messages} agentName={holder} />
-              {mine && (
+              {serviceWindowClosed(conversation) ? (
+                <TemplateComposer conversationId={conversation.id} channelId={conversation.channelId} onSent={() => loadThread(conversation.id)} />
+              ) : mine && (
                 <form id="reply" className="reply" onSubmit={(e) => void reply(e)}>
                   <label htmlFor="reply-text">Reply to the customer</label>
                   <textarea id="reply-text" name="text" rows={3} maxLength={4096} value={draft} aria-describedby="reply-hint" onChange={(e) => setDraft(e.target.value)} onKeyDown={replyKeys} />
