@@ -29,6 +29,8 @@ import { poolOf, type Db } from '../lib/db.ts';
 import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
 import { parseTenantSettings, type PlatformDefaults, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
+import { LOCAL_HASH_MODEL } from './embeddings/local-hash.ts';
+import { createRedaction, localeCountry } from '../lib/pii.ts';
 import { createUsageLedger } from './llm/usage.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 
@@ -362,7 +364,10 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
     let vector: number[] | undefined;
     if (rag.vectorWeight > 0) {
       try {
-        const embedded = await embedders(model).embed([input.question]);
+        // A provider's embedding of the customer's words gets no personal data (privacy.redactPii).
+        const leaves = model !== LOCAL_HASH_MODEL && tenant.settings.privacy.redactPii;
+        const text = leaves ? createRedaction(localeCountry(tenant.settings.locale)).redact(input.question) : input.question;
+        const embedded = await embedders(model).embed([text]);
         vector = embedded.vectors[0];
         // Metered off the reply's path: a lost write costs a fraction of a cent, a wait costs every reply.
         usage.recordEmbedding(input.tenantId, model, embedded.tokens).catch((err: unknown) => log.error('embedding usage not recorded', { model, tokens: embedded.tokens, error: String(err) }));

@@ -146,6 +146,18 @@ export const tenantSettingsSchema = z
       })
       .strict()
       .prefault({}),
+    privacy: z
+      .object({
+        /**
+         * Customers' email addresses, phone numbers, card numbers and IBANs are replaced by
+         * placeholders before any text reaches a model or embedding provider, and restored in
+         * the reply and in tool call arguments (lib/pii.ts). Tenants created before the setting
+         * existed have it off (migration), new tenants on.
+         */
+        redactPii: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     webchat: z
       .object({
         /** Origins whose pages may embed the web chat widget and call the API from a browser. */

@@ -149,6 +149,26 @@ describe('migrations', () => {
     }
   });
 
+  it('keeps PII redaction off for the tenants that existed before the setting, and leaves a choice already made', async () => {
+    const name = migrationNames.find((m) => m.endsWith('_tenants_redact_pii_setting'))!;
+    const url = await createTestDatabase('migrations_redact_pii');
+    await applyMigrations(url, { through: migrationNames[migrationNames.indexOf(name) - 1]! });
+    const old = new pg.Client({ connectionString: url });
+    await old.connect();
+    try {
+      await old.query(`INSERT INTO tenants (name, slug, settings) VALUES ('a', 'a', '{"locale": "pt-BR"}'), ('b', 'b', '{"privacy": {"redactPii": true}}'), ('c', 'c', '{}')`);
+      await applyMigrations(url);
+      const { rows } = await old.query<{ slug: string; settings: unknown }>(`SELECT slug, settings FROM tenants ORDER BY slug`);
+      expect(rows).toEqual([
+        { slug: 'a', settings: { locale: 'pt-BR', privacy: { redactPii: false } } },
+        { slug: 'b', settings: { privacy: { redactPii: true } } },
+        { slug: 'c', settings: { privacy: { redactPii: false } } },
+      ]);
+    } finally {
+      await old.end();
+    }
+  });
+
   it('indexes chunks for full text (GIN on the generated tsv) and kNN (partial HNSW)', async () => {
     const { rows } = await db.query<{ indexname: string; indexdef: string }>(
       `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'`,

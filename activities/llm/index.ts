@@ -39,6 +39,8 @@ import { createAnthropicProvider } from './anthropic.ts';
 import { CircuitBreakers, DEFAULT_BREAKER, type BreakerOptions } from './breaker.ts';
 import { localReply, type Reply, type ReplyRequest } from './local.ts';
 import { answerLanguage } from './local-terms.ts';
+import { completeRedacted } from './redact.ts';
+import { localeCountry } from '../../lib/pii.ts';
 import type { ReplySource } from '../store.ts';
 import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
@@ -291,12 +293,13 @@ export function createLlmActivities(deps: LlmDependencies) {
    * One provider call with the breaker's bookkeeping and its metrics; a failure comes back as a
    * Temporal failure. Counted per call: a retried attempt is another call, billed again.
    */
-  async function call(r: Resolved & { configured: true }, request: Parameters<ChatProvider['complete']>[0], of: { tenantId: string; route: LlmRoute }): Promise<ChatResult> {
+  async function call(r: Resolved & { configured: true }, request: Parameters<ChatProvider['complete']>[0], of: { tenantId: string; route: LlmRoute; settings: TenantSettings }): Promise<ChatResult> {
     const key = r.breakerKey;
     const started = performance.now();
     const labels = { tenantId: of.tenantId, provider: r.client.name, model: request.model };
     try {
-      const result = await r.client.complete(request);
+      const { privacy, locale } = of.settings;
+      const result = privacy.redactPii ? await completeRedacted(request, localeCountry(locale), (req) => r.client.complete(req)) : await r.client.complete(request);
       breakers.success(key);
       metrics.llmCall({
         ...labels, outcome: of.route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000,
@@ -353,7 +356,7 @@ export function createLlmActivities(deps: LlmDependencies) {
           maxTokens: 400,
           timeoutMs: 15_000,
           signal: Context.current().cancellationSignal,
-        }, { tenantId: input.tenantId, route: 'primary' });
+        }, { tenantId: input.tenantId, route: 'primary', settings });
         await usage.record(input.tenantId, name, model, result.promptTokens, result.completionTokens);
         return result.text.trim().slice(0, SUMMARY_MAX_CHARS * 2) || fallback();
       } catch (err) {
@@ -486,11 +489,11 @@ export function createLlmActivities(deps: LlmDependencies) {
     let result: ChatResult;
     try {
       try {
-        result = await call(resolved, request(prompt), { tenantId: input.tenantId, route });
+        result = await call(resolved, request(prompt), { tenantId: input.tenantId, route, settings });
       } catch (err) {
         if (!(err instanceof ProviderError && err.kind === 'context_length')) throw err;
         log.warn('prompt too long for the model: trimmed and sent again', { provider: name, model });
-        result = await call(resolved, request(trimmed(prompt)), { tenantId: input.tenantId, route });
+        result = await call(resolved, request(trimmed(prompt)), { tenantId: input.tenantId, route, settings });
       }
     } catch (err) {
       throw err instanceof ProviderError ? toFailure(err, input.deadline) : err;

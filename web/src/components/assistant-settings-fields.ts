@@ -8,6 +8,8 @@ export type FieldKind =
   | { type: 'number'; min: number; max: number; step: number; integer?: boolean }
   | { type: 'text'; maxLength: number }
   | { type: 'textarea'; maxLength: number }
+  /** On or off (a boolean setting). */
+  | { type: 'toggle' }
   /** A list of strings: comma-separated on one line, or one per line. */
   | { type: 'list'; separator: 'comma' | 'line'; maxItems: number; maxLength: number };
 
@@ -91,6 +93,18 @@ export const SETTING_GROUPS: SettingGroup[] = [
     ],
   },
   {
+    id: 'privacy',
+    title: 'Privacy',
+    fields: [
+      {
+        path: 'privacy.redactPii',
+        label: 'Hide personal data from the model',
+        hint: "Emails, phone numbers, card numbers and IBANs reach OpenAI or Anthropic as placeholders; the customer's reply shows them as written.",
+        kind: { type: 'toggle' },
+      },
+    ],
+  },
+  {
     id: 'handoff',
     title: 'Handoff and conversations',
     fields: [
@@ -114,6 +128,7 @@ export function valueAt(settings: unknown, path: string): unknown {
 /** A setting's value as the form shows it. */
 export function formText(field: SettingField, value: unknown): string {
   if (value === undefined || value === null) return '';
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
   if (Array.isArray(value)) return value.join(field.kind.type === 'list' && field.kind.separator === 'line' ? '\n' : ', ');
   return String(value);
 }
@@ -134,7 +149,7 @@ export function parseField(field: SettingField, text: string): { value: unknown 
   }
   if (!trimmed) {
     if (field.optional) return { value: null };
-    if (field.required || kind.type === 'number' || kind.type === 'select') return { error: 'Required' };
+    if (field.required || kind.type === 'number' || kind.type === 'select' || kind.type === 'toggle') return { error: 'Required' };
   }
   if (kind.type === 'number') {
     const n = Number(trimmed);
@@ -145,6 +160,7 @@ export function parseField(field: SettingField, text: string): { value: unknown 
   }
   if ((kind.type === 'text' || kind.type === 'textarea') && trimmed.length > kind.maxLength) return { error: `At most ${kind.maxLength} characters` };
   if (kind.type === 'select' && !kind.options.includes(trimmed)) return { error: `One of ${kind.options.join(', ')}` };
+  if (kind.type === 'toggle') return trimmed === 'on' || trimmed === 'off' ? { value: trimmed === 'on' } : { error: 'On or off' };
   return { value: kind.type === 'textarea' ? text.trim() : trimmed };
 }
 

@@ -30,6 +30,7 @@ function SettingInput({ field, value, error }: { field: SettingField; value: unk
   const common = { label: field.label, hint: field.hint, error, name: field.path, defaultValue: formText(field, value) };
   const { kind } = field;
   if (kind.type === 'select') return <SelectField {...common} options={kind.options} />;
+  if (kind.type === 'toggle') return <SelectField {...common} options={['on', 'off']} />;
   if (kind.type === 'textarea' || (kind.type === 'list' && kind.separator === 'line')) return <TextAreaField {...common} rows={3} />;
   if (kind.type === 'number') return <Field {...common} type="number" step={kind.step} min={kind.min} max={kind.max} inputMode={kind.integer ? 'numeric' : 'decimal'} />;
   return <Field {...common} type="text" />;
