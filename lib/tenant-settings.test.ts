@@ -18,7 +18,9 @@ describe('tenant settings', () => {
         turnBudgetSeconds: 60,
         budgetExhaustedMessage: "Sorry, I can't answer right now. Please try again later, or ask for a person.",
         unavailableMessage: "Sorry, I'm having trouble answering right now. Please try again in a moment, or ask for a person.",
+        handoffButton: false,
       },
+      commerce: { order: { handledBy: 'assistant' }, flow: { handledBy: 'assistant' } },
       rag: { embeddingModel: 'local-hash-384', language: 'simple', topK: 5, vectorWeight: 1, textWeight: 1, rrfK: 60, minScore: 0, minSimilarity: 0.05 },
       webchat: { allowedOrigins: [] },
     });

@@ -187,7 +187,7 @@ describe('Meta webhooks', () => {
       ]);
     });
 
-    it('answers Messenger with EVENT_RECEIVED and signals the sender\'s workflow; echoes are not inbound', async () => {
+    it('answers Messenger with EVENT_RECEIVED and signals the sender\'s workflow; echoes of our own sends are not inbound', async () => {
       const psid = digits(16);
       const at = Date.now() - 60_000;
       const res = await post(
@@ -199,7 +199,7 @@ describe('Meta webhooks', () => {
               id: ms.publicId,
               time: at,
               messaging: [
-                { sender: { id: ms.publicId }, recipient: { id: psid }, timestamp: at - 78, message: { mid: 'm_echo', is_echo: true, text: 'our reply' } },
+                { sender: { id: ms.publicId }, recipient: { id: psid }, timestamp: at - 78, message: { mid: 'm_echo', is_echo: true, metadata: 'metachat', text: 'our reply' } },
                 { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: at, message: { mid: 'm_hello', text: 'hello' } },
                 { sender: { id: psid }, recipient: { id: ms.publicId }, timestamp: at + 1, postback: { title: 'Talk to sales', payload: 'SALES' } },
               ],
@@ -351,7 +351,7 @@ describe('Meta webhooks', () => {
       // Only events of kinds we do not act on: acknowledged, nothing done.
       const messengerOnly = {
         object: 'page',
-        entry: [{ id: ms.publicId, messaging: [{ sender: { id: '42' }, recipient: { id: ms.publicId }, timestamp: 1, referral: { ref: 'x' } }] }],
+        entry: [{ id: ms.publicId, messaging: [{ sender: { id: '42' }, recipient: { id: ms.publicId }, timestamp: 1, pass_thread_control: { new_owner_app_id: '123', metadata: 'x' } }] }],
       };
       const res = await post('/webhooks/messenger', messengerOnly, ms.appSecret);
       expect(res.statusCode).toBe(200);
