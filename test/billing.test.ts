@@ -21,6 +21,7 @@ import { taskQueueName, temporalDataConverter } from '../lib/temporal.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { fakeStripeEnv, startFakeStripe, type FakeStripe } from './fakes/stripe.ts';
 import { bearer, startTestApi, type TestApi } from './support/api.ts';
+import { testConfig } from './support/config.ts';
 import { createUser, sessionFor, withSession } from './support/team.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
@@ -261,6 +262,13 @@ describe('plans, metering and billing', () => {
       expect(res.json().error.code).toBe('billing_disabled');
     }
     expect((await deliver(stripe.event('customer.subscription.updated', { id: 'sub_x', object: 'subscription' }), off)).statusCode).toBe(404);
+  });
+
+  it('refuses a Stripe configuration that cannot work, naming the variable', () => {
+    expect(() => testConfig({ STRIPE_SECRET_KEY: 'sk_test_x' })).toThrow(/STRIPE_WEBHOOK_SECRET: and STRIPE_SECRET_KEY go together/);
+    expect(() => testConfig({ ...fakeStripeEnv(stripe, {}), STRIPE_PRICES: 'pro=price_1' })).toThrow(/STRIPE_PRICES: must be plan:price_id pairs/);
+    expect(() => testConfig({ ...fakeStripeEnv(stripe, {}), STRIPE_SECRET_KEY: 'pk_test_publishable' })).toThrow(/STRIPE_SECRET_KEY/);
+    expect(testConfig({ ...fakeStripeEnv(stripe, { pro: 'price_1', business: 'price_2' }) }).STRIPE_PRICES).toEqual({ pro: 'price_1', business: 'price_2' });
   });
 
   it('documents the plan and billing statuses in the OpenAPI document', async () => {
