@@ -20,6 +20,8 @@ import { createCampaignActivities } from './campaigns.ts';
 import { createTemplateActivities, createTemplateSender } from './templates.ts';
 import { createTenantCleanupActivities } from './tenant-cleanup.ts';
 import { createWebhookActivities } from './webhooks.ts';
+import { createInboundMediaActivities } from './media/inbound.ts';
+import { DEFAULT_MEDIA_OPTIONS, type MediaOptions } from './media/options.ts';
 import type { Billing } from '../lib/billing.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
 import type { DocumentParsing } from './ingest/parse-thread.ts';
@@ -50,6 +52,8 @@ export interface ActivityDependencies {
   metrics?: WorkerMetrics;
   /** Stripe (lib/billing.ts billingOf); unset: billing is off. */
   billing?: Billing;
+  /** End users' media (MEDIA_MAX_BYTES, MEDIA_ALLOWED_TYPES; TRANSCRIPTION_MODEL); default: mediaOptionsFrom's defaults, no transcription. */
+  media?: MediaOptions;
 }
 
 export function createActivities(given: ActivityDependencies) {
@@ -60,8 +64,9 @@ export function createActivities(given: ActivityDependencies) {
   const webhooks = deps.webhooks ?? DEFAULT_WEBHOOK_OPTIONS;
   const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
   const rag = createRagActivities(deps.db, embedders, metrics);
-  const channels = createChannelActivities({ ...deps, tenantEvents });
+  const channels = createChannelActivities({ ...deps, storage: deps.documentStorage, tenantEvents });
   const sendTemplateMessage = createTemplateSender(deps);
+  const media = createInboundMediaActivities({ ...deps, storage: deps.documentStorage, ...(deps.media ?? DEFAULT_MEDIA_OPTIONS) });
   return {
     ...createDiagnosticsActivities(deps.db),
     ...createMaintenanceActivities(deps.db, deps.logger),
@@ -77,9 +82,10 @@ export function createActivities(given: ActivityDependencies) {
     ...createModelSwitchActivities({ db: deps.db, embedders }),
     ...createTextSearchActivities({ db: deps.db }),
     ...createBillingActivities({ db: deps.db, logger: deps.logger, billing: deps.billing }),
+    ...media,
     // A turn's first model call retrieves and acknowledges, and its final one delivers, in the
     // same activity: the hot path is one activity per reply.
-    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, metrics, ...deps.llm }),
+    ...createLlmActivities({ db: deps.db, keyring: deps.keyring, retrieve: rag.retrieveContext, acknowledge: channels.acknowledgeInbound, deliver: channels.deliverMessage, media: media.fetchInboundMedia, storage: deps.documentStorage, metrics, ...deps.llm }),
   };
 }
 

@@ -9,7 +9,7 @@
 // never holds up a conversation.
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/db.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
@@ -24,6 +24,8 @@ import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
 import { MAX_TURNS } from '../workflows/conversation-state.ts';
 import { inboundSignal } from '../workflows/conversation-messages.ts';
+import { inboundMedia, inboundMediaWorkflowId } from '../workflows/inbound-media.ts';
+import { MEDIA_KINDS, type FetchInboundMediaInput } from './media/inbound.ts';
 import { BUSINESS_APP_AGENT, SUPERSEDED_BY_AGENT, type BusinessEcho, type ChannelKind, type ChoiceSet, type ConversationStatus, type InboundKind, type InboundMessage, type Turn } from '../workflows/types.ts';
 
 export interface OpenConversationInput {
@@ -303,12 +305,33 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
     });
     const fresh = input.messages.filter((m) => stored.fresh.has(m.rowId));
     for (const m of fresh) announceToInbox(db, { kind: 'message', tenantId: input.tenantId, conversationId: input.conversationId, messageId: m.rowId });
+    await startMediaFetches(input.tenantId, fresh.filter((m) => MEDIA_KINDS.has(m.kind)), stored.fresh);
     // Counted by the statement that stored them: a retry after a commit, or a redelivery, counts none.
     metrics.inboundStored(input.tenantId, input.channel, stored.inserted);
     if (fresh.length > 0 && (await tenantHasWebhooks(db, input.tenantId))) await announceReceived(input, fresh, stored.fresh);
     // The ids as given (the caller matches them), not as made storable.
     const freshRows = new Set(fresh.map((m) => m.rowId));
     return { fresh: given.messages.filter((m) => freshRows.has(m.rowId)).map((m) => m.externalMessageId), settings: stored.settings };
+  }
+
+  /**
+   * One inboundMedia workflow per new media message (workflows/inbound-media.ts), on this step's
+   * own task queue (the conversations queue). Awaited, so that a failed start fails the step and
+   * its retry starts it; a start that finds the workflow already there is a retry's repeat.
+   */
+  async function startMediaFetches(tenantId: string, media: InboundToStore[], storedAt: Map<string, Date>): Promise<void> {
+    if (media.length === 0 || !temporal) return;
+    const { taskQueue } = Context.current().info;
+    await Promise.all(
+      media.map(async (m) => {
+        const input: FetchInboundMediaInput = { tenantId, messageId: m.rowId, createdAt: storedAt.get(m.rowId)!.getTime() };
+        try {
+          await temporal.workflow.start(inboundMedia, { workflowId: inboundMediaWorkflowId(tenantId, m.rowId), taskQueue, args: [input] });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }),
+    );
   }
 
   async function announceReceived(input: { tenantId: string; conversationId: string; channel: ChannelKind }, fresh: InboundToStore[], storedAt: Map<string, Date>): Promise<void> {

@@ -15,6 +15,9 @@ const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g.
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/** MEDIA_ALLOWED_TYPES by default: what the assistant and the inbox can use (images, voice notes, clips, PDF and text). */
+export const DEFAULT_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'audio/*', 'video/mp4', 'video/3gpp', 'application/pdf', 'text/plain'] as const;
+export const DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024;
 const optionalUrl = z.string().url().optional();
 /** `a:x,b:y` as { a: 'x', b: 'y' }. */
 const pairList = (shape: string) =>
@@ -237,6 +240,19 @@ export const configSchema = z.object({
   S3_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
   S3_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /**
+   * Media the end users send (activities/media): the largest file downloaded from Meta, in bytes,
+   * and the MIME types taken (comma-separated, `type/*` for a whole family). Anything else is
+   * refused and the message records why.
+   */
+  MEDIA_MAX_BYTES: positiveInt.default(DEFAULT_MEDIA_MAX_BYTES),
+  MEDIA_ALLOWED_TYPES: z
+    .string()
+    .transform((raw) => raw.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/, 'must be MIME types such as image/jpeg or audio/*, comma-separated')).min(1))
+    .default([...DEFAULT_MEDIA_TYPES]),
+  /** Voice notes are transcribed by OpenAI's audio transcription API with this model (e.g. whisper-1); unset: not transcribed. Needs OPENAI_API_KEY. */
+  TRANSCRIPTION_MODEL: z.string().min(1).max(100).optional(),
   /** Largest document upload, in bytes (413 above it). */
   DOCUMENT_MAX_BYTES: positiveInt.default(20 * 1024 * 1024),
   /** Per-tenant quotas: live (not deleted) documents, and chunks across them (409 when reached). */
@@ -363,6 +379,10 @@ const checkedConfigSchema = configSchema
   .refine((c) => !(c.NODE_ENV === 'production' && c.SMTP_URL && !c.APP_BASE_URL), {
     path: ['APP_BASE_URL'],
     message: 'is required with SMTP_URL when NODE_ENV=production (emailed links must point at the web app)',
+  })
+  .refine((c) => !(c.TRANSCRIPTION_MODEL && !c.OPENAI_API_KEY), {
+    path: ['TRANSCRIPTION_MODEL'],
+    message: 'needs OPENAI_API_KEY (voice notes are transcribed by OpenAI)',
   })
   .refine((c) => c.WORKER_SHUTDOWN_GRACE_MS > c.WEBHOOK_TIMEOUT_MS, {
     path: ['WORKER_SHUTDOWN_GRACE_MS'],

@@ -20,6 +20,7 @@ import { CANCELLATION_ACK_MS, createWorkers } from './create-workers.ts';
 import { boundShutdown, shutdownDeadlineMs } from './shutdown-signals.ts';
 import { sdkLogger } from './sdk-logger.ts';
 import { llmEndpoints } from '../activities/llm/index.ts';
+import { mediaOptionsFrom } from '../activities/media/options.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
 import { billingOf } from '../lib/billing.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
@@ -85,6 +86,7 @@ try {
       chunkQuota: config.CHUNK_QUOTA_PER_TENANT,
       documentParsing: config,
       llm: llmEndpoints(config),
+      media: mediaOptionsFrom(config),
       webhooks: webhookOptionsFrom(config),
       billing: billingOf(config),
       metrics,

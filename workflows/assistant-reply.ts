@@ -47,6 +47,8 @@ export interface AssistantTurn {
   prepare?: { retrieve: boolean; acknowledge?: AcknowledgeInput };
   /** Where the reply goes: the model call that answers also stores and sends it (one activity). */
   deliver?: GenerateReplyInput['deliver'];
+  /** The turn's media messages, read by every model call of the turn (activities/llm/turn-media.ts). */
+  media?: GenerateReplyInput['media'];
 }
 
 /** The turn's reply, and what became of it when a model call delivered it; null when handed to a person. */

@@ -59,6 +59,7 @@ import {
   type ChoiceSet,
   type ConversationInput,
   type InboundMessage,
+  type OutboundAttachment,
 } from './types.ts';
 
 export * from './conversation-messages.ts';
@@ -82,6 +83,13 @@ export const BUSINESS_ECHO = 'business-app-echo';
 export const HUMAN_AGENT_TAG = 'messenger-human-agent-tag';
 /** Marks runs that routed an order or a completed Flow by the tenant's commerce setting. */
 export const COMMERCE_ROUTING = 'commerce-routing';
+
+/**
+ * Marks runs whose assistant turns hand the model call the turn's media messages (images to
+ * look at, voice notes to transcribe). Runs recorded before it answered media by their kind only.
+ */
+export const TURN_MEDIA = 'turn-media';
+const MEDIA_MESSAGE_KINDS: readonly string[] = ['image', 'audio', 'video', 'document', 'sticker'];
 
 // ---- Activities, each with the timeout and retries its side effect calls for ----
 
@@ -176,16 +184,17 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   );
   setHandler(
     agentMessageUpdate,
-    async ({ agentId, text, messageId, choices }) => {
+    async ({ agentId, text, messageId, choices, attachment }) => {
       await opened();
       state.agentActivity(Date.now());
       lastActivityAt = Date.now();
       agentChanges++;
-      return send(text, 'agent', { agentId, ...(choices && { choices }), ...(messageId && { message: outboundMessage(messageId, Date.now(), 'agent') }) });
+      // An attachment rides in the send activity's input: the same commands as a text.
+      return send(text, 'agent', { agentId, ...(choices && { choices }), ...(attachment && { attachment }), ...(messageId && { message: outboundMessage(messageId, Date.now(), 'agent') }) });
     },
     {
-      validator: ({ agentId, text, messageId }) => {
-        if (!text.trim()) throw new Error('text is empty');
+      validator: ({ agentId, text, messageId, attachment }) => {
+        if (!text.trim() && !attachment) throw new Error('text is empty');
         if (messageId !== undefined && !UUID.test(messageId)) throw new Error('messageId must be a UUID');
         state.assertHeldBy(agentId);
       },
@@ -366,6 +375,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     // Meta's notices (system, request_welcome, referral, optin) are the customer saying nothing.
     const attachments = batch.filter((m) => !m.text && m.kind !== 'reaction' && m.kind !== 'unsupported' && m.kind !== 'system').map((m) => m.kind);
     if (!question && attachments.length === 0) return; // reactions and the like need no answer
+    // The model call reads the turn's media itself (transcripts, images): the same commands, more input.
+    const withMedia = batch.filter((m) => MEDIA_MESSAGE_KINDS.includes(m.kind));
+    const media = withMedia.length > 0 && patched(TURN_MEDIA) ? withMedia.map((m) => ({ channel, externalMessageId: m.externalMessageId, kind: m.kind })) : [];
 
     // One activity per reply: the model call retrieves first and acknowledges the messages (read
     // receipt, typing) meanwhile, and the call that answers stores and sends the reply. Providers
@@ -374,7 +386,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
     const outcome = await assistantTurn(
       {
         tenantId, question, passages: [], attachments, handoffKeyword: s.handoffKeywords[0] ?? 'human', policy: s.turn,
-        prepare: { retrieve: !!question, acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
+        ...(media.length > 0 && { media }),
+        // A voice note's transcript is a question too: the call retrieves for it.
+        prepare: { retrieve: !!question || media.some((m) => m.kind === 'audio'), acknowledge: { tenantId, channelId, to: externalUserId, lastMessageId: batch.at(-1)!.externalMessageId } },
         ...(!reply.failedReason && { deliver: reply }),
       },
       { memory: state, requestHuman: (reason) => void (state.handoffRequest ??= reason) },
@@ -475,7 +489,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
   async function send(
     text: string,
     author: 'assistant' | 'agent',
-    options: { agentId?: string; message?: OutboundMessage; assistantTurn?: boolean; choices?: ChoiceSet } = {},
+    options: { agentId?: string; message?: OutboundMessage; assistantTurn?: boolean; choices?: ChoiceSet; attachment?: OutboundAttachment } = {},
   ): Promise<AgentMessageResult> {
     await opened();
     const message = options.message ?? outboundMessage(uuid4(), Date.now(), author);
@@ -485,6 +499,7 @@ async function conversationV2(input: ConversationInput): Promise<void> {
         {
           ...message, text, author,
           ...(options.agentId && { agentId: options.agentId }), ...(options.assistantTurn && { assistantTurn: true }), ...(options.choices && { choices: options.choices }),
+          ...(options.attachment && { attachment: options.attachment }),
         },
       ]);
     } catch (err) {

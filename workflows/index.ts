@@ -14,6 +14,7 @@ export { playground } from './playground.ts';
 export { retrievalPreview } from './retrieval-preview.ts';
 export { stripeEvent } from './stripe-events.ts';
 export { stripeUsageReport } from './stripe-usage-report.ts';
+export { inboundMedia } from './inbound-media.ts';
 export { templateMessage } from './template-message.ts';
 export { campaign } from './campaign.ts';
 export { templateSync } from './template-sync.ts';

@@ -136,6 +136,21 @@ export interface AgentMessageInput {
   messageId?: string;
   /** Options sent with the text (see ChoiceSet). */
   choices?: ChoiceSet;
+  /** A stored file sent after the text (an image or a document); the text may then be empty. */
+  attachment?: OutboundAttachment;
+}
+
+/**
+ * A file an agent sends: stored already (an end user's media, a tenant document), named by its
+ * storage key; the send reads the bytes and uploads them to the channel.
+ */
+export interface OutboundAttachment {
+  /** image: shown as a picture; document: offered as a file. */
+  kind: 'image' | 'document';
+  key: string;
+  mimeType: string;
+  filename: string;
+  sizeBytes: number;
 }
 
 export interface AgentMessageResult {

@@ -138,6 +138,7 @@ export const DEFAULT_GRAPH_TIMEOUT_MS = 10_000;
 export interface GraphPost {
   url: string;
   accessToken: string;
+  /** Sent as JSON; a FormData as multipart/form-data (the media upload endpoints). */
   body: unknown;
   timeoutMs: number;
   /** Aborts the call from outside, e.g. the activity's cancellation signal. */
@@ -163,8 +164,9 @@ export async function postGraph({ url, accessToken, body, timeoutMs, signal, ctx
     // The timeout covers reading the body too: a server that sends headers and then stalls still fails.
     const response = await fetch(url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
+      // fetch writes a FormData's multipart content type (with its boundary) itself.
+      headers: { authorization: `Bearer ${accessToken}`, ...(!(body instanceof FormData) && { 'content-type': 'application/json' }), accept: 'application/json' },
+      body: body instanceof FormData ? body : JSON.stringify(body),
       signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
     });
     ({ status, headers } = response);

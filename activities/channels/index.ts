@@ -8,12 +8,14 @@ import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
-import { SUPERSEDED_BY_AGENT, type ChannelKind, type ChoiceSet } from '../../workflows/types.ts';
+import { SUPERSEDED_BY_AGENT, type ChannelKind, type ChoiceSet, type OutboundAttachment } from '../../workflows/types.ts';
 import { announceToInbox } from '../inbox-events.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
 import { markOutboundFailed, outboundContent, storeOutbound, type ReplySource } from '../store.ts';
 import { InstagramClient } from './instagram.ts';
 import { MessengerClient } from './messenger.ts';
+import type { OutboundFile } from './outbound-file.ts';
+import { StoredFileNotFoundError, type DocumentStorage } from '../../lib/storage.ts';
 import type { SendTextOptions, SendTextResult } from './split-message.ts';
 import { WhatsAppClient } from './whatsapp.ts';
 import { LookupCache } from '../../lib/lookup-cache.ts';
@@ -40,6 +42,8 @@ export interface DeliverInput {
   agentId?: string;
   /** Store the message failed with this reason and send nothing (e.g. outside the service window). */
   failedReason?: string;
+  /** A stored file sent after the text (an agent's image or document). */
+  attachment?: OutboundAttachment;
   /** Messenger: sent as MESSAGE_TAG with this tag (a person's reply after the 24-hour window). */
   messageTag?: 'HUMAN_AGENT';
   /** Options offered with the text, rendered as the channel can (interactive.ts); stored with the message. */
@@ -79,6 +83,8 @@ export type DeliverResult = { status: 'sent'; messageIds: string[] } | { status:
 interface SendProgress {
   nextPart: number;
   sentIds: string[];
+  /** The message's file went out after its text. */
+  attachmentSent?: boolean;
 }
 
 /** The stored message being sent (the web chat forwards it by id). */
@@ -90,10 +96,31 @@ interface StoredMessageRef {
 interface ChannelSender {
   sendText(to: string, text: string, options: SendTextOptions & { message: StoredMessageRef; choices?: ChoiceSet; tag?: 'HUMAN_AGENT' }): Promise<SendTextResult>;
   acknowledge(to: string, lastMessageId: string): Promise<void>;
+  /** Sends a file; absent on channels that take none (the message fails as attachment_not_supported). */
+  sendFile?(to: string, file: OutboundFile, options: { messageTag?: string; signal?: AbortSignal }): Promise<string>;
 }
 
-export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink; metrics?: WorkerMetrics }) {
+/** Failure type of a file the channel cannot take, or whose stored bytes are gone. */
+export const ATTACHMENT_NOT_SUPPORTED = 'attachment_not_supported';
+export const ATTACHMENT_MISSING = 'attachment_missing';
+
+export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphApiUrl: string; storage?: DocumentStorage; tenantEvents?: TenantEventSink; metrics?: WorkerMetrics }) {
   const { db, keyring, graphApiUrl } = deps;
+
+  /** The message's stored file, read and handed to the channel; the provider's message id. */
+  async function sendAttachment(sender: ChannelSender, input: DeliverInput, attachment: OutboundAttachment, signal: AbortSignal): Promise<string> {
+    if (!sender.sendFile) throw ApplicationFailure.nonRetryable(`the ${input.channel} channel takes no files`, ATTACHMENT_NOT_SUPPORTED);
+    if (!deps.storage) throw ApplicationFailure.nonRetryable('no document storage configured for attachments', ATTACHMENT_MISSING);
+    let bytes: Buffer;
+    try {
+      bytes = await deps.storage.get(attachment.key);
+    } catch (err) {
+      if (err instanceof StoredFileNotFoundError) throw ApplicationFailure.nonRetryable(`the attachment's file is no longer stored`, ATTACHMENT_MISSING);
+      throw err;
+    }
+    const file = { kind: attachment.kind, bytes, mimeType: attachment.mimeType, filename: attachment.filename };
+    return sender.sendFile(input.to, file, { signal, ...(input.messageTag && { messageTag: input.messageTag }) });
+  }
   const metrics = deps.metrics ?? new WorkerMetrics();
   const senders = new LookupCache<ChannelSender>({ positiveTtlMs: SENDER_CACHE_MS, negativeTtlMs: 1_000, maxEntries: 1_000 });
   /** The dispatcher never throws and the outbox sweep retries: a send does not wait for it. */
@@ -131,12 +158,14 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         // WhatsApp has no message tags: the workflow refuses a reply after its 24-hour window.
         sendText: (to, text, { tag: _tag, ...options }) => counted('whatsapp', client.sendText(to, text, options)),
         acknowledge: (_to, lastMessageId) => counted('whatsapp', client.markReadWithTyping(lastMessageId)),
+        sendFile: (to, file, { signal }) => counted('whatsapp', client.sendMedia(to, file, { ...(signal && { signal }) })),
       };
     }
     if (channel.type === 'messenger' && secrets.pageAccessToken) {
       const client = new MessengerClient({ graphApiUrl, pageAccessToken: secrets.pageAccessToken });
       return {
         sendText: (to, text, options) => counted('messenger', client.sendText(to, text, options)),
+        sendFile: (to, file, options) => counted('messenger', client.sendAttachment(to, file, options)),
         acknowledge: async (to) => {
           await counted('messenger', client.senderAction(to, 'mark_seen'));
           await counted('messenger', client.senderAction(to, 'typing_on'));
@@ -203,7 +232,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     async deliverMessage(input: DeliverInput): Promise<DeliverResult> {
       const tdb = forTenant(db, input.tenantId);
       // The row: stored by this call (pending), or by an earlier one (read back).
-      const written = outboundContent({ ...input, text: input.text ?? '', author: input.author ?? 'assistant' });
+      const written = { ...outboundContent({ ...input, text: input.text ?? '', author: input.author ?? 'assistant' }), ...(input.attachment && { attachment: input.attachment }) };
       if (input.failedReason) {
         if (input.text !== undefined) await storeOutbound(db, { ...input, text: input.text, author: written.author }, metrics);
         return { status: 'failed', reason: input.failedReason }; // stored failed, not sent
@@ -214,7 +243,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
         ? { status: 'pending' as const, content: written, error: null }
         : await tdb.message.findFirst({ where: { id: input.id, createdAt: new Date(input.createdAt) } });
       if (!row) throw ApplicationFailure.nonRetryable(`outbound message ${input.id} not found`, 'MessageNotFound');
-      const content = row.content as { text: string; author?: 'assistant' | 'agent'; agentId?: string; providerMessageIds?: string[]; choices?: ChoiceSet };
+      const content = row.content as { text: string; author?: 'assistant' | 'agent'; agentId?: string; providerMessageIds?: string[]; choices?: ChoiceSet; attachment?: OutboundAttachment };
       if (row.status === 'failed') return { status: 'failed', reason: (row.error as { reason?: string } | null)?.reason ?? 'failed' };
       if (row.status !== 'pending') {
         // Sent by an earlier attempt, whose event may not have been written (it crashed first).
@@ -236,7 +265,8 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       const progress: SendProgress = (ctx.info.heartbeatDetails as SendProgress | undefined) ?? { nextPart: 0, sentIds: [] };
       try {
         const sender = await senderFor(input.tenantId, input.channelId);
-        await sender.sendText(input.to, content.text, {
+        // A message that is only a file has no text to send.
+        if (content.text || !content.attachment) await sender.sendText(input.to, content.text, {
           message: { id: input.id, createdAt: input.createdAt },
           // The stored choices: a retry, or a send of a row stored earlier, offers the same ones.
           ...(content.choices && { choices: content.choices }),
@@ -247,10 +277,14 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
             progress.sentIds.push(part.messageId);
             progress.nextPart = part.partIndex + 1;
             // The last part is recorded by marking the row sent, next: no heartbeat call for it
-            // (each is a request to Temporal, and most replies are one part).
-            if (progress.nextPart < part.partCount) ctx.heartbeat(progress);
+            // (each is a request to Temporal, and most replies are one part), unless a file follows.
+            if (progress.nextPart < part.partCount || content.attachment) ctx.heartbeat(progress);
           },
         });
+        if (content.attachment && !progress.attachmentSent) {
+          progress.sentIds.push(await sendAttachment(sender, input, content.attachment, ctx.cancellationSignal));
+          progress.attachmentSent = true;
+        }
       } catch (err) {
         // The channel's verdict: permanent, or still failing after SEND_ATTEMPTS (the retry policy
         // has no limit, so that the database's own failures are retried until it is back).

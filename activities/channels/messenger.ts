@@ -6,6 +6,7 @@ import { PLATFORM_SEND_METADATA } from '../../lib/graph-api.ts';
 import type { ChoiceSet } from '../../workflows/types.ts';
 import { choicesAsText, messengerMessage, messengerStyle } from './interactive.ts';
 import { MESSENGER_TEXT_LIMIT, sendInParts, splitMessage, type SendTextOptions, type SendTextResult } from './split-message.ts';
+import type { OutboundFile } from './outbound-file.ts';
 
 export interface MessengerSendOptions extends SendTextOptions {
   choices?: ChoiceSet;
@@ -54,6 +55,31 @@ export class MessengerClient {
       if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Messenger send', extraDetails: { ...progress } });
       return id;
     });
+  }
+
+  /**
+   * Sends a file in one multipart request (the attachment uploaded with the message, `filedata`):
+   * an image as `image`, anything else as `file`. Messenger attachments carry no caption; the text
+   * goes before it as its own message.
+   */
+  async sendAttachment(recipientId: string, file: OutboundFile, options: { messageTag?: string; signal?: AbortSignal } = {}): Promise<string> {
+    const form = new FormData();
+    form.set('recipient', JSON.stringify({ id: recipientId }));
+    form.set('messaging_type', options.messageTag ? 'MESSAGE_TAG' : 'RESPONSE');
+    if (options.messageTag) form.set('tag', options.messageTag);
+    form.set('message', JSON.stringify({ attachment: { type: file.kind === 'image' ? 'image' : 'file', payload: { is_reusable: false } } }));
+    form.set('filedata', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename);
+    const response = await postGraph({
+      url: this.#url,
+      accessToken: this.#pageAccessToken,
+      body: form,
+      timeoutMs: Math.max(this.#timeoutMs, 60_000),
+      ...(options.signal && { signal: options.signal }),
+      ctx: { operation: 'Messenger attachment send' },
+    });
+    const id = (response as { message_id?: unknown } | null)?.message_id;
+    if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Messenger attachment send' });
+    return id;
   }
 
   /** Shows or hides "typing…", or marks the user's last message as seen. */

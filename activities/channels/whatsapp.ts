@@ -2,6 +2,7 @@
 // It does not retry: Temporal retries the activity around it, driven by the failure types from
 // graph-errors.ts (transient, throttled with nextRetryDelay, permanent).
 import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
+import type { OutboundFile } from './outbound-file.ts';
 import type { WireComponent } from '../../lib/whatsapp-templates.ts';
 import { sendInParts, splitMessage, WHATSAPP_TEXT_LIMIT, type SendTextOptions, type SendTextResult } from './split-message.ts';
 import type { ChoiceSet } from '../../workflows/types.ts';
@@ -75,6 +76,40 @@ export class WhatsAppClient {
     );
     const id = (response as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
     if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'WhatsApp template send' });
+    return id;
+  }
+
+  /**
+   * Sends a file: uploaded first (POST /{phone-number-id}/media, multipart), then sent by the
+   * media id Meta answers as `type: image` or `type: document` (a document keeps its file name).
+   * Uploading rather than linking keeps the platform's storage private. A retry after a lost
+   * answer uploads again: unused uploads expire at Meta after 30 days.
+   */
+  async sendMedia(to: string, file: OutboundFile, options: { caption?: string; signal?: AbortSignal } = {}): Promise<string> {
+    const form = new FormData();
+    form.set('messaging_product', 'whatsapp');
+    form.set('type', file.mimeType);
+    form.set('file', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename);
+    const uploaded = await postGraph({
+      url: this.#url.replace(/\/messages$/, '/media'),
+      accessToken: this.#accessToken,
+      body: form,
+      // An upload of several megabytes takes longer than a message.
+      timeoutMs: Math.max(this.#timeoutMs, 60_000),
+      ...(options.signal && { signal: options.signal }),
+      ctx: { operation: 'WhatsApp media upload' },
+    });
+    const mediaId = (uploaded as { id?: unknown } | null)?.id;
+    if (typeof mediaId !== 'string' || !mediaId) throw unreadableSuccessFailure(200, { operation: 'WhatsApp media upload' });
+    const media = { id: mediaId, ...(options.caption && { caption: options.caption }), ...(file.kind === 'document' && { filename: file.filename }) };
+    const response = await this.#post(
+      { messaging_product: 'whatsapp', recipient_type: 'individual', to, type: file.kind, [file.kind]: media },
+      'WhatsApp media send',
+      undefined,
+      options.signal,
+    );
+    const id = (response as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
+    if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'WhatsApp media send' });
     return id;
   }
 

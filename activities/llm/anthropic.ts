@@ -39,7 +39,14 @@ export function toAnthropicMessages(messages: ChatMessage[]): MessageParam[] {
               ...(m.text ? [{ type: 'text' as const, text: m.text }] : []),
               ...(m.toolCalls ?? []).map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.name, input: parseArguments(c.arguments) })),
             ]
-          : [{ type: 'text', text: m.text }];
+          : [
+              // Images first: Anthropic recommends the image before the text about it.
+              ...(m.images ?? []).map((i) => ({
+                type: 'image' as const,
+                source: { type: 'base64' as const, media_type: i.mimeType as 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp', data: i.base64 },
+              })),
+              { type: 'text' as const, text: m.text },
+            ];
     if (blocks.length === 0) continue;
     const last = out.at(-1);
     if (last?.role === role) last.content.push(...blocks);

@@ -45,7 +45,10 @@ import type { ReplySource } from '../store.ts';
 import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
 import { createOpenAiProvider } from './openai.ts';
-import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput } from './prompt.ts';
+import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput, type TurnContent } from './prompt.ts';
+import { resolveTurnMedia, visionCapable, type InboundMediaRef, type TurnMedia } from './turn-media.ts';
+import type { FetchedInboundMedia, FetchInboundMediaInput } from '../media/inbound.ts';
+import type { DocumentStorage } from '../../lib/storage.ts';
 import { ProviderError, type ChatProvider, type ChatResult, type ProviderName, type ToolSpec } from './provider.ts';
 import { costUsd, createUsageLedger, DEFAULT_MODELS } from './usage.ts';
 import { turnLimitReached } from '../../lib/plan-limits.ts';
@@ -72,6 +75,10 @@ export interface LlmDependencies {
   acknowledge?: (input: AcknowledgeInput) => Promise<void>;
   /** Stores and sends a reply (activities/channels deliverMessage). */
   deliver?: (input: DeliverInput) => Promise<DeliverResult>;
+  /** Fetches a media message's file (activities/media fetchInboundMedia), for a turn that has media. */
+  media?: (input: FetchInboundMediaInput) => Promise<FetchedInboundMedia>;
+  /** Where fetched media lives: images are read from it for vision-capable models. */
+  storage?: DocumentStorage;
   /** Decrypts tenant functions' signing secrets. */
   keyring: Keyring;
   /**
@@ -109,6 +116,11 @@ export interface GenerateReplyInput extends ReplyRequest {
   retrieve?: { question: string };
   /** Acknowledge the user's messages (read receipt, typing) while the model thinks; best effort. */
   acknowledge?: AcknowledgeInput;
+  /**
+   * The turn's media messages: transcripts join the question (and the retrieval), images go to
+   * a vision-capable model, the rest is named (turn-media.ts). Resolved on every call of the turn.
+   */
+  media?: InboundMediaRef[];
   /**
    * Where the turn's reply goes (its id chosen by the workflow): a final reply is stored and
    * sent by this call, before it returns. A retry, or the fallback route, that finds the reply
@@ -379,8 +391,11 @@ export function createLlmActivities(deps: LlmDependencies) {
         const generated = await whileAlive(async () => {
           // A turn's first call reads the tenant's row once, for its settings and for retrieval.
           const tenant = input.retrieve && deps.retrieve ? await tenantRow(input.tenantId) : undefined;
-          const passages = input.retrieve ? await retrieveQuietly(input.tenantId, input.retrieve.question, tenant) : input.passages;
-          return { ...(await reply({ ...input, passages }, tenant?.settings)), ...(input.retrieve && { passages }) } as GeneratedReply;
+          const media = input.media?.length ? await resolveTurnMedia({ db: deps.db, storage: deps.storage, fetch: deps.media }, input.tenantId, input.media) : undefined;
+          const heard = media ? withTurnMedia(input, media) : input;
+          const question = [input.retrieve?.question ?? '', ...(media?.transcripts ?? [])].filter((q) => q.trim()).join('\n');
+          const passages = input.retrieve && question ? await retrieveQuietly(input.tenantId, question, tenant) : input.passages;
+          return { ...(await reply({ ...heard, passages }, tenant?.settings)), ...(input.retrieve && { passages }) } as GeneratedReply;
         });
         // A person was asked for: the workflow hands the conversation over on this answer. (Should
         // the answer get lost with its worker, the retry asks the model again and may count again.)
@@ -436,7 +451,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     }
   }
 
-  async function reply(input: GenerateReplyInput, known?: TenantSettings): Promise<GeneratedReply> {
+  async function reply(input: GenerateReplyInput & TurnContent, known?: TenantSettings): Promise<GeneratedReply> {
     const settings = known ?? (await settingsOf(input.tenantId));
     const route = input.route ?? 'primary';
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
@@ -485,7 +500,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       timeoutMs: Math.max(1000, budgetLeft()),
       signal: ctx.cancellationSignal,
     });
-    const prompt: PromptInput = { ...input, settings };
+    const prompt: PromptInput = { ...input, settings, ...forModel(name, model, input) };
     let result: ChatResult;
     try {
       try {
@@ -515,6 +530,19 @@ export function createLlmActivities(deps: LlmDependencies) {
     const answered = { ...withSources(text, input.passages), outcome: 'reply' as const, toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
     return withHandoffButton(answered, settings, input.handoffKeyword);
   }
+}
+
+/** The turn's input with its media: transcripts appended to the question, images and notes for the prompt. */
+function withTurnMedia(input: GenerateReplyInput, media: TurnMedia): GenerateReplyInput & TurnContent {
+  const question = [input.question, ...media.transcripts].filter((q) => q.trim()).join('\n');
+  return { ...input, question, ...(media.images.length > 0 && { images: media.images }), ...(media.notes.length > 0 && { mediaNotes: media.notes }) };
+}
+
+/** A model that takes no images is told of them in words instead. */
+function forModel(name: ProviderName, model: string, input: TurnContent): TurnContent {
+  if (!input.images?.length || visionCapable(name, model)) return {};
+  const named = input.images.map((i) => `The customer sent an image (${i.filename}), which you cannot see.`);
+  return { images: [], mediaNotes: [...(input.mediaNotes ?? []), ...named] };
 }
 
 /** How much of a cited passage its reply's message keeps (enough to recognise it). */

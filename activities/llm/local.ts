@@ -13,6 +13,7 @@ import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
 import type { Passage } from '../rag.ts';
 import type { InboundKind, Turn } from '../../workflows/types.ts';
 import { answerKinds, givesKind, termAnalyzer, type TermAnalyzer } from './local-terms.ts';
+import type { TurnContent } from './prompt.ts';
 
 export interface ReplyRequest {
   question: string;
@@ -144,10 +145,15 @@ function extract(question: string, passages: Passage[], language: TextSearchLang
   return { text: next ? `${best.text} ${next.text}` : best.text, used: [best.passage] };
 }
 
-export function localReply(request: ReplyRequest): Reply {
+export function localReply(request: ReplyRequest & TurnContent): Reply {
   const question = request.question.trim();
   if (!question) {
     const kind = request.attachments[0] ?? 'message';
+    const image = request.images?.[0];
+    if (image) {
+      // It cannot look at the picture, but says that it arrived, so the customer is not left wondering.
+      return { text: `Thanks, I received your image (${image.filename}). I can't look at images myself: could you tell me in words what you need?`, citations: [] };
+    }
     return {
       text: `Thanks for the ${kind}. I can only read text for now: could you tell me in words what you need?`,
       citations: [],

@@ -19,7 +19,11 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatProvid
     async complete(request: ChatRequest): Promise<ChatResult> {
       const messages: ChatCompletionMessageParam[] = [{ role: 'system', content: request.system }];
       for (const m of request.messages) {
-        if (m.role === 'user') messages.push({ role: 'user', content: m.text });
+        if (m.role === 'user') {
+          // Images as content parts beside the text (data URLs: the file never leaves the platform otherwise).
+          const images = (m.images ?? []).map((i) => ({ type: 'image_url' as const, image_url: { url: `data:${i.mimeType};base64,${i.base64}` } }));
+          messages.push({ role: 'user', content: images.length > 0 ? [{ type: 'text', text: m.text }, ...images] : m.text });
+        }
         else if (m.role === 'tool') messages.push({ role: 'tool', tool_call_id: m.callId, content: m.content });
         else if (m.toolCalls?.length) {
           messages.push({

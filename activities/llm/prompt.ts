@@ -4,9 +4,17 @@
 import type { TenantSettings } from '../../lib/tenant-settings.ts';
 import type { Passage } from '../rag.ts';
 import type { InboundKind, ToolStep, Turn } from '../../workflows/types.ts';
-import type { ChatMessage } from './provider.ts';
+import type { ChatImage, ChatMessage } from './provider.ts';
 
-export interface PromptInput {
+/** What the model call adds from the turn's media (activities/llm/turn-media.ts). */
+export interface TurnContent {
+  /** Images the customer sent, given to a vision-capable model with the question. */
+  images?: ChatImage[];
+  /** Media named in words: documents, videos, files that could not be received. */
+  mediaNotes?: string[];
+}
+
+export interface PromptInput extends TurnContent {
   settings: TenantSettings;
   question: string;
   passages: Passage[];
@@ -53,9 +61,12 @@ export function chatMessages(input: PromptInput): ChatMessage[] {
   const messages: ChatMessage[] = turns.map((t) =>
     t.role === 'user' ? { role: 'user', text: t.text } : { role: 'assistant', text: t.role === 'agent' ? `(a human agent wrote) ${t.text}` : t.text },
   );
-  const question = input.question.trim() || `(the customer sent ${input.attachments.map((a) => `a ${a}`).join(', ') || 'a message'} without text)`;
+  const described = [input.question.trim(), ...(input.mediaNotes ?? [])].filter(Boolean).join('\n');
+  const question = described || `(the customer sent ${input.attachments.map((a) => `a ${a}`).join(', ') || 'a message'} without text)`;
   const last = messages.at(-1);
-  if (!(last?.role === 'user' && input.question && input.question.includes(last.text))) messages.push({ role: 'user', text: question });
+  if (!(last?.role === 'user' && input.question && input.question.includes(last.text) && described === input.question.trim())) messages.push({ role: 'user', text: question });
+  const asked = messages.at(-1);
+  if (input.images?.length && asked?.role === 'user') asked.images = input.images;
   for (const step of input.steps ?? []) messages.push(step.role === 'assistant' ? { role: 'assistant', text: step.text, toolCalls: step.toolCalls } : step);
   return messages;
 }

@@ -6,8 +6,15 @@ import type { ToolCall } from '../../workflows/types.ts';
 
 export type ProviderName = 'openai' | 'anthropic';
 
+/** An image the customer sent, for a vision-capable model. */
+export interface ChatImage {
+  mimeType: string;
+  base64: string;
+  filename: string;
+}
+
 export type ChatMessage =
-  | { role: 'user'; text: string }
+  | { role: 'user'; text: string; images?: ChatImage[] }
   | { role: 'assistant'; text: string; toolCalls?: ToolCall[] }
   | { role: 'tool'; callId: string; name: string; content: string; isError: boolean };
 

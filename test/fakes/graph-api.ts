@@ -12,12 +12,21 @@
 // Which ids a token owns is told per token (`owners` option, `own()`); an id no token was told to
 // own answers like Meta answers a number of another business (error 100, subcode 33).
 //
+// Media, in Meta's wire format:
+//   GET  /{version}/{media-id}                   WhatsApp: { url, mime_type, sha256, file_size, id } of a file added by addMedia()
+//   GET  /whatsapp-media/{media-id}              WhatsApp: the file itself (the lookaside URL: Bearer token required)
+//   GET  /messenger-cdn/{id}                     Messenger: an attachment's payload.url (signed CDN URL: no token)
+//   POST /{version}/{phone-number-id}/media      WhatsApp: multipart upload (messaging_product, type, file) → { id }
+//   POST /{version}/{phone-number-id}/messages   WhatsApp: type image|document with { id } or { link }, caption, filename
+//   POST /{version}/me/messages                  Messenger: an attachment by URL or attachment_id (JSON), or uploaded (multipart filedata)
+//
 // WhatsApp message templates (graph-templates.ts): GET /{version}/{waba-id}/message_templates,
 // and POST /{version}/{phone-number-id}/messages with type "template", checked against them.
 //
 // Every request is recorded, failed ones included, so a test can assert exactly what reached Meta.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MESSENGER_TAGS, messengerQuickRepliesError, messengerTemplateError, whatsappInteractiveError } from './interactive-limits.ts';
 import { createFakeTemplates, type FakeTemplates } from './graph-templates.ts';
@@ -52,6 +61,10 @@ export type RequestKind =
   | 'instagram.sender_action'
   | 'whatsapp.phone_number'
   | 'messenger.me'
+  | 'whatsapp.media'
+  | 'whatsapp.media_download'
+  | 'whatsapp.media_upload'
+  | 'messenger.attachment_download'
   | 'unknown';
 
 export interface RecordedRequest {
@@ -80,6 +93,26 @@ export interface DeliveredText {
   choices?: string[];
 }
 
+/** A file a message carried out: what the user received. */
+export interface DeliveredMedia {
+  channel: 'whatsapp' | 'messenger';
+  to: string;
+  /** image or document (WhatsApp); image, file, audio or video (Messenger). */
+  type: string;
+  bytes: Buffer;
+  mimeType: string;
+  filename?: string;
+  caption?: string;
+  messageId: string;
+}
+
+/** A file the fake holds: added by a test (inbound) or uploaded by the platform. */
+export interface FakeMediaFile {
+  bytes: Buffer;
+  mimeType: string;
+  filename?: string;
+}
+
 export interface FakeGraphApi {
   /** Base URL to use as META_GRAPH_API_URL, e.g. http://127.0.0.1:PORT/v21.0 */
   url: string;
@@ -87,6 +120,12 @@ export interface FakeGraphApi {
   delivered: DeliveredText[];
   /** WhatsApp message templates per business account, and the template messages delivered. */
   templates: FakeTemplates;
+  /** Images and documents delivered (uploaded or by link), in order. */
+  deliveredMedia: DeliveredMedia[];
+  /** A WhatsApp media id for these bytes, as a webhook names an end user's image or voice note. */
+  addMedia(file: FakeMediaFile): string;
+  /** A Messenger attachment URL (payload.url) serving these bytes. */
+  addAttachment(file: FakeMediaFile): string;
   /** The next `count` requests fail with `error`. */
   failNext(count: number, error: FakeGraphError): void;
   /** Every request matching `predicate` fails with `error` until removed (or reset). */
@@ -155,6 +194,10 @@ export function defaultStatus(code: number): number {
 export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Promise<FakeGraphApi> {
   const requests: RecordedRequest[] = [];
   const delivered: DeliveredText[] = [];
+  const deliveredMedia: DeliveredMedia[] = [];
+  const mediaFiles = new Map<string, FakeMediaFile>();
+  const cdnFiles = new Map<string, FakeMediaFile>();
+  let origin = '';
   let queued: FakeGraphError[] = [];
   let rules: { predicate: (req: RecordedRequest) => boolean; error: FakeGraphError }[] = [];
   let delayMs = 0;
@@ -174,16 +217,30 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void received(req, Buffer.concat(chunks), res));
+  });
+
+  async function received(req: IncomingMessage, bytes: Buffer, res: ServerResponse) {
+    {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const raw = bytes.toString('utf8');
       let body: unknown = raw;
       let bodyIsJson = false;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-        bodyIsJson = raw !== '';
-      } catch {
-        // keep the raw text: it is recorded as sent, and answered with a 100
+      if (/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+        // Meta's upload endpoints take multipart/form-data: fields as strings, files with their name and type.
+        try {
+          body = await multipartFields(bytes, req.headers['content-type']!);
+          bodyIsJson = true;
+        } catch {
+          // recorded as sent, answered with a 100
+        }
+      } else {
+        try {
+          body = raw ? JSON.parse(raw) : undefined;
+          bodyIsJson = raw !== '';
+        } catch {
+          // keep the raw text: it is recorded as sent, and answered with a 100
+        }
       }
       const recorded: RecordedRequest = {
         method: req.method ?? 'GET',
@@ -205,23 +262,38 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
         const t = setTimeout(() => (timers.delete(t), send()), delayMs);
         timers.add(t);
       } else send();
-    });
-  });
+    }
+  }
 
   interface Answer {
     status: number;
     body: unknown;
     headers?: Record<string, string>;
     raw?: string;
+    /** A file's bytes, answered with its own content type. */
+    file?: FakeMediaFile;
   }
 
   function handle(req: RecordedRequest, bodyIsJson: boolean): Answer {
+    // The CDN serves Messenger attachments to whoever has the signed URL.
+    const cdn = req.method === 'GET' ? /^\/messenger-cdn\/([^/]+)$/.exec(req.path)?.[1] : undefined;
+    if (cdn !== undefined) {
+      req.kind = 'messenger.attachment_download';
+      const injected = queued.shift() ?? rules.find((r) => r.predicate(req))?.error;
+      if (injected) return graphError(injected);
+      const file = cdnFiles.get(cdn);
+      return file ? { status: 200, body: `${file.bytes.byteLength} bytes`, file } : { status: 404, body: 'Not Found', raw: 'Not Found' };
+    }
+    const download = req.method === 'GET' ? /^\/whatsapp-media\/([^/]+)$/.exec(req.path)?.[1] : undefined;
+    const upload = req.method === 'POST' ? /^\/v\d+\.\d+\/([^/]+)\/media$/.exec(req.path)?.[1] : undefined;
+    if (download !== undefined) req.kind = 'whatsapp.media_download';
+    if (upload !== undefined) req.kind = 'whatsapp.media_upload';
     const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.path);
     const node = match?.[1];
     const object = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)$/.exec(req.path)?.[1] : undefined;
     const templateAccount = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)\/message_templates$/.exec(req.path)?.[1] : undefined;
     if (templateAccount) req.kind = 'whatsapp.message_templates';
-    if (object) req.kind = object === 'me' ? 'messenger.me' : 'whatsapp.phone_number';
+    if (object) req.kind = object === 'me' ? 'messenger.me' : mediaFiles.has(object) ? 'whatsapp.media' : 'whatsapp.phone_number';
     const b = (bodyIsJson && typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, any>;
     if (node === 'me') req.kind = b.sender_action !== undefined ? 'messenger.sender_action' : 'messenger.message';
     else if (node && instagramPage(node)) req.kind = b.sender_action !== undefined ? 'instagram.sender_action' : 'instagram.message';
@@ -235,6 +307,21 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     const injected = queued.shift() ?? rules.find((r) => r.predicate(req))?.error;
     if (injected) return graphError(injected);
 
+    if (download !== undefined) {
+      const file = mediaFiles.get(download);
+      return file ? { status: 200, body: `${file.bytes.byteLength} bytes`, file } : graphError({ code: 100, message: '(#100) Invalid media id' });
+    }
+    if (object && mediaFiles.has(object)) {
+      const file = mediaFiles.get(object)!;
+      return {
+        status: 200,
+        body: {
+          messaging_product: 'whatsapp', url: `${origin}/whatsapp-media/${object}`, mime_type: file.mimeType,
+          sha256: createHash('sha256').update(file.bytes).digest('hex'), file_size: file.bytes.byteLength, id: object,
+        },
+      };
+    }
+    if (upload !== undefined) return whatsappUpload(b);
     if (templateAccount) return templates.list(templateAccount, req.query);
     if (object) return ownedObject(object, token, req.query.fields);
     if (req.method !== 'POST' || !node) {
@@ -322,16 +409,49 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     }
     const interactiveError = type === 'interactive' ? whatsappInteractiveError(b.interactive) : null;
     if (interactiveError) return invalidParam(interactiveError);
+    let media: FakeMediaFile | undefined;
+    if (type === 'image' || type === 'document') {
+      const m = b[type] as { id?: unknown; link?: unknown; caption?: unknown; filename?: unknown };
+      if ((m.id === undefined) === (m.link === undefined)) return invalidParam(`(#100) Param ${type} must have exactly one of id or link.`);
+      if (m.id !== undefined && (typeof m.id !== 'string' || !mediaFiles.has(m.id))) return invalidParam(`(#131053) Media upload error: unknown media id ${String(m.id)}`);
+      if (m.caption !== undefined && (typeof m.caption !== 'string' || m.caption.length > 1024)) return invalidParam(`(#100) Param ${type}['caption'] must be a string of at most 1024 characters.`);
+      if (type === 'image' && m.filename !== undefined) return invalidParam("(#100) Param image['filename'] is not a valid parameter.");
+      media = typeof m.id === 'string' ? mediaFiles.get(m.id)! : { bytes: Buffer.alloc(0), mimeType: 'application/octet-stream' };
+    }
     const messageId = `wamid.${randomBytes(24).toString('base64url')}`;
     if (type === 'text') delivered.push({ channel: 'whatsapp', from: phoneNumberId, to: b.to, text: b.text.body, messageId });
     if (type === 'interactive') delivered.push({ channel: 'whatsapp', from: phoneNumberId, to: b.to, text: b.interactive.body.text, messageId, choices: interactiveTitles(b.interactive) });
+    if (media) {
+      const m = b[type] as { caption?: string; filename?: string };
+      deliveredMedia.push({ channel: 'whatsapp', to: b.to, type, bytes: media.bytes, mimeType: media.mimeType, messageId, ...(m.filename && { filename: m.filename }), ...(m.caption && { caption: m.caption }) });
+    }
     return {
       status: 200,
       body: { messaging_product: 'whatsapp', contacts: [{ input: b.to, wa_id: b.to.replace(/\D/g, '') }], messages: [{ id: messageId }] },
     };
   }
 
+  function whatsappUpload(b: Record<string, any>): Answer {
+    if (b.messaging_product !== 'whatsapp') return invalidParam('(#100) The parameter messaging_product is required.');
+    const file = b.file as MultipartFile | undefined;
+    if (typeof file !== 'object' || !file?.bytes) return invalidParam('(#100) The parameter file is required.');
+    if (typeof b.type !== 'string' || !b.type) return invalidParam('(#100) The parameter type is required.');
+    const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+    mediaFiles.set(id, { bytes: file.bytes, mimeType: file.type || b.type, ...(file.filename && { filename: file.filename }) });
+    return { status: 200, body: { id } };
+  }
+
   function messenger(b: Record<string, any>): Answer {
+    // Multipart sends carry recipient and message as JSON text fields.
+    for (const field of ['recipient', 'message'] as const) {
+      if (typeof b[field] === 'string') {
+        try {
+          b[field] = JSON.parse(b[field]);
+        } catch {
+          return invalidParam(`(#100) Param ${field} must be a JSON object`);
+        }
+      }
+    }
     const recipientId = b.recipient?.id;
     if (typeof recipientId !== 'string' || !recipientId) return invalidParam('(#100) The parameter recipient is required');
     if (b.sender_action !== undefined) {
@@ -354,11 +474,24 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text: payload.text, messageId, choices: payload.buttons.map((x: { title: string }) => x.title) });
       return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
     }
+    const attachment = b.message.attachment as { type?: unknown; payload?: { url?: unknown; attachment_id?: unknown; is_reusable?: unknown } } | undefined;
+    let media: FakeMediaFile | undefined;
+    if (attachment !== undefined) {
+      if (text !== undefined) return invalidParam('(#100) Only one of message[text] and message[attachment] may be set');
+      if (!['image', 'audio', 'video', 'file'].includes(attachment.type as string)) return invalidParam('(#100) Param message[attachment][type] must be one of {IMAGE, AUDIO, VIDEO, FILE}');
+      const filedata = b.filedata as MultipartFile | undefined;
+      const payload = attachment.payload ?? {};
+      if (filedata?.bytes) media = { bytes: filedata.bytes, mimeType: filedata.type || 'application/octet-stream', ...(filedata.filename && { filename: filedata.filename }) };
+      else if (typeof payload.attachment_id === 'string' && mediaFiles.has(payload.attachment_id)) media = mediaFiles.get(payload.attachment_id);
+      else if (typeof payload.url === 'string' && /^https?:\/\//.test(payload.url)) media = { bytes: Buffer.alloc(0), mimeType: 'application/octet-stream' };
+      else return invalidParam('(#100) The attachment needs a url, an attachment_id or uploaded filedata');
+    } else if (text === undefined) return invalidParam('(#100) Param message must have text or an attachment');
     const messageId = `m_${randomBytes(24).toString('base64url')}`;
     if (typeof text === 'string') {
       delivered.push({ channel: 'messenger', from: 'me', to: recipientId, text, messageId, ...(b.message.quick_replies && { choices: b.message.quick_replies.map((q: { title: string }) => q.title) }) });
     }
-    return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
+    if (media) deliveredMedia.push({ channel: 'messenger', to: recipientId, type: attachment!.type as string, bytes: media.bytes, mimeType: media.mimeType, messageId, ...(media.filename && { filename: media.filename }) });
+    return { status: 200, body: { recipient_id: recipientId, message_id: messageId, ...(media && b.filedata && { attachment_id: String(BigInt(`0x${randomBytes(7).toString('hex')}`)) }) } };
   }
 
   const invalidParam = (message: string) => graphError({ code: 100, message });
@@ -390,6 +523,10 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
 
   function reply(res: ServerResponse, a: Answer) {
     const headers = Object.fromEntries(Object.entries(a.headers ?? {}).filter(([, v]) => v));
+    if (a.file) {
+      res.writeHead(a.status, { 'content-type': a.file.mimeType, 'content-length': String(a.file.bytes.byteLength), ...headers }).end(a.file.bytes);
+      return;
+    }
     if (a.raw !== undefined) {
       res.writeHead(a.status, { 'content-type': 'text/html', ...headers }).end(a.raw);
       return;
@@ -402,12 +539,24 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
     url: `http://127.0.0.1:${port}/${FAKE_GRAPH_API_VERSION}`,
     requests,
     delivered,
     templates,
+    deliveredMedia,
+    addMedia(file) {
+      const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+      mediaFiles.set(id, file);
+      return id;
+    },
+    addAttachment(file) {
+      const id = randomUUID();
+      cdnFiles.set(id, file);
+      return `${origin}/messenger-cdn/${id}?_nc_cat=1&oh=${randomBytes(8).toString('hex')}`;
+    },
     failNext(count, error) {
       queued.push(...Array.from({ length: count }, () => error));
     },
@@ -426,6 +575,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       requests.length = 0;
       delivered.length = 0;
       templates.reset();
+      deliveredMedia.length = 0;
       queued = [];
       rules = [];
       delayMs = 0;
@@ -448,6 +598,22 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+interface MultipartFile {
+  filename?: string;
+  type: string;
+  bytes: Buffer;
+}
+
+/** A multipart/form-data body's fields: text as strings, files as MultipartFile (undici's parser). */
+async function multipartFields(bytes: Buffer, contentType: string): Promise<Record<string, string | MultipartFile>> {
+  const form = await new Response(new Uint8Array(bytes), { headers: { 'content-type': contentType } }).formData();
+  const fields: Record<string, string | MultipartFile> = {};
+  for (const [name, value] of form) {
+    fields[name] = typeof value === 'string' ? value : { filename: value.name, type: value.type, bytes: Buffer.from(await value.arrayBuffer()) };
+  }
+  return fields;
 }
 
 function bearer(header: string | undefined): string | undefined {

@@ -8,6 +8,8 @@
 //   float32 (`encoding_format: "base64"`, what the official SDK asks for by default), usage,
 //   the same error envelope, injected failures, and a hold that keeps requests waiting until
 //   released (to look at a switch half-way).
+// - audio transcriptions (POST /v1/audio/transcriptions): multipart `file` and `model`, answered
+//   `{ text }` (or the bare text for response_format=text), the text a test chose for the file;
 // The embedding vectors are lexical (the local feature-hashing embedder at the requested
 // dimensions), so nearest neighbours are meaningful in tests.
 import { randomBytes } from 'node:crypto';
@@ -110,8 +112,25 @@ export interface FakeEmbeddings {
   reset(): void;
 }
 
+export interface RecordedTranscription {
+  headers: IncomingHttpHeaders;
+  model: string | undefined;
+  filename: string | undefined;
+  mimeType: string | undefined;
+  bytes: Buffer | undefined;
+  status: number;
+}
+
+export interface FakeTranscriptions {
+  requests: RecordedTranscription[];
+  /** What every transcription answers from now on (default "hello"). */
+  respond(text: string): void;
+  failNext(count: number, error: FakeLlmError): void;
+}
+
 export interface FakeOpenAi extends FakeLlmServer {
   embeddings: FakeEmbeddings;
+  transcriptions: FakeTranscriptions;
 }
 
 /** The vector the fake answers for a text: deterministic, unit length. */
@@ -183,8 +202,18 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
   let answered = 0;
   let held: (() => void)[] | undefined;
 
+  const transcriptionRequests: RecordedTranscription[] = [];
+  let transcript = 'hello';
+  let transcriptionFailures: FakeLlmError[] = [];
+
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
+    if (req.method === 'POST' && path === '/v1/audio/transcriptions') {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => void transcribe(req.headers, Buffer.concat(parts)).then((a) => res.writeHead(a.status, a.headers).end(a.body)));
+      return;
+    }
     if (req.method !== 'POST' || path !== '/v1/embeddings') {
       // Everything else is the chat fake's.
       const forward = httpRequest(
@@ -220,6 +249,30 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+
+  /** OpenAI's transcription endpoint: Bearer key, multipart `file` and `model`, `{ text }`. */
+  async function transcribe(headers: IncomingHttpHeaders, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    const json = (status: number, value: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+    const recorded: RecordedTranscription = { headers, model: undefined, filename: undefined, mimeType: undefined, bytes: undefined, status: 0 };
+    transcriptionRequests.push(recorded);
+    const answer = (status: number, value: unknown) => ((recorded.status = status), json(status, value));
+    if (/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] !== apiKey) return answer(401, openAiFormat.error(401, 'Incorrect API key provided'));
+    const failure = transcriptionFailures.shift();
+    if (failure) return answer(failure.status, openAiFormat.error(failure.status, failure.message ?? 'The server had an error', failure.code));
+    let form: FormData;
+    try {
+      form = await new Response(new Uint8Array(body), { headers: { 'content-type': headers['content-type'] ?? '' } }).formData();
+    } catch {
+      return answer(400, openAiFormat.error(400, 'Could not parse multipart form'));
+    }
+    const file = form.get('file');
+    const model = form.get('model');
+    if (typeof model !== 'string' || !model) return answer(400, openAiFormat.error(400, 'you must provide a model parameter'));
+    if (!(file instanceof Blob)) return answer(400, openAiFormat.error(400, "1 validation error for Request\nbody -> file\n  field required"));
+    Object.assign(recorded, { model, filename: (file as File).name, mimeType: file.type, bytes: Buffer.from(await file.arrayBuffer()) });
+    if (form.get('response_format') === 'text') return ((recorded.status = 200), { status: 200, headers: { 'content-type': 'text/plain' }, body: transcript });
+    return answer(200, { text: transcript, usage: { type: 'duration', seconds: 3 } });
+  }
 
   const release = () => {
     const waiting = held ?? [];
@@ -260,9 +313,21 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     recover: chat.recover,
     respond: chat.respond,
     embeddings,
+    transcriptions: {
+      requests: transcriptionRequests,
+      respond(text) {
+        transcript = text;
+      },
+      failNext(count, error) {
+        for (let i = 0; i < count; i++) transcriptionFailures.push(error);
+      },
+    },
     reset() {
       chat.reset();
       embeddings.reset();
+      transcriptionRequests.length = 0;
+      transcriptionFailures = [];
+      transcript = 'hello';
     },
     async close() {
       release();

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { llmEndpoints } from '../../activities/llm/index.ts';
+import { mediaOptionsFrom } from '../../activities/media/options.ts';
+import { createDocumentStorage } from '../../lib/storage.ts';
 import type { BreakerOptions } from '../../activities/llm/breaker.ts';
 import { createChannel } from '../../lib/channels.ts';
 import type { Config } from '../../lib/config.ts';
@@ -88,6 +90,8 @@ export async function createConversationRig(
       /** Lets tenant functions live on a local http:// test server. */
       allowInsecureFunctionEndpoints?: boolean;
     };
+    /** More configuration (e.g. MEDIA_MAX_BYTES, TRANSCRIPTION_MODEL), as the worker reads it. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<ConversationRig> {
   const graph = await startFakeGraphApi({ accessTokens: [WHATSAPP_TOKEN, PAGE_TOKEN, INSTAGRAM_PAGE_TOKEN, ...EXTRA_WHATSAPP_TOKENS] });
@@ -98,6 +102,7 @@ export async function createConversationRig(
     TEMPORAL_TASK_QUEUE_PREFIX: prefix,
     ...(options.llm?.openai && { OPENAI_BASE_URL: options.llm.openai.baseURL, OPENAI_API_KEY: options.llm.openai.apiKey }),
     ...(options.llm?.anthropic && { ANTHROPIC_BASE_URL: options.llm.anthropic.baseURL, ANTHROPIC_API_KEY: options.llm.anthropic.apiKey }),
+    ...options.env,
   });
   const db = createDb(config, 'conversation-test');
   const { tenant } = await createTenant(db, {
@@ -155,6 +160,8 @@ export async function createConversationRig(
         deps: {
           db, logger: createLogger({ level: 'silent', name: 'test' }), keyring: config.SECRETS_KEYS, temporal: client, graphApiUrl: graph.url,
           llm: { ...llmEndpoints(config), breaker: options.llm?.breaker, allowInsecureFunctionEndpoints: options.llm?.allowInsecureFunctionEndpoints },
+          documentStorage: createDocumentStorage(config),
+          media: mediaOptionsFrom(config),
           ...(start.metrics && { metrics: start.metrics }),
         },
         queueName: (queue) => taskQueueName(config, queue),

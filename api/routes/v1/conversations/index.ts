@@ -10,6 +10,7 @@ import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
 import { conversationsMentioning } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import eventRoutes from './events.ts';
+import mediaRoutes from './media.ts';
 import { afterCursor, cursorDate, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
 const status = z.enum(['active', 'handoff_requested', 'assigned_human', 'closed']);
@@ -117,6 +118,7 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['conversations'];
   const config = { allowAgentKey: true };
   await app.register(eventRoutes);
+  await app.register(mediaRoutes);
 
   app.get(
     '/',

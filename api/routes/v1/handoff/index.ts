@@ -39,7 +39,9 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { agentMessageUpdate, releaseUpdate, requestHandoffSignal, takeOverUpdate } from '../../../../workflows/conversation.ts';
-import type { AgentMessageResult } from '../../../../workflows/types.ts';
+import type { AgentMessageResult, OutboundAttachment } from '../../../../workflows/types.ts';
+import { createDocumentStorage } from '../../../../lib/storage.ts';
+import { attachmentSchema, resolveAttachment, type AttachmentRef } from '../../../outbound-attachments.ts';
 import { conversationUpdateId, freshIdempotencyKey, idempotencyHeaders, messageIdOfUpdate } from '../../../idempotency.ts';
 import { choiceSetSchema } from '../../../../lib/choices.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
@@ -132,9 +134,13 @@ const AGENT_MESSAGE_DESCRIPTION = [
   'the pick comes back as the customer\'s next message. Outside the customer\'s 24-hour window a message is not sent (status failed, reason',
   'outside_customer_service_window), except on Messenger, where a person\'s reply within 7 days of the customer\'s last message goes out',
   'with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window.',
+  '`attachment` sends a file after the text (the text may then be empty): a message\'s stored file (`messageId`), a document\'s original (`documentId`),',
+  'or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document;',
+  '400 invalid_attachment when the file is missing or larger than the channel takes.',
 ].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
+const messageResponses = { ...responses, 413: errorBody } as const;
 
 const closed = () => new HttpError(409, 'conversation_closed', 'The conversation is closed: it has no running workflow');
 
@@ -155,6 +161,7 @@ export function handoffError(err: unknown): unknown {
 
 const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['handoff'];
+  const storage = createDocumentStorage(app.config);
   const config = { allowAgentKey: true };
 
   /** The conversation's workflow, as the conversation stored it, and its channel, if the conversation is the caller tenant's. */
@@ -163,6 +170,22 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
     if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
     if (!c.workflowId) throw closed();
     return { handle: app.temporal.workflow.getHandle(c.workflowId), channel: c.channel.type };
+  }
+
+  /** The stored file an agent's message sends, checked against the conversation's channel. */
+  async function attachmentFor(request: FastifyRequest, id: string, ref: AttachmentRef): Promise<OutboundAttachment> {
+    const c = await request.tenantDb.conversation.findUnique({ where: { id }, select: { channel: { select: { type: true } } } });
+    if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
+    if (!('data' in ref)) return resolveAttachment(request.tenantDb, storage, request.tenantId, c.channel.type, ref);
+    const bytes = Math.floor((ref.data.length * 3) / 4);
+    if (bytes > app.config.MEDIA_MAX_BYTES) throw new HttpError(413, 'payload_too_large', `The attachment is larger than MEDIA_MAX_BYTES (${app.config.MEDIA_MAX_BYTES} bytes)`);
+    try {
+      return await resolveAttachment(request.tenantDb, storage, request.tenantId, c.channel.type, ref);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      request.log.warn({ err }, 'could not store an attachment');
+      throw new HttpError(503, 'storage_unavailable', 'The attachment could not be stored right now; try again later');
+    }
   }
 
   async function workflowOf(request: FastifyRequest, id: string): Promise<WorkflowHandle> {
@@ -269,15 +292,23 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
         params: idParams,
         headers: idempotencyHeaders,
         body: z
-          .object({ agentId, text: z.string().min(1).max(4096), choices: choiceSetSchema.optional() })
-          .strict(),
-        response: { 200: agentMessageResult, 202: agentMessagePending, ...responses },
+          .object({
+            agentId, text: z.string().max(4096).default('').describe('May be empty when an attachment is sent'), attachment: attachmentSchema.optional(),
+            choices: choiceSetSchema.optional(),
+          })
+          .strict()
+          .refine((b) => !b.choices || b.text.trim() !== '', { message: 'choices need a text to go with', path: ['choices'] })
+          .refine((b) => b.text.trim() !== '' || b.attachment !== undefined, { message: 'text or attachment is required', path: ['text'] }),
+        response: { 200: agentMessageResult, 202: agentMessagePending, ...messageResponses },
       },
+      // An uploaded attachment comes base64-encoded in the JSON body.
+      bodyLimit: Math.ceil(app.config.MEDIA_MAX_BYTES * 1.37) + 64 * 1024,
     },
     async (request, reply) => {
       const { id } = request.params;
       const { text } = request.body;
       const agent = actingAgent(request, request.body.agentId);
+      const attachment = request.body.attachment && (await attachmentFor(request, id, request.body.attachment));
       const key = request.headers['idempotency-key'];
       const updateId = conversationUpdateId('agent-message', id, key ?? freshIdempotencyKey());
       const messageId = messageIdOfUpdate(updateId);
@@ -285,7 +316,7 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       // Accepted (the validator passed and the update is in the workflow's history) or refused.
       const update = await within(request, handle, UPDATE_DEADLINE_MS, () =>
         handle.startUpdate(agentMessageUpdate, {
-          args: [{ agentId: agent, text, messageId, ...(request.body.choices && { choices: request.body.choices }) }],
+          args: [{ agentId: agent, text, messageId, ...(attachment && { attachment }), ...(request.body.choices && { choices: request.body.choices }) }],
           updateId,
           waitForStage: WorkflowUpdateStage.ACCEPTED,
         }),
