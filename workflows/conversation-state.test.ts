@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Conversation, ConversationRuleError, DEDUPE_WINDOW, MAX_TURNS, SERVICE_WINDOW_MS } from './conversation-state.ts';
+import { Conversation, ConversationRuleError, DEDUPE_WINDOW, HUMAN_AGENT_WINDOW_MS, MAX_TURNS, SERVICE_WINDOW_MS } from './conversation-state.ts';
+import { BUSINESS_APP_AGENT } from './types.ts';
 import type { InboundMessage } from './types.ts';
 
 const msg = (id: string, text: string | null = id, sentAt = 1_000): InboundMessage => ({ externalMessageId: id, sentAt, kind: 'text', text, content: {} });
@@ -105,6 +106,24 @@ describe('Conversation', () => {
     for (let i = 0; i < MAX_TURNS + 5; i++) c.addTurn({ role: 'user', text: `t${i}`, at: i });
     expect(c.turns).toHaveLength(MAX_TURNS);
     expect(c.turns[0]?.text).toBe('t5');
+  });
+
+  it('lets a Messenger agent answer tagged HUMAN_AGENT from 24 hours to 7 days, and not after', () => {
+    const c = opened();
+    c.noteInbound([msg('m1', 'hi', 0)]);
+    expect(c.messengerAgentWindow(SERVICE_WINDOW_MS - 1)).toEqual({ open: true });
+    expect(c.messengerAgentWindow(SERVICE_WINDOW_MS)).toEqual({ open: true, tag: 'HUMAN_AGENT' });
+    expect(c.messengerAgentWindow(HUMAN_AGENT_WINDOW_MS - 1)).toEqual({ open: true, tag: 'HUMAN_AGENT' });
+    expect(c.messengerAgentWindow(HUMAN_AGENT_WINDOW_MS)).toEqual({ open: false, reason: 'outside_human_agent_window' });
+    expect(opened().messengerAgentWindow(0)).toEqual({ open: false, reason: 'outside_human_agent_window' }); // the user never wrote
+  });
+
+  it('lets a person take over from the business app, not from another person', () => {
+    const c = opened();
+    c.takeOver(BUSINESS_APP_AGENT, 1);
+    expect(() => c.assertCanTakeOver('ann')).not.toThrow();
+    c.takeOver('ann', 2);
+    expect(() => c.assertCanTakeOver('bob')).toThrow(ConversationRuleError);
   });
 
   it('reopens a closed conversation as active when a run starts', () => {
