@@ -6506,6 +6506,381 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/messages/{messageId}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A message's file (an end user's image, voice note, video, document or sticker; or an agent's attachment)
+         * @description The file with its own Content-Type, and Content-Disposition naming it (inline for images, audio and video, attachment otherwise). An end user's file is fetched from Meta in the background once the message is stored: until then 409 media_not_ready; a file refused by the platform's limits (MEDIA_MAX_BYTES, MEDIA_ALLOWED_TYPES) or that could not be fetched answers 409 media_unavailable with the reason, which the message's content.media also records.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file's bytes */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/media/knowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a message's document (PDF, text, Markdown, HTML, DOCX) to the tenant's knowledge base
+         * @description Makes a document of the file and starts its ingestion, as an upload does (202; GET /documents/{id} shows the progress). 415 when the file is no document the knowledge base reads; 409 while the file is not available, or when the document quota is reached.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        title?: string;
+                        tags?: string[];
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Identifies the logical document across its versions */
+                            documentKey: string;
+                            version: number;
+                            title: string;
+                            filename: string | null;
+                            /** @enum {string|null} */
+                            format: "text" | "markdown" | "html" | "pdf" | "docx" | null;
+                            mimeType: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "ready" | "failed";
+                            /** @description parsing, embedding, … while processing */
+                            stage: string | null;
+                            /** @description Why ingestion failed */
+                            error: string | null;
+                            tags: string[];
+                            sizeBytes: number;
+                            chunkCount: number;
+                            chunksEmbedded: number;
+                            /** @description 0..1 */
+                            progress: number;
+                            workflowId: string;
+                            createdAt: string;
+                            updatedAt: string;
+                            readyAt: string | null;
+                            deletedAt: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description A path parameter is too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/": {
         parameters: {
             query?: never;
@@ -7036,7 +7411,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message to the end user as the human agent holding the conversation
-         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window.
+         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window. `attachment` sends a file after the text (the text may then be empty): a message's stored file (`messageId`), a document's original (`documentId`), or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document; 400 invalid_attachment when the file is missing or larger than the channel takes.
          */
         post: {
             parameters: {
@@ -7055,7 +7430,33 @@ export interface paths {
                     "application/json": {
                         /** @description Who acts: the human agent's id in your system. Required with a tenant key; an agent key acts as its own agent, a signed-in user as themselves (their user id; another id answers 403) */
                         agentId?: string;
-                        text: string;
+                        /**
+                         * @description May be empty when an attachment is sent
+                         * @default
+                         */
+                        text?: string;
+                        /** @description A file sent after the text: an image (JPEG or PNG) is shown as a picture, anything else is offered as a file */
+                        attachment?: {
+                            /**
+                             * Format: uuid
+                             * @description A message of the tenant's with a stored file (an end user's image or document)
+                             */
+                            messageId: string;
+                        } | {
+                            /**
+                             * Format: uuid
+                             * @description A document of the tenant's knowledge base: its uploaded original is sent
+                             */
+                            documentId: string;
+                        } | {
+                            filename: string;
+                            mimeType: string;
+                            /**
+                             * Format: base64
+                             * @description The file, base64-encoded
+                             */
+                            data: string;
+                        };
                         /** @description Options sent with the text: WhatsApp reply buttons (up to 3) or a list (up to 10), Messenger a button template or quick replies, web chat numbered lines */
                         choices?: {
                             items: {
@@ -7172,6 +7573,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
