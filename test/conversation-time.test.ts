@@ -72,20 +72,33 @@ describe('conversation over time (time-skipping server)', () => {
     expect(await handle.query(stateQuery)).toMatchObject({ status: 'assigned_human', assignee: 'ann' });
   });
 
-  it("keeps Instagram to the same 24-hour window: an agent's reply after it is refused and not sent", async () => {
+  it("lets an Instagram agent answer after the 24-hour window with the HUMAN_AGENT tag, up to 7 days", async () => {
     const u = '6543210000000001';
     const handle = env.client.workflow.getHandle(rig.workflowId('instagram', u));
     await rig.deliver('instagram', u, [await now('I need a human please')]);
     await eventually(() => sentTo(u).length === 1, 20_000, 'handoff notice');
     expect(sentTo(u)[0]).toMatchObject({ channel: 'instagram', from: rig.instagramPageId });
     await handle.executeUpdate(takeOverUpdate, { args: [{ agentId: 'ann' }] });
+    const sends = () => rig.graph.requests.filter((r) => r.kind === 'instagram.message' && (r.body as { recipient: { id: string } }).recipient.id === u).map((r) => r.body);
 
     await env.sleep('23 hours');
     expect(await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Still there?' }] })).toMatchObject({ status: 'sent' });
     await env.sleep('2 hours');
-    const late = await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Hello again' }] });
-    expect(late).toMatchObject({ status: 'failed', reason: 'outside_customer_service_window' });
-    expect(sentTo(u).map((d) => d.text)).toEqual([sentTo(u)[0]!.text, 'Still there?']);
+    expect(await handle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Hello again' }] })).toMatchObject({ status: 'sent' });
+    expect(sends().slice(1)).toEqual([
+      { recipient: { id: u }, message: { text: 'Still there?' } },
+      { recipient: { id: u }, messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', message: { text: 'Hello again' } },
+    ]);
+
+    // A customer who last wrote 8 days ago: not even a person may answer.
+    const old = '6543210000000002';
+    const oldHandle = env.client.workflow.getHandle(rig.workflowId('instagram', old));
+    await rig.deliver('instagram', old, [text('Where is my parcel?', undefined, (await env.currentTimeMs()) - 8 * 24 * 3600_000)]);
+    await eventually(async () => (await forTenant(rig.db, rig.tenantId).message.count({ where: { conversation: { externalUserId: old }, direction: 'outbound', status: 'failed' } })) === 1, 20_000, "the assistant's answer refused");
+    await oldHandle.executeUpdate(takeOverUpdate, { args: [{ agentId: 'ann' }] });
+    const late = await oldHandle.executeUpdate(agentMessageUpdate, { args: [{ agentId: 'ann', text: 'Anyone?' }] });
+    expect(late).toMatchObject({ status: 'failed', reason: 'outside_human_agent_window' });
+    expect(sentTo(old)).toEqual([]);
   });
 
   it('gives a conversation back to the assistant after the agent goes quiet', async () => {

@@ -79,7 +79,10 @@ export const OPERATOR_VIEW = 'operator-view';
 
 /** Marks runs that stored the business's own messages (echoes) and paused the assistant for them. */
 export const BUSINESS_ECHO = 'business-app-echo';
-/** Marks runs that sent a Messenger agent's message with the HUMAN_AGENT tag, or refused it after 7 days. */
+/**
+ * Marks runs that sent a Messenger or Instagram agent's message with the HUMAN_AGENT tag, or
+ * refused it after 7 days (Instagram runs before it refused it after 24 hours).
+ */
 export const HUMAN_AGENT_TAG = 'messenger-human-agent-tag';
 /** Marks runs that routed an order or a completed Flow by the tenant's commerce setting. */
 export const COMMERCE_ROUTING = 'commerce-routing';
@@ -468,13 +471,13 @@ async function conversationV2(input: ConversationInput): Promise<void> {
 
   /**
    * The identity of an outbound message, fixed before it is stored so that every retry finds it.
-   * Outside Meta's 24-hour window it is stored failed, except a Messenger agent's within 7 days,
-   * which goes out tagged HUMAN_AGENT (the assistant never uses the tag).
+   * Outside Meta's 24-hour window it is stored failed, except a Messenger or Instagram agent's
+   * within 7 days, which goes out tagged HUMAN_AGENT (the assistant never uses the tag).
    */
   function outboundMessage(id: string, createdAt: number, author: 'assistant' | 'agent' = 'assistant'): OutboundMessage {
     const base = { id, createdAt, tenantId, conversationId: state.conversationId!, channelId, channel, to: externalUserId };
     if (state.withinServiceWindow(createdAt, channel)) return base;
-    if (author === 'agent' && channel === 'messenger' && patched(HUMAN_AGENT_TAG)) {
+    if (author === 'agent' && (channel === 'messenger' || channel === 'instagram') && patched(HUMAN_AGENT_TAG)) {
       const window = state.messengerAgentWindow(createdAt);
       return window.open ? { ...base, ...(window.tag && { messageTag: window.tag }) } : { ...base, failedReason: window.reason };
     }

@@ -63,6 +63,12 @@ describe('InstagramClient', () => {
     expect(fake.delivered.map((d) => d.text).join(' ')).toBe(reply);
   });
 
+  it("tags a person's late reply HUMAN_AGENT, and offers choices as numbered lines", async () => {
+    await client.sendText(IGSID, 'Sorry for the wait.', { tag: 'HUMAN_AGENT', choices: { items: [{ id: 'a', title: 'Track it' }, { id: 'b', title: 'Cancel' }] } });
+    expect(fake.requests[0]!.body).toEqual({ recipient: { id: IGSID }, messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', message: { text: 'Sorry for the wait.\n\n1. Track it\n2. Cancel' } });
+    expect(fake.requests[0]!.status).toBe(200);
+  });
+
   it('marks seen and types through the same endpoint', async () => {
     await client.senderAction(IGSID, 'mark_seen');
     await client.senderAction(IGSID, 'typing_on');

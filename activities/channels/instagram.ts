@@ -2,7 +2,9 @@
 // professional account, through the Facebook Page it is linked to (`POST /{page-id}/messages`
 // with the Page's token, the recipient by Instagram-scoped id). Like MessengerClient it does not
 // retry: Temporal retries the activity around it (graph-errors.ts).
+import type { ChoiceSet } from '../../workflows/types.ts';
 import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
+import { choicesAsText } from './interactive.ts';
 import type { SenderAction } from './messenger.ts';
 import { INSTAGRAM_TEXT_LIMIT_BYTES, sendInParts, splitMessageUtf8, type SendTextOptions, type SendTextResult } from './split-message.ts';
 
@@ -13,6 +15,13 @@ export interface InstagramClientOptions {
   pageId: string;
   pageAccessToken: string;
   timeoutMs?: number;
+}
+
+export interface InstagramSendOptions extends SendTextOptions {
+  /** Offered as numbered lines after the text. */
+  choices?: ChoiceSet;
+  /** HUMAN_AGENT: a person's reply after the 24-hour window (up to 7 days after the user's last message). */
+  tag?: 'HUMAN_AGENT';
 }
 
 export class InstagramClient {
@@ -30,9 +39,12 @@ export class InstagramClient {
    * Replies to the user `recipientId` (an Instagram-scoped id), split into parts of at most 1000
    * bytes sent in order; failures carry PartialSendDetails as MessengerClient's do.
    */
-  sendText(recipientId: string, text: string, options: SendTextOptions = {}): Promise<SendTextResult> {
-    return sendInParts(splitMessageUtf8(text, INSTAGRAM_TEXT_LIMIT_BYTES), options, async (part, progress) => {
-      const response = await this.#post({ recipient: { id: recipientId }, message: { text: part } }, 'Instagram send', progress, options.signal);
+  sendText(recipientId: string, text: string, options: InstagramSendOptions = {}): Promise<SendTextResult> {
+    const full = options.choices ? choicesAsText(text, options.choices) : text;
+    // Within the 24-hour window no messaging_type is needed; after it only a person's tagged reply is allowed.
+    const type = options.tag ? { messaging_type: 'MESSAGE_TAG', tag: options.tag } : {};
+    return sendInParts(splitMessageUtf8(full, INSTAGRAM_TEXT_LIMIT_BYTES), options, async (part, progress) => {
+      const response = await this.#post({ recipient: { id: recipientId }, ...type, message: { text: part } }, 'Instagram send', progress, options.signal);
       const id = (response as { message_id?: unknown } | null)?.message_id;
       if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Instagram send', extraDetails: { ...progress } });
       return id;
