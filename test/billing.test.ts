@@ -214,6 +214,9 @@ describe('plans, metering and billing', () => {
     expect(refused.json().error.code).toBe('invalid_signature');
     for (const event of events) expect((await deliver(event)).json()).toEqual({ received: true });
     expect((await deliver(events[1]!)).statusCode).toBe(200); // a redelivery
+    const invoicePaid = stripe.event('invoice.paid', { id: 'in_1', object: 'invoice' });
+    expect((await deliver(invoicePaid)).json()).toEqual({ received: true });
+    expect(await api.db.stripeEvent.findUnique({ where: { id: invoicePaid.id } })).toBeNull();
 
     const billing = await eventually(() => get('/api/v1/billing', t.key).then((r) => r.json()), (b) => b.plan.id === 'pro', 'the plan from the subscription');
     expect(billing.subscription).toMatchObject({ status: 'active', customer: true, currentPeriodEnd: expect.any(String) });

@@ -6,6 +6,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { HANDLED_STRIPE_EVENTS } from '../../lib/billing-accounts.ts';
 import { billingOf } from '../../lib/billing.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
 import { stripeEvent, stripeEventWorkflowId } from '../../workflows/stripe-events.ts';
@@ -25,7 +26,7 @@ export const stripeWebhookRoutes: FastifyPluginAsync = async (app) => {
         tags: ['webhooks', 'billing'],
         summary: "Stripe's webhook deliveries (signed with Stripe-Signature)",
         description:
-          'Subscription events set the tenant\'s plan (STRIPE_PRICES names the price of each plan). 200 `{ received: true }` once the event is stored ' +
+          'Subscription events (checkout.session.completed, customer.subscription.*) set the tenant\'s plan (STRIPE_PRICES names the price of each plan); other types are acknowledged and ignored. 200 `{ received: true }` once the event is stored ' +
           '(a redelivery answers the same and changes nothing); 400 invalid_signature when the signature or its timestamp does not verify; ' +
           '404 billing_disabled without STRIPE_SECRET_KEY; 503 when the event could not be stored or handed on (Stripe delivers it again).',
         response: {
@@ -49,6 +50,11 @@ export const stripeWebhookRoutes: FastifyPluginAsync = async (app) => {
       } catch (err) {
         request.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'stripe webhook signature did not verify');
         throw new HttpError(400, 'invalid_signature', 'Stripe-Signature does not verify for this body');
+      }
+      if (!HANDLED_STRIPE_EVENTS.has(event.type)) {
+        // Invoices and payments are read from Stripe when listed: nothing here depends on them.
+        request.log.debug({ eventId: event.id, type: event.type }, 'stripe event of a type not handled: acknowledged');
+        return { received: true as const };
       }
       try {
         await app.db.stripeEvent.createMany({
