@@ -47,7 +47,7 @@ describe('media in and out', () => {
 
   const storage = () => createDocumentStorage(rig.config);
   const tdb = () => forTenant(rig.db, rig.tenantId);
-  const post = (channel: 'whatsapp' | 'messenger', body: unknown, secret: string) => {
+  const post = (channel: 'whatsapp' | 'messenger' | 'instagram', body: unknown, secret: string) => {
     const payload = JSON.stringify(body);
     return app.inject({ method: 'POST', url: `/webhooks/${channel}`, payload, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureHeader(payload, secret) } });
   };
@@ -128,6 +128,16 @@ describe('media in and out', () => {
     const { media } = await storedMessage(mid);
     expect(media).toMatchObject({ status: 'stored', mimeType: 'image/png', sizeBytes: PNG.byteLength });
     expect(await storage().get((media as { key: string }).key)).toEqual(PNG);
+  });
+
+  it('fetches an Instagram attachment from its CDN URL', async () => {
+    const igsid = `${Date.now()}1`;
+    const url = rig.graph.addAttachment({ bytes: PNG, mimeType: 'image/png' });
+    const mid = `aWdfZAG1faXRlbToxOklH${randomBytes(8).toString('hex')}`;
+    const event = { sender: { id: igsid }, recipient: { id: rig.instagramAccountId }, timestamp: Date.now(), message: { mid, attachments: [{ type: 'image', payload: { url } }] } };
+    expect((await post('instagram', { object: 'instagram', entry: [{ id: rig.instagramAccountId, time: Date.now(), messaging: [event] }] }, 'ig-app-secret')).statusCode).toBe(200);
+    const { media } = await storedMessage(mid);
+    expect(media).toMatchObject({ status: 'stored', mimeType: 'image/png', sizeBytes: PNG.byteLength });
   });
 
   it('transcribes a voice note with OpenAI and answers the transcript', async () => {

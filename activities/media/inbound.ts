@@ -115,7 +115,8 @@ export function createInboundMediaActivities(deps: InboundMediaDependencies) {
       if (!secrets.accessToken) throw ApplicationFailure.nonRetryable(`channel ${channelId} has no access token`, 'ChannelMisconfigured');
       return downloadWhatsAppMedia({ graphApiUrl: deps.graphApiUrl, accessToken: secrets.accessToken, mediaId: content.mediaId, limits: deps.limits, ...(signal() && { signal: signal()! }) });
     }
-    if (row.channel === 'messenger' && typeof content.url === 'string' && /^https?:\/\//.test(content.url)) {
+    // Messenger and Instagram attachments: a signed CDN URL (payload.url), fetched as is.
+    if ((row.channel === 'messenger' || row.channel === 'instagram') && typeof content.url === 'string' && /^https?:\/\//.test(content.url)) {
       return downloadMessengerAttachment({ url: content.url, limits: deps.limits, ...(signal() && { signal: signal()! }) });
     }
     return { status: 'refused', reason: 'no_source: the message names no file to download' };
