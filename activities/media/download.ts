@@ -7,7 +7,7 @@
 // retries treat them as they treat a send: transient and throttled retry, permanent does not.
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { graphNetworkFailure, graphResponseFailure, type FailureContext } from '../channels/graph-errors.ts';
+import { GRAPH_TRANSIENT_ERROR, graphNetworkFailure, graphResponseFailure, type FailureContext } from '../channels/graph-errors.ts';
 import { mediaRefusal, tooLarge, type MediaLimits } from './limits.ts';
 
 export type Downloaded = { status: 'downloaded'; bytes: Buffer; mimeType: string } | { status: 'refused'; reason: string; mimeType?: string; sizeBytes?: number };
@@ -36,14 +36,14 @@ export async function downloadWhatsAppMedia(options: {
   const ctx: FailureContext = { operation: 'WhatsApp media lookup', secrets: [accessToken] };
   const lookupUrl = `${options.graphApiUrl.replace(/\/+$/, '')}/${encodeURIComponent(options.mediaId)}`;
   const info = JSON.parse((await get(lookupUrl, accessToken, LOOKUP_TIMEOUT_MS, ctx, signal)).body.toString('utf8') || '{}') as WhatsAppMediaInfo;
-  if (typeof info.url !== 'string' || !URL.canParse(info.url)) throw ApplicationFailure.retryable('WhatsApp media lookup answered no download URL', 'GraphTransientError');
+  if (typeof info.url !== 'string' || !URL.canParse(info.url)) throw ApplicationFailure.retryable('WhatsApp media lookup answered no download URL', GRAPH_TRANSIENT_ERROR);
   const mimeType = typeof info.mime_type === 'string' ? info.mime_type : undefined;
   const size = typeof info.file_size === 'number' ? info.file_size : typeof info.file_size === 'string' ? Number(info.file_size) : undefined;
   const refused = mediaRefusal(limits, mimeType, Number.isFinite(size) ? size : undefined);
   if (refused) return { status: 'refused', reason: refused, ...(mimeType && { mimeType }), ...(size !== undefined && Number.isFinite(size) && { sizeBytes: size }) };
   const file = await get(info.url, accessToken, MEDIA_DOWNLOAD_TIMEOUT_MS, { operation: 'WhatsApp media download', secrets: [accessToken] }, signal, limits.maxBytes);
   if (file.tooLarge) return { status: 'refused', reason: tooLarge(limits, 'more'), mimeType: mimeType! };
-  if (typeof info.sha256 === 'string' && info.sha256 && createHash('sha256').update(file.body).digest('hex') !== info.sha256.toLowerCase()) {
+  if (typeof info.sha256 === 'string' && info.sha256 && !sameDigest(createHash('sha256').update(file.body).digest(), info.sha256)) {
     throw ApplicationFailure.retryable('WhatsApp media download: the bytes do not match the announced SHA-256', MEDIA_CHECKSUM_MISMATCH);
   }
   return { status: 'downloaded', bytes: file.body, mimeType: mimeType! };
@@ -57,6 +57,11 @@ export async function downloadMessengerAttachment(options: { url: string; limits
   if (file.refused) return { status: 'refused', reason: file.refused, ...(file.mimeType && { mimeType: file.mimeType }) };
   if (file.tooLarge) return { status: 'refused', reason: tooLarge(limits, 'more'), ...(file.mimeType && { mimeType: file.mimeType }) };
   return { status: 'downloaded', bytes: file.body, mimeType: file.mimeType! };
+}
+
+/** Meta's SHA-256, in hex or base64 (both appear in its payloads), against the bytes' digest. */
+function sameDigest(digest: Buffer, announced: string): boolean {
+  return announced.toLowerCase() === digest.toString('hex') || announced === digest.toString('base64');
 }
 
 interface Fetched {
