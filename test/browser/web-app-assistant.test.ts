@@ -109,15 +109,19 @@ describe('assistant page in a browser', { timeout: 120_000 }, () => {
     expect((await tenantRow()).settingsVersion).toBe(1);
     await check(page, 'locale-refused-by-api');
 
-    // A good save: version 2, in Postgres and in the history with its author.
+    // A good save: version 2, in Postgres and in the history with its author. PII redaction is
+    // on for a new tenant, and its toggle turns it off.
     await locale.fill('en-GB');
+    const redaction = page.getByLabel('Hide personal data from the model');
+    expect(await redaction.inputValue()).toBe('on');
+    await redaction.selectOption('off');
     await page.click('#assistant-settings button[type=submit]');
     await page.locator('#settings-status', { hasText: 'Saved as version 2.' }).waitFor();
-    expect(await tenantRow()).toMatchObject({ settingsVersion: 2, settings: { locale: 'en-GB', llm: { temperature: 0.7 } } });
+    expect(await tenantRow()).toMatchObject({ settingsVersion: 2, settings: { locale: 'en-GB', llm: { temperature: 0.7 }, privacy: { redactPii: false } } });
     const v2 = page.locator('#settings-history tr[data-version="2"]');
     await v2.waitFor();
     expect(await v2.locator('.author').textContent()).toBe('olga@example.com');
-    expect(await v2.locator('.changes').textContent()).toBe('Temperature, Language');
+    expect(await v2.locator('.changes').textContent()).toBe('Temperature, Language, Hide personal data from the model');
     expect(await page.locator('#settings-history tbody tr').count()).toBe(2);
     await check(page, 'saved');
 
