@@ -119,6 +119,27 @@ describe('media in and out', () => {
     expect(res.json().error).toMatchObject({ code: 'media_unavailable', message: expect.stringContaining('too_large') });
   });
 
+  it('retries a download Meta failed for now, into the same key, and records one it refuses for good as failed', async () => {
+    const mediaId = rig.graph.addMedia({ bytes: PNG, mimeType: 'image/png' });
+    let failures = 1;
+    const stop = rig.graph.failFor((r) => r.kind === 'whatsapp.media_download' && r.path.endsWith(mediaId) && failures-- > 0, { code: 2, status: 503 });
+    try {
+      const retried = whatsappMessage('15551240007', { type: 'image', image: { id: mediaId, mime_type: 'image/png' } });
+      expect((await post('whatsapp', retried.body, 'wa-app-secret')).statusCode).toBe(200);
+      const { media } = await storedMessage(retried.id);
+      expect(media).toMatchObject({ status: 'stored', key: `${rig.tenantId}/${inboundMediaName('whatsapp', retried.id)}` });
+      expect(rig.graph.requests.filter((r) => r.kind === 'whatsapp.media_download' && r.path.endsWith(mediaId)).map((r) => r.status)).toContain(503);
+      expect(await storage().get((media as { key: string }).key)).toEqual(PNG);
+    } finally {
+      stop();
+    }
+    // An id Meta does not know (code 100): permanent, recorded at once.
+    const gone = whatsappMessage('15551240008', { type: 'document', document: { id: '999000111222', mime_type: 'application/pdf', filename: 'gone.pdf' } });
+    expect((await post('whatsapp', gone.body, 'wa-app-secret')).statusCode).toBe(200);
+    const { media } = await storedMessage(gone.id);
+    expect(media).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^download_failed: WhatsApp media lookup failed \(HTTP 400, code 100/) });
+  });
+
   it('fetches a Messenger attachment from its payload URL', async () => {
     const psid = `7${Date.now()}`;
     const url = rig.graph.addAttachment({ bytes: PNG, mimeType: 'image/png' });
