@@ -12,6 +12,7 @@ import { taskQueueName } from '../../lib/temporal.ts';
 import { stripeEvent, stripeEventWorkflowId } from '../../workflows/stripe-events.ts';
 import { HttpError } from '../plugins/app/errors.ts';
 import { errorBody } from '../schemas/common.ts';
+import { WEBHOOK_RATE_LIMIT_FACTOR } from './meta-webhook.ts';
 
 export const STRIPE_SIGNATURE_HEADER = 'stripe-signature';
 
@@ -22,6 +23,8 @@ export const stripeWebhookRoutes: FastifyPluginAsync = async (app) => {
   app.post(
     '/',
     {
+      // Stripe delivers in bursts from a few addresses, like Meta: the same raised per-IP limit.
+      config: { rateLimit: { max: app.config.RATE_LIMIT_IP_PER_MINUTE * WEBHOOK_RATE_LIMIT_FACTOR, timeWindow: 60_000 } },
       schema: {
         tags: ['webhooks', 'billing'],
         summary: "Stripe's webhook deliveries (signed with Stripe-Signature)",
@@ -35,6 +38,7 @@ export const stripeWebhookRoutes: FastifyPluginAsync = async (app) => {
           404: errorBody,
           413: errorBody,
           415: errorBody,
+          429: errorBody,
           503: errorBody,
         },
       },
