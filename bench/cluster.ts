@@ -37,6 +37,9 @@ interface Figures {
   load: { before: number; after: number };
 }
 
+/** Both halves run the same commit, whatever others commit meanwhile. */
+const source = execFileSync('git', ['-C', PROJECT_ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+
 async function measure(temporal: 'dev-server' | 'cluster', run: number): Promise<Figures> {
   const root = mkdtempSync(join(tmpdir(), `metachat-bench-${temporal}-`));
   const started = Date.now();
@@ -45,7 +48,7 @@ async function measure(temporal: 'dev-server' | 'cluster', run: number): Promise
   let ok = false;
   try {
     stack = await ClusterStack.start({
-      root, temporal, source: 'worktree', graphLatencyMs: 0, llmLatencyMinMs: 0, llmLatencyMaxMs: 0,
+      root, temporal, source, graphLatencyMs: 0, llmLatencyMinMs: 0, llmLatencyMaxMs: 0,
       suggestContinueAsNewAfter: 0, logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn', log,
     });
     const tenant = await setUpTenant(stack);
@@ -83,20 +86,12 @@ async function measure(temporal: 'dev-server' | 'cluster', run: number): Promise
   }
 }
 
-function commit(): string {
-  try {
-    return execFileSync('git', ['-C', PROJECT_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 function render(dev: Figures, cluster: Figures): string {
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${((b / a) * 100).toFixed(0)} %` : '—');
   const diff = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${b - a >= 0 ? '+' : ''}${(b - a).toFixed(0)} ms` : '—');
   const row = (label: string, f: (x: Figures) => string, compare: string) => `| ${label} | ${f(dev)} | ${f(cluster)} | ${compare} |`;
   const lines = [
-    `## Cluster vs dev server — ${new Date().toISOString()} — commit ${commit()}${quick ? ' — QUICK RUN' : ''}`,
+    `## Cluster vs dev server — ${new Date().toISOString()} — commit ${source.slice(0, 7)}${quick ? ' — QUICK RUN' : ''}`,
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'CPU'}; Node ${process.version}; shared with others: load average (1 min) ` +
       `${dev.load.before.toFixed(1)} → ${dev.load.after.toFixed(1)} during the dev server's phases, ${cluster.load.before.toFixed(1)} → ${cluster.load.after.toFixed(1)} during the cluster's. ` +

@@ -221,9 +221,11 @@ try {
   if (env.WORKER_METRICS_PORT && !workerMetricsOff) await assertPortFree(Number(env.WORKER_METRICS_PORT), 'worker metrics, set WORKER_METRICS_PORT');
   const workerMetricsPort = env.WORKER_METRICS_PORT ?? String(await getPort({ host: '127.0.0.1' }));
 
+  const database = env.DATABASE_URL ? Promise.resolve(env.DATABASE_URL) : startPostgres();
   const [databaseUrl, temporalAddress] = await Promise.all([
-    env.DATABASE_URL ?? startPostgres(),
-    env.TEMPORAL_ADDRESS ?? (cluster ? startTemporalCluster() : startTemporal()),
+    database,
+    // After the platform's Postgres: both may install the embedded binaries on a fresh clone.
+    env.TEMPORAL_ADDRESS ?? (cluster ? database.then(startTemporalCluster) : startTemporal()),
     // The API reads web/dist as it starts (api/web-app); skipped when the build is current.
     ensureWebApp(),
   ]);

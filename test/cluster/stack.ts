@@ -267,7 +267,8 @@ export class ClusterStack {
     this.apiUrl = this.proxy.url;
     this.#connection = await Connection.connect({ address: this.temporalAddress });
     this.client = new Client({ connection: this.#connection, namespace: NAMESPACE, dataConverter: temporalDataConverter(loadConfig({ ...common }).SECRETS_KEYS) });
-    await Promise.all([...this.apis.map((_, i) => this.waitApi(i, 120_000)), ...[...this.workers.keys()].map((name) => this.waitPolling(name, 120_000))]);
+    // Five processes compile and bundle at once on a shared machine: minutes, not seconds.
+    await Promise.all([...this.apis.map((_, i) => this.waitApi(i, 300_000)), ...[...this.workers.keys()].map((name) => this.waitPolling(name, 300_000))]);
   }
 
   // ---- Readiness --------------------------------------------------------------------------
