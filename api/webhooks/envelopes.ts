@@ -107,6 +107,8 @@ export const whatsappMessagesValueSchema = z.looseObject({
   contacts: z.array(z.looseObject({ wa_id: z.string().optional(), profile: z.looseObject({ name: z.string().optional() }).optional() })).optional(),
   messages: z.array(whatsappMessageSchema).optional(),
   statuses: z.array(whatsappStatusSchema).optional(),
+  /** Problems Meta reports for the number itself (not about a message): logged. */
+  errors: z.array(z.looseObject({ code: z.number().optional(), title: z.string().optional() })).optional(),
 });
 export type WhatsAppMessagesValue = z.infer<typeof whatsappMessagesValueSchema>;
 

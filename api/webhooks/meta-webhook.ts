@@ -267,6 +267,10 @@ export const metaWebhookRoutes: FastifyPluginAsyncZod<MetaWebhookOptions> = asyn
       if (type === 'whatsapp') await recordOptOutKeywords(app.db, batches.map((b) => ({ tenantId: b.channel.tenantId, userId: b.userId, messages: b.messages })));
 
       for (const [tenantId, c] of perTenant) request.log.info({ tenantId, channel: type, ...c }, 'webhook delivery accepted');
+      for (const { publicId, errors } of delivery.errors ?? []) {
+        const channel = channels.get(publicId);
+        if (channel) request.log.warn({ tenantId: channel.tenantId, channelId: channel.channelId, channel: type, errors }, 'Meta reports errors for the channel');
+      }
       if (perTenant.size === 0) request.log.info({ channel: type }, 'webhook delivery had nothing for us');
       return reply.code(200).type('text/plain; charset=utf-8').send(provider.ack);
     },

@@ -123,6 +123,12 @@ describe('normalizeWhatsApp', () => {
     expect(oneWhatsApp({ type: 'interactive', interactive: { type: 'product_reply' } }).message).toMatchObject({ kind: 'unsupported' });
   });
 
+  it('value-level errors are the channel\'s, not a message: codes and titles kept for the log', () => {
+    const out = normalizeWhatsApp(whatsapp([], { errors: [{ code: 131000, title: 'Something went wrong', message: 'Something went wrong', error_data: { details: 'x' } }] }));
+    expect(out.inbound).toEqual([]);
+    expect(out.errors).toEqual([{ publicId: PHONE_ID, errors: [{ code: 131000, title: 'Something went wrong' }] }]);
+  });
+
   it('an order without items and a Flow answering nothing are still an order and a Flow', () => {
     expect(oneWhatsApp({ type: 'order', order: { catalog_id: '1' } }).message).toMatchObject({ kind: 'order', content: { catalogId: '1', items: [] } });
     expect(oneWhatsApp({ type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: { response_json: '{}' } } }).message).toMatchObject({

@@ -50,6 +50,8 @@ export interface NormalizedDelivery {
   inbound: InboundItem[];
   statuses: StatusItem[];
   echoes: EchoItem[];
+  /** Meta's value-level `errors` per channel (codes and titles): no conversation's, the API logs them. */
+  errors?: { publicId: string; errors: { code?: number | undefined; title?: string | undefined }[] }[];
 }
 
 // ---- WhatsApp -----------------------------------------------------------------------------
@@ -218,6 +220,10 @@ export function normalizeWhatsApp(envelope: WhatsAppEnvelope): NormalizedDeliver
       for (const m of value.messages ?? []) {
         ids.add(publicId);
         out.inbound.push({ publicId, userId: m.from, message: normalizeWhatsAppMessage(m, names.get(m.from)) });
+      }
+      if (value.errors?.length) {
+        ids.add(publicId);
+        (out.errors ??= []).push({ publicId, errors: value.errors.map(({ code, title }) => ({ code, title })) });
       }
       for (const s of value.statuses ?? []) {
         const item = whatsappStatus(publicId, s);
