@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { InboundMedia } from '../../../../activities/media/inbound.ts';
 import { formatOfMimeType } from '../../../../lib/document-formats.ts';
 import { createDocumentVersion, DocumentQuotaError, DocumentStorageError } from '../../../../lib/documents.ts';
+import { documentQuotasOf, planDefaultsOf } from '../../../../lib/plans.ts';
 import { createDocumentStorage, StoredFileNotFoundError } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import type { TenantDb } from '../../../../lib/tenant-db.ts';
@@ -48,7 +49,8 @@ const mediaRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['conversations'];
   const config = { allowAgentKey: true };
   const storage = createDocumentStorage(app.config);
-  const quotas = { maxDocuments: app.config.DOCUMENT_QUOTA_PER_TENANT, maxChunks: app.config.CHUNK_QUOTA_PER_TENANT };
+  // The tenant's plan's document limits, as an upload gets them (routes/v1/documents).
+  const planDefaults = planDefaultsOf(app.config);
 
   async function storedMedia(tenantDb: TenantDb, conversationId: string, messageId: string) {
     const message = await tenantDb.message.findFirst({ where: { id: messageId, conversationId }, select: { content: true, type: true } });
@@ -117,7 +119,7 @@ const mediaRoutes: FastifyPluginAsyncZod = async (app) => {
       const format = formatOfMimeType(media.mimeType);
       if (!format) throw new HttpError(415, 'unsupported_media_type', `A ${media.mimeType} file cannot be added to the knowledge base (PDF, text, Markdown, HTML or DOCX only)`);
       const bytes = await storage.get(media.key);
-      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, quotas, request.tenantId, {
+      const doc = await createDocumentVersion(app.db, request.tenantDb, storage, await documentQuotasOf(app.db, request.tenantId, planDefaults), request.tenantId, {
         title: request.body?.title ?? (media.filename.replace(/\.[^.]+$/, '') || 'Attachment'),
         format,
         bytes,
