@@ -39,7 +39,8 @@ describe('plans, metering and billing', () => {
     stripe = await startFakeStripe();
     stripe.addPrice(PRO_PRICE);
     api = await startTestApi('billing', {
-      ...fakeStripeEnv(stripe, { pro: PRO_PRICE }, { storage_bytes: 'metachat_storage' }),
+      // starter's price is one Stripe does not have: checkout for it meets Stripe's own error.
+      ...fakeStripeEnv(stripe, { pro: PRO_PRICE, starter: 'price_deleted_in_stripe' }, { storage_bytes: 'metachat_storage' }),
       TEMPORAL_TASK_QUEUE_PREFIX: `billing-${randomBytes(4).toString('hex')}-`,
       DOCUMENT_QUOTA_PER_TENANT: '77',
     });
@@ -195,6 +196,9 @@ describe('plans, metering and billing', () => {
     expect((await get('/api/v1/billing/invoices', t.key)).json()).toEqual({ items: [] });
     expect((await post('/api/v1/billing/checkout', t.key, { plan: 'business' })).json().error.code).toBe('plan_not_purchasable');
     expect((await post('/api/v1/billing/checkout', t.key, { plan: 'platinum' })).statusCode).toBe(404);
+    const refusedByStripe = await post('/api/v1/billing/checkout', t.key, { plan: 'starter' });
+    expect(refusedByStripe.statusCode, refusedByStripe.body).toBe(502);
+    expect(refusedByStripe.json().error.code).toBe('billing_provider_error');
 
     const checkout = await post('/api/v1/billing/checkout', t.key, { plan: 'pro' });
     expect(checkout.statusCode, checkout.body).toBe(201);
@@ -204,7 +208,7 @@ describe('plans, metering and billing', () => {
     expect(again.statusCode).toBe(201);
     const created = stripe.requests.filter((r) => r.path === '/v1/customers' && r.idempotencyKey === `customer-of-tenant-${t.id}`);
     expect(created).toHaveLength(1);
-    const session = stripe.requests.find((r) => r.path === '/v1/checkout/sessions')!;
+    const session = stripe.requests.find((r) => r.path === '/v1/checkout/sessions' && r.params.client_reference_id === t.id && JSON.stringify(r.params).includes(PRO_PRICE))!;
     expect(session.params).toMatchObject({ mode: 'subscription', client_reference_id: t.id, line_items: [{ price: PRO_PRICE, quantity: '1' }], metadata: { tenantId: t.id, plan: 'pro' } });
 
     const { subscription, events } = stripe.completeCheckout(id);

@@ -1,6 +1,7 @@
 // /api/v1/billing: the tenant's plan and its usage against it (always), and, with Stripe configured,
 // subscribing (a Checkout session), the customer portal and invoices. Without STRIPE_SECRET_KEY
 // the Stripe routes answer 404 billing_disabled: every tenant stays on the plan an operator set.
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import Stripe from 'stripe';
 import { z } from 'zod';
@@ -87,10 +88,10 @@ const billingRoutes: FastifyPluginAsyncZod = async (app) => {
     return billing;
   };
   /** Stripe's own errors become 502 (logged); ours pass through. */
-  const fromStripe = (err: unknown): never => {
+  const fromStripe = (request: FastifyRequest) => (err: unknown): never => {
     if (err instanceof BillingError) throw new HttpError(err.code === 'unknown_plan' ? 404 : 409, err.code, err.message);
     if (err instanceof Stripe.errors.StripeError) {
-      app.log.warn({ type: err.type, code: err.code, statusCode: err.statusCode }, 'stripe request failed');
+      request.log.warn({ type: err.type, code: err.code, statusCode: err.statusCode }, 'stripe request failed');
       throw new HttpError(502, 'billing_provider_error', 'The billing provider could not do this right now; retry later');
     }
     throw err;
@@ -138,7 +139,7 @@ const billingRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const stripe = requireBilling();
-      const session = await createCheckout(app.db, stripe, request.tenantId, request.body.plan, { successUrl: `${appUrl}?checkout=success`, cancelUrl: `${appUrl}?checkout=cancelled` }, defaults).catch(fromStripe);
+      const session = await createCheckout(app.db, stripe, request.tenantId, request.body.plan, { successUrl: `${appUrl}?checkout=success`, cancelUrl: `${appUrl}?checkout=cancelled` }, defaults).catch(fromStripe(request));
       request.log.info({ plan: request.body.plan, sessionId: session.id }, 'checkout session created');
       return reply.status(201).send(session);
     },
@@ -154,7 +155,7 @@ const billingRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: z.object({ url: z.string() }), ...errorResponses, ...disabled, ...providerDown },
       },
     },
-    async (request, reply) => reply.status(201).send(await createPortal(app.db, requireBilling(), request.tenantId, appUrl).catch(fromStripe)),
+    async (request, reply) => reply.status(201).send(await createPortal(app.db, requireBilling(), request.tenantId, appUrl).catch(fromStripe(request))),
   );
 
   app.get(
@@ -168,7 +169,7 @@ const billingRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ items: z.array(invoiceSchema) }), ...errorResponses, ...disabled, ...providerDown },
       },
     },
-    async (request) => ({ items: await listInvoices(app.db, requireBilling(), request.tenantId, request.query.limit).catch(fromStripe) }),
+    async (request) => ({ items: await listInvoices(app.db, requireBilling(), request.tenantId, request.query.limit).catch(fromStripe(request)) }),
   );
 };
 
