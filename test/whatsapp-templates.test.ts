@@ -18,6 +18,7 @@ import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createApiKey } from '../lib/tenants.ts';
 import { TEMPLATE_PAGE_SIZE } from '../lib/template-sync.ts';
 import { campaign, campaignProgressQuery } from '../workflows/campaign.ts';
+import { templateSync } from '../workflows/template-sync.ts';
 import type { FakeTemplate } from './fakes/graph-templates.ts';
 import { createConversationRig, eventually, text, WA_APP_SECRET, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
@@ -100,6 +101,14 @@ describe('WhatsApp templates', () => {
     rig.graph.templates.set(WABA, stored.filter((t) => !t.name.startsWith('filler_')));
     expect((await api('POST', `/api/v1/channels/${rig.whatsappChannelId}/templates/sync`)).json()).toEqual({ synced: 3, removed: TEMPLATE_PAGE_SIZE, skipped: 0 });
     expect((await api('POST', `/api/v1/channels/${rig.messengerChannelId}/templates/sync`)).statusCode).toBe(409);
+  });
+
+  it('syncs every WhatsApp channel in the workflow the hourly schedule starts', async () => {
+    const idPrefix = `t-${randomBytes(4).toString('hex')}-`;
+    const before = rig.graph.requests.filter((r) => r.kind === 'whatsapp.message_templates').length;
+    const result = await temporal.client.workflow.execute(templateSync, { workflowId: `template-sync-${idPrefix}`, taskQueue: taskQueueName(rig.config, 'conversations') });
+    expect(result).toEqual({ channels: 1, failed: 0 });
+    expect(rig.graph.requests.filter((r) => r.kind === 'whatsapp.message_templates').length).toBeGreaterThan(before);
   });
 
   it('applies signed template status webhooks once and in order, whatever order they arrive in', async () => {
