@@ -1,6 +1,6 @@
 // The Channels page of the web app in a real browser against a real API, Postgres and the fake
-// Graph API: an owner connects WhatsApp, Messenger and web chat (each after a value the API
-// refuses, shown at its field), sees the webhook URL and verify token to paste into Meta, tests
+// Graph API: an owner connects WhatsApp, Messenger, web chat and Instagram (each after a value the
+// API or Meta refuses, shown at its field), sees the webhook URL and verify token to paste into Meta, tests
 // the WhatsApp connection (once connected, once with a token Meta refuses), sees the web chat
 // snippet and the widget's live preview, edits a channel, disconnects one, and makes a new verify
 // token once the page no longer holds the one it set. After each step the test reads what the
@@ -53,7 +53,7 @@ describe('the Channels page in a browser', { timeout: 120_000 }, () => {
 
   it('connects, sets up, tests, edits and disconnects channels, each change held by the server', async () => {
     // The three refused values below answer 400, shown at their fields.
-    const { page, problems } = await openSignedInPage(browser, base, '/channels', { tenant: tenant.slug, email: owner.email, password: TEST_PASSWORD }, ['400 /api/v1/channels/']);
+    const { page, problems } = await openSignedInPage(browser, base, '/channels', { tenant: tenant.slug, email: owner.email, password: TEST_PASSWORD }, ['400 /api/v1/channels/', '422 /api/v1/channels/']);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     await page.getByText('None yet: connect one below.').waitFor();
     await look(page, 'empty');
@@ -193,6 +193,31 @@ describe('the Channels page in a browser', { timeout: 120_000 }, () => {
     expect(newVerifyToken).not.toBe(verifyToken);
     expect(Buffer.from((await channels())[0]!.verifyTokenHash!)).toEqual(sha256(newVerifyToken));
     await look(page, 'new-verify-token');
+
+    // Instagram: an account id the page is not linked to first (Meta's answer lands on the account id).
+    const igToken = `EAAG${randomBytes(16).toString('hex')}`;
+    const [igPage, igAccount] = [digits(15), `1784${digits(11)}`];
+    api.graph.own(igToken, { pageId: igPage, instagramAccountId: igAccount });
+    await page.getByRole('button', { name: 'Instagram', exact: true }).click();
+    const instagram = page.locator('#connect-instagram');
+    await instagram.getByLabel('Name').fill('Shop Instagram');
+    await instagram.getByLabel('Instagram account ID').fill(`1784${digits(11)}`);
+    await instagram.getByLabel('Facebook Page ID').fill(igPage);
+    await instagram.getByLabel('Page access token').fill(igToken);
+    await instagram.getByLabel('App secret').fill(appSecret);
+    await instagram.getByRole('button', { name: 'Connect Instagram' }).click();
+    await instagram.getByText('Meta says the token does not own this id', { exact: false }).waitFor();
+    expect(await instagram.getByLabel('Instagram account ID').getAttribute('aria-invalid')).toBe('true');
+    await instagram.getByLabel('Instagram account ID').fill(igAccount);
+    await instagram.getByRole('button', { name: 'Connect Instagram' }).click();
+    await setup.getByRole('heading', { name: 'Set up Shop Instagram' }).waitFor();
+    const ig = (await channels()).find((c) => c.type === 'instagram')!;
+    expect(ig).toMatchObject({ name: 'Shop Instagram', instagramAccountId: igAccount, pageId: igPage });
+    expect(await secretsOf(ig.id)).toEqual({ pageAccessToken: igToken, appSecret });
+    expect(await setup.getByLabel('Callback URL').inputValue()).toBe(`${base}/webhooks/instagram`);
+    await setup.getByRole('button', { name: 'Test connection' }).click();
+    await setup.getByText(`The page's linked Instagram account is @test_shop (${igAccount}).`).waitFor();
+    await look(page, 'instagram-setup');
 
     // A phone's width: nothing wider than the screen.
     await page.getByRole('button', { name: 'Set up Shop chat' }).click();
