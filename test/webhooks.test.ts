@@ -336,7 +336,7 @@ describe('Meta webhooks', () => {
           {
             id: '1',
             changes: [
-              { field: 'message_template_status_update', value: { event: 'APPROVED', message_template_id: 5 } },
+              { field: 'account_update', value: { phone_number: '15550001111', event: 'VERIFIED_ACCOUNT' } },
               {
                 field: 'messages',
                 value: { metadata: { phone_number_id: wa.publicId, new_meta_field: 1 }, messages: [{ ...waText(user, `wamid.${digits(10)}`, 'hi'), new_field: { x: 1 } }] },
