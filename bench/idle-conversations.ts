@@ -1,7 +1,7 @@
 // `npm run bench:idle`: many conversations, most of them silent — what the conversations worker's
 // sticky cache costs in memory and what a conversation pushed out of it costs in latency.
-//   1. a long conversation first: messages one after another until its history nears the
-//      continue-as-new threshold (MAX_HISTORY_EVENTS), for the replay measures;
+//   1. a long conversation first: messages one after another until its history holds
+//      --long-events (2000) or it continued as new, for the replay measures;
 //   2. N conversations (default 10 000) each get a first message through the API's own call
 //      (signalInbound: the webhook's signalWithStart) and a reply from the local provider, by a
 //      closed loop of senders; then they are left idle. The worker's RSS is read from /proc:
@@ -56,7 +56,7 @@ const { values: flags } = parseArgs({
     samples: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '32' },
     cache: { type: 'string' },
-    'long-events': { type: 'string', default: String(MAX_HISTORY_EVENTS - 100) },
+    'long-events': { type: 'string', default: '2000' },
     'settle-s': { type: 'string', default: '30' },
   },
 });
@@ -75,7 +75,7 @@ const PLAN = {
   /** The long conversation's pace: under the tenant's flood guard (1000 messages a minute). */
   longMessagesPerSecond: 12,
   replyTimeoutMs: 60_000,
-  replayLengths: [100, 1_000, 2_500, 5_000, 10_000],
+  replayLengths: [100, 500, 1_000, 2_500, 5_000],
   replayRepeats: 5,
   watchdogMs: 45 * 60_000,
 };
@@ -101,7 +101,7 @@ interface Figures {
   rss: { baseline: number; peak: number; peakSampled: number; afterLoad: number; settled: number; peakResettable: boolean };
   warm: Latencies;
   evicted: Latencies;
-  long: { events: number; messages: number; evictedMs: number; warmMs: number; evictedMiss: boolean };
+  long: { events: number; messages: number; runId: string; evictedMs: number; warmMs: number; evictedMiss: boolean };
   replay: ReplayCost[];
   load: { before: number[]; after: number[] };
 }
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     const warmMs = (await converse(longUser, 'And tomorrow?')) ?? Number.NaN;
     log(`long conversation (${long.events} events): first reply after eviction ${fmt(evictedMs)} ms (${evictedMiss ? 'cache miss' : 'no cache miss seen'}), then warm ${fmt(warmMs)} ms`);
 
-    const { events } = await client.workflow.getHandle(longId).fetchHistory();
+    const { events } = await client.workflow.getHandle(longId, long.runId).fetchHistory();
     const all = events ?? [];
     const lengths = PLAN.replayLengths.filter((l) => l < all.length);
     const prefixes = [...lengths.map((l) => historyPrefix(all, l)), all];
@@ -299,11 +299,17 @@ async function benchChannel(db: Db, keyring: ReturnType<typeof loadConfig>['SECR
 }
 
 /** Messages one after another (paced under the flood guard) until the history holds `targetEvents`. */
+/**
+ * Messages one after another (paced under the flood guard) until the run's history holds
+ * `targetEvents`, or the run continued as new (MAX_HISTORY_EVENTS, or the server's suggestion:
+ * the dev server suggests it from 4096 events): then the run that ended is the long one.
+ */
 async function longConversation(client: Client, workflowId: string, say: (text: string) => Promise<number | undefined>, targetEvents: number) {
   const interval = 1000 / PLAN.longMessagesPerSecond;
   let messages = 0;
   let events = 0;
-  log(`long conversation: messages until its history holds ${targetEvents} events…`);
+  let runId: string | undefined;
+  log(`long conversation: messages until its history holds ${targetEvents} events (at most ${MAX_HISTORY_EVENTS})…`);
   while (events < targetEvents) {
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
@@ -311,9 +317,16 @@ async function longConversation(client: Client, workflowId: string, say: (text: 
       messages++;
       await sleep(Math.max(0, interval - (performance.now() - started)));
     }
-    events = (await client.workflow.getHandle(workflowId).describe()).historyLength;
+    const latest = await client.workflow.getHandle(workflowId).describe();
+    runId ??= latest.runId;
+    if (latest.runId !== runId) {
+      events = (await client.workflow.getHandle(workflowId, runId).describe()).historyLength;
+      log(`long conversation: continued as new after ${events} events`);
+      break;
+    }
+    events = latest.historyLength;
   }
-  return { events, messages };
+  return { events, messages, runId: runId! };
 }
 
 /** The worker's sticky cache hit and miss counters (Temporal SDK metrics on its /metrics). */
