@@ -49,6 +49,22 @@ export function endUserFingerprint(ref: EndUserRef): string {
 }
 
 /**
+ * The storage keys of the files the end user sent (activities/media), to delete with their
+ * messages: each is that message's own. Files agents sent are left: they may be a tenant
+ * document's original or shared by other messages.
+ */
+export async function endUserMediaKeys(tdb: TenantDb, ref: EndUserRef): Promise<string[]> {
+  const messages = await tdb.message.findMany({
+    where: { conversation: { externalUserId: ref.externalUserId, channel: { type: ref.channel } }, direction: 'inbound', type: { in: ['image', 'audio', 'video', 'document', 'sticker'] } },
+    select: { content: true },
+  });
+  return messages.flatMap((m) => {
+    const media = (m.content as { media?: { status?: unknown; key?: unknown } } | null)?.media;
+    return media?.status === 'stored' && typeof media.key === 'string' ? [media.key] : [];
+  });
+}
+
+/**
  * Deletes the end user's messages (and their inbound dedupe keys: a WhatsApp message id encodes
  * the sender's number), conversation events and conversations, and records an audit event
  * (`end_user.erased`) that names them only by fingerprint. Returns undefined when there was

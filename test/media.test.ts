@@ -213,6 +213,16 @@ describe('media in and out', () => {
     expect((await api('POST', `/conversations/${image!.conversationId}/messages/${image!.id}/media/knowledge`)).statusCode).toBe(415);
   });
 
+  it('erasing an end user deletes the files they sent', async () => {
+    const { row, media } = await storedMessage((await tdb().message.findFirst({ where: { channel: 'whatsapp', type: 'image', content: { path: ['caption'], equals: 'What is this?' } } }))!.externalMessageId!);
+    const file = (media as { key: string }).key;
+    expect(await storage().get(file)).toEqual(PNG);
+    const conversation = await tdb().conversation.findFirst({ where: { id: row.conversationId } });
+    const res = await app.inject({ method: 'DELETE', url: `/api/v1/end-users/whatsapp/${conversation!.externalUserId}`, headers: { authorization: `Bearer ${key}` } });
+    expect(res.statusCode).toBe(200);
+    await expect(storage().get(file)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it("sends an agent's image on WhatsApp (uploaded, then sent by media id) and an uploaded document on Messenger", async () => {
     const image = await tdb().message.findFirst({ where: { channel: 'whatsapp', type: 'image', content: { path: ['media', 'status'], equals: 'stored' } } });
     const conversation = await tdb().conversation.findFirst({ where: { id: image!.conversationId } });

@@ -9,7 +9,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
-import { endUserWorkflowIds, eraseEndUser, exportEndUser } from '../../../../lib/end-users.ts';
+import { endUserMediaKeys, endUserWorkflowIds, eraseEndUser, exportEndUser } from '../../../../lib/end-users.ts';
+import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { legacyConversationWorkflowId } from '../../../../workflows/ids.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorBody, errorResponses, iso } from '../../../schemas/common.ts';
@@ -26,6 +27,7 @@ const params = z.object({
 
 const endUserRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['end-users (GDPR)'];
+  const storage = createDocumentStorage(app.config);
 
   app.get(
     '/:channel/:externalUserId/export',
@@ -110,8 +112,12 @@ const endUserRoutes: FastifyPluginAsyncZod = async (app) => {
           throw new HttpError(503, 'temporal_unavailable', 'The conversations could not be ended right now; nothing was erased; retry later');
         }
       }
+      const files = await endUserMediaKeys(tdb, { channel, externalUserId });
       const erased = (await eraseEndUser(tdb, { channel, externalUserId }, request.id)) ?? { conversations: 0, messages: 0, events: 0 };
-      request.log.info({ channel, ...erased, workflowsTerminated }, 'end user erased');
+      // The files they sent go with their messages; one the storage cannot delete now is logged, not fatal (the rows are gone).
+      const left = (await Promise.allSettled(files.map((key) => storage.delete(key)))).filter((r) => r.status === 'rejected').length;
+      if (left > 0) request.log.warn({ channel, files: files.length, left }, 'some files of an erased end user could not be deleted');
+      request.log.info({ channel, ...erased, files: files.length, workflowsTerminated }, 'end user erased');
       return { erased, workflowTerminated: workflowsTerminated > 0, workflowsTerminated };
     },
   );
