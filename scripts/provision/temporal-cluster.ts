@@ -2,8 +2,9 @@
 // `npm run dev -- --cluster`, `npm run test:cluster` and `npm run bench:cluster`:
 //   - built from the official Go module go.temporal.io/server at TEMPORAL_SERVER_VERSION
 //     (`go install` of cmd/server and of the SQL schema tool cmd/tools/sql) into .local/, with
-//     GOPATH and GOCACHE under .local/ too, so a clone needs nothing but Go; a few minutes cold,
-//     so only `npm run setup -- --cluster` and the cluster scripts build it;
+//     GOPATH and GOCACHE under .local/ too, so a clone needs nothing but Go; minutes cold (README:
+//     "On a Temporal cluster, on one machine"), so only `npm run setup -- --cluster` and the
+//     cluster scripts build it;
 //   - its own role (with a password Postgres checks) and two databases, persistence and SQL
 //     visibility, whose schema Temporal's own tool applies from the module's schema files. The
 //     visibility schema needs the btree_gin extension, which the embedded Postgres build lacks:
@@ -64,7 +65,7 @@ export async function ensureTemporalServer(log: (line: string) => void = () => {
     } catch {
       throw new Error('Building the Temporal server needs Go (https://go.dev/dl/) on PATH');
     }
-    log(`building Temporal server ${TEMPORAL_SERVER_VERSION} from ${MODULE} (a few minutes the first time)…`);
+    log(`building Temporal server ${TEMPORAL_SERVER_VERSION} from ${MODULE} (minutes the first time)…`);
     // Installed into a staging folder and renamed, so that a build cut short is never used.
     const staging = `${INSTALL_DIR}.staging-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
