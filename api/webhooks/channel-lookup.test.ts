@@ -11,28 +11,34 @@ const keyring: Keyring = [{ id: 'k1', key: randomBytes(32) }];
 interface FakeChannel {
   id: string;
   tenantId: string;
-  type: 'whatsapp' | 'messenger';
+  type: 'whatsapp' | 'messenger' | 'instagram';
   phoneNumberId?: string;
   pageId?: string;
+  instagramAccountId?: string;
   status: 'active' | 'disabled';
   appSecret: string;
 }
+
+type PublicIdColumn = 'phoneNumberId' | 'pageId' | 'instagramAccountId';
 
 function fakeDb(channels: FakeChannel[]) {
   const calls = { channel: 0, channels: 0, secrets: 0 };
   let gate: Promise<void> = Promise.resolve();
   const db = {
     channel: {
-      async findUnique({ where }: { where: Record<string, { type: string; phoneNumberId?: string; pageId?: string }> }) {
+      async findUnique({ where }: { where: Record<string, { type: string; phoneNumberId?: string; pageId?: string; instagramAccountId?: string }> }) {
         calls.channel++;
         await gate;
-        const key = Object.values(where)[0]!;
-        return channels.find((c) => c.type === key.type && (key.phoneNumberId ? c.phoneNumberId === key.phoneNumberId : c.pageId === key.pageId)) ?? null;
+        const { type, ...ids } = Object.values(where)[0]!;
+        const [column, value] = Object.entries(ids)[0]!;
+        return channels.find((c) => c.type === type && c[column as PublicIdColumn] === value) ?? null;
       },
-      async findMany({ where }: { where: { type: string; phoneNumberId?: { in: string[] }; pageId?: { in: string[] } } }) {
+      async findMany({ where }: { where: { type: string } & Partial<Record<PublicIdColumn, { in: string[] }>> }) {
         calls.channels++;
         await gate;
-        return channels.filter((c) => c.type === where.type && (where.phoneNumberId ? where.phoneNumberId.in.includes(c.phoneNumberId ?? '') : where.pageId!.in.includes(c.pageId ?? '')));
+        const { type, ...ids } = where;
+        const [column, { in: values }] = Object.entries(ids)[0]! as [PublicIdColumn, { in: string[] }];
+        return channels.filter((c) => c.type === type && values.includes(c[column] ?? ''));
       },
     },
     channelSecret: {
@@ -58,6 +64,16 @@ function fakeDb(channels: FakeChannel[]) {
 const wa: FakeChannel = { id: 'c1', tenantId: 't1', type: 'whatsapp', phoneNumberId: '111', status: 'active', appSecret: 'secret-one' };
 
 describe('ChannelLookup', () => {
+  it('finds Instagram channels by their account id, not by their page id', async () => {
+    const ig = (id: string, account: string): FakeChannel => ({ id, tenantId: 't1', type: 'instagram', instagramAccountId: account, pageId: `p${account}`, status: 'active', appSecret: `secret-${id}` });
+    const fake = fakeDb([ig('c7', '1784001'), ig('c8', '1784002')]);
+    const lookup = new ChannelLookup(fake.db, keyring);
+    expect(await lookup.find('instagram', '1784001')).toMatchObject({ channelId: 'c7', type: 'instagram', publicId: '1784001', appSecret: 'secret-c7' });
+    const found = await lookup.findMany('instagram', ['1784002', 'p1784001', '1784003']);
+    expect([...found.keys()]).toEqual(['1784002']);
+    expect(found.get('1784002')).toMatchObject({ channelId: 'c8', publicId: '1784002' });
+  });
+
   it('finds the channels of a delivery with one query for every id not cached, unknown ones remembered', async () => {
     const fake = fakeDb([wa, { ...wa, id: 'c2', phoneNumberId: '222', appSecret: 'secret-two' }]);
     const lookup = new ChannelLookup(fake.db, keyring);
