@@ -121,7 +121,16 @@ const functions = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
-/** Continue-as-new at this history length even if the server has not suggested it yet. */
+/**
+ * Continue-as-new at this history length even if the server has not suggested it yet. With the
+ * server's default limits the suggestion comes first (from 4096 events: a run ends at about
+ * 4200-4400), so this bounds runs on servers configured for longer histories. A conversation
+ * pushed out of a worker's cache replays its run at its next message, at a cost linear in the
+ * run's length (`npm run bench:idle`, bench/RESULTS.md); shorter runs would bound that, but a
+ * lower value changes the commands of every running history already longer than it (the run
+ * continues as new where it recorded a wait: a nondeterminism failure, as replaying
+ * test/replay/histories with a lower value shows), so lowering it needs a patch gate.
+ */
 export const MAX_HISTORY_EVENTS = 5_000;
 /** A burst is answered at the latest this long after its first message, however chatty. */
 const MAX_COALESCE_MS = 10_000;
