@@ -24,9 +24,10 @@ import { z } from 'zod';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { functionSecret } from '../../lib/tenant-functions.ts';
+import { BUILTIN_FUNCTION_NAMES, functionSecret } from '../../lib/tenant-functions.ts';
 import { networkFailureDetail, refusedTenantUrl, tenantDispatcher, UNREACHABLE } from '../../lib/tenant-urls.ts';
 import type { Agent } from 'undici';
+import { createMcpTools } from '../mcp.ts';
 import { retryAfterMs, type ToolSpec } from './provider.ts';
 
 /** Characters of a function's answer handed to the model. */
@@ -58,15 +59,23 @@ export function createFunctionActivities(deps: {
   connections?: Agent;
 }) {
   const connections = deps.connections ?? tenantDispatcher({ allowInsecure: deps.allowInsecureFunctionEndpoints ?? false });
+  // Tools of the tenant's MCP servers come after built-ins and functions, which win a name clash.
+  const mcp = createMcpTools({ db: deps.db, keyring: deps.keyring, connections, allowInsecure: deps.allowInsecureFunctionEndpoints ?? false });
+  const taken = (functions: { name: string }[]) => [...BUILTIN_FUNCTION_NAMES, ...functions.map((f) => f.name)];
+  const enabledFunctions = (tenantId: string) => forTenant(deps.db, tenantId).tenantFunction.findMany({ where: { enabled: true }, orderBy: { name: 'asc' } });
   return {
     async tenantTools(tenantId: string): Promise<ToolSpec[]> {
-      const rows = await forTenant(deps.db, tenantId).tenantFunction.findMany({ where: { enabled: true }, orderBy: { name: 'asc' } });
-      return rows.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters as Record<string, unknown> }));
+      const rows = await enabledFunctions(tenantId);
+      const own = rows.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters as Record<string, unknown> }));
+      return [...own, ...(await mcp.toolSpecs(tenantId, taken(rows)))];
     },
 
     async callTenantFunction(input: FunctionCallInput): Promise<FunctionCallResult> {
       const f = await forTenant(deps.db, input.tenantId).tenantFunction.findFirst({ where: { name: input.name, enabled: true } });
-      if (!f) return { content: `unknown function "${input.name}"`, isError: true };
+      if (!f) {
+        const viaMcp = await mcp.call(input, taken(await enabledFunctions(input.tenantId)));
+        return viaMcp ?? { content: `unknown function "${input.name}"`, isError: true };
+      }
 
       let args: unknown;
       try {
