@@ -9,6 +9,7 @@ import type { Keyring } from '../../lib/crypto.ts';
 import { forTenant, tenantData } from '../../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../../lib/tenants.ts';
 import { createTenantFunction } from '../../lib/tenant-functions.ts';
+import { createMcpServer } from '../../lib/mcp-servers.ts';
 import { setLlmCredential } from '../../lib/llm-credentials.ts';
 import { createWebhookEndpoint } from '../../lib/tenant-webhooks.ts';
 import { SESSION_COOKIE } from '../../api/plugins/app/sessions.ts';
@@ -42,6 +43,7 @@ export interface Ids {
   externalUserId: string;
   documentId: string;
   functionId: string;
+  mcpServerId: string;
   webhookEndpointId: string;
   webhookDeliveryId: string;
 }
@@ -156,6 +158,12 @@ export const ROUTES: RouteCase[] = [
   { method: 'GET', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
   { method: 'PATCH', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}`, body: () => ({ description: 'Order status, again' }) },
   { method: 'DELETE', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
+  { method: 'GET', pattern: '/api/v1/mcp-servers/', who: 'tenant', url: () => '/api/v1/mcp-servers' },
+  { method: 'POST', pattern: '/api/v1/mcp-servers/', who: 'tenant', url: () => '/api/v1/mcp-servers', body: () => ({ name: `m${Math.random().toString(36).slice(2, 10)}`, url: 'http://127.0.0.1:9/mcp' }) },
+  { method: 'GET', pattern: '/api/v1/mcp-servers/:id', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}` },
+  { method: 'POST', pattern: '/api/v1/mcp-servers/:id/refresh', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}/refresh` },
+  { method: 'PATCH', pattern: '/api/v1/mcp-servers/:id', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}`, body: () => ({ timeoutMs: 2000 }) },
+  { method: 'DELETE', pattern: '/api/v1/mcp-servers/:id', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}` },
 
   { method: 'GET', pattern: '/api/v1/llm-credentials/', who: 'tenant', url: () => '/api/v1/llm-credentials' },
   { method: 'PUT', pattern: '/api/v1/llm-credentials/:provider', who: 'tenant', url: () => '/api/v1/llm-credentials/openai', body: () => ({ apiKey: 'sk-tenant-own-key-1234' }) },
@@ -305,6 +313,7 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   const llmKey = `sk-ant-${label}${suffix}`;
   await setLlmCredential(tdb, keyring, tenant.id, 'anthropic', { apiKey: llmKey });
   const functionSecret = `fnsecret${label}${suffix}`;
+  const mcpServer = await createMcpServer(tdb, keyring, { name: 'seeded', url: 'http://127.0.0.1:9/mcp' }, { allowHttp: true });
   const fn = await createTenantFunction(tdb, keyring, {
     name: `order_status_${n}`, description: `${label} order status`, parameters: { type: 'object', properties: { orderId: { type: 'string' } } },
     endpoint: 'https://example.com/order-status', secret: functionSecret,
@@ -318,7 +327,7 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   });
   return {
     ids: {
-      tenantId: tenant.id, tenantSlug: slug, agentEmail: team.agentEmail, userId: team.userId, invitationId: team.invitationId, sessionId: team.sessionId, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id,
+      tenantId: tenant.id, tenantSlug: slug, agentEmail: team.agentEmail, userId: team.userId, invitationId: team.invitationId, sessionId: team.sessionId, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id, mcpServerId: mcpServer.id,
       webhookEndpointId: hook.id, webhookDeliveryId: delivery.id,
     },
     key: apiKey.key,
