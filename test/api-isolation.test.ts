@@ -71,7 +71,10 @@ describe('tenant isolation', () => {
         expect(res.statusCode, label).toBeLessThan(500);
         if (!reaches(caller.name, route)) expect(res.statusCode, label).toBe(403);
         else if (/:id|:externalUserId/.test(route.pattern)) expect(res.statusCode, label).toBe(404);
-        for (const id of victimIds) expect(res.body, label).not.toContain(id);
+        // A phone number is the customer's, not the victim tenant's: an opt-out route answers the caller's own
+        // state for the number it was asked about, so only that echo of the request's own path is allowed.
+        const echoed = route.pattern.includes(':phone') ? victim.ids.externalUserId : null;
+        for (const id of victimIds) if (id !== echoed) expect(res.body, label).not.toContain(id);
         expect(res.body, label).not.toContain('Victim');
         expect(res.body, label).not.toContain('victim.example.com');
       }
