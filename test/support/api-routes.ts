@@ -159,7 +159,7 @@ export const ROUTES: RouteCase[] = [
   { method: 'PATCH', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}`, body: () => ({ description: 'Order status, again' }) },
   { method: 'DELETE', pattern: '/api/v1/functions/:id', who: 'tenant', url: (i) => `/api/v1/functions/${i.functionId}` },
   { method: 'GET', pattern: '/api/v1/mcp-servers/', who: 'tenant', url: () => '/api/v1/mcp-servers' },
-  { method: 'POST', pattern: '/api/v1/mcp-servers/', who: 'tenant', url: () => '/api/v1/mcp-servers', body: () => ({ name: `m${Math.random().toString(36).slice(2, 10)}`, url: 'http://127.0.0.1:9/mcp' }) },
+  { method: 'POST', pattern: '/api/v1/mcp-servers/', who: 'tenant', url: () => '/api/v1/mcp-servers', body: () => ({ name: `m${Math.random().toString(36).slice(2, 10)}`, url: 'https://mcp.example.com/mcp', timeoutMs: 500 }) },
   { method: 'GET', pattern: '/api/v1/mcp-servers/:id', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}` },
   { method: 'POST', pattern: '/api/v1/mcp-servers/:id/refresh', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}/refresh` },
   { method: 'PATCH', pattern: '/api/v1/mcp-servers/:id', who: 'tenant', url: (i) => `/api/v1/mcp-servers/${i.mcpServerId}`, body: () => ({ timeoutMs: 2000 }) },
