@@ -21,7 +21,7 @@
 //   referral, optin, handover…                              → ignored
 import { z } from 'zod';
 import type { InboundKind, InboundMessage } from '../../workflows/types.ts';
-import type { InboundItem, NormalizedDelivery, StatusItem } from './normalize.ts';
+import { postbackMessage, reactionMessage, withoutUndefined, type InboundItem, type NormalizedDelivery, type StatusItem } from './normalize.ts';
 
 /** Ids become workflow ids and database keys: no control characters (as in envelopes.ts). */
 const id = z.string().min(1).max(512).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
@@ -64,10 +64,6 @@ type InstagramMessage = NonNullable<InstagramEvent['message']>;
 
 /** Attachment types the assistant can take as media; the rest (story_mention, share, reels, posts) are links to Instagram content. */
 const MEDIA_KINDS: Record<string, InboundKind> = { image: 'image', video: 'video', audio: 'audio', file: 'document' };
-
-function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
-}
 
 /** One Instagram `message` event from the user (echoes and unsent messages are filtered before). */
 export function normalizeInstagramMessage(message: InstagramMessage, sentAt: number): InboundMessage {
@@ -118,23 +114,9 @@ export function normalizeInstagram(envelope: InstagramEnvelope): NormalizedDeliv
         // An echo's sender is the account itself; an unsent message leaves nothing to answer.
         if (!event.message.is_echo && !event.message.is_deleted) push(normalizeInstagramMessage(event.message, event.timestamp));
       } else if (event.postback) {
-        const { mid, title, payload } = event.postback;
-        push({
-          externalMessageId: mid ?? `postback:${userId}:${event.timestamp}`,
-          sentAt: event.timestamp,
-          kind: 'interactive',
-          text: title ?? null,
-          content: withoutUndefined({ interactiveType: 'postback', payload, title }),
-        });
+        push(postbackMessage(userId, event.timestamp, event.postback));
       } else if (event.reaction) {
-        const { mid, action, emoji, reaction } = event.reaction;
-        push({
-          externalMessageId: `reaction:${userId}:${event.timestamp}`,
-          sentAt: event.timestamp,
-          kind: 'reaction',
-          text: null,
-          content: withoutUndefined({ emoji: action === 'unreact' ? null : (emoji ?? null), messageId: mid, action, reaction }),
-        });
+        push(reactionMessage(userId, event.timestamp, event.reaction));
       } else if (event.read) {
         // The user saw the thread up to `mid` at `timestamp`: that message (by id, whatever the
         // clocks say) and every earlier one to them (by time, as a Messenger watermark) are read.

@@ -69,7 +69,7 @@ export function locationText(lat: number, lng: number, name?: string, address?: 
   return `📍 ${label ? `${label} ` : ''}(${lat}, ${lng})`;
 }
 
-function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+export function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
@@ -284,6 +284,30 @@ export function normalizeMessengerMessage(message: MessengerMessage, sentAt: num
   return { ...base, kind: 'unsupported', text: null, content: common };
 }
 
+/** A tapped button or icebreaker (Messenger and Instagram): its title is what the user said. */
+export function postbackMessage(userId: string, timestamp: number, postback: { mid?: string | undefined; title?: string | undefined; payload?: string | undefined }): InboundMessage {
+  const { mid, title, payload } = postback;
+  return {
+    externalMessageId: mid ?? `postback:${userId}:${timestamp}`,
+    sentAt: timestamp,
+    kind: 'interactive',
+    text: title ?? null,
+    content: withoutUndefined({ interactiveType: 'postback', payload, title }),
+  };
+}
+
+/** A reaction to one of our messages (Messenger and Instagram): kept, never answered. */
+export function reactionMessage(userId: string, timestamp: number, reaction: { mid: string; action: string; emoji?: string | undefined; reaction?: string | undefined }): InboundMessage {
+  const { mid, action, emoji } = reaction;
+  return {
+    externalMessageId: `reaction:${userId}:${timestamp}`,
+    sentAt: timestamp,
+    kind: 'reaction',
+    text: null,
+    content: withoutUndefined({ emoji: action === 'unreact' ? null : (emoji ?? null), messageId: mid, action, reaction: reaction.reaction }),
+  };
+}
+
 export function normalizeMessenger(envelope: MessengerEnvelope): NormalizedDelivery {
   const out: NormalizedDelivery = { publicIds: [], inbound: [], statuses: [], echoes: [] };
   if (envelope.object !== 'page') return out;
@@ -313,23 +337,9 @@ export function normalizeMessenger(envelope: MessengerEnvelope): NormalizedDeliv
       if (event.message) {
         push(normalizeMessengerMessage(event.message, event.timestamp));
       } else if (event.postback) {
-        const { mid, title, payload } = event.postback;
-        push({
-          externalMessageId: mid ?? `postback:${userId}:${event.timestamp}`,
-          sentAt: event.timestamp,
-          kind: 'interactive',
-          text: title ?? null,
-          content: withoutUndefined({ interactiveType: 'postback', payload, title }),
-        });
+        push(postbackMessage(userId, event.timestamp, event.postback));
       } else if (event.reaction) {
-        const { mid, action, emoji, reaction } = event.reaction;
-        push({
-          externalMessageId: `reaction:${userId}:${event.timestamp}`,
-          sentAt: event.timestamp,
-          kind: 'reaction',
-          text: null,
-          content: withoutUndefined({ emoji: action === 'unreact' ? null : (emoji ?? null), messageId: mid, action, reaction }),
-        });
+        push(reactionMessage(userId, event.timestamp, event.reaction));
       } else if (event.referral || event.optin) {
         // The user opened the thread from a link, an ad or a plugin, or opted in: kept for the
         // inbox (the ref says where from), not answered (the user has not said anything yet).
