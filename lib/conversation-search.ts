@@ -13,8 +13,11 @@ export const SEARCH_SCAN_MESSAGES = 20_000;
 /** How many matching conversations a search returns at most (newest activity first). */
 export const SEARCH_MAX_CONVERSATIONS = 500;
 
-/** `%`, `_` and `\` taken literally in an ILIKE pattern. */
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+/**
+ * `%`, `_` and `\` taken literally in an ILIKE pattern, or in a Prisma `contains` operand: Prisma
+ * lowers `contains` to LIKE without escaping it (prisma/prisma#19506), so `100%` would match any `100`.
+ */
+export const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Ids of the tenant's conversations one of whose recent messages contains `text` (any case). */
 export async function conversationsMentioning(db: Db, tenantId: string, text: string, scan = SEARCH_SCAN_MESSAGES): Promise<string[]> {

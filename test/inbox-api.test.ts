@@ -50,7 +50,8 @@ describe('inbox API', { timeout: 60_000 }, () => {
       }
     };
     // Handed over, nobody took it: waiting.
-    await conversation('requested', { status: 'handoff_requested', lastInboundAt: at(2), lastMessageAt: at(3) }, [
+    // Its user id holds "100", which a search for "100%" must not match (the % is literal).
+    await conversation('requested', { status: 'handoff_requested', externalUserId: `49151009${Math.floor(Math.random() * 1e6)}`, lastInboundAt: at(2), lastMessageAt: at(3) }, [
       ['inbound', { text: 'Where is my Order #A-100_7?' }],
       ['outbound', { text: 'It ships today.\n\nSources:\n[1] Shipping', author: 'assistant', sources: [{ documentId: 'doc-1', chunkId: 'chunk-1', title: 'Shipping', page: 2, section: 'Times', excerpt: 'Orders ship the same day.' }] }],
       ['inbound', { text: 'human' }],

@@ -7,8 +7,9 @@ import { z } from 'zod';
 import type { Conversation, Message } from '../../../../generated/prisma/client.ts';
 import type { Config } from '../../../../lib/config.ts';
 import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
-import { conversationsMentioning } from '../../../../lib/conversation-search.ts';
+import { conversationsMentioning, likeLiteral } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
+import { channelFileLimits } from '../../../outbound-attachments.ts';
 import eventRoutes from './events.ts';
 import mediaRoutes from './media.ts';
 import { afterCursor, cursorDate, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
@@ -34,6 +35,20 @@ export const conversationSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
 });
+
+/** What an agent's message may attach on the conversation's channel (api/outbound-attachments.ts). */
+const attachmentLimitsSchema = z
+  .object({
+    uploadMaxBytes: z.number().int().describe('MEDIA_MAX_BYTES: the largest file a message may upload (`attachment.data`)'),
+    imageTypes: z.array(z.string()).describe('Sent as pictures'),
+    imageMaxBytes: z.number().int(),
+    documentTypes: z.array(z.string()).nullable().describe('The other types the channel takes, sent as files; null: any type'),
+    documentMaxBytes: z.number().int(),
+  })
+  .nullable()
+  .describe("The files an agent's message may carry on this conversation's channel; null: it takes none (web chat)");
+
+export const conversationDetailSchema = conversationSchema.extend({ attachmentLimits: attachmentLimitsSchema });
 
 /** A passage an assistant's reply was answered from (recorded with the reply, activities/llm). */
 export const sourceSchema = z.object({
@@ -158,7 +173,7 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
       const waitingNow = { OR: [{ status: 'handoff_requested' as const }, { status: 'assigned_human' as const, lastInboundAt: { equals: lastMessageAt } }] };
       const waiting = q.waiting === undefined ? {} : q.waiting === 'true' ? waitingNow : { NOT: waitingNow };
       const assigned = q.assigned === undefined ? {} : q.assigned === 'me' ? { assignee: callerAgent(request) } : { assignee: q.assigned === 'anyone' ? { not: null } : null };
-      const text = q.q === undefined ? {} : { OR: [{ id: { in: await conversationsMentioning(app.db, request.tenantId, q.q) } }, { externalUserId: { contains: q.q, mode: 'insensitive' as const } }] };
+      const text = q.q === undefined ? {} : { OR: [{ id: { in: await conversationsMentioning(app.db, request.tenantId, q.q) } }, { externalUserId: { contains: likeLiteral(q.q), mode: 'insensitive' as const } }] };
       const range = q.since || q.until ? { lastMessageAt: { ...(q.since ? { gte: new Date(q.since) } : {}), ...(q.until ? { lt: new Date(q.until) } : {}) } } : {};
       const rows = await tdb.conversation.findMany({
         where: {
@@ -188,11 +203,13 @@ const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/:id',
-    { config, schema: { tags, summary: 'Get a conversation', params: idParams, response: { 200: conversationSchema, ...errorResponses } } },
+    { config, schema: { tags, summary: 'Get a conversation, with what its channel takes as attachments', params: idParams, response: { 200: conversationDetailSchema, ...errorResponses } } },
     async (request) => {
       const c = await request.tenantDb.conversation.findUnique({ where: { id: request.params.id }, include: { channel: { select: { type: true } } } });
       if (!c) throw new HttpError(404, 'not_found', 'Conversation not found');
-      return conversationView(c, workflowUrlFor(request, app.config, c.workflowId));
+      const limits = channelFileLimits(c.channel.type);
+      const attachmentLimits = limits ? { uploadMaxBytes: app.config.MEDIA_MAX_BYTES, ...limits } : null;
+      return { ...conversationView(c, workflowUrlFor(request, app.config, c.workflowId)), attachmentLimits };
     },
   );
 
