@@ -357,6 +357,19 @@ const CHECKS: CheckDefinition[] = [
     'Chunks whose document or tenant does not exist',
     Prisma.sql`(${noTenant} OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = x.document_id))`,
   ),
+  // A meter event outlives its source row on purpose: a message or document version deleted after
+  // it was metered (erasure, retention, purge) stays billed, so a `message:<id>` or `document:<id>`
+  // key naming a row that is gone is normal and kept. Only a meter event whose tenant does not
+  // exist is an orphan (tenant deletion cascades to meter_events, so it means that foreign key was
+  // dropped or bypassed): no one can be billed for it, and the usage report, which joins the
+  // tenant's billing account, never sends it to Stripe.
+  orphanCheck(
+    'orphan_meter_events',
+    'meter_events',
+    'meter_event',
+    'Meter events whose tenant does not exist (those of a deleted message or document stay: it was billed)',
+    noTenant,
+  ),
   {
     name: 'cross_tenant_references',
     severity: 'error',
@@ -368,6 +381,17 @@ const CHECKS: CheckDefinition[] = [
         { prefix: 'channel_secrets', found: await countAndSample(db, Prisma.sql`SELECT x.id FROM channel_secrets x JOIN channels p ON p.id = x.channel_id WHERE p.tenant_id <> x.tenant_id`) },
         { prefix: 'messages', found: await countAndSample(db, Prisma.sql`SELECT x.id FROM messages x JOIN conversations p ON p.id = x.conversation_id WHERE p.tenant_id <> x.tenant_id`) },
         { prefix: 'chunks', found: await countAndSample(db, Prisma.sql`SELECT x.id FROM chunks x JOIN documents p ON p.id = x.document_id WHERE p.tenant_id <> x.tenant_id`) },
+        // A meter event bills its tenant for the message or document version its key names (the
+        // triggers of the billing migration write these keys).
+        {
+          prefix: 'meter_events',
+          found: await countAndSample(
+            db,
+            Prisma.sql`SELECT x.id FROM meter_events x JOIN messages p ON x.key = 'message:' || p.id::text WHERE x.meter = 'messages' AND p.tenant_id <> x.tenant_id
+                       UNION ALL
+                       SELECT x.id FROM meter_events x JOIN documents p ON x.key = 'document:' || p.id::text WHERE x.meter = 'storage_bytes' AND p.tenant_id <> x.tenant_id`,
+          ),
+        },
       ]),
   },
   {

@@ -94,7 +94,7 @@ describe('integrity checks', () => {
 
   /** A fingerprint of every row of every table and of the schema's indexes and constraints. */
   async function fingerprint(): Promise<string> {
-    const tables = ['tenants', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'events', 'api_keys', 'usage'];
+    const tables = ['tenants', 'channels', 'channel_secrets', 'conversations', 'messages', 'documents', 'chunks', 'meter_events', 'events', 'api_keys', 'usage'];
     const parts: string[] = [];
     for (const table of tables) {
       const [row] = await db.$queryRawUnsafe<{ h: string | null }[]>(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${table} t`);
@@ -186,6 +186,7 @@ describe('integrity checks', () => {
       ALTER TABLE messages DROP CONSTRAINT messages_conversation_id_fkey;
       ALTER TABLE documents DROP CONSTRAINT documents_tenant_id_fkey;
       ALTER TABLE chunks DROP CONSTRAINT chunks_document_id_fkey;
+      ALTER TABLE meter_events DROP CONSTRAINT meter_events_tenant_id_fkey;
       DROP INDEX chunks_tsv_idx;
       DROP INDEX messages_tenant_id_created_at_idx;`);
     const orphanChannel = await channel(ghost, 'webchat');
@@ -193,12 +194,12 @@ describe('integrity checks', () => {
     const webchat = await channel(t, 'webchat');
     const orphanConversation = await conversation(t, randomUUID(), 'lost');
     const orphanMessage = await message(t, randomUUID());
-    // The storage meter's trigger would write a meter row for the ghost tenant, refused by its own key.
-    await db.$executeRawUnsafe('ALTER TABLE documents DISABLE TRIGGER documents_meter');
+    // Its storage meter's trigger meters the document for the ghost tenant: an orphan meter event.
     const [orphanDocument] = await db.$queryRaw<{ id: string }[]>`
       INSERT INTO documents (tenant_id, document_key, title, mime_type, content_hash, size_bytes)
       VALUES (${ghost}::uuid, 'k', 'd', 'text/plain', 'h', 1) RETURNING id::text`;
-    await db.$executeRawUnsafe('ALTER TABLE documents ENABLE TRIGGER documents_meter');
+    const ghostMeter = await db.meterEvent.findFirstOrThrow({ where: { key: `document:${orphanDocument!.id}` } });
+    expect(ghostMeter.tenantId).toBe(ghost);
     const [orphanChunk] = await db.$queryRaw<{ id: string }[]>`
       INSERT INTO chunks (tenant_id, document_id, ordinal, content, content_hash) VALUES (${t}::uuid, ${randomUUID()}::uuid, 0, 'x', 'h') RETURNING id::text`;
 
@@ -242,6 +243,11 @@ describe('integrity checks', () => {
 
     // Needs a person: cross-tenant reference, half-embedded ready document, assigned to nobody.
     const crossTenant = await conversation(t2, webchat, 'sneaky');
+    // One tenant billed for another's message, on top of the message's own meter event.
+    const billedTwice = await message(t, keeper);
+    const [crossMeter] = await db.$queryRaw<{ id: string }[]>`
+      INSERT INTO meter_events (tenant_id, key, meter, channel, quantity, period)
+      VALUES (${t2}::uuid, ${`message:${billedTwice}`}, 'messages', 'whatsapp', 1, date_trunc('month', now())::date) RETURNING id::text`;
     const { documentId: halfEmbedded } = await documentWithChunk(t, false);
     const unassigned = await conversation(t, webchat, 'nobody-home', 'closed');
     await db.$executeRaw`UPDATE conversations SET status = 'assigned_human' WHERE id = ${unassigned}::uuid`;
@@ -262,6 +268,8 @@ describe('integrity checks', () => {
     expect(found.orphan_messages?.sampleIds).toEqual([orphanMessage]);
     expect(found.orphan_documents?.sampleIds).toEqual([orphanDocument!.id]);
     expect(found.orphan_chunks?.sampleIds).toEqual([orphanChunk!.id]);
+    // The orphan message's meter event is not an orphan: a deleted message stays billed.
+    expect(found.orphan_meter_events).toMatchObject({ severity: 'error', count: 1, sampleIds: [ghostMeter.id], remediation: { kind: 'fix' } });
     expect(found.invalid_statuses).toMatchObject({ count: 1, sampleIds: [`documents:${badStatusDoc}`] });
     expect(found.duplicate_channels).toMatchObject({ count: 1, sampleIds: [`phone_number_id:${dupWa}`] });
     expect(found.duplicate_conversations).toMatchObject({ count: 1, sampleIds: [duplicate] });
@@ -277,13 +285,14 @@ describe('integrity checks', () => {
         'messages_conversation_id_fkey',
         'documents_tenant_id_fkey',
         'chunks_document_id_fkey',
+        'meter_events_tenant_id_fkey',
         'chunks_tsv_idx',
         'messages_tenant_id_created_at_idx',
         'channels_type_phone_number_id_key',
         'conversations_tenant_id_channel_id_external_user_id_key',
       ].sort(),
     );
-    expect(found.cross_tenant_references).toMatchObject({ count: 1, sampleIds: [`conversations:${crossTenant}`], remediation: { kind: 'manual' } });
+    expect(found.cross_tenant_references).toMatchObject({ count: 2, sampleIds: [`conversations:${crossTenant}`, `meter_events:${crossMeter!.id}`], remediation: { kind: 'manual' } });
     expect(found.ready_documents_missing_embeddings).toMatchObject({ count: 1, sampleIds: [halfEmbedded], remediation: { kind: 'manual' } });
     expect(found.assigned_without_assignee).toMatchObject({ count: 1, sampleIds: [unassigned] });
     // The report says nothing secret.
@@ -294,19 +303,23 @@ describe('integrity checks', () => {
     expect(applied.dryRun).toBe(false);
     const fixed = byCheck(applied);
     for (const check of [
-      'orphan_channels', 'orphan_channel_secrets', 'orphan_conversations', 'orphan_messages', 'orphan_documents', 'orphan_chunks',
+      'orphan_channels', 'orphan_channel_secrets', 'orphan_conversations', 'orphan_messages', 'orphan_documents', 'orphan_chunks', 'orphan_meter_events',
       'invalid_statuses', 'duplicate_channels', 'duplicate_conversations', 'channel_secrets_missing', 'channel_secrets_undecryptable',
       'rows_in_default_partition', 'open_conversations_without_workflow',
     ]) {
       expect({ check, fixed: fixed[check]?.fixed, remaining: fixed[check]?.remaining }).toEqual({ check, fixed: 1, remaining: 0 });
     }
-    expect(fixed.missing_schema_objects).toMatchObject({ fixed: 10, remaining: 0 });
+    expect(fixed.missing_schema_objects).toMatchObject({ fixed: 11, remaining: 0 });
     expect(fixed.missing_schema_objects?.fixErrors).toBeUndefined();
     for (const check of ['cross_tenant_references', 'ready_documents_missing_embeddings', 'assigned_without_assignee']) {
-      expect(fixed[check]?.remaining).toBe(1);
+      expect(fixed[check]?.remaining).toBe(check === 'cross_tenant_references' ? 2 : 1);
       expect(fixed[check]?.fixed).toBeUndefined();
     }
-    expect(applied.fixedCount).toBe(13 + 10);
+    expect(applied.fixedCount).toBe(14 + 11);
+    // The ghost tenant's meter event is deleted; the deleted message's stays, its tenant billed.
+    const meters = await db.meterEvent.findMany({ where: { key: { in: [`document:${orphanDocument!.id}`, `message:${orphanMessage}`] } }, select: { tenantId: true, key: true } });
+    expect(meters).toEqual([{ tenantId: t, key: `message:${orphanMessage}` }]);
+    expect(await db.$queryRaw`SELECT 1 FROM messages WHERE id = ${orphanMessage}::uuid`).toEqual([]);
 
     // What changed, precisely.
     const [state] = await db.$queryRaw<{ dup_status: string; dup_phone: string | null; first_status: string; messenger: string; stolen: string; moved_to: string; stray_in: string; abandoned: string; doc_status: string }[]>`
@@ -334,9 +347,9 @@ describe('integrity checks', () => {
     expect(events.every((e) => (e.payload as { reportId?: string }).reportId === applied.id)).toBe(true);
     expect(events.map((e) => (e.payload as { check: string }).check).sort()).toEqual(
       [
-        'orphan_channels', 'orphan_channel_secrets', 'orphan_conversations', 'orphan_messages', 'orphan_documents', 'orphan_chunks',
+        'orphan_channels', 'orphan_channel_secrets', 'orphan_conversations', 'orphan_messages', 'orphan_documents', 'orphan_chunks', 'orphan_meter_events',
         'invalid_statuses', 'duplicate_channels', 'duplicate_conversations', 'channel_secrets_missing', 'channel_secrets_undecryptable',
-        'rows_in_default_partition', 'open_conversations_without_workflow', ...Array<string>(10).fill('missing_schema_objects'),
+        'rows_in_default_partition', 'open_conversations_without_workflow', ...Array<string>(11).fill('missing_schema_objects'),
       ].sort(),
     );
     expect(events.find((e) => e.subjectId === dupWa)?.payload).toMatchObject({ column: 'phone_number_id', previous: phone });
@@ -350,6 +363,7 @@ describe('integrity checks', () => {
 
     // ---- what needs a person, done by a person; then all clean -------------------------
     await db.$executeRaw`UPDATE conversations SET tenant_id = ${t}::uuid WHERE id = ${crossTenant}::uuid`;
+    await db.$executeRaw`DELETE FROM meter_events WHERE id = ${crossMeter!.id}::uuid`;
     await db.$executeRaw`UPDATE chunks SET embedding = '[1,0,0]', embedding_model = 'test-3' WHERE document_id = ${halfEmbedded}::uuid`;
     await db.$executeRaw`UPDATE conversations SET assignee = 'agent-1' WHERE id = ${unassigned}::uuid`;
     const clean = await runCheck(false);
