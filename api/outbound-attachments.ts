@@ -23,15 +23,42 @@ export const attachmentSchema = z
       })
       .strict(),
   ])
-  .describe('A file sent after the text: an image (JPEG or PNG) is shown as a picture, anything else is offered as a file');
+  .describe("A file sent after the text: an image the channel shows as one (JPEG or PNG; GIF too on Messenger and Instagram) is shown as a picture, anything else is offered as a file; Instagram takes only images, video, audio and PDF files");
 
 export type AttachmentRef = z.infer<typeof attachmentSchema>;
 
-/** What each channel takes (WhatsApp Cloud API and Messenger limits), by kind. */
-const CHANNEL_LIMITS: Partial<Record<ChannelKind, { imageTypes: string[]; imageMaxBytes: number; documentMaxBytes: number }>> = {
-  whatsapp: { imageTypes: ['image/jpeg', 'image/png'], imageMaxBytes: 5 * 1024 * 1024, documentMaxBytes: 100 * 1024 * 1024 },
-  messenger: { imageTypes: ['image/jpeg', 'image/png', 'image/gif'], imageMaxBytes: 25 * 1024 * 1024, documentMaxBytes: 25 * 1024 * 1024 },
+/** What a channel takes: images shown as pictures, and other files (`documentTypes`; null: any type). */
+export interface ChannelFileLimits {
+  imageTypes: string[];
+  imageMaxBytes: number;
+  documentTypes: string[] | null;
+  documentMaxBytes: number;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * What each channel takes, from Meta's limits: the WhatsApp Cloud API's image and document media,
+ * the Messenger Send API's attachments, and the Messenger Platform's Instagram API (images,
+ * video, audio and PDF files, by the formats its Attachment Upload API lists).
+ */
+const CHANNEL_LIMITS: Partial<Record<ChannelKind, ChannelFileLimits>> = {
+  whatsapp: { imageTypes: ['image/jpeg', 'image/png'], imageMaxBytes: 5 * MB, documentTypes: null, documentMaxBytes: 100 * MB },
+  messenger: { imageTypes: ['image/jpeg', 'image/png', 'image/gif'], imageMaxBytes: 25 * MB, documentTypes: null, documentMaxBytes: 25 * MB },
+  instagram: {
+    imageTypes: ['image/jpeg', 'image/png', 'image/gif'],
+    imageMaxBytes: 8 * MB,
+    documentTypes: [
+      'video/mp4', 'video/ogg', 'video/webm', 'video/quicktime', 'video/x-msvideo',
+      'audio/aac', 'audio/mp4', 'audio/x-m4a', 'audio/wav', 'audio/x-wav', 'audio/wave',
+      'application/pdf',
+    ],
+    documentMaxBytes: 25 * MB,
+  },
 };
+
+/** The files an agent's message may carry on this channel; undefined: it takes none. */
+export const channelFileLimits = (channel: ChannelKind): ChannelFileLimits | undefined => CHANNEL_LIMITS[channel];
 
 const invalid = (message: string) => new HttpError(400, 'invalid_attachment', message);
 
@@ -46,6 +73,9 @@ export async function resolveAttachment(
   if (!limits) throw invalid(`The ${channel} channel takes no attachments`);
   const file = await storedFile(tdb, storage, tenantId, ref);
   const kind = limits.imageTypes.includes(file.mimeType) ? 'image' : 'document';
+  if (kind === 'document' && limits.documentTypes && !limits.documentTypes.includes(file.mimeType)) {
+    throw invalid(`${channel} takes no ${file.mimeType} files; it takes ${[...limits.imageTypes, ...limits.documentTypes].join(', ')}`);
+  }
   const max = kind === 'image' ? limits.imageMaxBytes : limits.documentMaxBytes;
   if (file.sizeBytes > max) throw invalid(`The file is ${file.sizeBytes} bytes; ${channel} takes ${kind === 'image' ? 'images' : 'documents'} of at most ${max}`);
   return { kind, ...file };

@@ -176,6 +176,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       const client = new InstagramClient({ graphApiUrl, pageId: channel.pageId, pageAccessToken: secrets.pageAccessToken });
       return {
         sendText: (to, text, options) => counted('instagram', client.sendText(to, text, options)),
+        sendFile: (to, file, options) => counted('instagram', client.sendAttachment(to, file, options)),
         acknowledge: async (to) => {
           await counted('instagram', client.senderAction(to, 'mark_seen'));
           await counted('instagram', client.senderAction(to, 'typing_on'));

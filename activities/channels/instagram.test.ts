@@ -78,6 +78,38 @@ describe('InstagramClient', () => {
     ]);
   });
 
+  it('uploads a file to /{page-id}/message_attachments and sends it by its attachment_id, as image, video, audio or file', async () => {
+    const files = [
+      { kind: 'document' as const, mimeType: 'application/pdf', filename: 'invoice.pdf', bytes: Buffer.from('%PDF-1.4 invoice') },
+      { kind: 'image' as const, mimeType: 'image/png', filename: 'bike.png', bytes: Buffer.from('png bytes') },
+      { kind: 'document' as const, mimeType: 'video/mp4', filename: 'how-to.mp4', bytes: Buffer.from('mp4 bytes') },
+      { kind: 'document' as const, mimeType: 'audio/x-m4a', filename: 'note.m4a', bytes: Buffer.from('m4a bytes') },
+    ];
+    const ids = [];
+    for (const file of files) ids.push(await client.sendAttachment(IGSID, file));
+    expect(fake.requests.map((r) => [r.kind, r.path, r.status])).toEqual(
+      files.flatMap(() => [['instagram.attachment_upload', `/v21.0/${PAGE_ID}/message_attachments`, 200], ['instagram.message', `/v21.0/${PAGE_ID}/messages`, 200]]),
+    );
+    const upload = fake.requests[0]!.body as Record<string, unknown>;
+    expect(upload).toMatchObject({ platform: 'instagram', filedata: { filename: 'invoice.pdf', type: 'application/pdf' } });
+    expect(JSON.parse(upload.message as string)).toEqual({ attachment: { type: 'file', payload: { is_reusable: false } } });
+    const attachmentId = (fake.requests[0]!.response as { attachment_id: string }).attachment_id;
+    expect(fake.requests[1]!.body).toEqual({ recipient: { id: IGSID }, message: { attachment: { type: 'file', payload: { attachment_id: attachmentId } } } });
+    expect(fake.deliveredMedia.map((m) => [m.channel, m.to, m.type, m.filename, m.bytes.toString()])).toEqual([
+      ['instagram', IGSID, 'file', 'invoice.pdf', '%PDF-1.4 invoice'],
+      ['instagram', IGSID, 'image', 'bike.png', 'png bytes'],
+      ['instagram', IGSID, 'video', 'how-to.mp4', 'mp4 bytes'],
+      ['instagram', IGSID, 'audio', 'note.m4a', 'm4a bytes'],
+    ]);
+    expect(ids).toEqual(fake.deliveredMedia.map((m) => m.messageId));
+  });
+
+  it("tags a person's late file HUMAN_AGENT", async () => {
+    await client.sendAttachment(IGSID, { kind: 'image', mimeType: 'image/jpeg', filename: 'a.jpg', bytes: Buffer.from('jpeg') }, { messageTag: 'HUMAN_AGENT' });
+    expect(fake.requests[1]!.body).toMatchObject({ messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT', message: { attachment: { type: 'image' } } });
+    expect(fake.requests[1]!.status).toBe(200);
+  });
+
   it("fails for good with another page's token (Meta's permission error)", async () => {
     const wrong = new InstagramClient({ graphApiUrl: fake.url, pageId: PAGE_ID, pageAccessToken: OTHER_TOKEN, timeoutMs: 2000 });
     const err = await wrong.sendText(IGSID, 'hello').catch((e: unknown) => e);

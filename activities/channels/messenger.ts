@@ -1,12 +1,12 @@
 // Messenger Send API client: the calls a conversation makes on a tenant's Facebook Page.
 // It does not retry: Temporal retries the activity around it, driven by the failure types from
 // graph-errors.ts (transient, throttled with nextRetryDelay, permanent).
-import { DEFAULT_GRAPH_TIMEOUT_MS, postGraph, unreadableSuccessFailure } from './graph-errors.ts';
 import { PLATFORM_SEND_METADATA } from '../../lib/graph-api.ts';
 import type { ChoiceSet } from '../../workflows/types.ts';
 import { choicesAsText, messengerMessage, messengerStyle } from './interactive.ts';
 import { MESSENGER_TEXT_LIMIT, sendInParts, splitMessage, type SendTextOptions, type SendTextResult } from './split-message.ts';
 import type { OutboundFile } from './outbound-file.ts';
+import { SendApi, type SenderAction } from './send-api.ts';
 
 export interface MessengerSendOptions extends SendTextOptions {
   choices?: ChoiceSet;
@@ -21,18 +21,12 @@ export interface MessengerClientOptions {
   timeoutMs?: number;
 }
 
-export type SenderAction = 'typing_on' | 'typing_off' | 'mark_seen';
-
 export class MessengerClient {
-  readonly #url: string;
-  readonly #pageAccessToken: string;
-  readonly #timeoutMs: number;
+  readonly #api: SendApi;
 
-  constructor({ graphApiUrl, pageAccessToken, timeoutMs = DEFAULT_GRAPH_TIMEOUT_MS }: MessengerClientOptions) {
+  constructor({ graphApiUrl, pageAccessToken, timeoutMs }: MessengerClientOptions) {
     // `me` is the Page the token belongs to, so the Page id is not needed here.
-    this.#url = `${graphApiUrl.replace(/\/+$/, '')}/me/messages`;
-    this.#pageAccessToken = pageAccessToken;
-    this.#timeoutMs = timeoutMs;
+    this.#api = new SendApi({ graphApiUrl, node: 'me', pageAccessToken, label: 'Messenger', ...(timeoutMs !== undefined && { timeoutMs }) });
   }
 
   /**
@@ -50,10 +44,7 @@ export class MessengerClient {
       const last = progress.failedPartIndex === progress.partCount - 1;
       const message = style && last ? messengerMessage(part, options.choices!, style) : { text: part };
       const body = { recipient: { id: recipientId }, ...type, message: { ...message, metadata: PLATFORM_SEND_METADATA } };
-      const response = await this.#post(body, 'Messenger send', progress, options.signal);
-      const id = (response as { message_id?: unknown } | null)?.message_id;
-      if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Messenger send', extraDetails: { ...progress } });
-      return id;
+      return this.#api.send(body, 'Messenger send', { extraDetails: progress, signal: options.signal });
     });
   }
 
@@ -69,32 +60,11 @@ export class MessengerClient {
     if (options.messageTag) form.set('tag', options.messageTag);
     form.set('message', JSON.stringify({ attachment: { type: file.kind === 'image' ? 'image' : 'file', payload: { is_reusable: false } } }));
     form.set('filedata', new Blob([new Uint8Array(file.bytes)], { type: file.mimeType }), file.filename);
-    const response = await postGraph({
-      url: this.#url,
-      accessToken: this.#pageAccessToken,
-      body: form,
-      timeoutMs: Math.max(this.#timeoutMs, 60_000),
-      ...(options.signal && { signal: options.signal }),
-      ctx: { operation: 'Messenger attachment send' },
-    });
-    const id = (response as { message_id?: unknown } | null)?.message_id;
-    if (typeof id !== 'string' || !id) throw unreadableSuccessFailure(200, { operation: 'Messenger attachment send' });
-    return id;
+    return this.#api.send(form, 'Messenger attachment send', { signal: options.signal });
   }
 
   /** Shows or hides "typing…", or marks the user's last message as seen. */
-  async senderAction(recipientId: string, action: SenderAction, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#post({ recipient: { id: recipientId }, sender_action: action }, `Messenger ${action}`, undefined, options.signal);
-  }
-
-  #post(body: unknown, operation: string, extraDetails: object | undefined, signal: AbortSignal | undefined): Promise<unknown> {
-    return postGraph({
-      url: this.#url,
-      accessToken: this.#pageAccessToken,
-      body,
-      timeoutMs: this.#timeoutMs,
-      ...(signal && { signal }),
-      ctx: { operation, ...(extraDetails && { extraDetails: { ...extraDetails } }) },
-    });
+  senderAction(recipientId: string, action: SenderAction, options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#api.senderAction(recipientId, action, options);
   }
 }

@@ -19,6 +19,8 @@
 //   POST /{version}/{phone-number-id}/media      WhatsApp: multipart upload (messaging_product, type, file) → { id }
 //   POST /{version}/{phone-number-id}/messages   WhatsApp: type image|document with { id } or { link }, caption, filename
 //   POST /{version}/me/messages                  Messenger: an attachment by URL or attachment_id (JSON), or uploaded (multipart filedata)
+//   POST /{version}/{page-id}/message_attachments  Instagram: upload (multipart platform=instagram, message, filedata) → { attachment_id }
+//   POST /{version}/{page-id}/messages           Instagram: message.attachment { type, payload: { attachment_id } }
 //
 // WhatsApp message templates (graph-templates.ts): GET /{version}/{waba-id}/message_templates,
 // and POST /{version}/{phone-number-id}/messages with type "template", checked against them.
@@ -59,6 +61,7 @@ export type RequestKind =
   | 'messenger.sender_action'
   | 'instagram.message'
   | 'instagram.sender_action'
+  | 'instagram.attachment_upload'
   | 'whatsapp.phone_number'
   | 'messenger.me'
   | 'whatsapp.media'
@@ -95,9 +98,9 @@ export interface DeliveredText {
 
 /** A file a message carried out: what the user received. */
 export interface DeliveredMedia {
-  channel: 'whatsapp' | 'messenger';
+  channel: 'whatsapp' | 'messenger' | 'instagram';
   to: string;
-  /** image or document (WhatsApp); image, file, audio or video (Messenger). */
+  /** image or document (WhatsApp); image, file, audio or video (Messenger, Instagram). */
   type: string;
   bytes: Buffer;
   mimeType: string;
@@ -111,7 +114,11 @@ export interface FakeMediaFile {
   bytes: Buffer;
   mimeType: string;
   filename?: string;
+  /** Uploaded for Instagram, as this attachment type. */
+  instagramType?: string;
 }
+
+const INSTAGRAM_ATTACHMENT_TYPES = ['image', 'video', 'audio', 'file'];
 
 export interface FakeGraphApi {
   /** Base URL to use as META_GRAPH_API_URL, e.g. http://127.0.0.1:PORT/v21.0 */
@@ -286,8 +293,10 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     }
     const download = req.method === 'GET' ? /^\/whatsapp-media\/([^/]+)$/.exec(req.path)?.[1] : undefined;
     const upload = req.method === 'POST' ? /^\/v\d+\.\d+\/([^/]+)\/media$/.exec(req.path)?.[1] : undefined;
+    const instagramUpload = req.method === 'POST' ? /^\/v\d+\.\d+\/([^/]+)\/message_attachments$/.exec(req.path)?.[1] : undefined;
     if (download !== undefined) req.kind = 'whatsapp.media_download';
     if (upload !== undefined) req.kind = 'whatsapp.media_upload';
+    if (instagramUpload !== undefined) req.kind = 'instagram.attachment_upload';
     const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.path);
     const node = match?.[1];
     const object = req.method === 'GET' ? /^\/v\d+\.\d+\/([^/]+)$/.exec(req.path)?.[1] : undefined;
@@ -322,6 +331,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
       };
     }
     if (upload !== undefined) return whatsappUpload(b);
+    if (instagramUpload !== undefined) return instagramAttachmentUpload(instagramUpload, token, b);
     if (templateAccount) return templates.list(templateAccount, req.query);
     if (object) return ownedObject(object, token, req.query.fields);
     if (req.method !== 'POST' || !node) {
@@ -350,11 +360,44 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions = {}): Prom
     if (b.messaging_type !== undefined && !['RESPONSE', 'UPDATE', 'MESSAGE_TAG'].includes(b.messaging_type)) return invalidParam('(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}');
     if (b.messaging_type === 'MESSAGE_TAG' && b.tag !== 'HUMAN_AGENT') return invalidParam('(#100) Param tag must be HUMAN_AGENT for an Instagram message');
     if (typeof b.message !== 'object' || b.message === null) return invalidParam('(#100) The parameter message is required');
+    if (b.message.attachment !== undefined) return instagramAttachmentSend(recipientId, b.message);
     const text = b.message.text;
     if (typeof text !== 'string' || !text) return invalidParam('(#100) Param message[text] must be a non-empty UTF-8 encoded string');
     if (Buffer.byteLength(text, 'utf8') > INSTAGRAM_TEXT_MAX_BYTES) return invalidParam(`(#100) Length of param message[text] must be less than or equal to ${INSTAGRAM_TEXT_MAX_BYTES} bytes`);
     const messageId = `aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlE${randomBytes(18).toString('base64url')}`;
     delivered.push({ channel: 'instagram', from: pageId, to: recipientId, text, messageId });
+    return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
+  }
+
+  /** Instagram's Attachment Upload API: the file is kept under the id the message then names. */
+  function instagramAttachmentUpload(pageId: string, token: string, b: Record<string, any>): Answer {
+    if (owners.get(token)?.pageId !== pageId) return graphError({ code: 200, message: '(#200) The page access token is not the token of this page' });
+    if (b.platform !== 'instagram') return invalidParam('(#100) Param platform must be instagram for an Instagram attachment');
+    let message: { attachment?: { type?: unknown } };
+    try {
+      message = typeof b.message === 'string' ? JSON.parse(b.message) : b.message;
+    } catch {
+      return invalidParam('(#100) Param message must be a JSON object');
+    }
+    const type = message?.attachment?.type;
+    if (!INSTAGRAM_ATTACHMENT_TYPES.includes(type as string)) return invalidParam(`(#100) Param message[attachment][type] must be one of {${INSTAGRAM_ATTACHMENT_TYPES.join(', ')}}`);
+    const file = b.filedata as MultipartFile | undefined;
+    if (typeof file !== 'object' || !file?.bytes) return invalidParam('(#100) The parameter filedata is required');
+    const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+    mediaFiles.set(id, { bytes: file.bytes, mimeType: file.type || 'application/octet-stream', ...(file.filename && { filename: file.filename }), instagramType: type as string });
+    return { status: 200, body: { attachment_id: id } };
+  }
+
+  /** An Instagram message naming an uploaded attachment: it must be sent as the type it was uploaded as. */
+  function instagramAttachmentSend(recipientId: string, message: Record<string, any>): Answer {
+    if (message.text !== undefined) return invalidParam('(#100) Only one of message[text] and message[attachment] may be set');
+    const { type, payload } = message.attachment ?? {};
+    if (!INSTAGRAM_ATTACHMENT_TYPES.includes(type)) return invalidParam(`(#100) Param message[attachment][type] must be one of {${INSTAGRAM_ATTACHMENT_TYPES.join(', ')}}`);
+    const file = typeof payload?.attachment_id === 'string' ? mediaFiles.get(payload.attachment_id) : undefined;
+    if (!file?.instagramType) return invalidParam('(#100) The attachment needs the attachment_id of an uploaded attachment');
+    if (file.instagramType !== type) return invalidParam(`(#100) The attachment was uploaded as ${file.instagramType}, not ${String(type)}`);
+    const messageId = `aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlE${randomBytes(18).toString('base64url')}`;
+    deliveredMedia.push({ channel: 'instagram', to: recipientId, type, bytes: file.bytes, mimeType: file.mimeType, messageId, ...(file.filename && { filename: file.filename }) });
     return { status: 200, body: { recipient_id: recipientId, message_id: messageId } };
   }
 

@@ -135,8 +135,10 @@ const AGENT_MESSAGE_DESCRIPTION = [
   'outside_customer_service_window), except on Messenger, where a person\'s reply within 7 days of the customer\'s last message goes out',
   'with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window.',
   '`attachment` sends a file after the text (the text may then be empty): a message\'s stored file (`messageId`), a document\'s original (`documentId`),',
-  'or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document;',
-  '400 invalid_attachment when the file is missing or larger than the channel takes.',
+  'or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document',
+  '(Instagram: JPEG, PNG and GIF images up to 8 MB; MP4, Ogg, WebM, QuickTime and AVI video, AAC, M4A and WAV audio, and PDF files up to 25 MB);',
+  '400 invalid_attachment when the file is missing, of a type the channel does not take, or larger than it takes.',
+  'GET /conversations/{id} says what its channel takes (`attachmentLimits`).',
 ].join(' ');
 
 const responses = { ...errorResponses, 503: errorBody } as const;
