@@ -13,6 +13,7 @@ import { describe, expect, inject, it } from 'vitest';
 import ts from 'typescript';
 import { parse } from 'yaml';
 import { DEFAULT_GRAPH_TIMEOUT_MS } from '../activities/channels/graph-errors.ts';
+import { billingOf } from '../lib/billing.ts';
 import { CONFIG_VARIABLES, loadConfig } from '../lib/config.ts';
 import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
 import { shutdownDeadlineMs } from '../workers/shutdown-signals.ts';
@@ -181,6 +182,28 @@ describe('docker-compose.yml', () => {
       expect(dir).toBeDefined();
       expect(services[name]?.volumes).toContain(`documents:${dir}`);
     }
+  });
+
+  it('hands Stripe billing to the API (checkout, portal, webhooks) and the worker (webhook events, usage reports), off while its key is unset', () => {
+    const stripe = {
+      STRIPE_SECRET_KEY: 'sk_live_abc123',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc123',
+      STRIPE_PRICES: 'pro:price_pro,business:price_business',
+      STRIPE_METER_EVENTS: 'messages:metachat_messages',
+    };
+    const env = (name: string, from: Record<string, string>) =>
+      loadConfig(Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, substitute(String(v), from)])));
+    for (const name of ['api', 'worker']) {
+      const billing = billingOf(env(name, { ...vars, ...stripe }));
+      expect(billing?.webhookSecret, name).toBe('whsec_abc123');
+      expect(billing?.prices, name).toEqual({ pro: 'price_pro', business: 'price_business' });
+      expect(billing?.meterEvents, name).toEqual({ messages: 'metachat_messages' });
+      expect(billingOf(env(name, vars)), name).toBeUndefined();
+    }
+    // The worker applying the webhook events and reporting usage polls the maintenance queue.
+    expect(env('worker', vars).WORKER_TASK_QUEUES).toContain('maintenance');
+    // One without the other stops the process with a message naming it.
+    expect(() => env('api', { ...vars, STRIPE_SECRET_KEY: stripe.STRIPE_SECRET_KEY })).toThrow(/STRIPE_WEBHOOK_SECRET/);
   });
 
   it('refuses to start without the required secrets', () => {

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import healthRoutes from '../api/routes/health.ts';
+import { billingOf } from '../lib/billing.ts';
 import { CONFIG_VARIABLES, loadConfig, TASK_QUEUES } from '../lib/config.ts';
 import { taskQueueName } from '../lib/temporal.ts';
 import { CANCELLATION_ACK_MS } from '../workers/create-workers.ts';
@@ -75,6 +76,7 @@ const OTHER_VALUES = {
   secrets: { existingSecret: 'metachat-prod' },
   temporalTls: { existingSecret: 'temporal-client', ca: true },
   config: { TEMPORAL_ADDRESS: 'prod-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'prod-ns.a1b2c', TEMPORAL_TLS: 'true', TEMPORAL_TASK_QUEUE_PREFIX: 'eu-', LOG_LEVEL: 'warn' },
+  billing: { prices: { pro: 'price_pro', business: 'price_business' }, meterEvents: { messages: 'metachat_messages', model_tokens: 'metachat_tokens' } },
   documents: { storage: 's3', s3: { bucket: 'metachat-documents', region: 'eu-west-1', endpoint: 'https://minio.storage.svc:9000', forcePathStyle: true } },
   serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/metachat' } },
   api: { shutdownGraceMs: 25_000, preStopSleepSeconds: 10, autoscaling: { enabled: false }, replicas: 3, env: { TEMPORAL_UI_ORIGIN: 'https://temporal.example.com' } },
@@ -92,7 +94,9 @@ const SECRET: Record<string, string> = {
   ADMIN_API_KEY: randomBytes(32).toString('base64url'),
   SECRETS_KEYS: `k1:${randomBytes(32).toString('base64')}`,
 };
-const SECRET_NAMES = ['DATABASE_URL', 'ADMIN_API_KEY', 'SECRETS_KEYS', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'TEMPORAL_API_KEY', 'SMTP_URL'];
+/** Stripe's keys, when the Secret holds them (billing on). */
+const STRIPE_SECRET: Record<string, string> = { STRIPE_SECRET_KEY: 'sk_live_abc123', STRIPE_WEBHOOK_SECRET: 'whsec_abc123' };
+const SECRET_NAMES = ['DATABASE_URL', 'ADMIN_API_KEY', 'SECRETS_KEYS', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'TEMPORAL_API_KEY', 'SMTP_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'];
 
 let tools: KubernetesTools;
 const dir = mkdtempSync(join(tmpdir(), 'helm-chart-'));
@@ -145,10 +149,10 @@ const named = (which: 'default' | 'other', kind: string, suffix: string) => {
 };
 const container = (m: Manifest) => m.spec.template!.spec.containers[0]!;
 const envOf = (c: Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
-/** The process's environment, the Secret's keys read as Kubernetes would (optional ones absent). */
-const processEnv = (c: Container) =>
+/** The process's environment, the Secret's keys read as Kubernetes would (optional ones it lacks absent). */
+const processEnv = (c: Container, secret: Record<string, string> = SECRET) =>
   Object.fromEntries(
-    (c.env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : SECRET[e.name] !== undefined ? [[e.name, SECRET[e.name]!]] : [])),
+    (c.env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : secret[e.name] !== undefined ? [[e.name, secret[e.name]!]] : [])),
   );
 const podTemplates = (which: 'default' | 'other') => [...ofKind(which, 'Deployment'), ...ofKind(which, 'Job')];
 
@@ -158,13 +162,15 @@ describe('the Helm chart', () => {
     await helm(['lint', '--strict', CHART, '-f', otherValuesFile]);
   });
 
-  it('refuses values its schema does not know, such as a task queue the workers do not poll', async () => {
+  it('refuses values its schema does not know, such as a task queue the workers do not poll or a meter the platform does not have', async () => {
     const typo = join(dir, 'typo-values.json');
-    writeFileSync(typo, JSON.stringify({ workers: { conversation: { replicas: 2 } }, documents: { storage: 'nfs' } }));
+    writeFileSync(typo, JSON.stringify({ workers: { conversation: { replicas: 2 } }, documents: { storage: 'nfs' }, billing: { meterEvents: { message: 'metachat_messages' } } }));
     const refusal = await render([typo], KUBERNETES_VERSIONS.at(-1)!).then(() => '', (err: Error) => err.message);
     // Each problem named, in no particular order.
     expect(refusal).toMatch(/at '\/workers': additional properties 'conversation' not allowed/);
     expect(refusal).toMatch(/at '\/documents\/storage': value must be one of 'local', 's3'/);
+    // A meter the platform does not have (it is `messages`).
+    expect(refusal).toMatch(/invalid propertyName 'message'/);
   });
 
   it.each(KUBERNETES_VERSIONS)('renders manifests that kubeconform -strict finds valid for Kubernetes %s', async (version) => {
@@ -228,6 +234,28 @@ describe('the Helm chart', () => {
     const noSecret = join(dir, 'no-secret.json');
     writeFileSync(noSecret, JSON.stringify({ secrets: { existingSecret: '' } }));
     await expect(render([noSecret], KUBERNETES_VERSIONS.at(-1)!)).rejects.toThrow(/secrets.existingSecret/);
+  });
+
+  it('hands Stripe billing to the API and the maintenance worker, which talk to Stripe, and to no other: on when the Secret holds its keys, off when not', () => {
+    for (const which of ['default', 'other'] as const) {
+      for (const m of ofKind(which, 'Deployment')) {
+        const c = container(m);
+        const name = m.metadata.name.replace('metachat-meta-chat-platform-', '');
+        if (name !== 'api' && name !== 'worker-maintenance') {
+          expect(Object.keys(envOf(c)).filter((n) => n.startsWith('STRIPE_')), name).toEqual([]);
+          continue;
+        }
+        // Checkout, the portal, invoices and POST /webhooks/stripe in the API; the stripeEvent
+        // workflow (a subscription's price gives the plan) and the usage report in the worker.
+        const billing = billingOf(loadConfig(processEnv(c, { ...SECRET, ...STRIPE_SECRET })));
+        expect(billing?.webhookSecret, name).toBe(STRIPE_SECRET.STRIPE_WEBHOOK_SECRET);
+        expect(billing?.prices, name).toEqual(which === 'other' ? { pro: 'price_pro', business: 'price_business' } : {});
+        expect(billing?.meterEvents, name).toEqual(which === 'other' && name === 'worker-maintenance' ? { messages: 'metachat_messages', model_tokens: 'metachat_tokens' } : {});
+        // Optional references: a Secret without them starts the process with billing off.
+        expect(billingOf(loadConfig(processEnv(c))), name).toBeUndefined();
+      }
+    }
+    expect(loadConfig(processEnv(container(named('other', 'Deployment', 'worker-maintenance')))).WORKER_TASK_QUEUES).toEqual(['maintenance']);
   });
 
   it('probes the API on the health routes it serves: live for liveness, ready (Postgres and Temporal) for readiness', async () => {

@@ -79,6 +79,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
+{{/*
+Stripe billing, for the processes that talk to Stripe (the API and the maintenance worker): its
+keys from the Secret, optional (absent: billing off), and the plans' prices from values.
+*/}}
+{{- define "metachat.billingEnv" -}}
+{{- $secret := include "metachat.secretName" . -}}
+{{- range list "STRIPE_SECRET_KEY" "STRIPE_WEBHOOK_SECRET" }}
+{{ include "metachat.secretEnv" (dict "key" . "secret" $secret "optional" true) }}
+{{- end }}
+{{- with .Values.billing.prices }}
+- name: STRIPE_PRICES
+  value: {{ include "metachat.pairs" . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A map as the config's `key:value,…` pairs (sorted by key). */}}
+{{- define "metachat.pairs" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s:%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{/* The client certificate's files for mTLS to Temporal (temporalTls), where they are mounted. */}}
 {{- define "metachat.temporalTlsEnv" -}}
 {{- with .Values.temporalTls }}
