@@ -13,7 +13,7 @@ import { tenantUrl } from './tenant-urls.ts';
 export const MAX_FUNCTIONS_PER_TENANT = 50;
 
 /** Names the platform's built-in tools use; a tenant function cannot take them. */
-export const BUILTIN_FUNCTION_NAMES = ['request_human', 'search_knowledge', 'offer_choices'] as const;
+export const BUILTIN_FUNCTION_NAMES = ['request_human', 'search_knowledge', 'offer_choices', 'send_file'] as const;
 
 // `type: "object"` is in the schema itself, so the OpenAPI document says it (a refine would not).
 const jsonSchemaObject = z

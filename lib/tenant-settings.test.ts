@@ -19,6 +19,7 @@ describe('tenant settings', () => {
         budgetExhaustedMessage: "Sorry, I can't answer right now. Please try again later, or ask for a person.",
         unavailableMessage: "Sorry, I'm having trouble answering right now. Please try again in a moment, or ask for a person.",
         handoffButton: false,
+        sendFiles: true,
       },
       commerce: { order: { handledBy: 'assistant' }, flow: { handledBy: 'assistant' } },
       privacy: { redactPii: true },

@@ -107,6 +107,12 @@ export const tenantSettingsSchema = z
          * the first handoff keyword, whose tap asks for the person (WhatsApp and Messenger).
          */
         handoffButton: z.boolean().default(false),
+        /**
+         * The assistant may send the original file of one of the tenant's knowledge documents (a
+         * price list, a brochure) when a customer asks for it (the send_file tool), on WhatsApp,
+         * Messenger and web chat. Off: it only answers from their text.
+         */
+        sendFiles: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -32,7 +32,7 @@ import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-setti
 import { refusedTenantUrl, tenantDispatcher, tenantFetch } from '../../lib/tenant-urls.ts';
 import type { Agent } from 'undici';
 import { CHOICE_LIMITS, fitChoices } from '../../lib/choices.ts';
-import type { ChoiceSet, ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
+import type { ChoiceSet, OutboundAttachment, ToolCall, ToolStep, Turn } from '../../workflows/types.ts';
 import type { AcknowledgeInput, DeliverInput, DeliverResult } from '../channels/index.ts';
 import { tenantRetrievalSettings, type Passage, type RetrievalTenant, type RetrieveInput } from '../rag.ts';
 import { createAnthropicProvider } from './anthropic.ts';
@@ -44,6 +44,7 @@ import { localeCountry } from '../../lib/pii.ts';
 import type { ReplySource } from '../store.ts';
 import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript } from './memory.ts';
 import { createFunctionActivities } from './functions.ts';
+import { asksToSend, channelTakesDocuments, fileOfCall, requestedDocument, SEND_FILE, sendableDocuments, sendFileTool } from './send-file.ts';
 import { createOpenAiProvider } from './openai.ts';
 import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput, type TurnContent } from './prompt.ts';
 import { resolveTurnMedia, visionCapable, type InboundMediaRef, type TurnMedia } from './turn-media.ts';
@@ -147,6 +148,8 @@ export interface GeneratedReply extends Reply {
   usage?: { promptTokens: number; completionTokens: number; costUsd: number };
   /** Options offered with the reply (offer_choices, or the handoff button): sent and stored with it. */
   choices?: ChoiceSet;
+  /** A document's original sent after the reply's text (send_file), stored with it. */
+  attachment?: OutboundAttachment;
 }
 
 export interface TurnPolicy {
@@ -409,6 +412,7 @@ export function createLlmActivities(deps: LlmDependencies) {
           generated.delivered = await deps.deliver({
             ...input.deliver, text: generated.text, author: 'assistant', assistantTurn: true, ...(generated.unanswered && { unanswered: true }), ...(sources.length > 0 && { sources }),
             ...(generated.choices && { choices: generated.choices }),
+            ...(generated.attachment && { attachment: generated.attachment }),
           });
         }
         return generated;
@@ -433,6 +437,21 @@ export function createLlmActivities(deps: LlmDependencies) {
     // (Whether it said "I don't know" went with the attempt that stored it: not counted unanswered.)
     const delivered = await deps.deliver({ ...target, assistantTurn: true });
     return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
+  }
+
+  /** The documents send_file may name: only for a reply that goes to a channel taking files, when the tenant allows it. */
+  async function filesToOffer(input: GenerateReplyInput, settings: TenantSettings) {
+    if (!input.deliver || !settings.llm.sendFiles || !channelTakesDocuments(input.deliver.channel)) return [];
+    return sendableDocuments(deps.db, input.tenantId, input.deliver.channel);
+  }
+
+  /** The offline provider's send_file: a document the customer asked for by its title, or null. */
+  async function localFileReply(input: GenerateReplyInput, settings: TenantSettings): Promise<Reply & { attachment: OutboundAttachment } | null> {
+    if (!input.question.trim() || !input.deliver || !settings.llm.sendFiles || !channelTakesDocuments(input.deliver.channel)) return null;
+    // The documents are read only for a question that asks for something to be sent.
+    if (!asksToSend(input.question)) return null;
+    const document = requestedDocument(input.question, await sendableDocuments(deps.db, input.tenantId, input.deliver.channel), answerLanguage(settings));
+    return document ? { text: `Here is ${document.title}.`, citations: [], attachment: document.attachment } : null;
   }
 
   async function tenantRow(tenantId: string): Promise<RetrievalTenant> {
@@ -463,7 +482,8 @@ export function createLlmActivities(deps: LlmDependencies) {
     }
     if (name === 'local') {
       const started = performance.now();
-      const local = localReply({ ...input, language: answerLanguage(settings) });
+      const file = await localFileReply(input, settings);
+      const local = file ?? localReply({ ...input, language: answerLanguage(settings) });
       metrics.llmCall({ tenantId: input.tenantId, provider: 'local', model: 'local', outcome: route === 'fallback' ? 'fallback' : 'ok', seconds: (performance.now() - started) / 1000 });
       return withHandoffButton<GeneratedReply>({ ...local, outcome: 'reply', toolCalls: [], provider: 'local', model: 'local' }, settings, input.handoffKeyword);
     }
@@ -486,7 +506,8 @@ export function createLlmActivities(deps: LlmDependencies) {
       throw ApplicationFailure.nonRetryable(`${name} circuit breaker is open: recent calls failed`, LLM_CIRCUIT_OPEN);
     }
 
-    const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(await functions.tenantTools(input.tenantId))];
+    const files = input.tools === false ? [] : await filesToOffer(input, settings);
+    const tools = input.tools === false ? [] : [...BUILTIN_TOOLS, ...(files.length > 0 ? [sendFileTool(files)] : []), ...(await functions.tenantTools(input.tenantId))];
     const ctx = Context.current();
     const sendReserve = input.deliver ? SEND_RESERVE_MS : 500;
     const budgetLeft = () => Math.min(CALL_TIMEOUT_MS, ctx.info.startToCloseTimeoutMs - sendReserve, (input.deadline ?? Infinity) - Date.now());
@@ -522,6 +543,14 @@ export function createLlmActivities(deps: LlmDependencies) {
     const offer = tools.length > 0 ? result.toolCalls.find((c) => c.name === 'offer_choices') : undefined;
     const offered = offer ? offeredChoices(offer, result.text) : null;
     if (offered) return { ...withSources(offered.text, input.passages), choices: offered.choices, outcome: 'reply', toolCalls: [], provider: name, model, usage: spent };
+    // send_file is the reply too; a title the enum did not hold (a free-text one) sends no file.
+    const fileCall = files.length > 0 ? result.toolCalls.find((c) => c.name === SEND_FILE) : undefined;
+    if (fileCall) {
+      const file = fileOfCall(fileCall, files);
+      if (file) return { ...withSources(file.text, input.passages), attachment: file.document.attachment, outcome: 'reply', toolCalls: [], provider: name, model, usage: spent };
+      log.warn('send_file named no document that can be sent: no file sent');
+      return { text: noSuchFile(input.handoffKeyword), citations: [], unanswered: true, outcome: 'reply', toolCalls: [], provider: name, model, usage: spent };
+    }
     if (result.toolCalls.length > 0 && tools.length > 0) {
       return { text: result.text, citations: [], outcome: 'tool_calls', toolCalls: result.toolCalls, provider: name, model, usage: spent };
     }
@@ -530,6 +559,11 @@ export function createLlmActivities(deps: LlmDependencies) {
     const answered = { ...withSources(text, input.passages), outcome: 'reply' as const, toolCalls: [], provider: name, model, usage: spent, ...(offersPerson(text, input.handoffKeyword) && { unanswered: true }) };
     return withHandoffButton(answered, settings, input.handoffKeyword);
   }
+}
+
+/** The reply to a send_file call that named no document that can be sent. */
+function noSuchFile(handoffKeyword: string): string {
+  return `Sorry, I couldn't find that file to send. Shall I get a person to help? Reply "${handoffKeyword}" and someone will take over.`;
 }
 
 /** The turn's input with its media: transcripts appended to the question, images and notes for the prompt. */

@@ -122,12 +122,22 @@ export async function createDocumentsRig(name: string, overrides: Record<string,
   };
 }
 
-/** One ready document of one chunk, written as ingestion leaves it (no workflow): for conversation tests that retrieve. */
-export async function seedReadyDocument(db: Db, tenantId: string, doc: { key: string; title: string; content: string }): Promise<void> {
+/**
+ * One ready document of one chunk, written as ingestion leaves it (no workflow): for conversation
+ * tests that retrieve. With `original`, its uploaded file is stored too (what send_file sends).
+ */
+export async function seedReadyDocument(
+  db: Db,
+  tenantId: string,
+  doc: { key: string; title: string; content: string; original?: { storage: DocumentStorage; bytes: Uint8Array; mimeType: string; filename: string } },
+): Promise<string> {
+  const { original } = doc;
+  const stored = original && { storageKey: await original.storage.put(tenantId, `seed-${doc.key}`, Buffer.from(original.bytes)), mimeType: original.mimeType, filename: original.filename, sizeBytes: original.bytes.byteLength };
   const row = await forTenant(db, tenantId).document.create({
-    data: { tenantId, documentKey: doc.key, title: doc.title, mimeType: 'text/plain', status: 'ready', contentHash: 'h', sizeBytes: doc.content.length, chunkCount: 1, readyAt: new Date() },
+    data: { tenantId, documentKey: doc.key, title: doc.title, mimeType: 'text/plain', status: 'ready', contentHash: 'h', sizeBytes: doc.content.length, chunkCount: 1, readyAt: new Date(), ...stored },
   });
   const planned = [{ ordinal: 0, content: doc.content, contentHash: createHash('sha256').update(doc.content).digest('hex'), metadata: {} }];
   const { vectors } = await vectorsFor(db, createEmbedderRegistry(), tenantId, DEFAULT_EMBEDDING_MODEL, planned);
   await writeChunkBatch(db, { tenantId, documentId: row.id }, DEFAULT_EMBEDDING_MODEL, planned, vectors);
+  return row.id;
 }
