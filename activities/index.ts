@@ -1,4 +1,5 @@
 // Builds every activity from injected dependencies; workers register the result.
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
@@ -7,6 +8,9 @@ import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
 import { createBillingActivities } from './billing.ts';
 import { createChannelActivities } from './channels/index.ts';
 import { createDiagnosticsActivities } from './diagnostics.ts';
+import { createEvaluationActivities } from './evaluations.ts';
+import { requestEvaluation } from '../lib/evaluation-requests.ts';
+import { forTenant } from '../lib/tenant-db.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
 import { createIngestionActivities } from './ingest/index.ts';
 import { createModelSwitchActivities } from './ingest/model-switch.ts';
@@ -52,6 +56,8 @@ export interface ActivityDependencies {
   metrics?: WorkerMetrics;
   /** Stripe (lib/billing.ts billingOf); unset: billing is off. */
   billing?: Billing;
+  /** EVALUATION_QUIET_SECONDS in ms: how long an automatic evaluation run waits for changes to settle (default 120 s). */
+  evaluationQuietMs?: number;
   /** End users' media (MEDIA_MAX_BYTES, MEDIA_ALLOWED_TYPES; TRANSCRIPTION_MODEL); default: mediaOptionsFrom's defaults, no transcription. */
   media?: MediaOptions;
 }
@@ -66,6 +72,12 @@ export function createActivities(given: ActivityDependencies) {
   const rag = createRagActivities(deps.db, embedders, metrics);
   const channels = createChannelActivities({ ...deps, storage: deps.documentStorage, tenantEvents });
   const sendTemplateMessage = createTemplateSender(deps);
+  // Ingestion's queue runs the evaluations too (background work, like it: workflows/evaluation.ts).
+  const documentsChanged = (tenantId: string) =>
+    requestEvaluation(
+      { temporal: deps.temporal, tdb: forTenant(deps.db, tenantId), logger: deps.logger },
+      { tenantId, taskQueue: Context.current().info.taskQueue, trigger: 'documents_changed', quietMs: deps.evaluationQuietMs ?? 120_000 },
+    );
   const media = createInboundMediaActivities({ ...deps, storage: deps.documentStorage, ...(deps.media ?? DEFAULT_MEDIA_OPTIONS) });
   return {
     ...createDiagnosticsActivities(deps.db),
@@ -76,7 +88,8 @@ export function createActivities(given: ActivityDependencies) {
     ...createTemplateActivities(deps, sendTemplateMessage),
     ...createCampaignActivities({ db: deps.db, sendTemplateMessage }),
     ...rag,
-    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents, metrics }),
+    ...createIngestionActivities({ db: deps.db, logger: deps.logger, storage: deps.documentStorage, embedders, chunkQuota: deps.chunkQuota, parsing: deps.documentParsing, tenantEvents, metrics, documentsChanged }),
+    ...createEvaluationActivities({ db: deps.db, temporal: deps.temporal }),
     ...createTenantCleanupActivities({ db: deps.db, temporal: deps.temporal, logger: deps.logger, storage: deps.documentStorage }),
     ...createWebhookActivities({ db: deps.db, keyring: deps.keyring, logger: deps.logger, dispatcher: tenantEvents, allowInsecureEndpoints: webhooks.allowInsecureEndpoints, metrics }),
     ...createModelSwitchActivities({ db: deps.db, embedders }),

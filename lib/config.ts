@@ -264,6 +264,8 @@ export const configSchema = z.object({
    */
   CAMPAIGN_RATE_PER_SECOND: z.coerce.number().int().min(1).max(80).default(20),
   CAMPAIGN_MAX_RATE_PER_SECOND: z.coerce.number().int().min(1).max(80).default(60),
+  /** An automatic evaluation run starts once a tenant's settings and documents have not changed for this long (workflows/evaluation.ts). */
+  EVALUATION_QUIET_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(120),
   /** Deleted documents (rows, chunks, stored files) are purged this many hours after deletion (document-purge schedule). */
   DOCUMENT_PURGE_AFTER_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
   /** Parse limits (activities/ingest/parse.ts): a PDF's pages, and what a DOCX's parts may inflate to, in bytes. */

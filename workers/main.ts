@@ -88,6 +88,7 @@ try {
       llm: llmEndpoints(config),
       media: mediaOptionsFrom(config),
       webhooks: webhookOptionsFrom(config),
+      evaluationQuietMs: config.EVALUATION_QUIET_SECONDS * 1000,
       billing: billingOf(config),
       metrics,
     },

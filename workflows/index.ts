@@ -18,3 +18,4 @@ export { inboundMedia } from './inbound-media.ts';
 export { templateMessage } from './template-message.ts';
 export { campaign } from './campaign.ts';
 export { templateSync } from './template-sync.ts';
+export { evaluationRun, evaluationScheduler } from './evaluation.ts';

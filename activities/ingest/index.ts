@@ -40,6 +40,8 @@ export interface IngestionDependencies {
   tenantEvents?: TenantEventSink;
   /** Documents ready or failed, chunks stored, time to ready (default: a private registry). */
   metrics?: WorkerMetrics;
+  /** Told of each version that became the tenant's searchable one (an automatic evaluation run). */
+  documentsChanged?: (tenantId: string) => Promise<void>;
 }
 
 export interface DocumentRef {
@@ -310,6 +312,7 @@ export function createIngestionActivities(deps: IngestionDependencies) {
       });
       // Counted once: a retried activation finds the version ready already.
       if (becameReadyAfter !== undefined) metrics.documentIngested('ready', becameReadyAfter);
+      if (result.state === 'ready') await deps.documentsChanged?.(ref.tenantId);
       await deps.tenantEvents?.dispatch(indexedEvent);
       if (deps.storage) {
         await deps.storage.delete(planKey(ref.tenantId, ref.documentId));

@@ -1,6 +1,7 @@
 // Every /api/v1 route with a valid request for it, for the table-driven suites (auth matrix,
 // isolation, fuzzing). `ids` fills in the path; the suites check that this table covers every
 // route the app registered.
+import { randomUUID } from 'node:crypto';
 import { HANDOFF_REQUESTED_EVENT } from '../../lib/analytics.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../lib/db.ts';
@@ -46,6 +47,9 @@ export interface Ids {
   mcpServerId: string;
   webhookEndpointId: string;
   webhookDeliveryId: string;
+  evaluationCaseId: string;
+  /** A finished run, with the seeded case's result. */
+  evaluationRunId: string;
 }
 
 export interface RouteCase {
@@ -143,6 +147,16 @@ export const ROUTES: RouteCase[] = [
   // An empty earlier turn: refused (400) before any run starts, since these suites run no worker
   // (test/playground-api.test.ts answers real questions).
   { method: 'POST', pattern: '/api/v1/playground/messages', who: 'tenant', url: () => '/api/v1/playground/messages', body: () => ({ message: 'What are your opening hours?', previous: [{ role: 'user', text: '' }] }) },
+
+  // A run started here is asked of no worker (test/evaluations.test.ts runs them): 202, or 409 while it is "running".
+  { method: 'GET', pattern: '/api/v1/evaluations/cases', who: 'tenant', url: () => '/api/v1/evaluations/cases' },
+  { method: 'POST', pattern: '/api/v1/evaluations/cases', who: 'tenant', url: () => '/api/v1/evaluations/cases', body: () => ({ question: 'Do you deliver on Sundays?', expectRefusal: true }) },
+  { method: 'GET', pattern: '/api/v1/evaluations/cases/:id', who: 'tenant', url: (i) => `/api/v1/evaluations/cases/${i.evaluationCaseId}` },
+  { method: 'PATCH', pattern: '/api/v1/evaluations/cases/:id', who: 'tenant', url: (i) => `/api/v1/evaluations/cases/${i.evaluationCaseId}`, body: () => ({ expectedFacts: ['30 days', 'receipt'] }) },
+  { method: 'DELETE', pattern: '/api/v1/evaluations/cases/:id', who: 'tenant', url: (i) => `/api/v1/evaluations/cases/${i.evaluationCaseId}` },
+  { method: 'POST', pattern: '/api/v1/evaluations/runs', who: 'tenant', url: () => '/api/v1/evaluations/runs' },
+  { method: 'GET', pattern: '/api/v1/evaluations/runs', who: 'tenant', url: () => '/api/v1/evaluations/runs' },
+  { method: 'GET', pattern: '/api/v1/evaluations/runs/:id', who: 'tenant', url: (i) => `/api/v1/evaluations/runs/${i.evaluationRunId}` },
 
   // Billing is off in these suites: checkout, portal and invoices answer 404 billing_disabled (test/billing.test.ts runs them on).
   { method: 'GET', pattern: '/api/v1/billing/', who: 'tenant', url: () => '/api/v1/billing' },
@@ -325,10 +339,20 @@ export async function seedTenant(db: Db, keyring: Keyring, label: string): Promi
   const delivery = await tdb.webhookDelivery.create({
     data: tenantData<Prisma.WebhookDeliveryUncheckedCreateInput>({ endpointId: hook.id, eventId: hookEvent.id, eventType: hookEvent.type, status: 'failed', attempts: 3, lastStatusCode: 500, lastError: 'HTTP 500' }),
   });
+  const evaluationCase = await tdb.evaluationCase.create({ data: tenantData<Prisma.EvaluationCaseUncheckedCreateInput>({ question: `${label}: how long do returns take?`, expectedFacts: ['30 days'] }) });
+  const evaluationRun = await tdb.evaluationRun.create({
+    data: tenantData<Prisma.EvaluationRunUncheckedCreateInput>({ id: randomUUID(), trigger: 'manual', settingsVersion: 1, status: 'finished', casesTotal: 1, casesPassed: 1, finishedAt: new Date() }),
+  });
+  await tdb.evaluationResult.create({
+    data: tenantData<Prisma.EvaluationResultUncheckedCreateInput>({
+      runId: evaluationRun.id, caseId: evaluationCase.id, question: evaluationCase.question, expectedFacts: evaluationCase.expectedFacts, expectRefusal: false,
+      outcome: 'reply', answer: `${label}: within 30 days`, citedPassages: [], declined: false, passed: true, groundedness: 1, citationCorrectness: 1, refusalCorrect: true, latencyMs: 5,
+    }),
+  });
   return {
     ids: {
       tenantId: tenant.id, tenantSlug: slug, agentEmail: team.agentEmail, userId: team.userId, invitationId: team.invitationId, sessionId: team.sessionId, channelId: channel.id, conversationId: conversation.id, apiKeyId: extra.id, externalUserId, documentId: document.id, functionId: fn.id, mcpServerId: mcpServer.id,
-      webhookEndpointId: hook.id, webhookDeliveryId: delivery.id,
+      webhookEndpointId: hook.id, webhookDeliveryId: delivery.id, evaluationCaseId: evaluationCase.id, evaluationRunId: evaluationRun.id,
     },
     key: apiKey.key,
     agentKey: agent.key,

@@ -25,6 +25,7 @@ import channelRoutes from './channels/index.ts';
 import conversationRoutes from './conversations/index.ts';
 import documentRoutes from './documents/index.ts';
 import endUserRoutes from './end-users/index.ts';
+import evaluationRoutes from './evaluations/index.ts';
 import functionRoutes from './functions/index.ts';
 import mcpServerRoutes from './mcp-servers/index.ts';
 import llmCredentialRoutes from './llm-credentials/index.ts';
@@ -109,6 +110,7 @@ const v1: FastifyPluginAsyncZod = async (app) => {
     await tenant.register(handoffRoutes, { prefix: '/conversations' });
     await tenant.register(settingsRoutes, { prefix: '/settings' });
     await tenant.register(playgroundRoutes, { prefix: '/playground' });
+    await tenant.register(evaluationRoutes, { prefix: '/evaluations' });
     await tenant.register(usageRoutes, { prefix: '/usage' });
     await tenant.register(billingRoutes, { prefix: '/billing' });
     await tenant.register(analyticsRoutes, { prefix: '/analytics' });

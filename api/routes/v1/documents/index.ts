@@ -17,6 +17,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Document } from '../../../../generated/prisma/client.ts';
 import { FormatMismatchError, sniffDocumentFormat, type DocumentFormat } from '../../../../lib/document-formats.ts';
+import { requestEvaluation } from '../../../../lib/evaluation-requests.ts';
 import { documentQuotasOf, planDefaultsOf } from '../../../../lib/plans.ts';
 import { createDocumentVersion, deleteDocument, DocumentQuotaError, DocumentStorageError, type NewDocumentInput } from '../../../../lib/documents.ts';
 import { createDocumentStorage } from '../../../../lib/storage.ts';
@@ -233,6 +234,10 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       if (!(await deleteDocument(request.tenantDb, request.params.id))) throw new HttpError(404, 'not_found', 'Document not found');
       request.log.info({ documentId: request.params.id }, 'document deleted');
+      await requestEvaluation(
+        { temporal: app.temporal, tdb: request.tenantDb, logger: request.log },
+        { tenantId: request.tenantId, taskQueue: taskQueueName(app.config, 'ingestion'), trigger: 'documents_changed', quietMs: app.config.EVALUATION_QUIET_SECONDS * 1000 },
+      );
       return reply.status(204).send();
     },
   );

@@ -9,6 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SettingsVersion, Tenant } from '../../../../generated/prisma/client.ts';
+import { requestEvaluation } from '../../../../lib/evaluation-requests.ts';
 import { findSettingsVersion, listSettingsVersions, SettingsVersionConflict, writeSettings, type SettingsAuthor } from '../../../../lib/settings-versions.ts';
 import { mergeSettings, parseTenantSettings, tenantSettingsSchema, type PlatformDefaults } from '../../../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
@@ -203,9 +204,13 @@ const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
     }
   }
 
-  /** A change of embedding model or text search language starts its background workflow. */
+  /** A change of embedding model or text search language starts its background workflow; any change asks for an evaluation run. */
   async function startBackgroundWork(request: FastifyRequest, before: unknown, updated: Tenant): Promise<void> {
     const settings = parseTenantSettings(updated.settings);
+    await requestEvaluation(
+      { temporal: app.temporal, tdb: request.tenantDb, logger: request.log },
+      { tenantId: request.tenantId, taskQueue: taskQueueName(app.config, 'ingestion'), trigger: 'settings_changed', quietMs: app.config.EVALUATION_QUIET_SECONDS * 1000 },
+    );
     if (settings.rag.embeddingModel !== updated.embeddingModel) {
       // Re-embedding runs in the background; retrieval keeps the old model until it is done.
       // Not started (Temporal down): the next settings write or a manual start catches up.
