@@ -12,6 +12,9 @@
 //   failure (refused address, connection refused, timeout) is recorded as the same lastError,
 //   the detail logged at debug level only: the delivery log is no port scanner. A Retry-After (seconds, date, or retry-after-ms) becomes the
 //   next retry delay, capped at an hour.
+// - A tenant whose plan lacks the "webhooks" feature (lib/plan-features.ts) gets no delivery: each
+//   attempt reads the plan, and one on such a plan ends the delivery failed, not sent, without
+//   counting against the endpoint (the receiver did nothing wrong).
 // - Only a short, whitespace-folded prefix of the receiver's answer is kept in lastError; the
 //   request body (which may carry message text) is never logged.
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -19,6 +22,7 @@ import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/db.ts';
 import type { Logger } from '../lib/logger.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
+import { planIncludes } from '../lib/plan-features.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { webhookEnvelope } from '../lib/tenant-events.ts';
 import { signWebhook, webhookSecret, type WebhookDispatcher } from '../lib/tenant-webhooks.ts';
@@ -98,6 +102,13 @@ export function createWebhookActivities(deps: {
       if (!delivery) return { status: 'dropped', reason: 'the endpoint was deleted' };
       if (delivery.status === 'delivered') return { status: 'delivered', statusCode: delivery.lastStatusCode ?? 200 };
       const { endpoint, event } = delivery;
+      const plan = await planIncludes(db, input.tenantId, 'webhooks');
+      if (!plan.included) {
+        const reason = `not sent: the ${plan.planId} plan does not include webhooks`;
+        await tdb.webhookDelivery.updateMany({ where: { id: delivery.id, status: 'pending' }, data: { status: 'failed', lastError: reason } });
+        logger.info({ deliveryId: delivery.id, endpointId: endpoint.id, eventType: event.type, plan: plan.planId }, 'webhook delivery skipped: the plan does not include webhooks');
+        return { status: 'dropped', reason };
+      }
       if (endpoint.status !== 'active') {
         await tdb.webhookDelivery.updateMany({ where: { id: delivery.id, status: 'pending' }, data: { status: 'failed', lastError: 'the endpoint is disabled' } });
         return { status: 'dropped', reason: 'the endpoint is disabled' };

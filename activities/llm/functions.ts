@@ -14,6 +14,10 @@
 // redirects are not followed. Any network failure (refused address, connection refused, timeout)
 // reaches the model, and so the conversation, as one message; the detail is logged at debug level.
 //
+// A tenant whose plan lacks the "functions" feature (lib/plan-features.ts) is offered none of its
+// functions or MCP tools, and a call the model made of one before a downgrade is not made: the
+// model is told so. The plan is read per turn, so a change applies to the next model call.
+//
 // What the function is told about the caller: the body above and the headers, nothing else. The
 // signature proves the platform sent the call; it says nothing about who the end user is (see the
 // README, "Tool calls carry no verified end-user identity").
@@ -23,6 +27,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
+import { planIncludes } from '../../lib/plan-features.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { BUILTIN_FUNCTION_NAMES, functionSecret } from '../../lib/tenant-functions.ts';
 import { networkFailureDetail, refusedTenantUrl, tenantDispatcher, UNREACHABLE } from '../../lib/tenant-urls.ts';
@@ -65,12 +70,15 @@ export function createFunctionActivities(deps: {
   const enabledFunctions = (tenantId: string) => forTenant(deps.db, tenantId).tenantFunction.findMany({ where: { enabled: true }, orderBy: { name: 'asc' } });
   return {
     async tenantTools(tenantId: string): Promise<ToolSpec[]> {
+      if (!(await planIncludes(deps.db, tenantId, 'functions')).included) return [];
       const rows = await enabledFunctions(tenantId);
       const own = rows.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters as Record<string, unknown> }));
       return [...own, ...(await mcp.toolSpecs(tenantId, taken(rows)))];
     },
 
     async callTenantFunction(input: FunctionCallInput): Promise<FunctionCallResult> {
+      const plan = await planIncludes(deps.db, input.tenantId, 'functions');
+      if (!plan.included) return { content: `"${input.name}" is not available on the ${plan.planId} plan: not called`, isError: true };
       const f = await forTenant(deps.db, input.tenantId).tenantFunction.findFirst({ where: { name: input.name, enabled: true } });
       if (!f) {
         const viaMcp = await mcp.call(input, taken(await enabledFunctions(input.tenantId)));

@@ -26,6 +26,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Keyring } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import { llmCredentialKey } from '../../lib/llm-credentials.ts';
+import { planIncludes } from '../../lib/plan-features.ts';
 import { WorkerMetrics, type BreakerState } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { parseTenantSettings, type TenantSettings } from '../../lib/tenant-settings.ts';
@@ -262,11 +263,17 @@ export function createLlmActivities(deps: LlmDependencies) {
    * The tenant's own key and base URL for the provider, else the platform's. A tenant base URL
    * only ever gets the tenant's key; a tenant key without a base URL goes to the platform's base
    * URL (or the vendor's). Read on every call like the settings: one indexed row, next to a model
-   * call that takes hundreds of milliseconds, and a change applies at the next turn.
+   * call that takes hundreds of milliseconds, and a change applies at the next turn. A plan
+   * without "llm_credentials" leaves the tenant's keys unused: the platform's serve it.
    */
   async function resolve(tenantId: string, name: ProviderName): Promise<Resolved> {
     const platform = (name === 'openai' ? deps.openai : deps.anthropic) ?? {};
-    const row = await forTenant(deps.db, tenantId).tenantLlmCredential.findFirst({ where: { provider: name } });
+    const [ownKeys, stored] = await Promise.all([
+      planIncludes(deps.db, tenantId, 'llm_credentials'),
+      forTenant(deps.db, tenantId).tenantLlmCredential.findFirst({ where: { provider: name } }),
+    ]);
+    if (stored && !ownKeys.included) log.debug("the tenant's own key is not used: its plan does not include llm_credentials", { provider: name, plan: ownKeys.planId });
+    const row = ownKeys.included ? stored : null;
     let own: ProviderEndpoint | null = null;
     if (row) {
       try {

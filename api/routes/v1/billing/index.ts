@@ -7,6 +7,7 @@ import Stripe from 'stripe';
 import { z } from 'zod';
 import { billingOf, BillingError, createCheckout, createPortal, listInvoices, type Billing } from '../../../../lib/billing.ts';
 import { periodMeters } from '../../../../lib/metering.ts';
+import { PLAN_FEATURE_LABELS, PLAN_FEATURES } from '../../../../lib/plan-features.ts';
 import { PLAN_WARNING_RATIO, planUsage } from '../../../../lib/plan-limits.ts';
 import { billingPeriod, listPlans, PLAN_LIMIT_NAMES, planDefaultsOf, type Plan } from '../../../../lib/plans.ts';
 import { publicBaseUrl } from '../../../../lib/public-urls.ts';
@@ -29,7 +30,7 @@ export const planSchema = z.object({
   name: z.string(),
   isDefault: z.boolean(),
   limits: limitsSchema,
-  features: z.array(z.string()),
+  features: z.array(z.string()).describe(`The features the plan includes: ${PLAN_FEATURES.join(', ')} (a channel type is a feature)`),
   purchasable: z.boolean().describe('Checkout can subscribe to it (a Stripe price is configured for it)'),
 });
 
@@ -51,6 +52,9 @@ const summarySchema = z.object({
   period: z.object({ start: z.string(), end: z.string() }).describe('The billing period: the current UTC calendar month'),
   usage: z.object(Object.fromEntries(PLAN_LIMIT_NAMES.map((n) => [n, limitUsage])) as Record<(typeof PLAN_LIMIT_NAMES)[number], typeof limitUsage>),
   warnings: z.array(z.enum(PLAN_LIMIT_NAMES)).describe('Limits at or above the warning share'),
+  features: z
+    .array(z.object({ feature: z.enum(PLAN_FEATURES), label: z.string(), included: z.boolean() }))
+    .describe("Every feature a plan may include, in order, and whether the tenant's plan does (routes needing a missing one answer 402 plan_feature_unavailable)"),
   meters: z
     .array(z.object({ meter: z.string(), provider: z.string().nullable(), model: z.string().nullable(), channel: z.string().nullable(), events: z.number(), quantity: z.number(), costUsd: z.number() }))
     .describe('The period\'s metered events: model_tokens and embedding_tokens per provider and model, messages per channel, storage_bytes uploaded'),
@@ -113,6 +117,7 @@ const billingRoutes: FastifyPluginAsyncZod = async (app) => {
         period: { start: period.start.toISOString(), end: period.end.toISOString() },
         usage,
         warnings: PLAN_LIMIT_NAMES.filter((n) => usage[n].warning),
+        features: PLAN_FEATURES.map((feature) => ({ feature, label: PLAN_FEATURE_LABELS[feature], included: plan.features.includes(feature) })),
         meters,
       };
     },

@@ -26,11 +26,13 @@ import {
   verifyChannelOwnership,
 } from '../../../../lib/channel-ownership.ts';
 import { CONNECTION_PROBLEMS, testChannelConnection } from '../../../../lib/channel-connection-test.ts';
+import { channelFeature } from '../../../../lib/plan-features.ts';
 import { publicBaseUrl, webhookUrlOf, widgetUrlOf } from '../../../../lib/public-urls.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { invalidateChannelLookups } from '../../../webhooks/channel-lookup.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
-import { enforcePlanLimit, planLimitResponses } from '../../../plan-limits.ts';
+import { enforcePlanFeature, planFeatureResponses, planLimitOrFeatureResponses } from '../../../plan-features.ts';
+import { enforcePlanLimit } from '../../../plan-limits.ts';
 
 const channelSchema = z.object({
   id: z.uuid(),
@@ -149,12 +151,14 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
           'WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. ' +
           'Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page\'s), appSecret, verifyToken. ' +
           'Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. ' +
+          "402 when the tenant's plan does not include the channel's type (each type is a plan feature) or allows no more channels. " +
           OWNERSHIP,
         body: createChannelSchema,
-        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses, ...planLimitResponses },
+        response: { 201: channelSchema, ...errorResponses, ...ownershipResponses, ...planLimitOrFeatureResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, channelFeature(request.body.type));
       await enforcePlanLimit(app, request, reply, 'channels');
       const claim = ownershipClaimOf(request.body);
       if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
@@ -182,13 +186,19 @@ const channelRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Update a channel (a secret given replaces the stored one)',
-        description: `A new phone number id, page id or token is checked like a new channel's. ${OWNERSHIP}`,
+        description:
+          `A new phone number id, page id or token is checked like a new channel's. ${OWNERSHIP} ` +
+          "Enabling a disabled channel (status active) answers 402 when the tenant's plan does not include its type; channels left active keep working.",
         params: idParams,
         body: updateChannelSchema,
-        response: { 200: channelSchema, ...errorResponses, ...ownershipResponses },
+        response: { 200: channelSchema, ...errorResponses, ...ownershipResponses, ...planFeatureResponses },
       },
     },
     async (request) => {
+      if (request.body.status === 'active') {
+        const current = await request.tenantDb.channel.findUnique({ where: { id: request.params.id }, select: { type: true, status: true } });
+        if (current?.status === 'disabled') await enforcePlanFeature(app, request, channelFeature(current.type));
+      }
       const claim = await ownershipClaimOfUpdate(request.tenantDb, app.db, keyring, request.params.id, request.body);
       if (claim) await verifyChannelOwnership(app.config.META_GRAPH_API_URL, claim).catch(mapErrors);
       const view = await updateChannel(request.tenantDb, keyring, request.params.id, request.body)

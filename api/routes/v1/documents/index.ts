@@ -24,6 +24,7 @@ import { createDocumentStorage } from '../../../../lib/storage.ts';
 import { taskQueueName } from '../../../../lib/temporal.ts';
 import { ingestDocument, ingestionWorkflowId } from '../../../../workflows/ingestion.ts';
 import { TenantId } from '../../../../workflows/search-attributes.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { afterCursor, errorBody, errorResponses, idParams, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 import { documentOut as out, documentSchema } from '../../../schemas/documents.ts';
@@ -48,9 +49,11 @@ const uploadDescription =
   'multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional ' +
   '`title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. ' +
   'Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the ' +
-  'declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan\'s document or chunk limit is reached.';
+  'declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan\'s document or chunk limit is reached, ' +
+  '402 plan_feature_unavailable when the plan does not include documents (documents ingested before stay searchable).';
 
 const responses = { ...errorResponses, 413: errorBody, 415: errorBody, 503: errorBody } as const;
+const uploadResponses = { ...responses, ...planFeatureResponses } as const;
 
 const documentRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['documents'];
@@ -142,8 +145,9 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/',
-    { bodyLimit: maxBytes + 1024 * 1024, schema: { tags, summary: 'Upload a document', description: uploadDescription, consumes: ['multipart/form-data', 'application/json'], response: { 202: documentSchema, ...responses } } },
+    { bodyLimit: maxBytes + 1024 * 1024, schema: { tags, summary: 'Upload a document', description: uploadDescription, consumes: ['multipart/form-data', 'application/json'], response: { 202: documentSchema, ...uploadResponses } } },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'documents');
       const upload = await readUpload(request, { title: true });
       const doc = await createDocumentVersion(app.db, request.tenantDb, storage, await documentQuotasOf(app.db, request.tenantId, planDefaults), request.tenantId, { ...upload, title: upload.title! }).catch(mapErrors(request));
       await startIngestion(request, doc);
@@ -155,9 +159,10 @@ const documentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/:id/versions',
     {
       bodyLimit: maxBytes + 1024 * 1024,
-      schema: { tags, summary: 'Upload a new version of a document', description: `${uploadDescription} The title and tags default to the previous version's. The previous version stays searchable until this one is ready.`, consumes: ['multipart/form-data', 'application/json'], params: idParams, response: { 202: documentSchema, ...responses } },
+      schema: { tags, summary: 'Upload a new version of a document', description: `${uploadDescription} The title and tags default to the previous version's. The previous version stays searchable until this one is ready.`, consumes: ['multipart/form-data', 'application/json'], params: idParams, response: { 202: documentSchema, ...uploadResponses } },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'documents');
       const previous = await request.tenantDb.document.findUnique({ where: { id: request.params.id } });
       if (!previous || previous.deletedAt) throw new HttpError(404, 'not_found', 'Document not found');
       const upload = await readUpload(request, { title: false });

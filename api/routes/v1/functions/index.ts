@@ -9,6 +9,7 @@ import {
   MAX_FUNCTIONS_PER_TENANT,
   updateTenantFunction,
 } from '../../../../lib/tenant-functions.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses, idParams, noContent } from '../../../schemas/common.ts';
 
@@ -49,12 +50,15 @@ const functionRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Register a function the assistant may call',
-        description: `Arguments the model produces are validated against \`parameters\` (JSON Schema, type object) before any call. ${SIGNING}`,
+        description:
+          `Arguments the model produces are validated against \`parameters\` (JSON Schema, type object) before any call. ${SIGNING} ` +
+          "402 when the tenant's plan does not include functions (then no function or MCP tool is offered to the model either).",
         body: schemas.input,
-        response: { 201: functionSchema, ...errorResponses },
+        response: { 201: functionSchema, ...errorResponses, ...planFeatureResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'functions');
       if ((await request.tenantDb.tenantFunction.count()) >= MAX_FUNCTIONS_PER_TENANT) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_FUNCTIONS_PER_TENANT} functions per tenant`);
       }

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantLlmCredential } from '../../../../generated/prisma/client.ts';
 import { LLM_PROVIDERS, llmCredentialInputSchema, llmCredentialView, setLlmCredential } from '../../../../lib/llm-credentials.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses, noContent } from '../../../schemas/common.ts';
 
@@ -39,12 +40,14 @@ const llmCredentialRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: "Set the tenant's own key (and optional https base URL) for a provider",
+        description: "402 when the tenant's plan does not include llm_credentials; on such a plan keys set before are not used either (the platform's are).",
         params: providerParams,
         body: llmCredentialInputSchema,
-        response: { 200: credentialSchema, ...errorResponses },
+        response: { 200: credentialSchema, ...errorResponses, ...planFeatureResponses },
       },
     },
     async (request) => {
+      await enforcePlanFeature(app, request, 'llm_credentials');
       const row = await setLlmCredential(request.tenantDb, keyring, request.tenantId, request.params.provider, request.body);
       request.log.info({ provider: row.provider, baseUrl: row.baseUrl }, 'tenant LLM credential set');
       return view(row);

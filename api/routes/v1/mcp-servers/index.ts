@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { refreshMcpServerTools } from '../../../../lib/mcp-discovery.ts';
 import { createMcpServer, MAX_MCP_SERVERS_PER_TENANT, mcpServerSchemas, mcpServerView, updateMcpServer } from '../../../../lib/mcp-servers.ts';
 import { tenantDispatcher } from '../../../../lib/tenant-urls.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses, idParams, noContent } from '../../../schemas/common.ts';
 
@@ -28,7 +29,8 @@ const ABOUT =
   'Streamable HTTP transport. Tools are listed on registration, on POST /{id}/refresh and again by the assistant when the list is older than 5 minutes; ' +
   'each is offered to the model as "<server name>_<tool name>" unless a built-in tool or a tenant function has that name. ' +
   'Input schemas must be JSON Schemas with "type": "object"; tools that break the rules are left out and named in toolsError. ' +
-  'HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development).';
+  'HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). ' +
+  "Registering answers 402 when the tenant's plan does not include functions (the plan feature MCP tools belong to).";
 
 const mcpServerRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['mcp-servers'];
@@ -52,8 +54,9 @@ const mcpServerRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/',
-    { schema: { tags, summary: 'Register an MCP server and list its tools', description: ABOUT, body: schemas.input, response: { 201: mcpServerSchema, ...errorResponses } } },
+    { schema: { tags, summary: 'Register an MCP server and list its tools', description: ABOUT, body: schemas.input, response: { 201: mcpServerSchema, ...errorResponses, ...planFeatureResponses } } },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'functions');
       if ((await request.tenantDb.mcpServer.count()) >= MAX_MCP_SERVERS_PER_TENANT) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_MCP_SERVERS_PER_TENANT} MCP servers per tenant`);
       }

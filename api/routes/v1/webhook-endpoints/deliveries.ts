@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { webhookEnvelope } from '../../../../lib/tenant-events.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { errorResponses, idParams } from '../../../schemas/common.ts';
 import { apiDispatcher, deliverySchema, deliveryView, responses, temporalError } from './index.ts';
@@ -35,11 +36,13 @@ const webhookDeliveryRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Deliver a logged event to its endpoint again (a delivered or failed one; not one still retrying)',
+        description: "402 when the tenant's plan does not include webhooks.",
         params: idParams,
-        response: { 202: deliverySchema, ...responses },
+        response: { 202: deliverySchema, ...responses, ...planFeatureResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'webhooks');
       const tdb = request.tenantDb;
       const delivery = await tdb.webhookDelivery.findFirst({ where: { id: request.params.id }, include: { endpoint: { select: { status: true } } } });
       if (!delivery) throw notFound();

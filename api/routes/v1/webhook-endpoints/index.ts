@@ -18,6 +18,7 @@ import {
   webhookOptionsFrom,
   type WebhookDispatcher,
 } from '../../../../lib/tenant-webhooks.ts';
+import { enforcePlanFeature, planFeatureResponses } from '../../../plan-features.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
 import { afterCursor, errorBody, errorResponses, idParams, iso, noContent, page, paginationQuery, toPage } from '../../../schemas/common.ts';
 
@@ -117,12 +118,15 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Register a webhook endpoint (its signing secret is returned once)',
-        description: `HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: ${TENANT_EVENT_TYPES.join(', ')}. ${SIGNING}`,
+        description:
+          `HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: ${TENANT_EVENT_TYPES.join(', ')}. ${SIGNING} ` +
+          "402 when the tenant's plan does not include webhooks (on such a plan no delivery is sent: each is logged failed, not sent).",
         body: schemas.input,
-        response: { 201: withSecret, ...errorResponses },
+        response: { 201: withSecret, ...errorResponses, ...planFeatureResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'webhooks');
       if ((await request.tenantDb.webhookEndpoint.count()) >= MAX_WEBHOOK_ENDPOINTS_PER_TENANT) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_WEBHOOK_ENDPOINTS_PER_TENANT} webhook endpoints per tenant`);
       }
@@ -203,11 +207,13 @@ const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Send a "ping" event to this endpoint (delivered like any event; see its delivery log)',
+        description: "402 when the tenant's plan does not include webhooks.",
         params: idParams,
-        response: { 202: z.object({ eventId: z.uuid(), deliveryId: z.uuid() }), ...responses },
+        response: { 202: z.object({ eventId: z.uuid(), deliveryId: z.uuid() }), ...responses, ...planFeatureResponses },
       },
     },
     async (request, reply) => {
+      await enforcePlanFeature(app, request, 'webhooks');
       const endpoint = await request.tenantDb.webhookEndpoint.findFirst({ where: { id: request.params.id } });
       if (!endpoint) throw notFound();
       if (endpoint.status !== 'active') throw new HttpError(409, 'endpoint_disabled', 'The endpoint is disabled: re-enable it first (PATCH status "active")');
