@@ -9,7 +9,9 @@
 //   GET  /v1/invoices?customer=&limit=    the customer's invoices added with addInvoice()
 //   POST /v1/billing/meter_events         a meter event; an identifier seen before is refused
 //
-// An Idempotency-Key seen before replays the first answer, as Stripe does. completeCheckout()
+// The pages Stripe hosts, where those sessions send the browser, answer a plain page naming the
+// session (GET /pay/<session id>, GET /portal/<portal session id>), so a browser test sees that it
+// got there. An Idempotency-Key seen before replays the first answer, as Stripe does. completeCheckout()
 // plays what Stripe does when the customer pays: it makes the subscription and returns the
 // webhook events, and signedEvent() signs any event the way Stripe signs deliveries. Every
 // request is recorded.
@@ -149,6 +151,13 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     const params = parseStripeForm(Buffer.concat(chunks).toString('utf8'));
     const idempotencyKey = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
     requests.push({ method: req.method ?? 'GET', path: target.pathname, params, ...(idempotencyKey && { idempotencyKey }) });
+    const hosted = req.method === 'GET' && /^\/(pay|portal)\/([A-Za-z0-9_]+)$/.exec(target.pathname);
+    if (hosted) {
+      const title = hosted[1] === 'pay' ? 'Fake Stripe Checkout' : 'Fake Stripe customer portal';
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html lang="en"><link rel="icon" href="data:,"><title>${title}</title><h1>${title}</h1><p id="session">${hosted[2]}</p></html>`);
+      return;
+    }
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
       res.end(JSON.stringify(body));

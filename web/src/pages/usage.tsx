@@ -11,6 +11,7 @@ import './usage.css';
 type Usage = paths['/api/v1/usage/']['get']['responses'][200]['content']['application/json'];
 type Billing = paths['/api/v1/billing/']['get']['responses'][200]['content']['application/json'];
 type Plans = paths['/api/v1/billing/plans']['get']['responses'][200]['content']['application/json'];
+type Invoice = paths['/api/v1/billing/invoices']['get']['responses'][200]['content']['application/json']['items'][number];
 
 const LIMIT_NAMES: Record<keyof Billing['usage'], string> = {
   monthlyMessages: 'Messages this month',
@@ -38,6 +39,18 @@ const count = (n: number | null) => (n === null ? 'unlimited' : n.toLocaleString
 const usd = (v: number, digits = 2) => `$${v.toFixed(digits)}`;
 const utcDay = (iso: string) => new Date(iso).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
 
+/** An invoice amount: Stripe counts in the currency's smallest unit (cents; yen have none). */
+function money(amount: number, currency: string): string {
+  const format = new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() });
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
+/** What Stripe Checkout sends the browser back with (the checkout route's success and cancel URLs). */
+const CHECKOUT_RETURNS: Record<string, string> = {
+  success: 'Thank you: the new plan applies as soon as Stripe confirms the payment, usually within a minute.',
+  cancelled: 'Checkout was cancelled: nothing changed.',
+};
+
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB'];
@@ -56,11 +69,24 @@ export function UsagePage(_: { me: Me }) {
   const [problem, setProblem] = useState('');
   const [billing, setBilling] = useState<Billing>();
   const [plans, setPlans] = useState<Plans['items']>([]);
+  const [invoices, setInvoices] = useState<Invoice[]>();
+  const [invoiceProblem, setInvoiceProblem] = useState('');
+  const checkoutReturn = CHECKOUT_RETURNS[new URLSearchParams(window.location.search).get('checkout') ?? ''];
 
   useEffect(() => {
     void api.GET('/api/v1/billing/').then(({ data }) => data && setBilling(data));
     void api.GET('/api/v1/billing/plans').then(({ data }) => data && setPlans(data.items));
   }, []);
+
+  // Invoices (GET /api/v1/billing/invoices) exist once the tenant is a Stripe customer: its first checkout.
+  const hasCustomer = Boolean(billing?.billingEnabled && billing.subscription?.customer);
+  useEffect(() => {
+    if (!hasCustomer) return;
+    void api.GET('/api/v1/billing/invoices', { params: { query: { limit: 12 } } }).then(({ data, error, response }) => {
+      if (data) setInvoices(data.items);
+      else setInvoiceProblem(problemOf(error, response));
+    });
+  }, [hasCustomer]);
 
   /** Opens Stripe Checkout, or the customer portal, in this tab. */
   async function goToStripe(plan?: string) {
@@ -97,6 +123,7 @@ export function UsagePage(_: { me: Me }) {
         ))}
       </div>
       <Problem>{problem}</Problem>
+      {checkoutReturn && <p role="status" id="checkout-return">{checkoutReturn}</p>}
       {!usage ? (
         <p aria-busy="true">Loading…</p>
       ) : (
@@ -108,6 +135,12 @@ export function UsagePage(_: { me: Me }) {
           {billing && (
             <section aria-labelledby="plan-title" className="usage-panel" id="plan">
               <h2 id="plan-title">Plan: {billing.plan.name}</h2>
+              {billing.subscription?.status && (
+                <p id="subscription">
+                  Subscription {billing.subscription.status}
+                  {billing.subscription.currentPeriodEnd && `, current period until ${utcDay(billing.subscription.currentPeriodEnd)}`}.
+                </p>
+              )}
               <dl className="facts usage-facts" id="plan-limits">
                 {(Object.keys(LIMIT_NAMES) as (keyof Billing['usage'])[]).map((name) => {
                   const u = billing.usage[name];
@@ -122,15 +155,66 @@ export function UsagePage(_: { me: Me }) {
                 })}
               </dl>
               {billing.warnings.length > 0 && <p role="status">Some limits are nearly used up: a larger plan raises them.</p>}
-              {billing.billingEnabled && (
-                <p>
+              {billing.billingEnabled ? (
+                <p className="plan-actions">
                   {plans.filter((p) => p.purchasable && p.id !== billing.plan.id).map((p) => (
                     <button key={p.id} type="button" onClick={() => void goToStripe(p.id)}>Subscribe to {p.name}</button>
-                  ))}{' '}
+                  ))}
                   {billing.subscription?.customer && (
                     <button type="button" className="secondary" onClick={() => void goToStripe()}>Manage subscription</button>
                   )}
                 </p>
+              ) : (
+                <p className="muted" id="billing-off">
+                  Billing is not set up on this platform: the platform's operators set your plan, and change it on request.
+                </p>
+              )}
+            </section>
+          )}
+
+          {hasCustomer && (
+            <section aria-labelledby="invoices-title" id="invoices">
+              <h2 id="invoices-title">Invoices</h2>
+              <Problem>{invoiceProblem}</Problem>
+              {!invoices ? (
+                !invoiceProblem && <p aria-busy="true">Loading…</p>
+              ) : invoices.length === 0 ? (
+                <p className="empty">No invoices yet.</p>
+              ) : (
+                <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="invoices-title">
+                  <table id="invoice-list">
+                    <thead>
+                      <tr>
+                        <th scope="col">Invoice</th><th scope="col">Date</th><th scope="col">Period</th><th scope="col">Amount</th><th scope="col">Status</th>
+                        <th scope="col"><span className="visually-hidden">Links</span></th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {invoices.map((i) => (
+                        <tr key={i.id} data-invoice={i.id}>
+                          <th scope="row">{i.number ?? i.id}</th>
+                          <td>{utcDay(i.createdAt)}</td>
+                          <td>{utcDay(i.periodStart)} – {utcDay(i.periodEnd)}</td>
+                          <td className="amount">{money(i.status === 'paid' ? i.amountPaid : i.amountDue, i.currency)}</td>
+                          <td className="status">{i.status ?? 'unknown'}</td>
+                          <td>
+                            {i.hostedInvoiceUrl && (
+                              <a href={i.hostedInvoiceUrl} rel="noreferrer">
+                                {i.status === 'open' ? 'Pay' : 'View'}<span className="visually-hidden"> invoice {i.number ?? i.id}</span>
+                              </a>
+                            )}
+                            {i.hostedInvoiceUrl && i.invoicePdf && ' · '}
+                            {i.invoicePdf && (
+                              <a href={i.invoicePdf} rel="noreferrer">
+                                PDF<span className="visually-hidden"> of invoice {i.number ?? i.id}</span>
+                              </a>
+                            )}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               )}
             </section>
           )}
