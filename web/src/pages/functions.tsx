@@ -3,6 +3,7 @@
 // confirmation. The arguments' JSON Schema is checked here for being JSON and by the API for
 // being a schema; a URL the API refuses (not https, an internal address) is shown at its field.
 // The signing secret is write-only: the API never returns it, an edit replaces it only if given.
+// Below them, the tenant's MCP servers (./mcp-servers.tsx), the other source of tools.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
@@ -11,6 +12,7 @@ import { fieldErrorsOf } from '../components/field-errors';
 import { TextAreaField } from '../components/text-area-field';
 import { Timestamp } from '../components/timestamp';
 import { Field, formValues, Problem } from '../forms';
+import { McpServersSection } from './mcp-servers';
 import './functions.css';
 
 type TenantFunction = paths['/api/v1/functions/']['get']['responses'][200]['content']['application/json']['items'][number];
@@ -102,6 +104,8 @@ export function FunctionsPage(_: { me: Me }) {
         <h2 id="function-form-title">{editing ? `Edit ${editing.name}` : 'Add a function'}</h2>
         <FunctionForm key={editing?.id ?? 'new'} editing={editing} onDone={(m) => void done(m)} onCancel={() => setEditing(undefined)} />
       </section>
+
+      <McpServersSection />
     </>
   );
 }
