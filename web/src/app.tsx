@@ -7,6 +7,7 @@ import { AcceptInvitationPage } from './pages/accept-invitation';
 import { ApiKeysPage } from './pages/api-keys';
 import { AssistantPage } from './pages/assistant';
 import { ChannelsPage } from './pages/channels';
+import { EvaluationsPage } from './pages/evaluations';
 import { FunctionsPage } from './pages/functions';
 import { InboxPage } from './pages/inbox';
 import { KnowledgePage } from './pages/knowledge';
@@ -32,6 +33,7 @@ const SIGNED_IN: Record<string, (me: Me) => ReactNode> = {
   '/inbox': (me) => <InboxPage me={me} />,
   '/knowledge': (me) => <KnowledgePage me={me} />,
   '/assistant': (me) => <AssistantPage me={me} />,
+  '/evaluations': (me) => <EvaluationsPage me={me} />,
   '/channels': (me) => <ChannelsPage me={me} />,
   '/functions': (me) => <FunctionsPage me={me} />,
   '/webhooks': (me) => <WebhooksPage me={me} />,

@@ -17,6 +17,7 @@ export const SECTIONS: readonly Section[] = [
   { name: 'Inbox', path: '/inbox', roles: EVERYONE },
   { name: 'Knowledge', path: '/knowledge', roles: MANAGERS },
   { name: 'Assistant', path: '/assistant', roles: MANAGERS },
+  { name: 'Evaluations', path: '/evaluations', roles: MANAGERS },
   { name: 'Channels', path: '/channels', roles: MANAGERS },
   { name: 'Functions', path: '/functions', roles: MANAGERS },
   { name: 'Webhooks', path: '/webhooks', roles: MANAGERS },
