@@ -1,9 +1,11 @@
 // The business's own messages (echoes of what it sent from the WhatsApp Business app or the Page
 // inbox) as outbound rows of the conversation, sent already. Deduped like inbound messages, by
 // the provider's message id in inbound_message_keys (Meta redelivers echoes too), in one
-// statement: a retry after a commit finds its own rows new again, a redelivery finds none.
+// statement of the same shape (inbound-rows.ts dedupedMessageRows): a retry after a commit finds
+// its own rows new again, a redelivery finds none.
 import type { Db } from '../lib/db.ts';
 import { poolOf } from '../lib/db.ts';
+import { dedupedMessageRows } from './inbound-rows.ts';
 import type { ChannelKind } from '../workflows/types.ts';
 
 export interface EchoRow {
@@ -24,24 +26,7 @@ export async function storeEchoRows(db: Db, input: { tenantId: string; conversat
   const { rows: [row] } = await poolOf(db).query<{ fresh: string[] | null }>({
     name: 'store-echo-rows',
     text: `
-      WITH given AS (
-        SELECT * FROM unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::message_type[], $8::jsonb[], $9::timestamptz[])
-          AS g(id, external_id, sent_at, type, content, received_at)),
-      keyed AS (
-        INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
-        SELECT $1::uuid, $3::channel_type, external_id, id, received_at FROM given
-        ON CONFLICT DO NOTHING
-        RETURNING message_id, created_at),
-      earlier AS (
-        SELECT k.message_id, k.created_at FROM inbound_message_keys k
-          JOIN given g ON k.external_message_id = g.external_id AND k.message_id = g.id
-         WHERE k.tenant_id = $1::uuid AND k.channel = $3::channel_type),
-      fresh AS (SELECT * FROM keyed UNION SELECT * FROM earlier),
-      stored AS (
-        INSERT INTO messages (id, created_at, tenant_id, conversation_id, channel, external_message_id, sent_at, direction, type, content, status, updated_at)
-        SELECT g.id, f.created_at, $1::uuid, $2::uuid, $3::channel_type, g.external_id, g.sent_at, 'outbound', g.type, g.content, 'sent', now()
-          FROM given g JOIN fresh f ON f.message_id = g.id
-        ON CONFLICT DO NOTHING),
+      WITH ${dedupedMessageRows(4, 'outbound')},
       touched AS (
         UPDATE conversations SET last_message_at = greatest(last_message_at, (SELECT max(received_at) FROM given)), updated_at = now()
          WHERE id = $2::uuid AND tenant_id = $1::uuid AND EXISTS (SELECT FROM keyed))
@@ -59,4 +44,34 @@ export async function storeEchoRows(db: Db, input: { tenantId: string; conversat
     ],
   });
   return new Set(row?.fresh ?? []);
+}
+
+/** How long a pending send of the platform's may hold back an echo (its activity gives up within minutes). */
+const SEND_IN_FLIGHT_WINDOW = '15 minutes';
+/** How far back the platform's own sends are looked for (Meta redelivers for days). */
+const OWN_SEND_WINDOW = '8 days';
+
+/**
+ * Which of `externalIds` are the platform's own sends to the conversation, by the provider ids
+ * its outbound rows recorded (Instagram echoes every message the account sends, the platform's
+ * included, with nothing else to tell them by), and whether one of its sends there is still in
+ * flight (stored, not yet marked sent with its id), so that its echo could not be recognised yet.
+ */
+export async function platformSendsAmong(db: Db, input: { tenantId: string; conversationId: string; externalIds: string[] }): Promise<{ own: Set<string>; inFlight: boolean }> {
+  const { rows: [row] } = await poolOf(db).query<{ own: string[]; in_flight: boolean }>({
+    name: 'platform-sends-among',
+    text: `
+      SELECT ARRAY(
+               SELECT x FROM unnest($3::text[]) AS x
+                WHERE EXISTS (
+                  SELECT FROM messages m
+                   WHERE m.tenant_id = $1::uuid AND m.conversation_id = $2::uuid AND m.direction = 'outbound'
+                     AND m.created_at > now() - interval '${OWN_SEND_WINDOW}' AND m.content->'providerMessageIds' ? x)) AS own,
+             EXISTS (
+               SELECT FROM messages
+                WHERE tenant_id = $1::uuid AND conversation_id = $2::uuid AND direction = 'outbound' AND status = 'pending'
+                  AND created_at > now() - interval '${SEND_IN_FLIGHT_WINDOW}') AS in_flight`,
+    values: [input.tenantId, input.conversationId, input.externalIds],
+  });
+  return { own: new Set(row?.own ?? []), inFlight: row?.in_flight ?? false };
 }

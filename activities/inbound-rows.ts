@@ -66,6 +66,37 @@ export interface StoredInbound {
 }
 
 /**
+ * The part of the statement that stores messages once, shared with the business's echoes
+ * (echo-rows.ts): `given` (the rows, unnested from six arrays from $first on: ids, provider
+ * ids, sent_at, types, contents, received_at), `keyed` (dedupe keys inserted now), `earlier`
+ * (keys an earlier attempt of this call inserted: they name the same row id), `fresh` (both) and
+ * `stored` (the fresh ones' message rows, with the key's time as created_at). $1 is the tenant,
+ * $2 the conversation, $3 the channel.
+ */
+export function dedupedMessageRows(first: number, direction: 'inbound' | 'outbound'): string {
+  const [ids, externalIds, sentAts, types, contents, receivedAts] = [0, 1, 2, 3, 4, 5].map((i) => `$${first + i}`);
+  const status = direction === 'inbound' ? 'received' : 'sent';
+  return `given AS (
+        SELECT * FROM unnest(${ids}::uuid[], ${externalIds}::text[], ${sentAts}::timestamptz[], ${types}::message_type[], ${contents}::jsonb[], ${receivedAts}::timestamptz[])
+          AS g(id, external_id, sent_at, type, content, received_at)),
+      keyed AS (
+        INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
+        SELECT $1::uuid, $3::channel_type, external_id, id, received_at FROM given
+        ON CONFLICT DO NOTHING
+        RETURNING message_id, created_at),
+      earlier AS (
+        SELECT k.message_id, k.created_at FROM inbound_message_keys k
+          JOIN given g ON k.external_message_id = g.external_id AND k.message_id = g.id
+         WHERE k.tenant_id = $1::uuid AND k.channel = $3::channel_type),
+      fresh AS (SELECT * FROM keyed UNION SELECT * FROM earlier),
+      stored AS (
+        INSERT INTO messages (id, created_at, tenant_id, conversation_id, channel, external_message_id, sent_at, direction, type, content, status, updated_at)
+        SELECT g.id, f.created_at, $1::uuid, $2::uuid, $3::channel_type, g.external_id, g.sent_at, '${direction}', g.type, g.content, '${status}', now()
+          FROM given g JOIN fresh f ON f.message_id = g.id
+        ON CONFLICT DO NOTHING)`;
+}
+
+/**
  * Stores the messages once, in one statement:
  * - a message is new when its dedupe key (tenant, channel, provider id) is inserted now, or
  *   was inserted by an earlier attempt of this call (the key names the row id given): so a
@@ -84,24 +115,7 @@ export async function storeInboundRows(
   const { rows: [row] } = await poolOf(db).query<{ fresh: string[] | null; at: Date[] | null; inserted: number; settings: unknown }>({
     name: 'store-inbound-rows',
     text: `
-      WITH given AS (
-        SELECT * FROM unnest($5::uuid[], $6::text[], $7::timestamptz[], $8::message_type[], $9::jsonb[], $10::timestamptz[])
-          AS g(id, external_id, sent_at, type, content, received_at)),
-      keyed AS (
-        INSERT INTO inbound_message_keys (tenant_id, channel, external_message_id, message_id, created_at)
-        SELECT $1::uuid, $3::channel_type, external_id, id, received_at FROM given
-        ON CONFLICT DO NOTHING
-        RETURNING message_id, created_at),
-      earlier AS (
-        SELECT k.message_id, k.created_at FROM inbound_message_keys k
-          JOIN given g ON k.external_message_id = g.external_id AND k.message_id = g.id
-         WHERE k.tenant_id = $1::uuid AND k.channel = $3::channel_type),
-      fresh AS (SELECT * FROM keyed UNION SELECT * FROM earlier),
-      stored AS (
-        INSERT INTO messages (id, created_at, tenant_id, conversation_id, channel, external_message_id, sent_at, direction, type, content, status, updated_at)
-        SELECT g.id, f.created_at, $1::uuid, $2::uuid, $3::channel_type, g.external_id, g.sent_at, 'inbound', g.type, g.content, 'received', now()
-          FROM given g JOIN fresh f ON f.message_id = g.id
-        ON CONFLICT DO NOTHING),
+      WITH ${dedupedMessageRows(5, 'inbound')},
       touched AS (
         UPDATE conversations SET last_inbound_at = $4::timestamptz, last_message_at = $4::timestamptz, updated_at = now()
          WHERE id = $2::uuid AND tenant_id = $1::uuid AND (last_inbound_at IS NULL OR last_inbound_at < $4::timestamptz))

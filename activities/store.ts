@@ -18,7 +18,7 @@ import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSi
 import { parseTenantSettings } from '../lib/tenant-settings.ts';
 import { findOrCreateConversation, storeInboundRows, type ConversationRowState } from './inbound-rows.ts';
 import { storePendingOutbound } from './outbound-rows.ts';
-import { storeEchoRows } from './echo-rows.ts';
+import { platformSendsAmong, storeEchoRows } from './echo-rows.ts';
 import { announceToInbox } from './inbox-events.ts';
 import { turnPolicyOf } from './llm/index.ts';
 import type { ConversationSettings } from '../workflows/conversation-state.ts';
@@ -103,6 +103,9 @@ export interface ConversationChange {
   assignee: string | null;
   event: { type: string; payload?: Record<string, unknown> };
 }
+
+/** The failure type of an echo store that waits for a send in flight (withoutPlatformSends). */
+const OWN_SEND_IN_FLIGHT = 'OwnSendInFlight';
 
 const STORED_KIND: Record<InboundKind, Prisma.MessageCreateManyInput['type']> = {
   text: 'text', image: 'image', audio: 'audio', video: 'video', document: 'document', sticker: 'sticker',
@@ -227,6 +230,18 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       if ((err as { code?: unknown }).code === '23503') throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'ChannelNotFound');
       throw err;
     }
+  }
+
+  /**
+   * Instagram echoes without the platform's own sends (Messenger's carry the platform's metadata
+   * instead, api/webhooks/normalize.ts). While a send to the conversation is in flight its echo
+   * cannot be told yet: the attempt fails, retryable, and Temporal runs it again after a backoff.
+   */
+  async function withoutPlatformSends<T extends { externalMessageId: string }>(tenantId: string, conversationId: string, echoes: T[]): Promise<T[]> {
+    const { own, inFlight } = await platformSendsAmong(db, { tenantId, conversationId, externalIds: echoes.map((e) => e.externalMessageId) });
+    const others = echoes.filter((e) => !own.has(e.externalMessageId));
+    if (others.length > 0 && inFlight) throw ApplicationFailure.retryable('a send to the conversation is in flight: its echo cannot be told from the business\'s yet', OWN_SEND_IN_FLIGHT);
+    return others;
   }
 
   /**
@@ -417,12 +432,13 @@ export function createStoreActivities(db: Db, tenantEvents?: TenantEventSink, te
       let opened: Omit<OpenedConversation, 'settings'> | undefined;
       if (!input.conversationId) opened = await openRow(input, newConversationId({ workflowId: input.workflowId, messages: input.echoes }));
       const conversationId = input.conversationId ?? opened!.conversationId;
+      const echoes = input.channel === 'instagram' && !opened ? await withoutPlatformSends(input.tenantId, conversationId, input.echoes) : input.echoes;
       const fresh = await storeEchoRows(db, {
         tenantId: input.tenantId,
         conversationId,
         channel: input.channel,
         receivedAt: Date.now(),
-        echoes: input.echoes.map((e) => ({
+        echoes: echoes.map((e) => ({
           id: e.rowId, externalMessageId: e.externalMessageId, sentAt: e.sentAt, type: STORED_KIND[e.kind],
           content: { ...e.content, text: e.text, author: 'agent', agentId: BUSINESS_APP_AGENT },
         })),

@@ -10,6 +10,7 @@ import { createLogger } from '../lib/logger.ts';
 import { updateChannel } from '../lib/channels.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createApiKey } from '../lib/tenants.ts';
+import { stateQuery } from '../workflows/conversation.ts';
 import { bearer } from './support/api.ts';
 import { createConversationRig, eventually, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
@@ -211,14 +212,36 @@ describe('webhook to reply', () => {
       expect(await tdb().conversation.count({ where: { externalUserId: user } })).toBe(0);
     });
 
-    it("ignores the account's own echoes and unsent messages", async () => {
+    it("stores a message the business sent from the Instagram app as its own and pauses the assistant; the echo of the platform's own reply does not", async () => {
       const user = igsid();
-      const echo = { sender: { id: rig.instagramAccountId }, recipient: { id: user }, message: { mid: mid(), text: 'Sent from the Instagram app', is_echo: true } };
-      const res = await postInstagram(delivery(user, [echo, { message: { mid: mid(), is_deleted: true } }]));
+      await says(user, 'Hello!');
+      const [reply] = await eventually(() => sentTo(user).length > 0 && sentTo(user), 20_000, 'a reply on Instagram');
+      await eventually(async () => (await tdb().message.findFirst({ where: { externalMessageId: reply!.messageId } }))?.status === 'sent', 10_000, 'the reply stored as sent');
+      // Instagram echoes every message the account sends: the platform's own, and a person's in the Instagram app.
+      const echo = (id: string, text: string) => ({ sender: { id: rig.instagramAccountId }, recipient: { id: user }, message: { mid: id, text, is_echo: true } });
+      const fromApp = echo(mid(), 'Hi, this is Jo from the shop');
+      const ours = delivery(user, [echo(reply!.messageId, GREETING), fromApp, { message: { mid: mid(), is_deleted: true } }]);
+      const res = await postInstagram(ours);
       expect(res.statusCode).toBe(200);
       expect(res.body).toBe('EVENT_RECEIVED');
-      expect(await tdb().conversation.count({ where: { externalUserId: { in: [user, rig.instagramAccountId] } } })).toBe(0);
-      await expect(temporal.client.workflow.getHandle(rig.workflowId('instagram', user)).describe()).rejects.toThrow();
+      expect((await postInstagram(ours)).statusCode).toBe(200); // Meta redelivers
+
+      const held = await eventually(() => tdb().conversation.findFirst({ where: { externalUserId: user, status: 'assigned_human' } }).then((c) => c ?? undefined), 15_000, 'held by the business app');
+      expect(held.assignee).toBe('business_app');
+      const outbound = await tdb().message.findMany({ where: { conversationId: held.id, direction: 'outbound' }, orderBy: { createdAt: 'asc' } });
+      expect(outbound.map((m) => [m.externalMessageId, (m.content as { agentId?: string }).agentId ?? 'assistant', m.status])).toEqual([
+        [reply!.messageId, 'assistant', 'sent'],
+        [fromApp.message.mid, 'business_app', 'sent'],
+      ]);
+      expect(outbound[1]!.content).toMatchObject({ text: 'Hi, this is Jo from the shop', author: 'agent' });
+      expect(await tdb().conversation.count({ where: { externalUserId: rig.instagramAccountId } })).toBe(0);
+
+      await says(user, 'Thanks Jo!'); // the business holds it: the assistant stays silent
+      await eventually(async () => {
+        const stored = await tdb().message.count({ where: { conversationId: held.id, direction: 'inbound' } });
+        return stored === 2 && (await temporal.client.workflow.getHandle(rig.workflowId('instagram', user)).query(stateQuery)).pending === 0;
+      }, 10_000, 'the next message stored');
+      expect(sentTo(user)).toHaveLength(1);
     });
 
     it('keeps a story mention unanswered and answers a reply to a story with the story kept', async () => {
@@ -258,6 +281,22 @@ describe('webhook to reply', () => {
       expect(sent.json()).toMatchObject({ status: 'sent' });
       await eventually(() => sentTo(user).length === 2, 10_000, "the agent's reply");
       expect(sentTo(user)[1]).toMatchObject({ channel: 'instagram', from: rig.instagramPageId, text: 'Hi, Ann here. Your order ships today.' });
+
+      // A file: uploaded to the page's message_attachments, then sent by its attachment_id.
+      const detail = await app.inject({ url: `/api/v1/conversations/${conversation.id}`, headers: bearer(agentKey) });
+      expect(detail.json().attachmentLimits).toMatchObject({ imageMaxBytes: 8 * 1024 * 1024, documentMaxBytes: 25 * 1024 * 1024, documentTypes: expect.arrayContaining(['application/pdf', 'video/mp4']) });
+      const pdf = Buffer.from('%PDF-1.4\n% the invoice\n');
+      const file = await api('messages', { agentId: 'ann', attachment: { filename: 'invoice.pdf', mimeType: 'application/pdf', data: pdf.toString('base64') } });
+      expect(file.statusCode, file.body).toBe(200);
+      expect(file.json()).toMatchObject({ status: 'sent' });
+      const media = rig.graph.deliveredMedia.filter((m) => m.to === user);
+      expect(media.map((m) => [m.channel, m.type, m.filename, m.mimeType, m.bytes.equals(pdf)])).toEqual([['instagram', 'file', 'invoice.pdf', 'application/pdf', true]]);
+      const row = await tdb().message.findFirstOrThrow({ where: { id: file.json().messageId } });
+      expect(row).toMatchObject({ status: 'sent', externalMessageId: media[0]!.messageId, content: expect.objectContaining({ attachment: expect.objectContaining({ filename: 'invoice.pdf', kind: 'document' }) }) });
+      // Instagram takes images, video, audio and PDF files only.
+      const text = await api('messages', { agentId: 'ann', attachment: { filename: 'notes.txt', mimeType: 'text/plain', data: Buffer.from('notes').toString('base64') } });
+      expect(text.statusCode, text.body).toBe(400);
+      expect(text.json().error).toMatchObject({ code: 'invalid_attachment', message: expect.stringContaining('text/plain') });
     });
   });
 });

@@ -77,9 +77,26 @@ describe('normalizeInstagram', () => {
     });
   });
 
-  it("ignores the account's own echoes, unsent messages, other objects and entries of other fields", () => {
-    const echo = { sender: { id: IG_ID }, recipient: { id: IGSID }, message: { mid: 'm-echo', text: 'our reply', is_echo: true } };
-    expect(delivery([echo, { message: { mid: 'm-gone', is_deleted: true } }])).toEqual({ publicIds: [], inbound: [], statuses: [], echoes: [] });
+  it("takes the account's own messages (is_echo) as the business's, to the user in recipient", () => {
+    const echo = { sender: { id: IG_ID }, recipient: { id: IGSID }, message: { mid: 'm-echo', text: 'Sent from the Instagram app', is_echo: true } };
+    const photo = { sender: { id: IG_ID }, recipient: { id: IGSID }, message: { mid: 'm-echo-2', is_echo: true, attachments: [{ type: 'image', payload: { url: 'https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1' } }] } };
+    const unsent = { sender: { id: IG_ID }, recipient: { id: IGSID }, message: { mid: 'm-echo-3', is_echo: true, is_deleted: true } };
+    expect(delivery([echo, photo, unsent])).toEqual({
+      publicIds: [IG_ID],
+      inbound: [],
+      statuses: [],
+      echoes: [
+        { publicId: IG_ID, userId: IGSID, echo: { externalMessageId: 'm-echo', sentAt: T, kind: 'text', text: 'Sent from the Instagram app', content: {} } },
+        {
+          publicId: IG_ID, userId: IGSID,
+          echo: { externalMessageId: 'm-echo-2', sentAt: T, kind: 'image', text: null, content: { type: 'image', url: 'https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1', attachments: [{ type: 'image', url: 'https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1' }] } },
+        },
+      ],
+    });
+  });
+
+  it('ignores unsent messages, other objects and entries of other fields', () => {
+    expect(delivery([{ message: { mid: 'm-gone', is_deleted: true } }])).toEqual({ publicIds: [], inbound: [], statuses: [], echoes: [] });
     expect(delivery([{ message: { mid: 'm-page', text: 'hi' } }], 'page').inbound).toEqual([]);
     const comments = instagramEnvelopeSchema.parse({ object: 'instagram', entry: [{ id: IG_ID, time: T, changes: [{ field: 'comments', value: { id: '1', text: 'nice' } }] }] });
     expect(normalizeInstagram(comments).inbound).toEqual([]);

@@ -16,12 +16,15 @@
 //   postback (icebreakers, buttons)                         → stored, answered
 //   reaction                                                → stored, not answered
 //   read                                                    → our messages to the user marked read
-//   is_echo (the account's own messages)                    → ignored
+//   is_echo (the account's own message: sent from the       → stored as the business's, pauses
+//   Instagram app or inbox, or by the platform)               the assistant; the platform's own
+//                                                             sends are dropped when stored
+//                                                             (activities/store.ts)
 //   is_deleted (the user unsent a message)                  → ignored: nothing to answer
 //   referral, optin, handover…                              → ignored
 import { z } from 'zod';
 import type { InboundKind, InboundMessage } from '../../workflows/types.ts';
-import { postbackMessage, reactionMessage, withoutUndefined, type InboundItem, type NormalizedDelivery, type StatusItem } from './normalize.ts';
+import { postbackMessage, reactionMessage, withoutUndefined, type EchoItem, type InboundItem, type NormalizedDelivery, type StatusItem } from './normalize.ts';
 
 /** Ids become workflow ids and database keys: no control characters (as in envelopes.ts). */
 const id = z.string().min(1).max(512).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
@@ -33,7 +36,7 @@ const attachment = z.looseObject({
 
 export const instagramEventSchema = z.looseObject({
   sender: z.looseObject({ id: id.optional() }).optional(),
-  recipient: z.looseObject({ id: z.string().optional() }).optional(),
+  recipient: z.looseObject({ id: id.optional() }).optional(),
   /** Milliseconds. */
   timestamp: z.number().int().nonnegative(),
   message: z
@@ -97,13 +100,22 @@ export function normalizeInstagramMessage(message: InstagramMessage, sentAt: num
 }
 
 export function normalizeInstagram(envelope: InstagramEnvelope): NormalizedDelivery {
-  // No business echoes: the account's own messages are not taken as the business speaking.
-  const out = { publicIds: [] as string[], inbound: [] as InboundItem[], statuses: [] as StatusItem[], echoes: [] };
+  const out = { publicIds: [] as string[], inbound: [] as InboundItem[], statuses: [] as StatusItem[], echoes: [] as EchoItem[] };
   if (envelope.object !== 'instagram') return out;
   const ids = new Set<string>();
   for (const entry of envelope.entry) {
     const publicId = entry.id;
     for (const event of entry.messaging) {
+      if (event.message?.is_echo) {
+        // The account's own message, to the user in `recipient`. Instagram's echoes carry no
+        // metadata to tell the platform's sends by: the store drops those by their message id.
+        const userId = event.recipient?.id;
+        if (userId && !event.message.is_deleted) {
+          ids.add(publicId);
+          out.echoes.push({ publicId, userId, echo: normalizeInstagramMessage(event.message, event.timestamp) });
+        }
+        continue;
+      }
       const userId = event.sender?.id;
       if (!userId) continue;
       const push = (message: InboundMessage) => {
@@ -111,8 +123,8 @@ export function normalizeInstagram(envelope: InstagramEnvelope): NormalizedDeliv
         out.inbound.push({ publicId, userId, message });
       };
       if (event.message) {
-        // An echo's sender is the account itself; an unsent message leaves nothing to answer.
-        if (!event.message.is_echo && !event.message.is_deleted) push(normalizeInstagramMessage(event.message, event.timestamp));
+        // An unsent message leaves nothing to answer.
+        if (!event.message.is_deleted) push(normalizeInstagramMessage(event.message, event.timestamp));
       } else if (event.postback) {
         push(postbackMessage(userId, event.timestamp, event.postback));
       } else if (event.reaction) {
