@@ -100,7 +100,7 @@ describe('tenant web app in a browser', { timeout: 180_000 }, () => {
     expect(await owner.page.locator('#role').textContent()).toBe('owner');
     expect(await owner.page.locator('#tenant-name').textContent()).toBe('Acme Ltd');
     const ownerNav = await owner.page.locator('nav.sections a').allTextContents();
-    expect(ownerNav).toEqual(['Overview', 'Inbox', 'Knowledge', 'Assistant', 'Channels', 'Functions', 'Webhooks', 'Team', 'API keys', 'Usage']);
+    expect(ownerNav).toEqual(['Overview', 'Inbox', 'Knowledge', 'Assistant', 'Evaluations', 'Channels', 'Functions', 'Webhooks', 'Team', 'API keys', 'Usage']);
     await screenshot(owner.page, 'web-app', 'overview-owner');
     expect(await seriousA11yViolations(owner.page)).toEqual([]);
 
