@@ -1,20 +1,25 @@
 // The Usage page's billing panel in a real browser against the real API and Postgres, with Stripe's
-// official SDK talking to the fake Stripe server: a tenant on the Starter plan sees its limits with
-// what is used of them (one at 80 % and more flagged), subscribes to Pro and lands on the Checkout
-// page Stripe made for it, comes back to its success URL, sees its invoices and opens the customer
-// portal. On a platform without Stripe the same tenant sees its plan and that billing is not set up.
+// official SDK talking to the fake Stripe server. On a platform without Stripe a tenant sees its
+// plan, its limits and that billing is not set up. With Stripe, the tenant on the Starter plan sees
+// its limits with what is used of them (one at 80 % and more flagged), subscribes to Pro and lands on
+// the Checkout page Stripe made for it; once Stripe's webhooks are applied it comes back to its
+// success URL on Pro, sees its invoices and opens the customer portal.
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBillingActivities } from '../../activities/billing.ts';
 import { buildApp, type App } from '../../api/app.ts';
+import { billingOf } from '../../lib/billing.ts';
 import { recordMeterEvent } from '../../lib/metering.ts';
 import { createTenant } from '../../lib/tenants.ts';
+import { stripeEventWorkflowId } from '../../workflows/stripe-events.ts';
 import { fakeStripeEnv, startFakeStripe, type FakeStripe } from '../fakes/stripe.ts';
 import { bearer, startTestApi, type TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
 import { freePort, launchBrowser, openSignedInPage, screenshot } from '../support/browser.ts';
 import { createUser, TEST_PASSWORD } from '../support/team.ts';
+import { uniqueQueuePrefix } from '../support/temporal.ts';
 
 const PRO_PRICE = 'price_pro_monthly';
 
@@ -27,14 +32,16 @@ describe('web app: billing on the Usage page', { timeout: 120_000 }, () => {
   let offBase: string;
   let browser: Browser;
   let tenant: { id: string; slug: string; key: string };
+  const stripeEventIds: string[] = [];
 
   beforeAll(async () => {
     stripe = await startFakeStripe();
     stripe.addPrice(PRO_PRICE);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    // APP_BASE_URL names the listener: Checkout and the portal send the browser back there.
-    api = await startTestApi('web_app_billing', { ...fakeStripeEnv(stripe, { pro: PRO_PRICE }), APP_BASE_URL: base });
+    // APP_BASE_URL names the listener: Checkout and the portal send the browser back there. The
+    // webhook's workflows go to a maintenance queue of this file's own, which no worker polls.
+    api = await startTestApi('web_app_billing', { ...fakeStripeEnv(stripe, { pro: PRO_PRICE }), APP_BASE_URL: base, TEMPORAL_TASK_QUEUE_PREFIX: `${uniqueQueuePrefix('web-app-billing')}-` });
     await api.app.listen({ host: '127.0.0.1', port });
     off = await buildApp({ config: { ...api.config, STRIPE_SECRET_KEY: undefined, STRIPE_WEBHOOK_SECRET: undefined }, db: api.db, temporal: api.app.temporal, logger: pino({ level: 'silent' }) });
     await off.listen({ host: '127.0.0.1', port: 0 });
@@ -55,6 +62,7 @@ describe('web app: billing on the Usage page', { timeout: 120_000 }, () => {
   }, 60_000);
 
   afterAll(async () => {
+    await Promise.all(stripeEventIds.map((id) => api.app.temporal.workflow.getHandle(stripeEventWorkflowId(id)).terminate('test over').catch(() => undefined)));
     await browser?.close();
     await off?.close();
     await api?.close();
@@ -68,6 +76,19 @@ describe('web app: billing on the Usage page', { timeout: 120_000 }, () => {
     await screenshot(page, 'web-app-billing', step);
     expect(await seriousA11yViolations(page)).toEqual([]);
   }
+
+  it('says billing is not set up on a platform without Stripe, and offers no subscription', async () => {
+    const { page, problems } = await openSignedInPage(browser, offBase, '/usage', owner());
+    await page.locator('#billing-off').waitFor();
+    expect(await page.locator('#plan-title').textContent()).toBe('Plan: Starter');
+    expect(await limit(page, 'monthlyMessages').textContent()).toBe('1,700 of 2,000 — nearly used up');
+    expect(await page.locator('#billing-off').textContent()).toContain('Billing is not set up on this platform');
+    expect(await page.locator('#plan button').count()).toBe(0);
+    expect(await page.locator('#invoices').count()).toBe(0);
+    await check(page, 'billing-off');
+    // No Stripe route was asked (each would have answered 404 billing_disabled).
+    expect(problems).toEqual([]);
+  });
 
   it('shows the plan and its limits, subscribes through Checkout, lists the invoices and opens the portal', async () => {
     const { page, problems } = await openSignedInPage(browser, base, '/usage', owner());
@@ -95,12 +116,30 @@ describe('web app: billing on the Usage page', { timeout: 120_000 }, () => {
     const account = await api.db.billingAccount.findUniqueOrThrow({ where: { tenantId: tenant.id } });
     expect(checkout?.params.customer).toBe(account.stripeCustomerId);
 
-    // Back on the success URL: the notice, and the customer's invoices, newest first.
+    // The customer pays: Stripe's signed webhooks reach the API, which stores them, and the
+    // stripeEvent workflow's activity applies them (test/billing.test.ts runs it on a worker).
+    const { events } = stripe.completeCheckout(session!);
+    const activities = createBillingActivities({ db: api.db, logger: pino({ level: 'silent' }), billing: billingOf(api.config) });
+    for (const event of events) {
+      const { payload, signature } = stripe.signedEvent(event);
+      const delivered = await fetch(`${base}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+      expect(delivered.status).toBe(200);
+      stripeEventIds.push(event.id);
+      await activities.applyStoredStripeEvent({ eventId: event.id });
+    }
+
+    // Back on the success URL: on Pro, its limits, the notice, and the invoices, newest first.
     stripe.addInvoice(account.stripeCustomerId!, { amountDue: 1900 });
     const open = stripe.addInvoice(account.stripeCustomerId!, { amountDue: 4900, status: 'open' });
     await page.goto(String(checkout?.params.success_url));
     await page.locator('#invoice-list').waitFor();
     expect(await page.locator('#checkout-return').textContent()).toContain('as soon as Stripe confirms the payment');
+    expect(await page.locator('#plan-title').textContent()).toBe('Plan: Pro');
+    expect(await page.locator('#subscription').textContent()).toMatch(/^Subscription active, current period until \w{3} \d{1,2}, \d{4}\.$/);
+    expect(await limit(page, 'monthlyMessages').textContent()).toBe('1,700 of 20,000');
+    expect(await page.locator('#plan').getByRole('status').count()).toBe(0);
+    // Nothing left to subscribe to (Pro is the one plan with a price): the portal manages it.
+    expect(await page.locator('#plan button').allTextContents()).toEqual(['Manage subscription']);
     const rows = page.locator('#invoice-list tbody tr');
     expect(await rows.locator('th').allTextContents()).toEqual(['FAKE-2', 'FAKE-1']);
     expect(await rows.locator('.amount').allTextContents()).toEqual(['$49.00', '$19.00']);
@@ -118,16 +157,4 @@ describe('web app: billing on the Usage page', { timeout: 120_000 }, () => {
     expect(problems).toEqual([]);
   });
 
-  it('says billing is not set up on a platform without Stripe, and offers no subscription', async () => {
-    const { page, problems } = await openSignedInPage(browser, offBase, '/usage', owner());
-    await page.locator('#billing-off').waitFor();
-    expect(await page.locator('#plan-title').textContent()).toBe('Plan: Starter');
-    expect(await limit(page, 'monthlyMessages').textContent()).toBe('1,700 of 2,000 — nearly used up');
-    expect(await page.locator('#billing-off').textContent()).toContain('Billing is not set up on this platform');
-    expect(await page.locator('#plan button').count()).toBe(0);
-    expect(await page.locator('#invoices').count()).toBe(0);
-    await check(page, 'billing-off');
-    // No Stripe route was asked (each would have answered 404 billing_disabled).
-    expect(problems).toEqual([]);
-  });
 });
