@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { storedMediaOf } from './routes/v1/conversations/media.ts';
+import { channelFileLimits } from '../lib/channel-files.ts';
 import type { DocumentStorage } from '../lib/storage.ts';
 import type { TenantDb } from '../lib/tenant-db.ts';
 import type { ChannelKind, OutboundAttachment } from '../workflows/types.ts';
@@ -27,39 +28,6 @@ export const attachmentSchema = z
 
 export type AttachmentRef = z.infer<typeof attachmentSchema>;
 
-/** What a channel takes: images shown as pictures, and other files (`documentTypes`; null: any type). */
-export interface ChannelFileLimits {
-  imageTypes: string[];
-  imageMaxBytes: number;
-  documentTypes: string[] | null;
-  documentMaxBytes: number;
-}
-
-const MB = 1024 * 1024;
-
-/**
- * What each channel takes, from Meta's limits: the WhatsApp Cloud API's image and document media,
- * the Messenger Send API's attachments, and the Messenger Platform's Instagram API (images,
- * video, audio and PDF files, by the formats its Attachment Upload API lists).
- */
-const CHANNEL_LIMITS: Partial<Record<ChannelKind, ChannelFileLimits>> = {
-  whatsapp: { imageTypes: ['image/jpeg', 'image/png'], imageMaxBytes: 5 * MB, documentTypes: null, documentMaxBytes: 100 * MB },
-  messenger: { imageTypes: ['image/jpeg', 'image/png', 'image/gif'], imageMaxBytes: 25 * MB, documentTypes: null, documentMaxBytes: 25 * MB },
-  instagram: {
-    imageTypes: ['image/jpeg', 'image/png', 'image/gif'],
-    imageMaxBytes: 8 * MB,
-    documentTypes: [
-      'video/mp4', 'video/ogg', 'video/webm', 'video/quicktime', 'video/x-msvideo',
-      'audio/aac', 'audio/mp4', 'audio/x-m4a', 'audio/wav', 'audio/x-wav', 'audio/wave',
-      'application/pdf',
-    ],
-    documentMaxBytes: 25 * MB,
-  },
-};
-
-/** The files an agent's message may carry on this channel; undefined: it takes none. */
-export const channelFileLimits = (channel: ChannelKind): ChannelFileLimits | undefined => CHANNEL_LIMITS[channel];
-
 const invalid = (message: string) => new HttpError(400, 'invalid_attachment', message);
 
 export async function resolveAttachment(
@@ -69,7 +37,7 @@ export async function resolveAttachment(
   channel: ChannelKind,
   ref: AttachmentRef,
 ): Promise<OutboundAttachment> {
-  const limits = CHANNEL_LIMITS[channel];
+  const limits = channelFileLimits(channel);
   if (!limits) throw invalid(`The ${channel} channel takes no attachments`);
   const file = await storedFile(tdb, storage, tenantId, ref);
   const kind = limits.imageTypes.includes(file.mimeType) ? 'image' : 'document';

@@ -47,7 +47,7 @@ export const choiceSetSchema = z
     button: z.string().trim().min(1).max(L.buttonMax).optional().describe('The label of the button that opens a WhatsApp list'),
   })
   .strict()
-  .describe(`Options sent with the text: WhatsApp reply buttons (up to ${L.whatsappButtons}) or a list (up to ${L.maxItems}), Messenger a button template or quick replies, web chat numbered lines`);
+  .describe(`Options sent with the text: WhatsApp reply buttons (up to ${L.whatsappButtons}) or a list (up to ${L.maxItems}), Messenger a button template or quick replies, web chat buttons, Instagram numbered lines`);
 
 export type ChoiceSetInput = z.infer<typeof choiceSetSchema>;
 
@@ -79,7 +79,7 @@ export function fitChoices(raw: unknown): ChoiceSetInput | null {
   return fitted.length > 0 ? { items: fitted } : null;
 }
 
-/** The text with the choices as numbered lines: what a channel without buttons (web chat) shows. */
+/** The text with the choices as numbered lines: what a channel without buttons (Instagram) shows, or choices no button fits. */
 export function choicesAsText(text: string, choices: { items: { title: string; description?: string }[] }): string {
   const lines = choices.items.map((i, n) => `${n + 1}. ${i.title}${i.description ? ` (${i.description})` : ''}`);
   return `${text.trim()}\n\n${lines.join('\n')}`;

@@ -110,7 +110,7 @@ export const tenantSettingsSchema = z
         /**
          * The assistant may send the original file of one of the tenant's knowledge documents (a
          * price list, a brochure) when a customer asks for it (the send_file tool), on WhatsApp,
-         * Messenger and web chat. Off: it only answers from their text.
+         * Messenger, Instagram (PDFs) and web chat. Off: it only answers from their text.
          */
         sendFiles: z.boolean().default(true),
       })

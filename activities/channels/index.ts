@@ -97,7 +97,7 @@ interface ChannelSender {
   sendText(to: string, text: string, options: SendTextOptions & { message: StoredMessageRef; choices?: ChoiceSet; tag?: 'HUMAN_AGENT' }): Promise<SendTextResult>;
   acknowledge(to: string, lastMessageId: string): Promise<void>;
   /** Sends a file; absent on channels that take none (the message fails as attachment_not_supported). */
-  sendFile?(to: string, file: OutboundFile, options: { messageTag?: string; signal?: AbortSignal }): Promise<string>;
+  sendFile?(to: string, file: OutboundFile, options: { message: StoredMessageRef; messageTag?: string; signal?: AbortSignal }): Promise<string>;
 }
 
 /** Failure type of a file the channel cannot take, or whose stored bytes are gone. */
@@ -119,7 +119,7 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
       throw err;
     }
     const file = { kind: attachment.kind, bytes, mimeType: attachment.mimeType, filename: attachment.filename };
-    return sender.sendFile(input.to, file, { signal, ...(input.messageTag && { messageTag: input.messageTag }) });
+    return sender.sendFile(input.to, file, { message: { id: input.id, createdAt: input.createdAt }, signal, ...(input.messageTag && { messageTag: input.messageTag }) });
   }
   const metrics = deps.metrics ?? new WorkerMetrics();
   const senders = new LookupCache<ChannelSender>({ positiveTtlMs: SENDER_CACHE_MS, negativeTtlMs: 1_000, maxEntries: 1_000 });
@@ -193,6 +193,12 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
             await onPartSent?.({ partIndex: 0, partCount: 1, messageId: message.id });
           }
           return { messageIds: startAtPart === 0 ? [message.id] : [], partCount: 1 };
+        },
+        // The widget links to the stored file (api/webchat/file-links.ts): the message's event
+        // again, for a message that is only a file (a socket shows a message id once).
+        sendFile: async (to, _file, { message }) => {
+          await publishWebchatEvent(db, { kind: 'message', tenantId, channelId, visitorId: to, messageId: message.id, createdAt: message.createdAt });
+          return message.id;
         },
         acknowledge: (to) => publishWebchatEvent(db, { kind: 'typing', tenantId, channelId, visitorId: to, author: 'assistant', state: 'on' }),
       };

@@ -6,9 +6,11 @@
 // status and the attempt's heartbeat say what went out).
 //
 // The tool is offered when the tenant's `llm.sendFiles` is on, the conversation's channel takes
-// documents, and the tenant has one whose original is stored; its `document` argument is one of
+// files (WhatsApp, Messenger, Instagram: PDFs only, web chat: a link), and the tenant has a
+// document whose original is stored and fits the channel; its `document` argument is one of
 // their titles (an enum, so the model cannot name a file that does not exist). The offline
 // provider sends one when the customer asks for it by its title (requestedDocument below).
+import { channelFileLimits } from '../../lib/channel-files.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
@@ -22,19 +24,18 @@ export const SEND_FILE = 'send_file';
 const ENUM_MAX = 50;
 /** Documents considered at all (the newest versions, by title). */
 const SENDABLE_MAX = 500;
-const MB = 1024 * 1024;
 
 /**
- * The knowledge documents (text, Markdown, HTML, PDF, DOCX: never an image) each channel takes
- * as a file, from the same Meta limits the agents' API checks (api/outbound-attachments.ts).
+ * Whether the channel takes a knowledge document (text, Markdown, HTML, PDF, DOCX: never an
+ * image) of this type and size as a file (lib/channel-files.ts).
  */
-const CHANNEL_DOCUMENTS: Readonly<Record<string, { maxBytes: number; types?: readonly string[] }>> = {
-  whatsapp: { maxBytes: 100 * MB },
-  messenger: { maxBytes: 25 * MB },
-};
+function takesDocument(channel: string, file: { mimeType: string; sizeBytes: number }): boolean {
+  const limits = channelFileLimits(channel);
+  return !!limits && file.sizeBytes <= limits.documentMaxBytes && (!limits.documentTypes || limits.documentTypes.includes(file.mimeType));
+}
 
 export function channelTakesDocuments(channel: string): boolean {
-  return Object.hasOwn(CHANNEL_DOCUMENTS, channel);
+  return channelFileLimits(channel) !== undefined;
 }
 
 export interface SendableDocument {
@@ -45,17 +46,17 @@ export interface SendableDocument {
 
 /** The newest ready version of each of the tenant's documents whose original is stored and fits the channel. */
 export async function sendableDocuments(db: Db, tenantId: string, channel: string): Promise<SendableDocument[]> {
-  const limits = CHANNEL_DOCUMENTS[channel];
+  const limits = channelFileLimits(channel);
   if (!limits) return [];
   const rows = await forTenant(db, tenantId).document.findMany({
-    where: { status: 'ready', deletedAt: null, storageKey: { not: null }, sizeBytes: { lte: limits.maxBytes } },
+    where: { status: 'ready', deletedAt: null, storageKey: { not: null }, sizeBytes: { lte: limits.documentMaxBytes } },
     distinct: ['documentKey'],
     orderBy: [{ documentKey: 'asc' }, { version: 'desc' }],
     select: { id: true, title: true, filename: true, mimeType: true, sizeBytes: true, storageKey: true },
     take: SENDABLE_MAX,
   });
   return rows
-    .filter((r) => !limits.types || limits.types.includes(r.mimeType))
+    .filter((r) => takesDocument(channel, r))
     .map((r) => ({
       id: r.id,
       title: r.title,

@@ -19,6 +19,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
         .min(1)
         .max(MAX_TEXT_CHARS)
         .refine((t) => t.trim().length > 0, 'must not be blank'),
+      /** A tap on one of the choices a message offered: its id; `text` is its title. */
+      choiceId: z.string().min(1).max(200).optional(),
     })
     .strict(),
   z.object({ type: z.literal('typing'), state: z.enum(['on', 'off']) }).strict(),
@@ -38,6 +40,10 @@ export interface MessageFrame {
   cursor: string;
   /** Visitor messages only: the id the widget sent it with. */
   clientMessageId?: string;
+  /** Options offered with the message, shown as buttons; a tap sends a message with the choice's id. */
+  choices?: { id: string; title: string; description?: string }[];
+  /** A file sent with the message: a signed link to it (file-links.ts), an image shown as one. */
+  file?: { kind: 'image' | 'document'; filename: string; mimeType: string; url: string };
 }
 
 export type ServerFrame =

@@ -3,9 +3,9 @@
 // replay uses), the replay after a cursor, and marking outbound messages delivered.
 import { createHash } from 'node:crypto';
 import type { Message } from '../../generated/prisma/client.ts';
-import { choicesAsText } from '../../lib/choices.ts';
 import type { Db } from '../../lib/db.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
+import type { OutboundAttachment } from '../../workflows/types.ts';
 import type { MessageFrame } from './frames.ts';
 import { cursorDate } from '../schemas/common.ts';
 
@@ -52,12 +52,15 @@ export function visitorMessageId(channelId: string, visitorId: string, clientMes
 
 type Row = Pick<Message, 'id' | 'createdAt' | 'direction' | 'content' | 'externalMessageId'>;
 
-/** The frame of a stored message, or null for one the widget cannot show (no text). */
-export function frameOf(row: Row): MessageFrame | null {
-  const content = (row.content ?? {}) as { text?: unknown; author?: unknown; clientMessageId?: unknown; choices?: { items?: unknown } };
-  if (typeof content.text !== 'string' || !content.text) return null;
-  // Choices offered with a message show as numbered lines: the visitor answers by typing.
-  const text = Array.isArray(content.choices?.items) ? choicesAsText(content.text, content.choices as { items: { title: string }[] }) : content.text;
+/** The signed link to an outbound message's file (file-links.ts). */
+export type FileUrl = (message: { id: string; createdAt: Date }) => string;
+
+/** The frame of a stored message, or null for one the widget cannot show (no text, no file). */
+export function frameOf(row: Row, fileUrl?: FileUrl): MessageFrame | null {
+  const content = (row.content ?? {}) as { text?: unknown; author?: unknown; clientMessageId?: unknown; choices?: { items?: unknown }; attachment?: OutboundAttachment };
+  const text = typeof content.text === 'string' ? content.text : '';
+  const file = row.direction === 'outbound' && content.attachment && fileUrl ? content.attachment : undefined;
+  if (!text && !file) return null;
   const base = { type: 'message' as const, text, at: row.createdAt.toISOString(), cursor: encodeCursor(row) };
   if (row.direction === 'inbound') {
     return {
@@ -67,7 +70,14 @@ export function frameOf(row: Row): MessageFrame | null {
       ...(typeof content.clientMessageId === 'string' ? { clientMessageId: content.clientMessageId } : {}),
     };
   }
-  return { ...base, id: row.id, author: content.author === 'agent' ? 'agent' : 'assistant' };
+  const choices = Array.isArray(content.choices?.items) ? (content.choices.items as { id: string; title: string; description?: string }[]) : undefined;
+  return {
+    ...base,
+    id: row.id,
+    author: content.author === 'agent' ? 'agent' : 'assistant',
+    ...(choices && { choices: choices.map((c) => ({ id: c.id, title: c.title, ...(c.description && { description: c.description }) })) }),
+    ...(file && { file: { kind: file.kind, filename: file.filename, mimeType: file.mimeType, url: fileUrl!(row) } }),
+  };
 }
 
 const SELECT = { id: true, createdAt: true, direction: true, content: true, externalMessageId: true, status: true } as const;

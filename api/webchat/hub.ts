@@ -6,6 +6,7 @@
 // quick succession cannot overtake each other on the way.
 import type { Db } from '../../lib/db.ts';
 import type { BusLogger, WebchatEvent } from '../../lib/webchat-bus.ts';
+import type { FileLinks } from './file-links.ts';
 import type { MessageFrame, ServerFrame } from './frames.ts';
 import { frameOf, markDelivered, outboundMessage, type Cursor, type VisitorKey } from './history.ts';
 
@@ -29,10 +30,12 @@ export class WebchatHub {
   readonly #log: BusLogger;
   readonly #sockets = new Map<string, Set<VisitorSocket>>();
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #links: FileLinks | undefined;
 
-  constructor(db: Db, log: BusLogger) {
+  constructor(db: Db, log: BusLogger, links?: FileLinks) {
     this.#db = db;
     this.#log = log;
+    this.#links = links;
   }
 
   get size(): number {
@@ -103,7 +106,8 @@ export class WebchatHub {
       this.#log.warn({ tenantId: event.tenantId, channelId: event.channelId, messageId: event.messageId }, 'web chat event names no message of this visitor');
       return;
     }
-    const frame = frameOf(row);
+    const links = this.#links;
+    const frame = frameOf(row, links && ((m) => links.url({ tenantId: event.tenantId, ...m })));
     if (!frame || row.status === 'failed') return;
     const written = await Promise.all(sockets.map((socket) => socket.deliver(frame, { at: row.createdAt, id: row.id })));
     if (written.some(Boolean)) {

@@ -1,12 +1,14 @@
 // The web chat channel, under `/webchat` (README "Web chat"): new visitors' tokens (visitors.ts,
 // visitor-token.ts), the visitor's socket (socket.ts) and its limits (limits.ts), the sockets this
 // instance holds (hub.ts), the bus that brings replies from the workers (lib/webchat-bus.ts: one
-// LISTEN connection, started with the app, closed with it), and the widget page (page.ts).
+// LISTEN connection, started with the app, closed with it), the files sent to visitors
+// (file-links.ts), and the widget page (page.ts).
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { WebchatListener } from '../../lib/webchat-bus.ts';
 import { MAX_FRAME_BYTES } from './frames.ts';
 import { WebchatHub } from './hub.ts';
+import { FileLinks, fileRoutes } from './file-links.ts';
 import { createWebchatLimits } from './limits.ts';
 import { widgetPage } from './page.ts';
 import { acceptVisitorSocket } from './socket.ts';
@@ -31,7 +33,8 @@ const webchat: FastifyPluginAsync = async (app) => {
   const tokens = new VisitorTokens(app.config.SECRETS_KEYS);
   const limits = createWebchatLimits(app);
   app.decorateRequest('webchatVisitor', null);
-  const hub = new WebchatHub(app.db, log);
+  const links = new FileLinks(app.config.SECRETS_KEYS);
+  const hub = new WebchatHub(app.db, log, links);
   const listener = new WebchatListener({
     connectionString: app.config.DATABASE_URL,
     logger: log,
@@ -57,8 +60,9 @@ const webchat: FastifyPluginAsync = async (app) => {
   app.get(
     '/',
     { websocket: true, schema: { tags: ['webchat'], summary: 'The web chat socket: ?widgetId=&token=[&after=cursor] (token from POST /webchat/visitors)' } },
-    (socket, request) => acceptVisitorSocket({ db: app.db, temporal: app.temporal, config: app.config, hub, lookup, tokens, limits }, socket, request),
+    (socket, request) => acceptVisitorSocket({ db: app.db, temporal: app.temporal, config: app.config, hub, lookup, tokens, limits, links }, socket, request),
   );
+  await app.register(fileRoutes, { links });
   await app.register(visitorRoutes, { lookup, tokens, limits });
   await app.register(widgetPage, { lookup });
 };

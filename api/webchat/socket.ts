@@ -19,6 +19,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { signalInbound } from '../conversation-signal.ts';
 import { CLOSE, clientFrameSchema, type ClientFrame, type ErrorFrame, type MessageFrame, type ServerFrame } from './frames.ts';
 import { conversationIdOf, decodeCursor, frameOf, markDelivered, messagesAfter, visitorMessageId, type Cursor, type VisitorKey } from './history.ts';
+import type { FileLinks } from './file-links.ts';
 import type { VisitorSocket, WebchatHub } from './hub.ts';
 import type { WebchatLimits } from './limits.ts';
 import type { VisitorTokens } from './visitor-token.ts';
@@ -39,6 +40,7 @@ export interface SocketDeps {
   lookup: WidgetLookup;
   tokens: VisitorTokens;
   limits: WebchatLimits;
+  links: FileLinks;
 }
 
 const query = z.object({
@@ -188,7 +190,12 @@ class VisitorConnection implements VisitorSocket {
           channel: 'webchat',
           channelId,
           externalUserId: visitorId,
-          messages: [{ externalMessageId: id, sentAt: Date.now(), kind: 'text', text: frame.text, content: { clientMessageId: frame.clientMessageId } }],
+          // A tap on a choice comes in as a WhatsApp button reply does (api/webhooks/normalize.ts).
+          messages: [
+            frame.choiceId
+              ? { externalMessageId: id, sentAt: Date.now(), kind: 'interactive', text: frame.text, content: { clientMessageId: frame.clientMessageId, interactiveType: 'button_reply', replyId: frame.choiceId } }
+              : { externalMessageId: id, sentAt: Date.now(), kind: 'text', text: frame.text, content: { clientMessageId: frame.clientMessageId } },
+          ],
         });
       }
       this.#log.debug({ tenantId, channelId, visitorId, messageId: id, duplicate: Boolean(stored) }, 'web chat message accepted');
@@ -225,7 +232,7 @@ class VisitorConnection implements VisitorSocket {
     try {
       const rows = await messagesAfter(this.#deps.db, this.key, after);
       const writes = rows.map((row) => {
-        const frame = frameOf(row);
+        const frame = frameOf(row, (m) => this.#deps.links.url({ tenantId: this.key.tenantId, ...m }));
         return frame ? this.#write(frame, { at: row.createdAt, id: row.id }) : Promise.resolve(false);
       });
       const written = await Promise.all(writes);

@@ -5,7 +5,9 @@
 // what came after the last message it saw (its cursor), so nothing is missed and nothing shows
 // twice (messages are kept by id). Messages typed while offline wait in an outbox and are sent,
 // with the same clientMessageId, once the socket is back: the server stores and answers each one
-// once. One over a limit stays in the outbox and is sent again when the server says.
+// once. One over a limit stays in the outbox and is sent again when the server says. Choices a
+// message offers are buttons: a tap sends the choice's title with its id, as a message. A file
+// sent to the visitor is a link (an image is shown), signed by the server for this message.
 (() => {
   'use strict';
 
@@ -83,7 +85,7 @@
     list.scrollTop = list.scrollHeight;
   }
 
-  function render(author, text, id) {
+  function render(author, text, id, extra) {
     const el = document.createElement('li');
     el.className = 'message';
     el.dataset.author = author;
@@ -94,11 +96,55 @@
       who.textContent = 'Agent';
       el.append(who);
     }
-    const span = document.createElement('span');
-    span.className = 'text';
-    span.textContent = text;
-    el.append(span);
+    if (text) {
+      const span = document.createElement('span');
+      span.className = 'text';
+      span.textContent = text;
+      el.append(span);
+    }
+    if (extra && extra.file) el.append(renderFile(extra.file));
+    if (extra && Array.isArray(extra.choices) && extra.choices.length > 0) el.append(renderChoices(extra.choices));
     return el;
+  }
+
+  function renderFile(file) {
+    const link = document.createElement('a');
+    link.className = 'file';
+    link.href = file.url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    if (file.kind === 'image') {
+      const img = document.createElement('img');
+      img.src = file.url;
+      img.alt = file.filename;
+      link.append(img);
+    } else {
+      link.download = file.filename;
+      link.textContent = file.filename;
+    }
+    return link;
+  }
+
+  /** Buttons for the choices; a tap sends the pick (once: the set is then done). */
+  function renderChoices(choices) {
+    const group = document.createElement('div');
+    group.className = 'choices';
+    group.setAttribute('role', 'group');
+    for (const choice of choices) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'choice';
+      b.textContent = choice.title;
+      if (choice.description) b.title = choice.description;
+      b.addEventListener('click', () => {
+        if (stopped) return;
+        for (const other of group.querySelectorAll('button')) other.disabled = true;
+        b.setAttribute('aria-pressed', 'true');
+        submit(choice.title, choice.id);
+      });
+      group.append(b);
+    }
+    return group;
   }
 
   /** Server messages go before the visitor's unaccepted ones, which were typed after them. */
@@ -129,7 +175,7 @@
   }
 
   function flushOutbox() {
-    for (const [clientMessageId, entry] of outbox) send({ type: 'message', clientMessageId, text: entry.text });
+    for (const [clientMessageId, entry] of outbox) send(messageFrame(clientMessageId, entry));
   }
 
   function accepted(frame) {
@@ -157,7 +203,7 @@
       accepted({ clientMessageId: frame.clientMessageId, id: frame.id });
       return;
     }
-    const el = render(frame.author, frame.text, frame.id);
+    const el = render(frame.author, frame.text, frame.id, frame);
     byId.set(frame.id, el);
     insert(el);
   }
@@ -288,21 +334,31 @@
     if (send({ type: 'typing', state: on ? 'on' : 'off' })) typingSent = on;
   }
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    if (!text || stopped) return;
+  function messageFrame(clientMessageId, entry) {
+    return entry.choiceId ? { type: 'message', clientMessageId, text: entry.text, choiceId: entry.choiceId } : { type: 'message', clientMessageId, text: entry.text };
+  }
+
+  /** Shows the visitor's message at once and sends it (again after a reconnect, until accepted). */
+  function submit(text, choiceId) {
     const clientMessageId = randomId('c_');
     const el = render('visitor', text, null);
     el.classList.add('pending');
     el.dataset.clientId = clientMessageId;
     list.append(el);
     scrollToEnd();
-    outbox.set(clientMessageId, { text, el });
+    const entry = choiceId ? { text, el, choiceId } : { text, el };
+    outbox.set(clientMessageId, entry);
+    send(messageFrame(clientMessageId, entry));
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || stopped) return;
     input.value = '';
     clearTimeout(typingOffTimer);
     sendTyping(false);
-    send({ type: 'message', clientMessageId, text });
+    submit(text);
   });
 
   input.addEventListener('keydown', (event) => {

@@ -2479,7 +2479,6 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
-                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -5430,7 +5429,7 @@ export interface paths {
         put?: never;
         /**
          * Add a channel
-         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page's), appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. 402 when the tenant's plan does not include the channel's type (each type is a plan feature) or allows no more channels. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
+         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page's), appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
          */
         post: {
             parameters: {
@@ -5545,7 +5544,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); or plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); an operator or a subscription moves it to a larger plan */
                 402: {
                     headers: {
                         [name: string]: unknown;
@@ -5973,7 +5972,7 @@ export interface paths {
         head?: never;
         /**
          * Update a channel (a secret given replaces the stored one)
-         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked. Enabling a disabled channel (status active) answers 402 when the tenant's plan does not include its type; channels left active keep working.
+         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
          */
         patch: {
             parameters: {
@@ -6057,22 +6056,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7079,7 +7062,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a conversation, with what its channel takes as attachments */
+        /** Get a conversation */
         get: {
             parameters: {
                 query?: never;
@@ -7439,7 +7422,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message to the end user as the human agent holding the conversation
-         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window. `attachment` sends a file after the text (the text may then be empty): a message's stored file (`messageId`), a document's original (`documentId`), or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document (Instagram: JPEG, PNG and GIF images up to 8 MB; MP4, Ogg, WebM, QuickTime and AVI video, AAC, M4A and WAV audio, and PDF files up to 25 MB); 400 invalid_attachment when the file is missing, of a type the channel does not take, or larger than it takes. GET /conversations/{id} says what its channel takes (`attachmentLimits`).
+         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window. `attachment` sends a file after the text (the text may then be empty): a message's stored file (`messageId`), a document's original (`documentId`), or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document; 400 invalid_attachment when the file is missing or larger than the channel takes.
          */
         post: {
             parameters: {
@@ -7463,7 +7446,7 @@ export interface paths {
                          * @default
                          */
                         text?: string;
-                        /** @description A file sent after the text: an image the channel shows as one (JPEG or PNG; GIF too on Messenger and Instagram) is shown as a picture, anything else is offered as a file; Instagram takes only images, video, audio and PDF files */
+                        /** @description A file sent after the text: an image (JPEG or PNG) is shown as a picture, anything else is offered as a file */
                         attachment?: {
                             /**
                              * Format: uuid
@@ -7851,7 +7834,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached, 402 plan_feature_unavailable when the plan does not include documents (documents ingested before stay searchable).
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached.
          */
         post: {
             parameters: {
@@ -7917,22 +7900,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8250,7 +8217,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new version of a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached, 402 plan_feature_unavailable when the plan does not include documents (documents ingested before stay searchable). The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached. The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
          */
         post: {
             parameters: {
@@ -8318,22 +8285,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12518,7 +12469,6 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
-                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -12599,13 +12549,6 @@ export interface paths {
                             };
                             /** @description Limits at or above the warning share */
                             warnings: ("monthlyMessages" | "documents" | "chunks" | "seats" | "channels" | "monthlyModelSpendUsd")[];
-                            /** @description Every feature a plan may include, in order, and whether the tenant's plan does (routes needing a missing one answer 402 plan_feature_unavailable) */
-                            features: {
-                                /** @enum {string} */
-                                feature: "webchat" | "whatsapp" | "messenger" | "instagram" | "documents" | "functions" | "webhooks" | "llm_credentials";
-                                label: string;
-                                included: boolean;
-                            }[];
                             /** @description The period's metered events: model_tokens and embedding_tokens per provider and model, messages per channel, storage_bytes uploaded */
                             meters: {
                                 meter: string;
@@ -12765,7 +12708,6 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
-                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -14095,7 +14037,7 @@ export interface paths {
         put?: never;
         /**
          * Register a function the assistant may call
-         * @description Arguments the model produces are validated against `parameters` (JSON Schema, type object) before any call. Each call is a POST of {"function", "callId", "arguments"} with headers X-MetaChat-Timestamp (unix seconds) and X-MetaChat-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>. callId is stable across retries. 402 when the tenant's plan does not include functions (then no function or MCP tool is offered to the model either).
+         * @description Arguments the model produces are validated against `parameters` (JSON Schema, type object) before any call. Each call is a POST of {"function", "callId", "arguments"} with headers X-MetaChat-Timestamp (unix seconds) and X-MetaChat-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>. callId is stable across retries.
          */
         post: {
             parameters: {
@@ -14166,22 +14108,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -14875,7 +14801,7 @@ export interface paths {
         put?: never;
         /**
          * Register an MCP server and list its tools
-         * @description Streamable HTTP transport. Tools are listed on registration, on POST /{id}/refresh and again by the assistant when the list is older than 5 minutes; each is offered to the model as "<server name>_<tool name>" unless a built-in tool or a tenant function has that name. Input schemas must be JSON Schemas with "type": "object"; tools that break the rules are left out and named in toolsError. HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Registering answers 402 when the tenant's plan does not include functions (the plan feature MCP tools belong to).
+         * @description Streamable HTTP transport. Tools are listed on registration, on POST /{id}/refresh and again by the assistant when the list is older than 5 minutes; each is offered to the model as "<server name>_<tool name>" unless a built-in tool or a tenant function has that name. Input schemas must be JSON Schemas with "type": "object"; tools that break the rules are left out and named in toolsError. HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development).
          */
         post: {
             parameters: {
@@ -14946,22 +14872,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -15831,10 +15741,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /**
-         * Set the tenant's own key (and optional https base URL) for a provider
-         * @description 402 when the tenant's plan does not include llm_credentials; on such a plan keys set before are not used either (the platform's are).
-         */
+        /** Set the tenant's own key (and optional https base URL) for a provider */
         put: {
             parameters: {
                 query?: never;
@@ -15890,22 +15797,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -16285,7 +16176,7 @@ export interface paths {
         put?: never;
         /**
          * Register a webhook endpoint (its signing secret is returned once)
-         * @description HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: message.received, message.sent, conversation.created, handoff.requested, handoff.assigned, handoff.released, document.indexed, document.failed. Each delivery is a POST of {"id", "type", "createdAt", "tenantId", "data"} with headers x-metachat-event, x-metachat-delivery, x-metachat-timestamp and x-metachat-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>. Verify v1 over the raw body in constant time and refuse a t older than your replay window (e.g. 5 minutes); deduplicate on "id". Answer 2xx quickly; anything else is retried with backoff for about a day, and 410 Gone disables the endpoint. 402 when the tenant's plan does not include webhooks (on such a plan no delivery is sent: each is logged failed, not sent).
+         * @description HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: message.received, message.sent, conversation.created, handoff.requested, handoff.assigned, handoff.released, document.indexed, document.failed. Each delivery is a POST of {"id", "type", "createdAt", "tenantId", "data"} with headers x-metachat-event, x-metachat-delivery, x-metachat-timestamp and x-metachat-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>. Verify v1 over the raw body in constant time and refuse a t older than your replay window (e.g. 5 minutes); deduplicate on "id". Answer 2xx quickly; anything else is retried with backoff for about a day, and 410 Gone disables the endpoint.
          */
         post: {
             parameters: {
@@ -16350,22 +16241,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -17089,10 +16964,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Send a "ping" event to this endpoint (delivered like any event; see its delivery log)
-         * @description 402 when the tenant's plan does not include webhooks.
-         */
+        /** Send a "ping" event to this endpoint (delivered like any event; see its delivery log) */
         post: {
             parameters: {
                 query?: never;
@@ -17136,22 +17008,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -17634,10 +17490,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Deliver a logged event to its endpoint again (a delivered or failed one; not one still retrying)
-         * @description 402 when the tenant's plan does not include webhooks.
-         */
+        /** Deliver a logged event to its endpoint again (a delivered or failed one; not one still retrying) */
         post: {
             parameters: {
                 query?: never;
@@ -17695,22 +17548,6 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                message: string;
-                                requestId: string;
-                                details?: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
-                402: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -9,7 +9,7 @@ import type { Config } from '../../../../lib/config.ts';
 import { CHANNEL_TYPES } from '../../../../lib/channels.ts';
 import { conversationsMentioning, likeLiteral } from '../../../../lib/conversation-search.ts';
 import { HttpError } from '../../../plugins/app/errors.ts';
-import { channelFileLimits } from '../../../outbound-attachments.ts';
+import { channelFileLimits } from '../../../../lib/channel-files.ts';
 import eventRoutes from './events.ts';
 import mediaRoutes from './media.ts';
 import { afterCursor, cursorDate, encodeCursor, decodeCursor, errorResponses, idParams, iso, page, paginationQuery, toPage } from '../../../schemas/common.ts';
