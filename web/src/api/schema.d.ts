@@ -7422,7 +7422,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message to the end user as the human agent holding the conversation
-         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window. `attachment` sends a file after the text (the text may then be empty): a message's stored file (`messageId`), a document's original (`documentId`), or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document; 400 invalid_attachment when the file is missing or larger than the channel takes.
+         * @description Answers 200 with the outcome when the send finishes within a few seconds, else 202 `pending` with the message id: the message goes out regardless, and its row (GET /conversations/{id}/messages) shows the status. Send an Idempotency-Key to make retries safe: the same key on the same conversation joins the first request (one message, one send, the same messageId) and answers 202 while it is in flight, then its outcome. Without a key every request is a new message: a retry after a timeout or a 5xx may send it twice. Keys are remembered while the conversation's workflow run lives; after the run ends (the conversation closes) or continues as new (a long conversation, every few thousand events), the same key is a new message. A key reused with a different text answers the first request's outcome. 409 handoff_conflict: the conversation is not held by this agent; 409 conversation_closed: it has no running workflow. 403 agent_mismatch: an agent key named another agent than its own, or a signed-in user someone else. `choices`: options the customer can tap (WhatsApp reply buttons or a list, Messenger a button template or quick replies, web chat buttons, Instagram numbered lines); the pick comes back as the customer's next message. Outside the customer's 24-hour window a message is not sent (status failed, reason outside_customer_service_window), except on Messenger, where a person's reply within 7 days of the customer's last message goes out with the HUMAN_AGENT tag and a later one fails with reason outside_human_agent_window. `attachment` sends a file after the text (the text may then be empty): a message's stored file (`messageId`), a document's original (`documentId`), or bytes (`filename`, `mimeType`, base64 `data`, at most MEDIA_MAX_BYTES: 413 beyond). JPEG and PNG go as images, anything else as a document (Instagram: JPEG, PNG and GIF images up to 8 MB; MP4, Ogg, WebM, QuickTime and AVI video, AAC, M4A and WAV audio, and PDF files up to 25 MB; web chat: any file up to 100 MB, shown to the visitor as a link, JPEG, PNG, GIF and WebP as pictures); 400 invalid_attachment when the file is missing, of a type the channel does not take, or larger than it takes. GET /conversations/{id} says what its channel takes (`attachmentLimits`).
          */
         post: {
             parameters: {
@@ -7468,7 +7468,7 @@ export interface paths {
                              */
                             data: string;
                         };
-                        /** @description Options sent with the text: WhatsApp reply buttons (up to 3) or a list (up to 10), Messenger a button template or quick replies, web chat numbered lines */
+                        /** @description Options sent with the text: WhatsApp reply buttons (up to 3) or a list (up to 10), Messenger a button template or quick replies, web chat buttons, Instagram numbered lines */
                         choices?: {
                             items: {
                                 /** @description Comes back with the customer's pick */
@@ -20465,6 +20465,87 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webchat/files/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The file of a message sent to a web chat visitor, by the signed link in the message's frame
+         * @description 404 not_found: the link is not valid (wrong or expired signature), or names no message with a file, or the file is no longer stored.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The tenant */
+                    t: string;
+                    /** @description The message's creation time (ms) */
+                    at: number;
+                    /** @description Expiry (unix seconds) */
+                    exp: number;
+                    sig: string;
+                };
+                header?: never;
+                path: {
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file's bytes */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
