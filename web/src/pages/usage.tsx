@@ -1,7 +1,8 @@
 // The usage report (GET /api/v1/usage) for a calendar month (UTC): messages, model and embedding
 // tokens and cost, today's spend against the daily budget, and the documents and their chunks
 // against the plan's limits; and the plan (GET /api/v1/billing): each monthly limit with its use,
-// flagged from 80 %, and, with billing on, the way to subscribe or manage the subscription.
+// flagged from 80 %, the features it includes and those it does not, and, with billing on, the way
+// to subscribe or manage the subscription.
 import { useEffect, useState } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
@@ -155,6 +156,15 @@ export function UsagePage(_: { me: Me }) {
                 })}
               </dl>
               {billing.warnings.length > 0 && <p role="status">Some limits are nearly used up: a larger plan raises them.</p>}
+              <h3 id="plan-features-title">Features</h3>
+              <ul className="plan-features" id="plan-features" aria-labelledby="plan-features-title">
+                {billing.features.map((f) => (
+                  <li key={f.feature} data-feature={f.feature} data-included={f.included} className={f.included ? undefined : 'muted'}>
+                    <span aria-hidden="true">{f.included ? '✓' : '✗'}</span> {f.label}
+                    {!f.included && <span className="visually-hidden"> (not included)</span>}
+                  </li>
+                ))}
+              </ul>
               {billing.billingEnabled ? (
                 <p className="plan-actions">
                   {plans.filter((p) => p.purchasable && p.id !== billing.plan.id).map((p) => (
