@@ -16,7 +16,7 @@ RUN npx vite build --config web/vite.config.ts
 # keeps only dist/.
 FROM node:24.19.0-bookworm-slim AS server
 WORKDIR /build
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY scripts/postinstall.mjs scripts/postinstall.mjs
 COPY prisma prisma
 COPY prisma.config.ts ./
@@ -34,7 +34,7 @@ RUN npm run build
 FROM node:24.19.0-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY scripts/postinstall.mjs scripts/postinstall.mjs
 COPY prisma prisma
 COPY prisma.config.ts ./

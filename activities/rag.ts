@@ -26,10 +26,9 @@ import { log } from '@temporalio/activity';
 import { Prisma } from '../generated/prisma/client.ts';
 import type pg from 'pg';
 import { poolOf, type Db } from '../lib/db.ts';
-import { DEFAULT_EMBEDDING_MODEL, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
+import { DEFAULT_EMBEDDING_MODEL, EMBEDDING_MODELS, embeddingDimensions, isEmbeddingModel, vectorLiteral, type EmbeddingModelName } from '../lib/embedding-models.ts';
 import { parseTenantSettings, type PlatformDefaults, type TenantSettings, type TextSearchLanguage } from '../lib/tenant-settings.ts';
 import { createEmbedderRegistry, type EmbedderRegistry } from './embeddings/index.ts';
-import { LOCAL_HASH_MODEL } from './embeddings/local-hash.ts';
 import { createRedaction, localeCountry } from '../lib/pii.ts';
 import { createUsageLedger } from './llm/usage.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
@@ -364,8 +363,9 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
     let vector: number[] | undefined;
     if (rag.vectorWeight > 0) {
       try {
-        // A provider's embedding of the customer's words gets no personal data (privacy.redactPii).
-        const leaves = model !== LOCAL_HASH_MODEL && tenant.settings.privacy.redactPii;
+        // A provider's embedding of the customer's words gets no personal data (privacy.redactPii);
+        // a local model's never leave the machine.
+        const leaves = EMBEDDING_MODELS[model].provider !== 'local' && tenant.settings.privacy.redactPii;
         const text = leaves ? createRedaction(localeCountry(tenant.settings.locale)).redact(input.question) : input.question;
         const embedded = await embedders(model).embed([text]);
         vector = embedded.vectors[0];

@@ -67,6 +67,7 @@ interface VectorResult {
 
 const INDEXES: Record<EmbeddingModelName, string> = {
   'local-hash-384': 'chunks_embedding_local_hash_384_idx',
+  'all-minilm-l6-v2-int8': 'chunks_embedding_all_minilm_l6_v2_int8_idx',
   'text-embedding-3-small': 'chunks_embedding_text_embedding_3_small_idx',
 };
 

@@ -4,6 +4,8 @@
 export const EMBEDDING_MODELS = {
   /** Offline, deterministic, lexical (feature hashing): activities/embeddings/local-hash.ts. */
   'local-hash-384': { provider: 'local', dimensions: 384 },
+  /** Offline, deterministic, semantic (all-MiniLM-L6-v2, int8 ONNX): activities/embeddings/minilm.ts. */
+  'all-minilm-l6-v2-int8': { provider: 'local', dimensions: 384 },
   /** OpenAI (or any OpenAI-compatible server at OPENAI_BASE_URL serving this model name). */
   'text-embedding-3-small': { provider: 'openai', dimensions: 1536 },
 } as const;

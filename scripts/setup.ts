@@ -1,5 +1,6 @@
 // `npm run setup`: installs the Temporal CLI, the Temporal test server and the embedded Postgres
-// into .local/ (skipped for what is already there) and prints what is in place and how long it took.
+// into .local/, with the files of the offline semantic embedder (scripts/provision/embedding-model.ts)
+// (skipped for what is already there) and prints what is in place and how long it took.
 // The test path adds --browser, which finds or installs Chromium (scripts/provision/browser.ts),
 // --fuzzer, which installs schemathesis (the OpenAPI fuzzer of test/fuzz/), and --promtool, which
 // finds or extracts promtool for the alert rule tests (scripts/provision/promtool.ts), and --s3, which
@@ -10,6 +11,7 @@
 // --helm builds helm and kubeconform from their Go modules and fetches the Kubernetes schemas, for
 // the Helm chart's test (scripts/provision/kubernetes-tools.ts; minutes the first time).
 import { ensureChromium } from './provision/browser.ts';
+import { ensureEmbeddingModel } from './provision/embedding-model.ts';
 import { ensureHelm, ensureKubeconform, ensureKubernetesSchemas } from './provision/kubernetes-tools.ts';
 import { ensurePromtool } from './provision/promtool.ts';
 import { ensureServerBuild } from './provision/server-build.ts';
@@ -31,6 +33,7 @@ try {
     timed('Temporal CLI', ensureTemporalCli),
     timed('Temporal test server', ensureTemporalTestServer),
     ...(process.env.DATABASE_URL ? [] : [timed('Postgres + pgvector', ensureEmbeddedPostgres)]),
+    timed('Embedding model', () => ensureEmbeddingModel()),
     timed('Web app', ensureWebApp),
     timed('Server build', ensureServerBuild),
     // Only the tests drive a browser (`npm test` passes --browser); dev runs without one.

@@ -1,9 +1,10 @@
 // Embedding providers behind one interface, chosen by model name (lib/embedding-models.ts):
-// the offline local-hash-384, and OpenAI's text-embedding-3-small (or an OpenAI-compatible
-// server at OPENAI_BASE_URL).
+// the offline local-hash-384 (lexical) and all-minilm-l6-v2-int8 (semantic), and OpenAI's
+// text-embedding-3-small (or an OpenAI-compatible server at OPENAI_BASE_URL).
 import { ApplicationFailure } from '@temporalio/common';
 import { EMBEDDING_MODELS, isEmbeddingModel } from '../../lib/embedding-models.ts';
 import { embedLocalHash, LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from './local-hash.ts';
+import { createMiniLmEmbedder, MINILM_MODEL } from './minilm.ts';
 import { createOpenAiEmbedder } from './openai.ts';
 
 export interface EmbeddingProvider {
@@ -32,7 +33,7 @@ export type EmbedderRegistry = (model: string) => EmbeddingProvider;
 
 /** The provider for each known model; unknown names are a non-retryable failure. */
 export function createEmbedderRegistry(config: EmbeddingConfig = {}): EmbedderRegistry {
-  const providers = new Map<string, EmbeddingProvider>([[LOCAL_HASH_MODEL, localHashEmbedder]]);
+  const providers = new Map<string, EmbeddingProvider>([[LOCAL_HASH_MODEL, localHashEmbedder], [MINILM_MODEL, createMiniLmEmbedder()]]);
   return (model) => {
     const known = providers.get(model);
     if (known) return known;

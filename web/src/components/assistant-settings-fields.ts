@@ -32,7 +32,7 @@ export interface SettingGroup {
 
 const PROVIDERS = ['local', 'openai', 'anthropic'] as const;
 // As lib/embedding-models.ts and lib/tenant-settings.ts list them (the settings' schema is not typed in the OpenAPI document).
-const EMBEDDING_MODELS = ['local-hash-384', 'text-embedding-3-small'] as const;
+const EMBEDDING_MODELS = ['local-hash-384', 'all-minilm-l6-v2-int8', 'text-embedding-3-small'] as const;
 const LANGUAGES = [
   'simple', 'arabic', 'armenian', 'basque', 'catalan', 'danish', 'dutch', 'english', 'finnish', 'french', 'german', 'greek', 'hindi',
   'hungarian', 'indonesian', 'irish', 'italian', 'lithuanian', 'nepali', 'norwegian', 'portuguese', 'romanian', 'russian', 'serbian',
@@ -88,7 +88,7 @@ export const SETTING_GROUPS: SettingGroup[] = [
       { path: 'rag.vectorWeight', label: 'Vector weight', hint: '0 to 10.', kind: { type: 'number', min: 0, max: 10, step: 0.1 } },
       { path: 'rag.textWeight', label: 'Full-text weight', hint: '0 to 10.', kind: { type: 'number', min: 0, max: 10, step: 0.1 } },
       { path: 'rag.rrfK', label: 'Rank fusion constant', hint: '1 to 1000.', kind: int(1, 1000) },
-      { path: 'rag.embeddingModel', label: 'Embedding model', hint: 'Changing it re-embeds your documents in the background.', kind: { type: 'select', options: EMBEDDING_MODELS } },
+      { path: 'rag.embeddingModel', label: 'Embedding model', hint: 'local-hash-384 matches words, all-minilm-l6-v2-int8 meaning (both offline); text-embedding-3-small needs an OpenAI key. Changing it re-embeds your documents in the background.', kind: { type: 'select', options: EMBEDDING_MODELS } },
       { path: 'rag.language', label: 'Full-text language', hint: 'Changing it re-indexes your documents in the background.', kind: { type: 'select', options: LANGUAGES } },
     ],
   },
