@@ -2,22 +2,27 @@
 // playwright-core), against the API, a real conversation worker, Temporal, Postgres and the fake
 // OpenAI: the assistant offers choices (offer_choices), the widget shows them as buttons, a tap
 // comes back as the visitor's next turn (stored as a button reply), and the assistant's answer to
-// it, a brochure (send_file), shows as a link whose signed URL serves the file's bytes.
+// it, a brochure (send_file), shows as a link whose signed URL serves the file's bytes. An agent's
+// choices and image show the same way.
 import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../api/app.ts';
 import { createChannel } from '../../lib/channels.ts';
+import { createApiKey } from '../../lib/tenants.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createDocumentStorage } from '../../lib/storage.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
+import { bearer } from '../support/api.ts';
 import { launchBrowser, listen, screenshot } from '../support/browser.ts';
 import { createConversationRig, eventually, type ConversationRig } from '../support/conversations.ts';
 import { seedReadyDocument } from '../support/documents.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
 
 const BROCHURE = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(1500)]);
+// A 1×1 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
 describe('web chat choices and files in a browser', { timeout: 120_000 }, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
@@ -27,6 +32,7 @@ describe('web chat choices and files in a browser', { timeout: 120_000 }, () => 
   let base: string;
   let browser: Browser;
   let widgetId: string;
+  let key: string;
 
   beforeAll(async () => {
     temporal = await connectTestTemporal();
@@ -38,6 +44,7 @@ describe('web chat choices and files in a browser', { timeout: 120_000 }, () => 
     });
     await rig.startWorkers(temporal.nativeConnection);
     widgetId = (await createChannel(forTenant(rig.db, rig.tenantId), rig.config.SECRETS_KEYS, { type: 'webchat', name: 'Site chat', allowedOrigins: [] })).widgetId!;
+    key = (await createApiKey(forTenant(rig.db, rig.tenantId), { name: 'inbox', scope: 'tenant' })).key;
     app = await buildApp({ config: rig.config, db: rig.db, temporal: temporal.client, logger: createLogger({ level: 'silent', name: 'test' }) });
     base = await listen(app);
     browser = await launchBrowser();
@@ -98,6 +105,40 @@ describe('web chat choices and files in a browser', { timeout: 120_000 }, () => 
     const sig = forged.searchParams.get('sig')!;
     forged.searchParams.set('sig', `${sig.slice(0, -1)}${sig.endsWith('A') ? 'B' : 'A'}`);
     expect((await fetch(forged)).status).toBe(404);
+    expect(problems).toEqual([]);
+  });
+
+  it("shows an agent's choices as buttons and its image as a picture; the visitor's tap reaches the agent's conversation", async () => {
+    const page = await (await browser.newContext()).newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    await page.goto(`${base}/webchat/widget/${widgetId}`);
+    await page.locator('body[data-connection="open"]').waitFor();
+    await page.fill('#composer textarea[name=text]', 'I want a human');
+    await page.press('#composer textarea[name=text]', 'Enter');
+    const visitorId = await page.evaluate<string>(`JSON.parse(atob(localStorage.getItem('metachat.token.${widgetId}').split('.')[2].replace(/-/g, '+').replace(/_/g, '/'))).v`);
+    const conversation = await eventually(
+      async () => (await forTenant(rig.db, rig.tenantId).conversation.findFirst({ where: { externalUserId: visitorId, status: 'handoff_requested' } })) ?? undefined,
+      20_000, 'the handoff requested',
+    );
+    const api = (path: string, payload: object) => app.inject({ method: 'POST', url: `/api/v1/conversations/${conversation.id}/${path}`, headers: bearer(key), payload });
+    expect((await api('take', { agentId: 'agent-1' })).statusCode).toBe(200);
+    const sent = await api('messages', {
+      agentId: 'agent-1', text: 'Is this your store?', choices: { items: [{ id: 'yes', title: 'Yes' }, { id: 'no', title: 'No' }] },
+      attachment: { filename: 'store.png', mimeType: 'image/png', data: PNG.toString('base64') },
+    });
+    expect(sent.json()).toMatchObject({ status: 'sent' });
+
+    const message = page.locator('#messages .message[data-author="agent"]').first();
+    await message.locator('.choices button').nth(1).waitFor();
+    expect(await message.locator('.text').textContent()).toBe('Is this your store?');
+    expect(await message.locator('a.file img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(1);
+    await message.locator('.choices button', { hasText: 'Yes' }).click();
+    const tap = await eventually(
+      async () => (await forTenant(rig.db, rig.tenantId).message.findFirst({ where: { conversationId: conversation.id, direction: 'inbound', type: 'interactive' } })) ?? undefined,
+      10_000, 'the tap stored',
+    );
+    expect(tap.content).toMatchObject({ replyId: 'yes', interactiveType: 'button_reply' });
     expect(problems).toEqual([]);
   });
 });
