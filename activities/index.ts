@@ -71,7 +71,7 @@ export function createActivities(given: ActivityDependencies) {
   const tenantEvents = createWebhookDispatcher({ db: deps.db, temporal: deps.temporal, logger: deps.logger, options: webhooks });
   const rag = createRagActivities(deps.db, embedders, metrics);
   const channels = createChannelActivities({ ...deps, storage: deps.documentStorage, tenantEvents });
-  const sendTemplateMessage = createTemplateSender(deps);
+  const sendTemplateMessage = createTemplateSender({ ...deps, tenantEvents });
   // Ingestion's queue runs the evaluations too (background work, like it: workflows/evaluation.ts).
   const documentsChanged = (tenantId: string) =>
     requestEvaluation(

@@ -11,7 +11,7 @@ import type { Db } from '../lib/db.ts';
 import { isOptedOut } from '../lib/opt-outs.ts';
 import { syncTemplates } from '../lib/template-sync.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
-import { tenantEventId } from '../lib/tenant-events.ts';
+import { tenantEventId, type TenantEventSink } from '../lib/tenant-events.ts';
 import { renderTemplate, TemplateParameterError, type ParameterFormat, type TemplateComponent, type TemplateParameters } from '../lib/whatsapp-templates.ts';
 import { conversationWorkflowId } from '../workflows/ids.ts';
 import { GRAPH_PERMANENT_ERROR, GRAPH_THROTTLED_ERROR, GRAPH_TRANSIENT_ERROR } from './channels/graph-errors.ts';
@@ -19,6 +19,7 @@ import { SEND_ATTEMPTS } from './channels/index.ts';
 import { WhatsAppClient } from './channels/whatsapp.ts';
 import { findOrCreateConversation } from './inbound-rows.ts';
 import { announceToInbox } from './inbox-events.ts';
+import { recordMessageSent } from './message-sent.ts';
 
 export interface TemplateMessageInput {
   tenantId: string;
@@ -51,13 +52,30 @@ interface PreparedSend {
   conversationId: string;
   row: { id: string; createdAt: Date };
   components: ReturnType<typeof renderTemplate>['components'];
+  /** The stored message's text and author, which message.sent repeats. */
+  content: StoredContent;
+}
+
+interface StoredContent {
+  text: string;
+  author: 'agent' | 'assistant';
+  agentId?: string;
 }
 
 export type TemplateSender = ReturnType<typeof createTemplateSender>;
 
 /** Sends one template message (shared by the templateMessage workflow's step and campaign batches). */
-export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiUrl: string }) {
+export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiUrl: string; tenantEvents?: TenantEventSink }) {
   const { db } = deps;
+
+  /** message.sent, as every other send writes it; the dispatcher never throws and the outbox sweep retries. */
+  async function announceSent(input: TemplateMessageInput, sent: { conversationId: string; createdAt: Date; content: StoredContent; externalMessageId: string }): Promise<void> {
+    const eventId = await recordMessageSent(db, {
+      tenantId: input.tenantId, messageId: input.messageId, conversationId: sent.conversationId, channel: 'whatsapp', externalUserId: input.to,
+      text: sent.content.text, author: sent.content.author, agentId: sent.content.agentId ?? null, providerMessageIds: [sent.externalMessageId], createdAt: sent.createdAt,
+    });
+    if (eventId) void deps.tenantEvents?.dispatch(eventId);
+  }
 
   /**
    * Checks the template and the customer's opt-out, finds or creates the conversation and stores
@@ -71,7 +89,12 @@ export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiU
     // A row stored by an earlier attempt (or an earlier run under the same id, whose created_at
     // may differ) decides: its send is under way or over.
     const stored = await tdb.message.findFirst({ where: { id: input.messageId } });
-    if (stored && stored.status !== 'pending') return outcomeOf(stored);
+    if (stored && stored.status !== 'pending') {
+      const outcome = outcomeOf(stored);
+      // Sent by an earlier attempt, which may have died before writing the event.
+      if (outcome.status === 'sent') await announceSent(input, { ...outcome, createdAt: stored.createdAt, content: stored.content as unknown as StoredContent });
+      return outcome;
+    }
 
     if (!stored && options.respectOptOut && (await isOptedOut(tdb, input.to))) return { status: 'skipped', messageId: input.messageId, reason: 'opted_out' };
 
@@ -101,7 +124,7 @@ export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiU
     const createdAt = stored?.createdAt ?? new Date(input.createdAt);
     const content = {
       text: rendered?.text ?? `[template ${input.template.name}]`,
-      author: input.author === 'agent' ? 'agent' : 'assistant',
+      author: input.author === 'agent' ? ('agent' as const) : ('assistant' as const),
       ...(input.agentId && { agentId: input.agentId }),
       template: { name: input.template.name, language: input.template.language, ...(input.parameters && { parameters: input.parameters }) },
       source: input.author,
@@ -129,6 +152,7 @@ export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiU
       conversationId: conversation.id,
       row: { id: input.messageId, createdAt },
       components: rendered!.components,
+      content,
     };
   }
 
@@ -172,6 +196,7 @@ export function createTemplateSender(deps: { db: Db; keyring: Keyring; graphApiU
       options.onAccepted?.(externalMessageId);
     }
     await markSent(input.tenantId, prepared, externalMessageId);
+    await announceSent(input, { conversationId: prepared.conversationId, createdAt: prepared.row.createdAt, content: prepared.content, externalMessageId });
     return { status: 'sent', messageId: input.messageId, conversationId: prepared.conversationId, externalMessageId };
   }
 

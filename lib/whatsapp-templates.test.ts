@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { placeholdersOf, renderTemplate, TemplateParameterError, whatsappIdOf, type SendableTemplate } from './whatsapp-templates.ts';
+import { phoneNumberProblem, placeholdersOf, renderTemplate, TemplateParameterError, whatsappIdOf, type SendableTemplate } from './whatsapp-templates.ts';
 
 const orderUpdate: SendableTemplate = {
   name: 'order_update',
@@ -91,5 +91,13 @@ describe('placeholders and phone numbers', () => {
     expect(whatsappIdOf('0049 151')).toBeNull();
     expect(whatsappIdOf('+1 555 CALL NOW')).toBeNull();
     expect(whatsappIdOf('1234567890123456')).toBeNull();
+    expect(whatsappIdOf('+49 151+23456789')).toBeNull();
+    expect(whatsappIdOf('+1 555 010 9999 ext 12')).toBeNull();
+  });
+  it('says what is wrong with what cannot be a phone number', () => {
+    expect(phoneNumberProblem('+1 (555) 010-9999')).toBeNull();
+    expect(phoneNumberProblem('+1 555 CALL NOW')).toMatch(/only digits, a leading \+/);
+    expect(phoneNumberProblem('0049 151 2345678')).toMatch(/country code, not 0/);
+    expect(phoneNumberProblem('+1 555')).toBe('has 4 digits; a number with its country code has 7 to 15 (E.164)');
   });
 });

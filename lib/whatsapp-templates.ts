@@ -216,20 +216,33 @@ export function renderTemplate(template: SendableTemplate, given: TemplateParame
 }
 
 /**
- * A phone number as WhatsApp names the user: digits only, with the country code ("+1 (555)
- * 010-9999" → "15550109999"), or null if it cannot be one (E.164 allows 15 digits at most).
+ * What is wrong with `phone` as a customer's number, or null when it is one. WhatsApp names a
+ * user by their wa_id: the number in E.164 without the "+" (country code first, 15 digits at
+ * most). People write numbers with a "+", spaces, dashes, dots and parentheses, which are only
+ * separators; anything else (letters, an extension, a second "+") means it is not a number, and
+ * a leading 0 is a trunk or "00" international prefix where the country code belongs.
  */
-export function whatsappIdOf(phone: string): string | null {
+export function phoneNumberProblem(phone: string): string | null {
   const trimmed = phone.trim();
-  if (!/^\+?[\d\s().-]+$/.test(trimmed)) return null;
+  if (!/^\+?[\d\s().-]+$/.test(trimmed)) return 'may hold only digits, a leading +, and spaces, dashes, dots or parentheses between them';
   const digits = trimmed.replace(/\D/g, '');
-  return /^[1-9]\d{6,14}$/.test(digits) ? digits : null;
+  if (digits.startsWith('0')) return 'must start with the country code, not 0 (e.g. +4915123456789, not 0049… or 0151…)';
+  if (digits.length < 7 || digits.length > 15) return `has ${digits.length} digits; a number with its country code has 7 to 15 (E.164)`;
+  return null;
 }
 
-/** A WhatsApp id or phone number as the API accepts it. */
+/** A phone number as WhatsApp names the user (wa_id: digits only, "+1 (555) 010-9999" → "15550109999"), or null if it cannot be one. */
+export function whatsappIdOf(phone: string): string | null {
+  return phoneNumberProblem(phone) === null ? phone.replace(/\D/g, '') : null;
+}
+
+/** A WhatsApp id or phone number as the API accepts it: 400 saying what is wrong otherwise. */
 export const phoneNumberSchema = z
   .string()
   .max(32)
-  .refine((v) => whatsappIdOf(v) !== null, 'must be a phone number with its country code, e.g. +15550109999')
+  .superRefine((v, ctx) => {
+    const problem = phoneNumberProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `not a phone number: it ${problem}` });
+  })
   .transform((v) => whatsappIdOf(v)!)
   .describe('The customer\'s phone number with its country code (E.164, e.g. +15550109999), or their WhatsApp id');

@@ -17,6 +17,7 @@ import { taskQueueName } from '../lib/temporal.ts';
 import { forTenant, tenantData } from '../lib/tenant-db.ts';
 import { createApiKey } from '../lib/tenants.ts';
 import { TEMPLATE_PAGE_SIZE } from '../lib/template-sync.ts';
+import { createWebhookEndpoint } from '../lib/tenant-webhooks.ts';
 import { campaign, campaignProgressQuery } from '../workflows/campaign.ts';
 import { templateSync } from '../workflows/template-sync.ts';
 import type { FakeTemplate } from './fakes/graph-templates.ts';
@@ -61,6 +62,8 @@ describe('WhatsApp templates', () => {
     const tdb = forTenant(rig.db, rig.tenantId);
     key = (await createApiKey(tdb, { name: 'tenant', scope: 'tenant' })).key;
     agentKey = (await createApiKey(tdb, { name: 'agent', scope: 'agent', agentId: 'agent-7' })).key;
+    // An endpoint listening to message.sent, so that sends write it (its deliveries are not followed here).
+    await createWebhookEndpoint(tdb, rig.config.SECRETS_KEYS, { url: 'https://hooks.example.com/metachat', events: ['message.sent'] });
     stored = rig.graph.templates.set(WABA, [ORDER_UPDATE, PROMO, { ...ORDER_UPDATE, name: 'old_notice', status: 'PAUSED' }, ...FILLER]);
     const sync = await api('POST', `/api/v1/channels/${rig.whatsappChannelId}/templates/sync`);
     expect(sync.json()).toEqual({ synced: stored.length, removed: 0, skipped: 0 });
@@ -167,6 +170,12 @@ describe('WhatsApp templates', () => {
     });
     const messages = (await api('GET', `/api/v1/conversations/${conversation.id}/messages`, undefined, {}, agentKey)).json().items;
     expect(messages).toEqual([expect.objectContaining({ id: sent.json().messageId, type: 'template', author: 'agent', agentId: 'agent-7', status: 'sent', text: delivered[0]!.text, externalMessageId: delivered[0]!.messageId })]);
+    // message.sent, as for any other agent message: once, however often the request was repeated.
+    const events = await rig.db.event.findMany({ where: { tenantId: rig.tenantId, type: 'message.sent', subjectId: conversation.id } });
+    expect(events.map((e) => e.payload)).toEqual([{
+      messageId: sent.json().messageId, conversationId: conversation.id, channel: 'whatsapp', externalUserId: user, text: delivered[0]!.text,
+      author: 'agent', agentId: 'agent-7', providerMessageIds: [delivered[0]!.messageId], createdAt: expect.any(String),
+    }]);
   });
 
   it('starts a conversation with a proactive template that the customer\'s answer joins; STOP opts the customer out', async () => {
@@ -177,7 +186,13 @@ describe('WhatsApp templates', () => {
     expect(sent.json()).toMatchObject({ status: 'sent' });
     const conversation = await forTenant(rig.db, rig.tenantId).conversation.findFirst({ where: { externalUserId: user } });
     expect(conversation).toMatchObject({ id: sent.json().conversationId, workflowId: rig.workflowId('whatsapp', user) });
-    expect((await api('POST', '/api/v1/template-messages', { ...body, to: 'call me' })).statusCode).toBe(400);
+    // What cannot be a phone number is refused, saying why, never reduced to its digits.
+    for (const [to, why] of [['call me', 'only digits'], ['+1 555 010 9999 ext 12', 'only digits'], ['0049 151 2345678', 'country code, not 0'], ['+1 555', '7 to 15']]) {
+      const refused = await api('POST', '/api/v1/template-messages', { ...body, to });
+      expect(refused.statusCode, to).toBe(400);
+      expect(refused.json().error.message, to).toContain(`/to not a phone number: it`);
+      expect(refused.json().error.message, to).toContain(why);
+    }
 
     // The customer answers: the conversation workflow replies in the same conversation.
     await rig.deliver('whatsapp', user, [text('Where is my order?')]);

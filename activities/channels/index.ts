@@ -6,10 +6,11 @@ import { readChannelSecrets } from '../../lib/channels.ts';
 import type { Db } from '../../lib/db.ts';
 import { WorkerMetrics } from '../../lib/metrics/worker-metrics.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
-import { recordTenantEvent, tenantEventId, tenantHasWebhooks, type TenantEventSink } from '../../lib/tenant-events.ts';
+import type { TenantEventSink } from '../../lib/tenant-events.ts';
 import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { SUPERSEDED_BY_AGENT, type ChannelKind, type ChoiceSet, type OutboundAttachment } from '../../workflows/types.ts';
 import { announceToInbox } from '../inbox-events.ts';
+import { recordMessageSent } from '../message-sent.ts';
 import { markOutboundSent, storePendingOutbound } from '../outbound-rows.ts';
 import { markOutboundFailed, outboundContent, storeOutbound, type ReplySource } from '../store.ts';
 import { InstagramClient } from './instagram.ts';
@@ -206,25 +207,11 @@ export function createChannelActivities(deps: { db: Db; keyring: Keyring; graphA
     throw ApplicationFailure.nonRetryable(`channel ${channelId} (${channel.type}) lacks the credentials to send`, 'ChannelMisconfigured');
   }
 
-  /**
-   * message.sent for a message the channel accepted. Its id derives from the message, so a retry
-   * writes none twice; it is written whatever the row's status has become since (a delivery
-   * status webhook can move it past `sent` before this runs).
-   */
-  async function recordSent(input: DeliverInput, content: { text: string; author?: 'assistant' | 'agent'; agentId?: string }, providerMessageIds: string[]): Promise<string | null> {
-    // A tenant without webhooks (cached hint) needs no statement for an event it will not get.
-    if (!(await tenantHasWebhooks(db, input.tenantId))) return null;
-    return recordTenantEvent(forTenant(db, input.tenantId), {
-      id: tenantEventId('message.sent', input.id),
-      tenantId: input.tenantId,
-      type: 'message.sent',
-      // The conversation's event, so that erasing an end user (lib/end-users.ts) takes it too.
-      subjectType: 'conversation',
-      subjectId: input.conversationId,
-      data: {
-        messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: content.text,
-        author: content.author ?? 'assistant', agentId: content.agentId ?? null, providerMessageIds, createdAt: new Date(input.createdAt).toISOString(),
-      },
+  /** message.sent for a message the channel accepted (activities/message-sent.ts). */
+  function recordSent(input: DeliverInput, content: { text: string; author?: 'assistant' | 'agent'; agentId?: string }, providerMessageIds: string[]): Promise<string | null> {
+    return recordMessageSent(db, {
+      tenantId: input.tenantId, messageId: input.id, conversationId: input.conversationId, channel: input.channel, externalUserId: input.to, text: content.text,
+      author: content.author ?? 'assistant', agentId: content.agentId ?? null, providerMessageIds, createdAt: new Date(input.createdAt),
     });
   }
 
