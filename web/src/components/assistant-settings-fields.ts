@@ -90,6 +90,7 @@ export const SETTING_GROUPS: SettingGroup[] = [
       { path: 'rag.rrfK', label: 'Rank fusion constant', hint: '1 to 1000.', kind: int(1, 1000) },
       { path: 'rag.embeddingModel', label: 'Embedding model', hint: 'local-hash-384 matches words, all-minilm-l6-v2-int8 meaning (both offline); text-embedding-3-small needs an OpenAI key. Changing it re-embeds your documents in the background.', kind: { type: 'select', options: EMBEDDING_MODELS } },
       { path: 'rag.language', label: 'Full-text language', hint: 'Changing it re-indexes your documents in the background.', kind: { type: 'select', options: LANGUAGES } },
+      { path: 'llm.sendFiles', label: "Send documents' files", hint: "The assistant may send a document's original file (a PDF price list, a brochure) when a customer asks for it.", kind: { type: 'toggle' } },
     ],
   },
   {
