@@ -64,9 +64,13 @@ describe('evaluations', () => {
     const created = await api('POST', '/cases', { question: 'Draft', expectedFacts: ['draft'] });
     expect(created.statusCode, created.body).toBe(201);
     const { id } = created.json() as { id: string };
-    expect((await api('PATCH', `/cases/${id}`, { expectRefusal: true })).statusCode).toBe(400);
-    const changed = await api('PATCH', `/cases/${id}`, { expectedFacts: [], expectRefusal: true });
-    expect(changed.json()).toMatchObject({ id, question: 'Draft', expectedFacts: [], expectRefusal: true });
+    for (const body of [{ expectRefusal: false }, { expectedFacts: [] }, { expectedFacts: ['x'], expectRefusal: true }]) {
+      expect((await api('PATCH', `/cases/${id}`, body)).statusCode, JSON.stringify(body)).toBe(400);
+    }
+    // Expecting a refusal drops the facts; the question alone keeps the expectation.
+    expect((await api('PATCH', `/cases/${id}`, { expectRefusal: true })).json()).toMatchObject({ id, question: 'Draft', expectedFacts: [], expectRefusal: true });
+    expect((await api('PATCH', `/cases/${id}`, { question: 'Draft 2' })).json()).toMatchObject({ question: 'Draft 2', expectedFacts: [], expectRefusal: true });
+    expect((await api('PATCH', `/cases/${id}`, { expectedFacts: ['draft'] })).json()).toMatchObject({ expectedFacts: ['draft'], expectRefusal: false });
     expect((await api('DELETE', `/cases/${id}`)).statusCode).toBe(204);
     expect((await api('GET', `/cases/${id}`)).statusCode).toBe(404);
     expect((await api('POST', '/runs')).json().error.code).toBe('no_cases');

@@ -11092,21 +11092,23 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
+            /** @description A case has expected facts or expectRefusal true, not both */
             requestBody: {
                 content: {
                     "application/json": {
                         /** @description Asked as a customer would ask it */
                         question: string;
-                        /**
-                         * @description Phrases a right answer contains, each found (case-insensitively) in the answer and in a passage it cites
-                         * @default []
-                         */
+                        /** @description Phrases a right answer contains, each found (case-insensitively) in the answer and in a passage it cites */
+                        expectedFacts: string[];
+                        /** @enum {boolean} */
+                        expectRefusal?: false;
+                    } | {
+                        /** @description Asked as a customer would ask it */
+                        question: string;
+                        /** @description Phrases a right answer contains, each found (case-insensitively) in the answer and in a passage it cites */
                         expectedFacts?: string[];
-                        /**
-                         * @description Nothing in the documents answers it: the assistant must decline and offer a person
-                         * @default false
-                         */
-                        expectRefusal?: boolean;
+                        /** @enum {boolean} */
+                        expectRefusal: true;
                     };
                 };
             };
@@ -11521,7 +11523,7 @@ export interface paths {
         head?: never;
         /**
          * Change an evaluation case
-         * @description The fields given replace the case's; a case has expected facts or expectrefusal true, not both (400 otherwise). Past runs keep the case as it was asked.
+         * @description Expected facts make it a fact case, expectRefusal true a refusal case; the question alone keeps the expectation. Past runs keep the case as it was asked.
          */
         patch: {
             parameters: {
@@ -11532,15 +11534,26 @@ export interface paths {
                 };
                 cookie?: never;
             };
+            /** @description A case has expected facts or expectRefusal true, not both: expected facts make it a fact case, expectRefusal true a refusal case; the question alone keeps the expectation */
             requestBody: {
                 content: {
                     "application/json": {
                         /** @description Asked as a customer would ask it */
                         question?: string;
                         /** @description Phrases a right answer contains, each found (case-insensitively) in the answer and in a passage it cites */
+                        expectedFacts: string[];
+                        /** @enum {boolean} */
+                        expectRefusal?: false;
+                    } | {
+                        /** @description Asked as a customer would ask it */
+                        question?: string;
+                        /** @description Phrases a right answer contains, each found (case-insensitively) in the answer and in a passage it cites */
                         expectedFacts?: string[];
-                        /** @description Nothing in the documents answers it: the assistant must decline and offer a person */
-                        expectRefusal?: boolean;
+                        /** @enum {boolean} */
+                        expectRefusal: true;
+                    } | {
+                        /** @description Asked as a customer would ask it */
+                        question: string;
                     };
                 };
             };

@@ -167,7 +167,8 @@ function CaseForm({ editing, onDone, onCancel }: { editing: EvaluationCase | und
     const form = event.currentTarget;
     const data = new FormData(form);
     const facts = String(data.get('facts') ?? '').split('\n').map((f) => f.trim()).filter(Boolean);
-    const body = { question: String(data.get('question') ?? ''), expectedFacts: refusal ? [] : facts, expectRefusal: refusal };
+    const question = String(data.get('question') ?? '');
+    const body = refusal ? { question, expectRefusal: true as const } : { question, expectedFacts: facts };
     if (!refusal && facts.length === 0) return setProblem('Give at least one expected fact, or expect the assistant to decline.');
     setProblem('');
     setBusy(true);

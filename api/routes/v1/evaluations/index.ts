@@ -28,11 +28,20 @@ const expectRefusal = z.boolean().describe('Nothing in the documents answers it:
 const EXPECTATION_RULE = 'A case has expected facts or expectRefusal true, not both';
 
 const caseSchema = z.object({ id: z.uuid(), question: z.string(), expectedFacts: z.array(z.string()), expectRefusal: z.boolean(), createdAt: z.string(), updatedAt: z.string() });
-const caseInput = z
-  .object({ question, expectedFacts: expectedFacts.default([]), expectRefusal: expectRefusal.default(false) })
-  .strict()
-  .refine((c) => c.expectRefusal !== c.expectedFacts.length > 0, { message: EXPECTATION_RULE, path: ['expectedFacts'] });
-const casePatch = z.object({ question: question.optional(), expectedFacts: expectedFacts.optional(), expectRefusal: expectRefusal.optional() }).strict();
+// The rule "facts or a refusal, not both" is in the schemas' shape (one branch each), so that the
+// OpenAPI document calls valid only what is accepted.
+const factCase = { expectedFacts: expectedFacts.min(1), expectRefusal: z.literal(false).optional() };
+const refusalCase = { expectedFacts: expectedFacts.max(0).optional(), expectRefusal: z.literal(true) };
+const caseInput = z.union([z.object({ question, ...factCase }).strict(), z.object({ question, ...refusalCase }).strict()]).describe(EXPECTATION_RULE);
+const casePatch = z
+  .union([
+    z.object({ question: question.optional(), ...factCase }).strict(),
+    z.object({ question: question.optional(), ...refusalCase }).strict(),
+    z.object({ question }).strict(),
+  ])
+  .describe(`${EXPECTATION_RULE}: expected facts make it a fact case, expectRefusal true a refusal case; the question alone keeps the expectation`);
+const expectationOf = (body: { question?: string; expectedFacts?: string[]; expectRefusal?: boolean }) =>
+  body.expectRefusal ? { expectedFacts: [], expectRefusal: true } : body.expectedFacts ? { expectedFacts: body.expectedFacts, expectRefusal: false } : {};
 
 const score = z.number().min(0).max(1).nullable();
 const runSchema = z.object({
@@ -124,7 +133,7 @@ const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((await request.tenantDb.evaluationCase.count()) >= MAX_EVALUATION_CASES) {
         throw new HttpError(409, 'quota_exceeded', `At most ${MAX_EVALUATION_CASES} evaluation cases per tenant`);
       }
-      const created = await request.tenantDb.evaluationCase.create({ data: { tenantId: request.tenantId, ...request.body } });
+      const created = await request.tenantDb.evaluationCase.create({ data: { tenantId: request.tenantId, question: request.body.question, ...expectationOf(request.body) } });
       request.log.info({ evaluationCaseId: created.id }, 'evaluation case added');
       return reply.status(201).send(caseOut(created));
     },
@@ -146,7 +155,7 @@ const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Change an evaluation case',
-        description: `The fields given replace the case's; ${EXPECTATION_RULE.toLowerCase()} (400 otherwise). Past runs keep the case as it was asked.`,
+        description: "Expected facts make it a fact case, expectRefusal true a refusal case; the question alone keeps the expectation. Past runs keep the case as it was asked.",
         params: idParams,
         body: casePatch,
         response: { 200: caseSchema, ...errorResponses },
@@ -155,9 +164,8 @@ const evaluationRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const found = await request.tenantDb.evaluationCase.findFirst({ where: { id: request.params.id } });
       if (!found) throw caseNotFound();
-      const next = { question: found.question, expectedFacts: found.expectedFacts, expectRefusal: found.expectRefusal, ...request.body };
-      if (next.expectRefusal === next.expectedFacts.length > 0) throw new HttpError(400, 'validation_error', EXPECTATION_RULE);
-      const updated = await request.tenantDb.evaluationCase.update({ where: { id: found.id }, data: next });
+      const body = request.body;
+      const updated = await request.tenantDb.evaluationCase.update({ where: { id: found.id }, data: { ...(body.question !== undefined && { question: body.question }), ...expectationOf(body) } });
       return caseOut(updated);
     },
   );
