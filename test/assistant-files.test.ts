@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import type { TenantSettingsInput } from '../lib/tenant-settings.ts';
+import { FAKE_ANTHROPIC_KEY, startFakeAnthropic } from './fakes/anthropic.ts';
+import type { FakeLlmServer } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from './fakes/openai.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
 import { seedReadyDocument } from './support/documents.ts';
@@ -18,12 +20,16 @@ const BROCHURE = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(2000)]);
 describe('the assistant sends documents', () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let openai: FakeOpenAi;
+  let anthropic: FakeLlmServer;
   let rig: ConversationRig;
 
   beforeAll(async () => {
     temporal = await connectTestTemporal();
     openai = await startFakeOpenAi();
-    rig = await createConversationRig(temporal.client, { llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY } } });
+    anthropic = await startFakeAnthropic();
+    rig = await createConversationRig(temporal.client, {
+      llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY }, anthropic: { baseURL: anthropic.url, apiKey: FAKE_ANTHROPIC_KEY } },
+    });
     const storage = createDocumentStorage(rig.config);
     await seedReadyDocument(rig.db, rig.tenantId, {
       key: 'brochure', title: 'Bike brochure', content: 'The Acme city bike comes in three sizes and four colours.',
@@ -36,6 +42,7 @@ describe('the assistant sends documents', () => {
   afterAll(async () => {
     await rig?.close();
     await openai?.close();
+    await anthropic?.close();
     await temporal?.close();
   });
 
@@ -89,6 +96,20 @@ describe('the assistant sends documents', () => {
     const body = openai.requests.at(-1)!.body as { tools: { function: { name: string; parameters: { properties: { document: { enum?: string[] } } } } }[] };
     const tool = body.tools.find((t) => t.function.name === 'send_file')!;
     expect(tool.function.parameters.properties.document.enum).toEqual(['Bike brochure']);
+  });
+
+  it('an Anthropic model calls it too: the WhatsApp customer gets one document message', async () => {
+    await useSettings({ provider: 'anthropic' });
+    anthropic.respond((call) => (call.tools.includes('send_file') ? { toolCalls: [{ name: 'send_file', arguments: { document: 'Bike brochure', text: 'Our brochure.' } }] } : { text: 'No files here.' }));
+    const to = '15551300003';
+    await rig.deliver('whatsapp', to, [text('Do you have a brochure?')]);
+    await sentRow(to);
+    const documents = rig.graph.deliveredMedia.filter((d) => d.to === to);
+    expect(documents).toHaveLength(1);
+    expect(documents[0]).toMatchObject({ type: 'document', filename: 'acme-brochure.pdf' });
+    expect(documents[0]!.bytes).toEqual(BROCHURE);
+    const body = anthropic.requests.at(-1)!.body as { tools: { name: string; input_schema: { properties: { document: { enum?: string[] } } } }[] };
+    expect(body.tools.find((t) => t.name === 'send_file')!.input_schema.properties.document.enum).toEqual(['Bike brochure']);
   });
 
   it('a tenant that turned llm.sendFiles off is offered no send_file, and the offline assistant sends no file', async () => {
