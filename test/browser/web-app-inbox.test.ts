@@ -4,8 +4,8 @@
 // The assistant answers from a document (its sources show under the reply), the customer asks
 // for a person, and the agent, signed in through the app, sees it arrive without a reload, takes
 // it over, answers (the answer reaches WhatsApp) and releases it, using the keyboard only.
-// Filters and search narrow the list; an admin sees the Temporal link and a conflict; the old
-// console's address leads here.
+// Filters and search narrow the list; an admin sees the Temporal link and a conflict; an agent
+// attaches a file to a reply within the channel's limits; the old console's address leads here.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -243,6 +243,51 @@ describe('web app inbox in a browser', { timeout: 180_000 }, () => {
     expect(refused.statusCode, refused.body).toBeLessThan(500);
     expect(sentTo(user).some((d) => d.text === 'Sorry for the wait!')).toBe(false);
     await check(page, 'window-closed');
+    expect(problems).toEqual([]);
+  });
+
+  it('an agent attaches a PDF to a reply: its name and size show, a picture too large for WhatsApp is refused before any upload, and WhatsApp gets a document message', async () => {
+    const { user, conversationId } = await waitingCustomer('Can I have my invoice?');
+    const { page, problems } = await signIn('agent@example.com');
+    await page.click(`button.conversation[data-id="${conversationId}"]`);
+    await page.click('#take');
+    await page.locator('#reply-file').waitFor();
+    // What the channel takes, from the API (GET /conversations/{id} attachmentLimits).
+    expect(await page.locator('#reply-file-hint').textContent()).toBe('Pictures (JPEG, PNG) up to 5.0 MB; other files up to 16 MB.');
+
+    await page.setInputFiles('#reply-file', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(6 * 1024 * 1024, 1) });
+    expect(await page.locator('#reply-file-problem[role=alert]').textContent()).toBe('photo.jpg is 6.0 MB: WhatsApp takes pictures of at most 5.0 MB.');
+    expect(await page.locator('#reply-file-chosen').count()).toBe(0);
+    expect(await page.locator('#reply button[type=submit]').isDisabled()).toBe(true);
+    await check(page, 'attachment-refused');
+
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n');
+    await page.setInputFiles('#reply-file', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await page.locator('#reply-file-chosen').waitFor();
+    expect(await page.locator('#reply-file-chosen').textContent()).toContain(`invoice.pdf · ${pdf.byteLength} B`);
+    expect(await page.locator('#reply-file-problem').count()).toBe(0);
+    await check(page, 'attachment-chosen');
+    await page.fill('#reply-text', 'Here is your invoice.');
+    await page.click('#reply button[type=submit]');
+
+    // The text, then the file: uploaded to the number's media and sent as a document with its name.
+    const document = await eventually(() => rig.graph.deliveredMedia.find((m) => m.to === user), 15_000, 'the document reaches WhatsApp');
+    expect(document).toMatchObject({ channel: 'whatsapp', type: 'document', filename: 'invoice.pdf', mimeType: 'application/pdf' });
+    expect(document.bytes.equals(pdf)).toBe(true);
+    expect(sentTo(user).filter((d) => d.text === 'Here is your invoice.')).toHaveLength(1);
+    // The thread shows the sent file as a link to it; the composer is empty again.
+    const link = page.locator('#conversation .from-agent .thread-file a', { hasText: 'invoice.pdf' });
+    await link.waitFor();
+    const href = await link.getAttribute('href');
+    expect(href).toMatch(new RegExp(`^/api/v1/conversations/${conversationId}/messages/[0-9a-f-]+/media$`));
+    const served = await page.evaluate<{ status: number; type: string | null; size: number }, string>(async (url) => {
+      const res = await fetch(url);
+      return { status: res.status, type: res.headers.get('content-type'), size: (await res.arrayBuffer()).byteLength };
+    }, href!);
+    expect(served).toEqual({ status: 200, type: 'application/pdf', size: pdf.byteLength });
+    expect(await page.locator('#reply-file-chosen').count()).toBe(0);
+    expect(await page.inputValue('#reply-text')).toBe('');
+    await check(page, 'attachment-sent');
     expect(problems).toEqual([]);
   });
 

@@ -4,18 +4,21 @@
 // arrive by push (components/live-events.ts), never by polling. The agent acting is the signed-in
 // user: the API takes the agent id from the session. Owners and admins get a link to the
 // conversation's workflow in the Temporal Web UI when the API has one configured. Once a WhatsApp
-// customer's 24-hour window has closed, the composer offers the number's approved templates.
+// customer's 24-hour window has closed, the composer offers the number's approved templates. A
+// reply may carry a file, within what the channel takes (components/reply-attachment.tsx).
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, codeOf, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
 import { ConversationThread, type ThreadMessage } from '../components/conversation-thread';
 import { useCoalesced, useConversationEvents, type ConversationEvent } from '../components/live-events';
+import { AttachmentPicker, attachmentOf, attachmentProblem } from '../components/reply-attachment';
 import { serviceWindowClosed, TemplateComposer } from '../components/template-composer';
 import { Problem } from '../forms';
 import './inbox.css';
 
 type ListQuery = NonNullable<paths['/api/v1/conversations/']['get']['parameters']['query']>;
 type Conversation = paths['/api/v1/conversations/']['get']['responses'][200]['content']['application/json']['items'][number];
+type ConversationDetail = paths['/api/v1/conversations/{id}']['get']['responses'][200]['content']['application/json'];
 
 interface Filters {
   status: ListQuery['status'] | '';
@@ -41,12 +44,14 @@ export function InboxPage({ me }: { me: Me }) {
   const [search, setSearch] = useState('');
   const [conversations, setConversations] = useState<Conversation[]>();
   const [openId, setOpenId] = useState<string>();
-  const [conversation, setConversation] = useState<Conversation>();
+  const [conversation, setConversation] = useState<ConversationDetail>();
   const [messages, setMessages] = useState<ThreadMessage[]>([]);
   const [problem, setProblem] = useState('');
   const [notice, setNotice] = useState('');
   const [busy, setBusy] = useState(false);
   const [draft, setDraft] = useState('');
+  const [file, setFile] = useState<File>();
+  const [fileProblem, setFileProblem] = useState('');
   // One key per message until the API answers it, so that sending again after an error retries
   // that message instead of sending it twice.
   const replyKey = useRef(newKey());
@@ -103,6 +108,8 @@ export function InboxPage({ me }: { me: Me }) {
     setProblem('');
     setNotice('');
     setDraft('');
+    setFile(undefined);
+    setFileProblem('');
     replyKey.current = newKey();
     if (id === openId) void loadThread(id);
     setOpenId(id);
@@ -147,13 +154,21 @@ export function InboxPage({ me }: { me: Me }) {
   async function reply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const text = draft.trim();
-    if (!conversation || !text || busy) return;
+    if (!conversation || (!text && !file) || busy) return;
     setBusy(true);
     setProblem('');
     setNotice('');
+    let attachment;
+    try {
+      attachment = file && (await attachmentOf(file));
+    } catch {
+      setBusy(false);
+      setFileProblem(`${file!.name} could not be read: choose it again.`);
+      return;
+    }
     const { data, error, response } = await api.POST('/api/v1/conversations/{id}/messages', {
       params: { path: { id: conversation.id }, header: { 'idempotency-key': replyKey.current } },
-      body: { text },
+      body: { text, ...(attachment && { attachment }) },
     });
     setBusy(false);
     if (!data) {
@@ -162,9 +177,18 @@ export function InboxPage({ me }: { me: Me }) {
     }
     replyKey.current = newKey();
     setDraft('');
+    setFile(undefined);
     if (data.status === 'failed') setProblem(SEND_FAILURE[data.reason ?? ''] ?? `Not sent: the channel refused the message (${data.reason ?? 'failed'}).`);
     else if (data.status === 'pending') setNotice('Sending… the message shows in the thread once the channel has it.');
     await loadThread(conversation.id);
+  }
+
+  function chooseFile(chosen: File) {
+    const why = conversation?.attachmentLimits ? attachmentProblem(chosen, conversation.attachmentLimits, CHANNEL_TEXT[conversation.channel]) : 'This channel takes no files.';
+    setFileProblem(why ?? '');
+    setFile(why ? undefined : chosen);
+    // Another file is another message: a retry key belongs to what was tried before.
+    replyKey.current = newKey();
   }
 
   /** Enter sends; Shift+Enter starts a new line. */
@@ -278,7 +302,20 @@ export function InboxPage({ me }: { me: Me }) {
                   <label htmlFor="reply-text">Reply to the customer</label>
                   <textarea id="reply-text" name="text" rows={3} maxLength={4096} value={draft} aria-describedby="reply-hint" onChange={(e) => setDraft(e.target.value)} onKeyDown={replyKeys} />
                   <p className="hint" id="reply-hint">Enter sends, Shift+Enter starts a new line.</p>
-                  <button type="submit" disabled={busy || !draft.trim()}>Send</button>
+                  {conversation.attachmentLimits && (
+                    <AttachmentPicker
+                      limits={conversation.attachmentLimits}
+                      file={file}
+                      problem={fileProblem}
+                      disabled={busy}
+                      onChoose={chooseFile}
+                      onRemove={() => {
+                        setFile(undefined);
+                        replyKey.current = newKey();
+                      }}
+                    />
+                  )}
+                  <button type="submit" disabled={busy || (!draft.trim() && !file)}>Send</button>
                 </form>
               )}
             </>

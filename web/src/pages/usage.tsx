@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import { api, problemOf, type Me } from '../api/client';
 import type { paths } from '../api/schema';
+import { byteSize } from '../components/byte-size';
 import { Problem } from '../forms';
 import './usage.css';
 
@@ -51,18 +52,6 @@ const CHECKOUT_RETURNS: Record<string, string> = {
   success: 'Thank you: the new plan applies as soon as Stripe confirms the payment, usually within a minute.',
   cancelled: 'Checkout was cancelled: nothing changed.',
 };
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
 
 export function UsagePage(_: { me: Me }) {
   const [period, setPeriod] = useState<(typeof PERIODS)[number]['id']>('this-month');
@@ -267,9 +256,9 @@ export function UsagePage(_: { me: Me }) {
               <dt>Versions</dt>
               <dd>{count(usage.documents.versions.ready)} ready, {count(usage.documents.versions.processing)} processing, {count(usage.documents.versions.failed)} failed</dd>
               <dt>Size</dt>
-              <dd>{bytes(usage.documents.bytes)}</dd>
+              <dd>{byteSize(usage.documents.bytes)}</dd>
               <dt>Largest upload</dt>
-              <dd>{bytes(usage.limits.documentMaxBytes)} per document</dd>
+              <dd>{byteSize(usage.limits.documentMaxBytes)} per document</dd>
             </dl>
             <p className="muted">Uploads are refused once either limit of the plan is reached; deleting documents frees room.</p>
           </section>
