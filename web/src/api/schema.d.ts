@@ -7446,7 +7446,7 @@ export interface paths {
                          * @default
                          */
                         text?: string;
-                        /** @description A file sent after the text: an image (JPEG or PNG) is shown as a picture, anything else is offered as a file */
+                        /** @description A file sent after the text: an image the channel shows as one (JPEG or PNG; GIF too on Messenger and Instagram) is shown as a picture, anything else is offered as a file; Instagram takes only images, video, audio and PDF files */
                         attachment?: {
                             /**
                              * Format: uuid
