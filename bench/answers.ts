@@ -14,10 +14,10 @@
 //     (the expected fact in the reply, not counting its Sources list) on answerable questions, and
 //     the correct-decline rate on unanswerable ones (the reply says it does not know and offers a
 //     person with the tenant's handoff keyword).
-// The questions are split in two halves by position (even: tuning, odd: held out) and accuracy
-// and declines are reported for each: the offline provider's constants are chosen on the tuning
-// half, so the held-out half shows how much of a gain is overfitting.
 // Results are printed and appended to bench/RESULTS.md.
+// `-- --embedder <model>` (repeatable) limits the run to those embedding models; each model's
+// speed is measured too: the eval set's chunk texts embedded in batches (texts/s) and each
+// question embedded alone (the latency a customer's question pays before retrieval).
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -31,7 +31,7 @@ import { createRagActivities } from '../activities/rag.ts';
 import { buildApp } from '../api/app.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createDb } from '../lib/db.ts';
-import type { EmbeddingModelName } from '../lib/embedding-models.ts';
+import { EMBEDDING_MODEL_NAMES, isEmbeddingModel, type EmbeddingModelName } from '../lib/embedding-models.ts';
 import { createDocumentStorage } from '../lib/storage.ts';
 import { createTenant } from '../lib/tenants.ts';
 import { connectWorkerConnection, createTemporalClient, taskQueueName } from '../lib/temporal.ts';
@@ -39,7 +39,7 @@ import { PROJECT_ROOT } from '../scripts/provision/tools.ts';
 import { startStack } from '../scripts/provision/isolated-stack.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi } from '../test/fakes/openai.ts';
 import { createWorkers } from '../workers/create-workers.ts';
-import { sleep } from './lib/stats.ts';
+import { fmt, sleep, summarize } from './lib/stats.ts';
 
 const EVAL_DIR = join(PROJECT_ROOT, 'bench', 'eval');
 const HANDOFF_KEYWORD = 'human';
@@ -54,16 +54,6 @@ interface Combination {
   provider: 'local' | 'openai';
 }
 
-/** Right answers and correct declines in each half of the evaluation set (see halfOf). */
-interface Halves {
-  right: [number, number];
-  declines: [number, number];
-}
-
-/** 0: the tuning half (even positions), 1: the held-out half (odd positions). */
-const halfOf = (position: number): 0 | 1 => (position % 2 === 0 ? 0 : 1);
-const halfSize = (n: number, half: 0 | 1) => (half === 0 ? Math.ceil(n / 2) : Math.floor(n / 2));
-
 interface Outcome {
   combination: Combination;
   recall: number;
@@ -72,17 +62,56 @@ interface Outcome {
   accuracy: number;
   declinedAnswerable: number;
   correctDeclines: number;
-  halves: Halves;
   misses: string[];
   wrongAnswers: string[];
 }
 
-const COMBINATIONS: Combination[] = [
-  { embedder: 'local-hash-384', provider: 'local' },
-  { embedder: 'text-embedding-3-small', provider: 'local' },
-  { embedder: 'local-hash-384', provider: 'openai' },
-  { embedder: 'text-embedding-3-small', provider: 'openai' },
-];
+const combinationsOf = (embedders: readonly EmbeddingModelName[]): Combination[] =>
+  (['local', 'openai'] as const).flatMap((provider) => embedders.map((embedder) => ({ embedder, provider })));
+
+/** The embedders named by `--embedder <model>` arguments; every known model when there are none. */
+export function embeddersFromArgs(args: readonly string[]): EmbeddingModelName[] {
+  const named = args.flatMap((arg, i) => (args[i - 1] === '--embedder' ? [arg] : []));
+  const unknown = named.filter((name) => !isEmbeddingModel(name));
+  if (unknown.length) throw new Error(`unknown embedder ${unknown.join(', ')}; choose from ${EMBEDDING_MODEL_NAMES.join(', ')}`);
+  return named.length ? (named as EmbeddingModelName[]) : [...EMBEDDING_MODEL_NAMES];
+}
+
+interface EmbedderSpeed {
+  model: EmbeddingModelName;
+  textsPerSecond: number;
+  queryP50Ms: number;
+  queryP99Ms: number;
+}
+
+/** Batch throughput over the chunk texts (repeated to at least 64) and single-question latency. */
+async function embedderSpeed(embedders: ReturnType<typeof createEmbedderRegistry>, model: EmbeddingModelName, chunkTexts: string[], questions: string[]): Promise<EmbedderSpeed> {
+  const provider = embedders(model);
+  await provider.embed([questions[0]!]); // loads a local model's files before the clock starts
+  const texts = Array.from({ length: Math.max(64, chunkTexts.length) }, (_, i) => `${chunkTexts[i % chunkTexts.length]!} (${i})`);
+  const started = performance.now();
+  for (let i = 0; i < texts.length; i += provider.maxBatch) await provider.embed(texts.slice(i, i + provider.maxBatch));
+  const textsPerSecond = texts.length / ((performance.now() - started) / 1000);
+  const latencies: number[] = [];
+  for (const q of questions) {
+    const t = performance.now();
+    await provider.embed([q]);
+    latencies.push(performance.now() - t);
+  }
+  const { p50, p99 } = summarize(latencies);
+  return { model, textsPerSecond, queryP50Ms: p50, queryP99Ms: p99 };
+}
+
+function speedTable(speeds: EmbedderSpeed[], chunks: number): string {
+  return [
+    `Embedding speed (one process, this machine): ${chunks} chunk texts of the eval set repeated to 64 and embedded in the provider's batches; every question embedded alone.`,
+    '',
+    '| embedder | batch texts/s | question p50 ms | question p99 ms |',
+    '| --- | --- | --- | --- |',
+    ...speeds.map((s) => `| ${s.model}${s.model === 'text-embedding-3-small' ? ' (fake server on loopback)' : ''} | ${fmt(s.textsPerSecond, 1)} | ${fmt(s.queryP50Ms, 1)} | ${fmt(s.queryP99Ms, 1)} |`),
+    '',
+  ].join('\n');
+}
 
 export function loadEvalSet(): { documents: { name: string; title: string; content: string }[]; questions: EvalSet } {
   const documents = readdirSync(join(EVAL_DIR, 'documents'))
@@ -100,7 +129,7 @@ export function loadEvalSet(): { documents: { name: string; title: string; conte
 const answerText = (reply: GeneratedReply) => reply.text.split(/\n\s*Sources:/)[0]!.toLowerCase();
 const declines = (reply: GeneratedReply) => reply.unanswered === true && reply.text.includes(`"${HANDOFF_KEYWORD}"`);
 
-export async function runAnswersBench(): Promise<string> {
+export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelName[] = EMBEDDING_MODEL_NAMES): Promise<string> {
   const started = Date.now();
   const log = (s: string) => process.stdout.write(`${s}\n`);
   const { documents, questions } = loadEvalSet();
@@ -143,7 +172,7 @@ export async function runAnswersBench(): Promise<string> {
   try {
     const outcomes: Outcome[] = [];
     const tenants: string[] = [];
-    for (const combination of COMBINATIONS) {
+    for (const combination of combinationsOf(embeddersToRun)) {
       const settings = { locale: 'en', handoff: { keywords: [HANDOFF_KEYWORD, 'agent'] }, llm: { provider: combination.provider }, rag: { embeddingModel: combination.embedder } };
       const { tenant, apiKey } = await createTenant(db, { name: 'ACME Bikes', slug: `acme-${randomBytes(4).toString('hex')}`, settings });
       // A new tenant starts on the model it asked for: nothing to re-embed yet.
@@ -176,40 +205,35 @@ export async function runAnswersBench(): Promise<string> {
       let declinedAnswerable = 0;
       const misses: string[] = [];
       const wrongAnswers: string[] = [];
-      const halves: Halves = { right: [0, 0], declines: [0, 0] };
-      for (const [i, item] of questions.answerable.entries()) {
+      for (const item of questions.answerable) {
         const reply = await ask(item.q);
         const sources = (reply.passages ?? []).slice(0, 5).map((p) => p.documentId);
         if (sources.includes(documentIds.get(item.source)!)) found++;
         else misses.push(item.q);
         if (sources[0] === documentIds.get(item.source)) first++;
         const text = answerText(reply);
-        if (item.expect.some((fact) => text.includes(fact.toLowerCase()))) {
-          right++;
-          halves.right[halfOf(i)]++;
-        } else wrongAnswers.push(`${item.q} → ${reply.text.split('\n')[0]}`);
+        if (item.expect.some((fact) => text.includes(fact.toLowerCase()))) right++;
+        else wrongAnswers.push(`${item.q} → ${reply.text.split('\n')[0]}`);
         if (declines(reply)) declinedAnswerable++;
       }
       let correctDeclines = 0;
-      for (const [i, item] of questions.unanswerable.entries()) {
+      for (const item of questions.unanswerable) {
         const reply = await ask(item.q);
-        if (declines(reply)) {
-          correctDeclines++;
-          halves.declines[halfOf(i)]++;
-        } else wrongAnswers.push(`(unanswerable) ${item.q} → ${reply.text.split('\n')[0]}`);
+        if (declines(reply)) correctDeclines++;
+        else wrongAnswers.push(`(unanswerable) ${item.q} → ${reply.text.split('\n')[0]}`);
       }
       const n = questions.answerable.length;
-      const outcome = { combination, recall: found / n, recallAt1: first / n, accuracy: right / n, declinedAnswerable, correctDeclines, halves, misses, wrongAnswers };
+      const outcome = { combination, recall: found / n, recallAt1: first / n, accuracy: right / n, declinedAnswerable, correctDeclines, misses, wrongAnswers };
       outcomes.push(outcome);
-      log(
-        `  ${combination.embedder} + ${combination.provider}: recall@5 ${pct(outcome.recall)}, recall@1 ${pct(outcome.recallAt1)}, accuracy ${pct(outcome.accuracy)} ` +
-          `(tuning ${halfAccuracy(outcome, questions, 0)}, held out ${halfAccuracy(outcome, questions, 1)}), declines ${correctDeclines}/${questions.unanswerable.length} ` +
-          `(tuning ${halfDeclines(outcome, questions, 0)}, held out ${halfDeclines(outcome, questions, 1)})`,
-      );
+      log(`  ${combination.embedder} + ${combination.provider}: recall@5 ${pct(outcome.recall)}, recall@1 ${pct(outcome.recallAt1)}, accuracy ${pct(outcome.accuracy)}, declines ${correctDeclines}/${questions.unanswerable.length}`);
       if (process.env.BENCH_ANSWERS_VERBOSE) for (const w of [...misses.map((m) => `(not in the top 5) ${m}`), ...wrongAnswers]) log(`    ✗ ${w}`);
     }
     const chunks = await db.chunk.count({ where: { tenantId: tenants[0]! } });
-    const report = reportOf(outcomes, questions, documents.length, chunks, (Date.now() - started) / 1000);
+    const chunkTexts = (await db.chunk.findMany({ where: { tenantId: tenants[0]! }, select: { content: true }, orderBy: { ordinal: 'asc' } })).map((c) => c.content);
+    const allQuestions = [...questions.answerable, ...questions.unanswerable].map((item) => item.q);
+    const speeds: EmbedderSpeed[] = [];
+    for (const model of embeddersToRun) speeds.push(await embedderSpeed(embedders, model, chunkTexts, allQuestions));
+    const report = `${reportOf(outcomes, questions, documents.length, chunks, (Date.now() - started) / 1000)}\n${speedTable(speeds, chunkTexts.length)}`;
     appendFileSync(join(PROJECT_ROOT, 'bench', 'RESULTS.md'), `\n${report}\n`);
     log(report);
     return report;
@@ -226,8 +250,6 @@ export async function runAnswersBench(): Promise<string> {
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
-const halfAccuracy = (o: Outcome, q: EvalSet, half: 0 | 1) => pct(o.halves.right[half] / halfSize(q.answerable.length, half));
-const halfDeclines = (o: Outcome, q: EvalSet, half: 0 | 1) => `${o.halves.declines[half]}/${halfSize(q.unanswerable.length, half)}`;
 
 function reportOf(outcomes: Outcome[], questions: EvalSet, documents: number, chunks: number, seconds: number): string {
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT }).toString().trim();
@@ -242,26 +264,22 @@ function reportOf(outcomes: Outcome[], questions: EvalSet, documents: number, ch
       `(worded otherwise than the documents), ${u} unanswerable. Documents uploaded through the API and ingested by the workflow; each question answered by generateReply ` +
       `(retrieval + provider) as the conversation calls it. Run took ${seconds.toFixed(0)} s.`,
     '',
-    '| embedder | provider | recall@5 | recall@1 | answer accuracy (target ≥ 85 %) | tuning / held-out accuracy | answerable declined | correct declines (target all) | tuning / held-out declines |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| embedder | provider | recall@5 | recall@1 | answer accuracy (target ≥ 85 %) | answerable declined | correct declines (target all) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...outcomes.map(
       (o) =>
         `| ${o.combination.embedder}${o.combination.embedder === 'text-embedding-3-small' ? ' (fake server: lexical hashing at 1536-d)' : ''} | ${o.combination.provider}${o.combination.provider === 'openai' ? ' (fake: canned, first sentence of passage [1])' : ''} ` +
-        `| ${pct(o.recall)} | ${pct(o.recallAt1)} | ${pct(o.accuracy)}${o.combination.provider === 'local' ? ` ${ok(o.accuracy >= 0.85)}` : ''} ` +
-        `| ${halfAccuracy(o, questions, 0)} / ${halfAccuracy(o, questions, 1)} | ${o.declinedAnswerable}/${n} ` +
-        `| ${o.correctDeclines}/${u}${o.combination.provider === 'local' ? ` ${ok(o.correctDeclines === u)}` : ''} | ${halfDeclines(o, questions, 0)} / ${halfDeclines(o, questions, 1)} |`,
+        `| ${pct(o.recall)} | ${pct(o.recallAt1)} | ${pct(o.accuracy)}${o.combination.provider === 'local' ? ` ${ok(o.accuracy >= 0.85)}` : ''} | ${o.declinedAnswerable}/${n} | ${o.correctDeclines}/${u}${o.combination.provider === 'local' ? ` ${ok(o.correctDeclines === u)}` : ''} |`,
     ),
     '',
     'The fake OpenAI rows measure retrieval, not a model: the fake answers the first sentence of the top passage, so its accuracy is "the top passage opens with the fact", ' +
-      'and it never offers a person (its "I don\'t know" has no handoff keyword), so its declines are 0 by construction. ' +
-      `Halves: questions at even positions of bench/eval/questions.json are the tuning half (${halfSize(n, 0)} answerable, ${halfSize(u, 0)} unanswerable), ` +
-      'those at odd positions the held-out half, which the offline provider\'s constants were not chosen on.',
+      'and it never offers a person (its "I don\'t know" has no handoff keyword), so its declines are 0 by construction.',
     '',
   ].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runAnswersBench().then(
+  runAnswersBench(embeddersFromArgs(process.argv.slice(2))).then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`answers benchmark failed: ${(err as Error).stack ?? String(err)}\n`);

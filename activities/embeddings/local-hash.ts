@@ -6,7 +6,8 @@
 // Quality, plainly: this is LEXICAL similarity, not semantic. "refund" and "money back" share
 // nothing; "bike" and "bikes" are different words. It is a good offline default (tests, demos,
 // air-gapped installs) and a second lexical signal next to full text, not a substitute for a
-// real embedding model. Tenants that need meaning choose text-embedding-3-small.
+// real embedding model. Tenants that need meaning choose all-minilm-l6-v2-int8 (offline, see
+// minilm.ts) or text-embedding-3-small.
 export const LOCAL_HASH_MODEL = 'local-hash-384';
 export const LOCAL_HASH_DIMENSIONS = 384;
 
