@@ -14,6 +14,9 @@
 //     (the expected fact in the reply, not counting its Sources list) on answerable questions, and
 //     the correct-decline rate on unanswerable ones (the reply says it does not know and offers a
 //     person with the tenant's handoff keyword).
+// The questions are split in two halves by position (even: tuning, odd: held out) and accuracy
+// and declines are reported for each: the offline provider's constants are chosen on the tuning
+// half, so the held-out half shows how much of a gain is overfitting.
 // Results are printed and appended to bench/RESULTS.md.
 // `-- --embedder <model>` (repeatable) limits the run to those embedding models; each model's
 // speed is measured too: the eval set's chunk texts embedded in batches (texts/s) and each
@@ -54,6 +57,16 @@ interface Combination {
   provider: 'local' | 'openai';
 }
 
+/** Right answers and correct declines in each half of the evaluation set (see halfOf). */
+interface Halves {
+  right: [number, number];
+  declines: [number, number];
+}
+
+/** 0: the tuning half (even positions), 1: the held-out half (odd positions). */
+const halfOf = (position: number): 0 | 1 => (position % 2 === 0 ? 0 : 1);
+const halfSize = (n: number, half: 0 | 1) => (half === 0 ? Math.ceil(n / 2) : Math.floor(n / 2));
+
 interface Outcome {
   combination: Combination;
   recall: number;
@@ -62,6 +75,7 @@ interface Outcome {
   accuracy: number;
   declinedAnswerable: number;
   correctDeclines: number;
+  halves: Halves;
   misses: string[];
   wrongAnswers: string[];
 }
@@ -205,27 +219,36 @@ export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelNam
       let declinedAnswerable = 0;
       const misses: string[] = [];
       const wrongAnswers: string[] = [];
-      for (const item of questions.answerable) {
+      const halves: Halves = { right: [0, 0], declines: [0, 0] };
+      for (const [i, item] of questions.answerable.entries()) {
         const reply = await ask(item.q);
         const sources = (reply.passages ?? []).slice(0, 5).map((p) => p.documentId);
         if (sources.includes(documentIds.get(item.source)!)) found++;
         else misses.push(item.q);
         if (sources[0] === documentIds.get(item.source)) first++;
         const text = answerText(reply);
-        if (item.expect.some((fact) => text.includes(fact.toLowerCase()))) right++;
-        else wrongAnswers.push(`${item.q} → ${reply.text.split('\n')[0]}`);
+        if (item.expect.some((fact) => text.includes(fact.toLowerCase()))) {
+          right++;
+          halves.right[halfOf(i)]++;
+        } else wrongAnswers.push(`${item.q} → ${reply.text.split('\n')[0]}`);
         if (declines(reply)) declinedAnswerable++;
       }
       let correctDeclines = 0;
-      for (const item of questions.unanswerable) {
+      for (const [i, item] of questions.unanswerable.entries()) {
         const reply = await ask(item.q);
-        if (declines(reply)) correctDeclines++;
-        else wrongAnswers.push(`(unanswerable) ${item.q} → ${reply.text.split('\n')[0]}`);
+        if (declines(reply)) {
+          correctDeclines++;
+          halves.declines[halfOf(i)]++;
+        } else wrongAnswers.push(`(unanswerable) ${item.q} → ${reply.text.split('\n')[0]}`);
       }
       const n = questions.answerable.length;
-      const outcome = { combination, recall: found / n, recallAt1: first / n, accuracy: right / n, declinedAnswerable, correctDeclines, misses, wrongAnswers };
+      const outcome = { combination, recall: found / n, recallAt1: first / n, accuracy: right / n, declinedAnswerable, correctDeclines, halves, misses, wrongAnswers };
       outcomes.push(outcome);
-      log(`  ${combination.embedder} + ${combination.provider}: recall@5 ${pct(outcome.recall)}, recall@1 ${pct(outcome.recallAt1)}, accuracy ${pct(outcome.accuracy)}, declines ${correctDeclines}/${questions.unanswerable.length}`);
+      log(
+        `  ${combination.embedder} + ${combination.provider}: recall@5 ${pct(outcome.recall)}, recall@1 ${pct(outcome.recallAt1)}, accuracy ${pct(outcome.accuracy)} ` +
+          `(tuning ${halfAccuracy(outcome, questions, 0)}, held out ${halfAccuracy(outcome, questions, 1)}), declines ${correctDeclines}/${questions.unanswerable.length} ` +
+          `(tuning ${halfDeclines(outcome, questions, 0)}, held out ${halfDeclines(outcome, questions, 1)})`,
+      );
       if (process.env.BENCH_ANSWERS_VERBOSE) for (const w of [...misses.map((m) => `(not in the top 5) ${m}`), ...wrongAnswers]) log(`    ✗ ${w}`);
     }
     const chunks = await db.chunk.count({ where: { tenantId: tenants[0]! } });
@@ -250,6 +273,8 @@ export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelNam
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+const halfAccuracy = (o: Outcome, q: EvalSet, half: 0 | 1) => pct(o.halves.right[half] / halfSize(q.answerable.length, half));
+const halfDeclines = (o: Outcome, q: EvalSet, half: 0 | 1) => `${o.halves.declines[half]}/${halfSize(q.unanswerable.length, half)}`;
 
 function reportOf(outcomes: Outcome[], questions: EvalSet, documents: number, chunks: number, seconds: number): string {
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT }).toString().trim();
@@ -264,16 +289,20 @@ function reportOf(outcomes: Outcome[], questions: EvalSet, documents: number, ch
       `(worded otherwise than the documents), ${u} unanswerable. Documents uploaded through the API and ingested by the workflow; each question answered by generateReply ` +
       `(retrieval + provider) as the conversation calls it. Run took ${seconds.toFixed(0)} s.`,
     '',
-    '| embedder | provider | recall@5 | recall@1 | answer accuracy (target ≥ 85 %) | answerable declined | correct declines (target all) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| embedder | provider | recall@5 | recall@1 | answer accuracy (target ≥ 85 %) | tuning / held-out accuracy | answerable declined | correct declines (target all) | tuning / held-out declines |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...outcomes.map(
       (o) =>
         `| ${o.combination.embedder}${o.combination.embedder === 'text-embedding-3-small' ? ' (fake server: lexical hashing at 1536-d)' : ''} | ${o.combination.provider}${o.combination.provider === 'openai' ? ' (fake: canned, first sentence of passage [1])' : ''} ` +
-        `| ${pct(o.recall)} | ${pct(o.recallAt1)} | ${pct(o.accuracy)}${o.combination.provider === 'local' ? ` ${ok(o.accuracy >= 0.85)}` : ''} | ${o.declinedAnswerable}/${n} | ${o.correctDeclines}/${u}${o.combination.provider === 'local' ? ` ${ok(o.correctDeclines === u)}` : ''} |`,
+        `| ${pct(o.recall)} | ${pct(o.recallAt1)} | ${pct(o.accuracy)}${o.combination.provider === 'local' ? ` ${ok(o.accuracy >= 0.85)}` : ''} ` +
+        `| ${halfAccuracy(o, questions, 0)} / ${halfAccuracy(o, questions, 1)} | ${o.declinedAnswerable}/${n} ` +
+        `| ${o.correctDeclines}/${u}${o.combination.provider === 'local' ? ` ${ok(o.correctDeclines === u)}` : ''} | ${halfDeclines(o, questions, 0)} / ${halfDeclines(o, questions, 1)} |`,
     ),
     '',
     'The fake OpenAI rows measure retrieval, not a model: the fake answers the first sentence of the top passage, so its accuracy is "the top passage opens with the fact", ' +
-      'and it never offers a person (its "I don\'t know" has no handoff keyword), so its declines are 0 by construction.',
+      'and it never offers a person (its "I don\'t know" has no handoff keyword), so its declines are 0 by construction. ' +
+      `Halves: questions at even positions of bench/eval/questions.json are the tuning half (${halfSize(n, 0)} answerable, ${halfSize(u, 0)} unanswerable), ` +
+      'those at odd positions the held-out half, which the offline provider\'s constants were not chosen on.',
     '',
   ].join('\n');
 }
