@@ -5,8 +5,9 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tenantAnalytics } from '../lib/analytics.ts';
 import { forTenant } from '../lib/tenant-db.ts';
-import { agentMessageUpdate, HANDOFF_NOTICE, releaseUpdate, stateQuery, takeOverUpdate } from '../workflows/conversation.ts';
+import { agentMessageUpdate, HANDOFF_NOTICE, MAX_HISTORY_EVENTS, releaseUpdate, SHORT_RUNS, stateQuery, takeOverUpdate } from '../workflows/conversation.ts';
 import type { RecordedRequest } from './fakes/graph-api.ts';
+import { isSettled, summarizeHistory } from './replay/history-files.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
 import { connectTestTemporal } from './support/temporal.ts';
 
@@ -157,27 +158,46 @@ describe('conversation workflow', () => {
     expect(described.typedSearchAttributes.get({ name: 'HandoffState', type: 'KEYWORD' } as never)).toBe('none');
   });
 
-  it('continues as new when the server suggests it, keeping dedupe and the thread', async () => {
+  it('continues as new past MAX_HISTORY_EVENTS, before the server would suggest it, keeping its state and dedupe', async () => {
     const u = user();
     const handle = temporal.client.workflow.getHandle(rig.workflowId('whatsapp', u));
     const first = text('hello');
     await rig.deliver('whatsapp', u, [first]);
     await eventually(() => sentTo(u).length === 1, 20_000, 'first reply');
     const firstRunId = (await handle.describe()).runId;
-    // Messages until the server suggests continue-as-new (200 events in the test server's config).
+    // Messages until the run continues as new: past MAX_HISTORY_EVENTS, well before the 200
+    // events from which the test server suggests it. Each one once the run is idle again (a run
+    // continues as new between messages, never with one in hand).
     let replies = 1;
     while ((await handle.describe()).runId === firstRunId && replies < 40) {
       replies++;
       await rig.deliver('whatsapp', u, [text(`thanks ${replies}`)]);
       await eventually(() => sentTo(u).length === replies, 20_000, `reply ${replies}`);
+      await eventually(async () => isSettled(await handle.fetchHistory()), 20_000, `idle after reply ${replies}`);
     }
     const { runId, historyLength } = await handle.describe();
     expect(runId).not.toBe(firstRunId);
-    expect(historyLength).toBeLessThan(200);
+    expect(historyLength).toBeLessThan(MAX_HISTORY_EVENTS);
+    const ended = await temporal.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory();
+    const endedRun = summarizeHistory(ended);
+    expect(endedRun.last).toBe('workflowExecutionContinuedAsNew');
+    expect(endedRun.events).toBeGreaterThan(MAX_HISTORY_EVENTS);
+    expect(endedRun.events).toBeLessThan(200);
+    expect(endedRun.patches).toContain(SHORT_RUNS);
+    const conversationId = (await forTenant(rig.db, rig.tenantId).conversation.findFirstOrThrow({ where: { externalUserId: u } })).id;
+    expect(await handle.query(stateQuery)).toMatchObject({ conversationId, status: 'active', repliesSent: replies, pending: 0 });
+
     await rig.deliver('whatsapp', u, [first]); // a redelivery from before the new run
     await new Promise((r) => setTimeout(r, 1500));
     expect(sentTo(u)).toHaveLength(replies);
-    expect(await handle.query(stateQuery)).toMatchObject({ status: 'active', repliesSent: replies });
+    await rig.deliver('whatsapp', u, [text('one more')]); // the new run answers
+    await eventually(() => sentTo(u).length === replies + 1, 20_000, 'reply in the new run');
+    // The run counts a reply once its activity's result is recorded, just after the send.
+    const after = await eventually(async () => {
+      const state = await handle.query(stateQuery);
+      return state.repliesSent === replies + 1 && state;
+    }, 20_000, 'the reply counted');
+    expect(after).toMatchObject({ conversationId, status: 'active' });
   }, 180_000); // a few dozen round trips one after another: slow when the machine is busy
 
   it('stores every message but stops answering a flooding sender', async () => {

@@ -122,16 +122,23 @@ const functions = proxyActivities<Activities>({
 });
 
 /**
- * Continue-as-new at this history length even if the server has not suggested it yet. With the
- * server's default limits the suggestion comes first (from 4096 events: a run ends at about
- * 4200-4400), so this bounds runs on servers configured for longer histories. A conversation
- * pushed out of a worker's cache replays its run at its next message, at a cost linear in the
- * run's length (`npm run bench:idle`, bench/RESULTS.md); shorter runs would bound that, but a
- * lower value changes the commands of every running history already longer than it (the run
- * continues as new where it recorded a wait: a nondeterminism failure, as replaying
- * test/replay/histories with a lower value shows), so lowering it needs a patch gate.
+ * Continue-as-new past this many history events. A conversation pushed out of a worker's sticky
+ * cache replays its whole run at its next message, at a cost linear in the run's length: about
+ * 0.5 ms of CPU per event, nine tenths of it the SDK's stack-trace promise hook (a source-mapped
+ * stack captured for every promise a workflow creates), not this code (`npm run bench:idle`,
+ * bench/RESULTS.md). 150 events, about a dozen messages, keep that replay near 75 ms: the first
+ * reply after an eviction stays well within 150 ms of a cached conversation's. A run continues
+ * as new only between messages, so one busy without a pause may run longer; it is cached then.
  */
-export const MAX_HISTORY_EVENTS = 5_000;
+export const MAX_HISTORY_EVENTS = 150;
+/**
+ * Marks runs that continue as new past MAX_HISTORY_EVENTS. Runs recorded before it did so only
+ * past LEGACY_MAX_HISTORY_EVENTS or at the server's suggestion: while such a history replays it
+ * keeps that limit (no marker where it passed 150 events), and it continues as new at its next
+ * live workflow task instead.
+ */
+export const SHORT_RUNS = 'short-runs';
+const LEGACY_MAX_HISTORY_EVENTS = 5_000;
 /** A burst is answered at the latest this long after its first message, however chatty. */
 const MAX_COALESCE_MS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -600,7 +607,9 @@ async function conversationV2(input: ConversationInput): Promise<void> {
 
   function continueAsNewDue(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+    if (info.continueAsNewSuggested || info.historyLength > LEGACY_MAX_HISTORY_EVENTS) return true;
+    // patched() only past the cap: shorter runs record no marker.
+    return info.historyLength > MAX_HISTORY_EVENTS && patched(SHORT_RUNS);
   }
 }
 
