@@ -87,6 +87,13 @@ describe('web chat choices and files in a browser', { timeout: 120_000 }, () => 
     expect(await answer.locator('a.file').textContent()).toBe('touring.pdf');
     await screenshot(page, 'webchat-choices', 'file');
 
+    // A fresh page replays the thread: the offer's buttons are shown, and done with.
+    await page.reload();
+    await page.locator('#messages .message[data-author="assistant"] a.file').waitFor();
+    const replayed = page.locator('#messages .message[data-author="assistant"]').first().locator('.choices button');
+    expect(await replayed.allTextContents()).toEqual(['City', 'Touring']);
+    expect(await replayed.evaluateAll((els) => els.map((b) => (b as unknown as { disabled: boolean }).disabled))).toEqual([true, true]);
+
     // The tap came in as a button reply, with the choice's id.
     const tap = await eventually(
       async () => (await forTenant(rig.db, rig.tenantId).message.findFirst({ where: { channel: 'webchat', direction: 'inbound', type: 'interactive' } })) ?? undefined,

@@ -147,6 +147,13 @@
     return group;
   }
 
+  /** Choices offered before a message of the visitor's were answered or passed over: their buttons stay, disabled. */
+  function settleChoices(visitorEl) {
+    for (const b of list.querySelectorAll('.choices button')) {
+      if (visitorEl.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_PRECEDING) b.disabled = true;
+    }
+  }
+
   /** Server messages go before the visitor's unaccepted ones, which were typed after them. */
   function insert(el) {
     const firstPending = list.querySelector('.message.pending');
@@ -206,6 +213,7 @@
     const el = render(frame.author, frame.text, frame.id, frame);
     byId.set(frame.id, el);
     insert(el);
+    if (frame.author === 'visitor') settleChoices(el);
   }
 
   function handle(frame) {
@@ -345,6 +353,7 @@
     el.classList.add('pending');
     el.dataset.clientId = clientMessageId;
     list.append(el);
+    settleChoices(el);
     scrollToEnd();
     const entry = choiceId ? { text, el, choiceId } : { text, el };
     outbox.set(clientMessageId, entry);
