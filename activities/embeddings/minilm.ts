@@ -20,7 +20,7 @@ export const MINILM_MODEL = 'all-minilm-l6-v2-int8';
 export const MINILM_DIMENSIONS = 384;
 const MAX_TOKENS = 256;
 /** Texts per forward pass: big enough to amortise the call, small enough to keep padding low. */
-const PASS_SIZE = 16;
+const PASS_SIZE = 8;
 
 interface Loaded {
   tokenizer: Tokenizer;
@@ -46,7 +46,15 @@ async function verifiedFile(dir: string, spec: (typeof MINILM_FILES)[keyof typeo
 async function load(dir: string, threads: number): Promise<Loaded> {
   const [tokenizerJson, model] = await Promise.all([verifiedFile(dir, MINILM_FILES.tokenizer), verifiedFile(dir, MINILM_FILES.model)]);
   const tokenizer = new Tokenizer(JSON.parse(tokenizerJson.toString('utf8')) as object, {});
-  const session = await InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  const session = await InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+    // Idle pool threads sleep rather than spin: the worker shares its cores with Postgres,
+    // Temporal and other activities, and spinning threads would slow them all.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
   return { tokenizer, session, cls: tokenizer.token_to_id('[CLS]')!, sep: tokenizer.token_to_id('[SEP]')! };
 }
 
@@ -102,7 +110,8 @@ export function createMiniLmEmbedder(options: MiniLmOptions = {}): EmbeddingProv
   return {
     model: MINILM_MODEL,
     dimensions: MINILM_DIMENSIONS,
-    maxBatch: 256,
+    // About seconds of work on two busy cores: ingestion heartbeats after each batch.
+    maxBatch: 16,
     async embed(texts) {
       if (texts.length === 0) return { vectors: [], tokens: 0 };
       const m = await loaded();

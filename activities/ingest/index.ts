@@ -234,7 +234,8 @@ export function createIngestionActivities(deps: IngestionDependencies) {
 
     async embedDocumentChunks(input: EmbedBatchInput): Promise<EmbedBatchResult> {
       const plan = await loadPlan(input);
-      const batchSize = input.batchSize ?? EMBED_BATCH_SIZE;
+      // A slow local model takes fewer chunks per batch, so a round ends (and heartbeats) in seconds.
+      const batchSize = Math.min(input.batchSize ?? EMBED_BATCH_SIZE, ...input.models.map((m) => deps.embedders(m).maxBatch));
       const started = Date.now();
       const budget = input.budgetMs ?? 2_000;
       // A retried attempt resumes where the last heartbeat said (batches are idempotent anyway).

@@ -40,7 +40,7 @@ export function createModelSwitchActivities(deps: { db: Db; embedders: EmbedderR
            WHERE s.document_id = ${input.documentId}::uuid AND s.tenant_id = ${input.tenantId}::uuid AND s.embedding_model = ${input.fromModel}
              AND s.ordinal > ${after}
              AND NOT EXISTS (SELECT 1 FROM chunks t WHERE t.document_id = s.document_id AND t.embedding_model = ${input.model} AND t.ordinal = s.ordinal)
-           ORDER BY s.ordinal LIMIT ${EMBED_BATCH_SIZE}`;
+           ORDER BY s.ordinal LIMIT ${Math.min(EMBED_BATCH_SIZE, deps.embedders(input.model).maxBatch)}`;
         if (rows.length === 0) return { written };
         const batch: PlannedChunk[] = rows.map((r) => ({ ordinal: r.ordinal, content: r.content, contentHash: r.content_hash, metadata: r.metadata ?? {} }));
         const { vectors } = await vectorsFor(db, deps.embedders, input.tenantId, input.model, batch);
