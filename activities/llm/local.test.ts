@@ -35,12 +35,18 @@ describe('local provider', () => {
     expect(answer('Where does my refund go?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
   });
 
+  it('is not put off by everyday words the passages lack, and prefers the speed asked for', () => {
+    expect(answer('Something is wrong, how long do refunds take?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
+    const bikes = passage('E-bikes can be returned within 30 days.\nE-bikes are limited to 25 km/h of motor assistance.', 'E-bikes');
+    expect(answer('How fast do e-bikes go?', [bikes])).toBe('E-bikes are limited to 25 km/h of motor assistance.');
+  });
+
   it('never answers with a heading', () => {
     expect(rankSentences('refunds', [RETURNS]).map((s) => s.text)).not.toContain('Refunds');
   });
 
   it('declines and offers a person when the passages are about something else', () => {
-    for (const question of ['Do you sell skateboards?', 'Can I bring my dog into the shop?', 'What is the capital of Australia?']) {
+    for (const question of ['Do you sell skateboards?', 'Can I bring my dog into the shop?', 'What is the capital of Australia?', 'Do you offer bike insurance?']) {
       const reply = ask(question, [RETURNS]);
       expect(reply.unanswered, question).toBe(true);
       expect(reply.text).toContain('Reply "human"');
@@ -52,10 +58,18 @@ describe('local provider', () => {
 describe('local provider terms', () => {
   it('stems in the tenant language, or in its locale while the text search language is simple', () => {
     expect(termAnalyzer('english').terms('The bikes were returned')).toEqual(['bike', 'return']);
+    expect(termAnalyzer('english').terms('paid for worn tyres she rode')).toEqual(termAnalyzer('english').terms('pay for wear tyres she rides'));
     expect(termAnalyzer('german').terms('Die Minuten')).toEqual(termAnalyzer('german').terms('Minute'));
     expect(answerLanguage({ locale: 'pt-BR', rag: { language: 'simple' } })).toBe('portuguese');
     expect(answerLanguage({ locale: 'en', rag: { language: 'german' } })).toBe('german');
     expect(answerLanguage({ locale: 'xx', rag: { language: 'simple' } })).toBe('simple');
     expect(termAnalyzer('simple').terms('Bikes returned')).toEqual(['bikes', 'returned']);
+  });
+
+  it('rates how rare each word is in everyday English, and every word fully where it has no list', () => {
+    const rarities = termAnalyzer('english').rarities('What happens to my skateboard?');
+    expect(rarities.get('skateboard')).toBe(1);
+    expect(rarities.get(termAnalyzer('english').terms('happens')[0]!)).toBeLessThan(0.9);
+    expect([...termAnalyzer('german').rarities('Was passiert mit meinem Skateboard?').values()].every((r) => r === 1)).toBe(true);
   });
 });

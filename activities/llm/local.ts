@@ -4,9 +4,13 @@
 //
 // The answer is the sentence of the passages that best answers the question: sentences (and
 // Markdown list items) are compared by their terms (activities/llm/local-terms.ts: stop words
-// out, Snowball stems, a few synonyms), each question term weighted by how rare it is among the
-// passages' sentences (idf), so "return" in "Can I return a bike?" counts less than "bike" where
-// every sentence is about returns. A term of the sentence's heading counts for part of a match.
+// out, irregular verb forms to their infinitive, Snowball stems, a few synonyms), each question
+// term weighted by how rare it is among the passages' sentences (idf), so "return" in "Can I
+// return a bike?" counts less than "bike" where every sentence is about returns. A question term
+// that no sentence contains also weighs by how rare the word is in everyday language, so filler
+// ("what happens if…") does not push an answer below the threshold while a named thing the
+// passages never mention ("skateboards") does. A term of the sentence's heading counts for part
+// of a match; a sentence giving the kind of fact asked for (an amount, a speed…) is preferred.
 // The sentence must cover at least MIN_COVERAGE of the question's weight: below that, nothing in
 // the passages is about the question, and the reply says so and offers a person.
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
@@ -44,8 +48,9 @@ export const MIN_COVERAGE = 0.5;
 const HEADING_MATCH = 0.8;
 const SECTION_MATCH = 0.3;
 /**
- * A question term in none of the passages' sentences weighs this many times a term in one: the
- * question is about something the passages do not mention ("Do you sell skateboards?").
+ * A question term in none of the passages' sentences weighs up to this many times a term in one
+ * (times its word's rarity in the language): the question is about something the passages do
+ * not mention ("Do you sell skateboards?").
  */
 const UNSEEN_WEIGHT = 1.5;
 /** Preference for a sentence giving the kind of fact asked for (an amount for "how much"). */
@@ -116,13 +121,15 @@ export interface RankedSentence {
 /** The passages' sentences by how well they answer the question, best first (only those matching any term). */
 export function rankSentences(question: string, passages: Passage[], language: TextSearchLanguage = 'english'): RankedSentence[] {
   const analyzer = termAnalyzer(language);
-  const terms = [...new Set(analyzer.terms(question))];
+  const rarities = analyzer.rarities(question);
+  const terms = [...rarities.keys()];
   if (terms.length === 0) return [];
   const all = candidates(passages, analyzer);
   const df = new Map<string, number>();
   for (const c of all) for (const t of c.terms) df.set(t, (df.get(t) ?? 0) + 1);
   const idf = (t: string) => Math.log(1 + (all.length + 1) / ((df.get(t) ?? 1) + 0.5));
-  const weights = terms.map((t) => idf(t) * (df.has(t) ? 1 : UNSEEN_WEIGHT));
+  // An unseen word weighs by how rare it is in the language: "happen" says less than "skateboards".
+  const weights = terms.map((t) => (df.has(t) ? idf(t) : idf(t) * UNSEEN_WEIGHT * rarities.get(t)!));
   const total = weights.reduce((a, b) => a + b, 0);
   const kinds = answerKinds(language, question);
   return all
