@@ -244,6 +244,36 @@ describe('webhook to reply', () => {
       expect(sentTo(user)).toHaveLength(1);
     });
 
+    it("tells the echo of an agent's message still being sent from the business's own, once the send is recorded", async () => {
+      const user = igsid();
+      await says(user, 'Hello!');
+      await eventually(() => sentTo(user).length > 0, 20_000, 'a reply on Instagram');
+      const conversation = await eventually(() => tdb().conversation.findFirst({ where: { externalUserId: user } }).then((c) => c ?? undefined), 10_000, 'the conversation');
+      const api = (path: string, payload: object) => app.inject({ method: 'POST', url: `/api/v1/conversations/${conversation.id}/${path}`, headers: bearer(agentKey), payload });
+      expect((await api('take', { agentId: 'ann' })).statusCode).toBe(200);
+
+      // Meta accepts the agent's message and echoes it before its answer reaches the platform.
+      rig.graph.delay(1500);
+      const sending = api('messages', { agentId: 'ann', text: 'Ann here: it ships today.' });
+      const accepted = await eventually(() => sentTo(user).find((d) => d.text === 'Ann here: it ships today.'), 10_000, 'the agent message at Meta');
+      const echo = (id: string, text: string) => ({ sender: { id: rig.instagramAccountId }, recipient: { id: user }, message: { mid: id, text, is_echo: true } });
+      expect((await postInstagram(delivery(user, [echo(accepted.messageId, 'Ann here: it ships today.')]))).statusCode).toBe(200);
+      const sent = await sending;
+      rig.graph.delay(0);
+      expect(sent.json()).toMatchObject({ status: 'sent' });
+      // A person's message from the Instagram app after it: stored once the echo before it was handled.
+      const fromApp = mid();
+      expect((await postInstagram(delivery(user, [echo(fromApp, 'Jo here too')]))).statusCode).toBe(200);
+      await eventually(() => tdb().message.findFirst({ where: { externalMessageId: fromApp } }).then((m) => m ?? undefined), 20_000, "the app's message stored");
+      const outbound = await tdb().message.findMany({ where: { conversationId: conversation.id, direction: 'outbound' }, orderBy: { createdAt: 'asc' } });
+      expect(outbound.map((m) => [(m.content as { agentId?: string }).agentId ?? 'assistant', (m.content as { text: string }).text])).toEqual([
+        ['assistant', GREETING],
+        ['ann', 'Ann here: it ships today.'],
+        ['business_app', 'Jo here too'],
+      ]);
+      expect((await tdb().conversation.findUniqueOrThrow({ where: { id: conversation.id } })).assignee).toBe('ann'); // the person holding it keeps it
+    });
+
     it('keeps a story mention unanswered and answers a reply to a story with the story kept', async () => {
       const user = igsid();
       const mention = mid();
