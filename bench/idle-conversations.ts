@@ -1,32 +1,36 @@
 // `npm run bench:idle`: many conversations, most of them silent — what the conversations worker's
 // sticky cache costs in memory and what a conversation pushed out of it costs in latency.
 //   1. a long conversation first: messages one after another until its history holds
-//      --long-events (2000) or it continued as new, for the replay measures;
+//      --long-events (2000) or it continued as new, for the replay measures; then --capped (50)
+//      conversations brought to the continue-as-new cap (MAX_HISTORY_EVENTS): one more message
+//      and their run would continue as new, so an eviction costs them the longest replay;
 //   2. N conversations (default 10 000) each get a first message through the API's own call
 //      (signalInbound: the webhook's signalWithStart) and a reply from the local provider, by a
 //      closed loop of senders; then they are left idle. The worker's RSS is read from /proc:
 //      the peak during the load (VmHWM, reset once the worker is up) and after it settled;
 //   3. warm vs evicted: a second message, one at a time, alternately to a conversation answered
-//      last (still in the sticky cache) and to one answered first (pushed out by the others, so
-//      its history is fetched and replayed); p50/p95 of signal → reply accepted by the fake
-//      Graph API, each sample's cache hit or miss read from the worker's temporal_sticky_cache_*;
+//      last (still in the sticky cache), to one answered first (pushed out by the others, so
+//      its history is fetched and replayed) and to one at the cap (pushed out too: the longest
+//      run replayed); p50/p95 of signal → reply accepted by the fake Graph API, each sample's
+//      cache hit or miss read from the worker's temporal_sticky_cache_*;
 //   4. replay cost against history length: prefixes of the long conversation's history replayed
 //      with the Worker's replay API (ms per 1k events), and its own first reply after eviction.
 // Prints a table and appends it to bench/RESULTS.md with the machine's load average (a smoke run,
-// with fewer than 10 000 conversations or 200 samples of each kind, is printed only).
+// with fewer than 10 000 conversations, 200 warm and evicted samples or 50 at the cap, is printed only).
 //
 //   npm run bench:idle                                  # 10 000 conversations, the configured cache
 //   npm run bench:idle -- --conversations 500 --cache 100 --long-events 1000   # smoke run
 //   flags: --conversations N --samples N (per kind, ≥ 200 for the report) --concurrency N
 //          --cache N (WORKER_MAX_CACHED_WORKFLOWS of the worker; unset: its default)
 //          --long-events N (target length of the long conversation) --settle-s N
+//          --capped N (conversations at the continue-as-new cap, ≥ 50 for the report)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import getPort from 'get-port';
 import { signalInbound } from '../api/conversation-signal.ts';
@@ -58,6 +62,7 @@ const { values: flags } = parseArgs({
     cache: { type: 'string' },
     'long-events': { type: 'string', default: '2000' },
     'settle-s': { type: 'string', default: '30' },
+    capped: { type: 'string', default: '50' },
   },
 });
 const int = (name: keyof typeof flags) => {
@@ -72,14 +77,16 @@ const PLAN = {
   cache: flags.cache === undefined ? undefined : int('cache'),
   longEvents: int('long-events'),
   settleMs: int('settle-s') * 1000,
+  capped: int('capped'),
   /** The long conversation's pace: under the tenant's flood guard (1000 messages a minute). */
   longMessagesPerSecond: 12,
   replyTimeoutMs: 60_000,
-  replayLengths: [100, 500, 1_000, 2_500, 5_000],
-  replayRepeats: 5,
+  replayLengths: [25, 50, 100, 200, 500, 1_000, 2_000, 4_000],
+  replayRepeats: 10,
   watchdogMs: 45 * 60_000,
 };
 const TARGETS = { rssBytes: 2 ** 30, evictedOverWarmP95Ms: 150 };
+const SIGNAL_ATTEMPTS = 4;
 
 const WHATSAPP_TOKEN = 'EAAG-bench-idle-token';
 const PREFIX = 'bench-idle-';
@@ -98,9 +105,12 @@ interface Figures {
   openSeconds: number;
   firstReply: number[];
   lostFirst: number;
+  /** Signals the server refused and the bench delivered again. */
+  redelivered: number;
   rss: { baseline: number; peak: number; peakSampled: number; afterLoad: number; settled: number; peakResettable: boolean };
   warm: Latencies;
   evicted: Latencies;
+  capped: Latencies & { events: number[] };
   long: { events: number; messages: number; runId: string; evictedMs: number; warmMs: number; evictedMiss: boolean };
   replay: ReplayCost[];
   load: { before: number[]; after: number[] };
@@ -170,12 +180,25 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: 'default', dataConverter: temporalDataConverter(config.SECRETS_KEYS) });
     const deps = { temporal: client, config };
     let messageSeq = 0;
+    let redelivered = 0;
     /** One message from `user` through the webhook's own call; resolves with the reply's latency (ms), or undefined. */
     const converse = async (user: string, text: string): Promise<number | undefined> => {
       const parsed = whatsappProvider.read(JSON.parse(signedTextDelivery(channel, user, `${text} #${messageSeq++}`).body));
       if (!parsed.success) throw new Error(`the bench's own delivery does not parse: ${parsed.error.message}`);
       const t = performance.now();
-      await signalInbound(deps, { tenantId: channel.tenantId, channel: 'whatsapp', channelId: channel.channelId, externalUserId: user, messages: parsed.data.inbound.map((i) => i.message) });
+      const delivery = { tenantId: channel.tenantId, channel: 'whatsapp' as const, channelId: channel.channelId, externalUserId: user, messages: parsed.data.inbound.map((i) => i.message) };
+      // A signal the server refused (overloaded: the webhook answers 5xx) is delivered again, as
+      // Meta redelivers it; the reply's latency counts from the first attempt.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await signalInbound(deps, delivery);
+          break;
+        } catch (err) {
+          if (attempt >= SIGNAL_ATTEMPTS) throw err;
+          redelivered++;
+          await sleep(1000 * attempt);
+        }
+      }
       const reply = await replies.wait(user, t, PLAN.replyTimeoutMs);
       return reply ? reply.at - t : undefined;
     };
@@ -192,6 +215,16 @@ async function main(): Promise<void> {
     const longId = conversationWorkflowId(channel.tenantId, channel.channelId, longUser);
     const long = await longConversation(client, longId, (text) => converse(longUser, text), PLAN.longEvents);
     log(`long conversation: ${long.events} events after ${long.messages} messages`);
+    log(`${PLAN.capped} conversations to the continue-as-new cap (${MAX_HISTORY_EVENTS} events)…`);
+    const capped = await Promise.all(
+      Array.from({ length: PLAN.capped }, async (_, i) => {
+        const user = userId(902, i);
+        const handle = client.workflow.getHandle(conversationWorkflowId(channel.tenantId, channel.channelId, user));
+        return { user, events: await growToCap(handle, (text) => converse(user, text)) };
+      }),
+    ).then((all) => all.filter((c): c is { user: string; events: number } => c.events !== undefined));
+    const cappedEvents = sorted(capped.map((c) => c.events));
+    log(`  their runs hold ${cappedEvents[0]}–${cappedEvents.at(-1)} events`);
 
     // ---- 2. N conversations, a first message each, then idle ------------------------------
     log(`opening ${PLAN.conversations} conversations, ${PLAN.concurrency} in flight…`);
@@ -233,6 +266,7 @@ async function main(): Promise<void> {
     const evictedUsers = opened.slice(0, n);
     const warm: Latencies = { ms: [], hits: 0, misses: 0, lost: 0 };
     const evicted: Latencies = { ms: [], hits: 0, misses: 0, lost: 0 };
+    const atCap: Latencies = { ms: [], hits: 0, misses: 0, lost: 0 };
     const sample = async (user: string, into: Latencies) => {
       const before = await cacheCounters(metricsUrl);
       const ms = await converse(user, 'And on Sunday?');
@@ -242,12 +276,14 @@ async function main(): Promise<void> {
       if (after.miss > before.miss) into.misses++;
       else if (after.hit > before.hit) into.hits++;
     };
-    log(`${n} warm and ${n} evicted second messages, alternately…`);
+    log(`${n} warm, ${n} evicted and ${capped.length} evicted at the cap, alternately…`);
     for (let i = 0; i < n; i++) {
       await sample(warmUsers[i]!, warm);
       await sample(evictedUsers[i]!, evicted);
+      if (i < capped.length) await sample(capped[i]!.user, atCap);
     }
-    log(`warm p50 ${fmt(percentile(sorted(warm.ms), 50))} ms p95 ${fmt(percentile(sorted(warm.ms), 95))} ms (${warm.hits} hits, ${warm.misses} misses); evicted p50 ${fmt(percentile(sorted(evicted.ms), 50))} ms p95 ${fmt(percentile(sorted(evicted.ms), 95))} ms (${evicted.hits} hits, ${evicted.misses} misses)`);
+    const line = (name: string, l: Latencies) => `${name} p50 ${fmt(percentile(sorted(l.ms), 50))} ms p95 ${fmt(percentile(sorted(l.ms), 95))} ms (${l.hits} hits, ${l.misses} misses)`;
+    log(`${line('warm', warm)}; ${line('evicted', evicted)}; ${line('at the cap', atCap)}`);
 
     // ---- 4. the long conversation after eviction, then replay cost by length ---------------
     const beforeLong = await cacheCounters(metricsUrl);
@@ -264,9 +300,9 @@ async function main(): Promise<void> {
     const replay = await replayCosts({ workflowBundle: await bundleWorkflows(), dataConverter: temporalDataConverter(config.SECRETS_KEYS) }, longId, prefixes, PLAN.replayRepeats);
 
     const figures: Figures = {
-      cache, opened: opened.length, openSeconds, firstReply, lostFirst,
+      cache, opened: opened.length, openSeconds, firstReply, lostFirst, redelivered,
       rss: { baseline, peak: afterLoad.peakRssBytes, peakSampled: sampler.maxBytes, afterLoad: afterLoad.rssBytes, settled, peakResettable },
-      warm, evicted,
+      warm, evicted, capped: { ...atCap, events: cappedEvents },
       long: { ...long, evictedMs, warmMs, evictedMiss },
       replay,
       load: { before: loadBefore, after: loadavg() },
@@ -306,10 +342,11 @@ async function benchChannel(db: Db, keyring: ReturnType<typeof loadConfig>['SECR
  */
 async function longConversation(client: Client, workflowId: string, say: (text: string) => Promise<number | undefined>, targetEvents: number) {
   const interval = 1000 / PLAN.longMessagesPerSecond;
-  let messages = 0;
-  let events = 0;
-  let runId: string | undefined;
   log(`long conversation: messages until its history holds ${targetEvents} events (at most ${MAX_HISTORY_EVENTS})…`);
+  await say('Hello');
+  let messages = 1;
+  let events = 0;
+  const { runId } = await client.workflow.getHandle(workflowId).describe();
   while (events < targetEvents) {
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
@@ -318,7 +355,6 @@ async function longConversation(client: Client, workflowId: string, say: (text: 
       await sleep(Math.max(0, interval - (performance.now() - started)));
     }
     const latest = await client.workflow.getHandle(workflowId).describe();
-    runId ??= latest.runId;
     if (latest.runId !== runId) {
       events = (await client.workflow.getHandle(workflowId, runId).describe()).historyLength;
       log(`long conversation: continued as new after ${events} events`);
@@ -326,7 +362,37 @@ async function longConversation(client: Client, workflowId: string, say: (text: 
     }
     events = latest.historyLength;
   }
-  return { events, messages, runId: runId! };
+  return { events, messages, runId };
+}
+
+/**
+ * Messages until one more would take the run past the continue-as-new cap (its growth per
+ * message read from the history once each reply's workflow task is recorded); the run's length,
+ * or undefined if a message went unanswered (the conversation is left out).
+ */
+async function growToCap(handle: WorkflowHandle, say: (text: string) => Promise<number | undefined>): Promise<number | undefined> {
+  let events = 0; // the first message starts the run
+  for (let i = 0; ; i++) {
+    if ((await say(`Question number ${i} about opening hours`)) === undefined) {
+      log(`  no reply in ${handle.workflowId}: left out`);
+      return undefined;
+    }
+    const now = await settledLength(handle);
+    const step = now - events;
+    events = now;
+    if (events + step > MAX_HISTORY_EVENTS) return events;
+  }
+}
+
+/** The run's history length once it stopped growing (the reply's workflow task recorded). */
+async function settledLength(handle: WorkflowHandle): Promise<number> {
+  let last = -1;
+  for (;;) {
+    const { historyLength } = await handle.describe();
+    if (historyLength === last) return historyLength;
+    last = historyLength;
+    await sleep(100);
+  }
 }
 
 /** The worker's sticky cache hit and miss counters (Temporal SDK metrics on its /metrics). */
@@ -341,7 +407,7 @@ async function cacheCounters(url: string): Promise<{ hit: number; miss: number }
 }
 
 /** Fewer conversations or samples than the report asks for: printed, not recorded. */
-const isSmokeRun = (f: Figures) => f.opened < 10_000 || f.warm.ms.length < 200 || f.evicted.ms.length < 200;
+const isSmokeRun = (f: Figures) => f.opened < 10_000 || f.warm.ms.length < 200 || f.evicted.ms.length < 200 || f.capped.ms.length < 50;
 
 const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
 
@@ -357,6 +423,7 @@ function render(f: Figures): string {
   const p = (xs: number[], q: number) => fmt(percentile(sorted(xs), q));
   const warmP95 = percentile(sorted(f.warm.ms), 95);
   const evictedP95 = percentile(sorted(f.evicted.ms), 95);
+  const cappedP95 = percentile(sorted(f.capped.ms), 95);
   const mark = (ok: boolean) => (ok ? '✅' : '❌');
   const smoke = isSmokeRun(f) ? ' — SMOKE RUN (fewer conversations or samples than the report asks)' : '';
   const slope = msPer1kEvents(f.replay);
@@ -371,13 +438,14 @@ function render(f: Figures): string {
     '',
     '| | measure | result | target | met |',
     '| --- | --- | --- | --- | --- |',
-    `| open | ${f.opened} conversations answered (${f.lostFirst} without a reply), closed loop of ${PLAN.concurrency} | ${fmt(f.openSeconds)} s, ${fmt(f.opened / f.openSeconds, 1)} first replies/s; first reply p50 ${p(f.firstReply, 50)} ms, p95 ${p(f.firstReply, 95)} ms | | |`,
+    `| open | ${f.opened} conversations answered (${f.lostFirst} without a reply), closed loop of ${PLAN.concurrency}; ${f.redelivered} signals refused by the overloaded server and delivered again over the whole run | ${fmt(f.openSeconds)} s, ${fmt(f.opened / f.openSeconds, 1)} first replies/s; first reply p50 ${p(f.firstReply, 50)} ms, p95 ${p(f.firstReply, 95)} ms | | |`,
     `| rss | worker RSS: before the load / **peak during it** (VmHWM${f.rss.peakResettable ? ' reset after start-up' : ', lifetime'}; sampled every 250 ms: ${fmt(mib(f.rss.peakSampled))}) / right after / **settled** (${PLAN.settleMs / 1000} s idle) | ${fmt(mib(f.rss.baseline))} / **${fmt(mib(f.rss.peak))}** / ${fmt(mib(f.rss.afterLoad))} / **${fmt(mib(f.rss.settled))} MiB** (≈ ${fmt(perCached / 1024)} KiB per cached conversation over the baseline) | ≤ 1024 MiB | ${mark(Math.max(f.rss.peak, f.rss.settled) <= TARGETS.rssBytes)} |`,
     `| warm | second message to one of the ${f.warm.ms.length + f.warm.lost} conversations answered last (sticky cache: ${f.warm.hits} hits, ${f.warm.misses} misses) | p50 ${p(f.warm.ms, 50)} ms, **p95 ${fmt(warmP95)} ms**${f.warm.lost ? `, ${f.warm.lost} lost` : ''} | | |`,
     `| evicted | second message to one of the ${f.evicted.ms.length + f.evicted.lost} answered first, pushed out by the others (${f.evicted.misses} misses, ${f.evicted.hits} hits): history fetched and replayed | p50 ${p(f.evicted.ms, 50)} ms, **p95 ${fmt(evictedP95)} ms** (+${fmt(evictedP95 - warmP95)} ms)${f.evicted.lost ? `, ${f.evicted.lost} lost` : ''} | ≤ warm p95 + ${TARGETS.evictedOverWarmP95Ms} ms | ${mark(evictedP95 <= warmP95 + TARGETS.evictedOverWarmP95Ms && f.evicted.lost === 0)} |`,
+    `| cap | second message to one of the ${f.capped.ms.length + f.capped.lost} conversations whose run was at the continue-as-new cap (${MAX_HISTORY_EVENTS}): ${f.capped.events[0]}–${f.capped.events.at(-1)} events, median ${percentile(f.capped.events, 50)}; pushed out (${f.capped.misses} misses, ${f.capped.hits} hits): the longest run replayed | p50 ${p(f.capped.ms, 50)} ms, **p95 ${fmt(cappedP95)} ms** (+${fmt(cappedP95 - warmP95)} ms)${f.capped.lost ? `, ${f.capped.lost} lost` : ''} | ≤ warm p95 + ${TARGETS.evictedOverWarmP95Ms} ms | ${mark(cappedP95 <= warmP95 + TARGETS.evictedOverWarmP95Ms && f.capped.lost === 0)} |`,
     `| long | a conversation of ${f.long.events} events (${f.long.messages} messages): first reply after eviction (${f.long.evictedMiss ? 'cache miss' : 'no miss seen'}) / the next one, warm | ${fmt(f.long.evictedMs)} ms / ${fmt(f.long.warmMs)} ms | | |`,
-    ...f.replay.map((r) => `| replay | ${r.events} events, Worker.runReplayHistories, ${r.ms.count} runs | ${r.error ? `failed: ${r.error.slice(0, 120)}` : `p50 ${fmt(r.ms.p50, 1)} ms, max ${fmt(r.ms.max, 1)} ms`} | | |`),
-    `| replay/1k | replay cost per 1000 history events (least-squares slope of the medians) | **${fmt(slope, 1)} ms** | | |`,
+    ...f.replay.map((r) => `| replay | ${r.events} events, Worker.runReplayHistories, ${r.ms.count} runs | ${r.error ? `failed: ${r.error.slice(0, 120)}` : `wall p50 ${fmt(r.ms.p50, 1)} ms, max ${fmt(r.ms.max, 1)} ms; CPU p50 ${fmt(r.cpuMs.p50, 1)} ms, max ${fmt(r.cpuMs.max, 1)} ms`} | | |`),
+    `| replay/1k | replay cost per 1000 history events (least-squares slope of the medians) | wall **${fmt(slope, 1)} ms**, CPU **${fmt(msPer1kEvents(f.replay, 'cpuMs'), 1)} ms** | | |`,
     '',
   ];
   return lines.join('\n');
