@@ -1,8 +1,9 @@
 // The assistant sends a knowledge document's original file (send_file), end to end against the
-// fake Graph API and the fake OpenAI: real conversation workflows on the Temporal dev server, real
-// Postgres and document storage. A customer who asks for the brochure gets exactly one document
-// message carrying its bytes, also when the channel fails the file's send once (the retried
-// attempt does not send the text or the file again); a tenant that turned it off gets none.
+// fake Graph API and the fake OpenAI and Anthropic: real conversation workflows on the Temporal dev
+// server, real Postgres and document storage. A customer who asks for the brochure (WhatsApp,
+// Messenger, Instagram) gets exactly one document message carrying its bytes, also when the
+// channel fails the file's send once (the retried attempt does not send the text or the file
+// again); a tenant that turned it off gets none.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentStorage } from '../lib/storage.ts';
@@ -76,6 +77,17 @@ describe('the assistant sends documents', () => {
     expect(rig.graph.delivered.filter((d) => d.to === to).map((d) => d.text)).toEqual(['Here is Bike brochure.']);
     expect(row.content).toMatchObject({ text: 'Here is Bike brochure.', author: 'assistant', attachment: { kind: 'document', mimeType: 'application/pdf', filename: 'acme-brochure.pdf' } });
     expect((row.content as { providerMessageIds: string[] }).providerMessageIds).toHaveLength(2);
+  });
+
+  it('the offline assistant sends the brochure to an Instagram customer as one PDF file attachment', async () => {
+    await useSettings({ provider: 'local' });
+    const to = `igsid-${randomBytes(4).toString('hex')}`;
+    await rig.deliver('instagram', to, [text('Can you send me the bike brochure pdf?', `ig_${randomBytes(6).toString('hex')}`)]);
+    await sentRow(to);
+    const files = rig.graph.deliveredMedia.filter((d) => d.to === to);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatchObject({ channel: 'instagram', type: 'file', mimeType: 'application/pdf', filename: 'acme-brochure.pdf' });
+    expect(files[0]!.bytes).toEqual(BROCHURE);
   });
 
   it('an OpenAI model calls send_file with a title it was offered, and the Messenger customer gets the file as one attachment', async () => {
