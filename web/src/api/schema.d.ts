@@ -2479,6 +2479,7 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
+                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -5429,7 +5430,7 @@ export interface paths {
         put?: never;
         /**
          * Add a channel
-         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page's), appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
+         * @description WhatsApp: phoneNumberId, wabaId, accessToken, appSecret, verifyToken. Messenger: pageId, pageAccessToken, appSecret, verifyToken. Instagram: instagramAccountId, pageId (the Facebook Page the account is linked to), pageAccessToken (that page's), appSecret, verifyToken. Web chat: allowedOrigins (a widgetId is generated). Secrets are stored encrypted and never returned. 402 when the tenant's plan does not include the channel's type (each type is a plan feature) or allows no more channels. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
          */
         post: {
             parameters: {
@@ -5544,7 +5545,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); an operator or a subscription moves it to a larger plan */
+                /** @description plan_limit_reached: the tenant's plan allows no more of this (details: limit, used, max, plan); or plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
                 402: {
                     headers: {
                         [name: string]: unknown;
@@ -5972,7 +5973,7 @@ export interface paths {
         head?: never;
         /**
          * Update a channel (a secret given replaces the stored one)
-         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked.
+         * @description A new phone number id, page id or token is checked like a new channel's. The phone number id (page id) must belong to the access token (page access token): the platform asks Meta's Graph API (GET /{phone-number-id}?fields=id,display_phone_number, GET /me?fields=id; Instagram: GET /me?fields=id,instagram_business_account, which must name the page and the Instagram account linked to it) and answers 422 when it does not, or when the id cannot be registered for another reason; 503 when the Graph API cannot be asked. Enabling a disabled channel (status active) answers 402 when the tenant's plan does not include its type; channels left active keep working.
          */
         patch: {
             parameters: {
@@ -6056,6 +6057,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7062,7 +7079,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a conversation */
+        /** Get a conversation, with what its channel takes as attachments */
         get: {
             parameters: {
                 query?: never;
@@ -7834,7 +7851,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached.
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached, 402 plan_feature_unavailable when the plan does not include documents (documents ingested before stay searchable).
          */
         post: {
             parameters: {
@@ -7900,6 +7917,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8217,7 +8250,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a new version of a document
-         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached. The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
+         * @description multipart/form-data with one `file` part (TXT, Markdown, HTML, PDF or DOCX; the type is sniffed from the bytes) and optional `title` and `tags` (comma-separated) fields; or JSON `{ title, content, format: "text" | "markdown", tags? }`. Answers 202: ingestion runs in the background (GET the document for its progress). 413 above the size limit, 415 when the declared type or extension disagrees with the bytes, 409 quota_exceeded when the plan's document or chunk limit is reached, 402 plan_feature_unavailable when the plan does not include documents (documents ingested before stay searchable). The title and tags default to the previous version's. The previous version stays searchable until this one is ready.
          */
         post: {
             parameters: {
@@ -8285,6 +8318,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12482,6 +12531,7 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
+                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -12562,6 +12612,13 @@ export interface paths {
                             };
                             /** @description Limits at or above the warning share */
                             warnings: ("monthlyMessages" | "documents" | "chunks" | "seats" | "channels" | "monthlyModelSpendUsd")[];
+                            /** @description Every feature a plan may include, in order, and whether the tenant's plan does (routes needing a missing one answer 402 plan_feature_unavailable) */
+                            features: {
+                                /** @enum {string} */
+                                feature: "webchat" | "whatsapp" | "messenger" | "instagram" | "documents" | "functions" | "webhooks" | "llm_credentials";
+                                label: string;
+                                included: boolean;
+                            }[];
                             /** @description The period's metered events: model_tokens and embedding_tokens per provider and model, messages per channel, storage_bytes uploaded */
                             meters: {
                                 meter: string;
@@ -12721,6 +12778,7 @@ export interface paths {
                                     /** @description Model and embedding cost per billing period, USD */
                                     monthlyModelSpendUsd: number | null;
                                 };
+                                /** @description The features the plan includes: webchat, whatsapp, messenger, instagram, documents, functions, webhooks, llm_credentials (a channel type is a feature) */
                                 features: string[];
                                 /** @description Checkout can subscribe to it (a Stripe price is configured for it) */
                                 purchasable: boolean;
@@ -14050,7 +14108,7 @@ export interface paths {
         put?: never;
         /**
          * Register a function the assistant may call
-         * @description Arguments the model produces are validated against `parameters` (JSON Schema, type object) before any call. Each call is a POST of {"function", "callId", "arguments"} with headers X-MetaChat-Timestamp (unix seconds) and X-MetaChat-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>. callId is stable across retries.
+         * @description Arguments the model produces are validated against `parameters` (JSON Schema, type object) before any call. Each call is a POST of {"function", "callId", "arguments"} with headers X-MetaChat-Timestamp (unix seconds) and X-MetaChat-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>. callId is stable across retries. 402 when the tenant's plan does not include functions (then no function or MCP tool is offered to the model either).
          */
         post: {
             parameters: {
@@ -14121,6 +14179,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -14814,7 +14888,7 @@ export interface paths {
         put?: never;
         /**
          * Register an MCP server and list its tools
-         * @description Streamable HTTP transport. Tools are listed on registration, on POST /{id}/refresh and again by the assistant when the list is older than 5 minutes; each is offered to the model as "<server name>_<tool name>" unless a built-in tool or a tenant function has that name. Input schemas must be JSON Schemas with "type": "object"; tools that break the rules are left out and named in toolsError. HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development).
+         * @description Streamable HTTP transport. Tools are listed on registration, on POST /{id}/refresh and again by the assistant when the list is older than 5 minutes; each is offered to the model as "<server name>_<tool name>" unless a built-in tool or a tenant function has that name. Input schemas must be JSON Schemas with "type": "object"; tools that break the rules are left out and named in toolsError. HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Registering answers 402 when the tenant's plan does not include functions (the plan feature MCP tools belong to).
          */
         post: {
             parameters: {
@@ -14885,6 +14959,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -15754,7 +15844,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set the tenant's own key (and optional https base URL) for a provider */
+        /**
+         * Set the tenant's own key (and optional https base URL) for a provider
+         * @description 402 when the tenant's plan does not include llm_credentials; on such a plan keys set before are not used either (the platform's are).
+         */
         put: {
             parameters: {
                 query?: never;
@@ -15810,6 +15903,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -16189,7 +16298,7 @@ export interface paths {
         put?: never;
         /**
          * Register a webhook endpoint (its signing secret is returned once)
-         * @description HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: message.received, message.sent, conversation.created, handoff.requested, handoff.assigned, handoff.released, document.indexed, document.failed. Each delivery is a POST of {"id", "type", "createdAt", "tenantId", "data"} with headers x-metachat-event, x-metachat-delivery, x-metachat-timestamp and x-metachat-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>. Verify v1 over the raw body in constant time and refuse a t older than your replay window (e.g. 5 minutes); deduplicate on "id". Answer 2xx quickly; anything else is retried with backoff for about a day, and 410 Gone disables the endpoint.
+         * @description HTTPS only; loopback, private and link-local addresses are refused (unless ALLOW_INSECURE_TENANT_URLS, for development). Event types: message.received, message.sent, conversation.created, handoff.requested, handoff.assigned, handoff.released, document.indexed, document.failed. Each delivery is a POST of {"id", "type", "createdAt", "tenantId", "data"} with headers x-metachat-event, x-metachat-delivery, x-metachat-timestamp and x-metachat-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>. Verify v1 over the raw body in constant time and refuse a t older than your replay window (e.g. 5 minutes); deduplicate on "id". Answer 2xx quickly; anything else is retried with backoff for about a day, and 410 Gone disables the endpoint. 402 when the tenant's plan does not include webhooks (on such a plan no delivery is sent: each is logged failed, not sent).
          */
         post: {
             parameters: {
@@ -16254,6 +16363,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -16977,7 +17102,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a "ping" event to this endpoint (delivered like any event; see its delivery log) */
+        /**
+         * Send a "ping" event to this endpoint (delivered like any event; see its delivery log)
+         * @description 402 when the tenant's plan does not include webhooks.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -17021,6 +17149,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -17503,7 +17647,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Deliver a logged event to its endpoint again (a delivered or failed one; not one still retrying) */
+        /**
+         * Deliver a logged event to its endpoint again (a delivered or failed one; not one still retrying)
+         * @description 402 when the tenant's plan does not include webhooks.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -17561,6 +17708,22 @@ export interface paths {
                 };
                 /** @description Default Response */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                requestId: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description plan_feature_unavailable: the tenant's plan does not include the feature this needs (details: feature, plan); an operator or a subscription moves it to a plan that does */
+                402: {
                     headers: {
                         [name: string]: unknown;
                     };
