@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers';
 import { ApplicationFailure } from '@temporalio/common';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MINILM_DIR, MINILM_FILES } from '../../lib/local-embedding-files.ts';
 import type { EmbeddingProvider } from './index.ts';
 
@@ -25,6 +25,7 @@ const PASS_SIZE = 8;
 interface Loaded {
   tokenizer: Tokenizer;
   session: InferenceSession;
+  Tensor: typeof Tensor;
   cls: number;
   sep: number;
 }
@@ -45,6 +46,8 @@ async function verifiedFile(dir: string, spec: (typeof MINILM_FILES)[keyof typeo
 
 async function load(dir: string, threads: number): Promise<Loaded> {
   const [tokenizerJson, model] = await Promise.all([verifiedFile(dir, MINILM_FILES.tokenizer), verifiedFile(dir, MINILM_FILES.model)]);
+  // Imported here: a process whose tenants never choose this model never loads the native runtime.
+  const [{ Tokenizer }, { InferenceSession, Tensor }] = await Promise.all([import('@huggingface/tokenizers'), import('onnxruntime-node')]);
   const tokenizer = new Tokenizer(JSON.parse(tokenizerJson.toString('utf8')) as object, {});
   const session = await InferenceSession.create(model, {
     intraOpNumThreads: threads,
@@ -55,7 +58,7 @@ async function load(dir: string, threads: number): Promise<Loaded> {
     // Temporal and other activities, and spinning threads would slow them all.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
-  return { tokenizer, session, cls: tokenizer.token_to_id('[CLS]')!, sep: tokenizer.token_to_id('[SEP]')! };
+  return { tokenizer, session, Tensor, cls: tokenizer.token_to_id('[CLS]')!, sep: tokenizer.token_to_id('[SEP]')! };
 }
 
 /** Token ids with [CLS] … [SEP], cut to MAX_TOKENS the way the model's tokenizer truncates. */
@@ -73,8 +76,8 @@ async function forward(m: Loaded, batch: number[][]): Promise<number[][]> {
     ids[i * len + j] = BigInt(id);
     mask[i * len + j] = 1n;
   }));
-  const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', ids, [n, len]), attention_mask: new Tensor('int64', mask, [n, len]) };
-  if (m.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new Tensor('int64', new BigInt64Array(n * len), [n, len]);
+  const feeds: Record<string, Tensor> = { input_ids: new m.Tensor('int64', ids, [n, len]), attention_mask: new m.Tensor('int64', mask, [n, len]) };
+  if (m.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new m.Tensor('int64', new BigInt64Array(n * len), [n, len]);
   const out = await m.session.run(feeds);
   const hidden = out[m.session.outputNames[0]!]!.data as Float32Array;
   return batch.map((row, i) => {
