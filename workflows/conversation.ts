@@ -123,19 +123,21 @@ const functions = proxyActivities<Activities>({
 
 /**
  * Continue-as-new past this many history events. A conversation pushed out of a worker's sticky
- * cache replays its whole run at its next message, at a cost linear in the run's length: about
- * 0.5 ms of CPU per event, nine tenths of it the SDK's stack-trace promise hook (a source-mapped
- * stack captured for every promise a workflow creates), not this code (`npm run bench:idle`,
- * bench/RESULTS.md). 150 events, about a dozen messages, keep that replay near 75 ms: the first
- * reply after an eviction stays well within 150 ms of a cached conversation's. A run continues
- * as new only between messages, so one busy without a pause may run longer; it is cached then.
+ * cache replays its whole run at its next message, at a cost linear in the run's length: 0.5–0.8
+ * ms per event in the replay API, about 0.8 ms in a worker (history fetch included), some 85 % of
+ * it the SDK's stack-trace promise hook (a source-mapped stack captured for every promise a
+ * workflow creates), not this code (`npm run bench:idle`, bench/RESULTS.md). 100 events, about
+ * eight messages, keep the first reply after an eviction near 100 ms over a cached
+ * conversation's, well within 150 ms. A run continues as new only between messages, so one busy
+ * without a pause may run longer; it is cached then.
  */
-export const MAX_HISTORY_EVENTS = 150;
+export const MAX_HISTORY_EVENTS = 100;
 /**
  * Marks runs that continue as new past MAX_HISTORY_EVENTS. Runs recorded before it did so only
  * past LEGACY_MAX_HISTORY_EVENTS or at the server's suggestion: while such a history replays it
- * keeps that limit (no marker where it passed 150 events), and it continues as new at its next
- * live workflow task instead.
+ * keeps that limit (no marker where it passed the cap: patched() is false), and it continues as
+ * new at its next live workflow task instead. The same holds for a run recorded under an
+ * earlier, higher cap (conversation-v4: 150).
  */
 export const SHORT_RUNS = 'short-runs';
 const LEGACY_MAX_HISTORY_EVENTS = 5_000;

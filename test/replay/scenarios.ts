@@ -210,7 +210,7 @@ describe('conversations on the dev server', () => {
     const first = await u.runId();
     let history = await u.settled(first);
     let sent = 1;
-    // The run continues as new past MAX_HISTORY_EVENTS (150), before the server would suggest it (200 events, record.ts starts it so).
+    // The run continues as new past MAX_HISTORY_EVENTS, before the server would suggest it (200 events, record.ts starts it so).
     while (summarizeHistory(history).last !== 'workflowExecutionContinuedAsNew') {
       if (sent >= 30) throw new Error(`no continue-as-new after ${sent} messages (${history.events?.length} events)`);
       sent++;
