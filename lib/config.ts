@@ -284,9 +284,10 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   /**
    * Conversations kept in the worker's sticky cache. npm run bench:idle (bench/RESULTS.md): each
-   * cached one holds about 0.5 MiB, 1000 gave 1039 MiB settled and 1278 MiB peak over 10 000
-   * conversations; a reply to an evicted short one costs +34 ms p95, replay ~0.5 ms per event.
-   * 400 keeps a worker near 750 MiB settled, under 1 GiB at peak.
+   * cached one holds about 0.5 MiB over a 550–600 MiB worker; 1000 gave 1039 MiB settled and
+   * 1278 MiB peak, 400 gave 791 MiB settled and 796 MiB peak, under the 1 GiB target and the Helm
+   * chart's 1Gi limit with room for a load's transient. An evicted conversation costs its next
+   * reply a replay of at most MAX_HISTORY_EVENTS (workflows/conversation.ts), about 100 ms.
    */
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(400),
   /**
