@@ -104,6 +104,31 @@ export function createRedaction(country?: CountryCode): Redaction {
   };
 }
 
+/** The longest text that may still grow into a placeholder: "[", a kind, "_", digits. */
+const PLACEHOLDER_START = /\[(?:[A-Z]{0,5}(?:_\d{0,6})?)?$/;
+
+/**
+ * Restores a text that arrives in pieces (a streamed answer): each piece is passed on restored,
+ * except a tail that may be the start of a placeholder, held until the next piece tells, so a
+ * reader never sees half a placeholder. `end()` passes on what is still held.
+ */
+export function restoringStream(redaction: Pick<Redaction, 'restore'>, emit: (text: string) => void): { write(piece: string): void; end(): void } {
+  let held = '';
+  return {
+    write(piece) {
+      const text = held + piece;
+      const tail = PLACEHOLDER_START.exec(text);
+      const cut = tail ? tail.index : text.length;
+      held = text.slice(cut);
+      if (cut > 0) emit(redaction.restore(text.slice(0, cut)));
+    },
+    end() {
+      if (held) emit(redaction.restore(held));
+      held = '';
+    },
+  };
+}
+
 /** The region of a BCP 47 locale (en-GB → GB), when it names one. */
 export function localeCountry(locale: string): CountryCode | undefined {
   const region = locale.split('-').slice(1).find((part) => /^[A-Za-z]{2}$/.test(part));

@@ -168,6 +168,12 @@ export const tenantSettingsSchema = z
       .object({
         /** Origins whose pages may embed the web chat widget and call the API from a browser. */
         allowedOrigins: z.array(webOriginSchema).max(50).default([]),
+        /**
+         * The assistant's reply appears in the widget as the model writes it (OpenAI and
+         * Anthropic stream; the offline provider answers at once), replaced by the stored reply
+         * when it is sent. Off: the reply appears whole.
+         */
+        streaming: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

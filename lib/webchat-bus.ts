@@ -1,7 +1,8 @@
 // The web chat's bus between the workers and the API instances holding visitors' sockets:
 // Postgres LISTEN/NOTIFY on the channel `webchat_outbound` (NotifyListener, also the inbox's bus:
 // lib/inbox-bus.ts). A worker's web chat sender publishes
-// a small event (tenant, channel, visitor, message id or typing state); every API instance
+// a small event (tenant, channel, visitor, message id or typing state, or a bounded piece of a reply
+// being streamed); every API instance
 // LISTENs on one dedicated connection and forwards the event to the sockets it holds for that
 // visitor (api/webchat/hub.ts), reading the message itself from the messages table by id, so a
 // payload stays far below NOTIFY's 8000-byte cap whatever the text.
@@ -18,6 +19,9 @@ import type { Logger } from './logger.ts';
 
 export const WEBCHAT_NOTIFY_CHANNEL = 'webchat_outbound';
 
+/** A draft piece's text, at most: even at 6 bytes a character (JSON escapes) its event stays under NOTIFY's 8000 bytes. */
+export const DRAFT_PIECE_MAX_CHARS = 1000;
+
 /** A web chat visitor id, chosen by the API and signed into the visitor's token: 8–64 characters of [A-Za-z0-9_-]. */
 export const visitorIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of A-Z, a-z, 0-9, "_" and "-"');
 
@@ -31,6 +35,14 @@ export const webchatEventSchema = z.discriminatedUnion('kind', [
   /** A stored outbound message to forward (read by id; createdAt, in ms, finds its partition). */
   z.object({ kind: z.literal('message'), ...target, messageId: z.uuid(), createdAt: z.number().int() }),
   z.object({ kind: z.literal('typing'), ...target, author: z.enum(['assistant', 'agent']), state: z.enum(['on', 'off']) }),
+  /**
+   * A piece of an assistant reply being generated (activities/llm/webchat-draft.ts): `messageId`
+   * is the id the reply will be stored under, `attempt` the model call's attempt, `seq` the
+   * piece's place in that attempt (from 0). Never stored: the stored reply replaces it.
+   */
+  z.object({ kind: z.literal('draft'), ...target, messageId: z.uuid(), attempt: z.number().int().min(1), seq: z.number().int().min(0), text: z.string().min(1).max(DRAFT_PIECE_MAX_CHARS) }),
+  /** What was streamed of that reply is void (the attempt failed, or the model went on to call tools). */
+  z.object({ kind: z.literal('draft_cleared'), ...target, messageId: z.uuid() }),
 ]);
 export type WebchatEvent = z.infer<typeof webchatEventSchema>;
 

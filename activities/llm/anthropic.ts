@@ -3,7 +3,7 @@
 // speaks has no `temperature` (the model decides sampling), so the tenant's temperature applies
 // to OpenAI only.
 import Anthropic from '@anthropic-ai/sdk';
-import type { ContentBlockParam, MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
+import type { ContentBlockParam, MessageCreateParamsNonStreaming, MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
 import { kindOfStatus, ProviderError, retryAfterMs, type ChatMessage, type ChatProvider, type ChatRequest, type ChatResult } from './provider.ts';
 import { UNREACHABLE } from '../../lib/tenant-urls.ts';
 
@@ -65,17 +65,16 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
         description: t.description,
         input_schema: { type: 'object', ...t.parameters } as Tool['input_schema'],
       }));
+      const body: MessageCreateParamsNonStreaming = {
+        model: request.model,
+        system: request.system,
+        messages: toAnthropicMessages(request.messages),
+        max_tokens: request.maxTokens,
+        ...(tools.length > 0 && { tools }),
+      };
       try {
-        const res = await client.messages.create(
-          {
-            model: request.model,
-            system: request.system,
-            messages: toAnthropicMessages(request.messages),
-            max_tokens: request.maxTokens,
-            ...(tools.length > 0 && { tools }),
-          },
-          { timeout: request.timeoutMs, signal: request.signal },
-        );
+        if (request.onText) return await streamed(client, body, request);
+        const res = await client.messages.create(body, { timeout: request.timeoutMs, signal: request.signal });
         const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
         const toolCalls = res.content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: JSON.stringify(b.input ?? {}) }] : []));
         return {
@@ -92,9 +91,62 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
   };
 }
 
+/**
+ * The same call with `stream: true` (Anthropic's message events): text_delta pieces go to
+ * `onText`, a tool_use block's input is its input_json_delta pieces joined. The SDK's timeout
+ * ends at the response's headers, so the whole stream is bounded here; a stream without its
+ * message_stop (cut, timed out, or an `error` event) is a transient failure, never a short answer.
+ */
+async function streamed(client: Anthropic, body: MessageCreateParamsNonStreaming, request: ChatRequest): Promise<ChatResult> {
+  const stream = await client.messages.create({ ...body, stream: true }, { timeout: request.timeoutMs, signal: request.signal });
+  const timer = setTimeout(() => stream.controller.abort(), request.timeoutMs);
+  let model = '';
+  let stopped = false;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  const blocks: ({ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; json: string })[] = [];
+  try {
+    for await (const event of stream) {
+      if (event.type === 'message_start') {
+        model = event.message.model;
+        promptTokens = event.message.usage.input_tokens;
+        completionTokens = event.message.usage.output_tokens;
+      } else if (event.type === 'content_block_start') {
+        const b = event.content_block;
+        if (b.type === 'tool_use') {
+          if (!blocks.some((x) => x.type === 'tool_use')) request.onToolCall?.();
+          blocks[event.index] = { type: 'tool_use', id: b.id, name: b.name, json: '' };
+        } else if (b.type === 'text') blocks[event.index] = { type: 'text', text: b.text };
+      } else if (event.type === 'content_block_delta') {
+        const b = blocks[event.index];
+        if (event.delta.type === 'text_delta' && b?.type === 'text') {
+          b.text += event.delta.text;
+          if (!blocks.some((x) => x.type === 'tool_use')) request.onText?.(event.delta.text);
+        } else if (event.delta.type === 'input_json_delta' && b?.type === 'tool_use') b.json += event.delta.partial_json;
+      } else if (event.type === 'message_delta') completionTokens = event.usage.output_tokens;
+      else if (event.type === 'message_stop') stopped = true;
+    }
+  } catch (err) {
+    if (err instanceof Anthropic.APIError) throw err;
+    if (request.signal?.aborted) throw new Anthropic.APIUserAbortError();
+    throw new ProviderError('anthropic', 'transient', null, `Anthropic's stream broke off: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (request.signal?.aborted) throw new Anthropic.APIUserAbortError();
+  if (!stopped) throw new ProviderError('anthropic', 'transient', null, `Anthropic's stream ended before the answer did`);
+  return {
+    text: blocks.flatMap((b) => (b?.type === 'text' ? [b.text] : [])).join(''),
+    toolCalls: blocks.flatMap((b) => (b?.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: JSON.stringify(parseArguments(b.json || '{}')) }] : [])),
+    promptTokens,
+    completionTokens,
+    model: model || request.model,
+  };
+}
+
 /** The SDK's error as a ProviderError (anything else, e.g. a cancellation, passes through). */
 export function anthropicError(err: unknown): unknown {
-  if (err instanceof Anthropic.APIUserAbortError) return err;
+  if (err instanceof Anthropic.APIUserAbortError || err instanceof ProviderError) return err;
   if (!(err instanceof Anthropic.APIError)) return err;
   const status = err.status ?? null;
   const contextLength = status === 400 && /prompt is too long|context window|context length/i.test(err.message);

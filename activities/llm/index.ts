@@ -20,6 +20,10 @@
 //   platform's DEFAULT_DAILY_BUDGET_USD) is spent, no call is made and the reply is the tenant's
 //   budget message (an event records it, once a day). So is it once the plan's monthly messages or
 //   model spend are used up (lib/plan-limits.ts turnLimitReached).
+// - A web chat reply is streamed (OpenAI, Anthropic; tenant setting webchat.streaming): the text
+//   goes to the visitor as drafts while the model writes it (webchat-draft.ts), tied to the id the
+//   reply is stored under; a tool round's or a failed attempt's draft is cleared. The durable
+//   reply is unchanged: the result, stored and sent once, replaces the draft.
 import { createHash } from 'node:crypto';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -47,6 +51,8 @@ import { extractiveSummary, SUMMARY_MAX_CHARS, SUMMARY_SYSTEM_PROMPT, transcript
 import { createFunctionActivities } from './functions.ts';
 import { asksToSend, channelTakesDocuments, fileOfCall, requestedDocument, SEND_FILE, sendableDocuments, sendFileTool } from './send-file.ts';
 import { createOpenAiProvider } from './openai.ts';
+import { createWebchatDraft, type WebchatDraft } from './webchat-draft.ts';
+import { publishWebchatEvent } from '../../lib/webchat-bus.ts';
 import { chatMessages, systemPrompt, trimmed, withSources, type PromptInput, type TurnContent } from './prompt.ts';
 import { resolveTurnMedia, visionCapable, type InboundMediaRef, type TurnMedia } from './turn-media.ts';
 import type { FetchedInboundMedia, FetchInboundMediaInput } from '../media/inbound.ts';
@@ -398,6 +404,7 @@ export function createLlmActivities(deps: LlmDependencies) {
       try {
         const resumed = await storedReply(input, acknowledged);
         if (resumed) return resumed;
+        const draft = webchatDraft(input);
         const generated = await whileAlive(async () => {
           // A turn's first call reads the tenant's row once, for its settings and for retrieval.
           const tenant = input.retrieve && deps.retrieve ? await tenantRow(input.tenantId) : undefined;
@@ -405,8 +412,16 @@ export function createLlmActivities(deps: LlmDependencies) {
           const heard = media ? withTurnMedia(input, media) : input;
           const question = [input.retrieve?.question ?? '', ...(media?.transcripts ?? [])].filter((q) => q.trim()).join('\n');
           const passages = input.retrieve && question ? await retrieveQuietly(input.tenantId, question, tenant) : input.passages;
-          return { ...(await reply({ ...heard, passages }, tenant?.settings)), ...(input.retrieve && { passages }) } as GeneratedReply;
+          return { ...(await reply({ ...heard, passages }, tenant?.settings, draft)), ...(input.retrieve && { passages }) } as GeneratedReply;
+        }).catch(async (err: unknown) => {
+          // A failed attempt's partial text must not stay up looking like an answer.
+          draft?.clear();
+          await draft?.close();
+          throw err;
         });
+        if (generated.outcome === 'tool_calls') draft?.clear();
+        // Every piece is published before the reply itself, which replaces them.
+        await draft?.close();
         // A person was asked for: the workflow hands the conversation over on this answer. (Should
         // the answer get lost with its worker, the retry asks the model again and may count again.)
         if (input.deliver && generated.toolCalls.some((c) => c.name === 'request_human')) metrics.handoff(input.tenantId, input.deliver.channel, 'assistant');
@@ -446,6 +461,21 @@ export function createLlmActivities(deps: LlmDependencies) {
     return { text, citations: [], outcome: 'reply', toolCalls: [], provider: 'stored', model: 'stored', delivered };
   }
 
+  /** The streamed draft of a web chat reply (used only if the tenant's settings allow and the provider streams). */
+  function webchatDraft(input: GenerateReplyInput): WebchatDraft | undefined {
+    const target = input.deliver;
+    if (!target || target.channel !== 'webchat') return undefined;
+    let failed = false;
+    return createWebchatDraft(
+      { tenantId: input.tenantId, channelId: target.channelId, visitorId: target.to, messageId: target.id, attempt: Context.current().info.attempt },
+      (event) => publishWebchatEvent(deps.db, event),
+      (err) => {
+        if (!failed) log.warn('web chat draft not published: the reply comes whole', { error: String(err) });
+        failed = true;
+      },
+    );
+  }
+
   /** The documents send_file may name: only for a reply that goes to a channel taking files, when the tenant allows it. */
   async function filesToOffer(input: GenerateReplyInput, settings: TenantSettings) {
     if (!input.deliver || !settings.llm.sendFiles || !channelTakesDocuments(input.deliver.channel)) return [];
@@ -477,7 +507,7 @@ export function createLlmActivities(deps: LlmDependencies) {
     }
   }
 
-  async function reply(input: GenerateReplyInput & TurnContent, known?: TenantSettings): Promise<GeneratedReply> {
+  async function reply(input: GenerateReplyInput & TurnContent, known?: TenantSettings, draft?: WebchatDraft): Promise<GeneratedReply> {
     const settings = known ?? (await settingsOf(input.tenantId));
     const route = input.route ?? 'primary';
     const name = route === 'primary' ? settings.llm.provider : settings.llm.fallbackProvider;
@@ -527,6 +557,8 @@ export function createLlmActivities(deps: LlmDependencies) {
       maxTokens: settings.llm.maxTokens,
       timeoutMs: Math.max(1000, budgetLeft()),
       signal: ctx.cancellationSignal,
+      // Web chat shows the answer as it is written, when the tenant lets it (a tool round's text is not shown).
+      ...(draft && settings.webchat.streaming && { onText: (piece: string) => draft.text(piece), onToolCall: () => draft.clear() }),
     });
     const prompt: PromptInput = { ...input, settings, ...forModel(name, model, input) };
     let result: ChatResult;

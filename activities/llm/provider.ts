@@ -36,6 +36,13 @@ export interface ChatRequest {
   timeoutMs: number;
   /** The activity's cancellation. */
   signal?: AbortSignal;
+  /**
+   * Asks for the answer streamed: the text of the answer as it is generated, in pieces (the
+   * result is still the whole answer). A provider stops calling it once the model starts a tool
+   * call, and then calls `onToolCall` once, so a listener can drop what it showed of that round.
+   */
+  onText?: (delta: string) => void;
+  onToolCall?: () => void;
 }
 
 export interface ChatResult {

@@ -52,6 +52,14 @@ export type ServerFrame =
   | { type: 'accepted'; clientMessageId: string; id: string }
   | MessageFrame
   | { type: 'typing'; author: 'assistant' | 'agent'; state: 'on' | 'off' }
+  /**
+   * A piece of the assistant's reply as it is generated: `id` is the message id the reply will
+   * come with (which replaces the draft), `attempt` the model call's attempt (a new one starts
+   * the draft afresh), `seq` the piece's place in it (0 starts it); `text` is appended.
+   */
+  | { type: 'draft'; id: string; attempt: number; seq: number; text: string }
+  /** The draft of `id` is void: remove it (the reply comes later, or under another id). */
+  | { type: 'draft_cleared'; id: string }
   | { type: 'pong' }
   | ErrorFrame;
 

@@ -2,7 +2,7 @@
 // have several tabs open. Events from the bus (lib/webchat-bus.ts) are forwarded here: a message
 // is read from the messages table by id (scoped to the tenant and to this visitor's
 // conversation), sent to each of the visitor's sockets, and marked delivered once one of them
-// took it. Events for one visitor are handled in order, one at a time, so that two replies in
+// took it. Draft pieces of a reply being streamed are passed on as they are (never stored). Events for one visitor are handled in order, one at a time, so that two replies in
 // quick succession cannot overtake each other on the way.
 import type { Db } from '../../lib/db.ts';
 import type { BusLogger, WebchatEvent } from '../../lib/webchat-bus.ts';
@@ -99,6 +99,14 @@ export class WebchatHub {
     if (sockets.length === 0) return;
     if (event.kind === 'typing') {
       for (const socket of sockets) socket.send({ type: 'typing', author: event.author, state: event.state });
+      return;
+    }
+    if (event.kind === 'draft') {
+      for (const socket of sockets) socket.send({ type: 'draft', id: event.messageId, attempt: event.attempt, seq: event.seq, text: event.text });
+      return;
+    }
+    if (event.kind === 'draft_cleared') {
+      for (const socket of sockets) socket.send({ type: 'draft_cleared', id: event.messageId });
       return;
     }
     const row = await outboundMessage(this.#db, event, event.messageId, event.createdAt);

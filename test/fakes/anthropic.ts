@@ -2,9 +2,10 @@
 // or Bearer) and anthropic-version headers, request validation (max_tokens, alternating roles starting with
 // the user, tool_result blocks answering the previous turn's tool_use blocks), message bodies
 // with `tool_use` content blocks and usage, and Anthropic's error envelope
-// `{ type: "error", error: { type, message }, request_id }` with retry-after on 429.
+// `{ type: "error", error: { type, message }, request_id }` with retry-after on 429. With
+// `stream: true`, the message as its server-sent events (message_start … message_stop).
 import { randomBytes } from 'node:crypto';
-import { startFakeLlmServer, tokens, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
+import { startFakeLlmServer, textPieces, tokens, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
 
 export const FAKE_ANTHROPIC_KEY = 'sk-ant-test-fake';
 
@@ -75,6 +76,25 @@ export const anthropicFormat: VendorFormat = {
       stop_sequence: null,
       usage: { input_tokens: tokens(JSON.stringify(body)), output_tokens: tokens(JSON.stringify(content)) },
     };
+  },
+  stream(reply, call, body) {
+    // Anthropic's message events: message_start, each content block (start, deltas, stop), message_delta with the stop reason, message_stop.
+    const message = anthropicFormat.success(reply, call, body) as { id: string; content: { type: string; text?: string; id?: string; name?: string; input?: unknown }[]; stop_reason: string; usage: { input_tokens: number; output_tokens: number } };
+    const ev = (event: string, data: object) => ({ event, data: { type: event, ...data } });
+    const events = [ev('message_start', { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: message.usage.input_tokens, output_tokens: 1 } } })];
+    message.content.forEach((b, index) => {
+      if (b.type === 'text') {
+        events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '' } }));
+        for (const text of textPieces(b.text ?? '')) events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text } }));
+      } else {
+        events.push(ev('content_block_start', { index, content_block: { type: 'tool_use', id: b.id, name: b.name, input: {} } }));
+        events.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) } }));
+      }
+      events.push(ev('content_block_stop', { index }));
+    });
+    events.push(ev('message_delta', { delta: { stop_reason: message.stop_reason, stop_sequence: null }, usage: { output_tokens: message.usage.output_tokens } }));
+    events.push(ev('message_stop', {}));
+    return events;
   },
   error(status, message, code) {
     const type =

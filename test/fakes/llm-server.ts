@@ -2,8 +2,11 @@
 // every request, checks the key, answers injected failures (status, vendor error body,
 // retry-after) and otherwise asks a responder — scripted by the test, or a default that answers
 // from the numbered passages in the system prompt, citing them. Each vendor's file turns its
-// wire format into the neutral request below and the reply back into its wire format.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+// wire format into the neutral request below and the reply back into its wire format. A request
+// with `stream: true` is answered as the vendor streams (server-sent events, the text a few
+// words per event, STREAM_EVENT_GAP_MS apart); cutStreams() makes the next streams break off
+// half-way, as a dropped connection does.
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A request as the responder sees it, whatever the vendor's format. */
@@ -54,6 +57,8 @@ export interface FakeLlmServer {
   recover(): void;
   /** Replaces the default responder (n counts successful answers, from 0). */
   respond(responder: Responder): void;
+  /** The next `count` streamed answers stop after half their events, the connection cut. */
+  cutStreams(count: number): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -66,6 +71,8 @@ export interface VendorFormat {
   /** The neutral view of a request body, or a message for a 400 when it is malformed. */
   parse(body: unknown): LlmCall | string;
   success(reply: FakeReply, call: LlmCall, body: unknown): unknown;
+  /** The same reply as the vendor's stream events (`event` names the SSE event, when the vendor names them). */
+  stream(reply: FakeReply, call: LlmCall, body: unknown): { event?: string; data: unknown }[];
   error(status: number, message: string, code?: string): unknown;
 }
 
@@ -83,12 +90,24 @@ export function groundedReply(call: LlmCall): FakeReply {
 
 export const tokens = (s: string) => Math.max(1, Math.ceil(s.length / 4));
 
+/** Time between two events of a streamed answer: the reader sees it grow. */
+export const STREAM_EVENT_GAP_MS = 40;
+
+/** A text as a model streams it: a few words at a time. */
+export function textPieces(text: string): string[] {
+  const words = text.match(/\S+\s*/g) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i += 2) out.push(words.slice(i, i + 2).join(''));
+  return out;
+}
+
 export async function startFakeLlmServer(format: VendorFormat, options: { apiKey: string; basePath: string }): Promise<FakeLlmServer> {
   const requests: RecordedLlmRequest[] = [];
   let queued: FakeLlmError[] = [];
   let failing: FakeLlmError | undefined;
   let responder: Responder = groundedReply;
   let answered = 0;
+  let cuts = 0;
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -104,6 +123,7 @@ export async function startFakeLlmServer(format: VendorFormat, options: { apiKey
       const path = new URL(req.url ?? '/', 'http://fake').pathname;
       const answer = handle(req.method ?? 'GET', path, req.headers, body);
       requests.push({ path, headers: req.headers, body, status: answer.status, at: Date.now() });
+      if (answer.events) return void writeEvents(res, answer.events, answer.cut ?? false);
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
       res.end(JSON.stringify(answer.body));
     });
@@ -117,7 +137,20 @@ export async function startFakeLlmServer(format: VendorFormat, options: { apiKey
     };
   }
 
-  function handle(method: string, path: string, headers: IncomingHttpHeaders, body: unknown): { status: number; body: unknown; headers?: Record<string, string> } {
+  /** Server-sent events, one every STREAM_EVENT_GAP_MS; a cut stream stops half-way and drops the connection. */
+  async function writeEvents(res: ServerResponse, events: { event?: string; data: unknown }[], cut: boolean): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const last = cut ? Math.ceil(events.length / 2) : events.length;
+    for (const [i, e] of events.slice(0, last).entries()) {
+      if (i > 0) await new Promise((r) => setTimeout(r, STREAM_EVENT_GAP_MS));
+      if (res.destroyed) return;
+      res.write(`${e.event ? `event: ${e.event}\n` : ''}data: ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}\n\n`);
+    }
+    if (cut) res.destroy();
+    else res.end();
+  }
+
+  function handle(method: string, path: string, headers: IncomingHttpHeaders, body: unknown): { status: number; body: unknown; headers?: Record<string, string>; events?: { event?: string; data: unknown }[]; cut?: boolean } {
     if (method !== 'POST' || path !== `${options.basePath}${format.path}`) return fail({ status: 404, message: `Unknown request URL: ${method} ${path}` });
     const key = format.key(headers);
     if (key !== options.apiKey) return fail({ status: 401, message: 'Incorrect API key provided' });
@@ -127,6 +160,12 @@ export async function startFakeLlmServer(format: VendorFormat, options: { apiKey
     if (typeof call === 'string') return fail({ status: 400, message: call });
     const reply = responder(call, answered);
     if (isError(reply)) return fail(reply);
+    if ((body as { stream?: unknown }).stream === true) {
+      const cut = cuts > 0;
+      if (cut) cuts--;
+      else answered++;
+      return { status: 200, body: undefined, events: format.stream(reply, call, body), cut };
+    }
     answered++;
     return { status: 200, body: format.success(reply, call, body) };
   }
@@ -151,7 +190,11 @@ export async function startFakeLlmServer(format: VendorFormat, options: { apiKey
     respond(r) {
       responder = r;
     },
+    cutStreams(count) {
+      cuts += count;
+    },
     reset() {
+      cuts = 0;
       requests.length = 0;
       queued = [];
       failing = undefined;

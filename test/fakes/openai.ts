@@ -2,7 +2,8 @@
 // - chat completions (POST /v1/chat/completions): Bearer key, request validation (messages, tool
 //   messages answering the assistant's tool_calls), chat.completion bodies with `tool_calls`,
 //   usage, and OpenAI's error envelope `{ error: { message, type, param, code } }` with
-//   retry-after on 429 (the shared fake LLM server, ./llm-server.ts);
+//   retry-after on 429 (the shared fake LLM server, ./llm-server.ts); with `stream: true`,
+//   chat.completion.chunk server-sent events ending in `data: [DONE]`;
 // - embeddings (POST /v1/embeddings): a string or an array of strings, deterministic vectors of
 //   the model's dimensions (or `dimensions`), as float arrays or as base64 of little-endian
 //   float32 (`encoding_format: "base64"`, what the official SDK asks for by default), usage,
@@ -16,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { embedLocalHash } from '../../activities/embeddings/local-hash.ts';
-import { startFakeLlmServer, tokens, type FakeLlmError, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
+import { startFakeLlmServer, textPieces, tokens, type FakeLlmError, type FakeLlmServer, type LlmCall, type VendorFormat } from './llm-server.ts';
 
 export const FAKE_OPENAI_KEY = 'sk-test-fake-openai';
 
@@ -80,6 +81,28 @@ export const openAiFormat: VendorFormat = {
       ],
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     };
+  },
+  stream(reply, call, body) {
+    // chat.completion.chunk events: the role, the text in pieces, each tool call's name then its
+    // arguments (by index), the finish_reason, then usage when stream_options.include_usage; then [DONE].
+    const id = `chatcmpl-${randomBytes(8).toString('hex')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = (delta: object, finish: string | null = null) => ({ data: { id, object: 'chat.completion.chunk', created, model: call.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] } });
+    const pieces = reply.text ? textPieces(reply.text) : [];
+    const toolCalls = reply.toolCalls ?? [];
+    const events: { data: unknown }[] = [chunk({ role: 'assistant', content: '', refusal: null }), ...pieces.map((content) => chunk({ content }))];
+    toolCalls.forEach((c, index) => {
+      const args = typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments);
+      events.push(chunk({ tool_calls: [{ index, id: `call_${randomBytes(8).toString('hex')}`, type: 'function', function: { name: c.name, arguments: '' } }] }));
+      events.push(chunk({ tool_calls: [{ index, function: { arguments: args } }] }));
+    });
+    events.push(chunk({}, toolCalls.length ? 'tool_calls' : 'stop'));
+    if ((body as { stream_options?: { include_usage?: unknown } }).stream_options?.include_usage === true) {
+      const promptTokens = tokens(JSON.stringify(body));
+      const completionTokens = tokens((reply.text ?? '') + JSON.stringify(toolCalls));
+      events.push({ data: { id, object: 'chat.completion.chunk', created, model: call.model, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } } });
+    }
+    return [...events, { data: '[DONE]' }];
   },
   error(status, message, code) {
     const type = status === 429 ? 'requests' : status === 401 ? 'invalid_request_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
@@ -221,6 +244,10 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
         (upstream) => {
           res.writeHead(upstream.statusCode ?? 502, upstream.headers);
           upstream.pipe(res);
+          // A stream the chat fake cut is cut here too.
+          upstream.on('close', () => {
+            if (!upstream.complete) res.destroy();
+          });
         },
       );
       forward.on('error', () => res.writeHead(502).end());
@@ -312,6 +339,7 @@ export async function startFakeOpenAi(options: { apiKey?: string } = {}): Promis
     failAll: chat.failAll,
     recover: chat.recover,
     respond: chat.respond,
+    cutStreams: chat.cutStreams,
     embeddings,
     transcriptions: {
       requests: transcriptionRequests,

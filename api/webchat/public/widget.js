@@ -7,7 +7,10 @@
 // with the same clientMessageId, once the socket is back: the server stores and answers each one
 // once. One over a limit stays in the outbox and is sent again when the server says. Choices a
 // message offers are buttons: a tap sends the choice's title with its id, as a message. A file
-// sent to the visitor is a link (an image is shown), signed by the server for this message.
+// sent to the visitor is a link (an image is shown), signed by the server for this message. A
+// reply being streamed shows as a draft that grows piece by piece (`draft` frames, in order per
+// attempt: a new attempt starts it afresh, a missing piece freezes it); the reply itself, under
+// the same id, takes its place, and `draft_cleared` removes a draft that will not be the reply.
 (() => {
   'use strict';
 
@@ -59,6 +62,8 @@
 
   /** id → element, for every message shown with a server id. */
   const byId = new Map();
+  /** Reply id → { el, textEl, attempt, next } for replies being streamed. */
+  const drafts = new Map();
   /** clientMessageId → { text, el } for the visitor's messages the server has not accepted yet. */
   const outbox = new Map();
 
@@ -212,8 +217,48 @@
     }
     const el = render(frame.author, frame.text, frame.id, frame);
     byId.set(frame.id, el);
-    insert(el);
+    const shown = drafts.get(frame.id);
+    if (shown) {
+      drafts.delete(frame.id);
+      shown.el.replaceWith(el);
+      scrollToEnd();
+    } else insert(el);
     if (frame.author === 'visitor') settleChoices(el);
+  }
+
+  function draft(frame) {
+    if (typeof frame.id !== 'string' || typeof frame.text !== 'string' || byId.has(frame.id)) return;
+    let shown = drafts.get(frame.id);
+    if (shown && (shown.attempt !== frame.attempt || frame.seq === 0)) {
+      shown.textEl.textContent = '';
+      shown.attempt = frame.attempt;
+      shown.next = 0;
+    }
+    if (!shown) {
+      if (frame.seq !== 0) return; // joined half-way: the reply shows whole
+      const el = render('assistant', '', null);
+      el.classList.add('draft');
+      el.dataset.draftId = frame.id;
+      el.setAttribute('aria-busy', 'true');
+      const textEl = document.createElement('span');
+      textEl.className = 'text';
+      el.append(textEl);
+      shown = { el, textEl, attempt: frame.attempt, next: 0 };
+      drafts.set(frame.id, shown);
+      insert(el);
+    }
+    if (frame.seq !== shown.next) return; // a piece went missing: the reply will replace what is shown
+    shown.textEl.textContent += frame.text;
+    shown.next++;
+    showTyping(false);
+    scrollToEnd();
+  }
+
+  function draftCleared(frame) {
+    const shown = drafts.get(frame.id);
+    if (!shown) return;
+    drafts.delete(frame.id);
+    shown.el.remove();
   }
 
   function handle(frame) {
@@ -239,6 +284,12 @@
         break;
       case 'typing':
         showTyping(frame.state === 'on');
+        break;
+      case 'draft':
+        draft(frame);
+        break;
+      case 'draft_cleared':
+        draftCleared(frame);
         break;
       case 'error':
         // A message refused for now (a limit, a hand-over failure) stays in the outbox: sent again when the server says, or shortly.
