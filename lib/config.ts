@@ -284,12 +284,13 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   /**
    * Conversations kept in the worker's sticky cache. npm run bench:idle (bench/RESULTS.md): each
-   * cached one holds about 0.5 MiB over a 550–600 MiB worker; 1000 gave 1039 MiB settled and
-   * 1278 MiB peak, 400 gave 791 MiB settled and 796 MiB peak, under the 1 GiB target and the Helm
-   * chart's 1Gi limit with room for a load's transient. An evicted conversation costs its next
-   * reply a replay of at most MAX_HISTORY_EVENTS (workflows/conversation.ts), about 100 ms.
+   * cached one holds about 0.5 MiB over a 550–600 MiB worker, and a fast load adds 200–340 MiB
+   * of garbage not collected yet: 1000 gave 1278 MiB peak, 400 at 3 replies/s 796 MiB, 200 at
+   * 10/s 941 MiB (749 settled), the one measured under the 1 GiB target and the Helm chart's 1Gi
+   * limit at speed. An evicted conversation costs its next reply a replay of at most
+   * MAX_HISTORY_EVENTS (workflows/conversation.ts), about 100 ms: a small cache is cheap.
    */
-  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(400),
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(200),
   /**
    * After SIGTERM, in-flight activities get this long to finish before they are cancelled (then 5 s
    * more to acknowledge): longer than the longest send, a Graph API call's 10 s or a tenant
