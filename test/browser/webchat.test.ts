@@ -24,6 +24,7 @@ import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/
 import { createConversationRig, eventually, type ConversationRig } from '../support/conversations.ts';
 import { createUser, TEST_PASSWORD } from '../support/team.ts';
 import { connectTestTemporal } from '../support/temporal.ts';
+import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
 
 const GUIDE = '# Opening hours\n\nThe Acme Bikes store opens at 9 am on weekdays and at 11 am on Sundays.\n\n# Returns\n\nBikes can be returned within 30 days with the receipt.';
 
@@ -31,6 +32,7 @@ const GUIDE = '# Opening hours\n\nThe Acme Bikes store opens at 9 am on weekdays
 describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let rig: ConversationRig;
+  let openai: FakeOpenAi;
   let ingestion: Worker[] = [];
   let ingesting: Promise<unknown>;
   let dbB: Db;
@@ -47,7 +49,9 @@ describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
 
   beforeAll(async () => {
     temporal = await connectTestTemporal();
-    rig = await createConversationRig(temporal.client);
+    openai = await startFakeOpenAi();
+    // The tenant answers offline; the streaming test switches it to the fake OpenAI for its turn.
+    rig = await createConversationRig(temporal.client, { llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY } } });
     ingestion = await createWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
@@ -95,6 +99,7 @@ describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
     for (const w of ingestion) if (w.getState() === 'RUNNING') w.shutdown();
     await ingesting;
     await rig?.close();
+    await openai?.close();
     await temporal?.close();
   });
 
@@ -174,6 +179,47 @@ describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
     await eventually(async () => (await forTenant(rig.db, rig.tenantId).message.findFirst({ where: { id: stored[1]!.id, status: 'delivered' } })) ?? undefined, 10_000, 'the reply marked delivered');
     await screenshot(page, 'webchat', 'answer');
     expect(problems).toEqual([]);
+  });
+
+  it('shows an answer streamed by the model as a draft that grows, replaced in place by the reply', async () => {
+    const answer =
+      'The Acme Bikes store opens at 9 am on weekdays and at 11 am on Sundays, and on public holidays it keeps the Sunday hours, so come by any time after eleven ' +
+      'for a test ride on one of the new city bikes; bring a photo id and wear closed shoes, and a member of the team will fit the saddle and the helmet for you before you set off.';
+    openai.reset();
+    openai.respond(() => ({ text: answer }));
+    const tenant = { id: rig.tenantId };
+    const { settings } = await rig.db.tenant.findUniqueOrThrow({ where: tenant });
+    await rig.db.tenant.update({ where: tenant, data: { settings: { ...(settings as object), llm: { provider: 'openai' } } } });
+    try {
+      const { page, problems } = await openWidget(baseA);
+      await visitorSays(page, 'When can I come by for a test ride?');
+      const draft = page.locator('#messages .message.draft[data-author="assistant"]');
+      await draft.waitFor();
+      const shown = `(() => { const el = document.querySelector('#messages .message.draft'); return el ? { id: el.dataset.draftId, text: el.querySelector('.text').textContent } : null; })()`;
+      const first = await page.evaluate<{ id: string; text: string } | null>(shown);
+      expect(first).not.toBeNull();
+      expect(answer.startsWith(first!.text)).toBe(true);
+      // The draft grows as the pieces arrive, until the reply takes its place.
+      // (A function, not a string: the widget page's CSP allows no eval.)
+      const grownPast = (seen: number) => {
+        const el = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('#messages .message.draft .text');
+        return !el || (el.textContent ?? '').length > seen;
+      };
+      await page.waitForFunction(grownPast, first!.text.length, { polling: 'raf' });
+      const grown = await page.evaluate<{ id: string; text: string } | null>(shown);
+      if (grown) expect(answer.startsWith(grown.text) && grown.text.length > first!.text.length).toBe(true);
+      await widgetShows(page, 'assistant', 1);
+      await page.locator('#messages .message[data-author="assistant"]:not(.draft)').waitFor();
+      expect(await page.locator('#messages .message.draft').count()).toBe(0);
+      const thread = await widgetThread(page);
+      expect(thread.map(([a, t]) => [a, t])).toEqual([['visitor', 'When can I come by for a test ride?'], ['assistant', answer]]);
+      expect(thread[1]![2]).toBe(first!.id); // the reply took the draft's place, under its id
+      expect((openai.requests[0]!.body as { stream?: unknown }).stream).toBe(true);
+      await screenshot(page, 'webchat', 'streamed');
+      expect(problems).toEqual([]);
+    } finally {
+      await rig.db.tenant.update({ where: tenant, data: { settings: settings as object } });
+    }
   });
 
   it('a visitor kept by an earlier widget (an id of its own in localStorage) starts afresh under a server-chosen id', async () => {
