@@ -218,6 +218,26 @@ describe('handoff through the API', () => {
     expect(first.json().messageId).toBe(messageIdOfUpdate(conversationUpdateId('agent-message', conversationId, key)));
   });
 
+  it('sends an agent message once per Idempotency-Key even when the retry comes after the workflow continued as new', async () => {
+    const { u, conversationId } = await heldConversation('gus');
+    const { workflowId } = await tdb().conversation.findFirstOrThrow({ where: { id: conversationId } });
+    const handle = temporal.client.workflow.getHandle(workflowId!);
+    const firstRun = (await handle.describe()).runId;
+    const key = `msg-${randomUUID()}`;
+    const first = await api(`${conversationId}/messages`, { agentId: 'gus', text: 'Sent before the new run' }, { 'idempotency-key': key });
+    expect(first.statusCode, first.body).toBe(200);
+    // Messages until the run passes MAX_HISTORY_EVENTS and continues as new at the next pause.
+    for (let i = 0; (await handle.describe()).runId === firstRun; i++) {
+      expect(i, 'the workflow continues as new').toBeLessThan(40);
+      expect((await api(`${conversationId}/messages`, { agentId: 'gus', text: `filler ${i}` })).statusCode).toBe(200);
+    }
+    const retry = await api(`${conversationId}/messages`, { agentId: 'gus', text: 'Sent before the new run' }, { 'idempotency-key': key });
+    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.json()).toEqual(first.json());
+    expect(sendsOf(u, 'Sent before the new run')).toHaveLength(1);
+    expect(await outboundRows(conversationId, 'Sent before the new run')).toHaveLength(1);
+  });
+
   it('answers 202 with the message id while the send is held, joins a retry with the same key to it, and sends once', async () => {
     const { u, conversationId } = await heldConversation('fay');
     const key = randomUUID();

@@ -311,10 +311,17 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
       const { id } = request.params;
       const { text } = request.body;
       const agent = actingAgent(request, request.body.agentId);
-      const attachment = request.body.attachment && (await attachmentFor(request, id, request.body.attachment));
       const key = request.headers['idempotency-key'];
       const updateId = conversationUpdateId('agent-message', id, key ?? freshIdempotencyKey());
       const messageId = messageIdOfUpdate(updateId);
+      // Temporal joins a retry to its update only within one workflow run; a conversation
+      // continues as new every few messages, so a retry that comes after is answered from the row
+      // the first request stored (its id is the key's), and nothing is sent again.
+      if (key !== undefined) {
+        const stored = await storedAgentMessage(request, id, messageId);
+        if (stored) return reply.code(stored.status === 'pending' ? 202 : 200).send(stored);
+      }
+      const attachment = request.body.attachment && (await attachmentFor(request, id, request.body.attachment));
       const handle = await workflowOf(request, id);
       // Accepted (the validator passed and the update is in the workflow's history) or refused.
       const update = await within(request, handle, UPDATE_DEADLINE_MS, () =>
@@ -340,5 +347,17 @@ const handoffRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
+
+/** The outcome of an agent message already stored under this id, as the route answers it. */
+async function storedAgentMessage(request: FastifyRequest, conversationId: string, messageId: string) {
+  const row = await request.tenantDb.message.findFirst({ where: { id: messageId, conversationId, direction: 'outbound' }, select: { status: true, error: true } });
+  if (!row) return undefined;
+  if (row.status === 'pending') return { status: 'pending' as const, messageId };
+  if (row.status === 'failed') {
+    const reason = (row.error as { reason?: unknown } | null)?.reason;
+    return { status: 'failed' as const, messageId, ...(typeof reason === 'string' && { reason }) };
+  }
+  return { status: 'sent' as const, messageId };
+}
 
 export default handoffRoutes;
