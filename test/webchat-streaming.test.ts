@@ -107,6 +107,23 @@ describe('web chat streaming', () => {
     expect(stored).toBe(1);
   });
 
+  it('withdraws the text of a tool round and streams the answer of the next round afresh', async () => {
+    openai.respond((call) =>
+      call.toolResults.length === 0 ? { text: 'Let me look that up.', toolCalls: [{ name: 'search_knowledge', arguments: { query: 'delivery' } }] } : { text: ANSWER },
+    );
+    const { v, reply } = await ask('Where is my bike?');
+    expect(openai.requests).toHaveLength(2);
+    const frames = v.frames.filter((f) => (f.type === 'draft' || f.type === 'draft_cleared') && f.id === reply.id);
+    const cleared = frames.findIndex((f) => f.type === 'draft_cleared');
+    expect(cleared).toBeGreaterThan(0);
+    expect(joined(frames.slice(0, cleared))).toBe('Let me look that up.');
+    const answer = frames.slice(cleared + 1);
+    expect(answer.length).toBeGreaterThanOrEqual(2);
+    expect(answer.map((f) => f.seq)).toEqual(answer.map((_, i) => i));
+    expect(String(reply.text).startsWith(joined(answer))).toBe(true);
+    expect(String(reply.text)).not.toContain('Let me look');
+  });
+
   it('sends the reply whole when the tenant turned streaming off', async () => {
     await rig.db.tenant.update({ where: { id: rig.tenantId }, data: { settings: { conversation: { quietWindowMs: 300 }, llm: { provider: 'openai' }, webchat: { streaming: false } } } });
     try {

@@ -2,8 +2,9 @@
 // have several tabs open. Events from the bus (lib/webchat-bus.ts) are forwarded here: a message
 // is read from the messages table by id (scoped to the tenant and to this visitor's
 // conversation), sent to each of the visitor's sockets, and marked delivered once one of them
-// took it. Draft pieces of a reply being streamed are passed on as they are (never stored). Events for one visitor are handled in order, one at a time, so that two replies in
-// quick succession cannot overtake each other on the way.
+// took it. Draft pieces of a reply being streamed are passed on as they are (never stored).
+// Events for one visitor are handled in order, one at a time, so that two replies in quick
+// succession cannot overtake each other on the way.
 import type { Db } from '../../lib/db.ts';
 import type { BusLogger, WebchatEvent } from '../../lib/webchat-bus.ts';
 import type { FileLinks } from './file-links.ts';
