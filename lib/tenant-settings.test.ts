@@ -24,7 +24,7 @@ describe('tenant settings', () => {
       commerce: { order: { handledBy: 'assistant' }, flow: { handledBy: 'assistant' } },
       privacy: { redactPii: true },
       rag: { embeddingModel: 'local-hash-384', language: 'simple', topK: 5, vectorWeight: 1, textWeight: 1, rrfK: 60, minScore: 0, minSimilarity: 0.05 },
-      webchat: { allowedOrigins: [] },
+      webchat: { allowedOrigins: [], streaming: true },
     });
     expect(tenantSettingsSchema.parse({ handoff: { keywords: ['humano'] } }).handoff).toEqual({ keywords: ['humano'], agentInactivityMinutes: 30 });
   });
