@@ -1,10 +1,20 @@
 // Secrets at rest and API keys. Channel secrets are AES-256-GCM under a key id from SECRETS_KEYS
 // (the first key is current; older ids stay to decrypt until re-encrypted). API keys are stored
 // as a public prefix plus the SHA-256 of the secret part, never the key itself.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from './config.ts';
 
 export type Keyring = Config['SECRETS_KEYS'];
+
+/**
+ * HMAC keys for one purpose, derived from every key of the keyring (HKDF-SHA256, `info` naming the
+ * purpose, so a token of one kind never verifies as another): sign with `current`, verify with
+ * the key id a token names, so tokens signed before a rotation stay valid while their key is kept.
+ */
+export function signingKeys(keyring: Keyring, info: string): { keys: Map<string, Buffer>; current: string } {
+  if (!keyring[0]) throw new Error('SECRETS_KEYS has no key');
+  return { keys: new Map(keyring.map((k) => [k.id, Buffer.from(hkdfSync('sha256', k.key, Buffer.alloc(0), info, 32))])), current: keyring[0].id };
+}
 
 export interface EncryptedSecret {
   ciphertext: Uint8Array;

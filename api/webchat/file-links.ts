@@ -6,10 +6,10 @@
 //
 // The signature is HMAC-SHA256 under a key derived (HKDF) from the current SECRETS_KEYS key, with
 // a label of its own; links signed under a key no longer listed stop working.
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Keyring } from '../../lib/crypto.ts';
+import { signingKeys, type Keyring } from '../../lib/crypto.ts';
 import { createDocumentStorage, StoredFileNotFoundError } from '../../lib/storage.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import type { OutboundAttachment } from '../../workflows/types.ts';
@@ -31,9 +31,7 @@ export class FileLinks {
   readonly #now: () => number;
 
   constructor(keyring: Keyring, now: () => number = Date.now) {
-    if (!keyring[0]) throw new Error('SECRETS_KEYS has no key');
-    this.#keys = new Map(keyring.map((k) => [k.id, Buffer.from(hkdfSync('sha256', k.key, Buffer.alloc(0), HKDF_INFO, 32))]));
-    this.#current = keyring[0].id;
+    ({ keys: this.#keys, current: this.#current } = signingKeys(keyring, HKDF_INFO));
     this.#now = now;
   }
 

@@ -9,9 +9,9 @@
 // get wrong). The signing key is HKDF-SHA256 of a SECRETS_KEYS key under a label of its own, so it
 // is never the key that encrypts secrets and payloads, and it rotates with them: tokens are signed
 // with the current (first) key and verify under any key still listed.
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Keyring } from '../../lib/crypto.ts';
+import { signingKeys, type Keyring } from '../../lib/crypto.ts';
 import { visitorIdSchema } from '../../lib/webchat-bus.ts';
 
 const VERSION = 'wt1';
@@ -50,9 +50,7 @@ export class VisitorTokens {
   readonly #now: () => number;
 
   constructor(keyring: Keyring, now: () => number = Date.now) {
-    if (!keyring[0]) throw new Error('SECRETS_KEYS has no key');
-    this.#keys = new Map(keyring.map((k) => [k.id, Buffer.from(hkdfSync('sha256', k.key, Buffer.alloc(0), HKDF_INFO, 32))]));
-    this.#current = keyring[0].id;
+    ({ keys: this.#keys, current: this.#current } = signingKeys(keyring, HKDF_INFO));
     this.#now = now;
   }
 
