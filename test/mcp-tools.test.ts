@@ -3,14 +3,9 @@
 // tools discovered and offered to the model beside tenant functions, and a tool call from the
 // fake OpenAI server going through the conversation workflow to the reply. A retried call with
 // the same call id returns the stored result without calling the tool again.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { createFunctionActivities, type FunctionCallResult } from '../activities/llm/functions.ts';
 import { buildApp, type App } from '../api/app.ts';
 import { createTemporalClient } from '../lib/temporal.ts';
@@ -20,53 +15,20 @@ import { createApiKey } from '../lib/tenants.ts';
 import type { LlmCall } from './fakes/llm-server.ts';
 import { FAKE_OPENAI_KEY, startFakeOpenAi, type FakeOpenAi } from './fakes/openai.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
+import { MCP_TEST_TOKEN, startTestMcpServer, type TestMcpServer } from './support/mcp-server.ts';
 import { connectTestTemporal } from './support/temporal.ts';
-
-const TOKEN = 'Bearer mcp-token-0123456789';
-
-/** A stateless MCP server: a fresh McpServer and transport per request, as the SDK's examples do. */
-async function startMcpServer() {
-  const calls: { tool: string; args: unknown }[] = [];
-  const build = () => {
-    const mcp = new McpServer({ name: 'shop', version: '1.0.0' });
-    mcp.registerTool('order_lookup', { description: 'Status of an order', inputSchema: { orderId: z.string().min(1) } }, async ({ orderId }) => {
-      calls.push({ tool: 'order_lookup', args: { orderId } });
-      return { content: [{ type: 'text', text: `Order ${orderId} is shipped, arriving Friday.` }] };
-    });
-    // Also taken by a tenant function (offered as shop_refund there): the function wins.
-    mcp.registerTool('refund', { description: 'Refund an order', inputSchema: { orderId: z.string() } }, async () => {
-      calls.push({ tool: 'refund', args: {} });
-      return { content: [{ type: 'text', text: 'refunded' }] };
-    });
-    return mcp;
-  };
-  const server: Server = createServer(async (req: IncomingMessage, res) => {
-    if (req.headers.authorization !== TOKEN) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    const mcp = build();
-    res.on('close', () => void transport.close().then(() => mcp.close()));
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    calls,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-  };
-}
 
 describe('MCP servers as tool sources', () => {
   let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
   let rig: ConversationRig;
   let openai: FakeOpenAi;
-  let mcp: Awaited<ReturnType<typeof startMcpServer>>;
+  let mcp: TestMcpServer;
   let app: App;
   let key: string;
 
   beforeAll(async () => {
     temporal = await connectTestTemporal();
-    [openai, mcp] = await Promise.all([startFakeOpenAi(), startMcpServer()]);
+    [openai, mcp] = await Promise.all([startFakeOpenAi(), startTestMcpServer()]);
     rig = await createConversationRig(temporal.client, { llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY }, allowInsecureFunctionEndpoints: true } });
     const config = { ...rig.config, ALLOW_INSECURE_TENANT_URLS: true };
     app = await buildApp({ config, db: rig.db, temporal: createTemporalClient(config), logger: pino({ level: 'silent' }) });
@@ -103,7 +65,7 @@ describe('MCP servers as tool sources', () => {
     expect(wrong.json()).toMatchObject({ tools: [], toolsError: expect.stringContaining('could not be reached') });
     expect((await call('DELETE', `/api/v1/mcp-servers/${wrong.json().id}`)).statusCode).toBe(204);
 
-    const created = await call('POST', '/api/v1/mcp-servers', { name: 'shop', url: mcp.url, headers: { Authorization: TOKEN } });
+    const created = await call('POST', '/api/v1/mcp-servers', { name: 'shop', url: mcp.url, headers: { Authorization: MCP_TEST_TOKEN } });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({
       name: 'shop',

@@ -24,6 +24,7 @@ export async function startTestMcpServer(token = MCP_TEST_TOKEN): Promise<TestMc
       calls.push({ tool: 'order_lookup', args: { orderId } });
       return { content: [{ type: 'text', text: `Order ${orderId} is shipped, arriving Friday.` }] };
     });
+    // Also the name of a tenant function in test/mcp-tools.test.ts (offered as shop_refund there): the function wins.
     mcp.registerTool('refund', { description: 'Refund an order', inputSchema: { orderId: z.string() } }, async () => {
       calls.push({ tool: 'refund', args: {} });
       return { content: [{ type: 'text', text: 'refunded' }] };
