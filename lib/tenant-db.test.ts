@@ -35,7 +35,7 @@ describe('forTenant', () => {
 
   it('derives the tenant-owned models from the data model', () => {
     expect([...tenantOwnedModels(db)].sort()).toEqual(
-      ['ApiKey', 'BillingAccount', 'Campaign', 'CampaignRecipient', 'Channel', 'ChannelSecret', 'Chunk', 'Conversation', 'CustomerOptOut', 'Document', 'Event', 'InboundMessageKey', 'McpServer', 'McpToolCall', 'Message', 'MessageTemplate', 'MeterEvent', 'PasswordReset', 'PlanChange', 'SettingsVersion', 'TenantFunction', 'TenantLlmCredential', 'Usage', 'User', 'UserInvitation', 'UserSession', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+      ['ApiKey', 'BillingAccount', 'Campaign', 'CampaignRecipient', 'Channel', 'ChannelSecret', 'Chunk', 'Conversation', 'CustomerOptOut', 'Document', 'EvaluationCase', 'EvaluationResult', 'EvaluationRun', 'Event', 'InboundMessageKey', 'McpServer', 'McpToolCall', 'Message', 'MessageTemplate', 'MeterEvent', 'PasswordReset', 'PlanChange', 'SettingsVersion', 'TenantFunction', 'TenantLlmCredential', 'Usage', 'User', 'UserInvitation', 'UserSession', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
     );
   });
 

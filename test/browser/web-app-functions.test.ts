@@ -48,12 +48,12 @@ describe('web app: functions page', { timeout: 120_000 }, () => {
     await check(page, 'empty');
 
     const form = page.locator('#function-form');
-    const parameters = page.getByLabel('Parameters (JSON Schema)');
-    const endpoint = page.getByLabel('Endpoint URL');
-    await page.getByLabel('Name').fill('order_status');
-    await page.getByLabel('Description').fill('Looks up an order by its number');
+    const parameters = form.getByLabel('Parameters (JSON Schema)');
+    const endpoint = form.getByLabel('Endpoint URL');
+    await form.getByLabel('Name').fill('order_status');
+    await form.getByLabel('Description').fill('Looks up an order by its number');
     await endpoint.fill('https://127.0.0.1/orders');
-    await page.getByLabel('Signing secret').fill(FIRST_SECRET);
+    await form.getByLabel('Signing secret').fill(FIRST_SECRET);
 
     // Text that is not JSON is refused before anything is sent.
     await parameters.fill('{"type": "object", ');
@@ -87,18 +87,18 @@ describe('web app: functions page', { timeout: 120_000 }, () => {
     expect(added).toMatchObject({ name: 'order_status', description: 'Looks up an order by its number', endpoint: 'https://orders.example.com/status', timeoutMs: 10_000, enabled: true });
     expect(added!.parameters).toEqual({ type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] });
     expect(functionSecret(api.config.SECRETS_KEYS, added!)).toBe(FIRST_SECRET);
-    expect(await page.getByLabel('Signing secret').inputValue()).toBe('');
+    expect(await form.getByLabel('Signing secret').inputValue()).toBe('');
     expect(await page.content()).not.toContain(FIRST_SECRET);
     await check(page, 'added');
 
     // Edited without a secret: the stored one stays.
     await page.click('#functions button.edit');
     await page.getByRole('heading', { name: 'Edit order_status' }).waitFor();
-    expect(await page.getByLabel('New signing secret').inputValue()).toBe('');
+    expect(await form.getByLabel('New signing secret').inputValue()).toBe('');
     expect(JSON.parse(await parameters.inputValue())).toEqual(added!.parameters);
-    await page.getByLabel('Description').fill('Looks up an order and its delivery date');
-    await page.getByLabel('Timeout (ms)').fill('2500');
-    await page.getByLabel('Enabled: the assistant may call it').uncheck();
+    await form.getByLabel('Description').fill('Looks up an order and its delivery date');
+    await form.getByLabel('Timeout (ms)').fill('2500');
+    await form.getByLabel('Enabled: the assistant may call it').uncheck();
     await check(page, 'editing');
     await form.locator('button[type=submit]').click();
     await vi.waitFor(async () => expect(await page.locator('.saved').textContent()).toBe('Saved order_status.'));
@@ -109,7 +109,7 @@ describe('web app: functions page', { timeout: 120_000 }, () => {
 
     // Edited with a new secret: replaced.
     await page.click('#functions button.edit');
-    await page.getByLabel('New signing secret').fill(SECOND_SECRET);
+    await form.getByLabel('New signing secret').fill(SECOND_SECRET);
     await form.locator('button[type=submit]').click();
     await vi.waitFor(async () => expect(functionSecret(api.config.SECRETS_KEYS, (await functions())[0]!)).toBe(SECOND_SECRET));
     await page.getByRole('heading', { name: 'Add a function' }).waitFor();
