@@ -78,7 +78,8 @@ describe('web app: MCP servers', { timeout: 120_000 }, () => {
     await form.getByLabel('Timeout (ms)').fill('4000');
     await form.locator('button[type=submit]').click();
     await vi.waitFor(async () => expect(await page.locator('.mcp-servers .saved').textContent()).toBe('Saved shop: 2 tools.'), { timeout: 15_000 });
-    expect(await row.locator('.tools li code').allTextContents()).toEqual(['shop_order_lookup', 'shop_refund']);
+    // The notice comes before the list is read again.
+    await vi.waitFor(async () => expect(await row.locator('.tools li code').allTextContents()).toEqual(['shop_order_lookup', 'shop_refund']), { timeout: 15_000 });
     expect(await row.locator('.tools-error').count()).toBe(0);
     const [stored] = await servers();
     expect(stored).toMatchObject({ name: 'shop', timeoutMs: 4000, enabled: true });
