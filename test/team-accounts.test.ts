@@ -136,11 +136,12 @@ describe('team accounts', () => {
         }
       }
       expect([...bodies]).toEqual([JSON.stringify({ code: 'invalid_credentials', message: 'The tenant, email or password is wrong' })]);
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2]!;
-      const wrong = median(times.wrongPassword!);
+      // The fastest of each: other test files share the two cores, and their load only ever adds time.
+      const fastest = (xs: number[]) => Math.min(...xs);
+      const wrong = fastest(times.wrongPassword!);
       for (const name of ['unknownEmail', 'unknownTenant']) {
-        const ratio = median(times[name]!) / wrong;
-        expect(ratio, `${name}: ${median(times[name]!).toFixed(1)} ms against ${wrong.toFixed(1)} ms`).toBeGreaterThan(0.6);
+        const ratio = fastest(times[name]!) / wrong;
+        expect(ratio, `${name}: ${fastest(times[name]!).toFixed(1)} ms against ${wrong.toFixed(1)} ms`).toBeGreaterThan(0.6);
         expect(ratio).toBeLessThan(1.7);
       }
     });
