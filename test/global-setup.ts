@@ -1,11 +1,15 @@
 // Starts what the whole test run shares, isolated from any running dev stack: an embedded
 // Postgres and a Temporal dev server on free ports (scripts/provision/isolated-stack.ts). The
 // migrated database is a template: each test file copies it into a fresh database in milliseconds.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { findChromium } from '../scripts/provision/browser.ts';
 import { startStack } from '../scripts/provision/isolated-stack.ts';
 import { ensureTemporalTestServer } from '../scripts/provision/tools.ts';
 import { MIGRATED_TEMPLATE } from './support/database.ts';
+import { writeWorkflowBundles, type WorkflowBundlePaths } from './support/workflow-bundles.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,11 +20,14 @@ declare module 'vitest' {
     temporalTestServerPath: string;
     /** Chromium for test/browser (scripts/setup.ts --browser installs it); '' when none is found. */
     chromiumPath: string;
+    /** The workflows of this tree, bundled once for every file's workers (test/support/workers.ts). */
+    workflowBundlePaths: WorkflowBundlePaths;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const [stack, testServer] = await Promise.all([
+  const bundleDir = await mkdtemp(join(tmpdir(), 'metachat-test-bundles-'));
+  const [stack, testServer, workflowBundlePaths] = await Promise.all([
     startStack({
       name: 'test',
       database: MIGRATED_TEMPLATE,
@@ -29,6 +36,7 @@ export default async function setup(project: TestProject) {
       temporalArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=200'],
     }),
     ensureTemporalTestServer(),
+    writeWorkflowBundles(bundleDir),
   ]);
 
   project.provide('postgresAdminUrl', stack.adminUrl);
@@ -37,6 +45,10 @@ export default async function setup(project: TestProject) {
   project.provide('temporalCliPath', stack.temporalCliPath);
   project.provide('temporalTestServerPath', testServer.path);
   project.provide('chromiumPath', findChromium() ?? '');
+  project.provide('workflowBundlePaths', workflowBundlePaths);
 
-  return () => stack.close();
+  return async () => {
+    await stack.close();
+    await rm(bundleDir, { recursive: true, force: true });
+  };
 }

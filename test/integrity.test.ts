@@ -11,7 +11,7 @@ import { encryptSecret } from '../lib/crypto.ts';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { taskQueueName } from '../lib/temporal.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { legacyConversationWorkflowId } from '../workflows/ids.ts';
 import type { StoredFinding } from '../workflows/integrity.ts';
 import { testConfig } from './support/config.ts';
@@ -131,7 +131,7 @@ describe('integrity checks', () => {
     adminHeaders = { authorization: `Bearer ${appConfig.ADMIN_API_KEY}` };
     db = createDb(appConfig, 'integrity-test');
     const logger = createLogger({ level: 'silent', name: 'test' });
-    workers = await createWorkers({
+    workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['maintenance'],

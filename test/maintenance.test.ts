@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { ensureSchedules, SCHEDULE_IDS } from '../temporal-config/schedules.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { partitionMaintenance } from '../workflows/index.ts';
 import { testConfig } from './support/config.ts';
 import { createMigratedDatabase } from './support/database.ts';
@@ -32,7 +32,7 @@ describe('partition maintenance workflow', () => {
     temporal = await connectTestTemporal();
     const config = testConfig({ DATABASE_URL: await createMigratedDatabase('maintenance_wf') });
     db = createDb(config, 'maintenance-test');
-    workers = await createWorkers({
+    workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['maintenance'],

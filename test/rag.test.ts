@@ -12,7 +12,7 @@ import { createDocumentStorage } from '../lib/storage.ts';
 import { forTenant } from '../lib/tenant-db.ts';
 import { createApiKey, createTenant } from '../lib/tenants.ts';
 import { taskQueueName } from '../lib/temporal.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { ingestionProgressQuery, type IngestionProgress } from '../workflows/ingestion.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
 import { docxFile, pdfFile } from './support/document-files.ts';
@@ -92,7 +92,7 @@ describe('documents and retrieval', () => {
       };
     };
     const logger = pino({ level: 'silent' });
-    ingestionWorkers = await createWorkers({
+    ingestionWorkers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['ingestion'],

@@ -22,8 +22,9 @@
 //
 // Replay is offline: this file needs no Postgres and no Temporal server (the suite's global setup
 // starts them for the other files regardless).
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,7 @@ import { Resource } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { EncryptionCodec } from '../lib/payload-codec.ts';
 import { temporalDataConverter } from '../lib/temporal.ts';
-import { bundleWorkflows } from '../workers/create-workers.ts';
+import { testWorkflowBundle } from './support/workers.ts';
 import { listHistoryFiles, mapHistoryPayloads, readHistoryFile, type HistoryFile } from './replay/history-files.ts';
 
 const HISTORIES = fileURLToPath(new URL('./replay/histories', import.meta.url));
@@ -46,7 +47,7 @@ const spanSinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(repla
 
 /** Replays `histories` one after another on one replay worker; each one's error, if any. */
 async function replay(
-  workflowBundle: WorkflowBundleWithSourceMap,
+  workflowBundle: WorkflowBundle,
   histories: HistoryFile[],
   dataConverter: DataConverter | null = temporalDataConverter(keyring),
 ): Promise<{ name: string; error?: Error }[]> {
@@ -71,11 +72,13 @@ describe('recorded workflow histories', () => {
       unreadable.push((err as Error).message);
     }
   }
-  let production: WorkflowBundleWithSourceMap;
-  let traced: WorkflowBundleWithSourceMap;
+  let production: WorkflowBundle;
+  let traced: WorkflowBundle;
 
   beforeAll(async () => {
-    [production, traced] = await Promise.all([bundleWorkflows(), bundleWorkflows({ tracing: true })]);
+    // Bundled by test/global-setup.ts with bundleWorkflows, as the workers bundle them.
+    const read = async (tracing: boolean) => ({ code: await readFile(testWorkflowBundle(tracing).codePath, 'utf8') });
+    [production, traced] = await Promise.all([read(false), read(true)]);
     // The traced bundle holds Temporal's workflow tracer (its name), the other one does not.
     expect(traced.code).toContain('@temporalio/interceptor-workflow');
     expect(production.code).not.toContain('@temporalio/interceptor-workflow');

@@ -19,7 +19,7 @@ import { createDb, type Db } from '../lib/db.ts';
 import { createDocumentStorage, type DocumentStorage } from '../lib/storage.ts';
 import { createTemporalClient, taskQueueName } from '../lib/temporal.ts';
 import { createTenant } from '../lib/tenants.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { tenantCleanup, tenantCleanupWorkflowId } from '../workflows/tenant-cleanup.ts';
 import { eventually, text } from './support/conversations.ts';
 import { testConfig } from './support/config.ts';
@@ -47,7 +47,7 @@ describe('tenant deletion', () => {
     db = createDb(config, 'tenant-deletion-test');
     storage = createDocumentStorage(config);
     // Only the maintenance queue is served: conversations and ingestions stay running until ended.
-    workers = await createWorkers({
+    workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['maintenance'],

@@ -29,7 +29,7 @@ import { createWebhookEndpoint, rotateWebhookEndpointSecrets, verifyWebhookSigna
 import { createApiKey, createTenant } from '../lib/tenants.ts';
 import { taskQueueName } from '../lib/temporal.ts';
 import { ensureSchedules, TENANT_EVENT_SWEEP_SCHEDULE_ID } from '../temporal-config/schedules.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { tenantEventSweep, webhookDeliveryWorkflowId } from '../workflows/webhook-delivery.ts';
 import { bearer } from './support/api.ts';
 import { createConversationRig, eventually, text, type ConversationRig } from './support/conversations.ts';
@@ -155,7 +155,7 @@ describe('tenant webhooks', () => {
     };
     webhooks = { ...webhookOptionsFrom(config), allowInsecureEndpoints: true };
     const logger = pino({ level: 'silent' });
-    workers = await createWorkers({
+    workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['conversations', 'ingestion', 'maintenance'],

@@ -22,7 +22,7 @@ import { createLogger } from '../lib/logger.ts';
 import { RequestIdClientInterceptor } from '../lib/request-scope.ts';
 import { taskQueueName, temporalClientInterceptors, temporalClientOn } from '../lib/temporal.ts';
 import { startTracing, type Tracing } from '../lib/tracing.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { workerInterceptors, workflowInterceptorModules } from '../workers/interceptors.ts';
 import { sdkLogger } from '../workers/sdk-logger.ts';
 import { conversationWorkflowId } from '../workflows/ids.ts';
@@ -68,7 +68,7 @@ async function startPlatform(rig: ConversationRig, temporal: Awaited<ReturnType<
     await db.$disconnect();
     throw err;
   }
-  const workers = await createWorkers({
+  const workers = await createTestWorkers({
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueues: ['conversations'],

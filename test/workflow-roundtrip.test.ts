@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../lib/db.ts';
 import { createLogger } from '../lib/logger.ts';
 import { registerSearchAttributes } from '../temporal-config/search-attributes.ts';
-import { createWorkers } from '../workers/create-workers.ts';
+import { createTestWorkers } from './support/workers.ts';
 import { platformDiagnostics } from '../workflows/index.ts';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import { testConfig } from './support/config.ts';
@@ -29,7 +29,7 @@ describe('workflow round trip', () => {
   it('runs platformDiagnostics on every task queue through a real worker', async () => {
     const prefix = uniqueQueuePrefix('roundtrip');
     const config = testConfig();
-    const workers = await createWorkers({
+    const workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: config.WORKER_TASK_QUEUES,
@@ -59,7 +59,7 @@ describe('workflow round trip', () => {
   it('hands Temporal encrypted payloads only: the history is ciphertext, a client without the keys reads nothing', async () => {
     const prefix = uniqueQueuePrefix('encrypted');
     const config = testConfig();
-    const workers = await createWorkers({
+    const workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['conversations'],

@@ -2,7 +2,7 @@
 // is bundled once (by the build, or at start from the sources) and shared by all of them. Used by
 // the worker process and by the tests.
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundlePath, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities/index.ts';
 import type { Config, TaskQueue } from '../lib/config.ts';
 import { temporalDataConverter } from '../lib/temporal.ts';
@@ -55,7 +55,7 @@ export function prebuiltBundlePath(tracing: boolean): string {
 }
 
 /** From the build, its prebuilt bundle; from the sources (dev, tests), the sources bundled now. */
-async function workflowCode(tracing: boolean): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
+async function workflowCode(tracing: boolean): Promise<WorkflowBundleWithSourceMap | WorkflowBundlePath> {
   return MODULE_EXTENSION === '.js' ? { codePath: prebuiltBundlePath(tracing) } : bundleWorkflows({ tracing });
 }
 
@@ -66,8 +66,8 @@ export interface CreateWorkersOptions {
   taskQueues: readonly TaskQueue[];
   tuning: WorkerTuning;
   deps: ActivityDependencies;
-  /** Bundled with the same `tracing` as given here (bundleWorkflows). */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Bundled (or a bundle's file) with the same `tracing` as given here (bundleWorkflows). */
+  workflowBundle?: WorkflowBundleWithSourceMap | WorkflowBundlePath;
   /** Spans for workflows and activities (lib/tracing.ts); unset: none. */
   tracing?: Tracing;
   /** Maps a platform queue to the real queue name (tests isolate themselves with a prefix). */

@@ -15,7 +15,7 @@ import { forTenant } from '../../lib/tenant-db.ts';
 import { verifyWebhookSignature, webhookOptionsFrom, webhookSecret } from '../../lib/tenant-webhooks.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
+import { createTestWorkers } from '../support/workers.ts';
 import { bearer, startTestApi, type TestApi } from '../support/api.ts';
 import { seriousA11yViolations } from '../support/axe.ts';
 import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
@@ -61,7 +61,7 @@ describe('web app: webhooks page', { timeout: 150_000 }, () => {
       WEBHOOK_RETRY_MAX_ATTEMPTS: '2',
     });
     const config = api.config;
-    workers = await createWorkers({
+    workers = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueues: ['conversations'],

@@ -17,7 +17,7 @@ import { createDocumentStorage } from '../../lib/storage.ts';
 import { forTenant } from '../../lib/tenant-db.ts';
 import { createApiKey } from '../../lib/tenants.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
+import { createTestWorkers } from '../support/workers.ts';
 import { HANDOFF_NOTICE } from '../../workflows/conversation.ts';
 import { bearer } from '../support/api.ts';
 import { launchBrowser, listen, openSignedInPage, screenshot } from '../support/browser.ts';
@@ -52,7 +52,7 @@ describe('web chat and the inbox in a browser', { timeout: 180_000 }, () => {
     openai = await startFakeOpenAi();
     // The tenant answers offline; the streaming test switches it to the fake OpenAI for its turn.
     rig = await createConversationRig(temporal.client, { llm: { openai: { baseURL: openai.url, apiKey: FAKE_OPENAI_KEY } } });
-    ingestion = await createWorkers({
+    ingestion = await createTestWorkers({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueues: ['ingestion'],

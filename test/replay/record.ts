@@ -45,6 +45,7 @@ import { startVitest } from 'vitest/node';
 import { startStack } from '../../scripts/provision/isolated-stack.ts';
 import { ensureTemporalTestServer } from '../../scripts/provision/tools.ts';
 import { MIGRATED_TEMPLATE } from '../support/database.ts';
+import { writeWorkflowBundles } from '../support/workflow-bundles.ts';
 import { listHistoryFiles, readHistoryFile, summarizeHistory } from './history-files.ts';
 
 declare module 'vitest' {
@@ -76,13 +77,15 @@ async function main(): Promise<void> {
   }
   const started = Date.now();
   const staging = mkdtempSync(join(tmpdir(), 'metachat-replay-'));
-  const [stack, testServer] = await Promise.all([
+  const bundleDir = mkdtempSync(join(tmpdir(), 'metachat-replay-bundles-'));
+  const [stack, testServer, workflowBundlePaths] = await Promise.all([
     startStack({
       name: 'replay-record',
       database: MIGRATED_TEMPLATE,
       temporalArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=200'],
     }),
     ensureTemporalTestServer(),
+    writeWorkflowBundles(bundleDir),
   ]);
   let ok = false;
   try {
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
       temporalCliPath: stack.temporalCliPath,
       temporalTestServerPath: testServer.path,
       chromiumPath: '',
+      workflowBundlePaths,
       replayOutDir: staging,
     };
     const vitest = await startVitest('test', [], {
@@ -115,6 +119,7 @@ async function main(): Promise<void> {
     await vitest.close();
   } finally {
     await stack.close();
+    rmSync(bundleDir, { recursive: true, force: true });
   }
   if (!ok) {
     rmSync(staging, { recursive: true, force: true });

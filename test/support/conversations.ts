@@ -18,7 +18,8 @@ import { createTenant } from '../../lib/tenants.ts';
 import type { TenantSettingsInput } from '../../lib/tenant-settings.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
 import { signalInbound } from '../../api/conversation-signal.ts';
-import { createWorkers, type WorkerTuning } from '../../workers/create-workers.ts';
+import type { WorkerTuning } from '../../workers/create-workers.ts';
+import { createTestWorkers } from './workers.ts';
 import { conversationWorkflowId } from '../../workflows/ids.ts';
 import type { ChannelKind, InboundMessage } from '../../workflows/types.ts';
 import { startFakeGraphApi, type FakeGraphApi } from '../fakes/graph-api.ts';
@@ -151,7 +152,7 @@ export async function createConversationRig(
       return { id: added.id, type: 'whatsapp', phoneNumberId: number, accessToken };
     },
     async startWorkers(connection, start = {}) {
-      workers = await createWorkers({
+      workers = await createTestWorkers({
         connection,
         ...(start.workflowBundle && { workflowBundle: start.workflowBundle }),
         namespace: 'default',

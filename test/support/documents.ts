@@ -18,7 +18,7 @@ import { createDocumentStorage, type DocumentStorage } from '../../lib/storage.t
 import { forTenant } from '../../lib/tenant-db.ts';
 import { createTenant } from '../../lib/tenants.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
+import { createTestWorkers } from './workers.ts';
 import { eventually } from './conversations.ts';
 import { testConfig } from './config.ts';
 import { createMigratedDatabase } from './database.ts';
@@ -67,7 +67,7 @@ export async function createDocumentsRig(name: string, overrides: Record<string,
   const logger = pino({ level: 'silent' });
   const storage = createDocumentStorage(config);
   const embedders = createEmbedderRegistry(config);
-  const workers: Worker[] = await createWorkers({
+  const workers: Worker[] = await createTestWorkers({
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueues,

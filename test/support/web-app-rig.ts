@@ -10,7 +10,7 @@ import { createEmbedderRegistry } from '../../activities/embeddings/index.ts';
 import type { llmEndpoints } from '../../activities/llm/index.ts';
 import { createDocumentStorage } from '../../lib/storage.ts';
 import { taskQueueName } from '../../lib/temporal.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
+import { createTestWorkers } from './workers.ts';
 import { startTestApi, type TestApi } from './api.ts';
 import { freePort } from './browser.ts';
 import { connectTestTemporal, uniqueQueuePrefix } from './temporal.ts';
@@ -35,7 +35,7 @@ export async function startWebAppRig(name: string, options: { overrides?: Record
   });
   const temporal = await connectTestTemporal();
   const { config, db } = api;
-  const workers: Worker[] = await createWorkers({
+  const workers: Worker[] = await createTestWorkers({
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueues: ['ingestion', 'conversations'],
