@@ -21,7 +21,7 @@
 //   bundles, so an interceptor that changes commands fails here.
 //
 // Replay is offline: this file needs no Postgres and no Temporal server (the suite's global setup
-// starts them for the other files regardless).
+// starts them for the other files regardless); it replays the bundles that the global setup wrote.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
