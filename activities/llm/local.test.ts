@@ -41,6 +41,17 @@ describe('local provider', () => {
     expect(answer('How fast do e-bikes go?', [bikes])).toBe('E-bikes are limited to 25 km/h of motor assistance.');
   });
 
+  it('matches the words the word net relates to the question\'s: "Germany" finds the EU, "USA" the United States', () => {
+    const shop = passage(
+      'Accessories and clothing can be returned within 60 days.\nWe ship to all EU countries, Norway and Switzerland.\nWe do not ship to the United States or Canada.\nWe repair bikes in our workshop.',
+      'Shop guide',
+    );
+    expect(answer('Do you ship to Germany?', [shop])).toBe('We ship to all EU countries, Norway and Switzerland.');
+    expect(answer('Do you deliver to the USA?', [shop])).toBe('We do not ship to the United States or Canada.');
+    // A motorbike is a kind of bike in the word net, but only synonyms and wholes are followed.
+    expect(ask('Do you repair motorbikes?', [shop]).unanswered).toBe(true);
+  });
+
   it('never answers with a heading', () => {
     expect(rankSentences('refunds', [RETURNS]).map((s) => s.text)).not.toContain('Refunds');
   });

@@ -10,7 +10,8 @@
 // that no sentence contains also weighs by how rare the word is in everyday language, so filler
 // ("what happens if…") does not push an answer below the threshold while a named thing the
 // passages never mention ("skateboards") does. A term of the sentence's heading counts for part
-// of a match; a sentence giving the kind of fact asked for (an amount, a speed…) is preferred.
+// of a match, and so does a word the word net relates to the question's (activities/llm/word-net.ts:
+// "EU" for "Germany"); a sentence giving the kind of fact asked for (an amount, a speed…) is preferred.
 // The sentence must cover at least MIN_COVERAGE of the question's weight: below that, nothing in
 // the passages is about the question, and the reply says so and offers a person.
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
@@ -102,8 +103,14 @@ function candidates(passages: Passage[], analyzer: TermAnalyzer): Candidate[] {
   return out;
 }
 
-function matchOf(term: string, c: Candidate): number {
+/** How much a question term counts in a sentence that has a word related to it (a synonym, a kind of it…) but not the term. */
+const RELATED_MATCH = 0.7;
+
+const hasPhrase = (terms: Set<string>, phrase: string[]) => phrase.every((t) => terms.has(t));
+
+function matchOf(term: string, related: string[][], c: Candidate): number {
   if (c.terms.has(term)) return 1;
+  if (related.some((phrase) => hasPhrase(c.terms, phrase))) return RELATED_MATCH;
   if (c.context.has(term)) return HEADING_MATCH;
   return c.section.has(term) ? SECTION_MATCH : 0;
 }
@@ -124,6 +131,8 @@ export function rankSentences(question: string, passages: Passage[], language: T
   const rarities = analyzer.rarities(question);
   const terms = [...rarities.keys()];
   if (terms.length === 0) return [];
+  const relatives = analyzer.relatives(question);
+  const related = terms.map((t) => relatives.get(t) ?? []);
   const all = candidates(passages, analyzer);
   const df = new Map<string, number>();
   for (const c of all) for (const t of c.terms) df.set(t, (df.get(t) ?? 0) + 1);
@@ -134,7 +143,7 @@ export function rankSentences(question: string, passages: Passage[], language: T
   const kinds = answerKinds(language, question);
   return all
     .map((c) => {
-      const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, c), 0) / total;
+      const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, related[i]!, c), 0) / total;
       const bonus = kinds.some((k) => givesKind(c.text, k)) ? KIND_BONUS : 0;
       return { c, coverage, rank: coverage + bonus };
     })
