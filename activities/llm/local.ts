@@ -110,8 +110,8 @@ const hasPhrase = (terms: Set<string>, phrase: string[]) => phrase.every((t) => 
 
 function matchOf(term: string, related: string[][], c: Candidate): number {
   if (c.terms.has(term)) return 1;
-  if (related.some((phrase) => hasPhrase(c.terms, phrase))) return RELATED_MATCH;
   if (c.context.has(term)) return HEADING_MATCH;
+  if (related.some((phrase) => hasPhrase(c.terms, phrase))) return RELATED_MATCH;
   return c.section.has(term) ? SECTION_MATCH : 0;
 }
 
