@@ -120,7 +120,6 @@ class WordNetFiles {
     for (let i = 0; i < pointerCount; i++, k += 4) pointers.push({ symbol: fields[k]!, offset: Number(fields[k + 1]), pos: POS_OF[fields[k + 2]!]! });
     return { words, pointers };
   }
-
 }
 
 export interface WordNet {
