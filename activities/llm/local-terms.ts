@@ -127,6 +127,8 @@ const SYNONYMS: Partial<Record<TextSearchLanguage, string[][]>> = {
     ['instalment', 'installment'],
     ['colour', 'color'],
     ['email', 'mail'],
+    // Opening hours answer when a place closes as well as when it opens.
+    ['open', 'close'],
   ],
 };
 
@@ -164,6 +166,30 @@ const FACT_PATTERNS: Record<AnswerKind, RegExp> = {
   // An email address, or a street address: a house number, then a street name ending in the kind of street.
   place: /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+\.[\p{L}\p{N}.-]+|\b\d+[a-z]?,?(\s+\p{L}+)+\s+(street|st|road|rd|avenue|ave|lane|square|place|way|boulevard|strasse|straße|rue|calle|via|rua)\b/iu,
 };
+
+/** Number words that make a quantity with a unit ("three weeks", "a month"). */
+const NUMBER_WORDS: Partial<Record<TextSearchLanguage, string>> = {
+  english: 'a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|hundred|a few|a couple of|several',
+};
+
+/** Units of the kinds of fact a quantity in a question can be compared with. */
+const QUANTITY_UNITS: Partial<Record<AnswerKind, string>> = {
+  duration: 'minutes?|hours?|days?|weeks?|months?|years?',
+  distance: 'km|kilometres?|kilometers?|miles?',
+};
+
+/**
+ * The quantities a question names ("after three weeks", "over 20 km"), each with its kind: a
+ * sentence stating a quantity of that kind ("within 30 days") is about it, whatever the number.
+ */
+export function quantitiesIn(language: TextSearchLanguage, question: string): { kind: AnswerKind; text: string }[] {
+  const numbers = `\\d[\\d,.]*|${NUMBER_WORDS[language] ?? ''}`;
+  const out: { kind: AnswerKind; text: string }[] = [];
+  for (const [kind, units] of Object.entries(QUANTITY_UNITS) as [AnswerKind, string][]) {
+    for (const m of question.matchAll(new RegExp(`\\b(${numbers})\\s*(${units})\\b`, 'giu'))) out.push({ kind, text: m[0] });
+  }
+  return out;
+}
 
 export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
   return (ANSWER_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);

@@ -35,6 +35,17 @@ describe('local provider', () => {
     expect(answer('Where does my refund go?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
   });
 
+  it('answers "how often", "how much"… with a sentence giving that fact before one that only shares more words', () => {
+    const servicing = passage('Bikes serviced by an unauthorised workshop lose their warranty.\nWe recommend a service every 6 months.', 'Servicing');
+    expect(answer('How often should my bike be serviced?', [servicing])).toBe('We recommend a service every 6 months.');
+  });
+
+  it('matches a quantity the question names with any quantity of its kind, and closing times with opening hours', () => {
+    expect(answer('I changed my mind, can I still return my bike after three weeks?', [RETURNS])).toBe('Bikes can be returned within 30 days of delivery.');
+    const hours = passage('The store is open Monday to Friday from 9 am to 7 pm.\nParking is free for 2 hours.', 'Opening hours');
+    expect(answer('What time does the store close?', [hours])).toBe('The store is open Monday to Friday from 9 am to 7 pm.');
+  });
+
   it('is not put off by everyday words the passages lack, and prefers the speed asked for', () => {
     expect(answer('Something is wrong, how long do refunds take?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
     const bikes = passage('E-bikes can be returned within 30 days.\nE-bikes are limited to 25 km/h of motor assistance.', 'E-bikes');

@@ -11,13 +11,15 @@
 // ("what happens if…") does not push an answer below the threshold while a named thing the
 // passages never mention ("skateboards") does. A term of the sentence's heading counts for part
 // of a match, and so does a word the word net relates to the question's (activities/llm/word-net.ts:
-// "EU" for "Germany"); a sentence giving the kind of fact asked for (an amount, a speed…) is preferred.
+// "EU" for "Germany"); a quantity the question names ("after three weeks") matches any quantity
+// of its kind ("within 30 days"). A sentence giving the kind of fact asked for (an amount, a
+// speed…) is preferred, and for "how often/much/long…" it answers before one that does not.
 // The sentence must cover at least MIN_COVERAGE of the question's weight: below that, nothing in
 // the passages is about the question, and the reply says so and offers a person.
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
 import type { Passage } from '../rag.ts';
 import type { InboundKind, Turn } from '../../workflows/types.ts';
-import { answerKinds, givesKind, termAnalyzer, type TermAnalyzer } from './local-terms.ts';
+import { answerKinds, givesKind, quantitiesIn, termAnalyzer, type AnswerKind, type TermAnalyzer } from './local-terms.ts';
 import type { TurnContent } from './prompt.ts';
 
 export interface ReplyRequest {
@@ -56,6 +58,13 @@ const SECTION_MATCH = 0.3;
 const UNSEEN_WEIGHT = 1.5;
 /** Preference for a sentence giving the kind of fact asked for (an amount for "how much"). */
 const KIND_BONUS = 0.1;
+/**
+ * Kinds of fact a question asks for outright ("how often", "how much"): of the sentences that
+ * cover enough of it, one giving that kind answers before one that only shares more words
+ * ("We recommend a service every 6 months" before "Bikes serviced by an unauthorised workshop…").
+ * Not times and places: their words also ask yes or no ("Are you open at Christmas?").
+ */
+const REQUIRED_KINDS: ReadonlySet<AnswerKind> = new Set(['amount', 'duration', 'distance', 'speed', 'frequency']);
 /** A second sentence joins the answer when it follows the best one and covers nearly as much. */
 const SECOND_SHARE = 0.9;
 
@@ -108,8 +117,9 @@ const RELATED_MATCH = 0.7;
 
 const hasPhrase = (terms: Set<string>, phrase: string[]) => phrase.every((t) => terms.has(t));
 
-function matchOf(term: string, related: string[][], c: Candidate): number {
+function matchOf(term: string, related: string[][], quantity: AnswerKind | undefined, c: Candidate): number {
   if (c.terms.has(term)) return 1;
+  if (quantity && givesKind(c.text, quantity)) return 1;
   if (c.context.has(term)) return HEADING_MATCH;
   if (related.some((phrase) => hasPhrase(c.terms, phrase))) return RELATED_MATCH;
   return c.section.has(term) ? SECTION_MATCH : 0;
@@ -123,6 +133,8 @@ export interface RankedSentence {
   /** Which passage, and which sentence of the passages in order. */
   pi: number;
   si: number;
+  /** The sentence gives a kind of fact the question asks for (an amount for "how much"). */
+  givesAsked: boolean;
 }
 
 /** The passages' sentences by how well they answer the question, best first (only those matching any term). */
@@ -133,6 +145,9 @@ export function rankSentences(question: string, passages: Passage[], language: T
   if (terms.length === 0) return [];
   const relatives = analyzer.relatives(question);
   const related = terms.map((t) => relatives.get(t) ?? []);
+  // The terms of a quantity the question names ("three weeks") match any quantity of its kind.
+  const quantityOf = new Map<string, AnswerKind>();
+  for (const { kind, text } of quantitiesIn(language, question)) for (const t of analyzer.terms(text)) quantityOf.set(t, kind);
   const all = candidates(passages, analyzer);
   const df = new Map<string, number>();
   for (const c of all) for (const t of c.terms) df.set(t, (df.get(t) ?? 0) + 1);
@@ -143,19 +158,19 @@ export function rankSentences(question: string, passages: Passage[], language: T
   const kinds = answerKinds(language, question);
   return all
     .map((c) => {
-      const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, related[i]!, c), 0) / total;
+      const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, related[i]!, quantityOf.get(t), c), 0) / total;
       const bonus = kinds.some((k) => givesKind(c.text, k)) ? KIND_BONUS : 0;
-      return { c, coverage, rank: coverage + bonus };
+      return { c, coverage, rank: coverage + bonus, givesAsked: kinds.some((k) => REQUIRED_KINDS.has(k) && givesKind(c.text, k)) };
     })
     .filter((x) => x.coverage > 0)
     .sort((a, b) => b.rank - a.rank || a.c.pi - b.c.pi || a.c.si - b.c.si)
-    .map(({ c, coverage }) => ({ text: c.text, passage: c.passage, coverage, pi: c.pi, si: c.si }));
+    .map(({ c, coverage, givesAsked }) => ({ text: c.text, passage: c.passage, coverage, pi: c.pi, si: c.si, givesAsked }));
 }
 
 /** The answering sentence, and the one right after it when that covers nearly as much. */
 function extract(question: string, passages: Passage[], language: TextSearchLanguage | undefined): { text: string; used: Passage[] } {
   const ranked = rankSentences(question, passages, language);
-  const best = ranked[0];
+  const best = ranked.find((r) => r.givesAsked && r.coverage >= MIN_COVERAGE) ?? ranked[0];
   if (!best || best.coverage < MIN_COVERAGE) return { text: '', used: [] };
   const next = ranked.find((r) => r.pi === best.pi && r.si === best.si + 1 && r.coverage >= Math.max(MIN_COVERAGE, best.coverage * SECOND_SHARE));
   return { text: next ? `${best.text} ${next.text}` : best.text, used: [best.passage] };

@@ -21,6 +21,8 @@ describe('word net', () => {
   it('does not follow the more general words nor the wholes, leaves the word itself out, and knows nothing of other words', () => {
     expect(net.relatives('motorbike')).not.toContain('bike');
     expect(net.relatives('window')).not.toContain('building');
+    // Nor the ways of doing a verb: "change" would find "receive".
+    expect(net.relatives('change')).not.toContain('receive');
     expect(net.relatives('clothes')).not.toContain('clothes');
     expect(net.relatives('skateboards')).not.toContain('wheeled vehicle');
     expect(net.relatives('qwertyuiop')).toEqual([]);

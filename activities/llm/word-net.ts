@@ -41,8 +41,17 @@ interface Synset {
   pointers: { symbol: string; offset: number; pos: Pos }[];
 }
 
-/** Pointer symbols followed (wninput(5WN)): member holonym, similar adjective, hyponym. */
-const FOLLOWED = new Set(['#m', '&', '~']);
+/**
+ * Pointer symbols followed per part of speech (wninput(5WN)): member holonym, similar adjective,
+ * hyponym. A verb's hyponyms (troponyms, ways of doing it) are not: "change" has hundreds, from
+ * "receive" to "refresh", and they matched sentences about something else.
+ */
+const FOLLOWED: Record<Pos, ReadonlySet<string>> = {
+  noun: new Set(['#m', '~']),
+  verb: new Set(),
+  adj: new Set(['&']),
+  adv: new Set(),
+};
 
 class WordNetFiles {
   private readonly fds = new Map<string, number>();
@@ -167,7 +176,7 @@ export function openWordNet(options: RelativesOptions): WordNet {
           for (const offset of synsetsOf(indexLine)) {
             const synset = files.synset(pos, offset);
             for (const w of synset.words) related.add(w);
-            for (const p of synset.pointers) if (FOLLOWED.has(p.symbol)) for (const w of files.synset(p.pos, p.offset).words) related.add(w);
+            for (const p of synset.pointers) if (FOLLOWED[pos].has(p.symbol)) for (const w of files.synset(p.pos, p.offset).words) related.add(w);
           }
         }
       }
