@@ -112,26 +112,36 @@ export interface FusionOptions {
 
 /**
  * Reciprocal rank fusion of ranked lists of ids: Σ weight / (k + rank), normalised by the best
- * possible score so that thresholds read the same whatever the weights. Ties: better best rank,
- * then id (deterministic).
+ * possible score so that thresholds read the same whatever the weights. Ties (first in one list
+ * and third in the other, against the reverse): better best rank, then the better rank in the
+ * list of most weight (the first of equals), and only then id. Ids are random, so a tie left
+ * to them would give the same question on the same documents different passages after each
+ * ingestion.
  */
 export function fuseRanks(lists: { ids: string[]; weight: number }[], options: Omit<FusionOptions, 'vectorWeight' | 'textWeight'>): { id: string; score: number }[] {
   const best = lists.reduce((sum, l) => sum + (l.weight > 0 ? l.weight / (options.rrfK + 1) : 0), 0);
   if (best <= 0) return [];
-  const scores = new Map<string, { score: number; bestRank: number }>();
-  for (const list of lists) {
-    if (list.weight <= 0) continue;
+  const weighted = lists.filter((l) => l.weight > 0);
+  // List positions by weight, heaviest first (stable: the first of equal weights leads).
+  const byWeight = weighted.map((l, i) => ({ weight: l.weight, i })).sort((a, b) => b.weight - a.weight).map((x) => x.i);
+  const scores = new Map<string, { score: number; bestRank: number; ranks: number[] }>();
+  weighted.forEach((list, li) => {
     list.ids.forEach((id, i) => {
-      const entry = scores.get(id) ?? { score: 0, bestRank: Infinity };
+      const entry = scores.get(id) ?? { score: 0, bestRank: Infinity, ranks: weighted.map(() => Infinity) };
       entry.score += list.weight / (options.rrfK + i + 1);
       entry.bestRank = Math.min(entry.bestRank, i + 1);
+      entry.ranks[li] = i + 1;
       scores.set(id, entry);
     });
-  }
+  });
+  const byHeaviestList = (a: number[], b: number[]) => {
+    for (const li of byWeight) if (a[li] !== b[li]) return a[li]! < b[li]! ? -1 : 1;
+    return 0;
+  };
   return [...scores.entries()]
-    .map(([id, e]) => ({ id, score: e.score / best, bestRank: e.bestRank }))
+    .map(([id, e]) => ({ id, score: e.score / best, bestRank: e.bestRank, ranks: e.ranks }))
     .filter((e) => e.score >= options.minScore)
-    .sort((a, b) => b.score - a.score || a.bestRank - b.bestRank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .sort((a, b) => b.score - a.score || a.bestRank - b.bestRank || byHeaviestList(a.ranks, b.ranks) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .slice(0, options.limit)
     .map(({ id, score }) => ({ id, score }));
 }

@@ -139,6 +139,14 @@ export function loadEvalSet(): { documents: { name: string; title: string; conte
   return { documents, questions };
 }
 
+/**
+ * With BENCH_ANSWERS_DUMP=<file>, each question's retrieved passages are appended to the file
+ * (JSON lines), so the offline provider can be tried on them again without the stack.
+ */
+function dumpPassages(record: Record<string, unknown>): void {
+  if (process.env.BENCH_ANSWERS_DUMP) appendFileSync(process.env.BENCH_ANSWERS_DUMP, `${JSON.stringify(record)}\n`);
+}
+
 /** The reply without its Sources list: a fact counts only where the customer reads it as the answer. */
 const answerText = (reply: GeneratedReply) => reply.text.split(/\n\s*Sources:/)[0]!.toLowerCase();
 const declines = (reply: GeneratedReply) => reply.unanswered === true && reply.text.includes(`"${HANDOFF_KEYWORD}"`);
@@ -209,6 +217,9 @@ export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelNam
           await sleep(50);
         }
       }
+      // Full-text retrieval reads lexeme shares from the planner's statistics: gathered now, so
+      // every run ranks with the same statistics instead of whatever autovacuum has reached.
+      await db.$executeRawUnsafe('ANALYZE chunks');
       const ask = (question: string) => {
         const input: GenerateReplyInput = { tenantId: tenant.id, question, passages: [], history: [], attachments: [], handoffKeyword: HANDOFF_KEYWORD, retrieve: { question } };
         return new MockActivityEnvironment().run(llm.generateReply, input) as Promise<GeneratedReply>;
@@ -222,6 +233,7 @@ export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelNam
       const halves: Halves = { right: [0, 0], declines: [0, 0] };
       for (const [i, item] of questions.answerable.entries()) {
         const reply = await ask(item.q);
+        dumpPassages({ ...combination, i, q: item.q, expect: item.expect, passages: reply.passages });
         const sources = (reply.passages ?? []).slice(0, 5).map((p) => p.documentId);
         if (sources.includes(documentIds.get(item.source)!)) found++;
         else misses.push(item.q);
@@ -236,6 +248,7 @@ export async function runAnswersBench(embeddersToRun: readonly EmbeddingModelNam
       let correctDeclines = 0;
       for (const [i, item] of questions.unanswerable.entries()) {
         const reply = await ask(item.q);
+        dumpPassages({ ...combination, i, q: item.q, unanswerable: true, passages: reply.passages });
         if (declines(reply)) {
           correctDeclines++;
           halves.declines[halfOf(i)]++;

@@ -262,7 +262,7 @@ export interface TermAnalyzer {
  * What a question is about is named by a noun ("dog", "insurance"); a verb or adjective the
  * passages lack ("bought", "drop off") tells less, so weighs this much of a noun as rare.
  */
-const NOT_NAMING = 0.9;
+const NOT_NAMING = 0.7;
 
 /** How many of a word's senses (per part of speech, commonest first) the offline provider takes its relatives from. */
 const WORD_NET_SENSES = 2;

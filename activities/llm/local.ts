@@ -56,7 +56,7 @@ const SECTION_MATCH = 0.3;
  * (times its word's salience: rare in the language, and naming a thing): the question is about something the passages do
  * not mention ("Do you sell skateboards?").
  */
-const UNSEEN_WEIGHT = 1.5;
+const UNSEEN_WEIGHT = 1.75;
 /** Preference for a sentence giving the kind of fact asked for (an amount for "how much"). */
 const KIND_BONUS = 0.1;
 /**
