@@ -208,6 +208,25 @@ export function quantitiesIn(language: TextSearchLanguage, question: string): { 
   return out;
 }
 
+/**
+ * The kinds a question asks for outright, by "how much", "how long", "how often"…: its answer
+ * must give one. "When", "where" and "open" hint at a kind but also ask yes or no or a date
+ * ("When does the store open on Sundays?", "Are you open at Christmas?").
+ */
+const ASKED_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> = {
+  english: [
+    ['amount', /\bhow much\b/i],
+    ['duration', /\bhow (long|quickly|soon)\b/i],
+    ['distance', /\bhow far\b/i],
+    ['speed', /\bhow fast\b/i],
+    ['frequency', /\bhow (often|frequently)\b/i],
+  ],
+};
+
+export function askedKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
+  return (ASKED_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
+}
+
 export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
   return (ANSWER_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
 }

@@ -1,7 +1,7 @@
 // The offline provider's extractive answers (activities/llm/local.ts, local-terms.ts).
 import { describe, expect, it } from 'vitest';
 import type { Passage } from '../rag.ts';
-import { localReply, rankSentences } from './local.ts';
+import { localReply, MIN_COVERAGE, rankSentences } from './local.ts';
 import { answerLanguage, termAnalyzer } from './local-terms.ts';
 
 const passage = (content: string, title = 'Store guide', page: number | null = null): Passage => ({
@@ -38,6 +38,14 @@ describe('local provider', () => {
   it('answers "how often", "how much"… with a sentence giving that fact before one that only shares more words', () => {
     const servicing = passage('Bikes serviced by an unauthorised workshop lose their warranty.\nWe recommend a service every 6 months.', 'Servicing');
     expect(answer('How often should my bike be serviced?', [servicing])).toBe('We recommend a service every 6 months.');
+  });
+
+  it('reads a passage\'s section as the heading where it starts, not as the heading of its later parts', () => {
+    const guide = { ...passage('# Opening hours\n\nThe store opens at 9 am on weekdays and at 11 am on Sundays.\n\n# Returns\n\nBikes can be returned within 30 days.', 'Store guide'), section: 'Opening hours' };
+    // "When" asks for a time or a date as much as for a duration: "within 30 days" does not answer it.
+    expect(answer('When does the store open on Sundays?', [guide])).toBe('The store opens at 9 am on weekdays and at 11 am on Sundays.');
+    const returns = rankSentences('When does the store open on Sundays?', [guide]).find((r) => r.text.startsWith('Bikes'));
+    expect(returns?.coverage ?? 0).toBeLessThan(MIN_COVERAGE);
   });
 
   it('matches a quantity the question names with any quantity of its kind, and closing times with opening hours', () => {

@@ -9,8 +9,8 @@
 // return a bike?" counts less than "bike" where every sentence is about returns. A question term
 // that no sentence contains also weighs by how rare the word is in everyday language, and less
 // when it is a verb or adjective rather than a noun, so filler ("what happens if…", "I bought")
-// does not push an answer below the threshold while a named thing the
-// passages never mention ("skateboards") does. A term of the sentence's heading counts for part
+// does not push an answer below the threshold while a named thing the passages never mention
+// ("skateboards") does. A term of the sentence's heading counts for part
 // of a match, and so does a word the word net relates to the question's (activities/llm/word-net.ts:
 // "EU" for "Germany"); a quantity the question names ("after three weeks") matches any quantity
 // of its kind ("within 30 days"). A sentence giving the kind of fact asked for (an amount, a
@@ -20,7 +20,7 @@
 import type { TextSearchLanguage } from '../../lib/tenant-settings.ts';
 import type { Passage } from '../rag.ts';
 import type { InboundKind, Turn } from '../../workflows/types.ts';
-import { answerKinds, givesKind, quantitiesIn, termAnalyzer, type AnswerKind, type TermAnalyzer } from './local-terms.ts';
+import { answerKinds, askedKinds, givesKind, quantitiesIn, termAnalyzer, type AnswerKind, type TermAnalyzer } from './local-terms.ts';
 import type { TurnContent } from './prompt.ts';
 
 export interface ReplyRequest {
@@ -53,19 +53,12 @@ const HEADING_MATCH = 0.8;
 const SECTION_MATCH = 0.3;
 /**
  * A question term in none of the passages' sentences weighs up to this many times a term in one
- * (times its word's salience: rare in the language, and naming a thing): the question is about something the passages do
- * not mention ("Do you sell skateboards?").
+ * (times its word's salience: rare in the language, and naming a thing): the question is about
+ * something the passages do not mention ("Do you sell skateboards?").
  */
 const UNSEEN_WEIGHT = 1.75;
 /** Preference for a sentence giving the kind of fact asked for (an amount for "how much"). */
 const KIND_BONUS = 0.1;
-/**
- * Kinds of fact a question asks for outright ("how often", "how much"): of the sentences that
- * cover enough of it, one giving that kind answers before one that only shares more words
- * ("We recommend a service every 6 months" before "Bikes serviced by an unauthorised workshop…").
- * Not times and places: their words also ask yes or no ("Are you open at Christmas?").
- */
-const REQUIRED_KINDS: ReadonlySet<AnswerKind> = new Set(['amount', 'duration', 'distance', 'speed', 'frequency']);
 /** A second sentence joins the answer when it follows the best one and covers nearly as much. */
 const SECOND_SHARE = 0.9;
 
@@ -89,14 +82,16 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
 function candidates(passages: Passage[], analyzer: TermAnalyzer): Candidate[] {
   const out: Candidate[] = [];
   passages.forEach((passage, pi) => {
-    const base = analyzer.terms(`${passage.title} ${passage.section ?? ''}`);
-    let context = new Set(base);
+    // The passage's section is the heading path where it starts: a heading inside it begins
+    // another part, under the document's title alone ("Returns" after "Opening hours").
+    const title = analyzer.terms(passage.title);
+    let context = new Set([...title, ...analyzer.terms(passage.section ?? '')]);
     let section = new Set<string>();
     let si = 0;
     for (const line of passage.content.split(/\n+/)) {
       const heading = HEADING.exec(line);
       if (heading) {
-        context = new Set([...base, ...analyzer.terms(heading[1]!)]);
+        context = new Set([...title, ...analyzer.terms(heading[1]!)]);
         section = new Set<string>();
         continue;
       }
@@ -134,7 +129,12 @@ export interface RankedSentence {
   /** Which passage, and which sentence of the passages in order. */
   pi: number;
   si: number;
-  /** The sentence gives a kind of fact the question asks for (an amount for "how much"). */
+  /**
+   * The sentence gives the kind of fact the question asks for outright (an amount for "how
+   * much"): of the sentences that cover enough of the question, such a one answers before one
+   * that only shares more words ("We recommend a service every 6 months" before "Bikes serviced
+   * by an unauthorised workshop lose their warranty" for "How often should my bike be serviced?").
+   */
   givesAsked: boolean;
 }
 
@@ -157,11 +157,12 @@ export function rankSentences(question: string, passages: Passage[], language: T
   const weights = terms.map((t) => (df.has(t) ? idf(t) : idf(t) * UNSEEN_WEIGHT * saliences.get(t)!));
   const total = weights.reduce((a, b) => a + b, 0);
   const kinds = answerKinds(language, question);
+  const asked = askedKinds(language, question);
   return all
     .map((c) => {
       const coverage = terms.reduce((sum, t, i) => sum + weights[i]! * matchOf(t, related[i]!, quantityOf.get(t), c), 0) / total;
       const bonus = kinds.some((k) => givesKind(c.text, k)) ? KIND_BONUS : 0;
-      return { c, coverage, rank: coverage + bonus, givesAsked: kinds.some((k) => REQUIRED_KINDS.has(k) && givesKind(c.text, k)) };
+      return { c, coverage, rank: coverage + bonus, givesAsked: asked.some((k) => givesKind(c.text, k)) };
     })
     .filter((x) => x.coverage > 0)
     .sort((a, b) => b.rank - a.rank || a.c.pi - b.c.pi || a.c.si - b.c.si)
