@@ -50,6 +50,10 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** How many POST /api/v1/tenants requests the service has logged as incoming. */
+const tenantPosts = (service: Service) =>
+  service.output.join('').split('\n').filter((l) => l.includes('"msg":"incoming request"') && l.includes('"method":"POST"') && l.includes('"url":"/api/v1/tenants"')).length;
+
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -130,7 +134,9 @@ describe('SIGTERM to the compiled services', () => {
       inFlight.once('error', reject);
     });
     inFlight.write(body.slice(0, 10));
-    await new Promise((r) => setTimeout(r, 300));
+    // Fastify answers 503 to a request it routes after closing began: the signal waits until the
+    // API has logged this one in (a fixed pause was too short on a loaded machine).
+    await until(async () => (tenantPosts(api) > 1 ? true : undefined), 10_000, 'the API to take the request in flight');
 
     const signalled = Date.now();
     process.kill(api.child.pid!, 'SIGTERM');
