@@ -124,12 +124,11 @@ export function fuseRanks(lists: { ids: string[]; weight: number }[], options: O
   const weighted = lists.filter((l) => l.weight > 0);
   // List positions by weight, heaviest first (stable: the first of equal weights leads).
   const byWeight = weighted.map((l, i) => ({ weight: l.weight, i })).sort((a, b) => b.weight - a.weight).map((x) => x.i);
-  const scores = new Map<string, { score: number; bestRank: number; ranks: number[] }>();
+  const scores = new Map<string, { score: number; ranks: number[] }>();
   weighted.forEach((list, li) => {
     list.ids.forEach((id, i) => {
-      const entry = scores.get(id) ?? { score: 0, bestRank: Infinity, ranks: weighted.map(() => Infinity) };
+      const entry = scores.get(id) ?? { score: 0, ranks: weighted.map(() => Infinity) };
       entry.score += list.weight / (options.rrfK + i + 1);
-      entry.bestRank = Math.min(entry.bestRank, i + 1);
       entry.ranks[li] = i + 1;
       scores.set(id, entry);
     });
@@ -139,7 +138,7 @@ export function fuseRanks(lists: { ids: string[]; weight: number }[], options: O
     return 0;
   };
   return [...scores.entries()]
-    .map(([id, e]) => ({ id, score: e.score / best, bestRank: e.bestRank, ranks: e.ranks }))
+    .map(([id, e]) => ({ id, score: e.score / best, bestRank: Math.min(...e.ranks), ranks: e.ranks }))
     .filter((e) => e.score >= options.minScore)
     .sort((a, b) => b.score - a.score || a.bestRank - b.bestRank || byHeaviestList(a.ranks, b.ranks) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .slice(0, options.limit)

