@@ -4,14 +4,19 @@
 //
 // - Full text: the question's words as an OR query through websearch_to_tsquery in the tenant's
 //   language (settings.rag.language: stemming and stop words of that Postgres text search
-//   configuration), over the generated `tsv` (GIN index), ranked by ts_rank_cd. Only chunks
+//   configuration), over the generated `tsv` (GIN index), ranked by the question's words each
+//   chunk contains, each weighing its inverse document frequency (BM25's idf from the table's
+//   statistics: "bike" in every chunk of a bike shop counts next to nothing, "assembled" in one
+//   counts most), then by ts_rank_cd (how often and how close together they occur). Only chunks
 //   indexed in that language match: while a language change re-indexes in the background, the
 //   chunks not yet rewritten are found by the vector list alone (a query in one language
 //   against lexemes of another would match by accident, or not at all). Words that occur in a
-//   large share of all chunks (the planner's own lexeme statistics, pg_stats) still count in the
-//   ranking but select candidates only all together: otherwise one such word makes the statement
-//   read and rank a large part of the tenant's chunks (hundreds of milliseconds at 100K chunks).
-//   At most TEXT_CANDIDATES_MAX candidates are ranked.
+//   large share of all chunks and in many of them (the planner's own lexeme statistics, pg_stats,
+//   and the table's row estimate) still count in the ranking but select candidates only all
+//   together: otherwise one such word makes the statement read and rank a large part of the
+//   chunks (hundreds of milliseconds at 100K chunks). In a small table no word is that costly, and
+//   every word selects: there, most words are in a large share of the few chunks, and requiring
+//   them all would find nothing. At most TEXT_CANDIDATES_MAX candidates are ranked.
 // - Vector: the question embedded with the tenant's active model (tenants.embedding_model),
 //   kNN on that model's partial HNSW index: `WHERE embedding_model = M ORDER BY
 //   embedding::vector(N) <=> q LIMIT k`. Other tenants' chunks share the index, so pgvector's
@@ -173,33 +178,63 @@ export function vectorQuery(input: { tenantId: string; model: EmbeddingModelName
 export interface TextTerms {
   /** websearch_to_tsquery text selecting the candidates. */
   select: string;
-  /** Every word, for ts_rank_cd. */
-  rank: string[];
+  /** Every word with its weight (wordWeight), for the ranking. */
+  rank: { word: string; weight: number }[];
 }
 
-/** Above this share of all chunks, a word alone does not select candidates. */
+/** Above this share of all chunks, and in more than COMMON_WORD_CHUNKS of them, a word alone does not select candidates. */
 export const COMMON_WORD_SHARE = 0.05;
+export const COMMON_WORD_CHUNKS = 1000;
 /** At most this many candidates are ranked per question: the bound on the statement's work. */
 export const TEXT_CANDIDATES_MAX = 5000;
 
+/** How many chunks there are, and each frequent lexeme's share of them (pg_class and pg_stats). */
+export interface LexemeStats {
+  chunks: number;
+  shares: Map<string, number>;
+}
+
+/** In more than COMMON_WORD_SHARE of the chunks and more than COMMON_WORD_CHUNKS of them (one missing from the statistics is not). */
+export function isCommonLexeme(stats: LexemeStats, lexeme: string): boolean {
+  const share = stats.shares.get(lexeme) ?? 0;
+  return share > COMMON_WORD_SHARE && share * stats.chunks > COMMON_WORD_CHUNKS;
+}
+
+/**
+ * BM25's inverse document frequency, ln(1 + (N − n + ½) / (n + ½)), of a word's rarest lexeme:
+ * N chunks, n of them with the lexeme (its share of them). A lexeme missing from the statistics
+ * is in fewer chunks than any listed one; without statistics every word weighs the same.
+ */
+export function wordWeight(stats: LexemeStats, lexemes: string[]): number {
+  const floor = stats.shares.size ? Math.min(...stats.shares.values()) : 0;
+  const share = Math.min(...lexemes.map((l) => stats.shares.get(l) ?? floor));
+  const n = share * stats.chunks;
+  return Math.log(1 + (stats.chunks - n + 0.5) / (n + 0.5));
+}
+
 /**
  * Candidates are the chunks containing any rare word of the question, or all of its common
- * ones (a lexeme's share of all chunks from pg_stats; one missing from the statistics is rare).
- * Words that are stop words of the language (no lexeme) are left out altogether.
+ * ones (isCommonLexeme); every word ranks, with its weight (wordWeight). Words that are stop
+ * words of the language (no lexeme) are left out altogether.
  */
-export function chooseTextTerms(words: { word: string; lexemes: string[] }[], share: (lexeme: string) => number): TextTerms | null {
+export function chooseTextTerms(words: { word: string; lexemes: string[] }[], stats: LexemeStats): TextTerms | null {
   const meaningful = words.filter((w) => w.lexemes.length > 0);
   if (!meaningful.length) return null;
-  const isRare = (w: { lexemes: string[] }) => w.lexemes.some((l) => share(l) <= COMMON_WORD_SHARE);
+  const isRare = (w: { lexemes: string[] }) => w.lexemes.some((l) => !isCommonLexeme(stats, l));
   const rare = meaningful.filter(isRare).map((w) => w.word);
   const common = meaningful.filter((w) => !isRare(w)).map((w) => w.word);
   // websearch_to_tsquery: words side by side must all match, `or` separates alternatives.
   const select = websearchAnyOf([...rare, ...(common.length ? [common.join(' ')] : [])]);
-  return { select, rank: meaningful.map((w) => w.word) };
+  return { select, rank: meaningful.map((w) => ({ word: w.word, weight: wordWeight(stats, w.lexemes) })) };
 }
 
 export function textQuery(input: { tenantId: string; model: string; language: TextSearchLanguage; terms: TextTerms; k: number; tags?: string[] }): Prisma.Sql {
   const { select, rank } = input.terms;
+  const language = Prisma.sql`${input.language}::regconfig`;
+  const weighted = Prisma.join(
+    rank.map((t) => Prisma.sql`${t.weight}::float8 * (c.tsv @@ websearch_to_tsquery(${language}, ${t.word}))::int`),
+    ' + ',
+  );
   return Prisma.sql`
     WITH candidates AS MATERIALIZED (
       SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
@@ -209,12 +244,12 @@ export function textQuery(input: { tenantId: string; model: string; language: Te
          AND ${documentFilter(input.tenantId, input.tags)}
          AND c.tsv @@ websearch_to_tsquery(${input.language}::regconfig, ${select})
        LIMIT ${TEXT_CANDIDATES_MAX})
-    SELECT c.id, c.document_id, d.title, c.content, c.metadata, ts_rank_cd(c.tsv, q)::float8 AS rank
+    SELECT c.id, c.document_id, d.title, c.content, c.metadata, (${weighted})::float8 AS rank
       FROM candidates x
       JOIN chunks c ON c.id = x.id
       JOIN documents d ON d.id = c.document_id,
-           websearch_to_tsquery(${input.language}::regconfig, ${websearchAnyOf(rank)}) q
-     ORDER BY rank DESC, c.id
+           websearch_to_tsquery(${language}, ${websearchAnyOf(rank.map((t) => t.word))}) q
+     ORDER BY rank DESC, ts_rank_cd(c.tsv, q) DESC, c.id
      LIMIT ${input.k}`;
 }
 
@@ -228,21 +263,27 @@ async function wordLexemes(client: SearchClient, language: TextSearchLanguage, w
 
 /** Lexeme shares of chunks.tsv from the planner's statistics, per database, read at most every 10 minutes. */
 const LEXEME_STATS_TTL_MS = 10 * 60_000;
-const lexemeStats = new WeakMap<pg.Pool, { at: number; share: Promise<Map<string, number>> }>();
+const lexemeStatsCache = new WeakMap<pg.Pool, { at: number; stats: Promise<LexemeStats> }>();
 
-function lexemeShares(pool: pg.Pool): Promise<Map<string, number>> {
-  const cached = lexemeStats.get(pool);
-  if (cached && Date.now() - cached.at < LEXEME_STATS_TTL_MS) return cached.share;
-  const share = pool
-    .query<{ lexemes: string[] | null; shares: number[] | null }>(
-      // most_common_elem_freqs ends with three summary numbers after one share per lexeme.
-      `SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares
-         FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'`,
+function lexemeStats(pool: pg.Pool): Promise<LexemeStats> {
+  const cached = lexemeStatsCache.get(pool);
+  if (cached && Date.now() - cached.at < LEXEME_STATS_TTL_MS) return cached.stats;
+  const stats = pool
+    .query<{ chunks: number; lexemes: string[] | null; shares: number[] | null }>(
+      // most_common_elem_freqs ends with three summary numbers after one share per lexeme;
+      // reltuples is -1 before the first ANALYZE (no shares then either).
+      `SELECT greatest(c.reltuples, 0)::float8 AS chunks, s.most_common_elems::text::text[] AS lexemes, s.most_common_elem_freqs AS shares
+         FROM pg_class c
+         LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+        WHERE c.oid = to_regclass('chunks')`,
     )
-    .then(({ rows: [row] }) => new Map((row?.lexemes ?? []).map((l, i) => [l, row!.shares![i] ?? 0] as const)))
-    .catch(() => new Map<string, number>());
-  lexemeStats.set(pool, { at: Date.now(), share });
-  return share;
+    .then(({ rows: [row] }) => ({
+      chunks: row?.chunks ?? 0,
+      shares: new Map((row?.lexemes ?? []).map((l, i) => [l, row!.shares![i] ?? 0] as const)),
+    }))
+    .catch(() => ({ chunks: 0, shares: new Map<string, number>() }));
+  lexemeStatsCache.set(pool, { at: Date.now(), stats });
+  return stats;
 }
 
 function toPassage(r: Row, score: number): Passage {
@@ -367,7 +408,7 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
     const { model, rag } = tenant;
     const limit = Math.min(Math.max(input.limit ?? rag.topK, 1), 20);
     const words = searchTerms(input.question);
-    const shares = await lexemeShares(poolOf(db));
+    const stats = await lexemeStats(poolOf(db));
 
     let vector: number[] | undefined;
     if (rag.vectorWeight > 0) {
@@ -386,7 +427,7 @@ export function createRagActivities(db: Db, embedders: EmbedderRegistry = create
     }
     const k = Math.max(CANDIDATES, limit);
     const [vectorRows, textRows] = await inSearchTransaction(db, async (client) => {
-      const textTerms = words.length && rag.textWeight > 0 ? chooseTextTerms(await wordLexemes(client, rag.language, words), (l) => shares.get(l) ?? 0) : null;
+      const textTerms = words.length && rag.textWeight > 0 ? chooseTextTerms(await wordLexemes(client, rag.language, words), stats) : null;
       const byText = textTerms
         ? (await client.query<Row>(sql(textQuery({ tenantId: input.tenantId, model, language: rag.language, terms: textTerms, k, tags: input.tags })))).rows
         : [];
