@@ -249,7 +249,8 @@ export function textQuery(input: { tenantId: string; model: string; language: Te
       JOIN chunks c ON c.id = x.id
       JOIN documents d ON d.id = c.document_id,
            websearch_to_tsquery(${language}, ${websearchAnyOf(rank.map((t) => t.word))}) q
-     ORDER BY rank DESC, ts_rank_cd(c.tsv, q) DESC, c.id
+     -- Equals in document and chunk order: ids are random, and would order them anew at each ingestion.
+     ORDER BY rank DESC, ts_rank_cd(c.tsv, q) DESC, d.created_at, c.ordinal, c.id
      LIMIT ${input.k}`;
 }
 
