@@ -42,17 +42,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const [postgresInstall, temporalCli] = await Promise.all([ensureEmbeddedPostgres(), ensureTemporalCli()]);
   const dataRoot = mkdtempSync(join(tmpdir(), `metachat-${options.name}-`));
   chmodSync(dataRoot, 0o755); // Postgres may run as an unprivileged user (see EmbeddedPostgres)
-  const postgres = new EmbeddedPostgres({
-    binDir: postgresInstall.binDir,
-    dataDir: join(dataRoot, 'pgdata'),
-    port: await getPort({ host: '127.0.0.1' }),
-    logFile: join(dataRoot, 'postgres.log'),
-    durable: false,
-    ...(options.postgresSettings ? { settings: options.postgresSettings } : {}),
-  });
+  const postgresAt = (port: number) =>
+    new EmbeddedPostgres({
+      binDir: postgresInstall.binDir,
+      dataDir: join(dataRoot, 'pgdata'),
+      port,
+      logFile: join(dataRoot, 'postgres.log'),
+      durable: false,
+      ...(options.postgresSettings ? { settings: options.postgresSettings } : {}),
+    });
 
   const [pgStarted, temporalStarted] = await Promise.allSettled([
-    postgres.start(),
+    startOnFreePort(postgresAt),
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: temporalCli.path },
@@ -63,13 +64,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     }),
   ]);
+  const postgres = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
   const temporal = temporalStarted.status === 'fulfilled' ? temporalStarted.value : undefined;
   const close = async (keepFiles = false) => {
     await temporal?.teardown().catch(() => {});
-    await postgres.stop().catch(() => {});
+    await postgres?.stop().catch(() => {});
     if (!keepFiles) rmSync(dataRoot, { recursive: true, force: true });
   };
-  if (pgStarted.status === 'rejected' || !temporal) {
+  if (!postgres || !temporal) {
     await close(true);
     throw pgStarted.status === 'rejected' ? pgStarted.reason : (temporalStarted as PromiseRejectedResult).reason;
   }
@@ -91,5 +93,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   } catch (err) {
     await close(true);
     throw err;
+  }
+}
+
+/**
+ * Postgres on a free port. The Temporal dev server starts beside it and picks its own ports, so
+ * one may take Postgres's between the pick and the bind: Postgres then exits at once, and a new
+ * port is picked.
+ */
+async function startOnFreePort(postgresAt: (port: number) => EmbeddedPostgres): Promise<EmbeddedPostgres> {
+  for (let attempt = 1; ; attempt++) {
+    const postgres = postgresAt(await getPort({ host: '127.0.0.1' }));
+    try {
+      await postgres.start();
+      return postgres;
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('Address already in use')) throw err;
+    }
   }
 }
