@@ -1,6 +1,8 @@
 // Full-text ranking on the real Postgres, with the planner's statistics of a small table (a new
 // platform's first tenant): every word selects candidates there, and a chunk ranks by how rare
 // the words it matches are (BM25's idf), not by how often it repeats the shop's everyday words.
+// A file (and database) of its own: retrieval reads the statistics once per pool for 10 minutes,
+// so they must exist before the pool's first question.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentsRig, type DocumentsRig } from './support/documents.ts';
 
