@@ -182,7 +182,7 @@ export interface TextTerms {
   rank: { word: string; weight: number }[];
 }
 
-/** Above this share of all chunks, and in more than COMMON_WORD_CHUNKS of them, a word alone does not select candidates. */
+/** In more than this share of all chunks and more than COMMON_WORD_CHUNKS of them, a word alone does not select candidates. */
 export const COMMON_WORD_SHARE = 0.05;
 export const COMMON_WORD_CHUNKS = 1000;
 /** At most this many candidates are ranked per question: the bound on the statement's work. */
@@ -262,7 +262,7 @@ async function wordLexemes(client: SearchClient, language: TextSearchLanguage, w
   return rows;
 }
 
-/** Lexeme shares of chunks.tsv from the planner's statistics, per database, read at most every 10 minutes. */
+/** The chunks' row estimate and lexeme shares (pg_class, pg_stats), per database, read at most every 10 minutes. */
 const LEXEME_STATS_TTL_MS = 10 * 60_000;
 const lexemeStatsCache = new WeakMap<pg.Pool, { at: number; stats: Promise<LexemeStats> }>();
 
