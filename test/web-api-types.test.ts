@@ -9,7 +9,8 @@ describe('the web app API types', () => {
     const committed = readFileSync(WEB_API_TYPES, 'utf8');
     const current = await webApiTypes();
     // One line in the message, not a 12,000-line diff: the first path whose types differ.
-    const firstDiff = current.split('\n').findIndex((line, i) => line !== committed.split('\n')[i]);
+    const committedLines = committed.split('\n');
+    const firstDiff = current.split('\n').findIndex((line, i) => line !== committedLines[i]);
     expect(committed === current, `web/src/api/schema.d.ts is stale from line ${firstDiff + 1}: run \`npm run web:types\``).toBe(true);
   });
 

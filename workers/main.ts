@@ -24,7 +24,8 @@ import { mediaOptionsFrom } from '../activities/media/options.ts';
 import { webhookOptionsFrom } from '../lib/tenant-webhooks.ts';
 import { billingOf } from '../lib/billing.ts';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.ts';
-import { freeLoopbackPort, sdkMetricsTelemetry, serveWorkerMetrics, workerMetricsEnabled, type MetricsServer } from './metrics-server.ts';
+import { serveWorkerMetrics, workerMetricsEnabled, type MetricsServer } from './metrics-server.ts';
+import { freeLoopbackPort, sdkMetricsTelemetry } from './sdk-metrics.ts';
 
 const config = loadConfigOrExit();
 // Lines written for a message (inside its activity) carry its request id and trace ids.

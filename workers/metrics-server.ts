@@ -9,8 +9,6 @@
 // Plain node:http rather than a second Fastify app: one read-only route, no body, no plugins.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TelemetryOptions } from '@temporalio/worker';
-import getPort from 'get-port';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { CHECK_NAMES } from '../activities/integrity.ts';
 import type { Config } from '../lib/config.ts';
@@ -29,7 +27,7 @@ export interface MetricsServerOptions {
   access: Config['METRICS_ACCESS'];
   adminKey: string;
   registry: Registry;
-  /** The SDK's Prometheus exporter (sdkMetricsTelemetry), merged into every answer. */
+  /** The SDK's Prometheus exporter (sdk-metrics.ts), merged into every answer. */
   sdkMetricsUrl?: string;
   logger: Logger;
 }
@@ -37,20 +35,6 @@ export interface MetricsServerOptions {
 export interface MetricsServer {
   url: string;
   close(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 for the SDK's exporter (taken by the SDK right after). */
-export function freeLoopbackPort(): Promise<number> {
-  return getPort({ host: '127.0.0.1' });
-}
-
-/**
- * Runtime.install's telemetry for the SDK's Prometheus exporter on `bindAddress`, under the SDK's
- * default names (temporal_ prefix, counters without _total), durations in seconds like the
- * platform's own series.
- */
-export function sdkMetricsTelemetry(bindAddress: string): TelemetryOptions {
-  return { metrics: { prometheus: { bindAddress, useSecondsForDurations: true } } };
 }
 
 /** Whether the worker serves /metrics at all (and so runs the SDK's exporter). */

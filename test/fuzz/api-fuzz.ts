@@ -3,7 +3,7 @@
 // (scripts/fuzz-api.ts) runs it at full size, test/api-schemathesis.test.ts bounded.
 import type { Ids } from '../support/api-routes.ts';
 import type { FuzzTarget, FuzzTenant } from './target.ts';
-import { runSchemathesis, type Binding, type Finding, type RunResult } from './schemathesis.ts';
+import { runSchemathesis, type Binding, type Finding, type Phase, type RunResult } from './schemathesis.ts';
 
 /**
  * Revoking or rotating a key: once the fuzzer finds the id of the key it sends (the key list
@@ -126,6 +126,8 @@ export interface FuzzOptions {
   seed: number;
   /** Each pass's CLI is ended after this long. */
   passTimeoutMs: number;
+  /** The phases of the passes named here (all phases for the others). */
+  phases?: Record<string, Phase[]>;
   log?: (line: string) => void;
 }
 
@@ -150,6 +152,7 @@ export async function fuzzApi(target: FuzzTarget, cli: string, options: FuzzOpti
       ...(pass.include && { include: pass.include }),
       ...(pass.includePathRegex && { includePathRegex: pass.includePathRegex }),
       ...(pass.exclude && { exclude: pass.exclude }),
+      ...(options.phases?.[pass.name] && { phases: options.phases[pass.name] }),
     });
     options.log?.(`pass "${pass.name}": ${result.operations} operations, ${result.requests} requests, ${countServerErrors(result)} 5xx, ${violationsToFix(result).length} schema violations, ${result.violations.length - violationsToFix(result).length} reported (${result.seconds.toFixed(0)} s)`);
     reports.push({ pass, result });

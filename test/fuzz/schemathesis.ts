@@ -37,7 +37,11 @@ export interface SchemathesisRun {
   bindings?: Binding[];
   /** Ends the CLI after this long, whatever it is doing. */
   timeoutMs: number;
+  /** Only these phases (`--phases`); all of them when absent. */
+  phases?: Phase[];
 }
+
+export type Phase = 'examples' | 'coverage' | 'fuzzing' | 'stateful';
 
 export interface Binding {
   /** A regular expression over the operation's path; operations match one binding path at most. */
@@ -138,6 +142,7 @@ export async function runSchemathesis(run: SchemathesisRun): Promise<RunResult> 
     ...(run.include ?? []).flatMap((name) => ['--include-name', name]),
     ...(run.includePathRegex ? ['--include-path-regex', run.includePathRegex] : []),
     ...(run.exclude ?? []).flatMap((name) => ['--exclude-name', name]),
+    ...(run.phases ? ['--phases', run.phases.join(',')] : []),
   ];
   const started = performance.now();
   try {

@@ -4,7 +4,7 @@
 // The SDK's Prometheus exporter listens on a free loopback port, as in the worker process, so that
 // a test can read the SDK's own series (test/support/temporal.ts sdkMetricsUrl).
 import { DefaultLogger, Runtime, type Logger } from '@temporalio/worker';
-import { freeLoopbackPort, sdkMetricsTelemetry } from '../../workers/metrics-server.ts';
+import { freeLoopbackPort, sdkMetricsTelemetry } from '../../workers/sdk-metrics.ts';
 
 const quiet = new DefaultLogger('WARN');
 let target: Logger = quiet;
