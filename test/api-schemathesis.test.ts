@@ -4,8 +4,9 @@
 // full run is `npm run fuzz`). The agent pass leaves out the coverage phase (boundary and missing
 // values: nine requests in ten of a pass, ~45 s): the agent key reaches the same handlers and
 // validation as the tenant key, whose pass covers them; what differs is which operations it may
-// call, and fuzzing calls every one. `npm run fuzz` runs every phase for every key. Any 5xx, and any answer the document does not describe (status,
-// content type, body), fails the test, with the CLI's curl reproductions printed.
+// call, and fuzzing calls every one. `npm run fuzz` runs every phase for every key. Any 5xx, and
+// any answer the document does not describe (status, content type, body), fails the test, with the
+// CLI's curl reproductions printed.
 // test/api-fuzz.test.ts fuzzes the same routes with fast-check, beside the document.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
