@@ -222,7 +222,9 @@ describe('plans, metering and billing', () => {
     expect((await deliver(invoicePaid)).json()).toEqual({ received: true });
     expect(await api.db.stripeEvent.findUnique({ where: { id: invoicePaid.id } })).toBeNull();
 
-    const billing = await eventually(() => get('/api/v1/billing', t.key).then((r) => r.json()), (b) => b.plan.id === 'pro', 'the plan from the subscription');
+    // The summary reads the plan and the account row in parallel, so for a moment after the
+    // subscription's event it can show the new plan beside the account as it was before.
+    const billing = await eventually(() => get('/api/v1/billing', t.key).then((r) => r.json()), (b) => b.plan.id === 'pro' && b.subscription?.status === 'active', 'the plan and status from the subscription');
     expect(billing.subscription).toMatchObject({ status: 'active', customer: true, currentPeriodEnd: expect.any(String) });
     await eventually(() => api.db.stripeEvent.count({ where: { id: { in: events.map((e) => e.id) }, processedAt: { not: null } } }), (n) => n === 2, 'both events processed');
     const changes = await api.db.planChange.findMany({ where: { tenantId: t.id } });
